@@ -1,0 +1,16 @@
+//! Generates Tauri's context and one permission per Keyward command. Commands
+//! are denied by default; `src-tauri/capabilities/` allows each one by name.
+
+/// Every IPC command of the app. Adding a command means adding it here, to
+/// `commands::handler()` and to the capability file.
+const COMMANDS: &[&str] = &["vault_status"];
+
+fn main() {
+    println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script");
+}

@@ -1,0 +1,50 @@
+//! The one error shape that crosses IPC: `{ "kind": ..., "message": ... }`.
+//!
+//! `kind` is the core's closed [`ErrorKind`]; the UI branches on it, never on
+//! the message. Messages come from the core's error types, which never carry
+//! secrets.
+
+use keyward_core::{ErrorKind, KindedError};
+use serde::Serialize;
+
+/// An error as the webview sees it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IpcError {
+    /// Machine-readable kind.
+    pub kind: ErrorKind,
+    /// Human-readable message, safe to display.
+    pub message: String,
+}
+
+impl IpcError {
+    /// Builds an error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        IpcError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Converts any core error.
+    pub fn from_core<E: KindedError>(err: &E) -> Self {
+        IpcError::new(err.kind(), err.to_string())
+    }
+}
+
+/// Result type of every command.
+pub type IpcResult<T> = Result<T, IpcError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_is_pinned() {
+        let err = IpcError::new(ErrorKind::NotFound, "no key labelled \"x\"");
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({ "kind": "not_found", "message": "no key labelled \"x\"" })
+        );
+    }
+}
