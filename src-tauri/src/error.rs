@@ -47,4 +47,20 @@ mod tests {
             serde_json::json!({ "kind": "not_found", "message": "no key labelled \"x\"" })
         );
     }
+
+    /// The TypeScript mirror of `ErrorKind` must list exactly the same kinds,
+    /// in the same order.
+    #[test]
+    fn typescript_error_kinds_do_not_drift() {
+        let ts_path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/api/errors.ts");
+        let ts = std::fs::read_to_string(&ts_path).expect("read errors.ts");
+        let start = ts
+            .find("ERROR_KINDS = [")
+            .expect("ERROR_KINDS in errors.ts");
+        let end = start + ts[start..].find(']').expect("end of ERROR_KINDS");
+        let ts_kinds: Vec<&str> = ts[start..end].split('\'').skip(1).step_by(2).collect();
+        let rust_kinds: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(ts_kinds, rust_kinds);
+    }
 }

@@ -1,1 +1,7 @@
-//! GUI end-to-end tests (placeholder).
+//! GUI end-to-end tests: the real desktop binary, driven through WebDriver
+//! (`tauri-driver` + `WebKitWebDriver`) under Xvfb. One test binary; each
+//! module covers one area:
+//!
+//! - `launch`: first start on an empty data dir, window title, CSP.
+
+mod launch;

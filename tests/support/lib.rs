@@ -1,1 +1,325 @@
-//! Shared test support.
+//! Support for Keyward's cross-crate and end-to-end tests.
+//!
+//! [`App`] drives the REAL desktop binary through WebDriver: it starts
+//! `tauri-driver` (which launches the app and proxies to `WebKitWebDriver`)
+//! with a fresh, private data directory, so a test never touches the user's
+//! real vault. Tests need an X display; the README test command provides one
+//! with `xvfb-run`.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// The repository root (the workspace).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The desktop binary under test: `$KEYWARD_APP_BIN`, else the debug build.
+pub fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("KEYWARD_APP_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("debug").join("keyward-desktop")
+}
+
+/// Where e2e screenshots go: `target/e2e-screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = workspace_root().join("target").join("e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("create screenshot dir");
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Everything a process printed, kept so tests can grep it for canaries.
+#[derive(Clone, Default)]
+pub struct CapturedOutput(Arc<Mutex<String>>);
+
+impl CapturedOutput {
+    fn pump(&self, stream: impl std::io::Read + Send + 'static) {
+        let sink = self.0.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+    }
+
+    /// All output so far.
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// A running desktop app under WebDriver, with its own data directory.
+pub struct App {
+    driver: Child,
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+    /// The app's private data directory (`KEYWARD_DATA_DIR`).
+    pub data_dir: tempfile::TempDir,
+    /// stdout and stderr of tauri-driver and the app it launched.
+    pub output: CapturedOutput,
+}
+
+impl App {
+    /// Launches the app with an empty data directory.
+    pub fn launch() -> App {
+        let data_dir = tempfile::tempdir().expect("temp data dir");
+        App::launch_in(data_dir)
+    }
+
+    /// Launches the app on an existing data directory.
+    pub fn launch_in(data_dir: tempfile::TempDir) -> App {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "e2e tests need an X display: run them through the README test command (xvfb-run)"
+        );
+        let binary = app_binary();
+        assert!(
+            binary.is_file(),
+            "desktop binary {} not found: build it first (make build-app)",
+            binary.display()
+        );
+        let port = free_port();
+        let native_port = free_port();
+        let xdg = data_dir.path().join("xdg");
+        let mut driver = Command::new("tauri-driver")
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .env("KEYWARD_DATA_DIR", data_dir.path())
+            .env("XDG_DATA_HOME", xdg.join("data"))
+            .env("XDG_CACHE_HOME", xdg.join("cache"))
+            .env("XDG_CONFIG_HOME", xdg.join("config"))
+            .env_remove("KEYWARD_VAULT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tauri-driver (cargo install tauri-driver --version ^2)");
+        let output = CapturedOutput::default();
+        output.pump(driver.stdout.take().expect("piped stdout"));
+        output.pump(driver.stderr.take().expect("piped stderr"));
+
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "tauri:options": { "application": binary.to_string_lossy() }
+                }
+            }
+        });
+        // tauri-driver accepts connections slightly before its native
+        // driver is ready; retry session creation briefly.
+        let mut attempt = 0;
+        let session = loop {
+            attempt += 1;
+            match try_post(&agent, &format!("{base}/session"), &caps) {
+                Ok(resp) if resp["value"]["sessionId"].is_string() => {
+                    break resp["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                }
+                other if attempt >= 20 => panic!("no WebDriver session: {other:?}"),
+                _ => std::thread::sleep(Duration::from_millis(250)),
+            }
+        };
+        App {
+            driver,
+            base,
+            session,
+            agent,
+            data_dir,
+            output,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/session/{}{}", self.base, self.session, path)
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Value {
+        post(&self.agent, &self.url(path), body)
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let mut resp = self
+            .agent
+            .get(&self.url(path))
+            .call()
+            .expect("webdriver GET");
+        resp.body_mut().read_json().expect("webdriver JSON")
+    }
+
+    /// Runs synchronous JavaScript in the page and returns its value. A
+    /// returned Promise is awaited by WebKitWebDriver.
+    pub fn execute(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/sync", &json!({ "script": script, "args": args }))["value"].clone()
+    }
+
+    /// Waits until `css` matches an element and returns its id.
+    pub fn wait_for(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = self.post(
+                "/element",
+                &json!({ "using": "css selector", "value": css }),
+            );
+            if let Some(obj) = found["value"].as_object()
+                && let Some(id) = obj.values().next().and_then(Value::as_str)
+                && obj.keys().any(|k| k.starts_with("element-"))
+            {
+                return id.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no element matches {css:?}; page text: {:?}",
+                self.page_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The visible text of the element matching `css` (waits for it).
+    pub fn text_of(&self, css: &str) -> String {
+        let id = self.wait_for(css);
+        self.get(&format!("/element/{id}/text"))["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits until the element matching `css` has text containing `needle`.
+    pub fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.text_of(css);
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css:?} never contained {needle:?}; last text: {text:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Clicks the element matching `css`.
+    pub fn click(&self, css: &str) {
+        let id = self.wait_for(css);
+        self.post(&format!("/element/{id}/click"), &json!({}));
+    }
+
+    /// Types `text` into the element matching `css` (after clearing it).
+    pub fn fill(&self, css: &str, text: &str) {
+        let id = self.wait_for(css);
+        self.post(&format!("/element/{id}/clear"), &json!({}));
+        self.post(&format!("/element/{id}/value"), &json!({ "text": text }));
+    }
+
+    /// The whole page's text content.
+    pub fn page_text(&self) -> String {
+        self.execute(
+            "return document.body ? document.body.innerText : ''",
+            json!([]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// The whole DOM serialized (for canary checks).
+    pub fn page_html(&self) -> String {
+        self.execute("return document.documentElement.outerHTML", json!([]))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The window title.
+    pub fn title(&self) -> String {
+        self.get("/title")["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Calls a Tauri command straight through IPC, bypassing the UI, and
+    /// returns `{"ok": value}` or `{"err": error}`.
+    pub fn invoke(&self, command: &str, args: Value) -> Value {
+        self.execute(
+            "return window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1])\
+               .then(v => ({ ok: v === undefined ? null : v }), e => ({ err: e }))",
+            json!([command, args]),
+        )
+    }
+
+    /// Saves a PNG of the window to `target/e2e-screenshots/<name>.png`,
+    /// after two animation frames so the picture is not stale.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        self.execute(
+            "return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))",
+            json!([]),
+        );
+        let b64 = self.get("/screenshot")["value"]
+            .as_str()
+            .expect("screenshot data")
+            .to_string();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("screenshot base64");
+        let path = screenshot_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&self.url("")).call();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn try_post(agent: &ureq::Agent, url: &str, body: &Value) -> Result<Value, ureq::Error> {
+    agent.post(url).send_json(body)?.body_mut().read_json()
+}
+
+fn post(agent: &ureq::Agent, url: &str, body: &Value) -> Value {
+    try_post(agent, url, body).unwrap_or_else(|e| panic!("webdriver POST {url}: {e}"))
+}
