@@ -1,0 +1,179 @@
+//! Errors of the vault.
+//!
+//! Owns: every way a vault operation can fail, named so a front end can act
+//! on it, and its mapping onto [`ErrorKind`]. Must never: carry a secret, a
+//! passphrase, a password or decrypted bytes in a variant or a message.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use super::kdf::KdfParams;
+use super::validate::ValidationError;
+use crate::error::{ErrorKind, KindedError};
+
+/// Something a vault operation could not do.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No vault file at the path.
+    #[error("no vault at {path}; create one with `keyward init`")]
+    NotFound {
+        /// Where a vault was expected.
+        path: PathBuf,
+    },
+    /// A vault (or some other file) already exists where one would be created.
+    #[error("{path} already exists; refusing to overwrite it")]
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// The file is not a Keyward vault (not SQLite, wrong application id, no
+    /// vault metadata).
+    #[error("{path} is not a Keyward vault")]
+    NotAVault {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The vault was written by a newer Keyward.
+    #[error("vault format version {found} is not supported (this build reads up to {supported})")]
+    UnsupportedVersion {
+        /// Version in the file.
+        found: i64,
+        /// Highest version this build understands.
+        supported: i64,
+    },
+    /// The KDF parameters ask for more work than any genuine vault would.
+    #[error(
+        "the vault asks for excessive key-derivation cost ({} MiB, {} passes, {} lanes); refusing to derive",
+        params.memory_kib / 1024, params.iterations, params.parallelism
+    )]
+    ExcessiveKdfCost {
+        /// The refused parameters.
+        params: KdfParams,
+    },
+    /// The KDF parameters are below the OWASP minimum.
+    #[error(
+        "key-derivation parameters ({} MiB, {} passes, {} lanes) are below the minimum of 19 MiB, 2 passes, 1 lane",
+        params.memory_kib / 1024, params.iterations, params.parallelism
+    )]
+    WeakKdfParams {
+        /// The refused parameters.
+        params: KdfParams,
+    },
+    /// Lowering KDF parameters of an existing vault is not allowed.
+    #[error("key-derivation parameters can only be raised, not lowered")]
+    KdfDowngrade,
+    /// The master password did not unwrap the vault key.
+    #[error("wrong master password")]
+    WrongPassword,
+    /// Too many recent failed unlocks; try again later.
+    #[error("too many failed unlock attempts; try again in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds until the next attempt is accepted.
+        retry_after_secs: u64,
+    },
+    /// The vault header (format version, vault id, KDF parameters, salt or key
+    /// wrap) was modified or damaged.
+    #[error("the vault header is damaged or was tampered with ({what})")]
+    HeaderCorrupt {
+        /// Which part failed (never secret).
+        what: &'static str,
+    },
+    /// A sealed field failed authentication.
+    #[error("record {record:?} is damaged or was tampered with (field {field})")]
+    Corrupt {
+        /// The record's label.
+        record: String,
+        /// The field name.
+        field: &'static str,
+    },
+    /// A stored value could not be parsed (e.g. an unknown enum name).
+    #[error("record {record:?} has an unreadable {field}")]
+    Malformed {
+        /// The record's label, or `vault_meta`.
+        record: String,
+        /// The field name.
+        field: &'static str,
+    },
+    /// The integrity check found damaged records.
+    #[error("integrity check failed for {}", damaged.join(", "))]
+    IntegrityFailed {
+        /// Labels of the damaged records.
+        damaged: Vec<String>,
+    },
+    /// No key with that label.
+    #[error("no key labelled {label:?}")]
+    KeyNotFound {
+        /// The label asked for.
+        label: String,
+    },
+    /// Input failed validation.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The session was locked (idle timeout or explicit lock).
+    #[error("the vault is locked")]
+    Locked,
+    /// OS-keyring unlock is not set up for this vault.
+    #[error("unlock with the OS keyring is not enabled for this vault")]
+    DeviceUnlockNotEnabled,
+    /// The OS keyring is not usable; the master password still works.
+    #[error("the OS keyring is not available ({reason}); use the master password")]
+    KeyringUnavailable {
+        /// Why, in words safe to show.
+        reason: String,
+    },
+    /// The device key in the OS keyring is missing or does not match.
+    #[error("the key stored in the OS keyring does not unlock this vault; use the master password")]
+    DeviceKeyMismatch,
+    /// A backup file could not be read as a Keyward backup.
+    #[error("not a Keyward backup file, or it is damaged")]
+    BackupCorrupt,
+    /// The backup passphrase was wrong (or the backup was tampered with).
+    #[error("wrong backup passphrase, or the backup was tampered with")]
+    WrongBackupPassphrase,
+    /// The OS random generator failed.
+    #[error("the system random generator failed")]
+    Random,
+    /// SQLite failed.
+    #[error("vault database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// File I/O failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl KindedError for VaultError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            VaultError::NotFound { .. } | VaultError::KeyNotFound { .. } => ErrorKind::NotFound,
+            VaultError::AlreadyExists { .. }
+            | VaultError::WeakKdfParams { .. }
+            | VaultError::KdfDowngrade
+            | VaultError::Invalid(_)
+            | VaultError::DeviceUnlockNotEnabled
+            | VaultError::KeyringUnavailable { .. } => ErrorKind::Invalid,
+            VaultError::WrongPassword
+            | VaultError::Throttled { .. }
+            | VaultError::Locked
+            | VaultError::DeviceKeyMismatch
+            | VaultError::WrongBackupPassphrase => ErrorKind::Locked,
+            VaultError::NotAVault { .. }
+            | VaultError::UnsupportedVersion { .. }
+            | VaultError::ExcessiveKdfCost { .. }
+            | VaultError::HeaderCorrupt { .. }
+            | VaultError::Corrupt { .. }
+            | VaultError::Malformed { .. }
+            | VaultError::IntegrityFailed { .. }
+            | VaultError::BackupCorrupt => ErrorKind::Integrity,
+            VaultError::Random | VaultError::Database(_) | VaultError::Io { .. } => {
+                ErrorKind::Internal
+            }
+        }
+    }
+}

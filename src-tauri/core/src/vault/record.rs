@@ -1,0 +1,326 @@
+//! Key records: what a front end sends in and gets back.
+//!
+//! Owns: the record vocabulary (exchange, environment, key type, scopes,
+//! status) and the DTOs. Must never: put a secret or passphrase in a type that
+//! derives `Serialize` — input types hold them in [`ApiSecret`] /
+//! [`Passphrase`], output types hold only metadata.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::secret::{ApiSecret, Passphrase};
+use super::validate::ValidationError;
+
+macro_rules! name_enum {
+    ($(#[$doc:meta])* $ty:ident, $err:ident { $($(#[$vdoc:meta])* $variant:ident => $name:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        #[non_exhaustive]
+        pub enum $ty {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $ty {
+            /// Every value, in display order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The stable name (database, CLI, JSON).
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = ValidationError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let lower = s.trim().to_ascii_lowercase();
+                match lower.as_str() {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err(ValidationError::$err { value: s.chars().take(32).collect() }),
+                }
+            }
+        }
+    };
+}
+
+name_enum!(
+    /// A supported exchange.
+    Exchange, UnknownExchange {
+        /// Binance.
+        Binance => "binance",
+        /// Coinbase (Advanced Trade / CDP keys).
+        Coinbase => "coinbase",
+        /// Kraken.
+        Kraken => "kraken",
+        /// OKX (needs a passphrase).
+        Okx => "okx",
+        /// Bybit.
+        Bybit => "bybit",
+        /// KuCoin (needs a passphrase).
+        Kucoin => "kucoin",
+        /// Bitget (needs a passphrase).
+        Bitget => "bitget",
+        /// Any other exchange or service.
+        Other => "other",
+    }
+);
+
+impl Exchange {
+    /// Whether the exchange issues a passphrase with every key.
+    pub fn requires_passphrase(self) -> bool {
+        matches!(self, Exchange::Okx | Exchange::Kucoin | Exchange::Bitget)
+    }
+}
+
+name_enum!(
+    /// The kind of credential.
+    KeyType, UnknownKeyType {
+        /// A shared HMAC secret.
+        Hmac => "hmac",
+        /// An Ed25519 private key.
+        Ed25519 => "ed25519",
+        /// An RSA private key.
+        Rsa => "rsa",
+        /// An ECDSA private key used to sign JWTs (e.g. Coinbase CDP).
+        EcdsaJwt => "ecdsa_jwt",
+    }
+);
+
+name_enum!(
+    /// A permission a key was created with.
+    Scope, UnknownScope {
+        /// Read balances, orders, history.
+        Read => "read",
+        /// Place and cancel spot orders.
+        Trade => "trade",
+        /// Withdraw funds.
+        Withdraw => "withdraw",
+        /// Move funds between accounts.
+        Transfer => "transfer",
+        /// Trade futures or derivatives.
+        Futures => "futures",
+        /// Margin trading.
+        Margin => "margin",
+    }
+);
+
+name_enum!(
+    /// Lifecycle state of a key.
+    KeyStatus, UnknownStatus {
+        /// In use.
+        Active => "active",
+        /// A rotation is in progress.
+        Rotating => "rotating",
+        /// Revoked at the exchange.
+        Revoked => "revoked",
+        /// Known or suspected to be exposed.
+        Compromised => "compromised",
+    }
+);
+
+/// Which endpoint the key talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "base_url", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Environment {
+    /// The exchange's production API.
+    Mainnet,
+    /// The exchange's public testnet.
+    Testnet,
+    /// A custom base URL (https, or http to loopback only).
+    Custom(String),
+}
+
+impl Environment {
+    /// The stored kind name.
+    pub fn kind_str(&self) -> &'static str {
+        match self {
+            Environment::Mainnet => "mainnet",
+            Environment::Testnet => "testnet",
+            Environment::Custom(_) => "custom",
+        }
+    }
+}
+
+/// A new key, as entered by the user.
+#[derive(Debug)]
+pub struct NewKey {
+    /// Unique label, 1–64 characters.
+    pub label: String,
+    /// The exchange.
+    pub exchange: Exchange,
+    /// Endpoint.
+    pub environment: Environment,
+    /// The public API key id.
+    pub api_key_id: String,
+    /// The secret (sealed before it is stored).
+    pub secret: ApiSecret,
+    /// The passphrase, where the exchange has one (sealed before it is stored).
+    pub passphrase: Option<Passphrase>,
+    /// Kind of credential.
+    pub key_type: KeyType,
+    /// Declared permissions.
+    pub scopes: Vec<Scope>,
+    /// IP addresses or CIDR ranges the key is restricted to at the exchange.
+    pub ip_whitelist: Vec<String>,
+    /// Which bots or tools hold this key.
+    pub linked_services: Vec<String>,
+    /// Free-form notes (not secret; do not paste secrets here).
+    pub notes: String,
+    /// Rotation period in days; `None` uses the vault default.
+    pub rotate_every_days: Option<u32>,
+}
+
+impl NewKey {
+    /// A key with only the required fields and defaults elsewhere.
+    pub fn new(
+        label: impl Into<String>,
+        exchange: Exchange,
+        api_key_id: impl Into<String>,
+        secret: ApiSecret,
+    ) -> NewKey {
+        NewKey {
+            label: label.into(),
+            exchange,
+            environment: Environment::Mainnet,
+            api_key_id: api_key_id.into(),
+            secret,
+            passphrase: None,
+            key_type: KeyType::Hmac,
+            scopes: vec![Scope::Read],
+            ip_whitelist: Vec::new(),
+            linked_services: Vec::new(),
+            notes: String::new(),
+            rotate_every_days: None,
+        }
+    }
+}
+
+/// Changes to an existing key; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct KeyEdit {
+    /// New label.
+    pub label: Option<String>,
+    /// New endpoint.
+    pub environment: Option<Environment>,
+    /// New public key id.
+    pub api_key_id: Option<String>,
+    /// New secret (re-sealed).
+    pub secret: Option<ApiSecret>,
+    /// New passphrase (re-sealed).
+    pub passphrase: Option<Passphrase>,
+    /// New key type.
+    pub key_type: Option<KeyType>,
+    /// Replaces the declared scopes.
+    pub scopes: Option<Vec<Scope>>,
+    /// Replaces the IP whitelist.
+    pub ip_whitelist: Option<Vec<String>>,
+    /// Replaces the linked services.
+    pub linked_services: Option<Vec<String>>,
+    /// Replaces the notes.
+    pub notes: Option<String>,
+    /// New rotation period; `Some(None)` reverts to the vault default.
+    pub rotate_every_days: Option<Option<u32>>,
+    /// New status.
+    pub status: Option<KeyStatus>,
+}
+
+/// One row of the key list. Metadata only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeySummary {
+    /// Record id (uuid).
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// Exchange.
+    pub exchange: Exchange,
+    /// Endpoint.
+    pub environment: Environment,
+    /// The API key id, masked (first and last four characters).
+    pub api_key_id_masked: String,
+    /// Kind of credential.
+    pub key_type: KeyType,
+    /// Declared permissions.
+    pub scopes: Vec<Scope>,
+    /// Whether the key has an IP whitelist.
+    pub ip_restricted: bool,
+    /// Status.
+    pub status: KeyStatus,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last rotation, if any.
+    pub last_rotated_at: Option<i64>,
+    /// Effective rotation period in days (own or vault default).
+    pub rotate_every_days: u32,
+    /// Unix seconds at which rotation is due.
+    pub rotation_due_at: i64,
+}
+
+/// Everything about one key except its secret and passphrase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyDetail {
+    /// The list fields.
+    #[serde(flatten)]
+    pub summary: KeySummary,
+    /// The full public API key id.
+    pub api_key_id: String,
+    /// Whether a passphrase is stored (never its value).
+    pub has_passphrase: bool,
+    /// IP whitelist.
+    pub ip_whitelist: Vec<String>,
+    /// Linked services.
+    pub linked_services: Vec<String>,
+    /// Notes.
+    pub notes: String,
+    /// The key's own rotation period, if it overrides the vault default.
+    pub rotate_every_days_override: Option<u32>,
+    /// Last exchange audit: unix seconds.
+    pub last_audit_at: Option<i64>,
+    /// Last exchange audit: result.
+    pub last_audit_result: Option<String>,
+    /// Last exchange audit: permissions the exchange reported.
+    pub last_audit_permissions: Option<Vec<String>>,
+}
+
+/// Masks an API key id for lists: the first and last four characters, or
+/// only stars for short ids.
+pub fn mask_key_id(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 12 {
+        return "*".repeat(chars.len().max(4));
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for e in Exchange::ALL {
+            assert_eq!(e.as_str().parse::<Exchange>().unwrap(), *e);
+        }
+        for s in Scope::ALL {
+            assert_eq!(s.as_str().parse::<Scope>().unwrap(), *s);
+        }
+        assert!("nope".parse::<Exchange>().is_err());
+    }
+
+    #[test]
+    fn masking_hides_the_middle() {
+        assert_eq!(mask_key_id("abcdefghijklmnopqrstuvwxyz"), "abcd…wxyz");
+        assert_eq!(mask_key_id("short"), "*****");
+    }
+}

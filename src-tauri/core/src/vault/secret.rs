@@ -1,0 +1,148 @@
+//! One newtype per secret role.
+//!
+//! Owns: the in-memory representation of every secret the vault handles.
+//! Must never: implement `Serialize`, `Display` or a revealing `Debug`, or
+//! hand out a copy that is not zeroized on drop. Leaking one of these into a
+//! DTO or a log line is meant to be a compile error, not a review finding.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use zeroize::Zeroizing;
+
+macro_rules! redacted_debug {
+    ($ty:ident) => {
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($ty), "([redacted])"))
+            }
+        }
+    };
+}
+
+macro_rules! text_secret {
+    ($(#[$doc:meta])* $ty:ident) => {
+        $(#[$doc])*
+        pub struct $ty(SecretString);
+
+        impl $ty {
+            /// Wraps `value`; the `String` is moved, not copied.
+            pub fn new(value: String) -> Self {
+                $ty(SecretString::from(value))
+            }
+
+            /// The secret text. Callers must not copy it into anything that
+            /// outlives the call (logs, errors, DTOs).
+            pub fn expose(&self) -> &str {
+                self.0.expose_secret()
+            }
+
+            /// Whether the secret is the empty string.
+            pub fn is_empty(&self) -> bool {
+                self.0.expose_secret().is_empty()
+            }
+        }
+
+        impl From<String> for $ty {
+            fn from(value: String) -> Self {
+                $ty::new(value)
+            }
+        }
+
+        impl From<&str> for $ty {
+            fn from(value: &str) -> Self {
+                $ty::new(value.to_owned())
+            }
+        }
+
+        redacted_debug!($ty);
+    };
+}
+
+text_secret!(
+    /// The master password. It only ever feeds Argon2id.
+    MasterPassword
+);
+text_secret!(
+    /// An exchange API secret (HMAC secret or a PEM private key).
+    ApiSecret
+);
+text_secret!(
+    /// An exchange API passphrase (OKX, KuCoin, Bitget).
+    Passphrase
+);
+text_secret!(
+    /// The passphrase protecting an exported backup file.
+    BackupPassphrase
+);
+
+/// Length in bytes of every symmetric key in the vault.
+pub const KEY_LEN: usize = 32;
+
+macro_rules! key_secret {
+    ($(#[$doc:meta])* $ty:ident) => {
+        $(#[$doc])*
+        pub struct $ty(SecretBox<[u8; KEY_LEN]>);
+
+        impl $ty {
+            /// A fresh key from the operating system's RNG.
+            #[allow(dead_code)]
+            pub(crate) fn generate() -> Result<Self, getrandom::Error> {
+                let mut key = SecretBox::new(Box::new([0u8; KEY_LEN]));
+                getrandom::fill(secrecy::ExposeSecretMut::expose_secret_mut(&mut key))?;
+                Ok($ty(key))
+            }
+
+            /// Builds the key in place from `bytes`, which must be `KEY_LEN`
+            /// long. The caller zeroizes its own copy.
+            pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
+                if bytes.len() != KEY_LEN {
+                    return None;
+                }
+                let mut key = SecretBox::new(Box::new([0u8; KEY_LEN]));
+                secrecy::ExposeSecretMut::expose_secret_mut(&mut key).copy_from_slice(bytes);
+                Some($ty(key))
+            }
+
+            pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
+                self.0.expose_secret()
+            }
+        }
+
+        redacted_debug!($ty);
+    };
+}
+
+key_secret!(
+    /// The random 256-bit key that seals every field of one vault. It exists
+    /// in memory only while a [`super::Session`] is unlocked and is zeroized
+    /// when the session is locked or dropped.
+    VaultKey
+);
+key_secret!(
+    /// The key derived from the master password by Argon2id; it only wraps
+    /// and unwraps the vault key.
+    KeyEncryptionKey
+);
+key_secret!(
+    /// The random key kept in the OS keyring for "remember on this device".
+    DeviceKey
+);
+
+/// Plaintext bytes that are zeroized when dropped (decrypted fields).
+pub(crate) type Plaintext = Zeroizing<Vec<u8>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let pw = MasterPassword::from("hunter2-canary");
+        let secret = ApiSecret::from("s3cr3t-canary");
+        let key = VaultKey::generate().unwrap();
+        let shown = format!("{pw:?} {secret:?} {key:?}");
+        assert!(!shown.contains("canary"));
+        assert!(shown.contains("redacted"));
+    }
+}

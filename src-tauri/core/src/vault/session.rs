@@ -1,0 +1,1313 @@
+//! A locked vault ([`Vault`]) and an unlocked one ([`Session`]).
+//!
+//! Owns: unlocking (password, throttle), the vault key's lifetime, the single
+//! write path, and the key records. Must never: keep the vault key after
+//! [`Session::lock`] or an idle timeout, write outside [`Session::write`], or
+//! return a secret in a DTO.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::clock::{Clock, SystemClock, unix_millis, unix_secs};
+use super::error::VaultError;
+use super::journal;
+use super::kdf::{KdfParams, new_salt};
+use super::policy::{Settings, UnlockThrottle};
+use super::record::{
+    Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey, Scope,
+    mask_key_id,
+};
+use super::seal::{self, SealError};
+use super::secret::{ApiSecret, MasterPassword, Passphrase, VaultKey};
+use super::store::{self, FORMAT_VERSION, Header, Meta};
+use super::validate::{self, ValidationError};
+
+/// Who asked for a change (recorded in the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Actor {
+    /// The desktop app.
+    Gui,
+    /// The `keyward` command line.
+    Cli,
+}
+
+impl Actor {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Gui => "gui",
+            Actor::Cli => "cli",
+        }
+    }
+}
+
+/// What a write did, in metadata only: the audit log records one per
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Action {
+    /// A vault was created.
+    VaultCreate,
+    /// A key was added.
+    KeyAdd {
+        /// Record id.
+        key_id: String,
+        /// Label.
+        label: String,
+    },
+    /// A key was edited.
+    KeyEdit {
+        /// Record id.
+        key_id: String,
+        /// Label after the edit.
+        label: String,
+        /// Names of the changed fields (never their values).
+        fields: Vec<&'static str>,
+    },
+    /// Settings changed.
+    SettingsChange,
+    /// The master password changed.
+    PasswordChange,
+    /// The KDF parameters were raised.
+    KdfChange,
+    /// OS-keyring unlock was turned on.
+    DeviceUnlockEnable,
+    /// OS-keyring unlock was turned off.
+    DeviceUnlockDisable,
+    /// A backup was written.
+    BackupExport {
+        /// Number of keys exported.
+        keys: usize,
+    },
+    /// A backup was imported.
+    BackupImport {
+        /// Number of keys added.
+        added: usize,
+        /// Number of keys replaced.
+        replaced: usize,
+    },
+}
+
+impl Action {
+    /// Short stable name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::VaultCreate => "vault_create",
+            Action::KeyAdd { .. } => "key_add",
+            Action::KeyEdit { .. } => "key_edit",
+            Action::SettingsChange => "settings_change",
+            Action::PasswordChange => "password_change",
+            Action::KdfChange => "kdf_change",
+            Action::DeviceUnlockEnable => "device_unlock_enable",
+            Action::DeviceUnlockDisable => "device_unlock_disable",
+            Action::BackupExport { .. } => "backup_export",
+            Action::BackupImport { .. } => "backup_import",
+        }
+    }
+}
+
+/// Injectable time and throttle policy.
+#[derive(Debug, Clone)]
+pub struct VaultOptions {
+    /// Source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// Failed-unlock slowdown.
+    pub throttle: UnlockThrottle,
+}
+
+impl Default for VaultOptions {
+    fn default() -> Self {
+        VaultOptions {
+            clock: Arc::new(SystemClock),
+            throttle: UnlockThrottle::default(),
+        }
+    }
+}
+
+/// What is known about a vault without unlocking it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VaultInfo {
+    /// File path.
+    pub path: PathBuf,
+    /// Envelope format version.
+    pub format_version: i64,
+    /// Vault id (hex).
+    pub vault_id: String,
+    /// Argon2id parameters.
+    pub kdf: KdfParams,
+    /// Whether OS-keyring unlock is set up.
+    pub device_unlock: bool,
+    /// Consecutive failed unlocks.
+    pub failed_unlocks: u32,
+}
+
+/// Integrity of one damaged record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DamagedRecord {
+    /// Record id, or `vault_meta`.
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// Fields that failed to open.
+    pub fields: Vec<&'static str>,
+}
+
+/// Result of opening every sealed field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IntegrityReport {
+    /// Records examined.
+    pub records_checked: usize,
+    /// Sealed fields opened successfully.
+    pub fields_ok: usize,
+    /// Records with at least one damaged field.
+    pub damaged: Vec<DamagedRecord>,
+}
+
+impl IntegrityReport {
+    /// Whether nothing was damaged.
+    pub fn is_ok(&self) -> bool {
+        self.damaged.is_empty()
+    }
+
+    /// The report as an error if anything was damaged.
+    pub fn into_result(self) -> Result<IntegrityReport, VaultError> {
+        if self.is_ok() {
+            Ok(self)
+        } else {
+            Err(VaultError::IntegrityFailed {
+                damaged: self.damaged.iter().map(|d| d.label.clone()).collect(),
+            })
+        }
+    }
+}
+
+/// A vault file, checked but still locked.
+#[derive(Debug)]
+pub struct Vault {
+    path: PathBuf,
+    conn: Connection,
+    meta: Meta,
+    options: VaultOptions,
+}
+
+/// The all-zero record id used for fields of the vault header itself.
+pub(crate) const META_RECORD: [u8; 16] = [0; 16];
+
+fn settings_aad(vault_id: &[u8; 16]) -> Vec<u8> {
+    seal::aad(vault_id, &META_RECORD, "meta.settings")
+}
+
+impl Vault {
+    /// Creates a vault at `path` (which must not exist) and returns it
+    /// unlocked. Parameters below [`KdfParams::MINIMUM`] are refused.
+    pub fn create(
+        path: &Path,
+        password: &MasterPassword,
+        kdf: KdfParams,
+    ) -> Result<Session, VaultError> {
+        Self::create_with(path, password, kdf, VaultOptions::default())
+    }
+
+    /// [`Vault::create`] with an injected clock and throttle.
+    pub fn create_with(
+        path: &Path,
+        password: &MasterPassword,
+        kdf: KdfParams,
+        options: VaultOptions,
+    ) -> Result<Session, VaultError> {
+        kdf.check()?;
+        let mut vault_id = [0u8; 16];
+        getrandom::fill(&mut vault_id).map_err(|_| VaultError::Random)?;
+        let header = Header {
+            format_version: FORMAT_VERSION,
+            vault_id,
+            kdf,
+            salt: new_salt()?,
+        };
+        let key = VaultKey::generate().map_err(|_| VaultError::Random)?;
+        let kek = kdf.derive(password.expose().as_bytes(), &header.salt)?;
+        let wrap = seal::seal(kek.bytes(), &header.password_wrap_aad(), key.bytes())
+            .map_err(seal_internal)?;
+        let settings = Settings::default();
+        let settings_blob = seal_settings(&key, &vault_id, &settings)?;
+        let mut conn = store::create(path)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO vault_meta (id, format_version, vault_id, kdf_memory_kib, kdf_iterations,
+                kdf_parallelism, kdf_salt, password_wrap, header_check, settings)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                header.format_version,
+                &header.vault_id[..],
+                kdf.memory_kib,
+                kdf.iterations,
+                kdf.parallelism,
+                &header.salt[..],
+                &wrap,
+                header.check(&wrap),
+                &settings_blob,
+            ],
+        )?;
+        journal::after_write(
+            &tx,
+            &journal::WriteEvent {
+                actor: Actor::Cli,
+                action: &Action::VaultCreate,
+                at: unix_secs(options.clock.now()),
+            },
+        )?;
+        tx.commit()?;
+        let now = options.clock.now();
+        Ok(Session {
+            path: path.to_path_buf(),
+            conn,
+            key: Some(key),
+            header,
+            settings,
+            clock: options.clock,
+            last_activity: now,
+        })
+    }
+
+    /// Opens the vault at `path`: checks the magic, application id, versions,
+    /// header damage check and KDF caps. Decrypts nothing.
+    pub fn open(path: &Path) -> Result<Vault, VaultError> {
+        Self::open_with(path, VaultOptions::default())
+    }
+
+    /// [`Vault::open`] with an injected clock and throttle.
+    pub fn open_with(path: &Path, options: VaultOptions) -> Result<Vault, VaultError> {
+        let conn = store::open(path)?;
+        let meta = store::read_meta(&conn, path)?;
+        Ok(Vault {
+            path: path.to_path_buf(),
+            conn,
+            meta,
+            options,
+        })
+    }
+
+    /// Metadata readable while locked.
+    pub fn info(&self) -> VaultInfo {
+        VaultInfo {
+            path: self.path.clone(),
+            format_version: self.meta.header.format_version,
+            vault_id: hex::encode(self.meta.header.vault_id),
+            kdf: self.meta.header.kdf,
+            device_unlock: self.meta.device_wrap.is_some(),
+            failed_unlocks: self.meta.failed_unlocks,
+        }
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Seconds until another unlock attempt is accepted (0 = now).
+    pub fn unlock_wait(&self) -> Result<Duration, VaultError> {
+        let meta = store::read_meta(&self.conn, &self.path)?;
+        Ok(self.wait_for(&meta))
+    }
+
+    fn wait_for(&self, meta: &Meta) -> Duration {
+        let delay = self.options.throttle.delay_after(meta.failed_unlocks);
+        if delay.is_zero() {
+            return Duration::ZERO;
+        }
+        let now = unix_millis(self.options.clock.now());
+        let until = meta
+            .last_failed_ms
+            .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        Duration::from_millis(u64::try_from(until.saturating_sub(now)).unwrap_or(0))
+    }
+
+    /// Unlocks with the master password.
+    ///
+    /// After [`UnlockThrottle::free_attempts`] consecutive failures each
+    /// attempt must wait; the counter is stored in the vault file, so it
+    /// survives restarts. A throttled attempt is refused before the KDF runs.
+    pub fn unlock(&self, password: &MasterPassword) -> Result<Session, VaultError> {
+        let meta = store::read_meta(&self.conn, &self.path)?;
+        let wait = self.wait_for(&meta);
+        if !wait.is_zero() {
+            return Err(VaultError::Throttled {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let kek = meta
+            .header
+            .kdf
+            .derive(password.expose().as_bytes(), &meta.header.salt)?;
+        match seal::open(
+            kek.bytes(),
+            &meta.header.password_wrap_aad(),
+            &meta.password_wrap,
+        ) {
+            Ok(bytes) => {
+                let key = VaultKey::from_slice(&bytes).ok_or(VaultError::HeaderCorrupt {
+                    what: "vault key wrap",
+                })?;
+                if meta.failed_unlocks > 0 {
+                    self.conn.execute(
+                        "UPDATE vault_meta SET failed_unlocks = 0, last_failed_ms = 0 WHERE id = 1",
+                        [],
+                    )?;
+                }
+                self.session(key, &meta)
+            }
+            Err(SealError::BadTag) => {
+                // The header check passed, so the wrap is intact: the password
+                // (or a deliberately forged header) is wrong.
+                self.conn.execute(
+                    "UPDATE vault_meta SET failed_unlocks = failed_unlocks + 1, last_failed_ms = ?1
+                     WHERE id = 1",
+                    params![unix_millis(self.options.clock.now())],
+                )?;
+                Err(VaultError::WrongPassword)
+            }
+            Err(_) => Err(VaultError::HeaderCorrupt {
+                what: "vault key wrap",
+            }),
+        }
+    }
+
+    pub(crate) fn reread_meta(&self) -> Result<Meta, VaultError> {
+        store::read_meta(&self.conn, &self.path)
+    }
+
+    /// Builds a session around an unwrapped vault key.
+    pub(crate) fn session(&self, key: VaultKey, meta: &Meta) -> Result<Session, VaultError> {
+        let settings = open_settings(&key, &meta.header.vault_id, &meta.settings)?;
+        let conn = store::open(&self.path)?;
+        let now = self.options.clock.now();
+        Ok(Session {
+            path: self.path.clone(),
+            conn,
+            key: Some(key),
+            header: meta.header.clone(),
+            settings,
+            clock: self.options.clock.clone(),
+            last_activity: now,
+        })
+    }
+}
+
+fn seal_internal(_: SealError) -> VaultError {
+    VaultError::Random
+}
+
+fn seal_settings(
+    key: &VaultKey,
+    vault_id: &[u8; 16],
+    settings: &Settings,
+) -> Result<Vec<u8>, VaultError> {
+    let json = serde_json::to_vec(settings).map_err(|_| VaultError::Malformed {
+        record: "vault_meta".into(),
+        field: "settings",
+    })?;
+    seal::seal(key.bytes(), &settings_aad(vault_id), &json).map_err(seal_internal)
+}
+
+fn open_settings(key: &VaultKey, vault_id: &[u8; 16], blob: &[u8]) -> Result<Settings, VaultError> {
+    let json = seal::open(key.bytes(), &settings_aad(vault_id), blob).map_err(|_| {
+        VaultError::HeaderCorrupt {
+            what: "sealed settings",
+        }
+    })?;
+    serde_json::from_slice(&json).map_err(|_| VaultError::HeaderCorrupt {
+        what: "sealed settings",
+    })
+}
+
+/// An unlocked vault. Holds the vault key until [`Session::lock`], drop, or
+/// the idle timeout of [`Settings::auto_lock_minutes`].
+///
+/// Every method counts as activity. Once the session has been idle longer
+/// than the timeout, the next call zeroizes the key and returns
+/// [`VaultError::Locked`]; the desktop also polls [`Session::is_idle_expired`]
+/// to lock without waiting for a call.
+#[derive(Debug)]
+pub struct Session {
+    path: PathBuf,
+    conn: Connection,
+    key: Option<VaultKey>,
+    header: Header,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    last_activity: SystemTime,
+}
+
+/// The sealing context handed to write closures.
+pub(crate) struct Sealer<'a> {
+    key: &'a VaultKey,
+    vault_id: &'a [u8; 16],
+}
+
+impl Sealer<'_> {
+    pub(crate) fn seal(
+        &self,
+        record: &[u8; 16],
+        field: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
+        seal::seal(
+            self.key.bytes(),
+            &seal::aad(self.vault_id, record, field),
+            plaintext,
+        )
+        .map_err(seal_internal)
+    }
+}
+
+const KEY_COLUMNS: &str =
+    "id, label, exchange, environment, base_url, api_key_id, key_type, scopes,
+    ip_whitelist, status, created_at, last_rotated_at, rotate_every_days";
+const DETAIL_COLUMNS: &str = "passphrase IS NOT NULL, linked_services, notes, last_audit_at,
+    last_audit_result, last_audit_permissions";
+
+struct Row {
+    id: [u8; 16],
+    label: String,
+    exchange: String,
+    environment: String,
+    base_url: Option<String>,
+    api_key_id: String,
+    key_type: String,
+    scopes: String,
+    ip_whitelist: String,
+    status: String,
+    created_at: i64,
+    last_rotated_at: Option<i64>,
+    rotate_every_days: Option<i64>,
+}
+
+impl Row {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        let id: Vec<u8> = r.get(0)?;
+        Ok(Row {
+            id: id.try_into().unwrap_or([0xFF; 16]),
+            label: r.get(1)?,
+            exchange: r.get(2)?,
+            environment: r.get(3)?,
+            base_url: r.get(4)?,
+            api_key_id: r.get(5)?,
+            key_type: r.get(6)?,
+            scopes: r.get(7)?,
+            ip_whitelist: r.get(8)?,
+            status: r.get(9)?,
+            created_at: r.get(10)?,
+            last_rotated_at: r.get(11)?,
+            rotate_every_days: r.get(12)?,
+        })
+    }
+
+    fn malformed(&self, field: &'static str) -> VaultError {
+        VaultError::Malformed {
+            record: self.label.clone(),
+            field,
+        }
+    }
+
+    fn summary(&self, default_days: u32) -> Result<KeySummary, VaultError> {
+        let environment = match (self.environment.as_str(), &self.base_url) {
+            ("mainnet", _) => Environment::Mainnet,
+            ("testnet", _) => Environment::Testnet,
+            ("custom", Some(url)) => Environment::Custom(url.clone()),
+            _ => return Err(self.malformed("environment")),
+        };
+        let scopes = split_list(&self.scopes)
+            .map(|s| s.parse::<Scope>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| self.malformed("scopes"))?;
+        let own_days = self
+            .rotate_every_days
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|_| self.malformed("rotate_every_days"))?;
+        let days = own_days.unwrap_or(default_days);
+        let since = self.last_rotated_at.unwrap_or(self.created_at);
+        Ok(KeySummary {
+            id: uuid::Uuid::from_bytes(self.id).to_string(),
+            label: self.label.clone(),
+            exchange: self
+                .exchange
+                .parse::<Exchange>()
+                .map_err(|_| self.malformed("exchange"))?,
+            environment,
+            api_key_id_masked: mask_key_id(&self.api_key_id),
+            key_type: self
+                .key_type
+                .parse::<KeyType>()
+                .map_err(|_| self.malformed("key_type"))?,
+            scopes,
+            ip_restricted: !self.ip_whitelist.is_empty(),
+            status: self
+                .status
+                .parse::<KeyStatus>()
+                .map_err(|_| self.malformed("status"))?,
+            created_at: self.created_at,
+            last_rotated_at: self.last_rotated_at,
+            rotate_every_days: days,
+            rotation_due_at: since.saturating_add(i64::from(days) * 86_400),
+        })
+    }
+}
+
+fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').filter(|p| !p.is_empty())
+}
+
+fn join_scopes(scopes: &[Scope]) -> String {
+    let mut names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(",")
+}
+
+fn normalize_ips(ips: &[String]) -> Result<String, ValidationError> {
+    let mut out = Vec::with_capacity(ips.len());
+    for ip in ips {
+        let n = validate::ip_entry(ip)?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out.join(","))
+}
+
+fn services_json(services: &[String]) -> Result<String, ValidationError> {
+    for s in services {
+        validate::free_text("linked service", s, false)?;
+    }
+    let cleaned: Vec<&str> = services
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    serde_json::to_string(&cleaned).map_err(|_| ValidationError::BadText {
+        field: "linked service",
+    })
+}
+
+fn label_taken(
+    tx: &Connection,
+    label: &str,
+    except: Option<&[u8; 16]>,
+) -> Result<bool, VaultError> {
+    let found: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT id FROM keys WHERE label = ?1",
+            params![label],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match (found, except) {
+        (Some(id), Some(except)) => id.as_slice() != except,
+        (Some(_), None) => true,
+        (None, _) => false,
+    })
+}
+
+/// Stores a validated key inside `tx`. Shared by add and backup import.
+pub(crate) fn insert_key(
+    tx: &Transaction<'_>,
+    sealer: &Sealer<'_>,
+    id: [u8; 16],
+    key: &NewKey,
+    created_at: i64,
+    last_rotated_at: Option<i64>,
+    status: KeyStatus,
+) -> Result<(), VaultError> {
+    validate_new(key)?;
+    if label_taken(tx, &key.label, None)? {
+        return Err(ValidationError::DuplicateLabel {
+            label: key.label.clone(),
+        }
+        .into());
+    }
+    let secret = sealer.seal(&id, "secret", key.secret.expose().as_bytes())?;
+    let passphrase = match &key.passphrase {
+        Some(p) if !p.is_empty() => Some(sealer.seal(&id, "passphrase", p.expose().as_bytes())?),
+        _ => None,
+    };
+    let base_url = match &key.environment {
+        Environment::Custom(url) => Some(url.as_str()),
+        _ => None,
+    };
+    tx.execute(
+        "INSERT INTO keys (id, label, exchange, environment, base_url, api_key_id, secret,
+            passphrase, key_type, scopes, ip_whitelist, linked_services, notes, created_at,
+            last_rotated_at, rotate_every_days, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            &id[..],
+            key.label,
+            key.exchange.as_str(),
+            key.environment.kind_str(),
+            base_url,
+            key.api_key_id,
+            secret,
+            passphrase,
+            key.key_type.as_str(),
+            join_scopes(&key.scopes),
+            normalize_ips(&key.ip_whitelist)?,
+            services_json(&key.linked_services)?,
+            key.notes,
+            created_at,
+            last_rotated_at,
+            key.rotate_every_days,
+            status.as_str(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn validate_new(key: &NewKey) -> Result<(), ValidationError> {
+    validate::label(&key.label)?;
+    validate::api_key_id(key.exchange, &key.api_key_id)?;
+    validate::secret(key.secret.expose())?;
+    validate::passphrase(key.exchange, key.passphrase.as_ref().map(|p| p.expose()))?;
+    validate::environment(&key.environment)?;
+    validate::free_text("notes", &key.notes, true)?;
+    if let Some(days) = key.rotate_every_days {
+        validate::rotation_days(days)?;
+    }
+    normalize_ips(&key.ip_whitelist)?;
+    services_json(&key.linked_services)?;
+    Ok(())
+}
+
+impl Session {
+    fn key(&mut self) -> Result<&VaultKey, VaultError> {
+        let now = self.clock.now();
+        if self.idle_expired_at(now) {
+            self.lock_in_place();
+            return Err(VaultError::Locked);
+        }
+        self.last_activity = now;
+        self.key.as_ref().ok_or(VaultError::Locked)
+    }
+
+    fn idle_expired_at(&self, now: SystemTime) -> bool {
+        now.duration_since(self.last_activity)
+            .is_ok_and(|idle| idle >= self.settings.idle_timeout())
+    }
+
+    /// Whether the idle timeout has passed (the desktop polls this and then
+    /// calls [`Session::lock`]). Does not count as activity.
+    pub fn is_idle_expired(&self) -> bool {
+        self.key.is_none() || self.idle_expired_at(self.clock.now())
+    }
+
+    /// When the session will lock if nothing happens before.
+    pub fn idle_deadline(&self) -> SystemTime {
+        self.last_activity + self.settings.idle_timeout()
+    }
+
+    /// Records user activity (e.g. UI interaction without a vault call).
+    pub fn touch(&mut self) -> Result<(), VaultError> {
+        self.key().map(|_| ())
+    }
+
+    /// Whether the vault key is still held.
+    pub fn is_unlocked(&self) -> bool {
+        self.key.is_some()
+    }
+
+    fn lock_in_place(&mut self) {
+        // Dropping the VaultKey zeroizes its buffer (secrecy's SecretBox).
+        self.key = None;
+    }
+
+    /// Locks: drops and zeroizes the vault key.
+    pub fn lock(mut self) {
+        self.lock_in_place();
+    }
+
+    /// The vault file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The vault id (hex).
+    pub fn vault_id(&self) -> String {
+        hex::encode(self.header.vault_id)
+    }
+
+    /// The KDF parameters in force.
+    pub fn kdf_params(&self) -> KdfParams {
+        self.header.kdf
+    }
+
+    pub(crate) fn now_secs(&self) -> i64 {
+        unix_secs(self.clock.now())
+    }
+
+    /// The one write path: runs `f` inside a single immediate transaction,
+    /// records `action` through [`journal::after_write`] in that same
+    /// transaction, and commits. Nothing else in the vault writes records.
+    pub(crate) fn write<T>(
+        &mut self,
+        actor: Actor,
+        action: impl FnOnce(&T) -> Action,
+        f: impl FnOnce(&Transaction<'_>, &Sealer<'_>) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        self.key()?;
+        let at = self.now_secs();
+        let Session {
+            conn, key, header, ..
+        } = self;
+        let key = key.as_ref().ok_or(VaultError::Locked)?;
+        let sealer = Sealer {
+            key,
+            vault_id: &header.vault_id,
+        };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx, &sealer)?;
+        let action = action(&out);
+        journal::after_write(
+            &tx,
+            &journal::WriteEvent {
+                actor,
+                action: &action,
+                at,
+            },
+        )?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Adds a key after validating every field.
+    pub fn add_key(&mut self, actor: Actor, key: NewKey) -> Result<KeySummary, VaultError> {
+        let id = *uuid::Uuid::new_v4().as_bytes();
+        let now = self.now_secs();
+        let label = key.label.clone();
+        self.write(
+            actor,
+            |_| Action::KeyAdd {
+                key_id: uuid::Uuid::from_bytes(id).to_string(),
+                label: label.clone(),
+            },
+            |tx, sealer| insert_key(tx, sealer, id, &key, now, None, KeyStatus::Active),
+        )?;
+        self.key_summary_by_id(&id)
+    }
+
+    fn key_summary_by_id(&mut self, id: &[u8; 16]) -> Result<KeySummary, VaultError> {
+        let days = self.settings.default_rotation_days;
+        let row = self.conn.query_row(
+            &format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"),
+            params![&id[..]],
+            Row::read,
+        )?;
+        row.summary(days)
+    }
+
+    /// Every key, sorted by label. Metadata only.
+    pub fn list_keys(&mut self) -> Result<Vec<KeySummary>, VaultError> {
+        self.key()?;
+        self.query_summaries("", &[])
+    }
+
+    /// Keys whose label, exchange, API key id, linked services or notes
+    /// contain `query` (case-insensitive for ASCII).
+    pub fn search_keys(&mut self, query: &str) -> Result<Vec<KeySummary>, VaultError> {
+        self.key()?;
+        let escaped: String = query
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        self.query_summaries(
+            "WHERE label LIKE ?1 ESCAPE '\\' OR exchange LIKE ?1 ESCAPE '\\'
+               OR api_key_id LIKE ?1 ESCAPE '\\' OR linked_services LIKE ?1 ESCAPE '\\'
+               OR notes LIKE ?1 ESCAPE '\\'",
+            &[&pattern],
+        )
+    }
+
+    fn query_summaries(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<KeySummary>, VaultError> {
+        let days = self.settings.default_rotation_days;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys {filter} ORDER BY label COLLATE NOCASE, label"
+        ))?;
+        let rows = stmt.query_map(args, Row::read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?.summary(days)?);
+        }
+        Ok(out)
+    }
+
+    fn find_id(&self, label: &str) -> Result<[u8; 16], VaultError> {
+        let id: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT id FROM keys WHERE label = ?1",
+                params![label],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let id = id.ok_or_else(|| VaultError::KeyNotFound {
+            label: label.to_owned(),
+        })?;
+        id.try_into().map_err(|_| VaultError::Malformed {
+            record: label.to_owned(),
+            field: "id",
+        })
+    }
+
+    /// One key's metadata (never its secret or passphrase).
+    pub fn key_detail(&mut self, label: &str) -> Result<KeyDetail, VaultError> {
+        self.key()?;
+        let days = self.settings.default_rotation_days;
+        let found = self
+            .conn
+            .query_row(
+                &format!("SELECT {KEY_COLUMNS}, {DETAIL_COLUMNS} FROM keys WHERE label = ?1"),
+                params![label],
+                |r| {
+                    Ok((
+                        Row::read(r)?,
+                        r.get::<_, bool>(13)?,
+                        r.get::<_, String>(14)?,
+                        r.get::<_, String>(15)?,
+                        r.get::<_, Option<i64>>(16)?,
+                        r.get::<_, Option<String>>(17)?,
+                        r.get::<_, Option<String>>(18)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((row, has_passphrase, services, notes, audit_at, audit_result, audit_perms)) =
+            found
+        else {
+            return Err(VaultError::KeyNotFound {
+                label: label.to_owned(),
+            });
+        };
+        let summary = row.summary(days)?;
+        let full_id = self.conn.query_row(
+            "SELECT api_key_id FROM keys WHERE id = ?1",
+            params![&row.id[..]],
+            |r| r.get::<_, String>(0),
+        )?;
+        Ok(KeyDetail {
+            api_key_id: full_id,
+            has_passphrase,
+            ip_whitelist: split_list(&row.ip_whitelist).map(str::to_owned).collect(),
+            linked_services: serde_json::from_str(&services)
+                .map_err(|_| row.malformed("linked_services"))?,
+            notes,
+            rotate_every_days_override: row.rotate_every_days.and_then(|d| u32::try_from(d).ok()),
+            last_audit_at: audit_at,
+            last_audit_result: audit_result,
+            last_audit_permissions: audit_perms
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(|_| row.malformed("last_audit_permissions"))?,
+            summary,
+        })
+    }
+
+    /// Opens the secret and passphrase of `label`. Crate-internal: front
+    /// ends reach secrets only through the MFA-gated reveal path.
+    pub(crate) fn open_secrets(
+        &mut self,
+        label: &str,
+    ) -> Result<(ApiSecret, Option<Passphrase>), VaultError> {
+        let id = self.find_id(label)?;
+        let (secret, passphrase): (Vec<u8>, Option<Vec<u8>>) = self.conn.query_row(
+            "SELECT secret, passphrase FROM keys WHERE id = ?1",
+            params![&id[..]],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let secret = self.open_field(label, &id, "secret", &secret)?;
+        let passphrase = passphrase
+            .map(|p| self.open_field(label, &id, "passphrase", &p))
+            .transpose()?;
+        Ok((
+            ApiSecret::new(into_string(secret, label, "secret")?),
+            passphrase
+                .map(|p| into_string(p, label, "passphrase"))
+                .transpose()?
+                .map(Passphrase::new),
+        ))
+    }
+
+    fn open_field(
+        &mut self,
+        label: &str,
+        id: &[u8; 16],
+        field: &'static str,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let vault_id = self.header.vault_id;
+        let key = self.key()?;
+        seal::open(key.bytes(), &seal::aad(&vault_id, id, field), blob).map_err(|_| {
+            VaultError::Corrupt {
+                record: label.to_owned(),
+                field,
+            }
+        })
+    }
+
+    /// Edits a key. Only fields set in `edit` change; a new secret or
+    /// passphrase is sealed afresh.
+    pub fn edit_key(
+        &mut self,
+        actor: Actor,
+        label: &str,
+        edit: KeyEdit,
+    ) -> Result<KeyDetail, VaultError> {
+        self.key()?;
+        let id = self.find_id(label)?;
+        let current = self.key_detail(label)?;
+        let exchange = current.summary.exchange;
+        let mut fields: Vec<&'static str> = Vec::new();
+        let mut sets: Vec<(&'static str, Box<dyn rusqlite::ToSql>)> = Vec::new();
+        if let Some(new_label) = &edit.label {
+            validate::label(new_label)?;
+            fields.push("label");
+            sets.push(("label", Box::new(new_label.clone())));
+        }
+        if let Some(env) = &edit.environment {
+            validate::environment(env)?;
+            fields.push("environment");
+            sets.push(("environment", Box::new(env.kind_str())));
+            let url = match env {
+                Environment::Custom(u) => Some(u.clone()),
+                _ => None,
+            };
+            sets.push(("base_url", Box::new(url)));
+        }
+        if let Some(kid) = &edit.api_key_id {
+            validate::api_key_id(exchange, kid)?;
+            fields.push("api_key_id");
+            sets.push(("api_key_id", Box::new(kid.clone())));
+        }
+        if let Some(secret) = &edit.secret {
+            validate::secret(secret.expose())?;
+            fields.push("secret");
+        }
+        if let Some(p) = &edit.passphrase {
+            validate::passphrase(exchange, Some(p.expose()))?;
+            fields.push("passphrase");
+        }
+        if let Some(kt) = edit.key_type {
+            fields.push("key_type");
+            sets.push(("key_type", Box::new(kt.as_str())));
+        }
+        if let Some(scopes) = &edit.scopes {
+            fields.push("scopes");
+            sets.push(("scopes", Box::new(join_scopes(scopes))));
+        }
+        if let Some(ips) = &edit.ip_whitelist {
+            fields.push("ip_whitelist");
+            sets.push(("ip_whitelist", Box::new(normalize_ips(ips)?)));
+        }
+        if let Some(services) = &edit.linked_services {
+            fields.push("linked_services");
+            sets.push(("linked_services", Box::new(services_json(services)?)));
+        }
+        if let Some(notes) = &edit.notes {
+            validate::free_text("notes", notes, true)?;
+            fields.push("notes");
+            sets.push(("notes", Box::new(notes.clone())));
+        }
+        if let Some(days) = edit.rotate_every_days {
+            if let Some(d) = days {
+                validate::rotation_days(d)?;
+            }
+            fields.push("rotate_every_days");
+            sets.push(("rotate_every_days", Box::new(days)));
+        }
+        if let Some(status) = edit.status {
+            fields.push("status");
+            sets.push(("status", Box::new(status.as_str())));
+        }
+        let new_label = edit.label.clone().unwrap_or_else(|| label.to_owned());
+        let key_id = current.summary.id.clone();
+        let fields_for_action = fields.clone();
+        self.write(
+            actor,
+            |_| Action::KeyEdit {
+                key_id,
+                label: new_label.clone(),
+                fields: fields_for_action,
+            },
+            |tx, sealer| {
+                if let Some(l) = &edit.label
+                    && label_taken(tx, l, Some(&id))?
+                {
+                    return Err(ValidationError::DuplicateLabel { label: l.clone() }.into());
+                }
+                if let Some(secret) = &edit.secret {
+                    let blob = sealer.seal(&id, "secret", secret.expose().as_bytes())?;
+                    sets.push(("secret", Box::new(blob)));
+                }
+                if let Some(p) = &edit.passphrase {
+                    let blob = if p.is_empty() {
+                        None
+                    } else {
+                        Some(sealer.seal(&id, "passphrase", p.expose().as_bytes())?)
+                    };
+                    sets.push(("passphrase", Box::new(blob)));
+                }
+                if sets.is_empty() {
+                    return Ok(());
+                }
+                let assignments: Vec<String> = sets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (col, _))| format!("{col} = ?{}", i + 2))
+                    .collect();
+                let sql = format!("UPDATE keys SET {} WHERE id = ?1", assignments.join(", "));
+                let id_vec = id.to_vec();
+                let mut args: Vec<&dyn rusqlite::ToSql> = vec![&id_vec];
+                for (_, v) in &sets {
+                    args.push(v.as_ref());
+                }
+                tx.execute(&sql, args.as_slice())?;
+                Ok(())
+            },
+        )?;
+        let label = edit.label.as_deref().unwrap_or(label);
+        self.key_detail(label)
+    }
+
+    /// The vault's settings.
+    pub fn settings(&mut self) -> Result<Settings, VaultError> {
+        self.key()?;
+        Ok(self.settings)
+    }
+
+    /// Replaces the settings after checking their ranges.
+    pub fn set_settings(&mut self, actor: Actor, settings: Settings) -> Result<(), VaultError> {
+        settings.validate()?;
+        self.write(
+            actor,
+            |_| Action::SettingsChange,
+            |tx, sealer| {
+                let json = serde_json::to_vec(&settings).map_err(|_| VaultError::Malformed {
+                    record: "vault_meta".into(),
+                    field: "settings",
+                })?;
+                let blob = seal::seal(sealer.key.bytes(), &settings_aad(sealer.vault_id), &json)
+                    .map_err(seal_internal)?;
+                tx.execute(
+                    "UPDATE vault_meta SET settings = ?1 WHERE id = 1",
+                    params![blob],
+                )?;
+                Ok(())
+            },
+        )?;
+        self.settings = settings;
+        Ok(())
+    }
+
+    fn verify_password(&mut self, password: &MasterPassword) -> Result<(), VaultError> {
+        let meta = store::read_meta(&self.conn, &self.path)?;
+        let kek = meta
+            .header
+            .kdf
+            .derive(password.expose().as_bytes(), &meta.header.salt)?;
+        seal::open(
+            kek.bytes(),
+            &meta.header.password_wrap_aad(),
+            &meta.password_wrap,
+        )
+        .map(|_| ())
+        .map_err(|_| VaultError::WrongPassword)
+    }
+
+    fn rewrap(
+        &mut self,
+        actor: Actor,
+        action: Action,
+        password: &MasterPassword,
+        kdf: KdfParams,
+    ) -> Result<(), VaultError> {
+        kdf.check()?;
+        let header = Header {
+            salt: new_salt()?,
+            kdf,
+            ..self.header.clone()
+        };
+        let kek = kdf.derive(password.expose().as_bytes(), &header.salt)?;
+        let h = header.clone();
+        self.write(
+            actor,
+            |_| action,
+            |tx, sealer| {
+                let wrap = seal::seal(kek.bytes(), &h.password_wrap_aad(), sealer.key.bytes())
+                    .map_err(seal_internal)?;
+                tx.execute(
+                    "UPDATE vault_meta SET kdf_memory_kib = ?1, kdf_iterations = ?2,
+                        kdf_parallelism = ?3, kdf_salt = ?4, password_wrap = ?5, header_check = ?6
+                     WHERE id = 1",
+                    params![
+                        kdf.memory_kib,
+                        kdf.iterations,
+                        kdf.parallelism,
+                        &h.salt[..],
+                        &wrap,
+                        h.check(&wrap)
+                    ],
+                )?;
+                Ok(())
+            },
+        )?;
+        self.header = header;
+        Ok(())
+    }
+
+    /// Changes the master password: only the vault key's wrap changes (new
+    /// salt, same KDF parameters); no record is re-encrypted.
+    pub fn change_password(
+        &mut self,
+        actor: Actor,
+        current: &MasterPassword,
+        new: &MasterPassword,
+    ) -> Result<(), VaultError> {
+        self.key()?;
+        self.verify_password(current)?;
+        let kdf = self.header.kdf;
+        self.rewrap(actor, Action::PasswordChange, new, kdf)
+    }
+
+    /// Raises the Argon2id parameters and re-wraps the vault key. Lowering
+    /// any parameter is refused ([`VaultError::KdfDowngrade`]).
+    pub fn raise_kdf_params(
+        &mut self,
+        actor: Actor,
+        password: &MasterPassword,
+        kdf: KdfParams,
+    ) -> Result<(), VaultError> {
+        self.key()?;
+        if !kdf.at_least(&self.header.kdf) {
+            return Err(VaultError::KdfDowngrade);
+        }
+        self.verify_password(password)?;
+        self.rewrap(actor, Action::KdfChange, password, kdf)
+    }
+
+    /// Opens every sealed field and reports which records are damaged.
+    pub fn check_integrity(&mut self) -> Result<IntegrityReport, VaultError> {
+        self.key()?;
+        let vault_id = self.header.vault_id;
+        let key = self.key.as_ref().ok_or(VaultError::Locked)?;
+        let mut report = IntegrityReport {
+            records_checked: 0,
+            fields_ok: 0,
+            damaged: Vec::new(),
+        };
+        let settings: Vec<u8> =
+            self.conn
+                .query_row("SELECT settings FROM vault_meta WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?;
+        report.records_checked += 1;
+        match seal::open(key.bytes(), &settings_aad(&vault_id), &settings) {
+            Ok(_) => report.fields_ok += 1,
+            Err(_) => report.damaged.push(DamagedRecord {
+                id: "vault_meta".into(),
+                label: "vault settings".into(),
+                fields: vec!["settings"],
+            }),
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, label, secret, passphrase FROM keys ORDER BY label")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: Vec<u8> = r.get(0)?;
+            let label: String = r.get(1)?;
+            let secret: Vec<u8> = r.get(2)?;
+            let passphrase: Option<Vec<u8>> = r.get(3)?;
+            report.records_checked += 1;
+            let Ok(id16) = <[u8; 16]>::try_from(id.as_slice()) else {
+                report.damaged.push(DamagedRecord {
+                    id: hex::encode(&id),
+                    label,
+                    fields: vec!["id"],
+                });
+                continue;
+            };
+            let mut bad = Vec::new();
+            let mut fields = vec![("secret", Some(secret))];
+            fields.push(("passphrase", passphrase));
+            for (field, blob) in fields {
+                let Some(blob) = blob else { continue };
+                match seal::open(key.bytes(), &seal::aad(&vault_id, &id16, field), &blob) {
+                    Ok(_) => report.fields_ok += 1,
+                    Err(_) => bad.push(field),
+                }
+            }
+            if !bad.is_empty() {
+                report.damaged.push(DamagedRecord {
+                    id: uuid::Uuid::from_bytes(id16).to_string(),
+                    label,
+                    fields: bad,
+                });
+            }
+        }
+        Ok(report)
+    }
+
+    pub(crate) fn vault_key(&mut self) -> Result<&VaultKey, VaultError> {
+        self.key()
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Labels of every key (internal: backup).
+    pub(crate) fn labels(&mut self) -> Result<Vec<String>, VaultError> {
+        self.key()?;
+        let mut stmt = self.conn.prepare("SELECT label FROM keys ORDER BY label")?;
+        let labels = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(labels)
+    }
+}
+
+fn into_string(
+    bytes: Zeroizing<Vec<u8>>,
+    label: &str,
+    field: &'static str,
+) -> Result<String, VaultError> {
+    // Move the bytes out without leaving an unzeroized copy behind.
+    let mut bytes = bytes;
+    let owned = std::mem::take(&mut *bytes);
+    String::from_utf8(owned).map_err(|e| {
+        let mut raw = e.into_bytes();
+        zeroize::Zeroize::zeroize(&mut raw);
+        VaultError::Malformed {
+            record: label.to_owned(),
+            field,
+        }
+    })
+}

@@ -1,0 +1,441 @@
+//! The vault file: SQLite connection settings, schema migrations, and the
+//! authenticated header.
+//!
+//! Owns: the on-disk layout. A vault is a SQLite database whose
+//! `application_id` is [`APPLICATION_ID`], whose `user_version` is the schema
+//! version, and whose single `vault_meta` row is the header:
+//! format version, vault id, Argon2id parameters and salt, the password wrap of
+//! the vault key, an optional device wrap, sealed settings, and the failed
+//! unlock counter.
+//!
+//! The header is authenticated twice. Its canonical encoding
+//! ([`Header::encode`]) is the associated data of the password wrap, so a
+//! changed vault id, version or KDF parameter makes unwrapping fail and can
+//! never be silently accepted. A SHA-256 check over the same encoding plus the
+//! wrap tells accidental or naive damage ("corrupt") apart from a wrong
+//! password before the KDF runs.
+//!
+//! Must never: open a file it did not check (magic, application id, version,
+//! KDF caps) before deriving anything, or leave the database in any mode other
+//! than WAL with `synchronous=FULL` and foreign keys on.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use super::error::VaultError;
+use super::kdf::{KdfParams, SALT_LEN};
+
+/// SQLite `application_id` of a Keyward vault ("KWVD").
+pub const APPLICATION_ID: i32 = 0x4B57_5644;
+/// Envelope format version written by this build.
+pub const FORMAT_VERSION: i64 = 1;
+/// Schema version after all migrations of this build.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+
+/// Forward migrations; index `i` takes the schema from version `i` to `i + 1`.
+/// Never edit a released entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1
+    "CREATE TABLE vault_meta (
+        id                INTEGER PRIMARY KEY CHECK (id = 1),
+        format_version    INTEGER NOT NULL,
+        vault_id          BLOB NOT NULL,
+        kdf_memory_kib    INTEGER NOT NULL,
+        kdf_iterations    INTEGER NOT NULL,
+        kdf_parallelism   INTEGER NOT NULL,
+        kdf_salt          BLOB NOT NULL,
+        password_wrap     BLOB NOT NULL,
+        header_check      BLOB NOT NULL,
+        device_wrap       BLOB,
+        device_account    TEXT,
+        settings          BLOB NOT NULL,
+        audit_head        BLOB,
+        failed_unlocks    INTEGER NOT NULL DEFAULT 0,
+        last_failed_ms    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE keys (
+        id                      BLOB PRIMARY KEY,
+        label                   TEXT NOT NULL UNIQUE,
+        exchange                TEXT NOT NULL,
+        environment             TEXT NOT NULL,
+        base_url                TEXT,
+        api_key_id              TEXT NOT NULL,
+        secret                  BLOB NOT NULL,
+        passphrase              BLOB,
+        key_type                TEXT NOT NULL,
+        scopes                  TEXT NOT NULL,
+        ip_whitelist            TEXT NOT NULL,
+        linked_services         TEXT NOT NULL,
+        notes                   TEXT NOT NULL,
+        created_at              INTEGER NOT NULL,
+        last_rotated_at         INTEGER,
+        rotate_every_days       INTEGER,
+        status                  TEXT NOT NULL,
+        last_audit_at           INTEGER,
+        last_audit_result       TEXT,
+        last_audit_permissions  TEXT
+    );",
+];
+
+/// The authenticated part of `vault_meta`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub format_version: i64,
+    pub vault_id: [u8; 16],
+    pub kdf: KdfParams,
+    pub salt: [u8; SALT_LEN],
+}
+
+impl Header {
+    /// Canonical bytes: magic ‖ version ‖ vault id ‖ m ‖ t ‖ p ‖ salt, all
+    /// fixed-width big-endian.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_MAGIC.len() + 8 + 16 + 12 + SALT_LEN);
+        out.extend_from_slice(HEADER_MAGIC);
+        out.extend_from_slice(&self.format_version.to_be_bytes());
+        out.extend_from_slice(&self.vault_id);
+        out.extend_from_slice(&self.kdf.memory_kib.to_be_bytes());
+        out.extend_from_slice(&self.kdf.iterations.to_be_bytes());
+        out.extend_from_slice(&self.kdf.parallelism.to_be_bytes());
+        out.extend_from_slice(&self.salt);
+        out
+    }
+
+    /// Associated data of the password wrap.
+    pub fn password_wrap_aad(&self) -> Vec<u8> {
+        let mut aad = self.encode();
+        aad.extend_from_slice(b"password-wrap");
+        aad
+    }
+
+    /// The unkeyed damage check stored beside the header.
+    pub fn check(&self, password_wrap: &[u8]) -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(b"keyward header check v1\0");
+        h.update(self.encode());
+        h.update(password_wrap);
+        h.finalize().to_vec()
+    }
+}
+
+/// Everything read from `vault_meta` before unlocking.
+#[derive(Debug, Clone)]
+pub(crate) struct Meta {
+    pub header: Header,
+    pub password_wrap: Vec<u8>,
+    pub device_wrap: Option<Vec<u8>>,
+    pub device_account: Option<String>,
+    pub settings: Vec<u8>,
+    pub failed_unlocks: u32,
+    pub last_failed_ms: i64,
+}
+
+fn map_open_error(path: &Path, err: rusqlite::Error) -> VaultError {
+    match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => VaultError::NotAVault {
+            path: path.to_path_buf(),
+        },
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => VaultError::HeaderCorrupt {
+            what: "database structure",
+        },
+        _ => VaultError::Database(err),
+    }
+}
+
+/// Applies the connection settings every vault connection must have.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Freed pages are overwritten, so old sealed blobs do not linger.
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    Ok(())
+}
+
+/// Creates a new, empty vault file and returns its connection with the schema
+/// in place (no `vault_meta` row yet).
+pub(crate) fn create(path: &Path) -> Result<Connection, VaultError> {
+    if path.exists() {
+        return Err(VaultError::AlreadyExists {
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| VaultError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    let mut conn = conn;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens an existing vault file after checking its magic, application id and
+/// schema version; runs pending forward migrations.
+pub(crate) fn open(path: &Path) -> Result<Connection, VaultError> {
+    let mut head = [0u8; 16];
+    match std::fs::File::open(path) {
+        Ok(mut f) => {
+            use std::io::Read;
+            let mut read = 0;
+            while read < head.len() {
+                match f.read(&mut head[read..]) {
+                    Ok(0) => break,
+                    Ok(n) => read += n,
+                    Err(source) => {
+                        return Err(VaultError::Io {
+                            path: path.to_path_buf(),
+                            source,
+                        });
+                    }
+                }
+            }
+            if read < head.len() || head != SQLITE_MAGIC {
+                return Err(VaultError::NotAVault {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(VaultError::NotFound {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(source) => {
+            return Err(VaultError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| map_open_error(path, e))?;
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(|e| map_open_error(path, e))?;
+    if app_id != APPLICATION_ID {
+        return Err(VaultError::NotAVault {
+            path: path.to_path_buf(),
+        });
+    }
+    configure(&conn).map_err(|e| map_open_error(path, e))?;
+    migrate(&mut conn).map_err(|e| match e {
+        VaultError::Database(inner) => map_open_error(path, inner),
+        other => other,
+    })?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), VaultError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(VaultError::UnsupportedVersion {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if current < 0 {
+        return Err(VaultError::HeaderCorrupt {
+            what: "schema version",
+        });
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Re-check under the write lock: another process may have migrated.
+        let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if now > from as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", from as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn blob_array<const N: usize>(blob: Vec<u8>, what: &'static str) -> Result<[u8; N], VaultError> {
+    blob.try_into()
+        .map_err(|_| VaultError::HeaderCorrupt { what })
+}
+
+fn param(value: i64, what: &'static str) -> Result<u32, VaultError> {
+    u32::try_from(value).map_err(|_| VaultError::HeaderCorrupt { what })
+}
+
+/// Reads and checks the header row: format version, KDF caps, damage check.
+pub(crate) fn read_meta(conn: &Connection, path: &Path) -> Result<Meta, VaultError> {
+    let row = conn
+        .query_row(
+            "SELECT format_version, vault_id, kdf_memory_kib, kdf_iterations, kdf_parallelism,
+                    kdf_salt, password_wrap, header_check, device_wrap, device_account,
+                    settings, failed_unlocks, last_failed_ms
+             FROM vault_meta WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                    r.get::<_, Vec<u8>>(6)?,
+                    r.get::<_, Vec<u8>>(7)?,
+                    r.get::<_, Option<Vec<u8>>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                    r.get::<_, Vec<u8>>(10)?,
+                    r.get::<_, i64>(11)?,
+                    r.get::<_, i64>(12)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(|e| match e {
+            rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..) => {
+                VaultError::HeaderCorrupt { what: "header row" }
+            }
+            other => map_open_error(path, other),
+        })?;
+    let Some((
+        version,
+        vault_id,
+        m,
+        t,
+        p,
+        salt,
+        pw_wrap,
+        check,
+        dev_wrap,
+        dev_account,
+        settings,
+        failed,
+        last_failed,
+    )) = row
+    else {
+        return Err(VaultError::NotAVault {
+            path: path.to_path_buf(),
+        });
+    };
+    if version > FORMAT_VERSION {
+        return Err(VaultError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if version < 1 {
+        return Err(VaultError::HeaderCorrupt {
+            what: "format version",
+        });
+    }
+    let kdf = KdfParams {
+        memory_kib: param(m, "kdf parameters")?,
+        iterations: param(t, "kdf parameters")?,
+        parallelism: param(p, "kdf parameters")?,
+    };
+    let header = Header {
+        format_version: version,
+        vault_id: blob_array(vault_id, "vault id")?,
+        kdf,
+        salt: blob_array(salt, "kdf salt")?,
+    };
+    // Damage check first: a mangled parameter is reported as such, not as a
+    // refused cost or a wrong password.
+    if header.check(&pw_wrap) != check {
+        return Err(VaultError::HeaderCorrupt {
+            what: "header check",
+        });
+    }
+    // Never trust costs read from a file, even with a matching check.
+    kdf.check()?;
+    Ok(Meta {
+        header,
+        password_wrap: pw_wrap,
+        device_wrap: dev_wrap,
+        device_account: dev_account,
+        settings,
+        failed_unlocks: u32::try_from(failed.max(0)).unwrap_or(u32::MAX),
+        last_failed_ms: last_failed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            format_version: 1,
+            vault_id: [3; 16],
+            kdf: KdfParams::MINIMUM,
+            salt: [4; SALT_LEN],
+        }
+    }
+
+    #[test]
+    fn header_encoding_covers_every_field() {
+        let base = header();
+        let mut other = base.clone();
+        other.kdf.iterations += 1;
+        assert_ne!(base.encode(), other.encode());
+        let mut other = base.clone();
+        other.vault_id[0] ^= 1;
+        assert_ne!(base.encode(), other.encode());
+        let mut other = base.clone();
+        other.salt[15] ^= 1;
+        assert_ne!(base.encode(), other.encode());
+        assert_ne!(base.check(b"a"), base.check(b"b"));
+    }
+
+    #[test]
+    fn garbage_and_truncated_files_are_not_vaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage");
+        std::fs::write(&garbage, vec![0xA5; 8192]).unwrap();
+        assert!(matches!(open(&garbage), Err(VaultError::NotAVault { .. })));
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(open(&empty), Err(VaultError::NotAVault { .. })));
+        let fake = dir.path().join("fake");
+        let mut bytes = SQLITE_MAGIC.to_vec();
+        bytes.extend_from_slice(&[0xFF; 200]);
+        std::fs::write(&fake, bytes).unwrap();
+        assert!(matches!(
+            open(&fake),
+            Err(VaultError::NotAVault { .. } | VaultError::HeaderCorrupt { .. })
+        ));
+        assert!(matches!(
+            open(&dir.path().join("missing")),
+            Err(VaultError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn other_sqlite_databases_are_not_vaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        drop(conn);
+        assert!(matches!(open(&path), Err(VaultError::NotAVault { .. })));
+    }
+}
