@@ -1,25 +1,139 @@
 //! `keyward`: the command-line front end. It parses arguments, asks the core,
 //! and maps the core's error kinds to the exit codes of DESIGN §6. It holds no
 //! policy of its own.
+//!
+//! Secret material never comes from argv: the master password comes from
+//! `$KEYWARD_PASSWORD` (meant for automation) or a terminal prompt; API
+//! secrets from stdin (`--secret-stdin`: line 1 the secret, line 2 the
+//! passphrase) or a file (`--secret-file`, `--passphrase-file`).
 
-use std::path::PathBuf;
+/// Prints a line to stdout; a closed pipe (`keyward list | head`) is not an
+/// error worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod input;
+mod output;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use keyward_core::vault::{
+    self, Actor, ConflictPolicy, Environment, Exchange, KdfParams, KeyEdit, KeyStatus, KeyType,
+    NewKey, Scope, Session, Settings, Vault, VaultError,
+};
+use keyward_core::{ErrorKind, KindedError};
 
-/// Keyward: an encrypted, MFA-gated vault for crypto-exchange API keys.
+/// Keyward: an encrypted vault for crypto-exchange API keys.
+///
+/// Exit codes: 0 ok, 1 error, 2 usage, 3 locked or wrong password, 4 MFA,
+/// 5 integrity failure, 6 exchange, 7 not found, 8 findings.
 #[derive(Parser)]
-#[command(name = "keyward", version, about)]
+#[command(name = "keyward", version)]
 struct Cli {
-    /// Vault file (default: $KEYWARD_VAULT, else the platform data dir).
+    /// Vault file (default: $KEYWARD_VAULT, else $KEYWARD_DATA_DIR/vault.keyward,
+    /// else the platform data dir).
     #[arg(long, global = true)]
     vault: Option<PathBuf>,
+    /// Unlock with the key remembered in the OS keyring (see `keyring enable`);
+    /// falls back to the master password if that fails.
+    #[arg(long, global = true, env = "KEYWARD_USE_KEYRING")]
+    use_keyring: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a new vault. Master password: $KEYWARD_PASSWORD or a prompt.
+    Init(InitArgs),
+    /// Add a key. The secret comes from stdin or a file, never from argv.
+    Add(AddArgs),
+    /// List keys (no secrets; API key ids masked).
+    List {
+        /// Only keys whose label, exchange, key id, services or notes match.
+        #[arg(long)]
+        search: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one key's metadata (never its secret or passphrase).
+    Show {
+        /// The key's label.
+        label: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a key's fields.
+    Edit(EditArgs),
+    /// Change the master password ($KEYWARD_NEW_PASSWORD or a prompt).
+    Passwd,
+    /// Show or raise the key-derivation (Argon2id) parameters.
+    Kdf {
+        /// New memory in MiB.
+        #[arg(long)]
+        memory_mib: Option<u32>,
+        /// New number of passes.
+        #[arg(long)]
+        iterations: Option<u32>,
+        /// New parallelism.
+        #[arg(long)]
+        parallelism: Option<u32>,
+    },
+    /// Show or change the vault settings.
+    Settings {
+        /// Lock after this many idle minutes.
+        #[arg(long)]
+        auto_lock_minutes: Option<u32>,
+        /// Clear the clipboard after this many seconds.
+        #[arg(long)]
+        clipboard_clear_seconds: Option<u32>,
+        /// Default rotation period in days.
+        #[arg(long)]
+        default_rotation_days: Option<u32>,
+        /// MFA step-up window in seconds.
+        #[arg(long)]
+        step_up_window_seconds: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an encrypted backup ($KEYWARD_BACKUP_PASSPHRASE or a prompt).
+    Export {
+        /// The backup file to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Merge a backup into the vault; existing labels are reported as conflicts.
+    Import {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace keys whose label already exists instead of skipping them.
+        #[arg(long)]
+        replace: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open every sealed field; exit 5 naming damaged records.
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unlock through the OS keyring ("remember on this device").
+    Keyring {
+        #[command(subcommand)]
+        action: KeyringAction,
+    },
     /// Show where the vault is and whether it exists.
     Status {
         /// Print JSON.
@@ -28,22 +142,548 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Clone, Copy)]
+enum KeyringAction {
+    /// Store a device key in the OS keyring and allow `--use-keyring`.
+    Enable,
+    /// Delete the device key from the OS keyring and the vault.
+    Disable,
+    /// Whether the OS keyring is usable and enabled for this vault.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// Argon2id memory in MiB (default: 64, calibrated; minimum 19).
+    #[arg(long)]
+    kdf_memory_mib: Option<u32>,
+    /// Argon2id passes (default: calibrated to about 1 s, at least 3; minimum 2).
+    #[arg(long)]
+    kdf_iterations: Option<u32>,
+    /// Argon2id lanes (default 4; minimum 1).
+    #[arg(long)]
+    kdf_parallelism: Option<u32>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExchangeArg {
+    Binance,
+    Coinbase,
+    Kraken,
+    Okx,
+    Bybit,
+    Kucoin,
+    Bitget,
+    Other,
+}
+
+impl From<ExchangeArg> for Exchange {
+    fn from(e: ExchangeArg) -> Exchange {
+        match e {
+            ExchangeArg::Binance => Exchange::Binance,
+            ExchangeArg::Coinbase => Exchange::Coinbase,
+            ExchangeArg::Kraken => Exchange::Kraken,
+            ExchangeArg::Okx => Exchange::Okx,
+            ExchangeArg::Bybit => Exchange::Bybit,
+            ExchangeArg::Kucoin => Exchange::Kucoin,
+            ExchangeArg::Bitget => Exchange::Bitget,
+            ExchangeArg::Other => Exchange::Other,
+        }
+    }
+}
+
+#[derive(Args)]
+#[group(multiple = false)]
+struct SecretSource {
+    /// Read the secret from stdin: line 1 the secret, line 2 the passphrase.
+    #[arg(long)]
+    secret_stdin: bool,
+    /// Read the secret from a file (e.g. a multi-line PEM private key).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct AddArgs {
+    /// Exchange.
+    #[arg(long, value_enum)]
+    exchange: ExchangeArg,
+    /// Unique label (1–64 characters).
+    #[arg(long)]
+    label: String,
+    /// The public API key id.
+    #[arg(long)]
+    api_key: String,
+    #[command(flatten)]
+    secret: SecretSource,
+    /// Read the passphrase from a file (with --secret-file).
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Key type: hmac, ed25519, rsa, ecdsa_jwt.
+    #[arg(long, default_value = "hmac")]
+    key_type: String,
+    /// Declared scopes, comma-separated: read,trade,withdraw,transfer,futures,margin.
+    #[arg(long, value_delimiter = ',', default_value = "read")]
+    scopes: Vec<String>,
+    /// Whitelisted IP or CIDR (repeatable).
+    #[arg(long = "ip")]
+    ips: Vec<String>,
+    /// Use the exchange's testnet.
+    #[arg(long, conflicts_with = "base_url")]
+    testnet: bool,
+    /// Custom base URL (https, or http to loopback).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Rotation period in days (default: the vault setting).
+    #[arg(long)]
+    rotate_every: Option<u32>,
+    /// A bot or tool that holds this key (repeatable).
+    #[arg(long = "used-by")]
+    used_by: Vec<String>,
+    /// Notes (not secret).
+    #[arg(long, default_value = "")]
+    notes: String,
+}
+
+#[derive(Args)]
+struct EditArgs {
+    /// The key's current label.
+    label: String,
+    /// New label.
+    #[arg(long)]
+    new_label: Option<String>,
+    /// New public API key id.
+    #[arg(long)]
+    api_key: Option<String>,
+    #[command(flatten)]
+    secret: SecretSource,
+    /// New passphrase from a file.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// New key type.
+    #[arg(long)]
+    key_type: Option<String>,
+    /// Replace the declared scopes (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    scopes: Option<Vec<String>>,
+    /// Replace the IP whitelist (repeatable).
+    #[arg(long = "ip")]
+    ips: Vec<String>,
+    /// Remove every whitelisted IP.
+    #[arg(long, conflicts_with = "ips")]
+    clear_ips: bool,
+    /// Switch to mainnet.
+    #[arg(long, conflicts_with_all = ["testnet", "base_url"])]
+    mainnet: bool,
+    /// Switch to the testnet.
+    #[arg(long, conflicts_with = "base_url")]
+    testnet: bool,
+    /// Switch to a custom base URL.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// New rotation period in days.
+    #[arg(long, conflicts_with = "rotate_default")]
+    rotate_every: Option<u32>,
+    /// Use the vault's default rotation period.
+    #[arg(long)]
+    rotate_default: bool,
+    /// Replace the linked services (repeatable).
+    #[arg(long = "used-by")]
+    used_by: Vec<String>,
+    /// Remove every linked service.
+    #[arg(long, conflicts_with = "used_by")]
+    clear_used_by: bool,
+    /// Replace the notes.
+    #[arg(long)]
+    notes: Option<String>,
+    /// New status: active, rotating, revoked, compromised.
+    #[arg(long)]
+    status: Option<String>,
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum CliError {
+    /// The core refused.
+    Vault(VaultError),
+    /// Bad input that clap could not catch.
+    Input {
+        /// What was wrong.
+        message: String,
+    },
+    /// No master password source.
+    NoPassword {
+        /// The variable that would have supplied it.
+        var: String,
+    },
+}
+
+impl From<VaultError> for CliError {
+    fn from(e: VaultError) -> Self {
+        CliError::Vault(e)
+    }
+}
+
+impl From<vault::ValidationError> for CliError {
+    fn from(e: vault::ValidationError) -> Self {
+        CliError::Vault(VaultError::Invalid(e))
+    }
+}
+
+impl CliError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CliError::Vault(e) => e.kind(),
+            CliError::Input { .. } => ErrorKind::Invalid,
+            CliError::NoPassword { .. } => ErrorKind::Locked,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            CliError::Vault(e) => e.to_string(),
+            CliError::Input { message } => message.clone(),
+            CliError::NoPassword { var } => {
+                format!("no password: set ${var} or run in a terminal")
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(path) = keyward_core::paths::vault_path(cli.vault.as_deref()) else {
         eprintln!("error: no vault path: pass --vault or set KEYWARD_VAULT");
         return ExitCode::from(2);
     };
-    match cli.command {
-        Command::Status { json } => {
-            let status = keyward_core::vault::status(&path);
-            if json {
-                println!("{}", serde_json::to_string(&status).expect("status serializes"));
-            } else {
-                let state = if status.exists { "exists" } else { "not created" };
-                println!("vault: {} ({state})", status.path.display());
-            }
+    match run(&cli, &path) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", err.message());
+            ExitCode::from(u8::try_from(err.kind().exit_code()).unwrap_or(1))
         }
     }
-    ExitCode::SUCCESS
+}
+
+fn unlock(path: &Path, use_keyring: bool) -> Result<Session, CliError> {
+    let vault = Vault::open(path)?;
+    if use_keyring {
+        match vault.unlock_with_device() {
+            Ok(session) => return Ok(session),
+            Err(e) => eprintln!("warning: {e}; falling back to the master password"),
+        }
+    }
+    let password = input::master_password()?;
+    Ok(vault.unlock(&password)?)
+}
+
+fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, CliError> {
+    names
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.parse::<Scope>().map_err(CliError::from))
+        .collect()
+}
+
+fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
+    match &cli.command {
+        Command::Status { json } => {
+            output::status(path, *json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init(args) => init(path, args),
+        Command::Add(args) => {
+            let mut session = unlock(path, cli.use_keyring)?;
+            add(&mut session, args)
+        }
+        Command::List { search, json } => {
+            let mut session = unlock(path, cli.use_keyring)?;
+            let keys = match search {
+                Some(q) => session.search_keys(q)?,
+                None => session.list_keys()?,
+            };
+            output::list(&keys, *json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { label, json } => {
+            let mut session = unlock(path, cli.use_keyring)?;
+            let detail = session.key_detail(label)?;
+            output::show(&detail, *json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Edit(args) => {
+            let mut session = unlock(path, cli.use_keyring)?;
+            edit(&mut session, args)
+        }
+        Command::Passwd => {
+            let vault = Vault::open(path)?;
+            let current = input::master_password()?;
+            let mut session = vault.unlock(&current)?;
+            let new = input::new_master_password("KEYWARD_NEW_PASSWORD")?;
+            session.change_password(Actor::Cli, &current, &new)?;
+            say!("master password changed");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kdf {
+            memory_mib,
+            iterations,
+            parallelism,
+        } => {
+            let vault = Vault::open(path)?;
+            let password = input::master_password()?;
+            let mut session = vault.unlock(&password)?;
+            let current = session.kdf_params();
+            if memory_mib.is_none() && iterations.is_none() && parallelism.is_none() {
+                output::kdf(&current);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let wanted = KdfParams {
+                memory_kib: memory_mib.map_or(current.memory_kib, |m| m.saturating_mul(1024)),
+                iterations: iterations.unwrap_or(current.iterations),
+                parallelism: parallelism.unwrap_or(current.parallelism),
+            };
+            session.raise_kdf_params(Actor::Cli, &password, wanted)?;
+            output::kdf(&wanted);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Settings {
+            auto_lock_minutes,
+            clipboard_clear_seconds,
+            default_rotation_days,
+            step_up_window_seconds,
+            json,
+        } => {
+            let mut session = unlock(path, cli.use_keyring)?;
+            let mut s: Settings = session.settings()?;
+            let before = s;
+            if let Some(v) = auto_lock_minutes {
+                s.auto_lock_minutes = *v;
+            }
+            if let Some(v) = clipboard_clear_seconds {
+                s.clipboard_clear_seconds = *v;
+            }
+            if let Some(v) = default_rotation_days {
+                s.default_rotation_days = *v;
+            }
+            if let Some(v) = step_up_window_seconds {
+                s.step_up_window_seconds = *v;
+            }
+            if s != before {
+                session.set_settings(Actor::Cli, s)?;
+            }
+            output::settings(&s, *json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { out } => {
+            let mut session = unlock(path, cli.use_keyring)?;
+            let passphrase = input::backup_passphrase(true)?;
+            let n = session.export_backup(Actor::Cli, out, &passphrase)?;
+            say!("exported {n} keys to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            file,
+            replace,
+            json,
+        } => {
+            let mut session = unlock(path, cli.use_keyring)?;
+            let passphrase = input::backup_passphrase(false)?;
+            let policy = if *replace {
+                ConflictPolicy::Replace
+            } else {
+                ConflictPolicy::Skip
+            };
+            let report = session.import_backup(Actor::Cli, file, &passphrase, policy)?;
+            output::import(&report, *json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { json } => {
+            let mut session = unlock(path, cli.use_keyring)?;
+            let report = session.check_integrity()?;
+            output::check(&report, *json);
+            if report.is_ok() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                let names: Vec<&str> = report.damaged.iter().map(|d| d.label.as_str()).collect();
+                eprintln!("error: integrity check failed for {}", names.join(", "));
+                Ok(ExitCode::from(
+                    u8::try_from(ErrorKind::Integrity.exit_code()).unwrap_or(5),
+                ))
+            }
+        }
+        Command::Keyring { action } => keyring(path, cli.use_keyring, *action),
+    }
+}
+
+fn init(path: &Path, args: &InitArgs) -> Result<ExitCode, CliError> {
+    if path.exists() {
+        return Err(VaultError::AlreadyExists {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    let custom = args.kdf_memory_mib.is_some()
+        || args.kdf_iterations.is_some()
+        || args.kdf_parallelism.is_some();
+    let kdf = if custom {
+        let d = KdfParams::DEFAULT;
+        KdfParams {
+            memory_kib: args
+                .kdf_memory_mib
+                .map_or(d.memory_kib, |m| m.saturating_mul(1024)),
+            iterations: args.kdf_iterations.unwrap_or(d.iterations),
+            parallelism: args.kdf_parallelism.unwrap_or(d.parallelism),
+        }
+    } else {
+        KdfParams::calibrate(Duration::from_secs(1))?
+    };
+    kdf.check()?;
+    if !kdf.meets_default() {
+        eprintln!(
+            "warning: key-derivation parameters ({} MiB, {} passes, {} lanes) are below the \
+             default (64 MiB, 3 passes, 4 lanes); a stolen vault file is cheaper to attack",
+            kdf.memory_kib / 1024,
+            kdf.iterations,
+            kdf.parallelism
+        );
+    }
+    let password = input::new_master_password("KEYWARD_PASSWORD")?;
+    let session = Vault::create(path, &password, kdf)?;
+    say!(
+        "created vault {} (Argon2id {} MiB, {} passes, {} lanes)",
+        path.display(),
+        kdf.memory_kib / 1024,
+        kdf.iterations,
+        kdf.parallelism
+    );
+    session.lock();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn add(session: &mut Session, args: &AddArgs) -> Result<ExitCode, CliError> {
+    let exchange: Exchange = args.exchange.into();
+    let (secret, mut passphrase) = if let Some(file) = &args.secret.secret_file {
+        (input::secret_from_file(file)?, None)
+    } else if args.secret.secret_stdin {
+        let s = input::secrets_from_stdin()?;
+        (s.secret, s.passphrase)
+    } else {
+        return Err(CliError::Input {
+            message:
+                "give the secret with --secret-stdin or --secret-file (never on the command line)"
+                    .into(),
+        });
+    };
+    if let Some(file) = &args.passphrase_file {
+        passphrase = Some(input::passphrase_from_file(file)?);
+    }
+    let environment = if args.testnet {
+        Environment::Testnet
+    } else if let Some(url) = &args.base_url {
+        Environment::Custom(url.clone())
+    } else {
+        Environment::Mainnet
+    };
+    let key = NewKey {
+        label: args.label.clone(),
+        exchange,
+        environment,
+        api_key_id: args.api_key.clone(),
+        secret,
+        passphrase,
+        key_type: args.key_type.parse::<KeyType>()?,
+        scopes: parse_scopes(&args.scopes)?,
+        ip_whitelist: args.ips.clone(),
+        linked_services: args.used_by.clone(),
+        notes: args.notes.clone(),
+        rotate_every_days: args.rotate_every,
+    };
+    let summary = session.add_key(Actor::Cli, key)?;
+    // Printed only after the transaction committed: scripts may rely on it.
+    say!("added {}", summary.label);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn edit(session: &mut Session, args: &EditArgs) -> Result<ExitCode, CliError> {
+    let mut edit = KeyEdit {
+        label: args.new_label.clone(),
+        api_key_id: args.api_key.clone(),
+        ..KeyEdit::default()
+    };
+    if let Some(file) = &args.secret.secret_file {
+        edit.secret = Some(input::secret_from_file(file)?);
+    } else if args.secret.secret_stdin {
+        let s = input::secrets_from_stdin()?;
+        edit.secret = Some(s.secret);
+        edit.passphrase = s.passphrase;
+    }
+    if let Some(file) = &args.passphrase_file {
+        edit.passphrase = Some(input::passphrase_from_file(file)?);
+    }
+    if let Some(kt) = &args.key_type {
+        edit.key_type = Some(kt.parse::<KeyType>()?);
+    }
+    if let Some(scopes) = &args.scopes {
+        edit.scopes = Some(parse_scopes(scopes)?);
+    }
+    if args.clear_ips {
+        edit.ip_whitelist = Some(Vec::new());
+    } else if !args.ips.is_empty() {
+        edit.ip_whitelist = Some(args.ips.clone());
+    }
+    if args.mainnet {
+        edit.environment = Some(Environment::Mainnet);
+    } else if args.testnet {
+        edit.environment = Some(Environment::Testnet);
+    } else if let Some(url) = &args.base_url {
+        edit.environment = Some(Environment::Custom(url.clone()));
+    }
+    if args.rotate_default {
+        edit.rotate_every_days = Some(None);
+    } else if let Some(days) = args.rotate_every {
+        edit.rotate_every_days = Some(Some(days));
+    }
+    if args.clear_used_by {
+        edit.linked_services = Some(Vec::new());
+    } else if !args.used_by.is_empty() {
+        edit.linked_services = Some(args.used_by.clone());
+    }
+    edit.notes = args.notes.clone();
+    if let Some(status) = &args.status {
+        edit.status = Some(status.parse::<KeyStatus>()?);
+    }
+    let detail = session.edit_key(Actor::Cli, &args.label, edit)?;
+    say!("updated {}", detail.summary.label);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keyring(path: &Path, use_keyring: bool, action: KeyringAction) -> Result<ExitCode, CliError> {
+    match action {
+        KeyringAction::Status { json } => {
+            let store = vault::device_unlock_status();
+            let enabled = if path.exists() {
+                Some(Vault::open(path)?.info().device_unlock)
+            } else {
+                None
+            };
+            output::keyring_status(&store, enabled, json);
+            Ok(ExitCode::SUCCESS)
+        }
+        KeyringAction::Enable => {
+            let mut session = unlock(path, use_keyring)?;
+            session.enable_device_unlock(Actor::Cli)?;
+            say!("this device will unlock the vault with --use-keyring");
+            Ok(ExitCode::SUCCESS)
+        }
+        KeyringAction::Disable => {
+            let mut session = unlock(path, use_keyring)?;
+            session.disable_device_unlock(Actor::Cli)?;
+            say!("device unlock disabled; the device key was deleted");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
