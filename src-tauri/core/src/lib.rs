@@ -9,7 +9,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod error;
+pub mod mfa;
 pub mod paths;
 pub mod vault;
 

@@ -1,0 +1,317 @@
+//! Persistence of the audit log in the vault's SQLite file.
+//!
+//! Owns: the `audit_log` and `audit_pending` tables ([`SCHEMA`], to be run
+//! by the vault's migrations), appending inside the caller's transaction,
+//! reading with a filter, and verifying the stored chain. Must never: open
+//! or commit a transaction of its own for an append — the entry commits
+//! with the change it records, or not at all.
+//!
+//! Rows are read in insertion order (`id`, an `AUTOINCREMENT` key that is
+//! never reused), not by `seq`: rows deleted and re-inserted in another
+//! order therefore show up as [`AuditError::Reordered`].
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use super::chain::{LinkCheck, SelfCheck};
+use super::{
+    Action, Actor, AuditError, AuditKey, ChainHead, Details, Entry, Mac, NewEvent, next_entry,
+    unix_ms,
+};
+
+/// The audit tables. One migration step: the vault's migration list runs it
+/// once, inside its migration transaction.
+pub const SCHEMA: &str = "
+CREATE TABLE audit_log (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq        INTEGER NOT NULL UNIQUE CHECK (seq >= 1),
+    time_ms    INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    key_id     TEXT,
+    key_label  TEXT,
+    details    TEXT NOT NULL,
+    prev_mac   BLOB NOT NULL,
+    mac        BLOB NOT NULL
+);
+CREATE INDEX audit_log_key_id ON audit_log (key_id);
+CREATE INDEX audit_log_action ON audit_log (action);
+CREATE TABLE audit_pending (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ms    INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    details    TEXT NOT NULL
+);
+";
+
+const COLUMNS: &str = "seq, time_ms, actor, action, key_id, key_label, details, prev_mac, mac";
+
+/// Appends `event` to the chain inside the caller's transaction and returns
+/// the stored entry. The caller then seals `entry.head()` into the vault
+/// metadata in the same transaction.
+///
+/// The previous entry is the stored one with the highest sequence number,
+/// read inside `tx` — with the vault's `BEGIN IMMEDIATE` write transaction
+/// two processes (the GUI and the CLI on one vault) cannot fork the chain.
+pub fn append(tx: &Transaction<'_>, key: &AuditKey, event: NewEvent) -> Result<Entry, AuditError> {
+    let prev = last_head(tx)?;
+    let entry = next_entry(&prev, key, event)?;
+    insert(tx, &entry)?;
+    Ok(entry)
+}
+
+/// The head of the stored chain (the entry with the highest sequence
+/// number), or [`ChainHead::GENESIS`] for an empty log. Not verified: use
+/// [`verify`] for that.
+pub fn last_head(conn: &Connection) -> Result<ChainHead, AuditError> {
+    let row = conn
+        .query_row(
+            "SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()?;
+    match row {
+        None => Ok(ChainHead::GENESIS),
+        Some((seq, mac)) => {
+            let seq = u64::try_from(seq).map_err(|_| AuditError::Corrupt {
+                seq: 0,
+                what: "negative sequence number",
+            })?;
+            let mac = Mac::from_slice(&mac).ok_or(AuditError::Corrupt {
+                seq,
+                what: "MAC is not 32 bytes",
+            })?;
+            Ok(ChainHead { seq, mac })
+        }
+    }
+}
+
+fn insert(tx: &Transaction<'_>, entry: &Entry) -> Result<(), AuditError> {
+    let seq = i64::try_from(entry.seq).map_err(|_| AuditError::SequenceExhausted)?;
+    tx.execute(
+        "INSERT INTO audit_log (seq, time_ms, actor, action, key_id, key_label, details, prev_mac, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            seq,
+            entry.time_ms,
+            entry.actor.as_str(),
+            entry.action.as_str(),
+            entry.key_id,
+            entry.key_label,
+            entry.details,
+            entry.prev_mac.as_bytes().as_slice(),
+            entry.mac.as_bytes().as_slice(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Which entries [`read`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditFilter {
+    /// Only entries about this key id.
+    pub key_id: Option<String>,
+    /// Only these actions (any, if empty).
+    pub actions: Vec<Action>,
+    /// Only entries at or after this unix time in milliseconds.
+    pub since_ms: Option<i64>,
+    /// Only entries before this unix time in milliseconds.
+    pub until_ms: Option<i64>,
+    /// At most this many entries: the newest ones, still returned oldest
+    /// first.
+    pub limit: Option<u32>,
+}
+
+impl AuditFilter {
+    /// Every entry.
+    pub fn all() -> Self {
+        AuditFilter::default()
+    }
+
+    /// Entries about one key.
+    pub fn for_key(key_id: impl Into<String>) -> Self {
+        AuditFilter {
+            key_id: Some(key_id.into()),
+            ..AuditFilter::default()
+        }
+    }
+
+    /// Only these actions.
+    pub fn with_actions(mut self, actions: impl IntoIterator<Item = Action>) -> Self {
+        self.actions = actions.into_iter().collect();
+        self
+    }
+
+    /// Only entries in `[since_ms, until_ms)`.
+    pub fn between(mut self, since_ms: Option<i64>, until_ms: Option<i64>) -> Self {
+        self.since_ms = since_ms;
+        self.until_ms = until_ms;
+        self
+    }
+
+    /// At most the newest `limit` entries.
+    pub fn with_limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// Entries matching `filter`, oldest first (storage order). Reading does
+/// not verify: call [`verify`] for that (the GUI's "verify" button, `keyward
+/// log --verify`, and every unlock).
+pub fn read(conn: &Connection, filter: &AuditFilter) -> Result<Vec<Entry>, AuditError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(key_id) = &filter.key_id {
+        args.push(key_id.clone().into());
+        sql.push_str(&format!(" AND key_id = ?{}", args.len()));
+    }
+    if !filter.actions.is_empty() {
+        let mut marks = Vec::with_capacity(filter.actions.len());
+        for action in &filter.actions {
+            args.push(action.as_str().to_owned().into());
+            marks.push(format!("?{}", args.len()));
+        }
+        sql.push_str(&format!(" AND action IN ({})", marks.join(", ")));
+    }
+    if let Some(since) = filter.since_ms {
+        args.push(since.into());
+        sql.push_str(&format!(" AND time_ms >= ?{}", args.len()));
+    }
+    if let Some(until) = filter.until_ms {
+        args.push(until.into());
+        sql.push_str(&format!(" AND time_ms < ?{}", args.len()));
+    }
+    sql.push_str(" ORDER BY id DESC");
+    if let Some(limit) = filter.limit {
+        args.push(i64::from(limit).into());
+        sql.push_str(&format!(" LIMIT ?{}", args.len()));
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(entry_from_row(row)?);
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Verifies the whole stored chain against the head the vault sealed.
+/// Streams the table twice (see [`super::verify_chain`] for the order of
+/// checks), so memory does not grow with the log.
+pub fn verify(
+    conn: &Connection,
+    key: &AuditKey,
+    sealed_head: &ChainHead,
+) -> Result<(), AuditError> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_log ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
+
+    let mut first = SelfCheck::new(key);
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        first.push(&entry_from_row(row)?)?;
+    }
+    drop(rows);
+
+    let mut second = LinkCheck::new();
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        second.push(&entry_from_row(row)?)?;
+    }
+    second.finish(sealed_head)
+}
+
+fn entry_from_row(row: &Row<'_>) -> Result<Entry, AuditError> {
+    let raw_seq: i64 = row.get(0)?;
+    let seq = u64::try_from(raw_seq).map_err(|_| AuditError::Corrupt {
+        seq: 0,
+        what: "negative sequence number",
+    })?;
+    let corrupt = |what| AuditError::Corrupt { seq, what };
+    let actor: String = row.get(2)?;
+    let action: String = row.get(3)?;
+    let prev_mac: Vec<u8> = row.get(7)?;
+    let mac: Vec<u8> = row.get(8)?;
+    Ok(Entry {
+        seq,
+        time_ms: row.get(1)?,
+        actor: Actor::from_name(&actor).ok_or_else(|| corrupt("unknown actor"))?,
+        action: Action::from_name(&action).ok_or_else(|| corrupt("unknown action"))?,
+        key_id: row.get(4)?,
+        key_label: row.get(5)?,
+        details: row.get(6)?,
+        prev_mac: Mac::from_slice(&prev_mac).ok_or_else(|| corrupt("prev_mac is not 32 bytes"))?,
+        mac: Mac::from_slice(&mac).ok_or_else(|| corrupt("MAC is not 32 bytes"))?,
+    })
+}
+
+/// Records an event that happens while the vault is locked, when there is
+/// no audit key to chain it with — in practice [`Action::UnlockFailed`].
+/// [`absorb_pending`] moves it into the chain at the next unlock.
+///
+/// Until then the record is unauthenticated: someone with write access to
+/// the file could delete it. That is the best a locked vault can do, and
+/// is said here so nobody relies on more.
+pub fn record_while_locked(
+    conn: &Connection,
+    actor: Actor,
+    action: Action,
+    details: &Details,
+    time: SystemTime,
+) -> Result<(), AuditError> {
+    let details = details.to_stored_text()?;
+    conn.execute(
+        "INSERT INTO audit_pending (time_ms, actor, action, details) VALUES (?1, ?2, ?3, ?4)",
+        params![unix_ms(time), actor.as_str(), action.as_str(), details],
+    )?;
+    Ok(())
+}
+
+/// Appends every event recorded while locked to the chain, oldest first
+/// and with its original time, then clears them. Call right after a
+/// successful unlock, in the unlock's write transaction, before appending
+/// the unlock itself. Returns the entries appended.
+pub fn absorb_pending(tx: &Transaction<'_>, key: &AuditKey) -> Result<Vec<Entry>, AuditError> {
+    let pending = {
+        let mut stmt = tx
+            .prepare("SELECT id, time_ms, actor, action, details FROM audit_pending ORDER BY id")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()?
+    };
+    let mut out = Vec::with_capacity(pending.len());
+    for (id, time_ms, actor, action, details) in pending {
+        let actor = Actor::from_name(&actor).ok_or(AuditError::Corrupt {
+            seq: 0,
+            what: "pending event with unknown actor",
+        })?;
+        let action = Action::from_name(&action).ok_or(AuditError::Corrupt {
+            seq: 0,
+            what: "pending event with unknown action",
+        })?;
+        // Unauthenticated input: re-parse and re-check rather than trust it.
+        let details = serde_json::from_str(&details)
+            .map_err(|_| AuditError::DetailsNotObject)
+            .and_then(Details::from_value)?;
+        let time = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(u64::try_from(time_ms).unwrap_or(0));
+        let mut event = NewEvent::new(actor, action, time).with_details(details);
+        event.details = event.details.with("recorded_while_locked", true);
+        out.push(append(tx, key, event)?);
+        tx.execute("DELETE FROM audit_pending WHERE id = ?1", params![id])?;
+    }
+    Ok(out)
+}

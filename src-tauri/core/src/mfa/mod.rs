@@ -1,0 +1,354 @@
+//! TOTP step-up: enrolment, verification, recovery codes, throttling and the
+//! one gate every sensitive action passes through.
+//!
+//! Owns: the rules of step-up — which proofs are acceptable for which
+//! action, the ±1 time-step window, replay rejection (RFC 6238 §5.2), the
+//! lockout after five wrong codes (5 minutes, doubling on each repeat), the
+//! single use of recovery codes and the optional GUI step-up window — as
+//! plain state ([`MfaState`]) that the vault persists, plus the `mfa` table
+//! that holds it ([`store`]).
+//!
+//! Must never:
+//! - decide policy per front end: the CLI and the GUI call the same gate,
+//!   [`MfaState::require_step_up`] (the GUI through [`StepUpWindow`], which
+//!   only adds the optional grace period);
+//! - put a seed, a code or a recovery code in an error, a log line, a
+//!   `Debug` string, an audit detail or a DTO: those types are redacted and
+//!   have no `Serialize`;
+//! - read the clock itself: time is always passed in, so the logic is
+//!   testable without sleeping and the caller decides what "now" is;
+//! - seal or unseal anything: the seed reaches this module already unsealed
+//!   ([`TotpSeed::from_bytes`]) and leaves it for the vault to seal
+//!   ([`TotpSeed::expose_secret`]).
+//!
+//! A local TOTP gate protects actions in a running app. It does not protect
+//! the vault file at rest: whoever has the file and the master password can
+//! decrypt it without Keyward. At rest, the defence is the master password
+//! and Argon2id.
+//!
+//! # Flow
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use keyward_core::mfa::{GatedAction, MfaKey, MfaKeys, MfaState, OneTimeCode, Proof};
+//!
+//! let vault_key = [7u8; 32]; // the unwrapped vault key, in reality
+//! let mfa_key = MfaKey::derive(&vault_key);
+//! let mut state = MfaState::new();
+//! let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//!
+//! // Enrol: show the URI / base32 secret and the recovery codes once, seal
+//! // the seed as the pending seed.
+//! let enrolment = state.enrol("my vault", &mfa_key, t0)?;
+//! let seed = enrolment.seed();
+//!
+//! // Confirm with a code from the authenticator app: MFA is now active.
+//! let code: OneTimeCode = seed.code_at(t0); // typed by the user, in reality
+//! state.confirm(seed, &code, t0)?;
+//!
+//! // Every gated action: one gate, one proof.
+//! let keys = MfaKeys { seed: Some(seed), key: &mfa_key };
+//! let t1 = t0 + Duration::from_secs(30);
+//! let proof = Proof::Totp(seed.code_at(t1));
+//! let grant = state.require_step_up(&keys, GatedAction::RevealSecret, Some(proof), t1)?;
+//! assert_eq!(grant.action(), GatedAction::RevealSecret);
+//! # Ok::<(), keyward_core::mfa::MfaError>(())
+//! ```
+
+mod error;
+mod key;
+mod recovery;
+mod seed;
+mod state;
+pub mod store;
+mod time;
+mod window;
+
+use std::fmt;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::MfaError;
+pub use key::MfaKey;
+pub use recovery::{RECOVERY_CODE_COUNT, RecoveryCode};
+pub use seed::{CODE_DIGITS, ISSUER, OneTimeCode, TotpSeed};
+pub use state::{
+    BASE_LOCKOUT_SECS, Enrolment, MAX_FAILURES, MAX_LOCKOUT_SECS, MfaKeys, MfaState, MfaSummary,
+};
+pub use window::StepUpWindow;
+
+/// Every action that needs step-up. The list is closed on purpose: a new
+/// gated action is a deliberate change here, not a string somewhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GatedAction {
+    /// Show a key's secret (and passphrase).
+    RevealSecret,
+    /// Put a key's secret on the clipboard.
+    CopySecret,
+    /// Write a backup or export of the vault.
+    Export,
+    /// Make the new key of a rotation the current one.
+    RotationPromote,
+    /// Revoke a key at the exchange (or record its guided revocation).
+    Revoke,
+    /// Delete a key from the vault.
+    DeleteKey,
+    /// Turn MFA off.
+    DisableMfa,
+    /// Replace the TOTP seed with a new one.
+    ReenrolMfa,
+    /// Change the master password.
+    ChangePassword,
+    /// Change security settings (auto-lock, clipboard timeout, step-up
+    /// window, OS-keyring unlock, recovery codes).
+    SecuritySettings,
+    /// Allow `keyward run` to inject a key into a process.
+    AllowRun,
+}
+
+impl GatedAction {
+    /// Every gated action, in a fixed order.
+    pub const ALL: [GatedAction; 11] = [
+        GatedAction::RevealSecret,
+        GatedAction::CopySecret,
+        GatedAction::Export,
+        GatedAction::RotationPromote,
+        GatedAction::Revoke,
+        GatedAction::DeleteKey,
+        GatedAction::DisableMfa,
+        GatedAction::ReenrolMfa,
+        GatedAction::ChangePassword,
+        GatedAction::SecuritySettings,
+        GatedAction::AllowRun,
+    ];
+
+    /// The wire name (as serialized, and as written to the audit log).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatedAction::RevealSecret => "reveal_secret",
+            GatedAction::CopySecret => "copy_secret",
+            GatedAction::Export => "export",
+            GatedAction::RotationPromote => "rotation_promote",
+            GatedAction::Revoke => "revoke",
+            GatedAction::DeleteKey => "delete_key",
+            GatedAction::DisableMfa => "disable_mfa",
+            GatedAction::ReenrolMfa => "reenrol_mfa",
+            GatedAction::ChangePassword => "change_password",
+            GatedAction::SecuritySettings => "security_settings",
+            GatedAction::AllowRun => "allow_run",
+        }
+    }
+
+    /// Whether a GUI step-up window may cover this action.
+    ///
+    /// Actions that change the protection itself (MFA, the master password,
+    /// security settings — which include the window's own length) and the
+    /// bulk export always need a fresh proof: a window opened for a reveal
+    /// must not be enough to switch MFA off or walk away with everything.
+    pub fn window_eligible(self) -> bool {
+        match self {
+            GatedAction::RevealSecret
+            | GatedAction::CopySecret
+            | GatedAction::RotationPromote
+            | GatedAction::Revoke
+            | GatedAction::DeleteKey
+            | GatedAction::AllowRun => true,
+            GatedAction::Export
+            | GatedAction::DisableMfa
+            | GatedAction::ReenrolMfa
+            | GatedAction::ChangePassword
+            | GatedAction::SecuritySettings => false,
+        }
+    }
+}
+
+impl fmt::Display for GatedAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Evidence that the vault re-checked the master password just now.
+///
+/// Only the core can make one (the vault, after a successful password
+/// check), so a front end cannot claim a password proof it did not pass.
+/// Accepted by the gate only while MFA is not enrolled.
+#[derive(Debug)]
+pub struct PasswordVerified {
+    _private: (),
+}
+
+impl PasswordVerified {
+    /// To be called by the vault, and only right after the master password
+    /// was verified against the vault's key-encryption key.
+    #[allow(dead_code)]
+    pub(crate) fn attest() -> Self {
+        PasswordVerified { _private: () }
+    }
+}
+
+/// What the user offers to pass the step-up gate.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Proof {
+    /// A 6-digit code from the authenticator app.
+    Totp(OneTimeCode),
+    /// One of the single-use recovery codes.
+    RecoveryCode(RecoveryCode),
+    /// The master password, re-entered and verified by the vault. Only
+    /// accepted until MFA is enrolled.
+    MasterPassword(PasswordVerified),
+}
+
+impl Proof {
+    /// A TOTP proof from what the user typed.
+    pub fn totp(code: impl Into<String>) -> Self {
+        Proof::Totp(OneTimeCode::new(code))
+    }
+
+    /// A recovery-code proof from what the user typed.
+    pub fn recovery_code(code: impl Into<String>) -> Self {
+        Proof::RecoveryCode(RecoveryCode::new(code))
+    }
+}
+
+/// How a step-up grant was obtained (safe to audit and to show).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProofMethod {
+    /// A fresh TOTP code.
+    Totp,
+    /// A recovery code (now spent).
+    RecoveryCode,
+    /// The master password, because MFA is not enrolled.
+    MasterPassword,
+    /// A still-open GUI step-up window.
+    Window,
+}
+
+impl ProofMethod {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProofMethod::Totp => "totp",
+            ProofMethod::RecoveryCode => "recovery_code",
+            ProofMethod::MasterPassword => "master_password",
+            ProofMethod::Window => "window",
+        }
+    }
+}
+
+/// Permission to perform one gated action, issued by the gate.
+///
+/// It cannot be built outside this module, cloned or serialized: a function
+/// that takes a `StepUpGrant` by value can only run after the gate said yes,
+/// and only once per grant.
+#[derive(Debug)]
+#[must_use = "a step-up grant authorizes an action; pass it to that action"]
+pub struct StepUpGrant {
+    action: GatedAction,
+    method: ProofMethod,
+    issued_at: SystemTime,
+}
+
+impl StepUpGrant {
+    pub(crate) fn new(action: GatedAction, method: ProofMethod, issued_at: SystemTime) -> Self {
+        StepUpGrant {
+            action,
+            method,
+            issued_at,
+        }
+    }
+
+    /// The action this grant authorizes.
+    pub fn action(&self) -> GatedAction {
+        self.action
+    }
+
+    /// How the user proved presence.
+    pub fn method(&self) -> ProofMethod {
+        self.method
+    }
+
+    /// When the gate issued it.
+    pub fn issued_at(&self) -> SystemTime {
+        self.issued_at
+    }
+
+    /// Checks that this grant is for `action`; every gated operation starts
+    /// with this.
+    pub fn authorize(&self, action: GatedAction) -> Result<(), MfaError> {
+        if self.action == action {
+            Ok(())
+        } else {
+            Err(MfaError::WrongGrant {
+                granted: self.action,
+                required: action,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_match_serde() {
+        for action in GatedAction::ALL {
+            let json = serde_json::to_string(&action).unwrap();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+        }
+        for method in [
+            ProofMethod::Totp,
+            ProofMethod::RecoveryCode,
+            ProofMethod::MasterPassword,
+            ProofMethod::Window,
+        ] {
+            let json = serde_json::to_string(&method).unwrap();
+            assert_eq!(json, format!("\"{}\"", method.as_str()));
+        }
+    }
+
+    #[test]
+    fn protection_changes_are_never_covered_by_a_window() {
+        for action in [
+            GatedAction::DisableMfa,
+            GatedAction::ReenrolMfa,
+            GatedAction::ChangePassword,
+            GatedAction::SecuritySettings,
+            GatedAction::Export,
+        ] {
+            assert!(!action.window_eligible(), "{action}");
+        }
+    }
+
+    #[test]
+    fn grant_authorizes_only_its_action() {
+        let grant = StepUpGrant::new(
+            GatedAction::RevealSecret,
+            ProofMethod::Totp,
+            SystemTime::UNIX_EPOCH,
+        );
+        assert!(grant.authorize(GatedAction::RevealSecret).is_ok());
+        assert!(matches!(
+            grant.authorize(GatedAction::DeleteKey),
+            Err(MfaError::WrongGrant {
+                granted: GatedAction::RevealSecret,
+                required: GatedAction::DeleteKey
+            })
+        ));
+    }
+
+    #[test]
+    fn proof_debug_does_not_leak() {
+        let p = Proof::totp("654321");
+        assert!(!format!("{p:?}").contains("654321"));
+        let p = Proof::recovery_code("ABCD-EFGH-IJKL-MNOP");
+        assert!(!format!("{p:?}").contains("ABCD"));
+    }
+}
