@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod exchange;
 pub mod mfa;
 pub mod paths;
 pub mod vault;

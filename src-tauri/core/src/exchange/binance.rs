@@ -1,0 +1,240 @@
+//! Binance spot: HMAC-SHA256 (hex) or Ed25519 (base64) signatures over the
+//! query string, `X-MBX-APIKEY`, `timestamp` + `recvWindow`.
+//! Introspection: `GET /sapi/v1/account/apiRestrictions` (reports only
+//! whether an IP restriction exists, not the list).
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::http::{Prepared, RawResponse};
+use super::json::{bool_of, field, int};
+use super::types::*;
+use super::{Endpoint, ExchangeError, sign};
+
+const RECV_WINDOW: u32 = 5000;
+
+pub(super) fn capabilities() -> Capabilities {
+    Capabilities {
+        exchange: Exchange::Binance,
+        key_types: vec![KeyType::Hmac, KeyType::Ed25519],
+        introspection_endpoint: "GET /sapi/v1/account/apiRestrictions",
+        reports_scopes: Scope::ALL.to_vec(),
+        reports_ip_restriction: true,
+        reports_ip_whitelist: false,
+        reports_expiry: true,
+        revoke_via_api: false,
+        narrow_via_api: false,
+        activity_orders: true,
+        activity_withdrawals: true,
+        activity_deposits: true,
+        testnet: true,
+        notes: vec![
+            "Binance reports whether an IP restriction exists, not the list of IPs.",
+            "Keys are deleted only in the web interface.",
+            "Order history needs a symbol; recent activity lists open orders across all symbols.",
+            "The spot testnet has no /sapi endpoints: only authentication is checked there.",
+        ],
+    }
+}
+
+fn signature(creds: &Credentials, payload: &str) -> Result<String, ExchangeError> {
+    use secrecy::ExposeSecret;
+    match creds.key_type {
+        KeyType::Hmac => Ok(sign::binance_hmac(creds.secret.expose_secret(), payload)),
+        KeyType::Ed25519 => Ok(sign::percent_encode(&sign::binance_ed25519(
+            creds.secret.expose_secret(),
+            payload,
+        )?)),
+        _ => Err(ExchangeError::InvalidCredentials {
+            reason: "Binance keys are HMAC or Ed25519 here (RSA is not supported yet)",
+        }),
+    }
+}
+
+fn reason_for(code: i64) -> RejectReason {
+    match code {
+        -2014 | -2015 | -2008 => RejectReason::InvalidKey,
+        -1022 => RejectReason::BadSignature,
+        -1021 => RejectReason::Timestamp,
+        -1002 => RejectReason::PermissionDenied,
+        _ => RejectReason::Unclassified,
+    }
+}
+
+fn parse(resp: RawResponse) -> Result<Value, ExchangeError> {
+    let ex = Exchange::Binance;
+    let json = resp.json(ex);
+    if resp.status == 200 {
+        return json;
+    }
+    let json = json?;
+    let code = int(&json, "code").ok_or_else(|| resp.malformed(ex))?;
+    let message = field(&json, "msg").unwrap_or_default();
+    Err(ExchangeError::Rejected {
+        exchange: ex,
+        code: code.to_string(),
+        message,
+        reason: reason_for(code),
+    })
+}
+
+async fn signed_get(
+    ep: &Endpoint,
+    creds: &Credentials,
+    path: &str,
+    params: &str,
+    weight: f64,
+) -> Result<Value, ExchangeError> {
+    let call = || async {
+        let mut build = || {
+            let ts = ep.now_ms();
+            let sep = if params.is_empty() { "" } else { "&" };
+            let query = format!("{params}{sep}recvWindow={RECV_WINDOW}&timestamp={ts}");
+            let sig = signature(creds, &query)?;
+            Ok(Prepared {
+                method: Method::GET,
+                url: ep.url(path, &format!("{query}&signature={sig}")),
+                headers: vec![("X-MBX-APIKEY", creds.api_key.clone())],
+                body: None,
+            })
+        };
+        parse(ep.send(&creds.api_key, weight, true, &mut build).await?)
+    };
+    ep.with_clock_retry(call, || {
+        ep.sync_clock("/api/v3/time", |v| int(v, "serverTime"))
+    })
+    .await
+}
+
+pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
+    if ep.testnet {
+        let raw = signed_get(ep, creds, "/api/v3/account", "omitZeroBalances=true", 20.0).await?;
+        return Ok(KeyReport {
+            exchange: Exchange::Binance,
+            authenticated: true,
+            rejection: None,
+            permissions: Permissions {
+                read: Some(true),
+                trade: bool_of(&raw, "canTrade"),
+                ..Default::default()
+            },
+            ip_restricted: None,
+            ip_whitelist: None,
+            expires_at: None,
+            checked_at: Timestamp::now(),
+            raw,
+            notes: vec!["The spot testnet has no key-introspection endpoint; only trading rights of the account are known.".into()],
+        });
+    }
+    let raw = signed_get(ep, creds, "/sapi/v1/account/apiRestrictions", "", 1.0).await?;
+    if !raw.is_object() {
+        return Err(ExchangeError::Malformed {
+            exchange: Exchange::Binance,
+            status: 200,
+            excerpt: super::error::excerpt(raw.to_string().as_bytes()),
+        });
+    }
+    let or = |a: Option<bool>, b: Option<bool>| match (a, b) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), Some(false)) | (Some(false), None) | (None, Some(false)) => Some(false),
+        (None, None) => None,
+    };
+    let permissions = Permissions {
+        read: bool_of(&raw, "enableReading"),
+        trade: bool_of(&raw, "enableSpotAndMarginTrading"),
+        withdraw: bool_of(&raw, "enableWithdrawals"),
+        transfer: or(
+            bool_of(&raw, "enableInternalTransfer"),
+            bool_of(&raw, "permitsUniversalTransfer"),
+        ),
+        margin: bool_of(&raw, "enableMargin"),
+        futures: bool_of(&raw, "enableFutures"),
+        options: bool_of(&raw, "enableVanillaOptions"),
+    };
+    let expires_at = int(&raw, "tradingAuthorityExpirationTime")
+        .filter(|t| *t > 0)
+        .map(Timestamp::from_unix_ms);
+    Ok(KeyReport {
+        exchange: Exchange::Binance,
+        authenticated: true,
+        rejection: None,
+        permissions,
+        ip_restricted: bool_of(&raw, "ipRestrict"),
+        ip_whitelist: None,
+        expires_at,
+        checked_at: Timestamp::now(),
+        raw,
+        notes: vec!["Binance does not report the list of allowed IPs.".into()],
+    })
+}
+
+fn list(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    }
+}
+
+pub(super) async fn activity(
+    ep: &Endpoint,
+    creds: &Credentials,
+    since: Timestamp,
+) -> Result<Activity, ExchangeError> {
+    let start = format!("startTime={}", since.unix_ms());
+    let open = signed_get(ep, creds, "/api/v3/openOrders", "", 80.0).await?;
+    let orders = list(open)
+        .iter()
+        .filter_map(|o| {
+            Some(OrderEvent {
+                id: field(o, "orderId")?,
+                symbol: field(o, "symbol")?,
+                side: field(o, "side").map(|s| s.to_ascii_lowercase()),
+                status: field(o, "status").unwrap_or_default(),
+                quantity: field(o, "origQty"),
+                price: field(o, "price"),
+                time: Timestamp::from_unix_ms(int(o, "time")?),
+            })
+        })
+        .filter(|o| o.time >= since)
+        .collect();
+    let deposits =
+        list(signed_get(ep, creds, "/sapi/v1/capital/deposit/hisrec", &start, 1.0).await?)
+            .iter()
+            .filter_map(|d| {
+                Some(TransferEvent {
+                    id: field(d, "id").or_else(|| field(d, "txId"))?,
+                    asset: field(d, "coin")?,
+                    amount: field(d, "amount")?,
+                    status: field(d, "status").unwrap_or_default(),
+                    address: field(d, "address"),
+                    tx_id: field(d, "txId"),
+                    time: Timestamp::from_unix_ms(int(d, "insertTime")?),
+                })
+            })
+            .collect();
+    let withdrawals =
+        list(signed_get(ep, creds, "/sapi/v1/capital/withdraw/history", &start, 1.0).await?)
+            .iter()
+            .filter_map(|w| {
+                Some(TransferEvent {
+                    id: field(w, "id")?,
+                    asset: field(w, "coin")?,
+                    amount: field(w, "amount")?,
+                    status: field(w, "status").unwrap_or_default(),
+                    address: field(w, "address"),
+                    tx_id: field(w, "txId"),
+                    time: field(w, "applyTime").and_then(|t| Timestamp::parse_utc(&t))?,
+                })
+            })
+            .collect();
+    Ok(Activity {
+        exchange: Exchange::Binance,
+        since,
+        orders: Some(orders),
+        withdrawals: Some(withdrawals),
+        deposits: Some(deposits),
+        notes: vec![
+            "Binance order history needs a symbol: only currently open orders are listed.".into(),
+        ],
+    })
+}

@@ -1,0 +1,335 @@
+//! Bybit v5: `X-BAPI-SIGN = hex(HMAC-SHA256(secret, ts ‖ key ‖ recvWindow ‖
+//! query|body))`. Introspection `GET /v5/user/query-api`; the calling key
+//! can narrow itself (`POST /v5/user/update-api`) and delete itself
+//! (`POST /v5/user/delete-api`).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::http::{Prepared, RawResponse};
+use super::json::{field, int};
+use super::types::*;
+use super::{Endpoint, ExchangeError, sign};
+
+const RECV_WINDOW: u32 = 5000;
+
+pub(super) fn capabilities() -> Capabilities {
+    Capabilities {
+        exchange: Exchange::Bybit,
+        key_types: vec![KeyType::Hmac],
+        introspection_endpoint: "GET /v5/user/query-api",
+        reports_scopes: vec![
+            Scope::Read,
+            Scope::Trade,
+            Scope::Withdraw,
+            Scope::Transfer,
+            Scope::Futures,
+            Scope::Options,
+        ],
+        reports_ip_restriction: true,
+        reports_ip_whitelist: true,
+        reports_expiry: true,
+        revoke_via_api: true,
+        narrow_via_api: true,
+        activity_orders: true,
+        activity_withdrawals: true,
+        activity_deposits: true,
+        testnet: true,
+        notes: vec![
+            "A key deletes or narrows only itself, and Bybit requires it to hold a transfer or withdrawal permission to do so.",
+            "Keys without an IP restriction expire after 90 days (reported as expiry).",
+        ],
+    }
+}
+
+fn reason_for(code: i64) -> RejectReason {
+    match code {
+        10003 => RejectReason::InvalidKey,
+        10004 => RejectReason::BadSignature,
+        10002 => RejectReason::Timestamp,
+        10010 => RejectReason::IpNotAllowed,
+        10005 => RejectReason::PermissionDenied,
+        33004 => RejectReason::Expired,
+        _ => RejectReason::Unclassified,
+    }
+}
+
+fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
+    let ex = Exchange::Bybit;
+    let json = resp.json(ex)?;
+    let code = int(&json, "retCode").ok_or_else(|| resp.malformed(ex))?;
+    if code == 0 {
+        return json
+            .get("result")
+            .cloned()
+            .ok_or_else(|| resp.malformed(ex));
+    }
+    if code == 10006 || code == 10018 {
+        ep.transport.note_rate_limited();
+        return Err(ExchangeError::RateLimited {
+            exchange: ex,
+            retry_after: resp.retry_after,
+        });
+    }
+    Err(ExchangeError::Rejected {
+        exchange: ex,
+        code: code.to_string(),
+        message: field(&json, "retMsg").unwrap_or_default(),
+        reason: reason_for(code),
+    })
+}
+
+async fn signed(
+    ep: &Endpoint,
+    creds: &Credentials,
+    method: Method,
+    path: &str,
+    payload: &str,
+) -> Result<Value, ExchangeError> {
+    use secrecy::ExposeSecret;
+    if creds.key_type != KeyType::Hmac {
+        return Err(ExchangeError::InvalidCredentials {
+            reason: "only Bybit HMAC (system-generated) keys are supported",
+        });
+    }
+    let is_get = method == Method::GET;
+    let call = || async {
+        let mut build = || {
+            let ts = ep.now_ms();
+            let prehash = sign::bybit_prehash(ts, &creds.api_key, RECV_WINDOW, payload);
+            let sig = sign::bybit(creds.secret.expose_secret(), &prehash);
+            Ok(Prepared {
+                method: method.clone(),
+                url: ep.url(path, if is_get { payload } else { "" }),
+                headers: vec![
+                    ("X-BAPI-API-KEY", creds.api_key.clone()),
+                    ("X-BAPI-TIMESTAMP", ts.to_string()),
+                    ("X-BAPI-RECV-WINDOW", RECV_WINDOW.to_string()),
+                    ("X-BAPI-SIGN", sig),
+                ],
+                body: if is_get {
+                    None
+                } else {
+                    Some(("application/json", payload.to_string()))
+                },
+            })
+        };
+        let resp = ep.send(&creds.api_key, 1.0, is_get, &mut build).await?;
+        parse(ep, resp)
+    };
+    ep.with_clock_retry(call, || {
+        ep.sync_clock("/v5/market/time", |v| int(v, "time"))
+    })
+    .await
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
+    let raw = signed(ep, creds, Method::GET, "/v5/user/query-api", "").await?;
+    let malformed = |what: &str| ExchangeError::Malformed {
+        exchange: Exchange::Bybit,
+        status: 200,
+        excerpt: format!("query-api without {what}"),
+    };
+    let perms = raw
+        .get("permissions")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| malformed("permissions"))?;
+    let read_only = int(&raw, "readOnly").ok_or_else(|| malformed("readOnly"))? == 1;
+    let group = |name: &str| strings(perms.get(name));
+    let writable = !read_only;
+    let wallet = group("Wallet");
+    let ips: Vec<String> = strings(raw.get("ips"));
+    let unrestricted = ips.is_empty() || ips.iter().any(|i| i == "*");
+    let expires_at = field(&raw, "expiredAt")
+        .filter(|s| !s.is_empty())
+        .and_then(|s| Timestamp::parse_utc(&s));
+    Ok(KeyReport {
+        exchange: Exchange::Bybit,
+        authenticated: true,
+        rejection: None,
+        permissions: Permissions {
+            read: Some(true),
+            trade: Some(writable && group("Spot").iter().any(|p| p == "SpotTrade")),
+            withdraw: Some(writable && wallet.iter().any(|p| p == "Withdraw")),
+            transfer: Some(writable && wallet.iter().any(|p| p.contains("Transfer"))),
+            margin: None,
+            futures: Some(
+                writable
+                    && (!group("ContractTrade").is_empty() || !group("Derivatives").is_empty()),
+            ),
+            options: Some(writable && !group("Options").is_empty()),
+        },
+        ip_restricted: Some(!unrestricted),
+        ip_whitelist: Some(if unrestricted { Vec::new() } else { ips }),
+        expires_at,
+        checked_at: Timestamp::now(),
+        raw,
+        notes: vec![],
+    })
+}
+
+pub(super) async fn revoke(
+    ep: &Endpoint,
+    creds: &Credentials,
+) -> Result<Revocation, ExchangeError> {
+    match signed(ep, creds, Method::POST, "/v5/user/delete-api", "{}").await {
+        Ok(_) => Ok(Revocation::Revoked { at: Timestamp::now() }),
+        Err(ExchangeError::Rejected {
+            reason: RejectReason::PermissionDenied,
+            ..
+        }) => Ok(Revocation::Unsupported {
+            reason: "Bybit lets a key delete itself only if it holds a transfer or withdrawal permission".into(),
+            steps: vec![
+                "Sign in to bybit.com and open Account → API Management.".into(),
+                format!(
+                    "Delete the key whose id starts with {}….",
+                    creds.api_key.chars().take(8).collect::<String>()
+                ),
+                "Come back and run the revocation check.".into(),
+            ],
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn narrow(
+    ep: &Endpoint,
+    creds: &Credentials,
+    n: &Narrowing,
+) -> Result<(), ExchangeError> {
+    let current = signed(ep, creds, Method::GET, "/v5/user/query-api", "").await?;
+    let mut body = serde_json::Map::new();
+    if n.read_only {
+        body.insert("readOnly".into(), json!(1));
+    } else if let Some(ro) = int(&current, "readOnly") {
+        body.insert("readOnly".into(), json!(ro));
+    }
+    if n.remove_withdraw {
+        let mut perms = current
+            .get("permissions")
+            .cloned()
+            .filter(Value::is_object)
+            .ok_or(ExchangeError::Malformed {
+                exchange: Exchange::Bybit,
+                status: 200,
+                excerpt: "query-api without permissions".into(),
+            })?;
+        if let Some(wallet) = perms.get_mut("Wallet").and_then(Value::as_array_mut) {
+            wallet.retain(|p| p.as_str() != Some("Withdraw"));
+        }
+        body.insert("permissions".into(), perms);
+    }
+    if let Some(ips) = &n.ips {
+        let joined = if ips.is_empty() {
+            "*".to_string()
+        } else {
+            ips.join(",")
+        };
+        body.insert("ips".into(), json!(joined));
+    }
+    let payload = Value::Object(body).to_string();
+    signed(ep, creds, Method::POST, "/v5/user/update-api", &payload).await?;
+    Ok(())
+}
+
+fn rows(v: &Value, name: &str) -> Vec<Value> {
+    v.get(name)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub(super) async fn activity(
+    ep: &Endpoint,
+    creds: &Credentials,
+    since: Timestamp,
+) -> Result<Activity, ExchangeError> {
+    let ms = since.unix_ms();
+    let o = signed(
+        ep,
+        creds,
+        Method::GET,
+        "/v5/order/history",
+        &format!("category=spot&startTime={ms}"),
+    )
+    .await?;
+    let orders = rows(&o, "list")
+        .iter()
+        .filter_map(|o| {
+            Some(OrderEvent {
+                id: field(o, "orderId")?,
+                symbol: field(o, "symbol")?,
+                side: field(o, "side").map(|s| s.to_ascii_lowercase()),
+                status: field(o, "orderStatus").unwrap_or_default(),
+                quantity: field(o, "qty"),
+                price: field(o, "price"),
+                time: Timestamp::from_unix_ms(int(o, "createdTime")?),
+            })
+        })
+        .collect();
+    let w = signed(
+        ep,
+        creds,
+        Method::GET,
+        "/v5/asset/withdraw/query-record",
+        &format!("startTime={ms}"),
+    )
+    .await?;
+    let withdrawals = rows(&w, "rows")
+        .iter()
+        .filter_map(|t| {
+            Some(TransferEvent {
+                id: field(t, "withdrawId")?,
+                asset: field(t, "coin")?,
+                amount: field(t, "amount")?,
+                status: field(t, "status").unwrap_or_default(),
+                address: field(t, "toAddress"),
+                tx_id: field(t, "txID"),
+                time: Timestamp::from_unix_ms(int(t, "createTime")?),
+            })
+        })
+        .collect();
+    let d = signed(
+        ep,
+        creds,
+        Method::GET,
+        "/v5/asset/deposit/query-record",
+        &format!("startTime={ms}"),
+    )
+    .await?;
+    let deposits = rows(&d, "rows")
+        .iter()
+        .filter_map(|t| {
+            Some(TransferEvent {
+                id: field(t, "id").or_else(|| field(t, "txID"))?,
+                asset: field(t, "coin")?,
+                amount: field(t, "amount")?,
+                status: field(t, "status").unwrap_or_default(),
+                address: field(t, "toAddress"),
+                tx_id: field(t, "txID"),
+                time: Timestamp::from_unix_ms(int(t, "successAt")?),
+            })
+        })
+        .collect();
+    Ok(Activity {
+        exchange: Exchange::Bybit,
+        since,
+        orders: Some(orders),
+        withdrawals: Some(withdrawals),
+        deposits: Some(deposits),
+        notes: vec![
+            "Bybit lists at most 7 days of orders and 30 days of transfers per query.".into(),
+        ],
+    })
+}

@@ -1,0 +1,221 @@
+//! Errors of the exchange layer. Messages name the exchange, the status and
+//! the exchange's own code; they never carry request headers, signatures,
+//! secrets or passphrases.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::types::{Exchange, RejectReason};
+use crate::error::{ErrorKind, KindedError};
+
+/// Why an exchange operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// The exchange answered and refused the request.
+    #[error("{exchange} rejected the request: {code} {message}")]
+    Rejected {
+        /// Which exchange.
+        exchange: Exchange,
+        /// Its error code, as sent.
+        code: String,
+        /// Its message.
+        message: String,
+        /// What the code means.
+        reason: RejectReason,
+    },
+    /// Rate limited (HTTP 429 or the exchange's own code). Retry after the
+    /// given delay when the exchange said one.
+    #[error("{exchange} rate limit reached (retry after {retry_after:?})")]
+    RateLimited {
+        /// Which exchange.
+        exchange: Exchange,
+        /// The exchange's `Retry-After`, when sent.
+        retry_after: Option<Duration>,
+    },
+    /// The exchange banned this IP for a while (Binance 418, Kraken lockout).
+    #[error("{exchange} banned this address for {retry_after:?}")]
+    Banned {
+        /// Which exchange.
+        exchange: Exchange,
+        /// How long, when the exchange said.
+        retry_after: Option<Duration>,
+    },
+    /// No answer within the configured timeout.
+    #[error("{exchange} did not answer in time")]
+    Timeout {
+        /// Which exchange.
+        exchange: Exchange,
+    },
+    /// The connection could not be made or broke before an answer.
+    #[error("{exchange} is unreachable: {detail}")]
+    Unreachable {
+        /// Which exchange.
+        exchange: Exchange,
+        /// What failed (connect, reset…), without the request.
+        detail: &'static str,
+    },
+    /// The exchange answered with a server error (5xx) after the retries.
+    #[error("{exchange} server error (HTTP {status}): {excerpt}")]
+    ServerError {
+        /// Which exchange.
+        exchange: Exchange,
+        /// HTTP status.
+        status: u16,
+        /// The start of the body, sanitized.
+        excerpt: String,
+    },
+    /// The answer was not what the exchange documents (HTML, broken JSON,
+    /// missing fields).
+    #[error("{exchange} sent an unexpected answer (HTTP {status}): {excerpt}")]
+    Malformed {
+        /// Which exchange.
+        exchange: Exchange,
+        /// HTTP status.
+        status: u16,
+        /// The start of the body, sanitized.
+        excerpt: String,
+    },
+    /// The credentials cannot be used as given (bad PEM, bad base64, a
+    /// missing passphrase, an unsupported key type).
+    #[error("credentials cannot be used: {reason}")]
+    InvalidCredentials {
+        /// What is wrong, without the secret.
+        reason: &'static str,
+    },
+    /// The custom base URL was refused.
+    #[error("invalid base URL: {reason}")]
+    InvalidBaseUrl {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The exchange has no such environment (e.g. Coinbase testnet).
+    #[error("{exchange} has no {environment} environment for authenticated calls")]
+    UnsupportedEnvironment {
+        /// Which exchange.
+        exchange: Exchange,
+        /// Which environment.
+        environment: &'static str,
+    },
+    /// The exchange offers no API for this operation.
+    #[error("{exchange} does not support {operation} through its API")]
+    Unsupported {
+        /// Which exchange.
+        exchange: Exchange,
+        /// The operation.
+        operation: &'static str,
+    },
+    /// Not a known exchange name.
+    #[error("unknown exchange")]
+    UnknownExchange,
+    /// Not a known scope name.
+    #[error("unknown scope")]
+    UnknownScope,
+    /// The HTTP client could not be built (TLS setup).
+    #[error("HTTP client setup failed")]
+    ClientSetup,
+}
+
+impl KindedError for ExchangeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ExchangeError::Rejected { .. }
+            | ExchangeError::RateLimited { .. }
+            | ExchangeError::Banned { .. }
+            | ExchangeError::Timeout { .. }
+            | ExchangeError::Unreachable { .. }
+            | ExchangeError::ServerError { .. }
+            | ExchangeError::Malformed { .. } => ErrorKind::Exchange,
+            ExchangeError::ClientSetup => ErrorKind::Internal,
+            ExchangeError::InvalidCredentials { .. }
+            | ExchangeError::InvalidBaseUrl { .. }
+            | ExchangeError::UnsupportedEnvironment { .. }
+            | ExchangeError::Unsupported { .. }
+            | ExchangeError::UnknownExchange
+            | ExchangeError::UnknownScope => ErrorKind::Invalid,
+        }
+    }
+}
+
+impl ExchangeError {
+    /// A stable machine name for the variant (`rejected`, `timeout`…).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExchangeError::Rejected { .. } => "rejected",
+            ExchangeError::RateLimited { .. } => "rate_limited",
+            ExchangeError::Banned { .. } => "banned",
+            ExchangeError::Timeout { .. } => "timeout",
+            ExchangeError::Unreachable { .. } => "unreachable",
+            ExchangeError::ServerError { .. } => "server_error",
+            ExchangeError::Malformed { .. } => "malformed",
+            ExchangeError::InvalidCredentials { .. } => "invalid_credentials",
+            ExchangeError::InvalidBaseUrl { .. } => "invalid_base_url",
+            ExchangeError::UnsupportedEnvironment { .. } => "unsupported_environment",
+            ExchangeError::Unsupported { .. } => "unsupported",
+            ExchangeError::UnknownExchange => "unknown_exchange",
+            ExchangeError::UnknownScope => "unknown_scope",
+            ExchangeError::ClientSetup => "client_setup",
+        }
+    }
+
+    /// Whether the exchange refused the timestamp or nonce (worth one retry
+    /// after re-reading its clock).
+    pub(crate) fn is_clock_rejection(&self) -> bool {
+        matches!(
+            self,
+            ExchangeError::Rejected {
+                reason: RejectReason::Timestamp,
+                ..
+            }
+        )
+    }
+
+    /// The serializable `{ kind, code, message, exchange_code }` form.
+    pub fn to_dto(&self) -> ErrorDto {
+        ErrorDto {
+            kind: self.kind(),
+            code: self.code(),
+            message: self.to_string(),
+            exchange_code: match self {
+                ExchangeError::Rejected { code, .. } => Some(code.clone()),
+                _ => None,
+            },
+            retry_after_secs: match self {
+                ExchangeError::RateLimited { retry_after, .. }
+                | ExchangeError::Banned { retry_after, .. } => retry_after.map(|d| d.as_secs()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// An [`ExchangeError`] as front ends print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorDto {
+    /// The front-end kind (`exchange`, `invalid`…).
+    pub kind: ErrorKind,
+    /// The variant's machine name.
+    pub code: &'static str,
+    /// A human message (no secrets).
+    pub message: String,
+    /// The exchange's own code, for rejections.
+    pub exchange_code: Option<String>,
+    /// Seconds to wait, for rate limits and bans.
+    pub retry_after_secs: Option<u64>,
+}
+
+/// At most 160 characters of a body, control characters replaced, for error
+/// messages. Exchange answers carry no secrets; request data never gets here.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out: String = text
+        .chars()
+        .take(160)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > 160 {
+        out.push('…');
+    }
+    out.trim().to_string()
+}

@@ -1,0 +1,239 @@
+//! Kraken spot REST: `API-Sign = base64(HMAC-SHA512(b64decode(secret),
+//! path ‖ SHA256(nonce ‖ postdata)))` with a strictly increasing nonce per
+//! key. Introspection: `POST /0/private/GetApiKeyInfo`.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::http::{Prepared, RawResponse};
+use super::json::{field, int};
+use super::types::*;
+use super::{Endpoint, ExchangeError, sign};
+
+pub(super) fn capabilities() -> Capabilities {
+    Capabilities {
+        exchange: Exchange::Kraken,
+        key_types: vec![KeyType::Hmac],
+        introspection_endpoint: "POST /0/private/GetApiKeyInfo",
+        reports_scopes: vec![Scope::Read, Scope::Trade, Scope::Withdraw],
+        reports_ip_restriction: true,
+        reports_ip_whitelist: true,
+        reports_expiry: true,
+        revoke_via_api: false,
+        narrow_via_api: false,
+        activity_orders: true,
+        activity_withdrawals: true,
+        activity_deposits: true,
+        testnet: false,
+        notes: vec![
+            "Standard keys are deleted only in the web interface.",
+            "Kraken has no transfer, margin, futures or options permission on spot keys: those stay unknown.",
+        ],
+    }
+}
+
+fn reason_for(err: &str) -> RejectReason {
+    match err {
+        "EAPI:Invalid key" => RejectReason::InvalidKey,
+        "EAPI:Invalid signature" => RejectReason::BadSignature,
+        "EAPI:Invalid nonce" => RejectReason::Timestamp,
+        "EGeneral:Permission denied" => RejectReason::PermissionDenied,
+        _ => RejectReason::Unclassified,
+    }
+}
+
+fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
+    let ex = Exchange::Kraken;
+    let json = resp.json(ex)?;
+    let errors: Vec<String> = json
+        .get("error")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(first) = errors.first() {
+        if first.starts_with("EAPI:Rate limit") || first.starts_with("EService:Throttled") {
+            ep.transport.note_rate_limited();
+            return Err(ExchangeError::RateLimited {
+                exchange: ex,
+                retry_after: None,
+            });
+        }
+        if first.starts_with("EGeneral:Temporary lockout") {
+            ep.transport.note_rate_limited();
+            return Err(ExchangeError::Banned {
+                exchange: ex,
+                retry_after: None,
+            });
+        }
+        let (code, message) = match first.split_once(':') {
+            Some((_, m)) => (first.clone(), m.to_string()),
+            None => (first.clone(), first.clone()),
+        };
+        return Err(ExchangeError::Rejected {
+            exchange: ex,
+            reason: reason_for(first),
+            code,
+            message,
+        });
+    }
+    if resp.status != 200 {
+        return Err(resp.malformed(ex));
+    }
+    json.get("result")
+        .cloned()
+        .ok_or_else(|| resp.malformed(ex))
+}
+
+async fn private(
+    ep: &Endpoint,
+    creds: &Credentials,
+    method: &str,
+    params: &str,
+    weight: f64,
+) -> Result<Value, ExchangeError> {
+    use secrecy::ExposeSecret;
+    if creds.key_type != KeyType::Hmac {
+        return Err(ExchangeError::InvalidCredentials {
+            reason: "Kraken keys are HMAC keys",
+        });
+    }
+    let path = format!("/0/private/{method}");
+    let call = || async {
+        let mut build = || {
+            let nonce = ep
+                .transport
+                .next_nonce(Exchange::Kraken, &creds.api_key)
+                .to_string();
+            let sep = if params.is_empty() { "" } else { "&" };
+            let body = format!("nonce={nonce}{sep}{params}");
+            let sig = sign::kraken(creds.secret.expose_secret(), &path, &nonce, &body)?;
+            Ok(Prepared {
+                method: Method::POST,
+                url: ep.url(&path, ""),
+                headers: vec![("API-Key", creds.api_key.clone()), ("API-Sign", sig)],
+                body: Some(("application/x-www-form-urlencoded", body)),
+            })
+        };
+        // Read-only queries change nothing: safe to retry with a new nonce.
+        let resp = ep.send(&creds.api_key, weight, true, &mut build).await?;
+        parse(ep, resp)
+    };
+    ep.with_clock_retry(call, || {
+        ep.sync_clock("/0/public/Time", |v| {
+            v.get("result")
+                .and_then(|r| int(r, "unixtime"))
+                .map(|s| s * 1000)
+        })
+    })
+    .await
+}
+
+pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
+    let raw = private(ep, creds, "GetApiKeyInfo", "", 1.0).await?;
+    let perms: Vec<String> = raw
+        .get("permissions")
+        .and_then(Value::as_array)
+        .ok_or(ExchangeError::Malformed {
+            exchange: Exchange::Kraken,
+            status: 200,
+            excerpt: "GetApiKeyInfo without permissions".into(),
+        })?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    let has = |p: &str| perms.iter().any(|x| x == p);
+    let ips: Option<Vec<String>> = raw.get("ipAllowlist").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    });
+    let expires_at = int(&raw, "validUntil")
+        .filter(|t| *t > 0)
+        .map(Timestamp::from_unix_secs);
+    Ok(KeyReport {
+        exchange: Exchange::Kraken,
+        authenticated: true,
+        rejection: None,
+        permissions: Permissions {
+            read: Some(perms.iter().any(|p| p.starts_with("query-"))),
+            trade: Some(has("modify-trades") || has("cancel-close-trades")),
+            withdraw: Some(has("withdraw-funds")),
+            transfer: None,
+            margin: None,
+            futures: None,
+            options: None,
+        },
+        ip_restricted: ips.as_ref().map(|l| !l.is_empty()),
+        ip_whitelist: ips,
+        expires_at,
+        checked_at: Timestamp::now(),
+        raw,
+        notes: vec![],
+    })
+}
+
+fn transfers(v: &Value) -> Vec<TransferEvent> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| {
+                    Some(TransferEvent {
+                        id: field(t, "refid")?,
+                        asset: field(t, "asset")?,
+                        amount: field(t, "amount")?,
+                        status: field(t, "status").unwrap_or_default(),
+                        address: field(t, "info"),
+                        tx_id: field(t, "txid"),
+                        time: Timestamp::from_unix_secs(int(t, "time")?),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) async fn activity(
+    ep: &Endpoint,
+    creds: &Credentials,
+    since: Timestamp,
+) -> Result<Activity, ExchangeError> {
+    let start = format!("start={}", since.unix_ms().div_euclid(1000));
+    let closed = private(ep, creds, "ClosedOrders", &start, 1.0).await?;
+    let orders = closed
+        .get("closed")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(id, o)| {
+                    let descr = o.get("descr");
+                    Some(OrderEvent {
+                        id: id.clone(),
+                        symbol: descr.and_then(|d| field(d, "pair"))?,
+                        side: descr.and_then(|d| field(d, "type")),
+                        status: field(o, "status").unwrap_or_default(),
+                        quantity: field(o, "vol"),
+                        price: descr.and_then(|d| field(d, "price")),
+                        time: Timestamp::from_unix_secs(int(o, "opentm")?),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let withdrawals = transfers(&private(ep, creds, "WithdrawStatus", &start, 1.0).await?);
+    let deposits = transfers(&private(ep, creds, "DepositStatus", &start, 1.0).await?);
+    Ok(Activity {
+        exchange: Exchange::Kraken,
+        since,
+        orders: Some(orders),
+        withdrawals: Some(withdrawals),
+        deposits: Some(deposits),
+        notes: vec![],
+    })
+}

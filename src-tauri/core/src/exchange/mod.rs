@@ -1,0 +1,383 @@
+//! Exchange clients: signing, key introspection, revocation, narrowing and
+//! recent activity for Binance, Coinbase (CDP keys), Kraken, OKX and Bybit.
+//!
+//! **Owns:** the signers ([`sign`]), the shared HTTP layer (timeouts, rate
+//! limits, retries, `Retry-After`, clock offsets), one adapter per exchange
+//! behind [`Endpoint`], the report types and [`findings`].
+//!
+//! **Must never:** read or write the vault (callers hand it [`Credentials`]),
+//! enforce MFA (the caller's step-up gate runs before [`Endpoint::narrow`] or
+//! [`Endpoint::revoke`]), put a secret, a passphrase, a signature or a request
+//! header in an error, a log line or a DTO, guess a permission the exchange
+//! did not report (unknown stays `None`), or talk plain HTTP to anything but
+//! loopback.
+//!
+//! Runtime: the calls are `async` and need a Tokio runtime (reqwest). One
+//! [`ExchangeClient`] is meant to be shared (it is cheap to clone): its rate
+//! limiters and clock offsets only work if every call goes through it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), keyward_core::exchange::ExchangeError> {
+//! use keyward_core::exchange::*;
+//! let client = ExchangeClient::new(HttpConfig::default())?;
+//! let okx = client.endpoint(Exchange::Okx, &Environment::Mainnet)?;
+//! let creds = Credentials::hmac("key-id", "secret").with_passphrase("passphrase");
+//! let report = okx.verify(&creds).await?;
+//! let issues = findings(&[Scope::Read, Scope::Trade], &report);
+//! # let _ = issues; Ok(()) }
+//! ```
+
+mod binance;
+mod bybit;
+mod coinbase;
+pub mod error;
+mod findings;
+pub mod http;
+mod kraken;
+mod okx;
+pub mod sign;
+pub mod types;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use error::{ErrorDto, ExchangeError};
+pub use findings::{Finding, KeyCheck, Severity, findings};
+pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
+pub use types::{
+    Activity, BaseUrl, Capabilities, Credentials, Environment, Exchange, KeyReport, KeyType,
+    Narrowing, OrderEvent, Permissions, RejectReason, Rejection, Revocation, RevocationCheck,
+    Scope, Timestamp, TransferEvent,
+};
+
+use http::{CallSpec, Prepared, RawResponse, Transport};
+
+/// The entry point: holds the HTTP client, rate limiters and clock offsets.
+#[derive(Clone)]
+pub struct ExchangeClient {
+    transport: Arc<Transport>,
+}
+
+impl ExchangeClient {
+    /// Builds a client (no network I/O).
+    pub fn new(config: HttpConfig) -> Result<ExchangeClient, ExchangeError> {
+        Ok(ExchangeClient {
+            transport: Arc::new(Transport::new(config)?),
+        })
+    }
+
+    /// A handle for one exchange in one environment.
+    pub fn endpoint(
+        &self,
+        exchange: Exchange,
+        environment: &Environment,
+    ) -> Result<Endpoint, ExchangeError> {
+        let (base, demo) = match environment {
+            Environment::Mainnet => (BaseUrl::parse(exchange.mainnet_url())?, false),
+            Environment::Testnet => match exchange.testnet_url() {
+                Some(u) => (BaseUrl::parse(u)?, exchange == Exchange::Okx),
+                None => {
+                    return Err(ExchangeError::UnsupportedEnvironment {
+                        exchange,
+                        environment: "testnet",
+                    });
+                }
+            },
+            Environment::Custom(b) => (b.clone(), false),
+        };
+        Ok(Endpoint {
+            transport: self.transport.clone(),
+            exchange,
+            base,
+            testnet: matches!(environment, Environment::Testnet),
+            okx_demo: demo,
+        })
+    }
+
+    /// Counters of the shared transport.
+    pub fn stats(&self) -> TransportStats {
+        self.transport.stats()
+    }
+}
+
+/// One exchange at one base URL. Every method dispatches to the exchange's
+/// adapter.
+#[derive(Clone)]
+pub struct Endpoint {
+    transport: Arc<Transport>,
+    exchange: Exchange,
+    base: BaseUrl,
+    testnet: bool,
+    okx_demo: bool,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("exchange", &self.exchange)
+            .field("base", &self.base.as_str())
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// Which exchange.
+    pub fn exchange(&self) -> Exchange {
+        self.exchange
+    }
+
+    /// What this adapter does automatically.
+    pub fn capabilities(&self) -> Capabilities {
+        capabilities(self.exchange)
+    }
+
+    /// Authenticates with the key and reads its live permissions from the
+    /// exchange's introspection endpoint. An authentication rejection is a
+    /// report (`authenticated: false`), not an error; errors are for
+    /// transport failures, rate limits and unusable credentials.
+    pub async fn verify(&self, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
+        let result = match self.exchange {
+            Exchange::Binance => binance::verify(self, creds).await,
+            Exchange::Coinbase => coinbase::verify(self, creds).await,
+            Exchange::Kraken => kraken::verify(self, creds).await,
+            Exchange::Okx => okx::verify(self, creds).await,
+            Exchange::Bybit => bybit::verify(self, creds).await,
+        };
+        match result {
+            Err(ExchangeError::Rejected {
+                exchange,
+                code,
+                message,
+                reason,
+            }) => Ok(KeyReport::rejected(
+                exchange,
+                Rejection {
+                    code,
+                    message,
+                    reason,
+                },
+            )),
+            other => other,
+        }
+    }
+
+    /// Deletes the key through the exchange's API where it allows that (Bybit
+    /// `delete-api`, the calling key only); otherwise returns the manual
+    /// steps. The caller enforces MFA step-up before calling.
+    pub async fn revoke(&self, creds: &Credentials) -> Result<Revocation, ExchangeError> {
+        match self.exchange {
+            Exchange::Bybit => bybit::revoke(self, creds).await,
+            other => Ok(manual_revocation(other, &creds.api_key)),
+        }
+    }
+
+    /// Makes a live authenticated call and expects the exchange to reject
+    /// the key as unknown or expired.
+    pub async fn confirm_revoked(
+        &self,
+        creds: &Credentials,
+    ) -> Result<RevocationCheck, ExchangeError> {
+        let report = self.verify(creds).await?;
+        Ok(match report.rejection {
+            None if report.authenticated => RevocationCheck::StillActive,
+            Some(r) if r.reason.means_key_unusable() => RevocationCheck::Confirmed { rejection: r },
+            Some(r) => RevocationCheck::Inconclusive { rejection: r },
+            None => RevocationCheck::StillActive,
+        })
+    }
+
+    /// Recent orders, withdrawals and deposits since `since`, normalized.
+    pub async fn recent_activity(
+        &self,
+        creds: &Credentials,
+        since: Timestamp,
+    ) -> Result<Activity, ExchangeError> {
+        match self.exchange {
+            Exchange::Binance => binance::activity(self, creds, since).await,
+            Exchange::Coinbase => coinbase::activity(self, creds, since).await,
+            Exchange::Kraken => kraken::activity(self, creds, since).await,
+            Exchange::Okx => okx::activity(self, creds, since).await,
+            Exchange::Bybit => bybit::activity(self, creds, since).await,
+        }
+    }
+
+    /// Narrows the calling key in place where the exchange allows it (Bybit
+    /// `update-api`), then verifies it afresh and returns that report. The
+    /// caller enforces MFA step-up before calling.
+    pub async fn narrow(
+        &self,
+        creds: &Credentials,
+        narrowing: &Narrowing,
+    ) -> Result<KeyReport, ExchangeError> {
+        match self.exchange {
+            Exchange::Bybit => {
+                bybit::narrow(self, creds, narrowing).await?;
+                self.verify(creds).await
+            }
+            other => Err(ExchangeError::Unsupported {
+                exchange: other,
+                operation: "narrowing a key",
+            }),
+        }
+    }
+
+    // ---- helpers shared by the adapters ----
+
+    fn host(&self) -> String {
+        self.base.authority()
+    }
+
+    fn url(&self, path: &str, query: &str) -> url::Url {
+        self.base.join(path, query)
+    }
+
+    /// Sends a call through the transport; `build` signs each attempt.
+    async fn send(
+        &self,
+        key: &str,
+        weight: f64,
+        idempotent: bool,
+        build: &mut (dyn FnMut() -> Result<Prepared, ExchangeError> + Send),
+    ) -> Result<RawResponse, ExchangeError> {
+        let host = self.host();
+        let spec = CallSpec {
+            exchange: self.exchange,
+            host: &host,
+            key,
+            weight,
+            idempotent,
+        };
+        self.transport.execute(&spec, build).await
+    }
+
+    /// Runs `op`; if the exchange refused the timestamp or nonce, re-reads
+    /// the exchange clock via `sync` and runs `op` once more.
+    async fn with_clock_retry<T, F, Fut, S, SFut>(
+        &self,
+        mut op: F,
+        sync: S,
+    ) -> Result<T, ExchangeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ExchangeError>>,
+        S: FnOnce() -> SFut,
+        SFut: Future<Output = Result<(), ExchangeError>>,
+    {
+        match op().await {
+            Err(e) if e.is_clock_rejection() => {
+                sync().await?;
+                op().await
+            }
+            other => other,
+        }
+    }
+
+    /// Measures the exchange clock with an unauthenticated call: `parse`
+    /// extracts the server time (ms) from the answer.
+    async fn sync_clock(
+        &self,
+        path: &str,
+        parse: impl Fn(&serde_json::Value) -> Option<i64>,
+    ) -> Result<(), ExchangeError> {
+        let exchange = self.exchange;
+        let url = self.url(path, "");
+        let before = Timestamp::now().unix_ms();
+        let resp = self
+            .send("", 1.0, true, &mut || {
+                Ok(Prepared {
+                    method: reqwest::Method::GET,
+                    url: url.clone(),
+                    headers: Vec::new(),
+                    body: None,
+                })
+            })
+            .await?;
+        let after = Timestamp::now().unix_ms();
+        let json = resp.json(exchange)?;
+        let server = parse(&json).ok_or_else(|| resp.malformed(exchange))?;
+        self.transport
+            .set_clock_offset(exchange, server - (before + after) / 2);
+        Ok(())
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.transport.now_ms(self.exchange)
+    }
+}
+
+/// What each adapter does automatically.
+pub fn capabilities(exchange: Exchange) -> Capabilities {
+    match exchange {
+        Exchange::Binance => binance::capabilities(),
+        Exchange::Coinbase => coinbase::capabilities(),
+        Exchange::Kraken => kraken::capabilities(),
+        Exchange::Okx => okx::capabilities(),
+        Exchange::Bybit => bybit::capabilities(),
+    }
+}
+
+fn manual_revocation(exchange: Exchange, api_key: &str) -> Revocation {
+    let shown: String = api_key.chars().take(8).collect();
+    let (reason, page) = match exchange {
+        Exchange::Binance => (
+            "Binance lets a key be deleted only in the web interface",
+            "binance.com → Account → API Management",
+        ),
+        Exchange::Coinbase => (
+            "Coinbase CDP keys are deleted only in the CDP portal",
+            "portal.cdp.coinbase.com → API Keys",
+        ),
+        Exchange::Kraken => (
+            "Kraken lets a standard key be deleted only in the web interface",
+            "kraken.com → Settings → API",
+        ),
+        Exchange::Okx => (
+            "OKX lets a main-account key be deleted only in the web interface",
+            "okx.com → Profile → API keys",
+        ),
+        Exchange::Bybit => (
+            "Bybit did not delete this key",
+            "bybit.com → Account → API Management",
+        ),
+    };
+    Revocation::Unsupported {
+        reason: reason.to_string(),
+        steps: vec![
+            format!("Sign in to {exchange} and open {page}."),
+            format!("Find the key whose id starts with {shown}… and delete it."),
+            "Come back and run the revocation check: Keyward makes a live call with the old key and expects the exchange to reject it.".to_string(),
+        ],
+    }
+}
+
+/// Value helpers for the adapters' JSON parsing (no panics on any input).
+pub(crate) mod json {
+    use serde_json::Value;
+
+    pub fn str_of(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn field(v: &Value, name: &str) -> Option<String> {
+        v.get(name).and_then(str_of)
+    }
+
+    pub fn int(v: &Value, name: &str) -> Option<i64> {
+        match v.get(name)? {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            Value::String(s) => s.trim().parse::<f64>().ok().map(|f| f as i64),
+            _ => None,
+        }
+    }
+
+    pub fn bool_of(v: &Value, name: &str) -> Option<bool> {
+        match v.get(name)? {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! OKX v5: `OK-ACCESS-SIGN = base64(HMAC-SHA256(secret, ts ‖ METHOD ‖
+//! path?query ‖ body))`, ISO-8601 ms timestamp, plain passphrase header, demo
+//! trading by `x-simulated-trading: 1`. Introspection: `GET
+//! /api/v5/account/config` (`perm`, `ip`).
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::http::{Prepared, RawResponse};
+use super::json::{field, int};
+use super::types::*;
+use super::{Endpoint, ExchangeError, sign};
+
+pub(super) fn capabilities() -> Capabilities {
+    Capabilities {
+        exchange: Exchange::Okx,
+        key_types: vec![KeyType::Hmac],
+        introspection_endpoint: "GET /api/v5/account/config",
+        reports_scopes: vec![Scope::Read, Scope::Trade, Scope::Withdraw],
+        reports_ip_restriction: true,
+        reports_ip_whitelist: true,
+        reports_expiry: false,
+        revoke_via_api: false,
+        narrow_via_api: false,
+        activity_orders: true,
+        activity_withdrawals: true,
+        activity_deposits: true,
+        testnet: true,
+        notes: vec![
+            "OKX reports read_only / trade / withdraw only; other scopes stay unknown.",
+            "Main-account keys are deleted only in the web interface.",
+            "Keys with trade or withdraw rights and no IP expire after 14 days unused (not reported).",
+        ],
+    }
+}
+
+fn reason_for(code: &str) -> RejectReason {
+    match code {
+        "50111" | "50119" | "50101" | "50103" => RejectReason::InvalidKey,
+        "50113" | "50106" => RejectReason::BadSignature,
+        "50105" | "50104" => RejectReason::WrongPassphrase,
+        "50102" | "50112" | "50107" => RejectReason::Timestamp,
+        "50110" | "50035" => RejectReason::IpNotAllowed,
+        "50120" | "50030" => RejectReason::PermissionDenied,
+        "50100" => RejectReason::Expired,
+        _ => RejectReason::Unclassified,
+    }
+}
+
+fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
+    let ex = Exchange::Okx;
+    let json = resp.json(ex)?;
+    let code = field(&json, "code").ok_or_else(|| resp.malformed(ex))?;
+    if code == "0" {
+        return json.get("data").cloned().ok_or_else(|| resp.malformed(ex));
+    }
+    if code == "50011" || code == "50013" {
+        ep.transport.note_rate_limited();
+        return Err(ExchangeError::RateLimited {
+            exchange: ex,
+            retry_after: resp.retry_after,
+        });
+    }
+    Err(ExchangeError::Rejected {
+        exchange: ex,
+        reason: reason_for(&code),
+        message: field(&json, "msg").unwrap_or_default(),
+        code,
+    })
+}
+
+async fn signed_get(
+    ep: &Endpoint,
+    creds: &Credentials,
+    path: &str,
+    query: &str,
+) -> Result<Value, ExchangeError> {
+    use secrecy::ExposeSecret;
+    let passphrase = creds
+        .passphrase
+        .as_ref()
+        .ok_or(ExchangeError::InvalidCredentials {
+            reason: "OKX keys need the passphrase set at key creation",
+        })?;
+    if creds.key_type != KeyType::Hmac {
+        return Err(ExchangeError::InvalidCredentials {
+            reason: "OKX keys are HMAC keys",
+        });
+    }
+    let request_path = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
+    let call = || async {
+        let mut build = || {
+            let ts = Timestamp::from_unix_ms(ep.now_ms()).to_rfc3339();
+            let prehash = sign::okx_prehash(&ts, "GET", &request_path, "");
+            let sig = sign::okx(creds.secret.expose_secret(), &prehash);
+            let mut headers = vec![
+                ("OK-ACCESS-KEY", creds.api_key.clone()),
+                ("OK-ACCESS-SIGN", sig),
+                ("OK-ACCESS-TIMESTAMP", ts),
+                (
+                    "OK-ACCESS-PASSPHRASE",
+                    passphrase.expose_secret().to_string(),
+                ),
+            ];
+            if ep.okx_demo {
+                headers.push(("x-simulated-trading", "1".to_string()));
+            }
+            Ok(Prepared {
+                method: Method::GET,
+                url: ep.url(path, query),
+                headers,
+                body: None,
+            })
+        };
+        let resp = ep.send(&creds.api_key, 1.0, true, &mut build).await?;
+        parse(ep, resp)
+    };
+    ep.with_clock_retry(call, || {
+        ep.sync_clock("/api/v5/public/time", |v| {
+            v.get("data")?
+                .as_array()?
+                .first()
+                .and_then(|d| int(d, "ts"))
+        })
+    })
+    .await
+}
+
+fn first(data: &Value) -> Option<&Value> {
+    data.as_array()?.first()
+}
+
+pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
+    let data = signed_get(ep, creds, "/api/v5/account/config", "").await?;
+    let cfg = first(&data).ok_or(ExchangeError::Malformed {
+        exchange: Exchange::Okx,
+        status: 200,
+        excerpt: "account/config without data".into(),
+    })?;
+    let perm = field(cfg, "perm").ok_or(ExchangeError::Malformed {
+        exchange: Exchange::Okx,
+        status: 200,
+        excerpt: "account/config without perm".into(),
+    })?;
+    let perms: Vec<&str> = perm
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let ips: Option<Vec<String>> = field(cfg, "ip").map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    });
+    let cfg = cfg.clone();
+    Ok(KeyReport {
+        exchange: Exchange::Okx,
+        authenticated: true,
+        rejection: None,
+        permissions: Permissions {
+            read: Some(perms.contains(&"read_only") || !perms.is_empty()),
+            trade: Some(perms.contains(&"trade")),
+            withdraw: Some(perms.contains(&"withdraw")),
+            transfer: None,
+            margin: None,
+            futures: None,
+            options: None,
+        },
+        ip_restricted: ips.as_ref().map(|l| !l.is_empty()),
+        ip_whitelist: ips,
+        expires_at: None,
+        checked_at: Timestamp::now(),
+        raw: cfg,
+        notes: vec!["OKX does not report a key's creation or expiry time.".into()],
+    })
+}
+
+fn transfers(data: &Value, id_field: &str, addr_field: &str) -> Vec<TransferEvent> {
+    data.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| {
+                    Some(TransferEvent {
+                        id: field(t, id_field)?,
+                        asset: field(t, "ccy")?,
+                        amount: field(t, "amt")?,
+                        status: field(t, "state").unwrap_or_default(),
+                        address: field(t, addr_field),
+                        tx_id: field(t, "txId"),
+                        time: Timestamp::from_unix_ms(int(t, "ts")?),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) async fn activity(
+    ep: &Endpoint,
+    creds: &Credentials,
+    since: Timestamp,
+) -> Result<Activity, ExchangeError> {
+    let ms = since.unix_ms();
+    let orders_raw = signed_get(
+        ep,
+        creds,
+        "/api/v5/trade/orders-history",
+        &format!("instType=SPOT&begin={ms}"),
+    )
+    .await?;
+    let orders = orders_raw
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| {
+                    Some(OrderEvent {
+                        id: field(o, "ordId")?,
+                        symbol: field(o, "instId")?,
+                        side: field(o, "side"),
+                        status: field(o, "state").unwrap_or_default(),
+                        quantity: field(o, "sz"),
+                        price: field(o, "px")
+                            .filter(|p| !p.is_empty())
+                            .or_else(|| field(o, "avgPx")),
+                        time: Timestamp::from_unix_ms(int(o, "cTime")?),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let w = signed_get(
+        ep,
+        creds,
+        "/api/v5/asset/withdrawal-history",
+        &format!("before={ms}"),
+    )
+    .await?;
+    let d = signed_get(
+        ep,
+        creds,
+        "/api/v5/asset/deposit-history",
+        &format!("before={ms}"),
+    )
+    .await?;
+    Ok(Activity {
+        exchange: Exchange::Okx,
+        since,
+        orders: Some(orders),
+        withdrawals: Some(transfers(&w, "wdId", "toAddr")),
+        deposits: Some(transfers(&d, "depId", "to")),
+        notes: vec!["Spot orders of the last 7 days (orders-history).".into()],
+    })
+}

@@ -1,0 +1,847 @@
+//! Plain data: exchanges, scopes, environments, credentials and the reports
+//! the adapters return. Everything here that leaves the core derives
+//! `Serialize`; nothing here that holds a secret does.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use secrecy::SecretString;
+use serde::{Serialize, Serializer};
+use url::Url;
+
+use super::error::ExchangeError;
+
+/// An exchange Keyward can talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Exchange {
+    /// Binance spot (`/api`, `/sapi`).
+    Binance,
+    /// Coinbase Advanced Trade with CDP API keys.
+    Coinbase,
+    /// Kraken spot REST.
+    Kraken,
+    /// OKX v5.
+    Okx,
+    /// Bybit v5.
+    Bybit,
+}
+
+impl Exchange {
+    /// Every supported exchange, in a fixed order.
+    pub const ALL: [Exchange; 5] = [
+        Exchange::Binance,
+        Exchange::Coinbase,
+        Exchange::Kraken,
+        Exchange::Okx,
+        Exchange::Bybit,
+    ];
+
+    /// The wire name (`binance`, `coinbase`, `kraken`, `okx`, `bybit`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exchange::Binance => "binance",
+            Exchange::Coinbase => "coinbase",
+            Exchange::Kraken => "kraken",
+            Exchange::Okx => "okx",
+            Exchange::Bybit => "bybit",
+        }
+    }
+
+    /// The production REST base URL.
+    pub fn mainnet_url(self) -> &'static str {
+        match self {
+            Exchange::Binance => "https://api.binance.com",
+            Exchange::Coinbase => "https://api.coinbase.com",
+            Exchange::Kraken => "https://api.kraken.com",
+            Exchange::Okx => "https://www.okx.com",
+            Exchange::Bybit => "https://api.bybit.com",
+        }
+    }
+
+    /// The test or demo base URL, where the exchange has one for
+    /// authenticated calls. OKX demo trading uses the production host with a
+    /// header; Coinbase and Kraken have no authenticated spot testnet.
+    pub fn testnet_url(self) -> Option<&'static str> {
+        match self {
+            Exchange::Binance => Some("https://testnet.binance.vision"),
+            Exchange::Okx => Some("https://www.okx.com"),
+            Exchange::Bybit => Some("https://api-testnet.bybit.com"),
+            Exchange::Coinbase | Exchange::Kraken => None,
+        }
+    }
+}
+
+impl fmt::Display for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Exchange {
+    type Err = ExchangeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Exchange::ALL
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or(ExchangeError::UnknownExchange)
+    }
+}
+
+/// A permission in Keyward's common vocabulary. Every exchange's own
+/// permission names are mapped onto these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Scope {
+    /// Read balances, orders, history.
+    Read,
+    /// Place and cancel spot orders.
+    Trade,
+    /// Withdraw funds off the exchange.
+    Withdraw,
+    /// Move funds between the user's own accounts or sub-accounts.
+    Transfer,
+    /// Margin trading and borrowing.
+    Margin,
+    /// Futures / perpetual contracts.
+    Futures,
+    /// Options.
+    Options,
+}
+
+impl Scope {
+    /// Every scope, in a fixed order.
+    pub const ALL: [Scope; 7] = [
+        Scope::Read,
+        Scope::Trade,
+        Scope::Withdraw,
+        Scope::Transfer,
+        Scope::Margin,
+        Scope::Futures,
+        Scope::Options,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Trade => "trade",
+            Scope::Withdraw => "withdraw",
+            Scope::Transfer => "transfer",
+            Scope::Margin => "margin",
+            Scope::Futures => "futures",
+            Scope::Options => "options",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = ExchangeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or(ExchangeError::UnknownScope)
+    }
+}
+
+/// Live permissions as the exchange reported them. Each field is tri-state:
+/// `Some(true)` granted, `Some(false)` not granted, `None` the exchange does
+/// not say (never guessed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Permissions {
+    /// See [`Scope::Read`].
+    pub read: Option<bool>,
+    /// See [`Scope::Trade`].
+    pub trade: Option<bool>,
+    /// See [`Scope::Withdraw`].
+    pub withdraw: Option<bool>,
+    /// See [`Scope::Transfer`].
+    pub transfer: Option<bool>,
+    /// See [`Scope::Margin`].
+    pub margin: Option<bool>,
+    /// See [`Scope::Futures`].
+    pub futures: Option<bool>,
+    /// See [`Scope::Options`].
+    pub options: Option<bool>,
+}
+
+impl Permissions {
+    /// The tri-state value of one scope.
+    pub fn get(&self, scope: Scope) -> Option<bool> {
+        match scope {
+            Scope::Read => self.read,
+            Scope::Trade => self.trade,
+            Scope::Withdraw => self.withdraw,
+            Scope::Transfer => self.transfer,
+            Scope::Margin => self.margin,
+            Scope::Futures => self.futures,
+            Scope::Options => self.options,
+        }
+    }
+
+    /// Sets one scope.
+    pub fn set(&mut self, scope: Scope, value: Option<bool>) {
+        let slot = match scope {
+            Scope::Read => &mut self.read,
+            Scope::Trade => &mut self.trade,
+            Scope::Withdraw => &mut self.withdraw,
+            Scope::Transfer => &mut self.transfer,
+            Scope::Margin => &mut self.margin,
+            Scope::Futures => &mut self.futures,
+            Scope::Options => &mut self.options,
+        };
+        *slot = value;
+    }
+
+    /// The scopes reported as granted.
+    pub fn granted(&self) -> Vec<Scope> {
+        Scope::ALL
+            .into_iter()
+            .filter(|s| self.get(*s) == Some(true))
+            .collect()
+    }
+}
+
+/// How the key signs requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum KeyType {
+    /// A shared secret (HMAC-SHA256/512 depending on the exchange).
+    Hmac,
+    /// An Ed25519 private key (Binance: PKCS#8 PEM; Coinbase: base64 of the
+    /// 64-byte seed‖public key, or a PKCS#8 PEM).
+    Ed25519,
+    /// An EC P-256 private key used for ES256 JWTs (Coinbase CDP), PEM.
+    Ecdsa,
+    /// An RSA private key. Stored by the vault, not signed with here yet.
+    Rsa,
+}
+
+/// What an adapter needs to sign requests for one key. Holds secrets:
+/// no `Serialize`, and `Debug` shows only the public key id.
+pub struct Credentials {
+    /// The public key id (`X-MBX-APIKEY`, Kraken `API-Key`, Coinbase key name…).
+    pub api_key: String,
+    /// The secret or private key.
+    pub secret: SecretString,
+    /// The passphrase set at key creation (OKX).
+    pub passphrase: Option<SecretString>,
+    /// How the secret signs.
+    pub key_type: KeyType,
+}
+
+impl Credentials {
+    /// An HMAC key without a passphrase.
+    pub fn hmac(api_key: impl Into<String>, secret: impl Into<String>) -> Self {
+        Credentials {
+            api_key: api_key.into(),
+            secret: SecretString::from(secret.into()),
+            passphrase: None,
+            key_type: KeyType::Hmac,
+        }
+    }
+
+    /// Adds a passphrase (OKX).
+    pub fn with_passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.passphrase = Some(SecretString::from(passphrase.into()));
+        self
+    }
+
+    /// A key of the given type.
+    pub fn new(api_key: impl Into<String>, secret: impl Into<String>, key_type: KeyType) -> Self {
+        Credentials {
+            api_key: api_key.into(),
+            secret: SecretString::from(secret.into()),
+            passphrase: None,
+            key_type,
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("api_key", &self.api_key)
+            .field("secret", &"[REDACTED]")
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("key_type", &self.key_type)
+            .finish()
+    }
+}
+
+/// A validated custom base URL: `https://…`, or `http://…` to a loopback
+/// address only. It may carry a path prefix (`http://127.0.0.1:8080/kraken`);
+/// the prefix is part of the URL requested but never of what is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    url: Url,
+}
+
+impl BaseUrl {
+    /// Parses and validates a base URL.
+    pub fn parse(s: &str) -> Result<BaseUrl, ExchangeError> {
+        let url = Url::parse(s.trim()).map_err(|_| ExchangeError::InvalidBaseUrl {
+            reason: "not a valid absolute URL",
+        })?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ExchangeError::InvalidBaseUrl {
+                reason: "a base URL carries no query or fragment",
+            });
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ExchangeError::InvalidBaseUrl {
+                reason: "a base URL carries no user info",
+            });
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" => {
+                let loopback = match url.host() {
+                    Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                    Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                    None => false,
+                };
+                if !loopback {
+                    return Err(ExchangeError::InvalidBaseUrl {
+                        reason: "plain http is allowed only to a loopback address",
+                    });
+                }
+            }
+            _ => {
+                return Err(ExchangeError::InvalidBaseUrl {
+                    reason: "the scheme must be https (or http to loopback)",
+                });
+            }
+        }
+        if url.host().is_none() {
+            return Err(ExchangeError::InvalidBaseUrl {
+                reason: "a base URL needs a host",
+            });
+        }
+        Ok(BaseUrl { url })
+    }
+
+    /// The URL as given (normalized).
+    pub fn as_str(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The path prefix without a trailing slash (`""` or `/kraken`).
+    pub(crate) fn prefix(&self) -> &str {
+        self.url.path().trim_end_matches('/')
+    }
+
+    /// `host[:port]` as sent in the `Host` header.
+    pub(crate) fn authority(&self) -> String {
+        let host = self.url.host_str().unwrap_or_default();
+        match self.url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        }
+    }
+
+    /// The URL for an exchange path and an already-encoded query.
+    pub(crate) fn join(&self, path: &str, query: &str) -> Url {
+        let mut url = self.url.clone();
+        url.set_path(&format!("{}{}", self.prefix(), path));
+        url.set_query(if query.is_empty() { None } else { Some(query) });
+        url
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a key lives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Environment {
+    /// Production.
+    #[default]
+    Mainnet,
+    /// The exchange's testnet or demo environment (Binance spot testnet,
+    /// Bybit testnet, OKX demo trading).
+    Testnet,
+    /// Any other base URL (a proxy, the simulator).
+    Custom(BaseUrl),
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Environment::Mainnet => f.write_str("mainnet"),
+            Environment::Testnet => f.write_str("testnet"),
+            Environment::Custom(u) => f.write_str(u.as_str()),
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ExchangeError;
+    /// `mainnet`, `testnet` (or `demo`), or a base URL.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "mainnet" | "" => Ok(Environment::Mainnet),
+            "testnet" | "demo" => Ok(Environment::Testnet),
+            _ => BaseUrl::parse(s).map(Environment::Custom),
+        }
+    }
+}
+
+impl Serialize for Environment {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A point in time, milliseconds since the Unix epoch (UTC). Serializes as
+/// RFC 3339 with milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// Now, from the system clock.
+    pub fn now() -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Timestamp(ms)
+    }
+
+    /// From Unix milliseconds.
+    pub fn from_unix_ms(ms: i64) -> Timestamp {
+        Timestamp(ms)
+    }
+
+    /// From Unix seconds.
+    pub fn from_unix_secs(s: i64) -> Timestamp {
+        Timestamp(s.saturating_mul(1000))
+    }
+
+    /// Unix milliseconds.
+    pub fn unix_ms(self) -> i64 {
+        self.0
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    pub fn to_rfc3339(self) -> String {
+        let ms = self.0.rem_euclid(1000);
+        let secs = self.0.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+            sod / 3600,
+            (sod % 3600) / 60,
+            sod % 60
+        )
+    }
+
+    /// Parses `YYYY-MM-DD[T ]HH:MM:SS[.fff][Z]` (UTC only; offsets other than
+    /// `Z`/`+00:00` are refused). Returns `None` on anything else.
+    pub fn parse_utc(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        let s = s
+            .strip_suffix('Z')
+            .or_else(|| s.strip_suffix("+00:00"))
+            .unwrap_or(s);
+        let b = s.as_bytes();
+        if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        if b[10] != b'T' && b[10] != b' ' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let t = s.get(r)?;
+            if !t.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            t.parse().ok()
+        };
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        let mut ms = 0;
+        if b.len() > 19 {
+            if b[19] != b'.' {
+                return None;
+            }
+            let frac = s.get(20..)?;
+            if frac.is_empty() || !frac.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let digits: String = frac.chars().chain("000".chars()).take(3).collect();
+            ms = digits.parse().ok()?;
+        }
+        let days = days_from_civil(y, mo, d);
+        Some(Timestamp(
+            ((days * 86_400) + h * 3600 + mi * 60 + se) * 1000 + ms,
+        ))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+// Howard Hinnant's civil-calendar conversions (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The exchange's own rejection of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// The exchange's error code as it sent it (`-2015`, `50113`,
+    /// `EAPI:Invalid key`, HTTP `401`…).
+    pub code: String,
+    /// The exchange's message.
+    pub message: String,
+    /// What Keyward understood the rejection to mean.
+    pub reason: RejectReason,
+}
+
+/// The meaning of a rejection, as far as the exchange's code tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The key does not exist (deleted, revoked, typo, wrong environment).
+    InvalidKey,
+    /// The signature did not verify: wrong secret or a signing bug.
+    BadSignature,
+    /// The OKX passphrase is wrong.
+    WrongPassphrase,
+    /// Timestamp outside the exchange's window, or a stale nonce.
+    Timestamp,
+    /// The caller's IP is not in the key's allowlist.
+    IpNotAllowed,
+    /// The key lacks the permission for this call.
+    PermissionDenied,
+    /// The key expired or was frozen.
+    Expired,
+    /// The exchange answered "unauthorized" without saying why (Coinbase).
+    Unauthorized,
+    /// A rejection with a code Keyward does not classify.
+    Unclassified,
+}
+
+impl RejectReason {
+    /// Whether the rejection says the key itself is no longer usable.
+    pub fn means_key_unusable(self) -> bool {
+        matches!(
+            self,
+            RejectReason::InvalidKey | RejectReason::Expired | RejectReason::Unauthorized
+        )
+    }
+}
+
+/// The answer of `verify`.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReport {
+    /// Which exchange answered.
+    pub exchange: Exchange,
+    /// Whether the key authenticated.
+    pub authenticated: bool,
+    /// The exchange's rejection, when it did not.
+    pub rejection: Option<Rejection>,
+    /// Live permissions mapped onto the common scopes.
+    pub permissions: Permissions,
+    /// Whether an IP allowlist is set; `None` if the exchange does not say.
+    pub ip_restricted: Option<bool>,
+    /// The allowlist; `None` if the exchange does not report it.
+    pub ip_whitelist: Option<Vec<String>>,
+    /// When the key expires; `None` if never or unknown (see `notes`).
+    pub expires_at: Option<Timestamp>,
+    /// When the check ran.
+    pub checked_at: Timestamp,
+    /// The exchange's introspection answer, as received (no secrets: the
+    /// endpoints return none).
+    pub raw: serde_json::Value,
+    /// What this exchange cannot report, said plainly.
+    pub notes: Vec<String>,
+}
+
+impl KeyReport {
+    pub(crate) fn rejected(exchange: Exchange, rejection: Rejection) -> KeyReport {
+        KeyReport {
+            exchange,
+            authenticated: false,
+            rejection: Some(rejection),
+            permissions: Permissions::default(),
+            ip_restricted: None,
+            ip_whitelist: None,
+            expires_at: None,
+            checked_at: Timestamp::now(),
+            raw: serde_json::Value::Null,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// The outcome of `revoke`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Revocation {
+    /// The exchange deleted the key through its API.
+    Revoked {
+        /// When the exchange confirmed.
+        at: Timestamp,
+    },
+    /// The exchange offers no API for this; a person must do it.
+    Unsupported {
+        /// Why.
+        reason: String,
+        /// What to do, step by step.
+        steps: Vec<String>,
+    },
+}
+
+/// The outcome of `confirm_revoked`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RevocationCheck {
+    /// A live authenticated call was rejected in a way that says the key is
+    /// gone (invalid / expired key).
+    Confirmed {
+        /// The exchange's rejection.
+        rejection: Rejection,
+    },
+    /// The call was rejected, but for a reason that does not prove the key
+    /// is gone (bad signature, timestamp, IP). Not a confirmation.
+    Inconclusive {
+        /// The exchange's rejection.
+        rejection: Rejection,
+    },
+    /// The key still authenticates.
+    StillActive,
+}
+
+impl RevocationCheck {
+    /// Whether the key is confirmed gone.
+    pub fn is_confirmed(&self) -> bool {
+        matches!(self, RevocationCheck::Confirmed { .. })
+    }
+}
+
+/// How to narrow a key in place (Bybit `update-api`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Narrowing {
+    /// Drop the withdrawal permission.
+    pub remove_withdraw: bool,
+    /// Make the key read-only.
+    pub read_only: bool,
+    /// Restrict the key to these IPs (`Some(vec![])` removes the
+    /// restriction; `None` leaves it as is).
+    pub ips: Option<Vec<String>>,
+}
+
+/// One order (or fill) in an activity listing. Amounts are decimal strings
+/// exactly as the exchange sent them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderEvent {
+    /// The exchange's order id.
+    pub id: String,
+    /// Market symbol as the exchange names it.
+    pub symbol: String,
+    /// `buy` / `sell`, lower case, when known.
+    pub side: Option<String>,
+    /// Order status as the exchange names it.
+    pub status: String,
+    /// Quantity.
+    pub quantity: Option<String>,
+    /// Limit or average price.
+    pub price: Option<String>,
+    /// Creation time.
+    pub time: Timestamp,
+}
+
+/// One withdrawal or deposit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransferEvent {
+    /// The exchange's id.
+    pub id: String,
+    /// Asset code.
+    pub asset: String,
+    /// Amount, as a decimal string.
+    pub amount: String,
+    /// Status as the exchange names it.
+    pub status: String,
+    /// Destination or source address, when given.
+    pub address: Option<String>,
+    /// On-chain transaction id, when given.
+    pub tx_id: Option<String>,
+    /// When it happened.
+    pub time: Timestamp,
+}
+
+/// Recent activity on the account behind a key. A `None` list means the
+/// exchange (or this key type) cannot list that kind: it is not "none".
+#[derive(Debug, Clone, Serialize)]
+pub struct Activity {
+    /// Which exchange.
+    pub exchange: Exchange,
+    /// The lower bound asked for.
+    pub since: Timestamp,
+    /// Orders (or open orders, see `notes`).
+    pub orders: Option<Vec<OrderEvent>>,
+    /// Withdrawals.
+    pub withdrawals: Option<Vec<TransferEvent>>,
+    /// Deposits.
+    pub deposits: Option<Vec<TransferEvent>>,
+    /// Limits of this listing, said plainly.
+    pub notes: Vec<String>,
+}
+
+/// What an adapter can do automatically, so front ends say it honestly.
+#[derive(Debug, Clone, Serialize)]
+pub struct Capabilities {
+    /// Which exchange.
+    pub exchange: Exchange,
+    /// Key types the adapter signs with.
+    pub key_types: Vec<KeyType>,
+    /// The key-introspection endpoint used by `verify`.
+    pub introspection_endpoint: &'static str,
+    /// Scopes the exchange reports at key level (others stay unknown).
+    pub reports_scopes: Vec<Scope>,
+    /// Whether it says if an IP restriction exists.
+    pub reports_ip_restriction: bool,
+    /// Whether it lists the allowed IPs.
+    pub reports_ip_whitelist: bool,
+    /// Whether it reports an expiry.
+    pub reports_expiry: bool,
+    /// Whether `revoke` works through the API.
+    pub revoke_via_api: bool,
+    /// Whether `narrow` works through the API.
+    pub narrow_via_api: bool,
+    /// Whether `recent_activity` lists orders.
+    pub activity_orders: bool,
+    /// Whether it lists withdrawals.
+    pub activity_withdrawals: bool,
+    /// Whether it lists deposits.
+    pub activity_deposits: bool,
+    /// Whether a testnet/demo environment exists.
+    pub testnet: bool,
+    /// Caveats.
+    pub notes: Vec<&'static str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trip() {
+        for ms in [
+            0i64,
+            1_499_827_319_559,
+            1_607_418_537_715,
+            951_782_400_000,
+            4_102_444_799_999,
+        ] {
+            let t = Timestamp::from_unix_ms(ms);
+            assert_eq!(
+                Timestamp::parse_utc(&t.to_rfc3339()),
+                Some(t),
+                "{}",
+                t.to_rfc3339()
+            );
+        }
+        assert_eq!(
+            Timestamp::from_unix_ms(1_607_418_537_715).to_rfc3339(),
+            "2020-12-08T09:08:57.715Z"
+        );
+        assert_eq!(
+            Timestamp::parse_utc("2019-10-12 11:12:02").map(|t| t.unix_ms()),
+            Some(1_570_878_722_000)
+        );
+        for bad in [
+            "",
+            "2020-13-01T00:00:00Z",
+            "20x0-01-01T00:00:00Z",
+            "2020-01-01T00:00:00.Z",
+            "2020-01-01T00:00:00+02:00",
+        ] {
+            assert_eq!(Timestamp::parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn base_url_rules() {
+        assert!(BaseUrl::parse("https://api.binance.com").is_ok());
+        assert!(BaseUrl::parse("http://127.0.0.1:9000/kraken").is_ok());
+        assert!(BaseUrl::parse("http://[::1]:9000/okx").is_ok());
+        assert!(BaseUrl::parse("http://localhost:1").is_ok());
+        assert!(BaseUrl::parse("http://example.com").is_err());
+        assert!(BaseUrl::parse("http://10.0.0.1").is_err());
+        assert!(BaseUrl::parse("ftp://127.0.0.1").is_err());
+        assert!(BaseUrl::parse("https://u:p@x.com").is_err());
+        assert!(BaseUrl::parse("https://x.com/?a=1").is_err());
+        let b = BaseUrl::parse("http://127.0.0.1:9000/kraken/").unwrap();
+        assert_eq!(b.prefix(), "/kraken");
+        assert_eq!(b.authority(), "127.0.0.1:9000");
+        assert_eq!(
+            b.join("/0/private/Balance", "").as_str(),
+            "http://127.0.0.1:9000/kraken/0/private/Balance"
+        );
+        let m = BaseUrl::parse("https://api.bybit.com").unwrap();
+        assert_eq!(m.authority(), "api.bybit.com");
+        assert_eq!(
+            m.join("/v5/user/query-api", "a=1").as_str(),
+            "https://api.bybit.com/v5/user/query-api?a=1"
+        );
+    }
+
+    #[test]
+    fn credentials_debug_is_redacted() {
+        let c = Credentials::hmac("pub", "very-secret").with_passphrase("pp-secret");
+        let d = format!("{c:?}");
+        assert!(d.contains("pub"));
+        assert!(!d.contains("very-secret") && !d.contains("pp-secret"));
+    }
+}

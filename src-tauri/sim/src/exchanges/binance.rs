@@ -1,0 +1,221 @@
+//! Binance spot: `X-MBX-APIKEY`, `signature` = HMAC-SHA256 hex (any case) or
+//! Ed25519 base64 (percent-encoded) over query ‖ body without the signature
+//! parameter; `timestamp < server + 1000` and `server - timestamp <=
+//! recvWindow` (default 5000, max 60000).
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::{hmac_sha256, items, same};
+use crate::accounts::{ActivityKind, SimExchange, SimScope};
+use crate::http::{Req, Resp, binance_datetime, parse_form, percent_decode, without_param};
+use crate::state::{KeyState, State, Verifier, lock};
+
+const EX: SimExchange = SimExchange::Binance;
+
+fn err(status: u16, code: i64, msg: &str) -> Resp {
+    Resp::json(status, json!({"code": code, "msg": msg}))
+}
+
+pub(crate) fn rate_limited(retry_after: u64) -> Resp {
+    err(429, -1003, "Too many requests; current limit of IP is exceeded. Please use WebSocket Streams for live updates to avoid polling the API.")
+        .with_header("Retry-After", retry_after.to_string())
+}
+
+pub(crate) fn handle(st: &State, req: &Req) -> Resp {
+    let weight = match req.path.as_str() {
+        "/api/v3/openOrders" => 80.0,
+        "/api/v3/account" => 20.0,
+        _ => 1.0,
+    };
+    if let Err(ra) = st.take_ip(EX, req.peer, weight) {
+        return rate_limited(ra);
+    }
+    if req.method == hyper::Method::GET && req.path == "/api/v3/time" {
+        return Resp::json(200, json!({"serverTime": st.now_ms(EX)}));
+    }
+    let route: fn(&KeyState, &Req) -> Value = match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/sapi/v1/account/apiRestrictions") => restrictions,
+        ("GET", "/api/v3/account") => account,
+        ("GET", "/api/v3/openOrders") => open_orders,
+        ("GET", "/sapi/v1/capital/deposit/hisrec") => deposits,
+        ("GET", "/sapi/v1/capital/withdraw/history") => withdrawals,
+        _ => return Resp::not_found(),
+    };
+    let mut keys = lock(&st.keys);
+    match authenticate(st, &mut keys, req) {
+        Ok(k) => Resp::json(200, route(k, req)),
+        Err(r) => {
+            drop(keys);
+            st.count_auth_failure(EX);
+            r
+        }
+    }
+}
+
+fn authenticate<'a>(
+    st: &State,
+    keys: &'a mut std::collections::HashMap<(SimExchange, String), KeyState>,
+    req: &Req,
+) -> Result<&'a KeyState, Resp> {
+    let Some(api_key) = req.header("x-mbx-apikey") else {
+        return Err(err(401, -2014, "API-key format invalid."));
+    };
+    let invalid = || {
+        err(
+            401,
+            -2015,
+            "Invalid API-key, IP, or permissions for action.",
+        )
+    };
+    let Some(k) = keys.get(&(EX, api_key.to_string())) else {
+        return Err(invalid());
+    };
+    if k.revoked || !k.ip_allowed(req.peer) {
+        return Err(invalid());
+    }
+    // totalParams = query string ‖ body, with the signature parameter removed.
+    let body = if req
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    {
+        req.body_str().to_string()
+    } else {
+        String::new()
+    };
+    let (query, sig_q) = without_param(&req.query, "signature");
+    let (body_rest, sig_b) = without_param(&body, "signature");
+    let Some(signature) = sig_q.or(sig_b) else {
+        return Err(err(
+            400,
+            -1102,
+            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+        ));
+    };
+    let params: Vec<(String, String)> = parse_form(&query)
+        .into_iter()
+        .chain(parse_form(&body_rest))
+        .collect();
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let Some(ts) = get("timestamp").and_then(|t| t.parse::<i64>().ok()) else {
+        return Err(err(
+            400,
+            -1102,
+            "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+        ));
+    };
+    let recv_window = match get("recvWindow") {
+        None => 5000.0,
+        Some(v) => match v.parse::<f64>() {
+            Ok(w) if (0.0..=60000.0).contains(&w) => w,
+            _ => return Err(err(400, -1131, "recvWindow must be less than 60000")),
+        },
+    };
+    let server = st.now_ms(EX);
+    if ts >= server + 1000 {
+        return Err(err(
+            400,
+            -1021,
+            "Timestamp for this request was 1000ms ahead of the server's time.",
+        ));
+    }
+    if (server - ts) as f64 > recv_window {
+        return Err(err(
+            400,
+            -1021,
+            "Timestamp for this request is outside of the recvWindow.",
+        ));
+    }
+    let payload = format!("{query}{body_rest}");
+    let ok = match &k.verifier {
+        Verifier::Hmac(secret) => hex::decode(signature.to_ascii_lowercase())
+            .is_ok_and(|sig| same(&sig, &hmac_sha256(secret, payload.as_bytes()))),
+        Verifier::Ed25519(vk) => base64::engine::general_purpose::STANDARD
+            .decode(percent_decode(&signature))
+            .ok()
+            .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
+            .is_some_and(|s| vk.verify_strict(payload.as_bytes(), &s).is_ok()),
+        Verifier::P256(_) => false,
+    };
+    if !ok {
+        return Err(err(400, -1022, "Signature for this request is not valid."));
+    }
+    Ok(k)
+}
+
+fn restrictions(k: &KeyState, _: &Req) -> Value {
+    let w = !k.read_only;
+    json!({
+        "ipRestrict": !k.ips.is_empty(),
+        "createTime": k.account.created_at_ms.unwrap_or(1_700_000_000_000i64),
+        "enableReading": k.has(SimScope::Read),
+        "enableWithdrawals": w && k.has(SimScope::Withdraw),
+        "enableInternalTransfer": w && k.has(SimScope::Transfer),
+        "permitsUniversalTransfer": w && k.has(SimScope::Transfer),
+        "enableMargin": w && k.has(SimScope::Margin),
+        "enableFutures": w && k.has(SimScope::Futures),
+        "enableVanillaOptions": w && k.has(SimScope::Options),
+        "enableSpotAndMarginTrading": w && k.has(SimScope::Trade),
+        "enableFixApiTrade": false,
+        "enableFixReadOnly": false,
+        "enablePortfolioMarginTrading": false,
+    })
+}
+
+fn account(k: &KeyState, _: &Req) -> Value {
+    json!({
+        "canTrade": k.has(SimScope::Trade),
+        "canWithdraw": k.has(SimScope::Withdraw),
+        "canDeposit": true,
+        "permissions": ["SPOT"],
+        "balances": [],
+        "uid": 354_937_868,
+    })
+}
+
+fn since(req: &Req) -> Option<i64> {
+    req.param("startTime").and_then(|s| s.parse().ok())
+}
+
+fn open_orders(k: &KeyState, _: &Req) -> Value {
+    Value::Array(
+        items(&k.account, ActivityKind::Order, None)
+            .into_iter()
+            .map(|o| {
+                json!({
+                    "symbol": o.symbol, "orderId": o.id.parse::<i64>().unwrap_or(0), "price": o.price,
+                    "origQty": o.amount, "executedQty": "0.0", "status": if o.status.is_empty() { "NEW".to_string() } else { o.status },
+                    "type": "LIMIT", "side": o.side.to_ascii_uppercase(), "time": o.time_ms, "updateTime": o.time_ms,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn deposits(k: &KeyState, req: &Req) -> Value {
+    Value::Array(
+        items(&k.account, ActivityKind::Deposit, since(req))
+            .into_iter()
+            .map(|d| {
+                json!({
+                    "id": d.id, "amount": d.amount, "coin": d.asset, "network": d.asset, "status": 1,
+                    "address": d.address, "txId": d.tx_id, "insertTime": d.time_ms, "confirmTimes": "12/12",
+                })
+            })
+            .collect(),
+    )
+}
+
+fn withdrawals(k: &KeyState, req: &Req) -> Value {
+    Value::Array(
+        items(&k.account, ActivityKind::Withdrawal, since(req))
+            .into_iter()
+            .map(|w| {
+                json!({
+                    "id": w.id, "amount": w.amount, "transactionFee": "0.0004", "coin": w.asset, "status": 6,
+                    "address": w.address, "txId": w.tx_id, "applyTime": binance_datetime(w.time_ms), "network": w.asset,
+                })
+            })
+            .collect(),
+    )
+}

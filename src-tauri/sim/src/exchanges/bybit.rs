@@ -1,0 +1,349 @@
+//! Bybit v5: `X-BAPI-API-KEY/-TIMESTAMP/-SIGN/-RECV-WINDOW`; sign = hex
+//! HMAC-SHA256 of ts ‖ key ‖ recvWindow ‖ (query | JSON body); accepted when
+//! `server - recvWindow <= ts < server + 1000`. `update-api` and `delete-api`
+//! act on the calling key, which must hold a transfer or withdrawal
+//! permission (as Bybit requires of master keys).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::{hmac_sha256, items, same};
+use crate::accounts::{ActivityKind, SimExchange, SimScope};
+use crate::http::{Req, Resp, iso_ms};
+use crate::state::{KeyState, State, Verifier, lock};
+
+const EX: SimExchange = SimExchange::Bybit;
+
+fn reply(st: &State, status: u16, code: i64, msg: &str, result: Value) -> Resp {
+    Resp::json(
+        status,
+        json!({"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": st.now_ms(EX)}),
+    )
+}
+
+pub(crate) fn rate_limited(retry_after: u64) -> Resp {
+    Resp::json(
+        429,
+        json!({"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}}),
+    )
+    .with_header("Retry-After", retry_after.to_string())
+}
+
+enum Op {
+    Read(fn(&KeyState, &Req) -> Value),
+    Update,
+    Delete,
+}
+
+pub(crate) fn handle(st: &State, req: &Req) -> Resp {
+    if let Err(ra) = st.take_ip(EX, req.peer, 1.0) {
+        return rate_limited(ra);
+    }
+    if req.method == hyper::Method::GET && req.path == "/v5/market/time" {
+        let now = st.now_ms(EX);
+        return reply(
+            st,
+            200,
+            0,
+            "OK",
+            json!({"timeSecond": (now / 1000).to_string(), "timeNano": (now as i128 * 1_000_000).to_string()}),
+        );
+    }
+    let op = match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/v5/user/query-api") => Op::Read(query_api),
+        ("GET", "/v5/order/history") => Op::Read(orders),
+        ("GET", "/v5/asset/withdraw/query-record") => Op::Read(withdrawals),
+        ("GET", "/v5/asset/deposit/query-record") => Op::Read(deposits),
+        ("POST", "/v5/user/update-api") => Op::Update,
+        ("POST", "/v5/user/delete-api") => Op::Delete,
+        _ => return Resp::not_found(),
+    };
+    let mut keys = lock(&st.keys);
+    let k = match authenticate(st, &mut keys, req) {
+        Ok(k) => k,
+        Err(r) => {
+            drop(keys);
+            st.count_auth_failure(EX);
+            return r;
+        }
+    };
+    let api_key = k.account.api_key.clone();
+    let resp = match op {
+        Op::Read(f) => reply(st, 200, 0, "OK", f(k, req)),
+        Op::Update | Op::Delete
+            if k.read_only || !(k.has(SimScope::Transfer) || k.has(SimScope::Withdraw)) =>
+        {
+            reply(
+                st,
+                200,
+                10005,
+                "Permission denied, please check your API key permissions.",
+                json!({}),
+            )
+        }
+        Op::Update => match update(k, req) {
+            Ok(v) => reply(st, 200, 0, "", v),
+            Err(msg) => reply(st, 200, 10001, &msg, json!({})),
+        },
+        Op::Delete => {
+            k.revoked = true;
+            reply(st, 200, 0, "", json!({}))
+        }
+    };
+    drop(keys);
+    if let Err(ra) = st.take_key(EX, &api_key, 1.0) {
+        return rate_limited(ra);
+    }
+    resp
+}
+
+fn authenticate<'a>(
+    st: &State,
+    keys: &'a mut std::collections::HashMap<(SimExchange, String), KeyState>,
+    req: &Req,
+) -> Result<&'a mut KeyState, Resp> {
+    let invalid = || reply(st, 401, 10003, "API key is invalid.", json!({}));
+    let Some(key) = req.header("x-bapi-api-key") else {
+        return Err(invalid());
+    };
+    let Some(ts) = req
+        .header("x-bapi-timestamp")
+        .and_then(|t| t.parse::<i64>().ok())
+    else {
+        return Err(reply(
+            st,
+            200,
+            10001,
+            "params error: X-BAPI-TIMESTAMP",
+            json!({}),
+        ));
+    };
+    let Some(sign) = req.header("x-bapi-sign") else {
+        return Err(reply(
+            st,
+            200,
+            10004,
+            "error sign! missing X-BAPI-SIGN",
+            json!({}),
+        ));
+    };
+    let recv: i64 = match req.header("x-bapi-recv-window") {
+        None => 5000,
+        Some(r) => match r.parse() {
+            Ok(r) if r > 0 => r,
+            _ => {
+                return Err(reply(
+                    st,
+                    200,
+                    10001,
+                    "params error: X-BAPI-RECV-WINDOW",
+                    json!({}),
+                ));
+            }
+        },
+    };
+    let Some(k) = keys.get_mut(&(EX, key.to_string())).filter(|k| !k.revoked) else {
+        return Err(invalid());
+    };
+    let server = st.now_ms(EX);
+    if !(server - recv <= ts && ts < server + 1000) {
+        return Err(reply(
+            st,
+            200,
+            10002,
+            &format!(
+                "invalid request, please check your server timestamp or recv_window param. req_timestamp[{ts}],server_timestamp[{server}],recv_window[{recv}]"
+            ),
+            json!({}),
+        ));
+    }
+    let payload = if req.method == hyper::Method::GET {
+        req.query.clone()
+    } else {
+        req.body_str().to_string()
+    };
+    let origin = format!("{ts}{key}{recv}{payload}");
+    let Verifier::Hmac(secret) = &k.verifier else {
+        return Err(invalid());
+    };
+    let good = hex::decode(sign.to_ascii_lowercase())
+        .is_ok_and(|s| same(&s, &hmac_sha256(secret, origin.as_bytes())));
+    if !good {
+        return Err(reply(
+            st,
+            200,
+            10004,
+            &format!("error sign! origin_string[{origin}]"),
+            json!({}),
+        ));
+    }
+    if !k.ip_allowed(req.peer) {
+        return Err(reply(
+            st,
+            200,
+            10010,
+            "Unmatched IP, please check your API key's bound IP addresses.",
+            json!({}),
+        ));
+    }
+    Ok(k)
+}
+
+fn permissions_of(k: &KeyState) -> Value {
+    let mut wallet = Vec::new();
+    if k.has(SimScope::Transfer) {
+        wallet.extend(["AccountTransfer", "SubMemberTransfer"]);
+    }
+    if k.has(SimScope::Withdraw) {
+        wallet.push("Withdraw");
+    }
+    let list = |on: bool, v: &[&str]| if on { json!(v) } else { json!([]) };
+    json!({
+        "ContractTrade": list(k.has(SimScope::Futures), &["Order", "Position"]),
+        "Spot": list(k.has(SimScope::Trade), &["SpotTrade"]),
+        "Wallet": wallet,
+        "Options": list(k.has(SimScope::Options), &["OptionsTrade"]),
+        "Derivatives": list(k.has(SimScope::Futures), &["DerivativesTrade"]),
+        "CopyTrading": [], "BlockTrade": [], "Exchange": [], "NFT": [], "Earn": [],
+        "FiatP2P": [], "FiatBitPay": [], "FiatConvertBroker": [], "Affiliate": [],
+    })
+}
+
+fn query_api(k: &KeyState, _: &Req) -> Value {
+    let created = k.account.created_at_ms.unwrap_or(1_700_000_000_000);
+    json!({
+        "id": "13770661", "note": k.account.label.clone().unwrap_or_default(), "apiKey": k.account.api_key,
+        "readOnly": i64::from(k.read_only), "secret": "", "permissions": permissions_of(k),
+        "ips": if k.ips.is_empty() { vec!["*".to_string()] } else { k.ips.clone() },
+        "type": 1, "deadlineDay": if k.ips.is_empty() { 90 } else { -1 },
+        "expiredAt": k.account.expires_at_ms.map(|e| iso_ms(e).replace(".000Z", "Z")).unwrap_or_default(),
+        "createdAt": iso_ms(created).replace(".000Z", "Z"),
+        "unified": 0, "uta": 1, "userID": 24617703, "inviterID": 0, "vipLevel": "No VIP",
+        "mktMakerLevel": "0", "affiliateID": 0, "rsaPublicKey": "", "isMaster": true,
+        "parentUid": "0", "kycLevel": "LEVEL_DEFAULT", "kycRegion": "",
+    })
+}
+
+fn update(k: &mut KeyState, req: &Req) -> Result<Value, String> {
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|_| "params error: body is not JSON".to_string())?;
+    if let Some(ro) = body.get("readOnly") {
+        match ro.as_i64() {
+            Some(0) => k.read_only = false,
+            Some(1) => k.read_only = true,
+            _ => return Err("params error: readOnly".into()),
+        }
+    }
+    if let Some(ips) = body.get("ips") {
+        let list: Vec<String> = match ips {
+            Value::String(s) => s
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => return Err("params error: ips".into()),
+        };
+        k.ips = if list.iter().any(|i| i == "*") {
+            Vec::new()
+        } else {
+            list
+        };
+    }
+    if let Some(p) = body.get("permissions") {
+        if !p.is_object() {
+            return Err("params error: permissions".into());
+        }
+        let has = |group: &str, name: Option<&str>| {
+            p.get(group)
+                .and_then(Value::as_array)
+                .is_some_and(|a| match name {
+                    Some(n) => a.iter().any(|v| v.as_str() == Some(n)),
+                    None => !a.is_empty(),
+                })
+        };
+        let mut scopes: BTreeSet<SimScope> = BTreeSet::new();
+        scopes.insert(SimScope::Read);
+        let wallet = p
+            .get("Wallet")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if has("Spot", Some("SpotTrade")) {
+            scopes.insert(SimScope::Trade);
+        }
+        if wallet.iter().any(|v| v.as_str() == Some("Withdraw")) {
+            scopes.insert(SimScope::Withdraw);
+        }
+        if wallet
+            .iter()
+            .any(|v| v.as_str().is_some_and(|s| s.contains("Transfer")))
+        {
+            scopes.insert(SimScope::Transfer);
+        }
+        if has("ContractTrade", None) || has("Derivatives", None) {
+            scopes.insert(SimScope::Futures);
+        }
+        if has("Options", None) {
+            scopes.insert(SimScope::Options);
+        }
+        k.scopes = scopes;
+    }
+    Ok(json!({
+        "id": "13770661", "note": k.account.label.clone().unwrap_or_default(), "apiKey": k.account.api_key,
+        "readOnly": i64::from(k.read_only), "secret": "", "permissions": permissions_of(k),
+        "ips": if k.ips.is_empty() { vec!["*".to_string()] } else { k.ips.clone() },
+    }))
+}
+
+fn since(req: &Req) -> Option<i64> {
+    req.param("startTime").and_then(|s| s.parse().ok())
+}
+
+fn orders(k: &KeyState, req: &Req) -> Value {
+    let list: Vec<Value> = items(&k.account, ActivityKind::Order, since(req))
+        .into_iter()
+        .map(|o| {
+            let side = {
+                let mut c = o.side.chars();
+                c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            };
+            json!({
+                "orderId": o.id, "symbol": o.symbol, "side": side, "qty": o.amount, "price": o.price,
+                "orderStatus": if o.status.is_empty() { "Filled".to_string() } else { o.status },
+                "orderType": "Limit", "createdTime": o.time_ms.to_string(), "updatedTime": o.time_ms.to_string(),
+            })
+        })
+        .collect();
+    json!({"category": "spot", "list": list, "nextPageCursor": ""})
+}
+
+fn withdrawals(k: &KeyState, req: &Req) -> Value {
+    let rows: Vec<Value> = items(&k.account, ActivityKind::Withdrawal, since(req))
+        .into_iter()
+        .map(|t| {
+            json!({"coin": t.asset, "chain": t.asset, "amount": t.amount, "txID": t.tx_id,
+                   "status": if t.status.is_empty() { "success".to_string() } else { t.status },
+                   "toAddress": t.address, "tag": "", "withdrawFee": "0", "createTime": t.time_ms.to_string(),
+                   "updateTime": t.time_ms.to_string(), "withdrawId": t.id, "withdrawType": 0})
+        })
+        .collect();
+    json!({"rows": rows, "nextPageCursor": ""})
+}
+
+fn deposits(k: &KeyState, req: &Req) -> Value {
+    let rows: Vec<Value> = items(&k.account, ActivityKind::Deposit, since(req))
+        .into_iter()
+        .map(|t| {
+            json!({"id": t.id, "coin": t.asset, "chain": t.asset, "amount": t.amount, "txID": t.tx_id,
+                   "status": 3, "toAddress": t.address, "tag": "", "depositFee": "",
+                   "successAt": t.time_ms.to_string(), "confirmations": "12", "depositType": "0"})
+        })
+        .collect();
+    json!({"rows": rows, "nextPageCursor": ""})
+}
