@@ -112,8 +112,11 @@ fn header(kdf: &KdfParams, salt: &[u8; SALT_LEN]) -> Vec<u8> {
     h
 }
 
-/// Splits and checks a backup file's header; returns (kdf, salt, sealed body).
-fn parse(bytes: &[u8]) -> Result<(KdfParams, [u8; SALT_LEN], &[u8], &[u8]), VaultError> {
+/// A backup file split into its parts.
+type Parsed<'a> = (KdfParams, [u8; SALT_LEN], &'a [u8], &'a [u8]);
+
+/// Splits and checks a backup file's header; returns (kdf, salt, header, sealed body).
+fn parse(bytes: &[u8]) -> Result<Parsed<'_>, VaultError> {
     if bytes.len() < HEADER_LEN + seal::SEAL_OVERHEAD || !bytes.starts_with(MAGIC) {
         return Err(VaultError::BackupCorrupt);
     }

@@ -189,7 +189,7 @@ pub(crate) fn create(path: &Path) -> Result<Connection, VaultError> {
 /// Opens an existing vault file after checking its magic, application id and
 /// schema version; runs pending forward migrations.
 pub(crate) fn open(path: &Path) -> Result<Connection, VaultError> {
-    let mut head = [0u8; 16];
+    let mut head = [0u8; 100];
     match std::fs::File::open(path) {
         Ok(mut f) => {
             use std::io::Read;
@@ -206,11 +206,19 @@ pub(crate) fn open(path: &Path) -> Result<Connection, VaultError> {
                     }
                 }
             }
-            if read < head.len() || head != SQLITE_MAGIC {
+            if read < head.len() || &head[..16] != SQLITE_MAGIC {
                 return Err(VaultError::NotAVault {
                     path: path.to_path_buf(),
                 });
             }
+            let len = f
+                .metadata()
+                .map_err(|source| VaultError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?
+                .len();
+            check_length(path, &head, len)?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(VaultError::NotFound {
@@ -243,6 +251,39 @@ pub(crate) fn open(path: &Path) -> Result<Connection, VaultError> {
         other => other,
     })?;
     Ok(conn)
+}
+
+/// Detects a truncated main file. SQLite records the database size in pages
+/// in its header (valid when the "version-valid-for" field equals the change
+/// counter). Only checked when there is no write-ahead log with content: pages
+/// still in the WAL may legitimately lie beyond the main file's end.
+fn check_length(path: &Path, head: &[u8; 100], len: u64) -> Result<(), VaultError> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_len = std::fs::metadata(std::path::PathBuf::from(wal))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if wal_len > 0 {
+        return Ok(());
+    }
+    let be32 = |i: usize| u32::from_be_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    let page_size = match u16::from_be_bytes([head[16], head[17]]) {
+        1 => 65_536u64,
+        n if n >= 512 && n.is_power_of_two() => u64::from(n),
+        _ => {
+            return Err(VaultError::NotAVault {
+                path: path.to_path_buf(),
+            });
+        }
+    };
+    let pages = u64::from(be32(28));
+    let size_valid = be32(24) == be32(92) && pages > 0;
+    if !len.is_multiple_of(page_size) || (size_valid && len < pages * page_size) {
+        return Err(VaultError::HeaderCorrupt {
+            what: "file truncated",
+        });
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), VaultError> {

@@ -1,0 +1,164 @@
+//! Running the binary with a private vault and cheap KDF parameters.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const BINANCE_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
+
+/// A temporary vault directory and the environment to reach it.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        self
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_keyward")
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A new vault with the minimum KDF parameters.
+    pub fn init() -> Env {
+        let env = Env::new();
+        env.run(&[
+            "init",
+            "--kdf-memory-mib",
+            "19",
+            "--kdf-iterations",
+            "2",
+            "--kdf-parallelism",
+            "1",
+        ])
+        .ok();
+        env
+    }
+
+    pub fn vault(&self) -> PathBuf {
+        self.dir.path().join("vault.keyward")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("KEYWARD_VAULT", self.vault())
+            .env("KEYWARD_PASSWORD", PASSWORD)
+            .env("HOME", self.dir.path())
+            .env("XDG_DATA_HOME", self.dir.path().join("xdg"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(bus) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", bus);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command().args(args).output().unwrap())
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.args(args).output().unwrap())
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    pub fn add_binance(&self, label: &str, secret: &str) -> Run {
+        self.run_stdin(
+            &[
+                "add",
+                "--exchange",
+                "binance",
+                "--label",
+                label,
+                "--api-key",
+                BINANCE_KEY,
+                "--secret-stdin",
+            ],
+            &format!("{secret}\n"),
+        )
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Flips one byte of the sealed `secret` of `label`, directly in SQLite.
+pub fn flip_secret_byte(vault: &Path, label: &str, index: usize) {
+    let conn = rusqlite::Connection::open(vault).unwrap();
+    let mut blob: Vec<u8> = conn
+        .query_row("SELECT secret FROM keys WHERE label = ?1", [label], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let i = index % blob.len();
+    blob[i] ^= 0x40;
+    conn.execute(
+        "UPDATE keys SET secret = ?1 WHERE label = ?2",
+        rusqlite::params![blob, label],
+    )
+    .unwrap();
+}

@@ -1,0 +1,134 @@
+use crate::support::{Env, flip_secret_byte};
+
+#[test]
+fn flipped_sealed_byte_names_the_record_and_others_stay_readable() {
+    let env = Env::init();
+    env.add_binance("alpha", "secret-alpha").ok();
+    env.add_binance("beta", "secret-beta").ok();
+    env.add_binance("gamma", "secret-gamma").ok();
+    // Every byte position of the sealed blob, in turn.
+    let len: i64 = {
+        let conn = rusqlite::Connection::open(env.vault()).unwrap();
+        conn.query_row(
+            "SELECT length(secret) FROM keys WHERE label='beta'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let len = len as usize;
+    for i in 0..len {
+        flip_secret_byte(&env.vault(), "beta", i);
+        let run = env.run(&["check"]).code(5);
+        assert!(run.stderr.contains("beta"), "byte {i}: {}", run.stderr);
+        assert!(!run.stderr.contains("alpha") && !run.stderr.contains("gamma"));
+        flip_secret_byte(&env.vault(), "beta", i);
+    }
+    flip_secret_byte(&env.vault(), "beta", 20);
+    let json = env.run(&["check", "--json"]).code(5);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["damaged"][0]["label"], "beta");
+    assert_eq!(v["damaged"][0]["fields"], serde_json::json!(["secret"]));
+    // The other records are still listed and shown.
+    env.run(&["show", "alpha"]).ok();
+    env.run(&["show", "gamma"]).ok();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&env.run(&["list", "--json"]).ok().stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn swapped_ciphertexts_are_detected() {
+    let env = Env::init();
+    env.add_binance("one", "secret-one").ok();
+    env.add_binance("two", "secret-two").ok();
+    let conn = rusqlite::Connection::open(env.vault()).unwrap();
+    conn.execute(
+        "UPDATE keys SET secret = (SELECT secret FROM keys WHERE label='one') WHERE label='two'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let run = env.run(&["check"]).code(5);
+    assert!(run.stderr.contains("two") && !run.stderr.contains("one,"));
+}
+
+#[test]
+fn truncated_garbage_and_foreign_files_fail_cleanly() {
+    let env = Env::init();
+    for i in 0..5 {
+        env.add_binance(&format!("k{i}"), "s").ok();
+    }
+    let bytes = std::fs::read(env.vault()).unwrap();
+    for cut in [0, 10, 100, bytes.len() / 2, bytes.len() - 1] {
+        let t = Env::new();
+        std::fs::write(t.vault(), &bytes[..cut]).unwrap();
+        let run = t.run(&["list"]);
+        assert_ne!(run.code, 0, "cut at {cut}");
+        assert!(
+            run.stderr.starts_with("error: "),
+            "cut {cut}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"));
+    }
+    let t = Env::new();
+    std::fs::write(t.vault(), vec![0x5Au8; 65536]).unwrap();
+    let run = t.run(&["list"]).code(5);
+    assert!(run.stderr.contains("not a Keyward vault"), "{}", run.stderr);
+    // Some other SQLite database.
+    let t = Env::new();
+    rusqlite::Connection::open(t.vault())
+        .unwrap()
+        .execute_batch("CREATE TABLE x (y)")
+        .unwrap();
+    let run = t.run(&["list"]).code(5);
+    assert!(run.stderr.contains("not a Keyward vault"));
+    // Wrong magic: a vault whose application id was changed.
+    let t = Env::init();
+    rusqlite::Connection::open(t.vault())
+        .unwrap()
+        .pragma_update(None, "application_id", 1)
+        .unwrap();
+    t.run(&["list"]).code(5);
+}
+
+#[test]
+fn tampered_header_is_detected() {
+    for (column, value) in [
+        ("kdf_iterations", "3"),
+        ("kdf_memory_kib", "20000"),
+        ("kdf_parallelism", "2"),
+        ("vault_id", "x'00112233445566778899aabbccddeeff'"),
+        ("kdf_salt", "x'00112233445566778899aabbccddeeff'"),
+        ("password_wrap", "x'01'"),
+    ] {
+        let env = Env::init();
+        env.add_binance("k", "s").ok();
+        rusqlite::Connection::open(env.vault())
+            .unwrap()
+            .execute(&format!("UPDATE vault_meta SET {column} = {value}"), [])
+            .unwrap();
+        let run = env.run(&["list"]).code(5);
+        assert!(run.stderr.contains("header"), "{column}: {}", run.stderr);
+    }
+    // A newer format version is refused as unsupported.
+    let env = Env::init();
+    rusqlite::Connection::open(env.vault())
+        .unwrap()
+        .execute("UPDATE vault_meta SET format_version = 2", [])
+        .unwrap();
+    let run = env.run(&["list"]).code(5);
+    assert!(run.stderr.contains("not supported"), "{}", run.stderr);
+    let env = Env::init();
+    rusqlite::Connection::open(env.vault())
+        .unwrap()
+        .pragma_update(None, "user_version", 42)
+        .unwrap();
+    env.run(&["list"]).code(5);
+}
