@@ -366,6 +366,77 @@ fn to_new_key(bk: &BackupKey) -> Result<NewKey, VaultError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vault::{Exchange, MasterPassword, Vault};
+
+    #[test]
+    fn round_trip_restores_secrets_and_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = MasterPassword::from("pw");
+        let mut a = Vault::create(&dir.path().join("a"), &pw, KdfParams::MINIMUM).unwrap();
+        let mut key = NewKey::new(
+            "okx",
+            Exchange::Okx,
+            "6c4b2a8e-3f1d-4e5a-9b7c-0d1e2f3a4b5c",
+            ApiSecret::from("the-secret"),
+        );
+        key.passphrase = Some(Passphrase::from("the-passphrase"));
+        key.ip_whitelist = vec!["10.0.0.0/8".into()];
+        key.notes = "n".into();
+        a.add_key(Actor::Cli, key).unwrap();
+        let mut pem = NewKey::new(
+            "pem",
+            Exchange::Other,
+            "id",
+            ApiSecret::from("-----BEGIN KEY-----\nAAA\n-----END KEY-----"),
+        );
+        pem.environment = Environment::Custom("http://localhost:8080".into());
+        a.add_key(Actor::Cli, pem).unwrap();
+        let file = dir.path().join("backup");
+        let pp = BackupPassphrase::from("bp");
+        assert_eq!(a.export_backup(Actor::Cli, &file, &pp).unwrap(), 2);
+
+        let mut b = Vault::create(&dir.path().join("b"), &pw, KdfParams::MINIMUM).unwrap();
+        let report = b
+            .import_backup(Actor::Cli, &file, &pp, ConflictPolicy::Skip)
+            .unwrap();
+        assert_eq!(report.added, ["okx", "pem"]);
+        let (secret, pass) = b.open_secrets("okx").unwrap();
+        assert_eq!(secret.expose(), "the-secret");
+        assert_eq!(pass.unwrap().expose(), "the-passphrase");
+        let (secret, pass) = b.open_secrets("pem").unwrap();
+        assert_eq!(
+            secret.expose(),
+            "-----BEGIN KEY-----\nAAA\n-----END KEY-----"
+        );
+        assert!(pass.is_none());
+        assert_eq!(a.key_detail("okx").unwrap(), b.key_detail("okx").unwrap());
+        assert_eq!(a.key_detail("pem").unwrap(), b.key_detail("pem").unwrap());
+
+        // Importing again: every label conflicts, nothing changes.
+        let again = b
+            .import_backup(Actor::Cli, &file, &pp, ConflictPolicy::Skip)
+            .unwrap();
+        assert_eq!(again.conflicts, ["okx", "pem"]);
+        assert!(again.added.is_empty());
+        // Wrong passphrase and flipped bytes are refused.
+        assert!(matches!(
+            b.import_backup(
+                Actor::Cli,
+                &file,
+                &BackupPassphrase::from("x"),
+                ConflictPolicy::Skip
+            ),
+            Err(VaultError::WrongBackupPassphrase)
+        ));
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes[20] ^= 1; // a KDF parameter: authenticated as associated data
+        let tampered = dir.path().join("tampered");
+        std::fs::write(&tampered, &bytes).unwrap();
+        assert!(
+            b.import_backup(Actor::Cli, &tampered, &pp, ConflictPolicy::Skip)
+                .is_err()
+        );
+    }
 
     #[test]
     fn parse_rejects_malformed_headers() {
