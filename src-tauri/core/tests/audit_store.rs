@@ -254,3 +254,26 @@ fn two_appends_in_one_transaction_chain_correctly() {
     assert_eq!(b.prev_mac, a.mac);
     store::verify(&conn, &key(), &b.head()).unwrap();
 }
+
+#[test]
+fn junk_recorded_while_locked_does_not_block_unlock() {
+    let mut conn = db();
+    fill(&mut conn, 1);
+    conn.execute(
+        "INSERT INTO audit_pending (time_ms, actor, action, details) VALUES (1, 'cli', 'no_such_action', '{}'),
+                                                                          (2, 'cli', 'unlock_failed', 'not json'),
+                                                                          (3, 'cli', 'unlock_failed', '{\"password\":\"x\"}')",
+        [],
+    )
+    .unwrap();
+    let tx = conn.transaction().unwrap();
+    let absorbed = store::absorb_pending(&tx, &key()).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(absorbed.len(), 3);
+    for e in &absorbed {
+        assert_eq!(e.action, Action::AuditIntegrityFailed);
+        assert_eq!(e.actor, Actor::System);
+        assert!(!e.details.contains("password"));
+    }
+    store::verify(&conn, &key(), &absorbed[2].head()).unwrap();
+}

@@ -84,6 +84,13 @@ pub enum AuditError {
         /// The limit.
         max: usize,
     },
+    /// A detail's name says it holds a secret (`secret`, `password`,
+    /// `totp`…): refused, since details are stored in clear.
+    #[error("audit detail {name:?} looks like a secret and is not recorded")]
+    SecretLikeDetail {
+        /// The offending name (a name, never its value).
+        name: String,
+    },
     /// The log has reached the largest sequence number (not reachable in
     /// practice, but never wraps).
     #[error("the audit log is full")]
@@ -104,7 +111,9 @@ impl KindedError for AuditError {
             | AuditError::BrokenLink { .. }
             | AuditError::Corrupt { .. }
             | AuditError::MalformedHead => ErrorKind::Integrity,
-            AuditError::DetailsNotObject | AuditError::DetailsTooLarge { .. } => ErrorKind::Invalid,
+            AuditError::DetailsNotObject
+            | AuditError::DetailsTooLarge { .. }
+            | AuditError::SecretLikeDetail { .. } => ErrorKind::Invalid,
             AuditError::SequenceExhausted | AuditError::Storage(_) => ErrorKind::Internal,
         }
     }

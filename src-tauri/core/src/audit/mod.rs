@@ -21,6 +21,32 @@
 //!   caller's transaction for that reason);
 //! - depend on JSON formatting for integrity: the MAC covers the exact
 //!   stored details text, never a re-serialization.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use keyward_core::audit::{
+//!     Action, Actor, AuditError, AuditKey, ChainHead, Details, NewEvent, next_entry, verify_chain,
+//! };
+//!
+//! let key = AuditKey::derive(&[7u8; 32]); // from the unwrapped vault key, in reality
+//! let event = NewEvent::new(Actor::Cli, Action::SecretRevealed, SystemTime::now())
+//!     .with_key("3f1c…", "binance-main")
+//!     .with_details(Details::new().with("exchange", "binance"));
+//! let first = next_entry(&ChainHead::GENESIS, &key, event)?;
+//! let sealed_head = first.head(); // the vault seals this in its metadata
+//!
+//! let mut log = vec![first];
+//! verify_chain(&log, &key, &sealed_head)?;
+//!
+//! log[0].key_label = Some("someone-else".into());
+//! assert!(matches!(
+//!     verify_chain(&log, &key, &sealed_head),
+//!     Err(AuditError::Modified { seq: 1 })
+//! ));
+//! # Ok::<(), AuditError>(())
+//! ```
 
 mod chain;
 mod error;
@@ -48,17 +74,22 @@ pub enum Actor {
     Gui,
     /// The `keyward` command line.
     Cli,
+    /// The core itself, with no front-end request behind it (e.g. an
+    /// integrity finding made while absorbing events recorded while
+    /// locked).
+    System,
 }
 
 impl Actor {
     /// Every actor, in a fixed order.
-    pub const ALL: &'static [Actor] = &[Actor::Gui, Actor::Cli];
+    pub const ALL: &'static [Actor] = &[Actor::Gui, Actor::Cli, Actor::System];
 
     /// The stored name (part of the MAC'd encoding: never change one).
     pub fn as_str(self) -> &'static str {
         match self {
             Actor::Gui => "gui",
             Actor::Cli => "cli",
+            Actor::System => "system",
         }
     }
 
@@ -253,8 +284,10 @@ impl Details {
         &self.0
     }
 
-    /// The text that is stored and MAC'd, checked against the size limit.
+    /// The text that is stored and MAC'd, checked against the size limit
+    /// and the secret-sounding-name tripwire.
     pub(crate) fn to_stored_text(&self) -> Result<String, AuditError> {
+        check_names(&self.0)?;
         let text = Value::Object(self.0.clone()).to_string();
         if text.len() > MAX_DETAILS_LEN {
             return Err(AuditError::DetailsTooLarge {
@@ -264,6 +297,49 @@ impl Details {
         }
         Ok(text)
     }
+}
+
+/// Field names that announce a secret. A detail named like this is refused
+/// outright: a tripwire for the obvious mistake, not a guarantee (a secret
+/// under an innocent name still gets through, which is why the rule above
+/// is on the caller).
+const SECRET_NAMES: &[&str] = &[
+    "secret",
+    "passphrase",
+    "password",
+    "seed",
+    "private_key",
+    "recovery_code",
+    "totp",
+    "otp",
+    "vault_key",
+    "api_secret",
+];
+
+fn check_names(map: &Map<String, Value>) -> Result<(), AuditError> {
+    for (name, value) in map {
+        let lower = name.to_ascii_lowercase();
+        if SECRET_NAMES
+            .iter()
+            .any(|s| lower == *s || lower.ends_with(&format!("_{s}")))
+        {
+            return Err(AuditError::SecretLikeDetail {
+                name: name.chars().take(64).collect(),
+            });
+        }
+        match value {
+            Value::Object(inner) => check_names(inner)?,
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::Object(inner) = item {
+                        check_names(inner)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// An event to append: everything but the sequence number and the MACs.
@@ -528,6 +604,20 @@ mod tests {
             big.to_stored_text(),
             Err(AuditError::DetailsTooLarge { .. })
         ));
+        for name in ["secret", "api_secret", "Passphrase", "totp", "new_password"] {
+            assert!(
+                matches!(
+                    Details::new().with(name, "x").to_stored_text(),
+                    Err(AuditError::SecretLikeDetail { .. })
+                ),
+                "{name}"
+            );
+        }
+        let nested = Details::new().with("changes", serde_json::json!([{ "seed": 1 }]));
+        assert!(nested.to_stored_text().is_err());
+        // Values may mention secrets by name (e.g. which fields changed).
+        let fields = Details::new().with("fields", serde_json::json!(["secret", "passphrase"]));
+        assert!(fields.to_stored_text().is_ok());
         let ok = Details::new().with("exchange", "binance").with("count", 3);
         assert_eq!(
             ok.to_stored_text().unwrap(),

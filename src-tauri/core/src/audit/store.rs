@@ -10,7 +10,7 @@
 //! never reused), not by `seq`: rows deleted and re-inserted in another
 //! order therefore show up as [`AuditError::Reordered`].
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
@@ -294,22 +294,27 @@ pub fn absorb_pending(tx: &Transaction<'_>, key: &AuditKey) -> Result<Vec<Entry>
     };
     let mut out = Vec::with_capacity(pending.len());
     for (id, time_ms, actor, action, details) in pending {
-        let actor = Actor::from_name(&actor).ok_or(AuditError::Corrupt {
-            seq: 0,
-            what: "pending event with unknown actor",
-        })?;
-        let action = Action::from_name(&action).ok_or(AuditError::Corrupt {
-            seq: 0,
-            what: "pending event with unknown action",
-        })?;
-        // Unauthenticated input: re-parse and re-check rather than trust it.
-        let details = serde_json::from_str(&details)
-            .map_err(|_| AuditError::DetailsNotObject)
-            .and_then(Details::from_value)?;
-        let time = std::time::UNIX_EPOCH
-            + std::time::Duration::from_millis(u64::try_from(time_ms).unwrap_or(0));
-        let mut event = NewEvent::new(actor, action, time).with_details(details);
-        event.details = event.details.with("recorded_while_locked", true);
+        let time = UNIX_EPOCH + Duration::from_millis(u64::try_from(time_ms).unwrap_or(0));
+        // Unauthenticated input: re-parse and re-check it. A row that does
+        // not pass is not allowed to block the unlock; it is chained as an
+        // integrity finding instead, so the evidence stays.
+        let parsed = Actor::from_name(&actor)
+            .zip(Action::from_name(&action))
+            .and_then(|(actor, action)| {
+                let details = serde_json::from_str(&details)
+                    .ok()
+                    .and_then(|v| Details::from_value(v).ok())?
+                    .with("recorded_while_locked", true);
+                details.to_stored_text().ok()?;
+                Some(NewEvent::new(actor, action, time).with_details(details))
+            });
+        let event = parsed.unwrap_or_else(|| {
+            NewEvent::new(Actor::System, Action::AuditIntegrityFailed, time).with_details(
+                Details::new()
+                    .with("finding", "unreadable event recorded while locked")
+                    .with("recorded_while_locked", true),
+            )
+        });
         out.push(append(tx, key, event)?);
         tx.execute("DELETE FROM audit_pending WHERE id = ?1", params![id])?;
     }
