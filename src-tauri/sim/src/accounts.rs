@@ -227,12 +227,18 @@ pub struct KeyAccount {
     /// Activity on the account.
     #[serde(default)]
     pub activity: Vec<ActivityItem>,
+    /// Free text for people reading the file; ignored.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// The whole accounts file.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Accounts {
+    /// Free text for people reading the file; ignored.
+    #[serde(default)]
+    pub about: Option<String>,
     /// Turn rate limiting off entirely (default on).
     #[serde(default = "yes")]
     pub rate_limits: bool,
@@ -246,6 +252,18 @@ pub struct Accounts {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for Accounts {
+    /// No keys, documented rate limits on.
+    fn default() -> Self {
+        Accounts {
+            about: None,
+            rate_limits: true,
+            limits: BTreeMap::new(),
+            keys: Vec::new(),
+        }
+    }
 }
 
 impl Accounts {
@@ -285,6 +303,7 @@ impl KeyAccount {
             created_at_ms: None,
             expires_at_ms: None,
             activity: Vec::new(),
+            note: None,
         }
     }
 

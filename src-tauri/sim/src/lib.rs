@@ -56,6 +56,7 @@
 //!   the `public_key` as an SPKI PEM, as the exchange holds it.
 //! - `ips` is reported by the introspection endpoints; requests from other
 //!   addresses are refused only with `enforce_ips: true`.
+//! - `about` (top level) and `note` (per key) are free text, ignored.
 //! - `limits` overrides the documented limits per exchange: `ip` is shared
 //!   by every key calling from one address, `key` is per API key, each a
 //!   token bucket `{rate per second, burst}` counted in request weight.

@@ -1,0 +1,1182 @@
+//! The exchange adapters against the strict simulator: permissions and IPs
+//! as configured, strictness (one-bit secret change, stale timestamps, a
+//! reused Kraken nonce, a wrong OKX passphrase), revocation and its
+//! confirmation, narrowing, recent activity, and the HTTP layer under
+//! 429 + Retry-After, 5xx, malformed bodies, timeouts and dropped
+//! connections.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use keyward_core::KindedError;
+use keyward_core::exchange::*;
+use keyward_sim::{
+    Accounts, ActivityItem, ActivityKind, Fault, FaultKind, KeyAccount, SimExchange, SimHandle,
+    SimScope,
+};
+
+const BIN_SECRET: &str = "binance-secret-0123456789";
+const OKX_SECRET: &str = "22582BD0CFF14C41EDBF1AB98506286D";
+const OKX_PASS: &str = "Correct-Horse-1";
+const BYBIT_SECRET: &str = "bybit-secret-0123456789";
+const KRAKEN_SECRET: &str =
+    "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
+const CB_ES: &str = "organizations/org-1/apiKeys/es256";
+const CB_ED: &str = "organizations/org-1/apiKeys/eddsa";
+
+fn lf() -> p256::pkcs8::LineEnding {
+    p256::pkcs8::LineEnding::LF
+}
+
+fn ed_key(seed: u8) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+}
+
+fn ed_public_pem(k: &ed25519_dalek::SigningKey) -> String {
+    use ed25519_dalek::pkcs8::EncodePublicKey;
+    k.verifying_key().to_public_key_pem(lf()).unwrap()
+}
+
+fn ed_private_pem(k: &ed25519_dalek::SigningKey) -> String {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    k.to_pkcs8_pem(lf()).unwrap().to_string()
+}
+
+fn p256_key(byte: u8) -> p256::SecretKey {
+    p256::SecretKey::from_slice(&[byte; 32]).unwrap()
+}
+
+fn p256_public_pem(k: &p256::SecretKey) -> String {
+    use p256::pkcs8::EncodePublicKey;
+    k.public_key().to_public_key_pem(lf()).unwrap()
+}
+
+fn now_ms() -> i64 {
+    Timestamp::now().unix_ms()
+}
+
+fn activity(kinds: &[(ActivityKind, &str, &str)]) -> Vec<ActivityItem> {
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, id, asset))| ActivityItem {
+            kind: *kind,
+            id: id.to_string(),
+            time_ms: now_ms() - 60_000 * (i as i64 + 1),
+            symbol: "BTCUSDT".into(),
+            side: "buy".into(),
+            asset: asset.to_string(),
+            amount: "0.25".into(),
+            price: "50000".into(),
+            status: String::new(),
+            address: "bc1qexample".into(),
+            tx_id: format!("tx-{id}"),
+        })
+        .collect()
+}
+
+fn accounts() -> Accounts {
+    use SimScope::*;
+    let act = activity(&[
+        (ActivityKind::Order, "1001", ""),
+        (ActivityKind::Withdrawal, "2001", "BTC"),
+        (ActivityKind::Deposit, "3001", "ETH"),
+    ]);
+    let mut keys = vec![
+        KeyAccount {
+            ips: vec!["203.0.113.7".into()],
+            activity: act.clone(),
+            ..KeyAccount::hmac(
+                SimExchange::Binance,
+                "BINHMAC",
+                BIN_SECRET,
+                &[Read, Trade, Withdraw],
+            )
+        },
+        KeyAccount::asymmetric(
+            SimExchange::Binance,
+            "BINED",
+            &ed_public_pem(&ed_key(1)),
+            &[Read],
+        ),
+        KeyAccount {
+            activity: act.clone(),
+            ..KeyAccount::asymmetric(
+                SimExchange::Coinbase,
+                CB_ES,
+                &p256_public_pem(&p256_key(2)),
+                &[Read, Trade],
+            )
+        },
+        KeyAccount::asymmetric(
+            SimExchange::Coinbase,
+            CB_ED,
+            &ed_public_pem(&ed_key(3)),
+            &[Read, Withdraw],
+        ),
+        KeyAccount {
+            ips: vec!["198.51.100.1".into(), "198.51.100.2".into()],
+            activity: act.clone(),
+            ..KeyAccount::hmac(
+                SimExchange::Kraken,
+                "KRAKENKEY",
+                KRAKEN_SECRET,
+                &[Read, Trade],
+            )
+        },
+        KeyAccount {
+            passphrase: Some(OKX_PASS.into()),
+            ips: vec!["192.0.2.10".into()],
+            activity: act.clone(),
+            ..KeyAccount::hmac(
+                SimExchange::Okx,
+                "OKXKEY",
+                OKX_SECRET,
+                &[Read, Trade, Withdraw],
+            )
+        },
+        KeyAccount {
+            activity: act,
+            ..KeyAccount::hmac(
+                SimExchange::Bybit,
+                "BYBITKEY",
+                BYBIT_SECRET,
+                &[Read, Trade, Withdraw, Transfer],
+            )
+        },
+        KeyAccount::hmac(SimExchange::Bybit, "BYBITRO", BYBIT_SECRET, &[Read]),
+        KeyAccount::hmac(
+            SimExchange::Bybit,
+            "BYBITDEL",
+            BYBIT_SECRET,
+            &[Read, Transfer],
+        ),
+    ];
+    keys.push(KeyAccount::hmac(
+        SimExchange::Kraken,
+        "KRAKEN2",
+        KRAKEN_SECRET,
+        &[Read],
+    ));
+    Accounts {
+        keys,
+        ..Accounts::default()
+    }
+}
+
+fn creds(ex: Exchange) -> Credentials {
+    match ex {
+        Exchange::Binance => Credentials::hmac("BINHMAC", BIN_SECRET),
+        Exchange::Coinbase => Credentials::new(
+            CB_ES,
+            p256_key(2).to_sec1_pem(lf()).unwrap().to_string(),
+            KeyType::Ecdsa,
+        ),
+        Exchange::Kraken => Credentials::hmac("KRAKENKEY", KRAKEN_SECRET),
+        Exchange::Okx => Credentials::hmac("OKXKEY", OKX_SECRET).with_passphrase(OKX_PASS),
+        Exchange::Bybit => Credentials::hmac("BYBITKEY", BYBIT_SECRET),
+        _ => unreachable!(),
+    }
+}
+
+fn sim_ex(ex: Exchange) -> SimExchange {
+    match ex {
+        Exchange::Binance => SimExchange::Binance,
+        Exchange::Coinbase => SimExchange::Coinbase,
+        Exchange::Kraken => SimExchange::Kraken,
+        Exchange::Okx => SimExchange::Okx,
+        Exchange::Bybit => SimExchange::Bybit,
+        _ => unreachable!(),
+    }
+}
+
+fn fast_config() -> HttpConfig {
+    HttpConfig {
+        request_timeout: Duration::from_secs(3),
+        connect_timeout: Duration::from_secs(2),
+        backoff_base: Duration::from_millis(20),
+        max_retry_after: Duration::from_secs(5),
+        ..HttpConfig::default()
+    }
+}
+
+struct Fixture {
+    sim: SimHandle,
+    client: ExchangeClient,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        Fixture::with(accounts(), fast_config()).await
+    }
+
+    async fn with(accounts: Accounts, config: HttpConfig) -> Fixture {
+        let (_, sim) = keyward_sim::spawn(accounts).await.unwrap();
+        Fixture {
+            sim,
+            client: ExchangeClient::new(config).unwrap(),
+        }
+    }
+
+    fn ep(&self, ex: Exchange) -> Endpoint {
+        let env: Environment = self.sim.url(sim_ex(ex)).parse().unwrap();
+        self.client.endpoint(ex, &env).unwrap()
+    }
+}
+
+fn rejection(r: &KeyReport) -> &Rejection {
+    assert!(!r.authenticated, "expected a rejection, got {r:?}");
+    r.rejection.as_ref().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reports_configured_permissions_and_ips() {
+    let f = Fixture::new().await;
+
+    let r = f
+        .ep(Exchange::Binance)
+        .verify(&creds(Exchange::Binance))
+        .await
+        .unwrap();
+    assert!(r.authenticated);
+    assert_eq!(r.permissions.read, Some(true));
+    assert_eq!(r.permissions.trade, Some(true));
+    assert_eq!(r.permissions.withdraw, Some(true));
+    assert_eq!(r.permissions.futures, Some(false));
+    assert_eq!(r.ip_restricted, Some(true));
+    assert_eq!(r.ip_whitelist, None, "Binance does not report the list");
+    let f1 = findings(&[Scope::Read, Scope::Trade], &r);
+    assert!(
+        f1.iter()
+            .any(|f| f.code == "withdraw_undeclared" && f.severity == Severity::Critical)
+    );
+
+    let ed = Credentials::new("BINED", ed_private_pem(&ed_key(1)), KeyType::Ed25519);
+    let r = f.ep(Exchange::Binance).verify(&ed).await.unwrap();
+    assert!(r.authenticated, "{r:?}");
+    assert_eq!(r.permissions.trade, Some(false));
+
+    let r = f
+        .ep(Exchange::Coinbase)
+        .verify(&creds(Exchange::Coinbase))
+        .await
+        .unwrap();
+    assert!(r.authenticated, "{r:?}");
+    assert_eq!(
+        (
+            r.permissions.read,
+            r.permissions.trade,
+            r.permissions.withdraw
+        ),
+        (Some(true), Some(true), Some(false))
+    );
+    assert_eq!(
+        (r.ip_restricted, r.ip_whitelist.clone()),
+        (None, None),
+        "Coinbase reports no IPs"
+    );
+    assert_eq!(r.permissions.futures, None);
+
+    // Coinbase EdDSA key: base64 of seed ‖ public key, as Coinbase issues it.
+    let k = ed_key(3);
+    let mut raw = k.to_bytes().to_vec();
+    raw.extend_from_slice(k.verifying_key().as_bytes());
+    let ed = Credentials::new(CB_ED, STANDARD.encode(raw), KeyType::Ed25519);
+    let r = f.ep(Exchange::Coinbase).verify(&ed).await.unwrap();
+    assert!(r.authenticated, "{r:?}");
+    assert_eq!(r.permissions.withdraw, Some(true));
+
+    let r = f
+        .ep(Exchange::Kraken)
+        .verify(&creds(Exchange::Kraken))
+        .await
+        .unwrap();
+    assert!(r.authenticated, "{r:?}");
+    assert_eq!(
+        (
+            r.permissions.read,
+            r.permissions.trade,
+            r.permissions.withdraw
+        ),
+        (Some(true), Some(true), Some(false))
+    );
+    assert_eq!(r.permissions.transfer, None);
+    assert_eq!(
+        r.ip_whitelist,
+        Some(vec!["198.51.100.1".to_string(), "198.51.100.2".to_string()])
+    );
+    assert_eq!(r.ip_restricted, Some(true));
+
+    let r = f
+        .ep(Exchange::Okx)
+        .verify(&creds(Exchange::Okx))
+        .await
+        .unwrap();
+    assert!(r.authenticated, "{r:?}");
+    assert_eq!(
+        (r.permissions.trade, r.permissions.withdraw),
+        (Some(true), Some(true))
+    );
+    assert_eq!(r.ip_whitelist, Some(vec!["192.0.2.10".to_string()]));
+
+    let r = f
+        .ep(Exchange::Bybit)
+        .verify(&creds(Exchange::Bybit))
+        .await
+        .unwrap();
+    assert!(r.authenticated, "{r:?}");
+    assert_eq!(
+        (
+            r.permissions.trade,
+            r.permissions.withdraw,
+            r.permissions.transfer,
+            r.permissions.futures
+        ),
+        (Some(true), Some(true), Some(true), Some(false))
+    );
+    assert_eq!(
+        (r.ip_restricted, r.ip_whitelist.clone()),
+        (Some(false), Some(vec![]))
+    );
+    let fs = findings(&[Scope::Read, Scope::Trade, Scope::Withdraw], &r);
+    let codes: Vec<_> = fs.iter().map(|f| f.code).collect();
+    assert_eq!(codes, vec!["permission_undeclared", "no_ip_restriction"]);
+
+    let ro = f
+        .ep(Exchange::Bybit)
+        .verify(&Credentials::hmac("BYBITRO", BYBIT_SECRET))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ro.permissions.trade, ro.permissions.withdraw),
+        (Some(false), Some(false))
+    );
+
+    // The printable per-key shape.
+    let check = KeyCheck::new("bybit-bot", Exchange::Bybit, &[Scope::Read], &Ok(r));
+    let json = serde_json::to_value(&check).unwrap();
+    assert_eq!(json["permissions"]["withdraw"], true);
+    assert_eq!(json["ip_whitelist"], serde_json::json!([]));
+    assert!(json["error"].is_null());
+}
+
+fn flip_first_bit(s: &str) -> String {
+    let mut b = s.as_bytes().to_vec();
+    b[0] ^= 0x01;
+    String::from_utf8(b).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bit_change_of_the_secret_is_rejected_with_the_exchange_code() {
+    let f = Fixture::new().await;
+
+    let r = f
+        .ep(Exchange::Binance)
+        .verify(&Credentials::hmac("BINHMAC", flip_first_bit(BIN_SECRET)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (rejection(&r).code.as_str(), rejection(&r).reason),
+        ("-1022", RejectReason::BadSignature)
+    );
+
+    let r = f
+        .ep(Exchange::Okx)
+        .verify(&Credentials::hmac("OKXKEY", flip_first_bit(OKX_SECRET)).with_passphrase(OKX_PASS))
+        .await
+        .unwrap();
+    assert_eq!(
+        (rejection(&r).code.as_str(), rejection(&r).reason),
+        ("50113", RejectReason::BadSignature)
+    );
+
+    let r = f
+        .ep(Exchange::Bybit)
+        .verify(&Credentials::hmac("BYBITKEY", flip_first_bit(BYBIT_SECRET)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (rejection(&r).code.as_str(), rejection(&r).reason),
+        ("10004", RejectReason::BadSignature)
+    );
+
+    // Kraken's secret is base64: flip one bit of the decoded key.
+    let mut raw = STANDARD.decode(KRAKEN_SECRET).unwrap();
+    raw[0] ^= 0x01;
+    let r = f
+        .ep(Exchange::Kraken)
+        .verify(&Credentials::hmac("KRAKENKEY", STANDARD.encode(raw)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (rejection(&r).code.as_str(), rejection(&r).reason),
+        ("EAPI:Invalid signature", RejectReason::BadSignature)
+    );
+
+    // Coinbase: one bit of the P-256 scalar.
+    let mut scalar = [2u8; 32];
+    scalar[31] ^= 0x01;
+    let wrong = p256::SecretKey::from_slice(&scalar)
+        .unwrap()
+        .to_sec1_pem(lf())
+        .unwrap();
+    let r = f
+        .ep(Exchange::Coinbase)
+        .verify(&Credentials::new(CB_ES, wrong.to_string(), KeyType::Ecdsa))
+        .await
+        .unwrap();
+    assert_eq!(rejection(&r).code, "401");
+
+    // Binance Ed25519: one bit of the seed.
+    let mut seed = [1u8; 32];
+    seed[0] ^= 0x01;
+    let k = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let r = f
+        .ep(Exchange::Binance)
+        .verify(&Credentials::new(
+            "BINED",
+            ed_private_pem(&k),
+            KeyType::Ed25519,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rejection(&r).code, "-1022");
+
+    let stats = f.sim.stats();
+    assert_eq!(stats.auth_failures.values().sum::<u64>(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_okx_passphrase_and_unknown_keys_are_rejected() {
+    let f = Fixture::new().await;
+    let r = f
+        .ep(Exchange::Okx)
+        .verify(&Credentials::hmac("OKXKEY", OKX_SECRET).with_passphrase("Correct-Horse-2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (rejection(&r).code.as_str(), rejection(&r).reason),
+        ("50105", RejectReason::WrongPassphrase)
+    );
+    let fs = findings(&[Scope::Read], &r);
+    assert_eq!(
+        (fs[0].severity, fs[0].code),
+        (Severity::Critical, "rejected")
+    );
+
+    let r = f
+        .ep(Exchange::Okx)
+        .verify(&Credentials::hmac("NOPE", OKX_SECRET).with_passphrase(OKX_PASS))
+        .await
+        .unwrap();
+    assert_eq!(rejection(&r).code, "50111");
+    let r = f
+        .ep(Exchange::Bybit)
+        .verify(&Credentials::hmac("NOPE", BYBIT_SECRET))
+        .await
+        .unwrap();
+    assert_eq!(rejection(&r).code, "10003");
+    let r = f
+        .ep(Exchange::Binance)
+        .verify(&Credentials::hmac("NOPE", BIN_SECRET))
+        .await
+        .unwrap();
+    assert_eq!(rejection(&r).code, "-2015");
+
+    // No passphrase at all is a credentials error before any request.
+    let e = f
+        .ep(Exchange::Okx)
+        .verify(&Credentials::hmac("OKXKEY", OKX_SECRET))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExchangeError::InvalidCredentials { .. }));
+    assert_eq!(e.kind(), keyward_core::ErrorKind::Invalid);
+}
+
+/// Raw requests signed with the core signers but a stale timestamp or a
+/// reused nonce: the simulator must refuse them with the exchange's code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_timestamps_and_reused_nonces_are_refused() {
+    let f = Fixture::new().await;
+    let http = reqwest::Client::new();
+    let stale = now_ms() - 60_000;
+
+    // Binance: outside recvWindow → -1021, HTTP 400.
+    let q = format!("recvWindow=5000&timestamp={stale}");
+    let sig = sign::binance_hmac(BIN_SECRET, &q);
+    let url = format!(
+        "{}/sapi/v1/account/apiRestrictions?{q}&signature={sig}",
+        f.sim.url(SimExchange::Binance)
+    );
+    let resp = http
+        .get(url)
+        .header("X-MBX-APIKEY", "BINHMAC")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], -1021);
+
+    // Binance: 1 s or more ahead of the server → -1021 too.
+    let q = format!("timestamp={}", now_ms() + 5_000);
+    let sig = sign::binance_hmac(BIN_SECRET, &q);
+    let url = format!(
+        "{}/sapi/v1/account/apiRestrictions?{q}&signature={sig}",
+        f.sim.url(SimExchange::Binance)
+    );
+    let body: serde_json::Value = http
+        .get(url)
+        .header("X-MBX-APIKEY", "BINHMAC")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], -1021);
+
+    // OKX: more than 30 s off → 50102, HTTP 401.
+    let ts = Timestamp::from_unix_ms(stale).to_rfc3339();
+    let sig = sign::okx(
+        OKX_SECRET,
+        &sign::okx_prehash(&ts, "GET", "/api/v5/account/config", ""),
+    );
+    let resp = http
+        .get(format!(
+            "{}/api/v5/account/config",
+            f.sim.url(SimExchange::Okx)
+        ))
+        .header("OK-ACCESS-KEY", "OKXKEY")
+        .header("OK-ACCESS-SIGN", sig)
+        .header("OK-ACCESS-TIMESTAMP", ts)
+        .header("OK-ACCESS-PASSPHRASE", OKX_PASS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "50102");
+
+    // Bybit: older than recvWindow → 10002.
+    let sig = sign::bybit(
+        BYBIT_SECRET,
+        &sign::bybit_prehash(stale, "BYBITKEY", 5000, ""),
+    );
+    let body: serde_json::Value = http
+        .get(format!(
+            "{}/v5/user/query-api",
+            f.sim.url(SimExchange::Bybit)
+        ))
+        .header("X-BAPI-API-KEY", "BYBITKEY")
+        .header("X-BAPI-TIMESTAMP", stale.to_string())
+        .header("X-BAPI-RECV-WINDOW", "5000")
+        .header("X-BAPI-SIGN", sig)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["retCode"], 10002);
+
+    // Kraken: the same nonce twice → the second is EAPI:Invalid nonce; a
+    // lower one too.
+    let kraken = |nonce: u64| {
+        let body = format!("nonce={nonce}");
+        let sig = sign::kraken(
+            KRAKEN_SECRET,
+            "/0/private/GetApiKeyInfo",
+            &nonce.to_string(),
+            &body,
+        )
+        .unwrap();
+        http.post(format!(
+            "{}/0/private/GetApiKeyInfo",
+            f.sim.url(SimExchange::Kraken)
+        ))
+        .header("API-Key", "KRAKEN2")
+        .header("API-Sign", sig)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+    };
+    let n = now_ms() as u64;
+    let first: serde_json::Value = kraken(n).await.unwrap().json().await.unwrap();
+    assert_eq!(first["error"], serde_json::json!([]));
+    let again: serde_json::Value = kraken(n).await.unwrap().json().await.unwrap();
+    assert_eq!(again["error"], serde_json::json!(["EAPI:Invalid nonce"]));
+    let lower: serde_json::Value = kraken(n - 1).await.unwrap().json().await.unwrap();
+    assert_eq!(lower["error"], serde_json::json!(["EAPI:Invalid nonce"]));
+
+    // Coinbase: a JWT past its exp → 401.
+    let pem = p256_key(2).to_sec1_pem(lf()).unwrap();
+    let host = f.sim.addr().to_string();
+    let uri = format!("GET {host}/api/v3/brokerage/key_permissions");
+    let jwt = sign::coinbase_jwt(
+        &pem,
+        KeyType::Ecdsa,
+        &sign::JwtClaims {
+            key_name: CB_ES,
+            uri: &uri,
+            now_secs: stale / 1000 - 120,
+            nonce_hex: "00ff",
+        },
+    )
+    .unwrap();
+    let resp = http
+        .get(format!(
+            "{}/api/v3/brokerage/key_permissions",
+            f.sim.url(SimExchange::Coinbase)
+        ))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    // …and a fresh JWT whose uri names the prefix is refused as well.
+    let bad_uri = format!("GET {host}/coinbase/api/v3/brokerage/key_permissions");
+    let jwt = sign::coinbase_jwt(
+        &pem,
+        KeyType::Ecdsa,
+        &sign::JwtClaims {
+            key_name: CB_ES,
+            uri: &bad_uri,
+            now_secs: now_ms() / 1000,
+            nonce_hex: "00ff",
+        },
+    )
+    .unwrap();
+    let resp = http
+        .get(format!(
+            "{}/api/v3/brokerage/key_permissions",
+            f.sim.url(SimExchange::Coinbase)
+        ))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(resp.headers()["x-sim-reason"], "uri");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_offset_is_corrected_from_the_time_endpoint() {
+    let f = Fixture::new().await;
+    for ex in [
+        Exchange::Binance,
+        Exchange::Okx,
+        Exchange::Bybit,
+        Exchange::Coinbase,
+    ] {
+        // Coinbase JWTs live 120 s, so only a larger skew breaks them.
+        let skew = if ex == Exchange::Coinbase {
+            150_000
+        } else {
+            45_000
+        };
+        f.sim.set_clock_offset(sim_ex(ex), skew);
+        let before = f
+            .sim
+            .stats()
+            .auth_failures
+            .get(&sim_ex(ex))
+            .copied()
+            .unwrap_or(0);
+        let r = f.ep(ex).verify(&creds(ex)).await.unwrap();
+        assert!(r.authenticated, "{ex}: {r:?}");
+        let after = f
+            .sim
+            .stats()
+            .auth_failures
+            .get(&sim_ex(ex))
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(
+            after - before,
+            1,
+            "{ex}: one refused attempt, then corrected"
+        );
+        // The offset is remembered: the next call goes straight through.
+        assert!(f.ep(ex).verify(&creds(ex)).await.unwrap().authenticated);
+        assert_eq!(
+            f.sim
+                .stats()
+                .auth_failures
+                .get(&sim_ex(ex))
+                .copied()
+                .unwrap_or(0),
+            after
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_revokes_via_api_and_confirm_revoked_sees_the_rejection() {
+    let f = Fixture::new().await;
+    let bybit = f.ep(Exchange::Bybit);
+    let del = Credentials::hmac("BYBITDEL", BYBIT_SECRET);
+    assert!(matches!(
+        bybit.confirm_revoked(&del).await.unwrap(),
+        RevocationCheck::StillActive
+    ));
+    assert!(matches!(
+        bybit.revoke(&del).await.unwrap(),
+        Revocation::Revoked { .. }
+    ));
+    match bybit.confirm_revoked(&del).await.unwrap() {
+        RevocationCheck::Confirmed { rejection } => assert_eq!(rejection.code, "10003"),
+        other => panic!("{other:?}"),
+    }
+    // A read-only key cannot delete itself on Bybit: manual steps instead.
+    match bybit
+        .revoke(&Credentials::hmac("BYBITRO", BYBIT_SECRET))
+        .await
+        .unwrap()
+    {
+        Revocation::Unsupported { steps, .. } => assert!(steps.len() >= 2),
+        other => panic!("{other:?}"),
+    }
+    // A bad signature is not a confirmation.
+    match bybit
+        .confirm_revoked(&Credentials::hmac("BYBITRO", "wrong"))
+        .await
+        .unwrap()
+    {
+        RevocationCheck::Inconclusive { rejection } => assert_eq!(rejection.code, "10004"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_exchanges_give_manual_steps_then_confirm_after_web_deletion() {
+    let f = Fixture::new().await;
+    for (ex, code) in [
+        (Exchange::Binance, "-2015"),
+        (Exchange::Coinbase, "401"),
+        (Exchange::Kraken, "EAPI:Invalid key"),
+        (Exchange::Okx, "50111"),
+    ] {
+        let ep = f.ep(ex);
+        assert!(!ep.capabilities().revoke_via_api);
+        match ep.revoke(&creds(ex)).await.unwrap() {
+            Revocation::Unsupported { steps, reason } => {
+                assert!(!reason.is_empty() && steps.len() == 3, "{ex}");
+            }
+            other => panic!("{ex}: {other:?}"),
+        }
+        assert!(matches!(
+            ep.confirm_revoked(&creds(ex)).await.unwrap(),
+            RevocationCheck::StillActive
+        ));
+        assert!(f.sim.revoke(sim_ex(ex), &creds(ex).api_key));
+        match ep.confirm_revoked(&creds(ex)).await.unwrap() {
+            RevocationCheck::Confirmed { rejection } => assert_eq!(rejection.code, code, "{ex}"),
+            other => panic!("{ex}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_narrowing_removes_withdraw_and_sets_ips() {
+    let f = Fixture::new().await;
+    let bybit = f.ep(Exchange::Bybit);
+    let c = creds(Exchange::Bybit);
+    let n = Narrowing {
+        remove_withdraw: true,
+        read_only: false,
+        ips: Some(vec!["203.0.113.9".into(), "203.0.113.10".into()]),
+    };
+    let r = bybit.narrow(&c, &n).await.unwrap();
+    assert_eq!(r.permissions.withdraw, Some(false));
+    assert_eq!(r.permissions.trade, Some(true));
+    assert_eq!(r.permissions.transfer, Some(true));
+    assert_eq!(
+        r.ip_whitelist,
+        Some(vec!["203.0.113.9".to_string(), "203.0.113.10".to_string()])
+    );
+    let r = bybit
+        .narrow(
+            &c,
+            &Narrowing {
+                read_only: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.permissions.trade, r.permissions.transfer),
+        (Some(false), Some(false))
+    );
+    // Read-only now: Bybit refuses further self-management.
+    let e = bybit
+        .narrow(
+            &c,
+            &Narrowing {
+                ips: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ExchangeError::Rejected {
+                reason: RejectReason::PermissionDenied,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // Not offered elsewhere.
+    let e = f
+        .ep(Exchange::Okx)
+        .narrow(&creds(Exchange::Okx), &n)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExchangeError::Unsupported { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_activity_is_normalized() {
+    let f = Fixture::new().await;
+    let since = Timestamp::from_unix_ms(now_ms() - 24 * 3600 * 1000);
+    for ex in [
+        Exchange::Binance,
+        Exchange::Coinbase,
+        Exchange::Kraken,
+        Exchange::Okx,
+        Exchange::Bybit,
+    ] {
+        let a = f.ep(ex).recent_activity(&creds(ex), since).await.unwrap();
+        let orders = a.orders.as_ref().unwrap();
+        assert_eq!(orders.len(), 1, "{ex}: {a:?}");
+        assert_eq!(orders[0].id, "1001");
+        assert_eq!(orders[0].side.as_deref(), Some("buy"), "{ex}");
+        assert!(orders[0].time > since);
+        if ex == Exchange::Coinbase {
+            assert!(
+                a.withdrawals.is_none() && a.deposits.is_none(),
+                "not guessed as empty"
+            );
+            continue;
+        }
+        let w = a.withdrawals.as_ref().unwrap();
+        let d = a.deposits.as_ref().unwrap();
+        assert_eq!((w.len(), d.len()), (1, 1), "{ex}: {a:?}");
+        assert_eq!(
+            (w[0].asset.as_str(), w[0].amount.as_str()),
+            ("BTC", "0.25"),
+            "{ex}"
+        );
+        assert_eq!(d[0].asset, "ETH", "{ex}");
+        assert_eq!(w[0].tx_id.as_deref(), Some("tx-2001"), "{ex}");
+    }
+    // Nothing after `now`.
+    let a = f
+        .ep(Exchange::Bybit)
+        .recent_activity(&creds(Exchange::Bybit), Timestamp::now())
+        .await
+        .unwrap();
+    assert!(a.orders.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_429_with_retry_after_is_honoured() {
+    let f = Fixture::new().await;
+    for ex in [
+        Exchange::Binance,
+        Exchange::Okx,
+        Exchange::Bybit,
+        Exchange::Coinbase,
+    ] {
+        f.sim.add_fault(Fault {
+            retry_after_secs: Some(1),
+            ..Fault::new(FaultKind::RateLimit).on(sim_ex(ex))
+        });
+        let t = Instant::now();
+        let r = f.ep(ex).verify(&creds(ex)).await.unwrap();
+        assert!(r.authenticated, "{ex}");
+        assert!(
+            t.elapsed() >= Duration::from_millis(950),
+            "{ex}: waited {:?}",
+            t.elapsed()
+        );
+    }
+    assert!(f.client.stats().rate_limited >= 4);
+
+    // A Retry-After longer than the client will wait is returned, typed.
+    let client = ExchangeClient::new(HttpConfig {
+        max_retry_after: Duration::from_millis(500),
+        ..fast_config()
+    })
+    .unwrap();
+    f.sim.add_fault(Fault {
+        retry_after_secs: Some(7),
+        ..Fault::new(FaultKind::RateLimit).on(SimExchange::Okx)
+    });
+    let ep = client
+        .endpoint(Exchange::Okx, &f.sim.url(SimExchange::Okx).parse().unwrap())
+        .unwrap();
+    match ep.verify(&creds(Exchange::Okx)).await.unwrap_err() {
+        ExchangeError::RateLimited {
+            retry_after,
+            exchange,
+        } => {
+            assert_eq!(
+                (retry_after, exchange),
+                (Some(Duration::from_secs(7)), Exchange::Okx)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // While the pause lasts, calls fail fast instead of hammering.
+    let t = Instant::now();
+    assert!(ep.verify(&creds(Exchange::Okx)).await.is_err());
+    assert!(t.elapsed() < Duration::from_millis(500));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_then_typed() {
+    let f = Fixture::new().await;
+    f.sim.add_fault(
+        Fault::new(FaultKind::ServerError)
+            .on(SimExchange::Bybit)
+            .times(2),
+    );
+    let r = f
+        .ep(Exchange::Bybit)
+        .verify(&creds(Exchange::Bybit))
+        .await
+        .unwrap();
+    assert!(r.authenticated);
+    assert_eq!(f.client.stats().retries, 2);
+
+    f.sim.add_fault(
+        Fault::new(FaultKind::ServerError)
+            .on(SimExchange::Kraken)
+            .times(0),
+    );
+    match f
+        .ep(Exchange::Kraken)
+        .verify(&creds(Exchange::Kraken))
+        .await
+        .unwrap_err()
+    {
+        ExchangeError::ServerError {
+            status, excerpt, ..
+        } => {
+            assert_eq!(status, 503);
+            assert!(excerpt.contains("503") && excerpt.len() < 200, "{excerpt}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.client.stats().retries, 2 + 3, "at most 3 retries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_html_bodies_are_typed_errors() {
+    let f = Fixture::new().await;
+    for ex in [
+        Exchange::Binance,
+        Exchange::Coinbase,
+        Exchange::Kraken,
+        Exchange::Okx,
+        Exchange::Bybit,
+    ] {
+        f.sim
+            .add_fault(Fault::new(FaultKind::Malformed).on(sim_ex(ex)));
+        match f.ep(ex).verify(&creds(ex)).await.unwrap_err() {
+            ExchangeError::Malformed {
+                status,
+                excerpt,
+                exchange,
+            } => {
+                assert_eq!((status, exchange), (200, ex));
+                assert!(excerpt.starts_with("{\"code\""), "{excerpt}");
+            }
+            other => panic!("{ex}: {other:?}"),
+        }
+        f.sim.add_fault(Fault {
+            status: Some(200),
+            ..Fault::new(FaultKind::Html).on(sim_ex(ex))
+        });
+        let e = f.ep(ex).verify(&creds(ex)).await.unwrap_err();
+        assert!(
+            matches!(e, ExchangeError::Malformed { status: 200, .. }),
+            "{ex}: {e:?}"
+        );
+        let text = format!("{e} {e:?}");
+        assert!(
+            !text.contains(BIN_SECRET) && !text.contains(OKX_PASS) && !text.contains("OK-ACCESS"),
+            "{text}"
+        );
+        assert_eq!(e.kind(), keyward_core::ErrorKind::Exchange);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_and_dropped_connections_are_typed_errors() {
+    let config = HttpConfig {
+        request_timeout: Duration::from_millis(300),
+        max_retries: 1,
+        ..fast_config()
+    };
+    let f = Fixture::with(accounts(), config).await;
+    f.sim.add_fault(Fault {
+        latency_ms: 1500,
+        ..Fault::new(FaultKind::Latency).on(SimExchange::Okx).times(0)
+    });
+    let t = Instant::now();
+    let e = f
+        .ep(Exchange::Okx)
+        .verify(&creds(Exchange::Okx))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ExchangeError::Timeout {
+                exchange: Exchange::Okx
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    f.sim.clear_faults();
+
+    // A short delay within the timeout is fine.
+    f.sim.add_fault(Fault {
+        latency_ms: 100,
+        ..Fault::new(FaultKind::Latency).on(SimExchange::Okx)
+    });
+    assert!(
+        f.ep(Exchange::Okx)
+            .verify(&creds(Exchange::Okx))
+            .await
+            .unwrap()
+            .authenticated
+    );
+
+    // One dropped connection is retried; persistent drops are Unreachable.
+    f.sim
+        .add_fault(Fault::new(FaultKind::Drop).on(SimExchange::Binance));
+    assert!(
+        f.ep(Exchange::Binance)
+            .verify(&creds(Exchange::Binance))
+            .await
+            .unwrap()
+            .authenticated
+    );
+    f.sim.add_fault(
+        Fault::new(FaultKind::Drop)
+            .on(SimExchange::Binance)
+            .times(0),
+    );
+    let e = f
+        .ep(Exchange::Binance)
+        .verify(&creds(Exchange::Binance))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ExchangeError::Unreachable {
+                exchange: Exchange::Binance,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    // Nothing listening at all.
+    let dead: Environment = "http://127.0.0.1:1/bybit".parse().unwrap();
+    let e = f
+        .client
+        .endpoint(Exchange::Bybit, &dead)
+        .unwrap()
+        .verify(&creds(Exchange::Bybit))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExchangeError::Unreachable { .. }), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kraken_rate_limit_in_the_body_is_typed() {
+    let mut acc = accounts();
+    acc.limits.insert(
+        SimExchange::Kraken,
+        keyward_sim::Limits {
+            ip: None,
+            key: Some(keyward_sim::Bucket {
+                rate: 0.01,
+                burst: 1.0,
+            }),
+        },
+    );
+    let mut config = fast_config();
+    config.limits.insert(
+        Exchange::Kraken,
+        ExchangeLimits {
+            host: None,
+            key: None,
+        },
+    );
+    let f = Fixture::with(acc, config).await;
+    assert!(
+        f.ep(Exchange::Kraken)
+            .verify(&creds(Exchange::Kraken))
+            .await
+            .unwrap()
+            .authenticated
+    );
+    let e = f
+        .ep(Exchange::Kraken)
+        .verify(&creds(Exchange::Kraken))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ExchangeError::RateLimited {
+                exchange: Exchange::Kraken,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn environments_and_capabilities() {
+    let client = ExchangeClient::new(HttpConfig::default()).unwrap();
+    assert!(
+        client
+            .endpoint(Exchange::Coinbase, &Environment::Testnet)
+            .is_err()
+    );
+    assert!(
+        client
+            .endpoint(Exchange::Kraken, &Environment::Testnet)
+            .is_err()
+    );
+    for ex in Exchange::ALL {
+        assert!(client.endpoint(ex, &Environment::Mainnet).is_ok());
+        let c = capabilities(ex);
+        assert_eq!(c.revoke_via_api, ex == Exchange::Bybit);
+        assert_eq!(c.narrow_via_api, ex == Exchange::Bybit);
+        assert_eq!(
+            c.reports_ip_whitelist,
+            matches!(ex, Exchange::Kraken | Exchange::Okx | Exchange::Bybit)
+        );
+    }
+    assert!(
+        "http://192.168.1.5:8080/okx"
+            .parse::<Environment>()
+            .is_err()
+    );
+    assert!("https://proxy.example/okx".parse::<Environment>().is_ok());
+}
