@@ -3,7 +3,24 @@
 
 /// Every IPC command of the app. Adding a command means adding it here, to
 /// `commands::handler()` and to the capability file.
-const COMMANDS: &[&str] = &["vault_status"];
+const COMMANDS: &[&str] = &[
+    "vault_status",
+    "vault_create",
+    "vault_unlock",
+    "vault_unlock_device",
+    "vault_lock",
+    "password_assess",
+    "settings_get",
+    "settings_update",
+    "keyring_status",
+    "keyring_enable",
+    "keyring_disable",
+    "key_list",
+    "key_search",
+    "key_get",
+    "key_add",
+    "key_edit",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");

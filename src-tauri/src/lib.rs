@@ -1,16 +1,23 @@
 //! The Keyward desktop shell: a Tauri 2 window over `keyward-core`.
 //!
-//! Owns: window setup, app state, and the IPC command adapters in
-//! [`commands`]. Must never: hold security policy (MFA, validation, lockout
-//! live in the core), log command arguments, or hand a secret to the webview
-//! outside the MFA-gated reveal command.
+//! Owns: window setup, app state, the idle auto-lock timer, and the IPC
+//! command adapters in [`commands`]. Must never: hold security policy (MFA,
+//! validation, lockout live in the core), log command arguments, or hand a
+//! secret to the webview outside the MFA-gated reveal command.
 #![forbid(unsafe_code)]
 
 pub mod commands;
 pub mod error;
 pub mod state;
 
-use tauri::Runtime;
+use std::time::Duration;
+
+use tauri::{Emitter, Manager, Runtime};
+
+use state::{AppState, SESSION_LOCKED_EVENT, lock_slot};
+
+/// How often the idle timer looks at the session.
+const IDLE_POLL: Duration = Duration::from_secs(2);
 
 /// Builds and runs the app with the real runtime.
 pub fn run() {
@@ -20,8 +27,46 @@ pub fn run() {
 /// Runs the app on any runtime, so tests can boot it with a mock builder.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) {
     builder
-        .manage(state::AppState::from_env())
+        .manage(AppState::from_env())
+        .setup(|app| {
+            spawn_idle_lock(app.handle().clone());
+            Ok(())
+        })
         .invoke_handler(commands::handler())
-        .run(tauri::generate_context!())
-        .expect("error while running Keyward");
+        .build(tauri::generate_context!())
+        .expect("error while building Keyward")
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                // Drop (and zeroize) the vault key before the process ends.
+                if let Some(session) = lock_slot(&app.state::<AppState>().session).take() {
+                    session.lock();
+                }
+            }
+        });
+}
+
+/// Locks the session once the core says the idle timeout has passed, even
+/// if the webview makes no further call, so the key leaves memory on time.
+fn spawn_idle_lock<R: Runtime>(app: tauri::AppHandle<R>) {
+    let slot = app.state::<AppState>().session.clone();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(IDLE_POLL);
+            let expired = {
+                let mut guard = lock_slot(&slot);
+                match guard.as_ref() {
+                    Some(s) if s.is_idle_expired() => {
+                        if let Some(s) = guard.take() {
+                            s.lock();
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if expired {
+                let _ = app.emit(SESSION_LOCKED_EVENT, "idle");
+            }
+        }
+    });
 }

@@ -1,12 +1,27 @@
-//! State shared by the command adapters.
+//! State shared by the command adapters: the vault path and, while unlocked,
+//! the core's [`Session`]. The desktop keeps no copy of any secret; the
+//! session (and its vault key) lives in the core type and is dropped on lock.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use keyward_core::ErrorKind;
+use keyward_core::KindedError;
+use keyward_core::vault::{Session, VaultError};
+
+use crate::error::{IpcError, IpcResult};
+
+/// Name of the event sent to the webview when the session locks by itself
+/// (idle timeout) so it can drop every piece of key metadata it shows.
+pub const SESSION_LOCKED_EVENT: &str = "session-locked";
 
 /// Process-wide state of the desktop app.
 pub struct AppState {
     /// The vault file this window works on (None if no data dir exists on
     /// this platform, which the UI reports).
     pub vault_path: Option<PathBuf>,
+    /// The unlocked session, if any.
+    pub session: Arc<Mutex<Option<Session>>>,
 }
 
 impl AppState {
@@ -15,6 +30,55 @@ impl AppState {
     pub fn from_env() -> Self {
         AppState {
             vault_path: keyward_core::paths::vault_path(None),
+            session: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The vault path or a clear error.
+    pub fn path(&self) -> IpcResult<PathBuf> {
+        self.vault_path.clone().ok_or_else(|| {
+            IpcError::new(
+                ErrorKind::Invalid,
+                "no data directory on this system; set KEYWARD_DATA_DIR",
+            )
+        })
+    }
+
+    /// Runs `f` on the unlocked session. A session the core reports as
+    /// locked (idle timeout passed) is dropped here, so the vault key does
+    /// not outlive the lock.
+    pub fn with_session<T>(
+        &self,
+        f: impl FnOnce(&mut Session) -> Result<T, VaultError>,
+    ) -> IpcResult<T> {
+        with_session(&self.session, f)
+    }
+}
+
+/// Locks the mutex even if a previous holder panicked: the guarded value is
+/// an `Option<Session>` whose invariants do not depend on the panicking code.
+pub fn lock_slot(slot: &Mutex<Option<Session>>) -> MutexGuard<'_, Option<Session>> {
+    slot.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// See [`AppState::with_session`].
+pub fn with_session<T>(
+    slot: &Mutex<Option<Session>>,
+    f: impl FnOnce(&mut Session) -> Result<T, VaultError>,
+) -> IpcResult<T> {
+    let mut guard = lock_slot(slot);
+    let session = guard
+        .as_mut()
+        .ok_or_else(|| IpcError::from_core(&VaultError::Locked))?;
+    match f(session) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            if matches!(e, VaultError::Locked) {
+                if let Some(s) = guard.take() {
+                    s.lock();
+                }
+            }
+            Err(IpcError::new(e.kind(), e.to_string()))
         }
     }
 }

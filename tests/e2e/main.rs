@@ -3,5 +3,7 @@
 //! module covers one area:
 //!
 //! - `launch`: first start on an empty data dir, window title, CSP.
+//! - `vault`: create, add, list, lock, unlock, edit; canary secret checks.
 
 mod launch;
+mod vault;

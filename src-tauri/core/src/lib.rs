@@ -13,6 +13,7 @@ pub mod audit;
 pub mod error;
 pub mod exchange;
 pub mod mfa;
+pub mod password;
 pub mod paths;
 pub mod vault;
 

@@ -1,11 +1,29 @@
 //! IPC command adapters: each one translates a request into one core call
 //! and its result into a DTO. No policy lives here.
 
+pub mod keys;
 pub mod vault;
 
 /// The one visible list of commands the webview may invoke. Keep in sync
 /// with `COMMANDS` in `src-tauri/build.rs` and the capability file.
 pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
 {
-    tauri::generate_handler![vault::vault_status]
+    tauri::generate_handler![
+        vault::vault_status,
+        vault::vault_create,
+        vault::vault_unlock,
+        vault::vault_unlock_device,
+        vault::vault_lock,
+        vault::password_assess,
+        vault::settings_get,
+        vault::settings_update,
+        vault::keyring_status,
+        vault::keyring_enable,
+        vault::keyring_disable,
+        keys::key_list,
+        keys::key_search,
+        keys::key_get,
+        keys::key_add,
+        keys::key_edit,
+    ]
 }

@@ -1,20 +1,175 @@
-//! Vault commands.
+//! Vault lifecycle commands: status, create, unlock, lock, settings, the
+//! OS-keyring option and master-password strength.
+//!
+//! Passwords arrive as plain strings from the webview and are moved at once
+//! into the core's zeroizing `MasterPassword`; they are never logged.
 
-use keyward_core::ErrorKind;
-use keyward_core::vault::{self, VaultStatus};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use keyward_core::KindedError;
+use keyward_core::password::{self, Assessment};
+use keyward_core::vault::{
+    self, Actor, KdfParams, KeyringStatus, MasterPassword, Settings, Vault, VaultError,
+};
+use serde::Serialize;
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
-use crate::state::AppState;
+use crate::state::{AppState, lock_slot};
 
-/// Where the vault is and whether it exists; decides "Create" vs "Unlock".
+/// How long the key derivation of a new vault should take on this machine.
+const KDF_TARGET: Duration = Duration::from_secs(1);
+
+/// What the first screen needs to know.
+#[derive(Debug, Clone, Serialize)]
+pub struct VaultState {
+    /// The vault file.
+    pub path: PathBuf,
+    /// Whether it exists.
+    pub exists: bool,
+    /// Whether a session is unlocked.
+    pub unlocked: bool,
+    /// Whether OS-keyring unlock is set up for this vault.
+    pub device_unlock: bool,
+}
+
+fn core_err(e: &impl KindedError) -> IpcError {
+    IpcError::from_core(e)
+}
+
+/// Where the vault is, whether it exists and whether it is unlocked.
 #[tauri::command]
-pub fn vault_status(state: State<'_, AppState>) -> IpcResult<VaultStatus> {
-    let path = state.vault_path.as_deref().ok_or_else(|| {
-        IpcError::new(
-            ErrorKind::Invalid,
-            "no data directory on this system; set KEYWARD_DATA_DIR",
-        )
-    })?;
-    Ok(vault::status(path))
+pub fn vault_status(state: State<'_, AppState>) -> IpcResult<VaultState> {
+    let path = state.path()?;
+    let status = vault::status(&path);
+    let unlocked = lock_slot(&state.session).is_some();
+    let device_unlock = status.exists
+        && Vault::open(&path)
+            .map(|v| v.info().device_unlock)
+            .unwrap_or(false);
+    Ok(VaultState {
+        path: status.path,
+        exists: status.exists,
+        unlocked,
+        device_unlock,
+    })
+}
+
+/// Strength of a candidate master password (nothing is stored).
+#[tauri::command]
+pub fn password_assess(password: String) -> Assessment {
+    let password = MasterPassword::new(password);
+    password::assess(password.expose(), &[])
+}
+
+/// Creates a new vault with a strong master password and unlocks it.
+#[tauri::command]
+pub async fn vault_create(state: State<'_, AppState>, password: String) -> IpcResult<()> {
+    let path = state.path()?;
+    let password = MasterPassword::new(password);
+    password::require_strong(password.expose(), &[]).map_err(|e| core_err(&e))?;
+    let slot = state.session.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                core_err(&VaultError::Io {
+                    path: parent.to_path_buf(),
+                    source: e,
+                })
+            })?;
+        }
+        let params = KdfParams::calibrate(KDF_TARGET).map_err(|e| core_err(&e))?;
+        let session = Vault::create(&path, &password, params).map_err(|e| core_err(&e))?;
+        *lock_slot(&slot) = Some(session);
+        Ok(())
+    })
+    .await
+    .map_err(|_| IpcError::new(keyward_core::ErrorKind::Internal, "vault creation failed"))?
+}
+
+/// Unlocks with the master password. Wrong passwords slow down in the core.
+#[tauri::command]
+pub async fn vault_unlock(state: State<'_, AppState>, password: String) -> IpcResult<()> {
+    let path = state.path()?;
+    let password = MasterPassword::new(password);
+    let slot = state.session.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let vault = Vault::open(&path).map_err(|e| core_err(&e))?;
+        let session = vault.unlock(&password).map_err(|e| core_err(&e))?;
+        *lock_slot(&slot) = Some(session);
+        Ok(())
+    })
+    .await
+    .map_err(|_| IpcError::new(keyward_core::ErrorKind::Internal, "unlock failed"))?
+}
+
+/// Unlocks with the device key kept in the OS keyring.
+#[tauri::command]
+pub async fn vault_unlock_device(state: State<'_, AppState>) -> IpcResult<()> {
+    let path = state.path()?;
+    let slot = state.session.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let vault = Vault::open(&path).map_err(|e| core_err(&e))?;
+        let session = vault.unlock_with_device().map_err(|e| core_err(&e))?;
+        *lock_slot(&slot) = Some(session);
+        Ok(())
+    })
+    .await
+    .map_err(|_| IpcError::new(keyward_core::ErrorKind::Internal, "unlock failed"))?
+}
+
+/// Locks now: the core drops and zeroizes the vault key.
+#[tauri::command]
+pub fn vault_lock(state: State<'_, AppState>) {
+    if let Some(session) = lock_slot(&state.session).take() {
+        session.lock();
+    }
+}
+
+/// The vault's settings.
+#[tauri::command]
+pub fn settings_get(state: State<'_, AppState>) -> IpcResult<Settings> {
+    state.with_session(|s| s.settings())
+}
+
+/// Changes the vault's settings (validated by the core).
+#[tauri::command]
+pub fn settings_update(state: State<'_, AppState>, settings: Settings) -> IpcResult<Settings> {
+    state.with_session(|s| {
+        s.set_settings(Actor::Gui, settings)?;
+        s.settings()
+    })
+}
+
+/// Whether the OS keyring can be used, and whether this vault uses it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyringState {
+    /// Availability of the OS keyring, with the reason when unavailable.
+    #[serde(flatten)]
+    pub status: KeyringStatus,
+    /// Whether this vault can be unlocked through it.
+    pub enabled: bool,
+}
+
+/// The OS-keyring option's state.
+#[tauri::command]
+pub fn keyring_status(state: State<'_, AppState>) -> IpcResult<KeyringState> {
+    let enabled = state.with_session(|s| s.device_unlock_enabled())?;
+    Ok(KeyringState {
+        status: vault::device_unlock_status(),
+        enabled,
+    })
+}
+
+/// Turns on "remember on this device".
+#[tauri::command]
+pub fn keyring_enable(state: State<'_, AppState>) -> IpcResult<()> {
+    state.with_session(|s| s.enable_device_unlock(Actor::Gui))
+}
+
+/// Turns it off and deletes the stored device key.
+#[tauri::command]
+pub fn keyring_disable(state: State<'_, AppState>) -> IpcResult<()> {
+    state.with_session(|s| s.disable_device_unlock(Actor::Gui))
 }

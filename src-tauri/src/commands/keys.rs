@@ -1,0 +1,164 @@
+//! Key records: list, search, detail, add, edit.
+//!
+//! Input DTOs carry the secret and passphrase only on the way in; they are
+//! moved at once into the core's zeroizing types. No output of this module
+//! carries a secret: the core's `KeySummary`/`KeyDetail` hold metadata only.
+
+use keyward_core::vault::{
+    Actor, ApiSecret, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType,
+    NewKey, Passphrase, Scope, ValidationError, VaultError,
+};
+use serde::Deserialize;
+use tauri::State;
+
+use crate::error::IpcResult;
+use crate::state::AppState;
+
+/// Where a key talks to, as the form sends it.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "base_url")]
+pub enum EnvironmentInput {
+    /// Production.
+    Mainnet,
+    /// The exchange's testnet.
+    Testnet,
+    /// A custom base URL.
+    Custom(String),
+}
+
+impl From<EnvironmentInput> for Environment {
+    fn from(e: EnvironmentInput) -> Self {
+        match e {
+            EnvironmentInput::Mainnet => Environment::Mainnet,
+            EnvironmentInput::Testnet => Environment::Testnet,
+            EnvironmentInput::Custom(url) => Environment::Custom(url),
+        }
+    }
+}
+
+/// A new key from the add form. No `Debug`: it holds the secret.
+#[derive(Deserialize)]
+pub struct KeyInput {
+    label: String,
+    exchange: String,
+    environment: EnvironmentInput,
+    api_key_id: String,
+    secret: String,
+    passphrase: Option<String>,
+    key_type: String,
+    scopes: Vec<String>,
+    ip_whitelist: Vec<String>,
+    linked_services: Vec<String>,
+    notes: String,
+    rotate_every_days: Option<u32>,
+}
+
+/// Changes from the edit form; absent fields stay as they are. No `Debug`.
+#[derive(Deserialize)]
+pub struct KeyEditInput {
+    label: Option<String>,
+    environment: Option<EnvironmentInput>,
+    api_key_id: Option<String>,
+    secret: Option<String>,
+    passphrase: Option<String>,
+    key_type: Option<String>,
+    scopes: Option<Vec<String>>,
+    ip_whitelist: Option<Vec<String>>,
+    linked_services: Option<Vec<String>>,
+    notes: Option<String>,
+    /// `Some(None)` (JSON `null` with the field present) reverts to the vault default.
+    #[serde(default, deserialize_with = "double_option")]
+    rotate_every_days: Option<Option<u32>>,
+    status: Option<String>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(d).map(Some)
+}
+
+fn scopes(names: &[String]) -> Result<Vec<Scope>, ValidationError> {
+    names.iter().map(|s| s.parse()).collect()
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+impl KeyInput {
+    fn into_new_key(self) -> Result<NewKey, VaultError> {
+        let exchange: Exchange = self.exchange.parse()?;
+        Ok(NewKey {
+            label: self.label,
+            exchange,
+            environment: self.environment.into(),
+            api_key_id: self.api_key_id,
+            secret: ApiSecret::new(self.secret),
+            passphrase: non_empty(self.passphrase).map(Passphrase::new),
+            key_type: self.key_type.parse::<KeyType>()?,
+            scopes: scopes(&self.scopes)?,
+            ip_whitelist: self.ip_whitelist,
+            linked_services: self.linked_services,
+            notes: self.notes,
+            rotate_every_days: self.rotate_every_days,
+        })
+    }
+}
+
+impl KeyEditInput {
+    fn into_edit(self) -> Result<KeyEdit, VaultError> {
+        Ok(KeyEdit {
+            label: self.label,
+            environment: self.environment.map(Into::into),
+            api_key_id: self.api_key_id,
+            secret: non_empty(self.secret).map(ApiSecret::new),
+            passphrase: non_empty(self.passphrase).map(Passphrase::new),
+            key_type: self.key_type.map(|k| k.parse::<KeyType>()).transpose()?,
+            scopes: self.scopes.map(|s| scopes(&s)).transpose()?,
+            ip_whitelist: self.ip_whitelist,
+            linked_services: self.linked_services,
+            notes: self.notes,
+            rotate_every_days: self.rotate_every_days,
+            status: self.status.map(|s| s.parse::<KeyStatus>()).transpose()?,
+        })
+    }
+}
+
+/// Every key, metadata only.
+#[tauri::command]
+pub fn key_list(state: State<'_, AppState>) -> IpcResult<Vec<KeySummary>> {
+    state.with_session(|s| s.list_keys())
+}
+
+/// Keys whose label, exchange, services or notes match `query`.
+#[tauri::command]
+pub fn key_search(state: State<'_, AppState>, query: String) -> IpcResult<Vec<KeySummary>> {
+    state.with_session(|s| s.search_keys(&query))
+}
+
+/// One key's metadata (never its secret).
+#[tauri::command]
+pub fn key_get(state: State<'_, AppState>, label: String) -> IpcResult<KeyDetail> {
+    state.with_session(|s| s.key_detail(&label))
+}
+
+/// Adds a key; the core validates every field and seals the secret.
+#[tauri::command]
+pub fn key_add(state: State<'_, AppState>, key: KeyInput) -> IpcResult<KeySummary> {
+    state.with_session(|s| {
+        let key = key.into_new_key()?;
+        s.add_key(Actor::Gui, key)
+    })
+}
+
+/// Edits a key.
+#[tauri::command]
+pub fn key_edit(
+    state: State<'_, AppState>,
+    label: String,
+    edit: KeyEditInput,
+) -> IpcResult<KeyDetail> {
+    state.with_session(|s| {
+        let edit = edit.into_edit()?;
+        s.edit_key(Actor::Gui, &label, edit)
+    })
+}

@@ -1,0 +1,83 @@
+import { call } from './core';
+
+export const EXCHANGES = [
+  'binance',
+  'coinbase',
+  'kraken',
+  'okx',
+  'bybit',
+  'kucoin',
+  'bitget',
+  'other',
+] as const;
+export type Exchange = (typeof EXCHANGES)[number];
+
+export const SCOPES = ['read', 'trade', 'withdraw', 'transfer', 'futures', 'margin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const KEY_TYPES = ['hmac', 'ed25519', 'rsa', 'ecdsa_jwt'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+export type KeyStatus = 'active' | 'rotating' | 'revoked' | 'compromised';
+
+export type Environment =
+  | { kind: 'mainnet' }
+  | { kind: 'testnet' }
+  | { kind: 'custom'; base_url: string };
+
+/** Exchanges that issue a passphrase with every key. */
+export const NEEDS_PASSPHRASE: readonly Exchange[] = ['okx', 'kucoin', 'bitget'];
+
+/** Mirrors `keyward_core::vault::KeySummary` (metadata only). */
+export interface KeySummary {
+  id: string;
+  label: string;
+  exchange: Exchange;
+  environment: Environment;
+  api_key_id_masked: string;
+  key_type: KeyType;
+  scopes: Scope[];
+  ip_restricted: boolean;
+  status: KeyStatus;
+  created_at: number;
+  last_rotated_at: number | null;
+  rotate_every_days: number;
+  rotation_due_at: number;
+}
+
+/** Mirrors `keyward_core::vault::KeyDetail` (never the secret). */
+export interface KeyDetail extends KeySummary {
+  api_key_id: string;
+  has_passphrase: boolean;
+  ip_whitelist: string[];
+  linked_services: string[];
+  notes: string;
+  rotate_every_days_override: number | null;
+  last_audit_at: number | null;
+  last_audit_result: string | null;
+  last_audit_permissions: string[] | null;
+}
+
+export interface KeyInput {
+  label: string;
+  exchange: Exchange;
+  environment: Environment;
+  api_key_id: string;
+  secret: string;
+  passphrase: string | null;
+  key_type: KeyType;
+  scopes: Scope[];
+  ip_whitelist: string[];
+  linked_services: string[];
+  notes: string;
+  rotate_every_days: number | null;
+}
+
+export type KeyEditInput = Partial<Omit<KeyInput, 'exchange'>> & { status?: KeyStatus };
+
+export const keyList = () => call<KeySummary[]>('key_list');
+export const keySearch = (query: string) => call<KeySummary[]>('key_search', { query });
+export const keyGet = (label: string) => call<KeyDetail>('key_get', { label });
+export const keyAdd = (key: KeyInput) => call<KeySummary>('key_add', { key });
+export const keyEdit = (label: string, edit: KeyEditInput) =>
+  call<KeyDetail>('key_edit', { label, edit });

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { age, lines, rotationDue } from './format';
+
+const NOW = 1_700_000_000;
+const DAY = 86_400;
+
+describe('age', () => {
+  it('counts whole days', () => {
+    expect(age(NOW - 10, NOW)).toBe('today');
+    expect(age(NOW - DAY, NOW)).toBe('1 day');
+    expect(age(NOW - 30 * DAY - 5, NOW)).toBe('30 days');
+  });
+});
+
+describe('rotationDue', () => {
+  it('flags overdue, soon and fine', () => {
+    expect(rotationDue(NOW - 3 * DAY, NOW)).toEqual({ text: 'overdue 3 d', level: 'overdue' });
+    expect(rotationDue(NOW + 5 * DAY + 10, NOW).level).toBe('soon');
+    expect(rotationDue(NOW + 40 * DAY + 10, NOW)).toEqual({ text: 'in 40 d', level: 'ok' });
+  });
+});
+
+describe('lines', () => {
+  it('drops blanks and trims', () => {
+    expect(lines(' 203.0.113.7 \n\n10.0.0.0/8\n')).toEqual(['203.0.113.7', '10.0.0.0/8']);
+    expect(lines('grid bot, dca bot')).toEqual(['grid bot', 'dca bot']);
+  });
+});

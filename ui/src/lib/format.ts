@@ -1,0 +1,31 @@
+// Small, pure presentation helpers (unit-tested in format.test.ts).
+
+const DAY = 86_400;
+
+/** "today", "1 day", "12 days" since `unixSeconds`. */
+export function age(unixSeconds: number, now: number = Date.now() / 1000): string {
+  const days = Math.floor(Math.max(0, now - unixSeconds) / DAY);
+  if (days === 0) return 'today';
+  return days === 1 ? '1 day' : `${days} days`;
+}
+
+export type Due = { text: string; level: 'ok' | 'soon' | 'overdue' };
+
+/** Rotation due state: overdue, due within 7 days, or fine. */
+export function rotationDue(dueAt: number, now: number = Date.now() / 1000): Due {
+  const days = Math.floor((dueAt - now) / DAY);
+  if (dueAt <= now) {
+    const late = Math.floor((now - dueAt) / DAY);
+    return { text: late === 0 ? 'due today' : `overdue ${late} d`, level: 'overdue' };
+  }
+  if (days <= 7) return { text: `due in ${days} d`, level: 'soon' };
+  return { text: `in ${days} d`, level: 'ok' };
+}
+
+/** Entries separated by newlines or commas, trimmed, blanks dropped. */
+export function lines(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+}
