@@ -344,7 +344,7 @@ impl Transport {
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let base = self.config.backoff_base.as_secs_f64() * 2f64.powi(attempt as i32);
         let jitter: f64 = rand::random::<f64>() * base;
         Duration::from_secs_f64((base + jitter).min(30.0))

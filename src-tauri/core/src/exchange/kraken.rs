@@ -123,14 +123,28 @@ async fn private(
         let resp = ep.send(&creds.api_key, weight, true, &mut build).await?;
         parse(ep, resp)
     };
-    ep.with_clock_retry(call, || {
-        ep.sync_clock("/0/public/Time", |v| {
-            v.get("result")
-                .and_then(|r| int(r, "unixtime"))
-                .map(|s| s * 1000)
-        })
-    })
-    .await
+    // Kraken reports its rate limit in the body, without a Retry-After: wait
+    // for its counter to decay (about 3 s per unit on the Starter tier) and
+    // try again, twice at most.
+    let mut attempt = 0;
+    loop {
+        let result = ep
+            .with_clock_retry(call, || {
+                ep.sync_clock("/0/public/Time", |v| {
+                    v.get("result")
+                        .and_then(|r| int(r, "unixtime"))
+                        .map(|s| s * 1000)
+                })
+            })
+            .await;
+        match result {
+            Err(ExchangeError::RateLimited { .. }) if attempt < 2 => {
+                attempt += 1;
+                tokio::time::sleep(ep.transport.backoff(attempt + 2)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
