@@ -978,6 +978,48 @@ async fn server_errors_are_retried_then_typed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bans_are_typed_and_not_retried() {
+    let f = Fixture::new().await;
+    // Binance 418: IP auto-ban, with its Retry-After.
+    f.sim.add_fault(Fault {
+        status: Some(418),
+        ..Fault::new(FaultKind::ServerError).on(SimExchange::Binance)
+    });
+    let e = f
+        .ep(Exchange::Binance)
+        .verify(&creds(Exchange::Binance))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ExchangeError::Banned {
+                exchange: Exchange::Binance,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // Bybit 403: IP ban of at least ten minutes.
+    f.sim.add_fault(Fault {
+        status: Some(403),
+        ..Fault::new(FaultKind::ServerError).on(SimExchange::Bybit)
+    });
+    match f
+        .ep(Exchange::Bybit)
+        .verify(&creds(Exchange::Bybit))
+        .await
+        .unwrap_err()
+    {
+        ExchangeError::Banned { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(600)))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.client.stats().retries, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_html_bodies_are_typed_errors() {
     let f = Fixture::new().await;
     for ex in [

@@ -31,6 +31,7 @@ pub(super) fn capabilities() -> Capabilities {
         notes: vec![
             "Binance reports whether an IP restriction exists, not the list of IPs.",
             "Keys are deleted only in the web interface.",
+            "Binance answers -2015 both for an unknown key and for a call from a non-allowlisted IP; a revocation check from an allowlisted address is conclusive.",
             "Order history needs a symbol; recent activity lists open orders across all symbols.",
             "The spot testnet has no /sapi endpoints: only authentication is checked there.",
         ],

@@ -56,6 +56,16 @@ fn reason_for(code: i64) -> RejectReason {
 
 fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
     let ex = Exchange::Bybit;
+    if resp.status == 403 {
+        // Bybit's IP ban ("access too frequent"): at least 10 minutes.
+        ep.transport.note_rate_limited();
+        return Err(ExchangeError::Banned {
+            exchange: ex,
+            retry_after: resp
+                .retry_after
+                .or(Some(std::time::Duration::from_secs(600))),
+        });
+    }
     let json = resp.json(ex)?;
     let code = int(&json, "retCode").ok_or_else(|| resp.malformed(ex))?;
     if code == 0 {
