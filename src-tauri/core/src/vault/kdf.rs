@@ -137,8 +137,19 @@ impl KdfParams {
             f64::from(base.iterations)
         };
         // Stay well inside MAX so a calibrated vault always opens elsewhere.
-        let iterations = wanted.clamp(f64::from(base.iterations), 16.0) as u32;
+        let iterations = wanted.clamp(f64::from(base.iterations), 32.0) as u32;
         Ok(KdfParams { iterations, ..base })
+    }
+}
+
+impl KdfParams {
+    /// Runs one derivation with a throwaway password and salt and returns how
+    /// long it took: what an unlock with these parameters costs on this
+    /// machine (shown when choosing parameters; used by the benchmark).
+    pub fn measure(&self) -> Result<Duration, VaultError> {
+        let start = Instant::now();
+        self.derive(b"measure", &[0u8; SALT_LEN])?;
+        Ok(start.elapsed())
     }
 }
 
