@@ -98,7 +98,13 @@ pub fn list(keys: &[KeySummary], as_json: bool) {
         .max(5);
     say!(
         "{:<w$}  {:<8}  {:<8}  {:<11}  {:<20}  {:<3}  {:<11}  ROTATION",
-        "LABEL", "EXCHANGE", "ENV", "KEY ID", "SCOPES", "IP", "STATUS"
+        "LABEL",
+        "EXCHANGE",
+        "ENV",
+        "KEY ID",
+        "SCOPES",
+        "IP",
+        "STATUS"
     );
     for k in keys {
         say!(
