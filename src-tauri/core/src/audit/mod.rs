@@ -166,8 +166,11 @@ actions! {
     Import => "import",
     /// A key was verified against its exchange.
     Verify => "verify",
-    /// `keyward run` was allowed to inject a key.
+    /// `keyward run` was allowed to inject a key (one entry per use).
     RunAllowed => "run_allowed",
+    /// The per-key "allow `keyward run`" grant was given or withdrawn
+    /// (details: `allowed`).
+    RunGrantChanged => "run_grant_changed",
     /// An MFA enrolment was started (MFA not yet active).
     MfaEnrolled => "mfa_enrolled",
     /// An MFA enrolment was confirmed: MFA is active.

@@ -115,6 +115,8 @@ fn insert(tx: &Transaction<'_>, entry: &Entry) -> Result<(), AuditError> {
 pub struct AuditFilter {
     /// Only entries about this key id.
     pub key_id: Option<String>,
+    /// Only entries that name this key label (as it was at the time).
+    pub key_label: Option<String>,
     /// Only these actions (any, if empty).
     pub actions: Vec<Action>,
     /// Only entries at or after this unix time in milliseconds.
@@ -136,6 +138,15 @@ impl AuditFilter {
     pub fn for_key(key_id: impl Into<String>) -> Self {
         AuditFilter {
             key_id: Some(key_id.into()),
+            ..AuditFilter::default()
+        }
+    }
+
+    /// Entries that name a key by this label (also finds entries about a
+    /// key that has since been deleted or renamed away from it).
+    pub fn for_label(label: impl Into<String>) -> Self {
+        AuditFilter {
+            key_label: Some(label.into()),
             ..AuditFilter::default()
         }
     }
@@ -169,6 +180,10 @@ pub fn read(conn: &Connection, filter: &AuditFilter) -> Result<Vec<Entry>, Audit
     if let Some(key_id) = &filter.key_id {
         args.push(key_id.clone().into());
         sql.push_str(&format!(" AND key_id = ?{}", args.len()));
+    }
+    if let Some(label) = &filter.key_label {
+        args.push(label.clone().into());
+        sql.push_str(&format!(" AND key_label = ?{}", args.len()));
     }
     if !filter.actions.is_empty() {
         let mut marks = Vec::with_capacity(filter.actions.len());

@@ -114,6 +114,32 @@ impl KindedError for MfaError {
     }
 }
 
+impl MfaError {
+    /// A short stable name for why a step-up failed, safe to record in the
+    /// audit log's details and to branch on in tests (never a code).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            MfaError::StepUpRequired { .. } => "step_up_required",
+            MfaError::InvalidCode => "invalid_code",
+            MfaError::ReplayedCode => "replayed_code",
+            MfaError::Throttled { .. } => "throttled",
+            MfaError::NotEnrolled => "not_enrolled",
+            MfaError::AlreadyEnrolled => "already_enrolled",
+            MfaError::NoPendingEnrolment => "no_pending_enrolment",
+            MfaError::RecoveryCodeUsed => "recovery_code_used",
+            MfaError::InvalidRecoveryCode => "invalid_recovery_code",
+            MfaError::WrongGrant { .. } => "wrong_grant",
+            MfaError::InvalidWindow { .. } => "invalid_window",
+            MfaError::InvalidAccountName => "invalid_account_name",
+            MfaError::MalformedSeed => "malformed_seed",
+            MfaError::SeedUnavailable => "seed_unavailable",
+            MfaError::Corrupt { .. } => "corrupt",
+            MfaError::Random => "random",
+            MfaError::Storage(_) => "storage",
+        }
+    }
+}
+
 impl From<rusqlite::Error> for MfaError {
     fn from(err: rusqlite::Error) -> Self {
         MfaError::Storage(err)

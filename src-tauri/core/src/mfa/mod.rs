@@ -184,7 +184,6 @@ pub struct PasswordVerified {
 impl PasswordVerified {
     /// To be called by the vault, and only right after the master password
     /// was verified against the vault's key-encryption key.
-    #[allow(dead_code)]
     pub(crate) fn attest() -> Self {
         PasswordVerified { _private: () }
     }

@@ -51,6 +51,15 @@ impl TotpSeed {
         Ok(TotpSeed(SecretSlice::from(bytes.to_vec())))
     }
 
+    /// A seed from its base32 form (as shown at enrolment). For tools and
+    /// tests that act as the authenticator app; the vault itself only ever
+    /// stores the sealed bytes.
+    pub fn from_base32(encoded: &str) -> Result<Self, MfaError> {
+        let secret =
+            Secret::try_from_base32(encoded.trim()).map_err(|_| MfaError::MalformedSeed)?;
+        Self::from_bytes(secret.as_bytes().to_vec())
+    }
+
     /// The raw seed, for the vault to seal. Never log, display or serialize
     /// it.
     pub fn expose_secret(&self) -> &[u8] {

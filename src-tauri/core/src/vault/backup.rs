@@ -19,8 +19,9 @@
 //!   detected, and any change to the file fails as one error.
 //!   The trade-off: the file is only readable by Keyward, not by `rage`.
 //!
-//! Export will be MFA-gated (DESIGN §2): the step-up check belongs at the top
-//! of [`Session::export_backup`], before any secret is opened.
+//! Export is MFA-gated (DESIGN §2): [`Session::export_backup`] takes a
+//! step-up grant for [`GatedAction::Export`] and checks it before any secret
+//! is opened.
 
 use std::io::Write;
 use std::path::Path;
@@ -34,6 +35,7 @@ use super::record::{Environment, KeyStatus, NewKey};
 use super::seal;
 use super::secret::{ApiSecret, BackupPassphrase, Passphrase};
 use super::session::{Action, Actor, Session, insert_key};
+use crate::mfa::{GatedAction, StepUpGrant};
 
 const MAGIC: &[u8] = b"KEYWARD-BACKUP\0";
 const BACKUP_VERSION: u8 = 1;
@@ -151,15 +153,16 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
 
 impl Session {
     /// Writes every key, secrets included, to `out`, sealed under
-    /// `passphrase`. Returns the number of keys written. Refuses to overwrite
-    /// an existing file.
+    /// `passphrase` (gated: [`GatedAction::Export`]). Returns the number of
+    /// keys written. Refuses to overwrite an existing file.
     pub fn export_backup(
         &mut self,
         actor: Actor,
+        grant: StepUpGrant,
         out: &Path,
         passphrase: &BackupPassphrase,
     ) -> Result<usize, VaultError> {
-        // MFA step-up for export is enforced here once the mfa module lands.
+        grant.authorize(GatedAction::Export)?;
         if passphrase.is_empty() {
             return Err(super::validate::ValidationError::EmptySecret.into());
         }
@@ -240,8 +243,9 @@ impl Session {
             let _ = std::fs::remove_file(&tmp);
             return Err(io_err(out)(e));
         }
-        self.write(
+        self.write_gated(
             actor,
+            grant.method(),
             |_| Action::BackupExport { keys: count },
             |_, _| Ok(()),
         )?;
@@ -372,7 +376,8 @@ mod tests {
     fn round_trip_restores_secrets_and_metadata() {
         let dir = tempfile::tempdir().unwrap();
         let pw = MasterPassword::from("pw");
-        let mut a = Vault::create(&dir.path().join("a"), &pw, KdfParams::MINIMUM).unwrap();
+        let mut a =
+            Vault::create(&dir.path().join("a"), &pw, KdfParams::MINIMUM, Actor::Cli).unwrap();
         let mut key = NewKey::new(
             "okx",
             Exchange::Okx,
@@ -393,9 +398,14 @@ mod tests {
         a.add_key(Actor::Cli, pem).unwrap();
         let file = dir.path().join("backup");
         let pp = BackupPassphrase::from("bp");
-        assert_eq!(a.export_backup(Actor::Cli, &file, &pp).unwrap(), 2);
+        let proof = crate::mfa::Proof::MasterPassword(a.verify_password(&pw).unwrap());
+        let grant = a
+            .step_up(Actor::Cli, GatedAction::Export, Some(proof))
+            .unwrap();
+        assert_eq!(a.export_backup(Actor::Cli, grant, &file, &pp).unwrap(), 2);
 
-        let mut b = Vault::create(&dir.path().join("b"), &pw, KdfParams::MINIMUM).unwrap();
+        let mut b =
+            Vault::create(&dir.path().join("b"), &pw, KdfParams::MINIMUM, Actor::Cli).unwrap();
         let report = b
             .import_backup(Actor::Cli, &file, &pp, ConflictPolicy::Skip)
             .unwrap();

@@ -15,6 +15,7 @@ use super::error::VaultError;
 use super::seal;
 use super::secret::{DeviceKey, VaultKey};
 use super::session::{Action, Actor, META_RECORD, Session, Vault};
+use crate::mfa::{GatedAction, StepUpGrant};
 
 const SERVICE: &str = "keyward";
 
@@ -91,7 +92,13 @@ impl Session {
 
     /// Stores a fresh random device key in the OS keyring and a second wrap
     /// of the vault key under it in the vault. Replaces any earlier one.
-    pub fn enable_device_unlock(&mut self, actor: Actor) -> Result<(), VaultError> {
+    /// Gated: [`GatedAction::SecuritySettings`].
+    pub fn enable_device_unlock(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+    ) -> Result<(), VaultError> {
+        grant.authorize(GatedAction::SecuritySettings)?;
         let vault_id = self.header().vault_id;
         let account = account_for(&vault_id);
         let entry = entry(&account)?;
@@ -104,8 +111,9 @@ impl Session {
         entry
             .set_secret(device.bytes())
             .map_err(|e| unavailable(&e))?;
-        let stored = self.write(
+        let stored = self.write_gated(
             actor,
+            grant.method(),
             |_| Action::DeviceUnlockEnable,
             |tx, _| {
                 tx.execute(
@@ -125,7 +133,13 @@ impl Session {
     /// Deletes the device key from the OS keyring and the wrap from the
     /// vault. The wrap is removed even if the keyring cannot be reached (the
     /// orphaned keyring entry then unlocks nothing).
-    pub fn disable_device_unlock(&mut self, actor: Actor) -> Result<(), VaultError> {
+    /// Gated: [`GatedAction::SecuritySettings`].
+    pub fn disable_device_unlock(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+    ) -> Result<(), VaultError> {
+        grant.authorize(GatedAction::SecuritySettings)?;
         let account: Option<String> = self.conn().query_row(
             "SELECT device_account FROM vault_meta WHERE id = 1",
             [],
@@ -136,8 +150,9 @@ impl Session {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(err) => Err(unavailable(&err)),
         });
-        self.write(
+        self.write_gated(
             actor,
+            grant.method(),
             |_| Action::DeviceUnlockDisable,
             |tx, _| {
                 tx.execute(
@@ -167,15 +182,23 @@ impl Vault {
         let entry = entry(&account)?;
         let mut raw = match entry.get_secret() {
             Ok(raw) => raw,
-            Err(keyring::Error::NoEntry) => return Err(VaultError::DeviceKeyMismatch),
+            Err(keyring::Error::NoEntry) => {
+                self.record_failed_unlock("device")?;
+                return Err(VaultError::DeviceKeyMismatch);
+            }
             Err(e) => return Err(unavailable(&e)),
         };
         let device = DeviceKey::from_slice(&raw);
         raw.zeroize();
-        let device = device.ok_or(VaultError::DeviceKeyMismatch)?;
-        let key_bytes = seal::open(device.bytes(), &device_aad(&meta.header.vault_id), &wrap)
-            .map_err(|_| VaultError::DeviceKeyMismatch)?;
-        let key = VaultKey::from_slice(&key_bytes).ok_or(VaultError::DeviceKeyMismatch)?;
-        self.session(key, &meta)
+        let key = device.and_then(|device| {
+            let key_bytes =
+                seal::open(device.bytes(), &device_aad(&meta.header.vault_id), &wrap).ok()?;
+            VaultKey::from_slice(&key_bytes)
+        });
+        let Some(key) = key else {
+            self.record_failed_unlock("device")?;
+            return Err(VaultError::DeviceKeyMismatch);
+        };
+        self.session(key, &meta, "device")
     }
 }

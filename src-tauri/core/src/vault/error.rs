@@ -10,7 +10,9 @@ use thiserror::Error;
 
 use super::kdf::KdfParams;
 use super::validate::ValidationError;
+use crate::audit::AuditError;
 use crate::error::{ErrorKind, KindedError};
+use crate::mfa::MfaError;
 
 /// Something a vault operation could not do.
 #[derive(Debug, Error)]
@@ -132,6 +134,17 @@ pub enum VaultError {
     /// The backup passphrase was wrong (or the backup was tampered with).
     #[error("wrong backup passphrase, or the backup was tampered with")]
     WrongBackupPassphrase,
+    /// MFA enrolment or step-up refused or failed (missing, wrong, replayed
+    /// or throttled code, and so on).
+    #[error(transparent)]
+    Mfa(#[from] MfaError),
+    /// The audit log could not be written, read or verified.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The vault says MFA is enrolled but its MFA record is missing or does
+    /// not say so: the record was deleted or rolled back.
+    #[error("the MFA record is missing or was rolled back while MFA is enrolled")]
+    MfaRecordMissing,
     /// The OS random generator failed.
     #[error("the system random generator failed")]
     Random,
@@ -170,7 +183,10 @@ impl KindedError for VaultError {
             | VaultError::Corrupt { .. }
             | VaultError::Malformed { .. }
             | VaultError::IntegrityFailed { .. }
-            | VaultError::BackupCorrupt => ErrorKind::Integrity,
+            | VaultError::BackupCorrupt
+            | VaultError::MfaRecordMissing => ErrorKind::Integrity,
+            VaultError::Mfa(e) => e.kind(),
+            VaultError::Audit(e) => e.kind(),
             VaultError::Random | VaultError::Database(_) | VaultError::Io { .. } => {
                 ErrorKind::Internal
             }

@@ -1,33 +1,283 @@
-//! The hook every vault write passes through, inside its transaction.
+//! Where the audit log joins the vault: every write, every unlock.
 //!
-//! Owns: the point where the audit log joins a write. [`after_write`] runs in
-//! the same `rusqlite::Transaction` as the change it describes, right before
-//! commit, so a change and its audit entry are stored together or not at all.
-//! Must never: open its own transaction, commit, or record a secret (the
-//! [`Action`] carries metadata only).
+//! Owns: the translation of a vault [`Action`] into an audit event, the
+//! append of that event inside the write's own transaction, the sealing of
+//! the chain head into `vault_meta.audit_head` (field `audit_head`, AAD =
+//! vault id ‖ the header record id ‖ field name), and the unlock-time
+//! verification of the whole chain against that sealed head.
+//!
+//! Must never: open or commit a transaction ([`after_write`] and
+//! [`on_unlock`] run inside the caller's), record a secret (an [`Action`]
+//! carries metadata only: ids, labels, counts, names of fields — never
+//! values of secret fields), or let a broken chain block an unlock: the
+//! finding is appended to the log itself and reported to the front end,
+//! which shows a banner (GUI) or exits 5 (`keyward log --verify`).
+//!
+//! A vault created before the audit log existed has no sealed head; its
+//! first unlock starts the chain and sets the "audit started" marker inside
+//! the sealed settings. From then on a missing head is tampering, so
+//! deleting the whole log and clearing the head is caught as well.
 
-use rusqlite::Transaction;
+use std::time::SystemTime;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde_json::json;
 
 use super::error::VaultError;
-use super::session::{Action, Actor};
+use super::session::{Action, Actor, META_RECORD, Sealer};
+use crate::audit::{self, AuditError, ChainHead, Details, Entry, NewEvent, store as audit_store};
+use crate::mfa::ProofMethod;
+
+/// The field name (and AAD) of the sealed chain head.
+pub(crate) const AUDIT_HEAD_FIELD: &str = "audit_head";
 
 /// One write, as the audit log will see it.
 #[derive(Debug)]
-#[allow(dead_code)] // read by the audit log once it joins here
 pub(crate) struct WriteEvent<'a> {
     /// Who asked.
     pub actor: Actor,
     /// What was done.
     pub action: &'a Action,
-    /// Unix seconds.
-    pub at: i64,
+    /// When.
+    pub at: SystemTime,
+    /// For gated actions: how step-up was passed.
+    pub proof: Option<ProofMethod>,
 }
 
-/// Called by the vault's single write path inside the open transaction.
-/// The audit log appends its hash-chained entry here.
+/// A broken audit chain found when the vault was unlocked.
+///
+/// The unlock still succeeds (the vault's records are authenticated on
+/// their own); the finding is appended to the log as
+/// `audit_integrity_failed` and kept on the session so the GUI can show a
+/// banner and `keyward log --verify` can exit 5.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditProblem {
+    /// What verification found (an entry modified, deleted, reordered; the
+    /// log truncated; the sealed head removed). Never secret.
+    pub finding: String,
+    /// Sequence number of the `audit_integrity_failed` entry that records it.
+    pub recorded_as: u64,
+}
+
+/// The answer to "is the audit log intact?" (`keyward log --verify`, the
+/// GUI's verify button).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// Entries in the log (the sealed head's sequence number).
+    pub entries: u64,
+    /// What verifying the chain now found, if anything.
+    pub problem: Option<String>,
+    /// What the unlock of this session found, if anything. A truncation
+    /// found at unlock is sealed over by the finding's own entry, so it is
+    /// only visible here and in that entry.
+    pub found_at_unlock: Option<AuditProblem>,
+    /// `audit_integrity_failed` entries in the log, from any unlock.
+    pub recorded_findings: usize,
+}
+
+impl AuditReport {
+    /// Whether nothing is wrong now and nothing was found at this unlock.
+    pub fn is_ok(&self) -> bool {
+        self.problem.is_none() && self.found_at_unlock.is_none()
+    }
+}
+
+/// The audit event describing `action` (never a secret: see [`Action`]).
+fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
+    use audit::Action as A;
+    let keyed = |a: A, id: &str, label: &str| NewEvent::new(actor, a, at).with_key(id, label);
+    let plain = |a: A| NewEvent::new(actor, a, at);
+    match action {
+        Action::VaultCreate => plain(A::VaultCreated),
+        Action::KeyAdd { key_id, label } => keyed(A::KeyAdded, key_id, label),
+        Action::KeyEdit {
+            key_id,
+            label,
+            fields,
+        } => keyed(A::KeyEdited, key_id, label)
+            .with_details(Details::new().with("fields", json!(fields))),
+        Action::KeyDelete { key_id, label } => keyed(A::KeyDeleted, key_id, label),
+        Action::SecretReveal { key_id, label } => keyed(A::SecretRevealed, key_id, label),
+        Action::SecretCopy { key_id, label } => keyed(A::SecretCopied, key_id, label),
+        Action::RunGrant {
+            key_id,
+            label,
+            allowed,
+        } => keyed(A::RunGrantChanged, key_id, label)
+            .with_details(Details::new().with("allowed", *allowed)),
+        Action::RunUse { key_id, label } => keyed(A::RunAllowed, key_id, label),
+        Action::SettingsChange { changed } => {
+            let mut map = serde_json::Map::new();
+            for (name, value) in changed {
+                map.insert((*name).to_owned(), json!(value));
+            }
+            plain(A::SettingsChanged).with_details(Details::new().with("changed", map))
+        }
+        Action::KdfChange => plain(A::SettingsChanged)
+            .with_details(Details::new().with("changed", json!({ "kdf": "raised" }))),
+        Action::PasswordChange => plain(A::PasswordChanged),
+        Action::DeviceUnlockEnable => plain(A::KeyringUnlockEnabled),
+        Action::DeviceUnlockDisable => plain(A::KeyringUnlockRemoved),
+        Action::BackupExport { keys } => {
+            plain(A::Export).with_details(Details::new().with("keys", *keys))
+        }
+        Action::BackupImport { added, replaced } => plain(A::Import).with_details(
+            Details::new()
+                .with("added", *added)
+                .with("replaced", *replaced),
+        ),
+        Action::MfaEnrol { reenrolment } => {
+            plain(A::MfaEnrolled).with_details(Details::new().with("reenrolment", *reenrolment))
+        }
+        Action::MfaConfirm => plain(A::MfaConfirmed),
+        Action::MfaCancel => plain(A::MfaEnrolmentCancelled),
+        Action::MfaDisable => plain(A::MfaDisabled),
+        Action::RecoveryCodesRegenerate => plain(A::MfaRecoveryCodesRegenerated),
+        Action::RecoveryCodeUsed { gated, left } => plain(A::MfaRecoveryCodeUsed).with_details(
+            Details::new()
+                .with("action", *gated)
+                .with("codes_left", *left),
+        ),
+        Action::StepUpFailed { gated, reason } => plain(A::StepUpFailed).with_details(
+            Details::new()
+                .with("action", *gated)
+                .with("reason", *reason),
+        ),
+        Action::StepUpThrottled { gated, until } => plain(A::StepUpThrottled)
+            .with_details(Details::new().with("action", *gated).with("until", *until)),
+    }
+}
+
+/// Called by the vault's single write path inside the open transaction:
+/// appends the entry for `event` and seals the new chain head.
 pub(crate) fn after_write(
-    _tx: &Transaction<'_>,
-    _event: &WriteEvent<'_>,
+    tx: &Transaction<'_>,
+    sealer: &Sealer<'_>,
+    event: &WriteEvent<'_>,
+) -> Result<Entry, VaultError> {
+    let mut new = event_for(event.actor, event.action, event.at);
+    if let Some(proof) = event.proof {
+        new.details = new.details.with("proof", proof.as_str());
+    }
+    append(tx, sealer, new)
+}
+
+/// Appends one event and seals the head, inside `tx`.
+pub(crate) fn append(
+    tx: &Transaction<'_>,
+    sealer: &Sealer<'_>,
+    event: NewEvent,
+) -> Result<Entry, VaultError> {
+    let entry = audit_store::append(tx, &sealer.audit_key(), event)?;
+    seal_head(tx, sealer, &entry.head())?;
+    Ok(entry)
+}
+
+fn seal_head(
+    tx: &Transaction<'_>,
+    sealer: &Sealer<'_>,
+    head: &ChainHead,
 ) -> Result<(), VaultError> {
+    let blob = sealer.seal(&META_RECORD, AUDIT_HEAD_FIELD, &head.to_bytes())?;
+    tx.execute(
+        "UPDATE vault_meta SET audit_head = ?1 WHERE id = 1",
+        params![blob],
+    )?;
     Ok(())
+}
+
+/// What checking the stored chain against the sealed head found: `None`
+/// when intact, else a description that is safe to show and to log.
+pub(crate) fn check_chain(
+    conn: &rusqlite::Connection,
+    sealer: &Sealer<'_>,
+    audit_started: bool,
+) -> Result<Option<String>, VaultError> {
+    let sealed: Option<Vec<u8>> = conn
+        .query_row("SELECT audit_head FROM vault_meta WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .flatten();
+    let head = match sealed {
+        Some(blob) => {
+            let head = sealer
+                .open(&META_RECORD, AUDIT_HEAD_FIELD, &blob)
+                .ok()
+                .and_then(|bytes| ChainHead::from_bytes(&bytes).ok());
+            match head {
+                Some(head) => head,
+                None => return Ok(Some("the sealed audit head is damaged".into())),
+            }
+        }
+        None if audit_started => {
+            return Ok(Some(
+                "the sealed audit head was removed (the log was deleted or reset)".into(),
+            ));
+        }
+        // A vault from before the audit log: the log must still be empty.
+        None => ChainHead::GENESIS,
+    };
+    match audit_store::verify(conn, &sealer.audit_key(), &head) {
+        Ok(()) => Ok(None),
+        Err(AuditError::Storage(e)) => Err(VaultError::Database(e)),
+        Err(finding) => Ok(Some(finding.to_string())),
+    }
+}
+
+/// The audit part of an unlock, in the unlock's immediate transaction:
+/// verify the chain against the sealed head (appending the finding if it is
+/// broken), chain the events recorded while locked, append the unlock, and
+/// seal the head.
+pub(crate) fn on_unlock(
+    tx: &Transaction<'_>,
+    sealer: &Sealer<'_>,
+    actor: Actor,
+    method: &'static str,
+    at: SystemTime,
+    audit_started: bool,
+) -> Result<Option<AuditProblem>, VaultError> {
+    let finding = check_chain(tx, sealer, audit_started)?;
+    let problem = match finding {
+        Some(finding) => {
+            let entry = append(
+                tx,
+                sealer,
+                NewEvent::new(Actor::System, audit::Action::AuditIntegrityFailed, at).with_details(
+                    Details::new()
+                        .with("finding", finding.as_str())
+                        .with("found_at", "unlock"),
+                ),
+            )?;
+            Some(AuditProblem {
+                finding,
+                recorded_as: entry.seq,
+            })
+        }
+        None => None,
+    };
+    audit_store::absorb_pending(tx, &sealer.audit_key())?;
+    append(
+        tx,
+        sealer,
+        NewEvent::new(actor, audit::Action::Unlock, at)
+            .with_details(Details::new().with("method", method)),
+    )?;
+    Ok(problem)
+}
+
+/// The current head's sequence number (0 for an empty log).
+pub(crate) fn entries(conn: &rusqlite::Connection) -> Result<u64, VaultError> {
+    Ok(audit_store::last_head(conn)?.seq)
+}
+
+/// Number of `audit_integrity_failed` entries.
+pub(crate) fn recorded_findings(conn: &rusqlite::Connection) -> Result<usize, VaultError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM audit_log WHERE action = ?1",
+        params![audit::Action::AuditIntegrityFailed.as_str()],
+        |r| r.get(0),
+    )?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }

@@ -18,28 +18,50 @@
 //! # API for front ends
 //! ```text
 //! vault::status(path) -> VaultStatus                       // no I/O beyond stat
-//! Vault::create(path, &MasterPassword, KdfParams) -> Result<Session>
-//! Vault::open(path) -> Result<Vault>                       // checks, decrypts nothing
-//! Vault::open_with(path, VaultOptions { clock, throttle }) -> Result<Vault>
+//! Vault::create(path, &MasterPassword, KdfParams, Actor) -> Result<Session>
+//! Vault::open(path) -> Result<Vault>                       // checks, decrypts nothing; actor Cli
+//! Vault::open_with(path, VaultOptions { clock, throttle, actor }) -> Result<Vault>
 //! Vault::info() -> VaultInfo                               // while locked
-//! Vault::unlock(&MasterPassword) -> Result<Session>        // WrongPassword / Throttled
+//! Vault::unlock(&MasterPassword) -> Result<Session>        // WrongPassword / Throttled; verifies the audit chain
 //! Vault::unlock_with_device() -> Result<Session>           // OS keyring
 //! Vault::unlock_wait() -> Result<Duration>
+//! Session::audit_problem() -> Option<&AuditProblem>        // broken chain found at unlock
 //! Session::add_key(Actor, NewKey) -> Result<KeySummary>
-//! Session::list_keys() -> Result<Vec<KeySummary>>
-//! Session::search_keys(&str) -> Result<Vec<KeySummary>>
-//! Session::key_detail(label) -> Result<KeyDetail>
+//! Session::list_keys() / search_keys(&str) / key_detail(label)
 //! Session::edit_key(Actor, label, KeyEdit) -> Result<KeyDetail>
-//! Session::settings() / set_settings(Actor, Settings)
-//! Session::change_password(Actor, &current, &new)
+//! Session::settings() / set_default_rotation_days(Actor, days)
 //! Session::raise_kdf_params(Actor, &password, KdfParams)
 //! Session::check_integrity() -> Result<IntegrityReport>
-//! Session::enable_device_unlock(Actor) / disable_device_unlock(Actor)
 //! device_unlock_status() -> KeyringStatus
-//! Session::export_backup(Actor, out, &BackupPassphrase) -> Result<usize>
 //! Session::import_backup(Actor, file, &BackupPassphrase, ConflictPolicy) -> Result<ImportReport>
 //! Session::is_idle_expired() / idle_deadline() / touch() / lock()
+//!
+//! // step-up (see `gated`)
+//! Session::verify_password(&MasterPassword) -> Result<PasswordVerified>   // proof until MFA is on
+//! Session::step_up(Actor, GatedAction, Option<Proof>) -> Result<StepUpGrant>
+//! Session::step_up_in_window(Actor, &mut StepUpWindow, GatedAction, Option<Proof>) -> Result<StepUpGrant>
+//! Session::mfa_status() -> Result<MfaSummary>
+//! Session::mfa_enrol(Actor, grant /*SecuritySettings*/) -> Result<Enrolment>
+//! Session::mfa_confirm(Actor, &OneTimeCode) / mfa_cancel_pending(Actor)
+//! Session::mfa_reenrol(Actor, grant /*ReenrolMfa*/) -> Result<Enrolment>
+//! Session::mfa_disable(Actor, grant /*DisableMfa*/)
+//! Session::mfa_regenerate_recovery_codes(Actor, grant /*SecuritySettings*/) -> Result<Vec<RecoveryCode>>
+//! // gated operations: each takes the grant by value and checks its action first
+//! Session::reveal(Actor, grant /*RevealSecret|CopySecret*/, label) -> Result<Revealed>
+//! Session::delete_key(Actor, grant /*DeleteKey*/, label)
+//! Session::set_allow_run(Actor, grant /*AllowRun*/, label, bool) / deny_run(Actor, label)
+//! Session::run_secrets(Actor, label) -> Result<Revealed>  // only with allow_run set
+//! Session::export_backup(Actor, grant /*Export*/, out, &BackupPassphrase) -> Result<usize>
+//! Session::change_password(Actor, grant /*ChangePassword*/, &current, &new)
+//! Session::set_settings(Actor, grant /*SecuritySettings*/, Settings)
+//! Session::enable_device_unlock(Actor, grant) / disable_device_unlock(Actor, grant)  // SecuritySettings
+//! // audit log
+//! Session::audit_log(&AuditFilter) -> Result<Vec<audit::Entry>>
+//! Session::verify_audit() -> Result<AuditReport>
 //! ```
+//! Every write appends its audit entry in the same transaction
+//! (`journal`); step-up runs in its own committed transaction so failure
+//! counters survive a refused action.
 //! Every method of [`Session`] counts as activity; after
 //! [`Settings::auto_lock_minutes`] without one, the next call zeroizes the
 //! vault key and fails with [`VaultError::Locked`].
@@ -48,6 +70,7 @@ mod backup;
 mod clock;
 mod device;
 mod error;
+mod gated;
 mod journal;
 mod kdf;
 mod policy;
@@ -66,6 +89,8 @@ pub use backup::{ConflictPolicy, ImportReport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{KeyringStatus, device_unlock_status};
 pub use error::VaultError;
+pub use gated::Revealed;
+pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
 pub use policy::{Settings, UnlockThrottle};
 pub use record::{

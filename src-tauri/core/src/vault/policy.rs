@@ -56,7 +56,8 @@ pub struct Settings {
     /// Default rotation period of keys without their own, in days (1–3650).
     pub default_rotation_days: u32,
     /// After a successful MFA step-up, how long further gated actions need no
-    /// new code, in seconds (0 = every action asks; at most 900).
+    /// new code, in seconds (0 = every action asks, the default; at most
+    /// 300). Only the desktop keeps a window; the CLI always asks.
     pub step_up_window_seconds: u32,
 }
 
@@ -90,12 +91,34 @@ impl Settings {
                 name: "default_rotation_days",
             });
         }
-        if self.step_up_window_seconds > 900 {
+        if u64::from(self.step_up_window_seconds) > crate::mfa::StepUpWindow::MAX_SECONDS {
             return Err(BadSetting {
                 name: "step_up_window_seconds",
             });
         }
         Ok(())
+    }
+
+    /// The settings that weaken or strengthen protection (auto-lock,
+    /// clipboard clearing, step-up window) with their values, for the
+    /// audit log: changing any of them needs a step-up grant.
+    pub fn security_values(&self) -> [(&'static str, u32); 3] {
+        [
+            ("auto_lock_minutes", self.auto_lock_minutes),
+            ("clipboard_clear_seconds", self.clipboard_clear_seconds),
+            ("step_up_window_seconds", self.step_up_window_seconds),
+        ]
+    }
+
+    /// Every setting with its value (none is secret).
+    pub fn values(&self) -> [(&'static str, u32); 4] {
+        let [a, b, c] = self.security_values();
+        [
+            a,
+            b,
+            c,
+            ("default_rotation_days", self.default_rotation_days),
+        ]
     }
 
     /// The idle timeout as a duration.

@@ -289,6 +289,9 @@ pub struct KeyDetail {
     pub last_audit_result: Option<String>,
     /// Last exchange audit: permissions the exchange reported.
     pub last_audit_permissions: Option<Vec<String>>,
+    /// Whether `keyward run` may inject this key without a step-up each
+    /// time (granted with step-up, see `Session::set_allow_run`).
+    pub allow_run: bool,
 }
 
 /// Masks an API key id for lists: the first and last four characters, or

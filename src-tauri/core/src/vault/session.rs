@@ -26,30 +26,13 @@ use super::seal::{self, SealError};
 use super::secret::{ApiSecret, MasterPassword, Passphrase, VaultKey};
 use super::store::{self, FORMAT_VERSION, Header, Meta};
 use super::validate::{self, ValidationError};
+use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant};
 
-/// Who asked for a change (recorded in the audit log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Actor {
-    /// The desktop app.
-    Gui,
-    /// The `keyward` command line.
-    Cli,
-}
+pub use crate::audit::Actor;
 
-impl Actor {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Actor::Gui => "gui",
-            Actor::Cli => "cli",
-        }
-    }
-}
-
-/// What a write did, in metadata only: the audit log records one per
-/// transaction.
+/// What a write did, in metadata only: the audit log records one entry per
+/// action, in the write's transaction (see `journal`). Never a secret: ids,
+/// labels, counts and the *names* of changed fields only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -72,8 +55,48 @@ pub enum Action {
         /// Names of the changed fields (never their values).
         fields: Vec<&'static str>,
     },
+    /// A key was deleted (gated).
+    KeyDelete {
+        /// Record id.
+        key_id: String,
+        /// Label.
+        label: String,
+    },
+    /// A key's secret was revealed (gated).
+    SecretReveal {
+        /// Record id.
+        key_id: String,
+        /// Label.
+        label: String,
+    },
+    /// A key's secret was handed over for the clipboard (gated).
+    SecretCopy {
+        /// Record id.
+        key_id: String,
+        /// Label.
+        label: String,
+    },
+    /// The "allow `keyward run`" grant of a key changed (gated to allow).
+    RunGrant {
+        /// Record id.
+        key_id: String,
+        /// Label.
+        label: String,
+        /// The new value.
+        allowed: bool,
+    },
+    /// A key's secrets were handed to `keyward run` under its grant.
+    RunUse {
+        /// Record id.
+        key_id: String,
+        /// Label.
+        label: String,
+    },
     /// Settings changed.
-    SettingsChange,
+    SettingsChange {
+        /// The changed settings and their new values (none is secret).
+        changed: Vec<(&'static str, u32)>,
+    },
     /// The master password changed.
     PasswordChange,
     /// The KDF parameters were raised.
@@ -94,6 +117,42 @@ pub enum Action {
         /// Number of keys replaced.
         replaced: usize,
     },
+    /// An MFA enrolment (or re-enrolment) was started.
+    MfaEnrol {
+        /// Whether it replaces an active enrolment.
+        reenrolment: bool,
+    },
+    /// The pending MFA enrolment was confirmed.
+    MfaConfirm,
+    /// The pending MFA enrolment was abandoned.
+    MfaCancel,
+    /// MFA was turned off.
+    MfaDisable,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerate,
+    /// A recovery code was spent on a step-up.
+    RecoveryCodeUsed {
+        /// The gated action's wire name.
+        gated: &'static str,
+        /// Unused codes left.
+        left: usize,
+    },
+    /// A step-up (or an MFA confirmation, or a password re-check) was
+    /// refused.
+    StepUpFailed {
+        /// The gated action's wire name (or `mfa_confirm`,
+        /// `master_password`).
+        gated: &'static str,
+        /// Why, as [`crate::mfa::MfaError::reason`] (never the code).
+        reason: &'static str,
+    },
+    /// A step-up was refused because step-up is locked.
+    StepUpThrottled {
+        /// The gated action's wire name.
+        gated: &'static str,
+        /// Unix time the lockout ends.
+        until: u64,
+    },
 }
 
 impl Action {
@@ -103,24 +162,41 @@ impl Action {
             Action::VaultCreate => "vault_create",
             Action::KeyAdd { .. } => "key_add",
             Action::KeyEdit { .. } => "key_edit",
-            Action::SettingsChange => "settings_change",
+            Action::KeyDelete { .. } => "key_delete",
+            Action::SecretReveal { .. } => "secret_reveal",
+            Action::SecretCopy { .. } => "secret_copy",
+            Action::RunGrant { .. } => "run_grant",
+            Action::RunUse { .. } => "run_use",
+            Action::SettingsChange { .. } => "settings_change",
             Action::PasswordChange => "password_change",
             Action::KdfChange => "kdf_change",
             Action::DeviceUnlockEnable => "device_unlock_enable",
             Action::DeviceUnlockDisable => "device_unlock_disable",
             Action::BackupExport { .. } => "backup_export",
             Action::BackupImport { .. } => "backup_import",
+            Action::MfaEnrol { .. } => "mfa_enrol",
+            Action::MfaConfirm => "mfa_confirm",
+            Action::MfaCancel => "mfa_cancel",
+            Action::MfaDisable => "mfa_disable",
+            Action::RecoveryCodesRegenerate => "recovery_codes_regenerate",
+            Action::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Action::StepUpFailed { .. } => "step_up_failed",
+            Action::StepUpThrottled { .. } => "step_up_throttled",
         }
     }
 }
 
-/// Injectable time and throttle policy.
+/// Injectable time and throttle policy, and which front end is asking.
 #[derive(Debug, Clone)]
 pub struct VaultOptions {
     /// Source of "now".
     pub clock: Arc<dyn Clock>,
-    /// Failed-unlock slowdown.
+    /// Failed-unlock slowdown (also applies to password re-checks for
+    /// step-up).
     pub throttle: UnlockThrottle,
+    /// The front end, recorded in the audit log for events that have no
+    /// per-call actor: create, unlock, failed unlock, lock.
+    pub actor: Actor,
 }
 
 impl Default for VaultOptions {
@@ -128,6 +204,18 @@ impl Default for VaultOptions {
         VaultOptions {
             clock: Arc::new(SystemClock),
             throttle: UnlockThrottle::default(),
+            actor: Actor::Cli,
+        }
+    }
+}
+
+impl VaultOptions {
+    /// The default options for one front end (the desktop passes
+    /// [`Actor::Gui`]).
+    pub fn for_actor(actor: Actor) -> Self {
+        VaultOptions {
+            actor,
+            ..VaultOptions::default()
         }
     }
 }
@@ -205,18 +293,45 @@ fn settings_aad(vault_id: &[u8; 16]) -> Vec<u8> {
     seal::aad(vault_id, &META_RECORD, "meta.settings")
 }
 
+/// Protection facts sealed together with the settings, so that removing
+/// the thing they vouch for cannot pass for "never had it": the sealed
+/// settings blob is required to unlock and cannot be edited without the
+/// vault key. (Rolling the whole blob back to an older copy is not caught;
+/// a local file gives no defence against that.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Markers {
+    /// The audit chain was started: a missing sealed head is tampering.
+    pub audit_started: bool,
+    /// MFA is enrolled: a missing or non-enrolled MFA record is tampering.
+    pub mfa_enrolled: bool,
+}
+
+/// What `vault_meta.settings` holds, sealed.
+#[derive(Serialize, serde::Deserialize)]
+struct SealedSettings {
+    #[serde(flatten)]
+    settings: Settings,
+    #[serde(default)]
+    audit_started: bool,
+    #[serde(default)]
+    mfa_enrolled: bool,
+}
+
 impl Vault {
     /// Creates a vault at `path` (which must not exist) and returns it
-    /// unlocked. Parameters below [`KdfParams::MINIMUM`] are refused.
+    /// unlocked; `actor` is recorded as its creator. Parameters below
+    /// [`KdfParams::MINIMUM`] are refused.
     pub fn create(
         path: &Path,
         password: &MasterPassword,
         kdf: KdfParams,
+        actor: Actor,
     ) -> Result<Session, VaultError> {
-        Self::create_with(path, password, kdf, VaultOptions::default())
+        Self::create_with(path, password, kdf, VaultOptions::for_actor(actor))
     }
 
-    /// [`Vault::create`] with an injected clock and throttle.
+    /// [`Vault::create`] with an injected clock and throttle; the creator is
+    /// `options.actor`.
     pub fn create_with(
         path: &Path,
         password: &MasterPassword,
@@ -237,7 +352,12 @@ impl Vault {
         let wrap = seal::seal(kek.bytes(), &header.password_wrap_aad(), key.bytes())
             .map_err(seal_internal)?;
         let settings = Settings::default();
-        let settings_blob = seal_settings(&key, &vault_id, &settings)?;
+        // The chain starts with this vault: a missing head is never legitimate.
+        let markers = Markers {
+            audit_started: true,
+            mfa_enrolled: false,
+        };
+        let settings_blob = seal_settings(&key, &vault_id, &settings, markers)?;
         let mut conn = store::create(path)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
@@ -258,10 +378,15 @@ impl Vault {
         )?;
         journal::after_write(
             &tx,
+            &Sealer {
+                key: &key,
+                vault_id: &vault_id,
+            },
             &journal::WriteEvent {
-                actor: Actor::Cli,
+                actor: options.actor,
                 action: &Action::VaultCreate,
-                at: unix_secs(options.clock.now()),
+                at: options.clock.now(),
+                proof: None,
             },
         )?;
         tx.commit()?;
@@ -272,18 +397,24 @@ impl Vault {
             key: Some(key),
             header,
             settings,
+            markers,
             clock: options.clock,
+            throttle: options.throttle,
+            actor: options.actor,
             last_activity: now,
+            audit_problem: None,
         })
     }
 
     /// Opens the vault at `path`: checks the magic, application id, versions,
-    /// header damage check and KDF caps. Decrypts nothing.
+    /// header damage check and KDF caps. Decrypts nothing. Events are
+    /// recorded as coming from the CLI; front ends other than the CLI use
+    /// [`Vault::open_with`] with [`VaultOptions::for_actor`].
     pub fn open(path: &Path) -> Result<Vault, VaultError> {
         Self::open_with(path, VaultOptions::default())
     }
 
-    /// [`Vault::open`] with an injected clock and throttle.
+    /// [`Vault::open`] with an injected clock, throttle and actor.
     pub fn open_with(path: &Path, options: VaultOptions) -> Result<Vault, VaultError> {
         let conn = store::open(path)?;
         let meta = store::read_meta(&conn, path)?;
@@ -315,19 +446,11 @@ impl Vault {
     /// Seconds until another unlock attempt is accepted (0 = now).
     pub fn unlock_wait(&self) -> Result<Duration, VaultError> {
         let meta = store::read_meta(&self.conn, &self.path)?;
-        Ok(self.wait_for(&meta))
-    }
-
-    fn wait_for(&self, meta: &Meta) -> Duration {
-        let delay = self.options.throttle.delay_after(meta.failed_unlocks);
-        if delay.is_zero() {
-            return Duration::ZERO;
-        }
-        let now = unix_millis(self.options.clock.now());
-        let until = meta
-            .last_failed_ms
-            .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-        Duration::from_millis(u64::try_from(until.saturating_sub(now)).unwrap_or(0))
+        Ok(wait_for(
+            &self.options.throttle,
+            &*self.options.clock,
+            &meta,
+        ))
     }
 
     /// Unlocks with the master password.
@@ -335,69 +458,137 @@ impl Vault {
     /// After [`UnlockThrottle::free_attempts`] consecutive failures each
     /// attempt must wait; the counter is stored in the vault file, so it
     /// survives restarts. A throttled attempt is refused before the KDF runs.
+    /// A wrong password is recorded for the audit log (chained at the next
+    /// successful unlock).
+    ///
+    /// On success the audit chain is verified; a broken chain does not stop
+    /// the unlock but is recorded and exposed by [`Session::audit_problem`].
     pub fn unlock(&self, password: &MasterPassword) -> Result<Session, VaultError> {
         let meta = store::read_meta(&self.conn, &self.path)?;
-        let wait = self.wait_for(&meta);
-        if !wait.is_zero() {
-            return Err(VaultError::Throttled {
-                retry_after_secs: wait.as_secs().max(1),
-            });
-        }
-        let kek = meta
-            .header
-            .kdf
-            .derive(password.expose().as_bytes(), &meta.header.salt)?;
-        match seal::open(
-            kek.bytes(),
-            &meta.header.password_wrap_aad(),
-            &meta.password_wrap,
+        match check_password(
+            &self.conn,
+            &meta,
+            password,
+            &self.options.throttle,
+            &*self.options.clock,
         ) {
-            Ok(bytes) => {
-                let key = VaultKey::from_slice(&bytes).ok_or(VaultError::HeaderCorrupt {
-                    what: "vault key wrap",
-                })?;
-                if meta.failed_unlocks > 0 {
-                    self.conn.execute(
-                        "UPDATE vault_meta SET failed_unlocks = 0, last_failed_ms = 0 WHERE id = 1",
-                        [],
-                    )?;
-                }
-                self.session(key, &meta)
-            }
-            Err(SealError::BadTag) => {
-                // The header check passed, so the wrap is intact: the password
-                // (or a deliberately forged header) is wrong.
-                self.conn.execute(
-                    "UPDATE vault_meta SET failed_unlocks = failed_unlocks + 1, last_failed_ms = ?1
-                     WHERE id = 1",
-                    params![unix_millis(self.options.clock.now())],
-                )?;
+            Ok(key) => self.session(key, &meta, "password"),
+            Err(VaultError::WrongPassword) => {
+                self.record_failed_unlock("password")?;
                 Err(VaultError::WrongPassword)
             }
-            Err(_) => Err(VaultError::HeaderCorrupt {
-                what: "vault key wrap",
-            }),
+            Err(e) => Err(e),
         }
+    }
+
+    /// Leaves an `unlock_failed` event for the next unlock to chain.
+    pub(crate) fn record_failed_unlock(&self, method: &'static str) -> Result<(), VaultError> {
+        crate::audit::store::record_while_locked(
+            &self.conn,
+            self.options.actor,
+            crate::audit::Action::UnlockFailed,
+            &crate::audit::Details::new().with("method", method),
+            self.options.clock.now(),
+        )?;
+        Ok(())
     }
 
     pub(crate) fn reread_meta(&self) -> Result<Meta, VaultError> {
         store::read_meta(&self.conn, &self.path)
     }
 
-    /// Builds a session around an unwrapped vault key.
-    pub(crate) fn session(&self, key: VaultKey, meta: &Meta) -> Result<Session, VaultError> {
-        let settings = open_settings(&key, &meta.header.vault_id, &meta.settings)?;
+    /// Builds a session around an unwrapped vault key and runs the unlock's
+    /// audit transaction (see [`journal::on_unlock`]).
+    pub(crate) fn session(
+        &self,
+        key: VaultKey,
+        meta: &Meta,
+        method: &'static str,
+    ) -> Result<Session, VaultError> {
+        let (settings, markers) = open_settings(&key, &meta.header.vault_id, &meta.settings)?;
         let conn = store::open(&self.path)?;
         let now = self.options.clock.now();
-        Ok(Session {
+        let mut session = Session {
             path: self.path.clone(),
             conn,
             key: Some(key),
             header: meta.header.clone(),
             settings,
+            markers,
             clock: self.options.clock.clone(),
+            throttle: self.options.throttle,
+            actor: self.options.actor,
             last_activity: now,
-        })
+            audit_problem: None,
+        };
+        session.start(method)?;
+        Ok(session)
+    }
+}
+
+/// How long the throttle makes the next password attempt wait.
+fn wait_for(throttle: &UnlockThrottle, clock: &dyn Clock, meta: &Meta) -> Duration {
+    let delay = throttle.delay_after(meta.failed_unlocks);
+    if delay.is_zero() {
+        return Duration::ZERO;
+    }
+    let now = unix_millis(clock.now());
+    let until = meta
+        .last_failed_ms
+        .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+    Duration::from_millis(u64::try_from(until.saturating_sub(now)).unwrap_or(0))
+}
+
+/// Checks a master password against the header under the unlock throttle
+/// and returns the vault key. Counts failures in the file (they survive
+/// restarts); resets the count on success.
+fn check_password(
+    conn: &Connection,
+    meta: &Meta,
+    password: &MasterPassword,
+    throttle: &UnlockThrottle,
+    clock: &dyn Clock,
+) -> Result<VaultKey, VaultError> {
+    let wait = wait_for(throttle, clock, meta);
+    if !wait.is_zero() {
+        return Err(VaultError::Throttled {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let kek = meta
+        .header
+        .kdf
+        .derive(password.expose().as_bytes(), &meta.header.salt)?;
+    match seal::open(
+        kek.bytes(),
+        &meta.header.password_wrap_aad(),
+        &meta.password_wrap,
+    ) {
+        Ok(bytes) => {
+            let key = VaultKey::from_slice(&bytes).ok_or(VaultError::HeaderCorrupt {
+                what: "vault key wrap",
+            })?;
+            if meta.failed_unlocks > 0 {
+                conn.execute(
+                    "UPDATE vault_meta SET failed_unlocks = 0, last_failed_ms = 0 WHERE id = 1",
+                    [],
+                )?;
+            }
+            Ok(key)
+        }
+        Err(SealError::BadTag) => {
+            // The header check passed, so the wrap is intact: the password
+            // (or a deliberately forged header) is wrong.
+            conn.execute(
+                "UPDATE vault_meta SET failed_unlocks = failed_unlocks + 1, last_failed_ms = ?1
+                 WHERE id = 1",
+                params![unix_millis(clock.now())],
+            )?;
+            Err(VaultError::WrongPassword)
+        }
+        Err(_) => Err(VaultError::HeaderCorrupt {
+            what: "vault key wrap",
+        }),
     }
 }
 
@@ -409,23 +600,43 @@ fn seal_settings(
     key: &VaultKey,
     vault_id: &[u8; 16],
     settings: &Settings,
+    markers: Markers,
 ) -> Result<Vec<u8>, VaultError> {
-    let json = serde_json::to_vec(settings).map_err(|_| VaultError::Malformed {
-        record: "vault_meta".into(),
-        field: "settings",
-    })?;
+    let sealed = SealedSettings {
+        settings: *settings,
+        audit_started: markers.audit_started,
+        mfa_enrolled: markers.mfa_enrolled,
+    };
+    let json = Zeroizing::new(
+        serde_json::to_vec(&sealed).map_err(|_| VaultError::Malformed {
+            record: "vault_meta".into(),
+            field: "settings",
+        })?,
+    );
     seal::seal(key.bytes(), &settings_aad(vault_id), &json).map_err(seal_internal)
 }
 
-fn open_settings(key: &VaultKey, vault_id: &[u8; 16], blob: &[u8]) -> Result<Settings, VaultError> {
+fn open_settings(
+    key: &VaultKey,
+    vault_id: &[u8; 16],
+    blob: &[u8],
+) -> Result<(Settings, Markers), VaultError> {
     let json = seal::open(key.bytes(), &settings_aad(vault_id), blob).map_err(|_| {
         VaultError::HeaderCorrupt {
             what: "sealed settings",
         }
     })?;
-    serde_json::from_slice(&json).map_err(|_| VaultError::HeaderCorrupt {
-        what: "sealed settings",
-    })
+    let sealed: SealedSettings =
+        serde_json::from_slice(&json).map_err(|_| VaultError::HeaderCorrupt {
+            what: "sealed settings",
+        })?;
+    Ok((
+        sealed.settings,
+        Markers {
+            audit_started: sealed.audit_started,
+            mfa_enrolled: sealed.mfa_enrolled,
+        },
+    ))
 }
 
 /// An unlocked vault. Holds the vault key until [`Session::lock`], drop, or
@@ -437,19 +648,23 @@ fn open_settings(key: &VaultKey, vault_id: &[u8; 16], blob: &[u8]) -> Result<Set
 /// to lock without waiting for a call.
 #[derive(Debug)]
 pub struct Session {
-    path: PathBuf,
-    conn: Connection,
-    key: Option<VaultKey>,
-    header: Header,
-    settings: Settings,
-    clock: Arc<dyn Clock>,
-    last_activity: SystemTime,
+    pub(super) path: PathBuf,
+    pub(super) conn: Connection,
+    pub(super) key: Option<VaultKey>,
+    pub(super) header: Header,
+    pub(super) settings: Settings,
+    pub(super) markers: Markers,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) throttle: UnlockThrottle,
+    pub(super) actor: Actor,
+    pub(super) last_activity: SystemTime,
+    pub(super) audit_problem: Option<journal::AuditProblem>,
 }
 
 /// The sealing context handed to write closures.
 pub(crate) struct Sealer<'a> {
-    key: &'a VaultKey,
-    vault_id: &'a [u8; 16],
+    pub(super) key: &'a VaultKey,
+    pub(super) vault_id: &'a [u8; 16],
 }
 
 impl Sealer<'_> {
@@ -466,13 +681,52 @@ impl Sealer<'_> {
         )
         .map_err(seal_internal)
     }
+
+    /// Opens a blob sealed by [`Sealer::seal`] with the same record and
+    /// field.
+    pub(crate) fn open(
+        &self,
+        record: &[u8; 16],
+        field: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        seal::open(
+            self.key.bytes(),
+            &seal::aad(self.vault_id, record, field),
+            sealed,
+        )
+    }
+
+    /// The audit chain's MAC key.
+    pub(crate) fn audit_key(&self) -> crate::audit::AuditKey {
+        crate::audit::AuditKey::derive(self.key.bytes())
+    }
+
+    /// The MFA state's MAC and recovery-hash key.
+    pub(crate) fn mfa_key(&self) -> crate::mfa::MfaKey {
+        crate::mfa::MfaKey::derive(self.key.bytes())
+    }
+
+    /// Opens the sealed settings blob (markers dropped).
+    pub(crate) fn open_settings(&self, blob: &[u8]) -> Result<Settings, VaultError> {
+        open_settings(self.key, self.vault_id, blob).map(|(s, _)| s)
+    }
+
+    /// Seals the settings together with the protection markers.
+    pub(crate) fn seal_settings(
+        &self,
+        settings: &Settings,
+        markers: Markers,
+    ) -> Result<Vec<u8>, VaultError> {
+        seal_settings(self.key, self.vault_id, settings, markers)
+    }
 }
 
 const KEY_COLUMNS: &str =
     "id, label, exchange, environment, base_url, api_key_id, key_type, scopes,
     ip_whitelist, status, created_at, last_rotated_at, rotate_every_days";
 const DETAIL_COLUMNS: &str = "passphrase IS NOT NULL, linked_services, notes, last_audit_at,
-    last_audit_result, last_audit_permissions";
+    last_audit_result, last_audit_permissions, allow_run";
 
 struct Row {
     id: [u8; 16],
@@ -687,10 +941,10 @@ fn validate_new(key: &NewKey) -> Result<(), ValidationError> {
 }
 
 impl Session {
-    fn key(&mut self) -> Result<&VaultKey, VaultError> {
+    pub(super) fn key(&mut self) -> Result<&VaultKey, VaultError> {
         let now = self.clock.now();
         if self.idle_expired_at(now) {
-            self.lock_in_place();
+            self.lock_in_place("idle");
             return Err(VaultError::Locked);
         }
         self.last_activity = now;
@@ -723,14 +977,38 @@ impl Session {
         self.key.is_some()
     }
 
-    fn lock_in_place(&mut self) {
+    /// Appends the lock to the audit log (best effort: locking must never
+    /// fail) and drops the vault key.
+    fn lock_in_place(&mut self, reason: &'static str) {
+        if let Some(key) = self.key.as_ref() {
+            let sealer = Sealer {
+                key,
+                vault_id: &self.header.vault_id,
+            };
+            let event = crate::audit::NewEvent::new(
+                self.actor,
+                crate::audit::Action::Lock,
+                self.clock.now(),
+            )
+            .with_details(crate::audit::Details::new().with("reason", reason));
+            let _ = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(VaultError::from)
+                .and_then(|tx| {
+                    journal::append(&tx, &sealer, event)?;
+                    tx.commit()?;
+                    Ok(())
+                });
+        }
         // Dropping the VaultKey zeroizes its buffer (secrecy's SecretBox).
         self.key = None;
     }
 
-    /// Locks: drops and zeroizes the vault key.
+    /// Locks: records the lock in the audit log, then drops and zeroizes the
+    /// vault key.
     pub fn lock(mut self) {
-        self.lock_in_place();
+        self.lock_in_place("lock");
     }
 
     /// The vault file.
@@ -748,8 +1026,60 @@ impl Session {
         self.header.kdf
     }
 
+    /// The front end this session records as the actor of its own events.
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// A broken audit chain found when this session was unlocked (the GUI
+    /// shows a banner; `keyward log --verify` exits 5).
+    pub fn audit_problem(&self) -> Option<&journal::AuditProblem> {
+        self.audit_problem.as_ref()
+    }
+
     pub(crate) fn now_secs(&self) -> i64 {
         unix_secs(self.clock.now())
+    }
+
+    pub(super) fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    pub(super) fn markers(&self) -> Markers {
+        self.markers
+    }
+
+    /// The unlock's audit transaction: verify the chain, record a finding,
+    /// chain events recorded while locked, append the unlock, seal the
+    /// head, and start the chain of a vault from before the audit log.
+    fn start(&mut self, method: &'static str) -> Result<(), VaultError> {
+        let at = self.clock.now();
+        let actor = self.actor;
+        let markers = self.markers;
+        let settings = self.settings;
+        let Session {
+            conn, key, header, ..
+        } = self;
+        let key = key.as_ref().ok_or(VaultError::Locked)?;
+        let sealer = Sealer {
+            key,
+            vault_id: &header.vault_id,
+        };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let problem = journal::on_unlock(&tx, &sealer, actor, method, at, markers.audit_started)?;
+        let mut markers = markers;
+        if !markers.audit_started {
+            markers.audit_started = true;
+            let blob = sealer.seal_settings(&settings, markers)?;
+            tx.execute(
+                "UPDATE vault_meta SET settings = ?1 WHERE id = 1",
+                params![blob],
+            )?;
+        }
+        tx.commit()?;
+        self.markers = markers;
+        self.audit_problem = problem;
+        Ok(())
     }
 
     /// The one write path: runs `f` inside a single immediate transaction,
@@ -761,8 +1091,33 @@ impl Session {
         action: impl FnOnce(&T) -> Action,
         f: impl FnOnce(&Transaction<'_>, &Sealer<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
+        self.write_events(actor, None, |out| vec![action(out)], f)
+    }
+
+    /// [`Session::write`] for a gated action: the audit entry also says how
+    /// step-up was passed.
+    pub(crate) fn write_gated<T>(
+        &mut self,
+        actor: Actor,
+        proof: ProofMethod,
+        action: impl FnOnce(&T) -> Action,
+        f: impl FnOnce(&Transaction<'_>, &Sealer<'_>) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        self.write_events(actor, Some(proof), |out| vec![action(out)], f)
+    }
+
+    /// The general form: `f`'s result decides which actions (possibly none,
+    /// e.g. an accepted step-up whose action audits itself) are recorded.
+    /// If `f` fails, nothing is written.
+    pub(crate) fn write_events<T>(
+        &mut self,
+        actor: Actor,
+        proof: Option<ProofMethod>,
+        actions: impl FnOnce(&T) -> Vec<Action>,
+        f: impl FnOnce(&Transaction<'_>, &Sealer<'_>) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
         self.key()?;
-        let at = self.now_secs();
+        let at = self.clock.now();
         let Session {
             conn, key, header, ..
         } = self;
@@ -773,15 +1128,18 @@ impl Session {
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx, &sealer)?;
-        let action = action(&out);
-        journal::after_write(
-            &tx,
-            &journal::WriteEvent {
-                actor,
-                action: &action,
-                at,
-            },
-        )?;
+        for action in actions(&out) {
+            journal::after_write(
+                &tx,
+                &sealer,
+                &journal::WriteEvent {
+                    actor,
+                    action: &action,
+                    at,
+                    proof,
+                },
+            )?;
+        }
         tx.commit()?;
         Ok(out)
     }
@@ -855,7 +1213,7 @@ impl Session {
         Ok(out)
     }
 
-    fn find_id(&self, label: &str) -> Result<[u8; 16], VaultError> {
+    pub(super) fn find_id(&self, label: &str) -> Result<[u8; 16], VaultError> {
         let id: Option<Vec<u8>> = self
             .conn
             .query_row(
@@ -891,12 +1249,21 @@ impl Session {
                         r.get::<_, Option<i64>>(16)?,
                         r.get::<_, Option<String>>(17)?,
                         r.get::<_, Option<String>>(18)?,
+                        r.get::<_, bool>(19)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((row, has_passphrase, services, notes, audit_at, audit_result, audit_perms)) =
-            found
+        let Some((
+            row,
+            has_passphrase,
+            services,
+            notes,
+            audit_at,
+            audit_result,
+            audit_perms,
+            allow_run,
+        )) = found
         else {
             return Err(VaultError::KeyNotFound {
                 label: label.to_owned(),
@@ -922,6 +1289,7 @@ impl Session {
                 .map(|p| serde_json::from_str(&p))
                 .transpose()
                 .map_err(|_| row.malformed("last_audit_permissions"))?,
+            allow_run,
             summary,
         })
     }
@@ -1098,19 +1466,54 @@ impl Session {
         Ok(self.settings)
     }
 
-    /// Replaces the settings after checking their ranges.
-    pub fn set_settings(&mut self, actor: Actor, settings: Settings) -> Result<(), VaultError> {
+    /// Replaces the settings after checking their ranges. Gated
+    /// ([`GatedAction::SecuritySettings`]): auto-lock, clipboard clearing and
+    /// the step-up window decide how exposed the vault is. The harmless
+    /// default rotation period alone can be changed without step-up through
+    /// [`Session::set_default_rotation_days`].
+    pub fn set_settings(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+        settings: Settings,
+    ) -> Result<(), VaultError> {
+        grant.authorize(GatedAction::SecuritySettings)?;
+        self.key()?;
+        self.store_settings(actor, Some(grant.method()), settings)
+    }
+
+    /// Changes only the default rotation period (not a security setting).
+    pub fn set_default_rotation_days(&mut self, actor: Actor, days: u32) -> Result<(), VaultError> {
+        let settings = Settings {
+            default_rotation_days: days,
+            ..self.settings()?
+        };
+        self.store_settings(actor, None, settings)
+    }
+
+    fn store_settings(
+        &mut self,
+        actor: Actor,
+        proof: Option<ProofMethod>,
+        settings: Settings,
+    ) -> Result<(), VaultError> {
         settings.validate()?;
-        self.write(
+        let before = self.settings.values();
+        let changed: Vec<(&'static str, u32)> = settings
+            .values()
+            .into_iter()
+            .filter(|v| !before.contains(v))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let markers = self.markers;
+        self.write_events(
             actor,
-            |_| Action::SettingsChange,
+            proof,
+            |_| vec![Action::SettingsChange { changed }],
             |tx, sealer| {
-                let json = serde_json::to_vec(&settings).map_err(|_| VaultError::Malformed {
-                    record: "vault_meta".into(),
-                    field: "settings",
-                })?;
-                let blob = seal::seal(sealer.key.bytes(), &settings_aad(sealer.vault_id), &json)
-                    .map_err(seal_internal)?;
+                let blob = sealer.seal_settings(&settings, markers)?;
                 tx.execute(
                     "UPDATE vault_meta SET settings = ?1 WHERE id = 1",
                     params![blob],
@@ -1122,19 +1525,43 @@ impl Session {
         Ok(())
     }
 
-    fn verify_password(&mut self, password: &MasterPassword) -> Result<(), VaultError> {
+    pub(super) fn set_markers(&mut self, markers: Markers) {
+        self.markers = markers;
+    }
+
+    /// Re-checks the master password, under the same throttle (and the
+    /// same failure counter in the file) as unlocking.
+    ///
+    /// The returned proof is what gated actions accept until MFA is
+    /// enrolled ([`crate::mfa::Proof::MasterPassword`]); once it is, the
+    /// gate refuses it. A wrong password is audited as a failed step-up.
+    pub fn verify_password(
+        &mut self,
+        password: &MasterPassword,
+    ) -> Result<PasswordVerified, VaultError> {
+        self.recheck_password(password)?;
+        Ok(PasswordVerified::attest())
+    }
+
+    fn recheck_password(&mut self, password: &MasterPassword) -> Result<(), VaultError> {
+        self.key()?;
         let meta = store::read_meta(&self.conn, &self.path)?;
-        let kek = meta
-            .header
-            .kdf
-            .derive(password.expose().as_bytes(), &meta.header.salt)?;
-        seal::open(
-            kek.bytes(),
-            &meta.header.password_wrap_aad(),
-            &meta.password_wrap,
-        )
-        .map(|_| ())
-        .map_err(|_| VaultError::WrongPassword)
+        match check_password(&self.conn, &meta, password, &self.throttle, &*self.clock) {
+            Ok(_) => Ok(()),
+            Err(VaultError::WrongPassword) => {
+                let actor = self.actor;
+                self.write(
+                    actor,
+                    |_| Action::StepUpFailed {
+                        gated: "master_password",
+                        reason: "wrong_password",
+                    },
+                    |_, _| Ok(()),
+                )?;
+                Err(VaultError::WrongPassword)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn rewrap(
@@ -1178,16 +1605,20 @@ impl Session {
         Ok(())
     }
 
-    /// Changes the master password: only the vault key's wrap changes (new
-    /// salt, same KDF parameters); no record is re-encrypted.
+    /// Changes the master password (gated: [`GatedAction::ChangePassword`]);
+    /// the current one is re-checked under the unlock throttle. Only the
+    /// vault key's wrap changes (new salt, same KDF parameters); no record is
+    /// re-encrypted.
     pub fn change_password(
         &mut self,
         actor: Actor,
+        grant: StepUpGrant,
         current: &MasterPassword,
         new: &MasterPassword,
     ) -> Result<(), VaultError> {
+        grant.authorize(GatedAction::ChangePassword)?;
         self.key()?;
-        self.verify_password(current)?;
+        self.recheck_password(current)?;
         let kdf = self.header.kdf;
         self.rewrap(actor, Action::PasswordChange, new, kdf)
     }
@@ -1204,7 +1635,7 @@ impl Session {
         if !kdf.at_least(&self.header.kdf) {
             return Err(VaultError::KdfDowngrade);
         }
-        self.verify_password(password)?;
+        self.recheck_password(password)?;
         self.rewrap(actor, Action::KdfChange, password, kdf)
     }
 

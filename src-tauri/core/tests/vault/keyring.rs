@@ -10,7 +10,8 @@
 
 use keyward_core::vault::{Actor, Vault, VaultError, device_unlock_status};
 
-use crate::support::{TempVault, binance, password};
+use crate::support::{TempVault, binance, grant, password};
+use keyward_core::mfa::GatedAction;
 
 fn keyring_available() -> bool {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
@@ -36,7 +37,11 @@ fn device_unlock_round_trip() {
     let mut s = t.create();
     s.add_key(Actor::Gui, binance("k")).unwrap();
     assert!(!s.device_unlock_enabled().unwrap());
-    s.enable_device_unlock(Actor::Gui).unwrap();
+    {
+        let g = grant(&mut s, GatedAction::SecuritySettings);
+        s.enable_device_unlock(Actor::Gui, g)
+    }
+    .unwrap();
     assert!(s.device_unlock_enabled().unwrap());
     s.lock();
 
@@ -45,7 +50,11 @@ fn device_unlock_round_trip() {
     let mut s = vault.unlock_with_device().unwrap();
     assert_eq!(s.list_keys().unwrap().len(), 1);
     let account = format!("vault-{}", s.vault_id());
-    s.disable_device_unlock(Actor::Gui).unwrap();
+    {
+        let g = grant(&mut s, GatedAction::SecuritySettings);
+        s.disable_device_unlock(Actor::Gui, g)
+    }
+    .unwrap();
     s.lock();
 
     // The stored device key is gone, and so is the wrap.
@@ -66,7 +75,11 @@ fn a_deleted_device_key_is_a_clear_error() {
     }
     let t = TempVault::new();
     let mut s = t.create();
-    s.enable_device_unlock(Actor::Gui).unwrap();
+    {
+        let g = grant(&mut s, GatedAction::SecuritySettings);
+        s.enable_device_unlock(Actor::Gui, g)
+    }
+    .unwrap();
     let account = format!("vault-{}", s.vault_id());
     s.lock();
     keyring::Entry::new("keyward", &account)

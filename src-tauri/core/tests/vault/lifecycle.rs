@@ -4,7 +4,8 @@ use keyward_core::vault::{
     ValidationError, Vault, VaultError,
 };
 
-use crate::support::{TempVault, binance, okx, password};
+use crate::support::{TempVault, binance, grant, okx, password};
+use keyward_core::mfa::GatedAction;
 
 #[test]
 fn create_add_lock_unlock_list() {
@@ -163,10 +164,14 @@ fn password_change_rewraps_only_the_key() {
         .unwrap();
     let new = MasterPassword::from("a new password");
     assert!(matches!(
-        s.change_password(Actor::Gui, &MasterPassword::from("wrong"), &new),
+        {
+            let g = grant(&mut s, GatedAction::ChangePassword);
+            s.change_password(Actor::Gui, g, &MasterPassword::from("wrong"), &new)
+        },
         Err(VaultError::WrongPassword)
     ));
-    s.change_password(Actor::Gui, &password(), &new).unwrap();
+    let g = grant(&mut s, GatedAction::ChangePassword);
+    s.change_password(Actor::Gui, g, &password(), &new).unwrap();
     s.lock();
     let blob_after: Vec<u8> = rusqlite::Connection::open(t.path())
         .unwrap()
@@ -218,10 +223,13 @@ fn settings_are_sealed_and_persist() {
         default_rotation_days: 60,
         step_up_window_seconds: 120,
     };
-    s.set_settings(Actor::Gui, new).unwrap();
+    let g = grant(&mut s, GatedAction::SecuritySettings);
+    s.set_settings(Actor::Gui, g, new).unwrap();
+    let g = grant(&mut s, GatedAction::SecuritySettings);
     assert!(matches!(
         s.set_settings(
             Actor::Gui,
+            g,
             Settings {
                 clipboard_clear_seconds: 0,
                 ..new
@@ -241,13 +249,18 @@ fn creating_over_an_existing_file_is_refused() {
     let t = TempVault::new();
     std::fs::write(t.path(), b"something").unwrap();
     assert!(matches!(
-        Vault::create(&t.path(), &password(), KdfParams::MINIMUM),
+        Vault::create(&t.path(), &password(), KdfParams::MINIMUM, Actor::Cli),
         Err(VaultError::AlreadyExists { .. })
     ));
     assert_eq!(std::fs::read(t.path()).unwrap(), b"something");
     let t = TempVault::new();
     assert!(matches!(
-        Vault::create(&t.path(), &password(), KdfParams::from_mib(8, 1, 1)),
+        Vault::create(
+            &t.path(),
+            &password(),
+            KdfParams::from_mib(8, 1, 1),
+            Actor::Cli
+        ),
         Err(VaultError::WeakKdfParams { .. })
     ));
     assert!(!t.path().exists());

@@ -11,6 +11,7 @@ fn options(clock: &ManualClock) -> VaultOptions {
     VaultOptions {
         clock: Arc::new(clock.clone()),
         throttle: UnlockThrottle::default(),
+        actor: Actor::Cli,
     }
 }
 

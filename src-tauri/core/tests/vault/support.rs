@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
+use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
 use keyward_core::vault::{
-    ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Passphrase, Session, Vault,
+    Actor, ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Passphrase, Session, Vault,
     VaultOptions,
 };
 
@@ -28,7 +29,7 @@ impl TempVault {
     }
 
     pub fn create(&self) -> Session {
-        Vault::create(&self.path(), &password(), KdfParams::MINIMUM).unwrap()
+        Vault::create(&self.path(), &password(), KdfParams::MINIMUM, Actor::Cli).unwrap()
     }
 
     pub fn create_with(&self, options: VaultOptions) -> Session {
@@ -54,4 +55,10 @@ pub fn okx(label: &str) -> NewKey {
     );
     key.passphrase = Some(Passphrase::from("okx-passphrase"));
     key
+}
+
+/// A step-up grant from the master password (MFA not enrolled).
+pub fn grant(session: &mut Session, action: GatedAction) -> StepUpGrant {
+    let proof = Proof::MasterPassword(session.verify_password(&password()).unwrap());
+    session.step_up(Actor::Cli, action, Some(proof)).unwrap()
 }

@@ -1,0 +1,567 @@
+//! Step-up and everything behind it: the gate, the gated operations on keys,
+//! MFA enrolment, and the audit-log views.
+//!
+//! Owns: running [`crate::mfa`]'s gate against the vault's stored MFA record
+//! (its own committed transaction, so failure counters and lockouts survive
+//! a refused action and a restart), sealing the TOTP seed, and the
+//! operations that need a [`StepUpGrant`]: reveal/copy, delete, the "allow
+//! run" grant, MFA disable and re-enrolment. Every gated operation takes the
+//! grant by value and starts with [`StepUpGrant::authorize`], so it cannot be
+//! called without passing the gate first — a compile-time rule, not a
+//! convention of the front ends.
+//!
+//! Must never: accept a proof anywhere but [`Session::step_up`] /
+//! [`Session::step_up_in_window`], return a secret except from
+//! [`Session::reveal`] and [`Session::run_secrets`], or put a code, a seed or
+//! a recovery code in an error, a log entry or an audit detail (the audit
+//! records the gated action's name and the refusal's reason only).
+//!
+//! The seed is sealed with AAD = vault id ‖ header record id ‖ `mfa.seed`
+//! in both the pending and the active slot, so confirming an enrolment
+//! moves the sealed blob without unsealing and resealing it.
+
+use std::time::SystemTime;
+
+use rusqlite::{Transaction, params};
+
+use super::error::VaultError;
+use super::journal::{self, AuditReport};
+use super::secret::{ApiSecret, Passphrase};
+use super::session::{Action, Actor, META_RECORD, Markers, Sealer, Session};
+use crate::audit::{Entry, store::AuditFilter};
+use crate::mfa::store::MfaRecord;
+use crate::mfa::{
+    Enrolment, GatedAction, MfaError, MfaKeys, MfaState, MfaSummary, OneTimeCode, Proof,
+    ProofMethod, RecoveryCode, StepUpGrant, StepUpWindow, TotpSeed,
+};
+
+/// Field name (and AAD) of the sealed TOTP seed, pending or active.
+const SEED_FIELD: &str = "mfa.seed";
+
+/// A key's secret and passphrase, from the gated reveal path only.
+///
+/// Neither field is `Serialize` or has a revealing `Debug`: a front end
+/// builds its one reveal DTO from them on purpose.
+#[derive(Debug)]
+pub struct Revealed {
+    /// The API secret (or private key).
+    pub secret: ApiSecret,
+    /// The passphrase, for exchanges that have one.
+    pub passphrase: Option<Passphrase>,
+}
+
+fn open_seed(sealer: &Sealer<'_>, sealed: &[u8]) -> Result<TotpSeed, VaultError> {
+    let bytes =
+        sealer
+            .open(&META_RECORD, SEED_FIELD, sealed)
+            .map_err(|_| VaultError::HeaderCorrupt {
+                what: "sealed TOTP seed",
+            })?;
+    Ok(TotpSeed::from_bytes(bytes.to_vec())?)
+}
+
+/// Loads the MFA record and checks it against the sealed marker: a vault
+/// that says MFA is enrolled must have an enrolled record (deleting the row
+/// must not switch MFA off).
+fn load_record(
+    tx: &Transaction<'_>,
+    sealer: &Sealer<'_>,
+    markers: Markers,
+) -> Result<MfaRecord, VaultError> {
+    let record = MfaRecord::load(tx, &sealer.mfa_key())?;
+    if markers.mfa_enrolled && !record.state.is_enrolled() {
+        return Err(VaultError::MfaRecordMissing);
+    }
+    Ok(record)
+}
+
+/// What one pass through the gate produced: the grant or the refusal, and
+/// what to audit.
+struct GateOutcome {
+    result: Result<StepUpGrant, MfaError>,
+    actions: Vec<Action>,
+}
+
+fn audit_outcome(
+    action: GatedAction,
+    result: &Result<StepUpGrant, MfaError>,
+    codes_left: usize,
+) -> Vec<Action> {
+    match result {
+        Ok(grant) if grant.method() == ProofMethod::RecoveryCode => {
+            vec![Action::RecoveryCodeUsed {
+                gated: action.as_str(),
+                left: codes_left,
+            }]
+        }
+        // The gated operation records itself, with the proof method.
+        Ok(_) => Vec::new(),
+        Err(MfaError::Throttled { until }) => vec![Action::StepUpThrottled {
+            gated: action.as_str(),
+            until: until
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }],
+        Err(e) => vec![Action::StepUpFailed {
+            gated: action.as_str(),
+            reason: e.reason(),
+        }],
+    }
+}
+
+impl Session {
+    /// The step-up gate for one gated action (the CLI: no window, every
+    /// command brings its own proof).
+    ///
+    /// Runs in its own committed transaction whatever the outcome, so a
+    /// wrong code counts towards the lockout even though the action is
+    /// refused, and the counters survive reopening the vault. Refusals are
+    /// audited (`step_up_failed` / `step_up_throttled`), as is a spent
+    /// recovery code.
+    ///
+    /// Until MFA is enrolled the only accepted proof is
+    /// [`Proof::MasterPassword`] from [`Session::verify_password`].
+    pub fn step_up(
+        &mut self,
+        actor: Actor,
+        action: GatedAction,
+        proof: Option<Proof>,
+    ) -> Result<StepUpGrant, VaultError> {
+        self.gate(actor, action, |state, keys, now| {
+            state.require_step_up(keys, action, proof, now)
+        })
+    }
+
+    /// The gate for the desktop, which may keep a step-up window: an open
+    /// window grants window-eligible actions without a new proof. The
+    /// window's length follows [`super::Settings::step_up_window_seconds`]
+    /// (a changed setting resets the window, closed).
+    pub fn step_up_in_window(
+        &mut self,
+        actor: Actor,
+        window: &mut StepUpWindow,
+        action: GatedAction,
+        proof: Option<Proof>,
+    ) -> Result<StepUpGrant, VaultError> {
+        let seconds = u64::from(self.settings()?.step_up_window_seconds);
+        if window.seconds() != seconds {
+            *window = StepUpWindow::new(seconds.min(StepUpWindow::MAX_SECONDS))?;
+        }
+        self.gate(actor, action, |state, keys, now| {
+            window.require_step_up(state, keys, action, proof, now)
+        })
+    }
+
+    fn gate(
+        &mut self,
+        actor: Actor,
+        action: GatedAction,
+        check: impl FnOnce(&mut MfaState, &MfaKeys<'_>, SystemTime) -> Result<StepUpGrant, MfaError>,
+    ) -> Result<StepUpGrant, VaultError> {
+        let now = self.now();
+        let markers = self.markers();
+        let outcome = self.write_events(
+            actor,
+            None,
+            |o: &GateOutcome| o.actions.clone(),
+            |tx, sealer| {
+                let mfa_key = sealer.mfa_key();
+                let mut record = load_record(tx, sealer, markers)?;
+                let seed = record
+                    .active_sealed_seed()
+                    .map(|blob| open_seed(sealer, blob))
+                    .transpose()?;
+                let keys = MfaKeys {
+                    seed: seed.as_ref(),
+                    key: &mfa_key,
+                };
+                let result = check(&mut record.state, &keys, now);
+                record.store(tx, &mfa_key)?;
+                let actions = audit_outcome(action, &result, record.state.recovery_codes_left());
+                Ok(GateOutcome { result, actions })
+            },
+        )?;
+        Ok(outcome.result?)
+    }
+
+    /// What may be shown about MFA (enrolled, pending, codes left, lockout).
+    pub fn mfa_status(&mut self) -> Result<MfaSummary, VaultError> {
+        self.key()?;
+        let now = self.now();
+        let mfa_key = self.mfa_key()?;
+        let record = MfaRecord::load(&self.conn, &mfa_key)?;
+        if self.markers().mfa_enrolled && !record.state.is_enrolled() {
+            return Err(VaultError::MfaRecordMissing);
+        }
+        Ok(record.state.summary(now))
+    }
+
+    fn mfa_key(&mut self) -> Result<crate::mfa::MfaKey, VaultError> {
+        Ok(crate::mfa::MfaKey::derive(self.key()?.bytes()))
+    }
+
+    /// The name the authenticator app shows next to "Keyward": the vault
+    /// file's name.
+    fn account_name(&self) -> String {
+        let stem = self
+            .path()
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("vault")
+            .replace(':', "-");
+        if stem.trim().is_empty() {
+            "vault".into()
+        } else {
+            stem
+        }
+    }
+
+    /// Starts the first MFA enrolment, which stays pending until
+    /// [`Session::mfa_confirm`]. Gated ([`GatedAction::SecuritySettings`],
+    /// in practice the master password, since MFA is not on yet): someone
+    /// at an unlocked laptop must not be able to put their own
+    /// authenticator in front of the owner's keys.
+    ///
+    /// The returned [`Enrolment`] holds the seed, its otpauth URI and the
+    /// ten recovery codes in plaintext, to be shown once.
+    pub fn mfa_enrol(&mut self, actor: Actor, grant: StepUpGrant) -> Result<Enrolment, VaultError> {
+        grant.authorize(GatedAction::SecuritySettings)?;
+        self.start_enrolment(actor, grant, false)
+    }
+
+    /// Starts replacing the active MFA seed and recovery codes (gated:
+    /// [`GatedAction::ReenrolMfa`]). The old seed stays in force until the
+    /// new one is confirmed.
+    pub fn mfa_reenrol(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+    ) -> Result<Enrolment, VaultError> {
+        grant.authorize(GatedAction::ReenrolMfa)?;
+        self.start_enrolment(actor, grant, true)
+    }
+
+    fn start_enrolment(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+        reenrolment: bool,
+    ) -> Result<Enrolment, VaultError> {
+        let now = self.now();
+        let markers = self.markers();
+        let account = self.account_name();
+        let proof = grant.method();
+        self.write_gated(
+            actor,
+            proof,
+            |_| Action::MfaEnrol { reenrolment },
+            |tx, sealer| {
+                let mfa_key = sealer.mfa_key();
+                let mut record = load_record(tx, sealer, markers)?;
+                let enrolment = if reenrolment {
+                    record.reenrol(grant, &account, &mfa_key, now)?
+                } else {
+                    record.enrol(&account, &mfa_key, now)?
+                };
+                let sealed =
+                    sealer.seal(&META_RECORD, SEED_FIELD, enrolment.seed().expose_secret())?;
+                record.set_pending_sealed_seed(sealed)?;
+                record.store(tx, &mfa_key)?;
+                Ok(enrolment)
+            },
+        )
+    }
+
+    /// Confirms the pending enrolment with a code from the authenticator
+    /// app: MFA is active from now on. Runs in its own committed
+    /// transaction: a wrong code counts towards the lockout and is audited.
+    pub fn mfa_confirm(&mut self, actor: Actor, code: &OneTimeCode) -> Result<(), VaultError> {
+        let now = self.now();
+        let markers = self.markers();
+        let outcome: Result<(), MfaError> = self.write_events(
+            actor,
+            None,
+            |r: &Result<(), MfaError>| match r {
+                Ok(()) => vec![Action::MfaConfirm],
+                Err(e) => vec![Action::StepUpFailed {
+                    gated: "mfa_confirm",
+                    reason: e.reason(),
+                }],
+            },
+            |tx, sealer| {
+                let mfa_key = sealer.mfa_key();
+                let mut record = load_record(tx, sealer, markers)?;
+                let Some(blob) = record.pending_sealed_seed() else {
+                    return Ok(Err(MfaError::NoPendingEnrolment));
+                };
+                let seed = open_seed(sealer, blob)?;
+                let result = record.confirm(&seed, code, now);
+                record.store(tx, &mfa_key)?;
+                if result.is_ok() {
+                    let mut enrolled = markers;
+                    enrolled.mfa_enrolled = true;
+                    self_markers_in(tx, sealer, enrolled)?;
+                }
+                Ok(result)
+            },
+        )?;
+        outcome?;
+        let mut enrolled = markers;
+        enrolled.mfa_enrolled = true;
+        self.set_markers(enrolled);
+        Ok(())
+    }
+
+    /// Abandons a pending enrolment (not gated: the pending seed never took
+    /// effect). Returns whether there was one.
+    pub fn mfa_cancel_pending(&mut self, actor: Actor) -> Result<bool, VaultError> {
+        let markers = self.markers();
+        self.write_events(
+            actor,
+            None,
+            |had: &bool| {
+                if *had {
+                    vec![Action::MfaCancel]
+                } else {
+                    Vec::new()
+                }
+            },
+            |tx, sealer| {
+                let mfa_key = sealer.mfa_key();
+                let mut record = load_record(tx, sealer, markers)?;
+                let had = record.cancel_pending();
+                if had {
+                    record.store(tx, &mfa_key)?;
+                }
+                Ok(had)
+            },
+        )
+    }
+
+    /// Turns MFA off (gated: [`GatedAction::DisableMfa`]). Gated actions go
+    /// back to asking for the master password. The desktop must close its
+    /// step-up window.
+    pub fn mfa_disable(&mut self, actor: Actor, grant: StepUpGrant) -> Result<(), VaultError> {
+        grant.authorize(GatedAction::DisableMfa)?;
+        let markers = self.markers();
+        let proof = grant.method();
+        self.write_gated(
+            actor,
+            proof,
+            |_| Action::MfaDisable,
+            |tx, sealer| {
+                let mfa_key = sealer.mfa_key();
+                let mut record = load_record(tx, sealer, markers)?;
+                record.disable(grant)?;
+                record.store(tx, &mfa_key)?;
+                let mut off = markers;
+                off.mfa_enrolled = false;
+                self_markers_in(tx, sealer, off)?;
+                Ok(())
+            },
+        )?;
+        let mut off = markers;
+        off.mfa_enrolled = false;
+        self.set_markers(off);
+        Ok(())
+    }
+
+    /// Replaces the recovery codes with ten new ones (gated:
+    /// [`GatedAction::SecuritySettings`]); the old ones stop working.
+    pub fn mfa_regenerate_recovery_codes(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+    ) -> Result<Vec<RecoveryCode>, VaultError> {
+        grant.authorize(GatedAction::SecuritySettings)?;
+        let markers = self.markers();
+        let proof = grant.method();
+        self.write_gated(
+            actor,
+            proof,
+            |_| Action::RecoveryCodesRegenerate,
+            |tx, sealer| {
+                let mfa_key = sealer.mfa_key();
+                let mut record = load_record(tx, sealer, markers)?;
+                let codes = record.state.regenerate_recovery_codes(grant, &mfa_key)?;
+                record.store(tx, &mfa_key)?;
+                Ok(codes)
+            },
+        )
+    }
+
+    /// Reveals a key's secret and passphrase (gated:
+    /// [`GatedAction::RevealSecret`], or [`GatedAction::CopySecret`] when the
+    /// desktop puts it on the clipboard — audited as `secret_revealed` or
+    /// `secret_copied`). The audit entry is committed before the secret is
+    /// returned: no reveal without its record.
+    pub fn reveal(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+        label: &str,
+    ) -> Result<Revealed, VaultError> {
+        let copy = grant.action() == GatedAction::CopySecret;
+        grant.authorize(if copy {
+            GatedAction::CopySecret
+        } else {
+            GatedAction::RevealSecret
+        })?;
+        self.key()?;
+        let key_id = uuid::Uuid::from_bytes(self.find_id(label)?).to_string();
+        let (secret, passphrase) = self.open_secrets(label)?;
+        let label = label.to_owned();
+        self.write_gated(
+            actor,
+            grant.method(),
+            |_| {
+                if copy {
+                    Action::SecretCopy { key_id, label }
+                } else {
+                    Action::SecretReveal { key_id, label }
+                }
+            },
+            |_, _| Ok(()),
+        )?;
+        Ok(Revealed { secret, passphrase })
+    }
+
+    /// Deletes a key (gated: [`GatedAction::DeleteKey`]).
+    pub fn delete_key(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+        label: &str,
+    ) -> Result<(), VaultError> {
+        grant.authorize(GatedAction::DeleteKey)?;
+        self.key()?;
+        let id = self.find_id(label)?;
+        let key_id = uuid::Uuid::from_bytes(id).to_string();
+        let label = label.to_owned();
+        self.write_gated(
+            actor,
+            grant.method(),
+            |_| Action::KeyDelete { key_id, label },
+            |tx, _| {
+                tx.execute("DELETE FROM keys WHERE id = ?1", params![&id[..]])?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Allows or withdraws `keyward run` for a key (gated:
+    /// [`GatedAction::AllowRun`]). Withdrawing alone needs no step-up:
+    /// [`Session::deny_run`].
+    pub fn set_allow_run(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+        label: &str,
+        allowed: bool,
+    ) -> Result<(), VaultError> {
+        grant.authorize(GatedAction::AllowRun)?;
+        self.store_allow_run(actor, Some(grant.method()), label, allowed)
+    }
+
+    /// Withdraws the "allow run" grant of a key (never needs step-up: it
+    /// only reduces exposure).
+    pub fn deny_run(&mut self, actor: Actor, label: &str) -> Result<(), VaultError> {
+        self.store_allow_run(actor, None, label, false)
+    }
+
+    fn store_allow_run(
+        &mut self,
+        actor: Actor,
+        proof: Option<ProofMethod>,
+        label: &str,
+        allowed: bool,
+    ) -> Result<(), VaultError> {
+        self.key()?;
+        let id = self.find_id(label)?;
+        let key_id = uuid::Uuid::from_bytes(id).to_string();
+        let label = label.to_owned();
+        self.write_events(
+            actor,
+            proof,
+            |_| {
+                vec![Action::RunGrant {
+                    key_id,
+                    label,
+                    allowed,
+                }]
+            },
+            |tx, _| {
+                tx.execute(
+                    "UPDATE keys SET allow_run = ?1 WHERE id = ?2",
+                    params![allowed, &id[..]],
+                )?;
+                Ok(())
+            },
+        )
+    }
+
+    /// The secrets of a key whose "allow run" grant is set, for `keyward
+    /// run` to inject into a child process. Refused with
+    /// [`MfaError::StepUpRequired`] for [`GatedAction::AllowRun`] when the
+    /// grant is not set. Each use is audited (`run_allowed`).
+    pub fn run_secrets(&mut self, actor: Actor, label: &str) -> Result<Revealed, VaultError> {
+        let detail = self.key_detail(label)?;
+        if !detail.allow_run {
+            return Err(MfaError::StepUpRequired {
+                action: GatedAction::AllowRun,
+            }
+            .into());
+        }
+        let (secret, passphrase) = self.open_secrets(label)?;
+        let key_id = detail.summary.id.clone();
+        let label = label.to_owned();
+        self.write(actor, |_| Action::RunUse { key_id, label }, |_, _| Ok(()))?;
+        Ok(Revealed { secret, passphrase })
+    }
+
+    /// Audit entries matching `filter`, oldest first. Reading does not
+    /// verify: see [`Session::verify_audit`].
+    pub fn audit_log(&mut self, filter: &AuditFilter) -> Result<Vec<Entry>, VaultError> {
+        self.key()?;
+        Ok(crate::audit::store::read(&self.conn, filter)?)
+    }
+
+    /// Verifies the whole audit chain against the sealed head now, and
+    /// reports what this session's unlock found as well.
+    pub fn verify_audit(&mut self) -> Result<AuditReport, VaultError> {
+        let markers = self.markers();
+        self.key()?;
+        let key = self.key.as_ref().ok_or(VaultError::Locked)?;
+        let sealer = Sealer {
+            key,
+            vault_id: &self.header.vault_id,
+        };
+        let problem = journal::check_chain(&self.conn, &sealer, markers.audit_started)?;
+        Ok(AuditReport {
+            entries: journal::entries(&self.conn)?,
+            problem,
+            found_at_unlock: self.audit_problem.clone(),
+            recorded_findings: journal::recorded_findings(&self.conn)?,
+        })
+    }
+}
+
+/// Rewrites the sealed settings blob with new markers, inside `tx` (the
+/// settings themselves are re-read from the blob, so nothing else changes).
+fn self_markers_in(
+    tx: &Transaction<'_>,
+    sealer: &Sealer<'_>,
+    markers: Markers,
+) -> Result<(), VaultError> {
+    let blob: Vec<u8> = tx.query_row("SELECT settings FROM vault_meta WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    let settings = sealer.open_settings(&blob)?;
+    let sealed = sealer.seal_settings(&settings, markers)?;
+    tx.execute(
+        "UPDATE vault_meta SET settings = ?1 WHERE id = 1",
+        params![sealed],
+    )?;
+    Ok(())
+}
