@@ -1,0 +1,190 @@
+//! What a scan reports, and how it is configured.
+//!
+//! Owns: the finding DTO. Must never: hold matched text — only where it was
+//! found and what it is.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+use crate::vault::Exchange;
+
+/// Which part of a credential matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The API secret (or private key).
+    Secret,
+    /// The passphrase (OKX, KuCoin, Bitget; ccxt's `password`).
+    Passphrase,
+    /// The public API key id.
+    KeyId,
+}
+
+impl Part {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Secret => "secret",
+            Part::Passphrase => "passphrase",
+            Part::KeyId => "key_id",
+        }
+    }
+}
+
+/// What was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// One of the vault's own keys, matched exactly.
+    VaultKey,
+    /// Something shaped and named like an exchange credential that is not
+    /// in the vault.
+    UnknownCredential,
+}
+
+/// One finding. Never holds the matched text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Vault key or unknown credential.
+    pub kind: FindingKind,
+    /// The file (for history: the path inside the repository).
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: u64,
+    /// The repository, for history findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<PathBuf>,
+    /// The first commit (oldest) that contains the blob, for history findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// A ref from which that commit is reachable (`refs/heads/…`,
+    /// `refs/tags/…`, `refs/stash`), for history findings.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    /// The vault key's label ([`FindingKind::VaultKey`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Which part matched.
+    pub part: Part,
+    /// The exchange the unknown credential seems to belong to, when named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Exchange>,
+    /// The unknown-credential rule that fired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
+    /// The variable or field name that held the unknown credential (a name,
+    /// never the value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// How to scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Honour `.gitignore`, `.ignore` and git excludes (default true).
+    pub honour_ignore: bool,
+    /// Skip files larger than this many bytes (default 16 MiB). In history,
+    /// blobs larger than this are skipped too.
+    pub max_file_size: u64,
+    /// Scan files that look binary (a NUL byte in the first 8 KiB).
+    pub include_binary: bool,
+    /// Look for unknown credentials as well as the vault's own keys.
+    pub unknown_rules: bool,
+    /// Worker threads for the file walk (0 = one per core).
+    pub threads: usize,
+    /// Set to stop the scan at the next file or blob.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            honour_ignore: true,
+            max_file_size: 16 * 1024 * 1024,
+            include_binary: false,
+            unknown_rules: true,
+            threads: 0,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Progress, reported every few hundred files or blobs and at the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// Files (or blobs) scanned so far.
+    pub scanned: u64,
+    /// Bytes scanned so far.
+    pub bytes: u64,
+    /// Findings so far.
+    pub findings: u64,
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScanReport {
+    /// Findings, sorted by path and line.
+    pub findings: Vec<Finding>,
+    /// Files (or blobs) scanned.
+    pub scanned: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Files (or blobs) skipped as binary.
+    pub skipped_binary: u64,
+    /// Files (or blobs) skipped as too large.
+    pub skipped_large: u64,
+    /// Files that could not be read (permissions, races), by path.
+    pub unreadable: Vec<PathBuf>,
+    /// Vault values too short to search for without false alarms (fewer
+    /// than [`super::matcher::MIN_NEEDLE_LEN`] bytes), as label and part.
+    pub short_needles: Vec<(String, Part)>,
+}
+
+impl ScanReport {
+    /// Merges `other` into `self` and re-sorts the findings.
+    pub fn merge(&mut self, other: ScanReport) {
+        self.findings.extend(other.findings);
+        sort_findings(&mut self.findings);
+        self.scanned += other.scanned;
+        self.bytes += other.bytes;
+        self.skipped_binary += other.skipped_binary;
+        self.skipped_large += other.skipped_large;
+        self.unreadable.extend(other.unreadable);
+        for n in other.short_needles {
+            if !self.short_needles.contains(&n) {
+                self.short_needles.push(n);
+            }
+        }
+    }
+}
+
+/// Sorts by repository, path, line, kind, label and part, and drops
+/// duplicates.
+pub(crate) fn sort_findings(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| {
+        (
+            &a.repository,
+            &a.path,
+            a.line,
+            &a.commit,
+            a.kind,
+            &a.label,
+            a.part,
+            a.rule,
+        )
+            .cmp(&(
+                &b.repository,
+                &b.path,
+                b.line,
+                &b.commit,
+                b.kind,
+                &b.label,
+                b.part,
+                b.rule,
+            ))
+    });
+    findings.dedup();
+}
