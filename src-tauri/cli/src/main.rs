@@ -16,6 +16,7 @@ macro_rules! say {
     }};
 }
 
+mod gated;
 mod input;
 mod output;
 
@@ -24,6 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{
     self, Actor, ConflictPolicy, Environment, Exchange, KdfParams, KeyEdit, KeyStatus, KeyType,
     NewKey, Scope, Session, Settings, Vault, VaultError,
@@ -74,8 +76,12 @@ enum Command {
     },
     /// Change a key's fields.
     Edit(EditArgs),
-    /// Change the master password ($KEYWARD_NEW_PASSWORD or a prompt).
-    Passwd,
+    /// Change the master password ($KEYWARD_NEW_PASSWORD or a prompt); needs
+    /// --totp once MFA is enrolled.
+    Passwd {
+        #[command(flatten)]
+        proof: gated::ProofArgs,
+    },
     /// Show or raise the key-derivation (Argon2id) parameters.
     Kdf {
         /// New memory in MiB.
@@ -88,8 +94,11 @@ enum Command {
         #[arg(long)]
         parallelism: Option<u32>,
     },
-    /// Show or change the vault settings.
+    /// Show or change the vault settings (auto-lock, clipboard and step-up
+    /// window changes need --totp once MFA is enrolled).
     Settings {
+        #[command(flatten)]
+        proof: gated::ProofArgs,
         /// Lock after this many idle minutes.
         #[arg(long)]
         auto_lock_minutes: Option<u32>,
@@ -111,7 +120,31 @@ enum Command {
         /// The backup file to create (must not exist).
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        proof: gated::ProofArgs,
     },
+    /// Print a key's secret (and passphrase on a second line); needs --totp
+    /// or --recovery-code once MFA is enrolled.
+    Reveal {
+        /// The key's label.
+        label: String,
+        #[command(flatten)]
+        proof: gated::ProofArgs,
+    },
+    /// Delete a key; needs --totp or --recovery-code once MFA is enrolled.
+    Delete {
+        /// The key's label.
+        label: String,
+        #[command(flatten)]
+        proof: gated::ProofArgs,
+    },
+    /// TOTP step-up: enroll, confirm, status, disable.
+    Mfa {
+        #[command(subcommand)]
+        action: gated::MfaCommand,
+    },
+    /// Show the audit log, or verify it (--verify: exit 5 if it is broken).
+    Log(gated::LogArgs),
     /// Merge a backup into the vault; existing labels are reported as conflicts.
     Import {
         /// The backup file.
@@ -142,12 +175,18 @@ enum Command {
     },
 }
 
-#[derive(Subcommand, Clone, Copy)]
+#[derive(Subcommand, Clone)]
 enum KeyringAction {
     /// Store a device key in the OS keyring and allow `--use-keyring`.
-    Enable,
+    Enable {
+        #[command(flatten)]
+        proof: gated::ProofArgs,
+    },
     /// Delete the device key from the OS keyring and the vault.
-    Disable,
+    Disable {
+        #[command(flatten)]
+        proof: gated::ProofArgs,
+    },
     /// Whether the OS keyring is usable and enabled for this vault.
     Status {
         /// Print JSON.
@@ -303,6 +342,15 @@ struct EditArgs {
     /// New status: active, rotating, revoked, compromised.
     #[arg(long)]
     status: Option<String>,
+    /// Allow `keyward run` to inject this key (needs --totp once MFA is
+    /// enrolled).
+    #[arg(long, conflicts_with = "deny_run")]
+    allow_run: bool,
+    /// Withdraw the `keyward run` grant.
+    #[arg(long)]
+    deny_run: bool,
+    #[command(flatten)]
+    proof: gated::ProofArgs,
 }
 
 /// Why a command failed.
@@ -345,7 +393,7 @@ impl CliError {
 
     fn message(&self) -> String {
         match self {
-            CliError::Vault(e) => e.to_string(),
+            CliError::Vault(e) => gated::mfa_message(e).unwrap_or_else(|| e.to_string()),
             CliError::Input { message } => message.clone(),
             CliError::NoPassword { var } => {
                 format!("no password: set ${var} or run in a terminal")
@@ -378,7 +426,20 @@ fn unlock(path: &Path, use_keyring: bool) -> Result<Session, CliError> {
         }
     }
     let password = input::master_password()?;
-    Ok(vault.unlock(&password)?)
+    let session = vault.unlock(&password)?;
+    warn_audit_problem(&session);
+    Ok(session)
+}
+
+/// The command line's banner: a broken audit chain found at unlock is
+/// reported on stderr by every command (and `log --verify` exits 5).
+pub(crate) fn warn_audit_problem(session: &Session) {
+    if let Some(problem) = session.audit_problem() {
+        eprintln!(
+            "warning: the audit log failed verification at unlock: {};              run `keyward log --verify`",
+            problem.finding
+        );
+    }
 }
 
 fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, CliError> {
@@ -416,15 +477,21 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Edit(args) => {
-            let mut session = unlock(path, cli.use_keyring)?;
-            edit(&mut session, args)
+            let (mut session, password) = gated::unlock_keep(path, cli.use_keyring)?;
+            edit(&mut session, args, password.as_ref())
         }
-        Command::Passwd => {
+        Command::Passwd { proof } => {
             let vault = Vault::open(path)?;
             let current = input::master_password()?;
             let mut session = vault.unlock(&current)?;
+            let grant = gated::grant(
+                &mut session,
+                proof,
+                GatedAction::ChangePassword,
+                Some(&current),
+            )?;
             let new = input::new_master_password("KEYWARD_NEW_PASSWORD")?;
-            session.change_password(Actor::Cli, &current, &new)?;
+            session.change_password(Actor::Cli, grant, &current, &new)?;
             say!("master password changed");
             Ok(ExitCode::SUCCESS)
         }
@@ -451,13 +518,14 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Settings {
+            proof,
             auto_lock_minutes,
             clipboard_clear_seconds,
             default_rotation_days,
             step_up_window_seconds,
             json,
         } => {
-            let mut session = unlock(path, cli.use_keyring)?;
+            let (mut session, password) = gated::unlock_keep(path, cli.use_keyring)?;
             let mut s: Settings = session.settings()?;
             let before = s;
             if let Some(v) = auto_lock_minutes {
@@ -472,16 +540,25 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             if let Some(v) = step_up_window_seconds {
                 s.step_up_window_seconds = *v;
             }
-            if s != before {
-                session.set_settings(Actor::Cli, s)?;
+            if s.security_values() != before.security_values() {
+                let grant = gated::grant(
+                    &mut session,
+                    proof,
+                    GatedAction::SecuritySettings,
+                    password.as_ref(),
+                )?;
+                session.set_settings(Actor::Cli, grant, s)?;
+            } else if s != before {
+                session.set_default_rotation_days(Actor::Cli, s.default_rotation_days)?;
             }
             output::settings(&s, *json);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { out } => {
-            let mut session = unlock(path, cli.use_keyring)?;
+        Command::Export { out, proof } => {
+            let (mut session, password) = gated::unlock_keep(path, cli.use_keyring)?;
+            let grant = gated::grant(&mut session, proof, GatedAction::Export, password.as_ref())?;
             let passphrase = input::backup_passphrase(true)?;
-            let n = session.export_backup(Actor::Cli, out, &passphrase)?;
+            let n = session.export_backup(Actor::Cli, grant, out, &passphrase)?;
             say!("exported {n} keys to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -515,7 +592,11 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
                 ))
             }
         }
-        Command::Keyring { action } => keyring(path, cli.use_keyring, *action),
+        Command::Keyring { action } => keyring(path, cli.use_keyring, action),
+        Command::Reveal { label, proof } => gated::reveal(path, cli.use_keyring, label, proof),
+        Command::Delete { label, proof } => gated::delete(path, cli.use_keyring, label, proof),
+        Command::Mfa { action } => gated::mfa(path, cli.use_keyring, action),
+        Command::Log(args) => gated::log(path, cli.use_keyring, args),
     }
 }
 
@@ -552,7 +633,7 @@ fn init(path: &Path, args: &InitArgs) -> Result<ExitCode, CliError> {
         );
     }
     let password = input::new_master_password("KEYWARD_PASSWORD")?;
-    let session = Vault::create(path, &password, kdf)?;
+    let session = Vault::create(path, &password, kdf, Actor::Cli)?;
     say!(
         "created vault {} (Argon2id {} MiB, {} passes, {} lanes)",
         path.display(),
@@ -608,7 +689,22 @@ fn add(session: &mut Session, args: &AddArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn edit(session: &mut Session, args: &EditArgs) -> Result<ExitCode, CliError> {
+fn edit(
+    session: &mut Session,
+    args: &EditArgs,
+    password: Option<&vault::MasterPassword>,
+) -> Result<ExitCode, CliError> {
+    // Step up first: a refused code changes nothing.
+    let run_grant = if args.allow_run {
+        Some(gated::grant(
+            session,
+            &args.proof,
+            GatedAction::AllowRun,
+            password,
+        )?)
+    } else {
+        None
+    };
     let mut edit = KeyEdit {
         label: args.new_label.clone(),
         api_key_id: args.api_key.clone(),
@@ -656,12 +752,24 @@ fn edit(session: &mut Session, args: &EditArgs) -> Result<ExitCode, CliError> {
     if let Some(status) = &args.status {
         edit.status = Some(status.parse::<KeyStatus>()?);
     }
-    let detail = session.edit_key(Actor::Cli, &args.label, edit)?;
-    say!("updated {}", detail.summary.label);
+    let changes_fields = !edit.is_empty();
+    let mut label = args.label.clone();
+    if changes_fields {
+        label = session
+            .edit_key(Actor::Cli, &args.label, edit)?
+            .summary
+            .label;
+    }
+    if let Some(grant) = run_grant {
+        session.set_allow_run(Actor::Cli, grant, &label, true)?;
+    } else if args.deny_run {
+        session.deny_run(Actor::Cli, &label)?;
+    }
+    say!("updated {label}");
     Ok(ExitCode::SUCCESS)
 }
 
-fn keyring(path: &Path, use_keyring: bool, action: KeyringAction) -> Result<ExitCode, CliError> {
+fn keyring(path: &Path, use_keyring: bool, action: &KeyringAction) -> Result<ExitCode, CliError> {
     match action {
         KeyringAction::Status { json } => {
             let store = vault::device_unlock_status();
@@ -670,18 +778,30 @@ fn keyring(path: &Path, use_keyring: bool, action: KeyringAction) -> Result<Exit
             } else {
                 None
             };
-            output::keyring_status(&store, enabled, json);
+            output::keyring_status(&store, enabled, *json);
             Ok(ExitCode::SUCCESS)
         }
-        KeyringAction::Enable => {
-            let mut session = unlock(path, use_keyring)?;
-            session.enable_device_unlock(Actor::Cli)?;
+        KeyringAction::Enable { proof } => {
+            let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+            let grant = gated::grant(
+                &mut session,
+                proof,
+                GatedAction::SecuritySettings,
+                password.as_ref(),
+            )?;
+            session.enable_device_unlock(Actor::Cli, grant)?;
             say!("this device will unlock the vault with --use-keyring");
             Ok(ExitCode::SUCCESS)
         }
-        KeyringAction::Disable => {
-            let mut session = unlock(path, use_keyring)?;
-            session.disable_device_unlock(Actor::Cli)?;
+        KeyringAction::Disable { proof } => {
+            let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+            let grant = gated::grant(
+                &mut session,
+                proof,
+                GatedAction::SecuritySettings,
+                password.as_ref(),
+            )?;
+            session.disable_device_unlock(Actor::Cli, grant)?;
             say!("device unlock disabled; the device key was deleted");
             Ok(ExitCode::SUCCESS)
         }

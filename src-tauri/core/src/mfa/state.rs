@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::key::MfaKey;
@@ -111,6 +111,17 @@ impl Enrolment {
     /// code.
     pub fn otpauth_uri(&self) -> &SecretString {
         &self.otpauth_uri
+    }
+
+    /// The base32 secret as text, for the one enrolment screen or command
+    /// output that shows it.
+    pub fn expose_secret_base32(&self) -> &str {
+        self.secret_base32.expose_secret()
+    }
+
+    /// The otpauth URI as text, for the QR code or the enrolment output.
+    pub fn expose_otpauth_uri(&self) -> &str {
+        self.otpauth_uri.expose_secret()
     }
 
     /// The ten single-use recovery codes, in plaintext this one time.

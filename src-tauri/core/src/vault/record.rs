@@ -234,6 +234,24 @@ pub struct KeyEdit {
     pub status: Option<KeyStatus>,
 }
 
+impl KeyEdit {
+    /// Whether the edit changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.label.is_none()
+            && self.environment.is_none()
+            && self.api_key_id.is_none()
+            && self.secret.is_none()
+            && self.passphrase.is_none()
+            && self.key_type.is_none()
+            && self.scopes.is_none()
+            && self.ip_whitelist.is_none()
+            && self.linked_services.is_none()
+            && self.notes.is_none()
+            && self.rotate_every_days.is_none()
+            && self.status.is_none()
+    }
+}
+
 /// One row of the key list. Metadata only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeySummary {

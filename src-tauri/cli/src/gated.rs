@@ -1,0 +1,409 @@
+//! Step-up on the command line, the gated commands (`reveal`, `delete`),
+//! `keyward mfa …` and `keyward log`.
+//!
+//! Owns: turning `--totp` / `--recovery-code` (or, while MFA is not
+//! enrolled, the master password this command was unlocked with) into a
+//! proof for the core's gate, and printing. Must never: decide whether a
+//! proof is good (the core does), keep a window between commands (every
+//! gated command brings its own proof), or print a secret anywhere but
+//! `reveal`'s stdout and the one-time enrolment output.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use keyward_core::ErrorKind;
+use keyward_core::audit::{self, Entry, store::AuditFilter};
+use keyward_core::mfa::{Enrolment, GatedAction, MfaSummary, OneTimeCode, Proof, StepUpGrant};
+use keyward_core::vault::{Actor, AuditReport, MasterPassword, Session, Vault, VaultError};
+
+use crate::{CliError, input};
+
+/// `--totp CODE` or `--recovery-code CODE`. TOTP codes on argv are
+/// acceptable: single use and valid for about a minute.
+#[derive(Args, Clone, Default)]
+pub struct ProofArgs {
+    /// A 6-digit code from your authenticator app.
+    #[arg(long, value_name = "CODE", conflicts_with = "recovery_code")]
+    pub totp: Option<String>,
+    /// One of your single-use recovery codes (instead of --totp).
+    #[arg(long, value_name = "CODE")]
+    pub recovery_code: Option<String>,
+}
+
+/// Unlocks like [`crate::unlock`] and keeps the master password when one was
+/// entered, so gated commands can re-check it while MFA is not enrolled.
+pub fn unlock_keep(
+    path: &Path,
+    use_keyring: bool,
+) -> Result<(Session, Option<MasterPassword>), CliError> {
+    let vault = Vault::open(path)?;
+    if use_keyring {
+        match vault.unlock_with_device() {
+            Ok(session) => return Ok((session, None)),
+            Err(e) => eprintln!("warning: {e}; falling back to the master password"),
+        }
+    }
+    let password = input::master_password()?;
+    let session = vault.unlock(&password)?;
+    crate::warn_audit_problem(&session);
+    Ok((session, Some(password)))
+}
+
+/// Passes the core's step-up gate for `action` with what the user gave.
+pub fn grant(
+    session: &mut Session,
+    proof: &ProofArgs,
+    action: GatedAction,
+    password: Option<&MasterPassword>,
+) -> Result<StepUpGrant, CliError> {
+    let offered = if let Some(code) = &proof.totp {
+        Some(Proof::totp(code.as_str()))
+    } else if let Some(code) = &proof.recovery_code {
+        Some(Proof::recovery_code(code.as_str()))
+    } else if !session.mfa_status()?.enrolled {
+        eprintln!(
+            "warning: MFA is not enrolled, so the master password is the only step-up; \
+             run `keyward mfa enroll`"
+        );
+        let verified = match password {
+            Some(pw) => session.verify_password(pw)?,
+            None => session.verify_password(&input::master_password()?)?,
+        };
+        Some(Proof::MasterPassword(verified))
+    } else {
+        None
+    };
+    Ok(session.step_up(Actor::Cli, action, offered)?)
+}
+
+/// `keyward mfa …`.
+#[derive(Subcommand, Clone)]
+pub enum MfaCommand {
+    /// Start enrolment: prints the secret, the otpauth URI and ten recovery
+    /// codes once. MFA stays off until `keyward mfa confirm CODE`.
+    Enroll {
+        /// Print JSON: {"secret", "otpauth_uri", "recovery_codes"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm the pending enrolment with a code from the authenticator app.
+    Confirm {
+        /// The 6-digit code.
+        code: String,
+    },
+    /// Abandon a pending enrolment.
+    Cancel,
+    /// Whether MFA is on, pending, locked, and how many recovery codes are left.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn MFA off (needs --totp or --recovery-code).
+    Disable {
+        #[command(flatten)]
+        proof: ProofArgs,
+    },
+    /// Replace the TOTP secret and recovery codes (needs --totp or
+    /// --recovery-code); confirm with `keyward mfa confirm CODE`.
+    Reenroll {
+        #[command(flatten)]
+        proof: ProofArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the recovery codes with ten new ones (needs --totp).
+    RecoveryCodes {
+        #[command(flatten)]
+        proof: ProofArgs,
+    },
+}
+
+fn print_enrolment(enrolment: &Enrolment, json: bool) {
+    let codes: Vec<&str> = enrolment
+        .recovery_codes()
+        .iter()
+        .map(|c| c.expose_secret())
+        .collect();
+    let secret = enrolment.expose_secret_base32();
+    let uri = enrolment.expose_otpauth_uri();
+    if json {
+        say!(
+            "{}",
+            serde_json::json!({
+                "secret": secret,
+                "otpauth_uri": uri,
+                "recovery_codes": codes,
+            })
+        );
+    } else {
+        say!("secret: {secret}");
+        say!("otpauth_uri: {uri}");
+        say!("recovery codes (each works once; store them offline):");
+        for code in codes {
+            say!("  {code}");
+        }
+        say!("MFA is pending: run `keyward mfa confirm CODE` with a code from your app");
+    }
+}
+
+fn print_status(s: &MfaSummary, json: bool) {
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string(s).unwrap_or_else(|_| "{}".into())
+        );
+        return;
+    }
+    let state = if s.enrolled {
+        "enrolled"
+    } else if s.pending {
+        "pending confirmation"
+    } else {
+        "not enrolled"
+    };
+    say!("mfa: {state}");
+    if s.pending && s.enrolled {
+        say!("re-enrolment: pending confirmation");
+    }
+    if s.enrolled {
+        say!("recovery codes left: {}", s.recovery_codes_left);
+    }
+    if let Some(until) = s.locked_until {
+        say!("step-up locked until unix time {until}");
+    }
+}
+
+/// Runs `keyward mfa …`.
+pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode, CliError> {
+    let (mut session, password) = unlock_keep(path, use_keyring)?;
+    match cmd {
+        MfaCommand::Enroll { json } => {
+            if session.mfa_status()?.enrolled {
+                return Err(CliError::Vault(VaultError::Mfa(
+                    keyward_core::mfa::MfaError::AlreadyEnrolled,
+                )));
+            }
+            let g = grant(
+                &mut session,
+                &ProofArgs::default(),
+                GatedAction::SecuritySettings,
+                password.as_ref(),
+            )?;
+            let enrolment = session.mfa_enrol(Actor::Cli, g)?;
+            print_enrolment(&enrolment, *json);
+        }
+        MfaCommand::Reenroll { proof, json } => {
+            let g = grant(
+                &mut session,
+                proof,
+                GatedAction::ReenrolMfa,
+                password.as_ref(),
+            )?;
+            let enrolment = session.mfa_reenrol(Actor::Cli, g)?;
+            print_enrolment(&enrolment, *json);
+        }
+        MfaCommand::Confirm { code } => {
+            session.mfa_confirm(Actor::Cli, &OneTimeCode::new(code.as_str()))?;
+            say!("MFA is on: gated commands now need --totp CODE");
+        }
+        MfaCommand::Cancel => {
+            if session.mfa_cancel_pending(Actor::Cli)? {
+                say!("pending enrolment abandoned");
+            } else {
+                say!("no enrolment was pending");
+            }
+        }
+        MfaCommand::Status { json } => print_status(&session.mfa_status()?, *json),
+        MfaCommand::Disable { proof } => {
+            let g = grant(
+                &mut session,
+                proof,
+                GatedAction::DisableMfa,
+                password.as_ref(),
+            )?;
+            session.mfa_disable(Actor::Cli, g)?;
+            say!("MFA is off: gated commands now ask for the master password");
+        }
+        MfaCommand::RecoveryCodes { proof } => {
+            let g = grant(
+                &mut session,
+                proof,
+                GatedAction::SecuritySettings,
+                password.as_ref(),
+            )?;
+            let codes = session.mfa_regenerate_recovery_codes(Actor::Cli, g)?;
+            say!("new recovery codes (the old ones no longer work):");
+            for code in &codes {
+                say!("  {}", code.expose_secret());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keyward reveal LABEL --totp CODE`: the secret on stdout, the passphrase
+/// on a second line when there is one. The only command that prints a
+/// secret.
+pub fn reveal(
+    path: &Path,
+    use_keyring: bool,
+    label: &str,
+    proof: &ProofArgs,
+) -> Result<ExitCode, CliError> {
+    let (mut session, password) = unlock_keep(path, use_keyring)?;
+    let g = grant(
+        &mut session,
+        proof,
+        GatedAction::RevealSecret,
+        password.as_ref(),
+    )?;
+    let revealed = session.reveal(Actor::Cli, g, label)?;
+    say!("{}", revealed.secret.expose());
+    if let Some(p) = &revealed.passphrase {
+        say!("{}", p.expose());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keyward delete LABEL --totp CODE`.
+pub fn delete(
+    path: &Path,
+    use_keyring: bool,
+    label: &str,
+    proof: &ProofArgs,
+) -> Result<ExitCode, CliError> {
+    let (mut session, password) = unlock_keep(path, use_keyring)?;
+    let g = grant(
+        &mut session,
+        proof,
+        GatedAction::DeleteKey,
+        password.as_ref(),
+    )?;
+    session.delete_key(Actor::Cli, g, label)?;
+    say!("deleted {label}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keyward log` arguments.
+#[derive(Args, Clone)]
+pub struct LogArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Verify the whole chain; exit 5 if it is broken.
+    #[arg(long)]
+    verify: bool,
+    /// Only entries about the key with this label.
+    #[arg(long, value_name = "LABEL")]
+    key: Option<String>,
+    /// Only entries of this action (e.g. secret_revealed, step_up_failed).
+    #[arg(long, value_name = "ACTION")]
+    action: Option<String>,
+}
+
+fn print_entries(entries: &[Entry], json: bool) {
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string(entries).unwrap_or_else(|_| "[]".into())
+        );
+        return;
+    }
+    for e in entries {
+        let key = e.key_label.as_deref().unwrap_or("-");
+        say!(
+            "{:>5}  {}  {:<6} {:<28} {:<20} {}",
+            e.seq,
+            e.time_ms / 1000,
+            e.actor,
+            e.action,
+            key,
+            e.details
+        );
+    }
+}
+
+fn print_report(r: &AuditReport, json: bool) {
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string(r).unwrap_or_else(|_| "{}".into())
+        );
+        return;
+    }
+    if let Some(p) = &r.found_at_unlock {
+        say!(
+            "BROKEN at unlock: {} (recorded as entry {})",
+            p.finding,
+            p.recorded_as
+        );
+    }
+    match &r.problem {
+        Some(problem) => say!("BROKEN: {problem}"),
+        None => say!("chain intact: {} entries", r.entries),
+    }
+    if r.recorded_findings > 0 {
+        say!(
+            "the log records {} integrity finding(s)",
+            r.recorded_findings
+        );
+    }
+}
+
+/// Runs `keyward log`.
+pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, CliError> {
+    let (mut session, _) = unlock_keep(path, use_keyring)?;
+    if args.verify {
+        let report = session.verify_audit()?;
+        print_report(&report, args.json);
+        if report.is_ok() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let finding = report
+            .problem
+            .as_deref()
+            .or(report.found_at_unlock.as_ref().map(|p| p.finding.as_str()))
+            .unwrap_or("broken chain");
+        eprintln!("error: the audit log failed verification: {finding}");
+        return Ok(ExitCode::from(
+            u8::try_from(ErrorKind::Integrity.exit_code()).unwrap_or(5),
+        ));
+    }
+    let mut filter = match &args.key {
+        Some(label) => AuditFilter::for_label(label.as_str()),
+        None => AuditFilter::all(),
+    };
+    if let Some(name) = &args.action {
+        let action = audit::Action::from_name(name).ok_or_else(|| CliError::Input {
+            message: format!("unknown audit action {name:?}"),
+        })?;
+        filter = filter.with_actions([action]);
+    }
+    let entries = session.audit_log(&filter)?;
+    print_entries(&entries, args.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A one-line, secret-free message for an MFA refusal on the command line,
+/// distinct for each way a step-up fails.
+pub fn mfa_message(err: &VaultError) -> Option<String> {
+    use keyward_core::mfa::MfaError;
+    match err {
+        VaultError::Mfa(MfaError::StepUpRequired { action }) => Some(format!(
+            "{action} needs step-up: pass --totp CODE from your authenticator app \
+             (or --recovery-code CODE)"
+        )),
+        VaultError::Mfa(MfaError::NotEnrolled) => Some(
+            "MFA is not enrolled: leave out --totp (the master password is the step-up) \
+             or run `keyward mfa enroll`"
+                .into(),
+        ),
+        VaultError::Mfa(MfaError::AlreadyEnrolled) => Some(
+            "MFA is already enrolled: use `keyward mfa reenroll --totp CODE` to replace it".into(),
+        ),
+        _ => None,
+    }
+}
