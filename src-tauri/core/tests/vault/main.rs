@@ -8,11 +8,17 @@
 //! - `header`: tampered headers and excessive KDF costs, through the public API.
 //! - `golden`: the committed format-version-1 vault and backup still open.
 //! - `keyring`: OS-keyring unlock against a real Secret Service.
+//! - `stepup`: every gated action against missing, wrong, replayed and
+//!   throttled proofs; recovery codes; counters across reopening.
+//! - `audit`: every write recorded; modified, deleted, reordered and
+//!   truncated entries reported at unlock; the canary never in the log.
 
 mod support;
 
+mod audit;
 mod golden;
 mod header;
 mod keyring;
 mod lifecycle;
 mod policy;
+mod stepup;
