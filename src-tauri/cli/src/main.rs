@@ -19,6 +19,9 @@ macro_rules! say {
 mod gated;
 mod input;
 mod output;
+mod import_env;
+mod run;
+mod scan;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -167,6 +170,14 @@ enum Command {
         #[command(subcommand)]
         action: KeyringAction,
     },
+    /// Scan files and git history for the vault's keys and unknown exchange
+    /// credentials; exit 8 when something is found.
+    Scan(scan::ScanArgs),
+    /// Import exchange credentials from .env, JSON, YAML or TOML bot configs.
+    ImportEnv(import_env::ImportEnvArgs),
+    /// Start a command with keys as environment variables (keys need the
+    /// "allow run" grant). See `keyward run --help` for the variable names.
+    Run(run::RunArgs),
     /// Show where the vault is and whether it exists.
     Status {
         /// Print JSON.
@@ -597,6 +608,9 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Delete { label, proof } => gated::delete(path, cli.use_keyring, label, proof),
         Command::Mfa { action } => gated::mfa(path, cli.use_keyring, action),
         Command::Log(args) => gated::log(path, cli.use_keyring, args),
+        Command::Scan(args) => scan::run(path, cli.use_keyring, args),
+        Command::ImportEnv(args) => import_env::run(path, cli.use_keyring, args),
+        Command::Run(args) => run::run(path, cli.use_keyring, args),
     }
 }
 

@@ -252,21 +252,26 @@ fn locate(repo: &Path, blob: &str) -> Result<(Option<String>, Option<String>), S
             "--all",
             "--reflog",
             "--diff-merges=first-parent",
+            "--no-patch",
             "--format=%H",
             &find,
         ],
     )?;
-    // `git log` lists newest first; the last line is the oldest.
+    // `git log` lists newest first; the last line is the oldest. Only
+    // object ids are taken from the output (never a diff line).
     let Some(commit) = commits
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .filter(|l| (40..=64).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .next_back()
     else {
         return Ok((None, None));
     };
-    let contains = format!("--contains={commit}");
-    let refs = output(repo, "for-each-ref", &["--format=%(refname)", &contains])?;
+    let refs = output(
+        repo,
+        "for-each-ref",
+        &["--format=%(refname)", "--contains", commit],
+    )?;
     let mut refs: Vec<&str> = refs.lines().filter(|l| !l.is_empty()).collect();
     // Prefer branches, then tags, then anything else (stash, remotes).
     refs.sort_by_key(|r| {

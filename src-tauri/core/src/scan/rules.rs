@@ -54,7 +54,9 @@ const SUFFIXES: &[(&str, Part)] = &[
 ];
 
 /// Words whose presence on a line makes the scanner look at it closely.
-/// Every name a rule can fire on contains one of them (in some letter case).
+/// Every name a rule can fire on contains one of them (in some letter case),
+/// except a bare `key` (freqtrade's `key:`), which is far too common to look
+/// at every time: such a section is still found by its `secret`.
 pub(crate) const TRIGGERS: &[&str] = &[
     "binance",
     "coinbase",

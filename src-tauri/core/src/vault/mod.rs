@@ -73,6 +73,7 @@ mod error;
 mod gated;
 mod journal;
 mod kdf;
+pub mod material;
 mod policy;
 mod record;
 mod seal;

@@ -1,0 +1,161 @@
+//! `keyward run`: starts a command with keys from the vault as environment
+//! variables, so a bot needs no plaintext `.env` file.
+//!
+//! Only keys with the "allow run" grant are handed out (else exit 4); each
+//! use is audited by the vault. The vault is locked before the command
+//! starts. SIGTERM, SIGINT and SIGHUP are forwarded to the child; its exit
+//! code is passed through (128 + signal when it was killed by one). Must
+//! never: put a secret in argv or a file, or pass the master password's
+//! variables on to the child.
+
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use clap::Args;
+use keyward_core::KindedError;
+use keyward_core::vault::Actor;
+use keyward_core::vault::material::EnvOverride;
+use secrecy::ExposeSecret;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::CliError;
+
+/// Arguments of `keyward run`.
+///
+/// Default variables per exchange (key id, secret, passphrase):
+/// BINANCE_API_KEY, BINANCE_API_SECRET; COINBASE_API_KEY, COINBASE_API_SECRET;
+/// KRAKEN_API_KEY, KRAKEN_API_SECRET; OKX_API_KEY, OKX_API_SECRET,
+/// OKX_API_PASSPHRASE; BYBIT_API_KEY, BYBIT_API_SECRET; KUCOIN_API_KEY,
+/// KUCOIN_API_SECRET, KUCOIN_API_PASSPHRASE; BITGET_API_KEY, BITGET_API_SECRET,
+/// BITGET_API_PASSPHRASE; other exchanges: API_KEY, API_SECRET, API_PASSPHRASE.
+#[derive(Args)]
+pub struct RunArgs {
+    /// A key to hand to the command (repeatable). It needs the "allow run"
+    /// grant: keyward edit LABEL --allow-run --totp CODE.
+    #[arg(long = "key", required = true, value_name = "LABEL")]
+    keys: Vec<String>,
+    /// Put a field in a variable of your choosing instead of the default:
+    /// NAME=field, or NAME=LABEL:field with several keys (field: key_id,
+    /// secret, passphrase). Repeatable. Example: --env BINANCE_SECRET=secret.
+    #[arg(long = "env", value_name = "NAME=field")]
+    env: Vec<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+fn fail(e: &dyn KindedError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
+}
+
+/// Variables that unlock Keyward itself: never inherited by the child.
+const WITHHELD: &[&str] = &[
+    "KEYWARD_PASSWORD",
+    "KEYWARD_NEW_PASSWORD",
+    "KEYWARD_BACKUP_PASSPHRASE",
+];
+
+/// Runs `keyward run`.
+pub fn run(vault: &Path, use_keyring: bool, args: &RunArgs) -> Result<ExitCode, CliError> {
+    let mut overrides = Vec::new();
+    for spec in &args.env {
+        match EnvOverride::parse(spec) {
+            Ok(o) => overrides.push(o),
+            Err(e) => return Ok(fail(&e)),
+        }
+    }
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(CliError::Input {
+            message: "give the command after --".into(),
+        });
+    };
+    let vars = {
+        let mut session = crate::unlock(vault, use_keyring)?;
+        let vars = match session.run_env(Actor::Cli, &args.keys, &overrides) {
+            Ok(v) => v,
+            Err(e) => {
+                if e.kind() == keyward_core::ErrorKind::Mfa {
+                    eprintln!(
+                        "error: a key lacks the \"allow run\" grant; allow it with \
+                         `keyward edit LABEL --allow-run --totp CODE`"
+                    );
+                    return Ok(ExitCode::from(4));
+                }
+                return Ok(fail(&e));
+            }
+        };
+        // The vault key is gone before the command starts.
+        session.lock();
+        vars
+    };
+
+    // Registered before the child exists, so a signal in between is not
+    // lost and does not kill us first.
+    let mut signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(CliError::Input {
+                message: format!("cannot install signal handlers: {e}"),
+            });
+        }
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(rest);
+    for name in WITHHELD {
+        cmd.env_remove(name);
+    }
+    for v in &vars {
+        cmd.env(&v.name, v.value.expose_secret());
+    }
+    let spawned = cmd.spawn();
+    // The command holds its own copy now.
+    drop(cmd);
+    drop(vars);
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            signals.handle().close();
+            eprintln!("error: cannot start {}: {e}", program.to_string_lossy());
+            return Ok(ExitCode::from(
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                },
+            ));
+        }
+    };
+    let pid = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    let handle = signals.handle();
+    let forwarder = std::thread::spawn(move || {
+        for sig in signals.forever() {
+            let signal = match sig {
+                SIGTERM => rustix::process::Signal::TERM,
+                SIGINT => rustix::process::Signal::INT,
+                SIGHUP => rustix::process::Signal::HUP,
+                _ => continue,
+            };
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, signal);
+            }
+        }
+    });
+    let status = child.wait();
+    handle.close();
+    let _ = forwarder.join();
+    let status = status.map_err(|e| CliError::Input {
+        message: format!("waiting for the command failed: {e}"),
+    })?;
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        (None, None) => 1,
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}

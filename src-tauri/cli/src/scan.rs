@@ -1,0 +1,160 @@
+//! `keyward scan`: the leak scanner over files and git history.
+//!
+//! Exit 0 when nothing is found, 8 when something is (like a linter); errors
+//! keep their own codes. Must never: print a matched value — findings name the
+//! key's label and the part, or the rule and variable name.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use keyward_core::KindedError;
+use keyward_core::scan::{
+    self, Finding, FindingKind, Matcher, Progress, ScanError, ScanOptions, ScanReport,
+};
+
+use crate::CliError;
+
+/// Arguments of `keyward scan`.
+#[derive(Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan (with --history: git repositories).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Also scan every blob reachable from every ref (branches, tags,
+    /// stashes, reflogs) of the git repository at each path.
+    #[arg(long)]
+    history: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Do not honour .gitignore / .ignore files (scan ignored files too).
+    #[arg(long)]
+    no_ignore: bool,
+    /// Skip files (and blobs) larger than this many bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    max_file_size: u64,
+    /// Scan files that look binary too.
+    #[arg(long)]
+    include_binary: bool,
+    /// Only look for the vault's own keys, not for unknown credentials.
+    #[arg(long)]
+    no_unknown: bool,
+}
+
+fn fail(e: &dyn KindedError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
+}
+
+fn describe(f: &Finding) -> String {
+    let place = match (&f.repository, &f.commit) {
+        (Some(repo), commit) => format!(
+            "{}: {}:{} (commit {}{})",
+            repo.display(),
+            f.path.display(),
+            f.line,
+            commit.as_deref().map_or("?", |c| &c[..c.len().min(12)]),
+            f.git_ref
+                .as_deref()
+                .map(|r| format!(", {r}"))
+                .unwrap_or_default()
+        ),
+        (None, _) => format!("{}:{}", f.path.display(), f.line),
+    };
+    match f.kind {
+        FindingKind::VaultKey => format!(
+            "{place}: vault key {:?} ({})",
+            f.label.as_deref().unwrap_or(""),
+            f.part.as_str()
+        ),
+        FindingKind::UnknownCredential => {
+            let mut what = Vec::new();
+            if let Some(e) = f.exchange {
+                what.push(e.as_str().to_owned());
+            }
+            what.push(f.part.as_str().to_owned());
+            if let Some(n) = &f.name {
+                what.push(format!("in {n}"));
+            }
+            format!(
+                "{place}: unknown credential ({}; rule {})",
+                what.join(" "),
+                f.rule.unwrap_or("")
+            )
+        }
+    }
+}
+
+/// Runs `keyward scan`.
+pub fn run(vault: &Path, use_keyring: bool, args: &ScanArgs) -> Result<ExitCode, CliError> {
+    let needles = {
+        let mut session = crate::unlock(vault, use_keyring)?;
+        let needles = session.scan_needles()?;
+        session.lock();
+        needles
+    };
+    let options = ScanOptions {
+        honour_ignore: !args.no_ignore,
+        max_file_size: args.max_file_size,
+        include_binary: args.include_binary,
+        unknown_rules: !args.no_unknown,
+        ..ScanOptions::default()
+    };
+    let matcher = match Matcher::new(needles, options.unknown_rules) {
+        Ok(m) => m,
+        Err(e) => return Ok(fail(&e)),
+    };
+    let quiet = |_: Progress| {};
+    let mut report = match scan::scan_paths(&matcher, &args.paths, &options, &quiet) {
+        Ok(r) => r,
+        Err(e) => return Ok(fail(&e)),
+    };
+    if args.history {
+        for p in &args.paths {
+            match scan::scan_history(&matcher, p, &options, &quiet) {
+                Ok(r) => report.merge(r),
+                Err(e @ ScanError::NotARepository { .. }) => return Ok(fail(&e)),
+                Err(e) => return Ok(fail(&e)),
+            }
+        }
+    }
+    // The automaton and the needles go as soon as the scan is done.
+    drop(matcher);
+    print(&report, args.json);
+    Ok(if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(8)
+    })
+}
+
+fn print(report: &ScanReport, json: bool) {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(s) => say!("{s}"),
+            Err(e) => eprintln!("error: could not format JSON: {e}"),
+        }
+        return;
+    }
+    for f in &report.findings {
+        say!("{}", describe(f));
+    }
+    for (label, part) in &report.short_needles {
+        eprintln!(
+            "note: the {} of {label:?} is too short to search for",
+            part.as_str()
+        );
+    }
+    for p in &report.unreadable {
+        eprintln!("note: could not read {}", p.display());
+    }
+    eprintln!(
+        "{} finding(s); scanned {} file(s)/blob(s), {:.1} MB; skipped {} binary, {} too large",
+        report.findings.len(),
+        report.scanned,
+        report.bytes as f64 / 1e6,
+        report.skipped_binary,
+        report.skipped_large
+    );
+}
