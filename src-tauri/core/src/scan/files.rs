@@ -183,7 +183,7 @@ pub fn scan_paths(
                             all.extend(found);
                         }
                     }
-                    if n % 256 == 0 {
+                    if n.is_multiple_of(256) {
                         progress(counters.progress());
                     }
                 }

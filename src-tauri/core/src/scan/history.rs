@@ -194,7 +194,7 @@ pub fn scan_history(
             if buf.capacity() > 4 * 1024 * 1024 {
                 buf = Vec::with_capacity(256 * 1024);
             }
-            if report.scanned % 256 == 0 {
+            if report.scanned.is_multiple_of(256) {
                 progress(Progress {
                     scanned: report.scanned,
                     bytes: report.bytes,
@@ -262,8 +262,7 @@ fn locate(repo: &Path, blob: &str) -> Result<(Option<String>, Option<String>), S
     let Some(commit) = commits
         .lines()
         .map(str::trim)
-        .filter(|l| (40..=64).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_hexdigit()))
-        .next_back()
+        .rfind(|l| (40..=64).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_hexdigit()))
     else {
         return Ok((None, None));
     };

@@ -191,13 +191,10 @@ impl Matcher {
             line += memchr::memchr_iter(b'\n', &buf[counted_to..start]).count() as u64;
             counted_to = start;
             match self.patterns.get(m.pattern().as_usize()) {
-                Some(Pattern::Needle(i)) => {
-                    // Other hits of the same needle on the same line add
-                    // nothing.
-                    if last_own != Some((*i, line)) {
-                        last_own = Some((*i, line));
-                        hit(Hit::Own { index: *i, line });
-                    }
+                // Other hits of the same needle on the same line add nothing.
+                Some(Pattern::Needle(i)) if last_own != Some((*i, line)) => {
+                    last_own = Some((*i, line));
+                    hit(Hit::Own { index: *i, line });
                 }
                 Some(Pattern::Trigger) if self.rules => {
                     let line_start = memchr::memrchr(b'\n', &buf[..start]).map_or(0, |p| p + 1);
