@@ -19,6 +19,7 @@ macro_rules! say {
 mod gated;
 mod input;
 mod output;
+mod verify;
 mod import_env;
 mod run;
 mod scan;
@@ -178,6 +179,8 @@ enum Command {
     /// Start a command with keys as environment variables (keys need the
     /// "allow run" grant). See `keyward run --help` for the variable names.
     Run(run::RunArgs),
+    /// Check keys live against their exchanges; exit 6 if any is rejected or unreachable.
+    Verify(verify::VerifyArgs),
     /// Show where the vault is and whether it exists.
     Status {
         /// Print JSON.
@@ -608,6 +611,7 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Delete { label, proof } => gated::delete(path, cli.use_keyring, label, proof),
         Command::Mfa { action } => gated::mfa(path, cli.use_keyring, action),
         Command::Log(args) => gated::log(path, cli.use_keyring, args),
+        Command::Verify(args) => verify::run(path, cli.use_keyring, args),
         Command::Scan(args) => scan::run(path, cli.use_keyring, args),
         Command::ImportEnv(args) => import_env::run(path, cli.use_keyring, args),
         Command::Run(args) => run::run(path, cli.use_keyring, args),

@@ -161,6 +161,10 @@ pub fn show(d: &KeyDetail, as_json: bool) {
     );
     say!("status:       {}", s.status);
     say!(
+        "keyward run:  {}",
+        if d.allow_run { "allowed" } else { "not allowed" }
+    );
+    say!(
         "rotation:     every {} days, due {}",
         s.rotate_every_days,
         days_from_now(s.rotation_due_at)

@@ -30,7 +30,7 @@ fn main() {
     let password = MasterPassword::from("benchmark password");
     let params = KdfParams::DEFAULT;
 
-    let mut session = Vault::create(&path, &password, params).expect("create");
+    let mut session = Vault::create(&path, &password, params, Actor::Cli).expect("create");
     let started = Instant::now();
     let mut add_times = Vec::with_capacity(KEYS);
     for i in 0..KEYS {

@@ -7,6 +7,8 @@
 //! - `crash`: SIGKILL during adds never loses an acknowledged key.
 //! - `keyring`: OS-keyring unlock against a real Secret Service, and the
 //!   fallback when none is reachable.
+//! - `mfa`: enrolment, distinct exit-4 messages for missing, wrong, replayed
+//!   and throttled codes, recovery codes, `log --verify` exit 5, canary.
 
 mod support;
 
@@ -14,4 +16,5 @@ mod canary;
 mod commands;
 mod crash;
 mod keyring;
+mod mfa;
 mod tamper;

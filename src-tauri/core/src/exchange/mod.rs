@@ -42,7 +42,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use error::{ErrorDto, ExchangeError};
-pub use findings::{Finding, KeyCheck, Severity, findings};
+pub use findings::{Finding, KeyCheck, KeyCheckError, Severity, findings};
 pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
 pub use types::{
     Activity, BaseUrl, Capabilities, Credentials, Environment, Exchange, KeyReport, KeyType,

@@ -67,6 +67,7 @@
 //! vault key and fails with [`VaultError::Locked`].
 
 mod backup;
+mod checks;
 mod clock;
 mod device;
 mod error;
@@ -87,6 +88,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use backup::{ConflictPolicy, ImportReport};
+pub use checks::{
+    CheckSelection, CheckStatus, KeyVerification, PendingCheck, RecordOutcome, run_checks,
+    verify_keys, verify_session,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{KeyringStatus, device_unlock_status};
 pub use error::VaultError;

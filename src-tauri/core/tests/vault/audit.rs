@@ -6,7 +6,7 @@
 use keyward_core::audit::{Action, store::AuditFilter};
 use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{Actor, ApiSecret, Exchange, NewKey, Session, Vault};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use crate::support::{TempVault, binance, grant, password};
 
@@ -134,50 +134,15 @@ fn a_deleted_entry_is_reported_at_unlock() {
 fn reordered_entries_are_reported_at_unlock() {
     let mut s = tampered(|c| {
         // Take entries 2 and 3 out and put them back the other way round.
-        let rows: Vec<(
-            i64,
-            i64,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-            Vec<u8>,
-            Vec<u8>,
-        )> = {
-            let mut stmt = c
-                .prepare(
-                    "SELECT seq, time_ms, actor, action, key_id, key_label, details, prev_mac, mac
-                     FROM audit_log WHERE seq IN (2, 3) ORDER BY seq DESC",
-                )
-                .unwrap();
-            stmt.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-        };
-        c.execute("DELETE FROM audit_log WHERE seq IN (2, 3)", [])
-            .unwrap();
-        for r in rows {
-            c.execute(
-                "INSERT INTO audit_log (seq, time_ms, actor, action, key_id, key_label, details,
-                    prev_mac, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8],
-            )
-            .unwrap();
-        }
+        c.execute_batch(
+            "CREATE TEMP TABLE t AS SELECT * FROM audit_log WHERE seq IN (2, 3);
+             DELETE FROM audit_log WHERE seq IN (2, 3);
+             INSERT INTO audit_log (seq, time_ms, actor, action, key_id, key_label, details,
+                 prev_mac, mac)
+                 SELECT seq, time_ms, actor, action, key_id, key_label, details, prev_mac, mac
+                 FROM t ORDER BY seq DESC;",
+        )
+        .unwrap();
     });
     assert!(s.verify_audit().unwrap().problem.is_some());
 }

@@ -216,12 +216,13 @@ fn every_gated_action_refuses_missing_wrong_replayed_and_throttled_proofs() {
 fn lockout_and_replay_counters_survive_reopening_the_file() {
     let mut e = Enrolled::new();
     let used = e.fresh();
-    e.s.step_up(
-        Actor::Cli,
-        GatedAction::RevealSecret,
-        Some(Proof::totp(used.as_str())),
-    )
-    .unwrap();
+    let _grant =
+        e.s.step_up(
+            Actor::Cli,
+            GatedAction::RevealSecret,
+            Some(Proof::totp(used.as_str())),
+        )
+        .unwrap();
     e.reopen();
     // The replay counter is persisted.
     assert!(matches!(
