@@ -9,6 +9,8 @@
 //!   fallback when none is reachable.
 //! - `mfa`: enrolment, distinct exit-4 messages for missing, wrong, replayed
 //!   and throttled codes, recovery codes, `log --verify` exit 5, canary.
+//! - `verify`: live checks against the exchange simulator, exit 6, the
+//!   stored last check.
 
 mod support;
 
@@ -18,3 +20,4 @@ mod crash;
 mod keyring;
 mod mfa;
 mod tamper;
+mod verify;
