@@ -20,6 +20,15 @@ const COMMANDS: &[&str] = &[
     "key_get",
     "key_add",
     "key_edit",
+    "key_reveal",
+    "key_copy",
+    "key_delete",
+    "mfa_status",
+    "mfa_enroll",
+    "mfa_confirm",
+    "mfa_disable",
+    "audit_log",
+    "audit_verify",
 ];
 
 fn main() {

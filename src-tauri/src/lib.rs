@@ -6,6 +6,7 @@
 //! secret to the webview outside the MFA-gated reveal command.
 #![forbid(unsafe_code)]
 
+pub mod clipboard;
 pub mod commands;
 pub mod error;
 pub mod state;
@@ -37,10 +38,9 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) {
         .expect("error while building Keyward")
         .run(|app, event| {
             if let tauri::RunEvent::Exit = event {
-                // Drop (and zeroize) the vault key before the process ends.
-                if let Some(session) = lock_slot(&app.state::<AppState>().session).take() {
-                    session.lock();
-                }
+                // Drop (and zeroize) the vault key and take back a copied
+                // secret before the process ends.
+                app.state::<AppState>().lock();
             }
         });
 }
@@ -48,23 +48,15 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) {
 /// Locks the session once the core says the idle timeout has passed, even
 /// if the webview makes no further call, so the key leaves memory on time.
 fn spawn_idle_lock<R: Runtime>(app: tauri::AppHandle<R>) {
-    let slot = app.state::<AppState>().session.clone();
     std::thread::spawn(move || {
         loop {
             std::thread::sleep(IDLE_POLL);
-            let expired = {
-                let mut guard = lock_slot(&slot);
-                match guard.as_ref() {
-                    Some(s) if s.is_idle_expired() => {
-                        if let Some(s) = guard.take() {
-                            s.lock();
-                        }
-                        true
-                    }
-                    _ => false,
-                }
-            };
+            let state = app.state::<AppState>();
+            let expired = lock_slot(&state.session)
+                .as_ref()
+                .is_some_and(|s| s.is_idle_expired());
             if expired {
+                state.lock();
                 let _ = app.emit(SESSION_LOCKED_EVENT, "idle");
             }
         }

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use keyward_core::mfa::StepUpWindow;
+
 use keyward_core::ErrorKind;
 use keyward_core::KindedError;
 use keyward_core::vault::{Session, VaultError};
@@ -22,6 +24,10 @@ pub struct AppState {
     pub vault_path: Option<PathBuf>,
     /// The unlocked session, if any.
     pub session: Arc<Mutex<Option<Session>>>,
+    /// The GUI's step-up window (closed on lock and after MFA changes).
+    window: Mutex<StepUpWindow>,
+    /// The clipboard guard for copied secrets.
+    pub clipboard: crate::clipboard::SecretClipboard,
 }
 
 impl AppState {
@@ -31,7 +37,24 @@ impl AppState {
         AppState {
             vault_path: keyward_core::paths::vault_path(None),
             session: Arc::new(Mutex::new(None)),
+            window: Mutex::new(StepUpWindow::default()),
+            clipboard: crate::clipboard::SecretClipboard::system(),
         }
+    }
+
+    /// The step-up window (lock order: session first, then window).
+    pub fn step_up_window(&self) -> MutexGuard<'_, StepUpWindow> {
+        self.window.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks the vault: drops the session (zeroizing the vault key), closes
+    /// the step-up window and takes back a copied secret.
+    pub fn lock(&self) {
+        if let Some(session) = lock_slot(&self.session).take() {
+            session.lock();
+        }
+        self.step_up_window().close();
+        self.clipboard.clear_now();
     }
 
     /// The vault path or a clear error.
@@ -53,6 +76,23 @@ impl AppState {
     ) -> IpcResult<T> {
         with_session(&self.session, f)
     }
+
+    /// Like [`AppState::with_session`] for adapters whose steps produce
+    /// front-end errors themselves (step-up, then the gated operation).
+    pub fn with_unlocked<T>(&self, f: impl FnOnce(&mut Session) -> IpcResult<T>) -> IpcResult<T> {
+        let mut guard = lock_slot(&self.session);
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| IpcError::from_core(&VaultError::Locked))?;
+        let result = f(session);
+        if matches!(&result, Err(e) if e.kind == ErrorKind::Locked)
+            && !session.is_unlocked()
+            && let Some(s) = guard.take()
+        {
+            s.lock();
+        }
+        result
+    }
 }
 
 /// Locks the mutex even if a previous holder panicked: the guarded value is
@@ -73,10 +113,10 @@ pub fn with_session<T>(
     match f(session) {
         Ok(v) => Ok(v),
         Err(e) => {
-            if matches!(e, VaultError::Locked) {
-                if let Some(s) = guard.take() {
-                    s.lock();
-                }
+            if matches!(e, VaultError::Locked)
+                && let Some(s) = guard.take()
+            {
+                s.lock();
             }
             Err(IpcError::new(e.kind(), e.to_string()))
         }

@@ -4,6 +4,9 @@
 //!
 //! - `launch`: first start on an empty data dir, window title, CSP.
 //! - `vault`: create, add, list, lock, unlock, edit; canary secret checks.
+//! - `mfa`: enrolment, step-up for reveal/copy/delete, direct-IPC refusals,
+//!   audit-log view, clipboard clearing.
 
 mod launch;
+mod mfa;
 mod vault;

@@ -316,6 +316,20 @@ impl Drop for App {
     }
 }
 
+/// The current TOTP code for a base32 enrolment secret, `steps` time steps
+/// from now (±1 step is accepted by the core; later steps avoid replays).
+pub fn totp_code(secret_base32: &str, steps: i64) -> String {
+    use std::time::{Duration, SystemTime};
+    let seed = keyward_core::mfa::TotpSeed::from_base32(secret_base32).expect("valid secret");
+    let now = SystemTime::now();
+    let at = if steps >= 0 {
+        now + Duration::from_secs(30 * steps.unsigned_abs())
+    } else {
+        now - Duration::from_secs(30 * steps.unsigned_abs())
+    };
+    seed.code_at(at).expose_secret().to_string()
+}
+
 fn try_post(agent: &ureq::Agent, url: &str, body: &Value) -> Result<Value, ureq::Error> {
     agent.post(url).send_json(body)?.body_mut().read_json()
 }

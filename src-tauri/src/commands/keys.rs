@@ -4,14 +4,18 @@
 //! moved at once into the core's zeroizing types. No output of this module
 //! carries a secret: the core's `KeySummary`/`KeyDetail` hold metadata only.
 
+use keyward_core::ErrorKind;
+use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{
     Actor, ApiSecret, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType,
     NewKey, Passphrase, Scope, ValidationError, VaultError,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use tauri::State;
 
-use crate::error::IpcResult;
+use super::stepup::{ProofInput, grant};
+use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
 
 /// Where a key talks to, as the form sends it.
@@ -160,5 +164,89 @@ pub fn key_edit(
     state.with_session(|s| {
         let edit = edit.into_edit()?;
         s.edit_key(Actor::Gui, &label, edit)
+    })
+}
+
+/// The one DTO that carries a secret to the webview: the answer of the
+/// MFA-gated `key_reveal`. No `Debug`.
+#[derive(Serialize)]
+pub struct RevealedDto {
+    secret: String,
+    passphrase: Option<String>,
+}
+
+/// Reveals a key's secret and passphrase (step-up: RevealSecret; audited).
+/// This is the only command whose answer holds a secret.
+#[tauri::command]
+pub fn key_reveal(
+    state: State<'_, AppState>,
+    label: String,
+    proof: Option<ProofInput>,
+) -> IpcResult<RevealedDto> {
+    state.with_unlocked(|s| {
+        let g = grant(&state, s, GatedAction::RevealSecret, proof)?;
+        let revealed = s
+            .reveal(Actor::Gui, g, &label)
+            .map_err(|e| IpcError::from_core(&e))?;
+        Ok(RevealedDto {
+            secret: revealed.secret.expose().to_string(),
+            passphrase: revealed.passphrase.as_ref().map(|p| p.expose().to_string()),
+        })
+    })
+}
+
+/// Which stored value to copy.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretField {
+    /// The API secret or private key.
+    Secret,
+    /// The passphrase.
+    Passphrase,
+}
+
+/// Copies a secret to the clipboard from Rust (step-up: CopySecret;
+/// audited); the webview never sees it. It is cleared after the vault's
+/// clipboard timeout, on lock and on quit, if still there.
+#[tauri::command]
+pub fn key_copy(
+    state: State<'_, AppState>,
+    label: String,
+    field: SecretField,
+    proof: Option<ProofInput>,
+) -> IpcResult<()> {
+    state.with_unlocked(|s| {
+        let clear_after = s
+            .settings()
+            .map_err(|e| IpcError::from_core(&e))?
+            .clipboard_clear_seconds;
+        let g = grant(&state, s, GatedAction::CopySecret, proof)?;
+        let revealed = s
+            .reveal(Actor::Gui, g, &label)
+            .map_err(|e| IpcError::from_core(&e))?;
+        let text = match field {
+            SecretField::Secret => Some(revealed.secret.expose()),
+            SecretField::Passphrase => revealed.passphrase.as_ref().map(|p| p.expose()),
+        }
+        .ok_or_else(|| IpcError::new(ErrorKind::NotFound, "this key has no passphrase"))?;
+        state
+            .clipboard
+            .copy_for(text, Duration::from_secs(u64::from(clear_after)))
+            .map_err(|m| IpcError::new(ErrorKind::Internal, m))
+    })
+}
+
+/// Deletes a key from the vault (step-up: DeleteKey; audited). It does not
+/// revoke the key at the exchange.
+#[tauri::command]
+pub fn key_delete(
+    state: State<'_, AppState>,
+    label: String,
+    proof: Option<ProofInput>,
+) -> IpcResult<()> {
+    state.with_unlocked(|s| {
+        let g = grant(&state, s, GatedAction::DeleteKey, proof)?;
+        s.delete_key(Actor::Gui, g, &label)
+            .map_err(|e| IpcError::from_core(&e))
     })
 }

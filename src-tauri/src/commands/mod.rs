@@ -2,6 +2,8 @@
 //! and its result into a DTO. No policy lives here.
 
 pub mod keys;
+pub mod mfa;
+pub mod stepup;
 pub mod vault;
 
 /// The one visible list of commands the webview may invoke. Keep in sync
@@ -25,5 +27,14 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         keys::key_get,
         keys::key_add,
         keys::key_edit,
+        keys::key_reveal,
+        keys::key_copy,
+        keys::key_delete,
+        mfa::mfa_status,
+        mfa::mfa_enroll,
+        mfa::mfa_confirm,
+        mfa::mfa_disable,
+        mfa::audit_log,
+        mfa::audit_verify,
     ]
 }

@@ -8,13 +8,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use keyward_core::KindedError;
+use keyward_core::mfa::GatedAction;
 use keyward_core::password::{self, Assessment};
 use keyward_core::vault::{
     self, Actor, KdfParams, KeyringStatus, MasterPassword, Settings, Vault, VaultError,
+    VaultOptions,
 };
 use serde::Serialize;
 use tauri::State;
 
+use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::{AppState, lock_slot};
 
@@ -32,6 +35,8 @@ pub struct VaultState {
     pub unlocked: bool,
     /// Whether OS-keyring unlock is set up for this vault.
     pub device_unlock: bool,
+    /// What the audit-log check at unlock found, if anything (GUI banner).
+    pub audit_problem: Option<String>,
 }
 
 fn core_err(e: &impl KindedError) -> IpcError {
@@ -43,8 +48,12 @@ fn core_err(e: &impl KindedError) -> IpcError {
 pub fn vault_status(state: State<'_, AppState>) -> IpcResult<VaultState> {
     let path = state.path()?;
     let status = vault::status(&path);
-    let unlocked = lock_slot(&state.session).is_some();
-    let device_unlock = status.exists
+    let (unlocked, audit_problem) = match lock_slot(&state.session).as_ref() {
+        Some(s) => (true, s.audit_problem().map(|p| p.finding.clone())),
+        None => (false, None),
+    };
+    let device_unlock = !unlocked
+        && status.exists
         && Vault::open(&path)
             .map(|v| v.info().device_unlock)
             .unwrap_or(false);
@@ -53,6 +62,7 @@ pub fn vault_status(state: State<'_, AppState>) -> IpcResult<VaultState> {
         exists: status.exists,
         unlocked,
         device_unlock,
+        audit_problem,
     })
 }
 
@@ -80,7 +90,8 @@ pub async fn vault_create(state: State<'_, AppState>, password: String) -> IpcRe
             })?;
         }
         let params = KdfParams::calibrate(KDF_TARGET).map_err(|e| core_err(&e))?;
-        let session = Vault::create(&path, &password, params).map_err(|e| core_err(&e))?;
+        let session =
+            Vault::create(&path, &password, params, Actor::Gui).map_err(|e| core_err(&e))?;
         *lock_slot(&slot) = Some(session);
         Ok(())
     })
@@ -95,7 +106,7 @@ pub async fn vault_unlock(state: State<'_, AppState>, password: String) -> IpcRe
     let password = MasterPassword::new(password);
     let slot = state.session.clone();
     tauri::async_runtime::spawn_blocking(move || {
-        let vault = Vault::open(&path).map_err(|e| core_err(&e))?;
+        let vault = open(&path)?;
         let session = vault.unlock(&password).map_err(|e| core_err(&e))?;
         *lock_slot(&slot) = Some(session);
         Ok(())
@@ -110,7 +121,7 @@ pub async fn vault_unlock_device(state: State<'_, AppState>) -> IpcResult<()> {
     let path = state.path()?;
     let slot = state.session.clone();
     tauri::async_runtime::spawn_blocking(move || {
-        let vault = Vault::open(&path).map_err(|e| core_err(&e))?;
+        let vault = open(&path)?;
         let session = vault.unlock_with_device().map_err(|e| core_err(&e))?;
         *lock_slot(&slot) = Some(session);
         Ok(())
@@ -119,12 +130,15 @@ pub async fn vault_unlock_device(state: State<'_, AppState>) -> IpcResult<()> {
     .map_err(|_| IpcError::new(keyward_core::ErrorKind::Internal, "unlock failed"))?
 }
 
-/// Locks now: the core drops and zeroizes the vault key.
+fn open(path: &std::path::Path) -> IpcResult<Vault> {
+    Vault::open_with(path, VaultOptions::for_actor(Actor::Gui)).map_err(|e| core_err(&e))
+}
+
+/// Locks now: the core drops and zeroizes the vault key; a copied secret is
+/// taken back from the clipboard.
 #[tauri::command]
 pub fn vault_lock(state: State<'_, AppState>) {
-    if let Some(session) = lock_slot(&state.session).take() {
-        session.lock();
-    }
+    state.lock();
 }
 
 /// The vault's settings.
@@ -133,12 +147,19 @@ pub fn settings_get(state: State<'_, AppState>) -> IpcResult<Settings> {
     state.with_session(|s| s.settings())
 }
 
-/// Changes the vault's settings (validated by the core).
+/// Changes the vault's settings (a security setting: step-up; validated by
+/// the core).
 #[tauri::command]
-pub fn settings_update(state: State<'_, AppState>, settings: Settings) -> IpcResult<Settings> {
-    state.with_session(|s| {
-        s.set_settings(Actor::Gui, settings)?;
-        s.settings()
+pub fn settings_update(
+    state: State<'_, AppState>,
+    settings: Settings,
+    proof: Option<ProofInput>,
+) -> IpcResult<Settings> {
+    state.with_unlocked(|s| {
+        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        s.set_settings(Actor::Gui, g, settings)
+            .and_then(|()| s.settings())
+            .map_err(|e| core_err(&e))
     })
 }
 
@@ -162,14 +183,22 @@ pub fn keyring_status(state: State<'_, AppState>) -> IpcResult<KeyringState> {
     })
 }
 
-/// Turns on "remember on this device".
+/// Turns on "remember on this device" (a security setting: step-up).
 #[tauri::command]
-pub fn keyring_enable(state: State<'_, AppState>) -> IpcResult<()> {
-    state.with_session(|s| s.enable_device_unlock(Actor::Gui))
+pub fn keyring_enable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
+    state.with_unlocked(|s| {
+        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        s.enable_device_unlock(Actor::Gui, g)
+            .map_err(|e| core_err(&e))
+    })
 }
 
-/// Turns it off and deletes the stored device key.
+/// Turns it off and deletes the stored device key (step-up).
 #[tauri::command]
-pub fn keyring_disable(state: State<'_, AppState>) -> IpcResult<()> {
-    state.with_session(|s| s.disable_device_unlock(Actor::Gui))
+pub fn keyring_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
+    state.with_unlocked(|s| {
+        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        s.disable_device_unlock(Actor::Gui, g)
+            .map_err(|e| core_err(&e))
+    })
 }

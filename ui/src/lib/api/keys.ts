@@ -1,4 +1,5 @@
 import { call } from './core';
+import type { Proof } from './mfa';
 
 export const EXCHANGES = [
   'binance',
@@ -81,3 +82,19 @@ export const keyGet = (label: string) => call<KeyDetail>('key_get', { label });
 export const keyAdd = (key: KeyInput) => call<KeySummary>('key_add', { key });
 export const keyEdit = (label: string, edit: KeyEditInput) =>
   call<KeyDetail>('key_edit', { label, edit });
+
+/** The one path by which a secret reaches the webview: MFA-gated in the core. */
+export interface Revealed {
+  secret: string;
+  passphrase: string | null;
+}
+
+export type SecretField = 'secret' | 'passphrase';
+
+export const keyReveal = (label: string, proof: Proof | null) =>
+  call<Revealed>('key_reveal', { label, proof });
+/** Rust writes the clipboard and clears it later; the secret never enters the page. */
+export const keyCopy = (label: string, field: SecretField, proof: Proof | null) =>
+  call<void>('key_copy', { label, field, proof });
+export const keyDelete = (label: string, proof: Proof | null) =>
+  call<void>('key_delete', { label, proof });

@@ -1,4 +1,5 @@
 import { call } from './core';
+import type { Proof } from './mfa';
 
 /** What the first screen needs (mirrors the desktop's `VaultState`). */
 export interface VaultState {
@@ -6,6 +7,8 @@ export interface VaultState {
   exists: boolean;
   unlocked: boolean;
   device_unlock: boolean;
+  /** Set when the audit log failed verification at unlock. */
+  audit_problem: string | null;
 }
 
 /** Mirrors `keyward_core::password::Assessment`. */
@@ -38,8 +41,8 @@ export const vaultUnlock = (password: string) => call<void>('vault_unlock', { pa
 export const vaultUnlockDevice = () => call<void>('vault_unlock_device');
 export const vaultLock = () => call<void>('vault_lock');
 export const settingsGet = () => call<Settings>('settings_get');
-export const settingsUpdate = (settings: Settings) =>
-  call<Settings>('settings_update', { settings });
+export const settingsUpdate = (settings: Settings, proof: Proof | null) =>
+  call<Settings>('settings_update', { settings, proof });
 export const keyringStatus = () => call<KeyringState>('keyring_status');
-export const keyringEnable = () => call<void>('keyring_enable');
-export const keyringDisable = () => call<void>('keyring_disable');
+export const keyringEnable = (proof: Proof | null) => call<void>('keyring_enable', { proof });
+export const keyringDisable = (proof: Proof | null) => call<void>('keyring_disable', { proof });

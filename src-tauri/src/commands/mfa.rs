@@ -1,0 +1,183 @@
+//! MFA enrolment and the audit-log views.
+//!
+//! Enrolment is the one moment the TOTP seed crosses IPC (as the manual
+//! base32 key and the QR code), together with the recovery codes, shown once.
+
+use keyward_core::ErrorKind;
+use keyward_core::audit::{self, store::AuditFilter};
+use keyward_core::mfa::{GatedAction, OneTimeCode};
+use keyward_core::vault::{Actor, AuditReport};
+use qrcode::QrCode;
+use qrcode::render::svg;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use super::stepup::{ProofInput, grant};
+use crate::error::{IpcError, IpcResult};
+use crate::state::AppState;
+
+/// MFA state for the settings page and the banner.
+#[derive(Debug, Clone, Serialize)]
+pub struct MfaStatus {
+    /// MFA is active.
+    pub enrolled: bool,
+    /// An enrolment awaits its confirmation code.
+    pub pending: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: usize,
+    /// Unix seconds until which codes are refused after too many wrong ones.
+    pub throttled_until: Option<u64>,
+}
+
+/// What the enrolment screen shows, once. No `Debug`.
+#[derive(Serialize)]
+pub struct EnrolmentDto {
+    secret: String,
+    otpauth_uri: String,
+    qr_svg: String,
+    recovery_codes: Vec<String>,
+}
+
+/// MFA status.
+#[tauri::command]
+pub fn mfa_status(state: State<'_, AppState>) -> IpcResult<MfaStatus> {
+    let s = state.with_session(|s| s.mfa_status())?;
+    Ok(MfaStatus {
+        enrolled: s.enrolled,
+        pending: s.pending,
+        recovery_codes_left: s.recovery_codes_left,
+        throttled_until: s.locked_until,
+    })
+}
+
+/// Starts enrolment (a security setting: needs step-up — the master
+/// password before MFA exists, a code to re-enrol). MFA becomes active only
+/// after `mfa_confirm`.
+#[tauri::command]
+pub fn mfa_enroll(
+    state: State<'_, AppState>,
+    proof: Option<ProofInput>,
+) -> IpcResult<EnrolmentDto> {
+    let enrolment = state.with_unlocked(|s| {
+        let enrolled = s
+            .mfa_status()
+            .map_err(|e| IpcError::from_core(&e))?
+            .enrolled;
+        let action = if enrolled {
+            GatedAction::ReenrolMfa
+        } else {
+            GatedAction::SecuritySettings
+        };
+        let g = grant(&state, s, action, proof)?;
+        let result = if enrolled {
+            s.mfa_reenrol(Actor::Gui, g)
+        } else {
+            s.mfa_enrol(Actor::Gui, g)
+        };
+        result.map_err(|e| IpcError::from_core(&e))
+    })?;
+    let uri = enrolment.otpauth_uri().expose_secret().to_string();
+    let qr_svg = QrCode::new(uri.as_bytes())
+        .map_err(|_| IpcError::new(ErrorKind::Internal, "could not draw the QR code"))?
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(EnrolmentDto {
+        secret: enrolment.secret_base32().expose_secret().to_string(),
+        otpauth_uri: uri,
+        qr_svg,
+        recovery_codes: enrolment
+            .recovery_codes()
+            .iter()
+            .map(|c| c.expose_secret().to_string())
+            .collect(),
+    })
+}
+
+/// Confirms a pending enrolment with a code from the app; MFA is then on.
+#[tauri::command]
+pub fn mfa_confirm(state: State<'_, AppState>, code: String) -> IpcResult<()> {
+    let code = OneTimeCode::new(code);
+    state.with_session(|s| s.mfa_confirm(Actor::Gui, &code))?;
+    state.step_up_window().close();
+    Ok(())
+}
+
+/// Turns MFA off (needs a code).
+#[tauri::command]
+pub fn mfa_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
+    state.with_unlocked(|s| {
+        let g = grant(&state, s, GatedAction::DisableMfa, proof)?;
+        s.mfa_disable(Actor::Gui, g)
+            .map_err(|e| IpcError::from_core(&e))
+    })?;
+    state.step_up_window().close();
+    Ok(())
+}
+
+/// Audit-log filter from the activity page.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditFilterInput {
+    key_label: Option<String>,
+    action: Option<String>,
+    limit: Option<u32>,
+}
+
+/// One audit entry as the activity page shows it (never a secret: the core
+/// refuses secret-looking details).
+#[derive(Debug, Serialize)]
+pub struct AuditEntryDto {
+    seq: u64,
+    time_ms: i64,
+    actor: &'static str,
+    action: &'static str,
+    key_id: Option<String>,
+    key_label: Option<String>,
+    details: String,
+}
+
+/// The audit log, newest last.
+#[tauri::command]
+pub fn audit_log(
+    state: State<'_, AppState>,
+    filter: AuditFilterInput,
+) -> IpcResult<Vec<AuditEntryDto>> {
+    let actions = match filter
+        .action
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        None => Vec::new(),
+        Some(name) => vec![audit::Action::from_name(name).ok_or_else(|| {
+            IpcError::new(ErrorKind::Invalid, format!("unknown audit action {name:?}"))
+        })?],
+    };
+    let query = match filter.key_label.filter(|l| !l.trim().is_empty()) {
+        Some(label) => AuditFilter::for_label(label),
+        None => AuditFilter::all(),
+    }
+    .with_actions(actions)
+    .with_limit(filter.limit.unwrap_or(500).min(10_000));
+    let entries = state.with_session(|s| s.audit_log(&query))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| AuditEntryDto {
+            seq: e.seq,
+            time_ms: e.time_ms,
+            actor: e.actor.as_str(),
+            action: e.action.as_str(),
+            key_id: e.key_id,
+            key_label: e.key_label,
+            details: e.details,
+        })
+        .collect())
+}
+
+/// Verifies the whole chain and the sealed head now.
+#[tauri::command]
+pub fn audit_verify(state: State<'_, AppState>) -> IpcResult<AuditReport> {
+    state.with_session(|s| s.verify_audit())
+}

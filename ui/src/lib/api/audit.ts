@@ -1,0 +1,29 @@
+import { call } from './core';
+
+/** One audit-log entry (never holds a secret). */
+export interface AuditEntry {
+  seq: number;
+  time_ms: number;
+  actor: 'gui' | 'cli' | 'system';
+  action: string;
+  key_id: string | null;
+  key_label: string | null;
+  details: string;
+}
+
+export interface AuditFilter {
+  key_label?: string | null;
+  action?: string | null;
+  limit?: number | null;
+}
+
+/** Mirrors `keyward_core::vault::AuditReport`. */
+export interface AuditVerification {
+  entries: number;
+  problem: string | null;
+  found_at_unlock: { finding: string; recorded_as: number } | null;
+  recorded_findings: number;
+}
+
+export const auditLog = (filter: AuditFilter) => call<AuditEntry[]>('audit_log', { filter });
+export const auditVerify = () => call<AuditVerification>('audit_verify');
