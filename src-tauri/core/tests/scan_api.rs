@@ -1,0 +1,123 @@
+//! The scanner's core API as a front end (the desktop app) uses it: needles
+//! from an unlocked vault, progress, cancellation, import previews — and
+//! that no value ever shows in a finding, a preview or a `Debug` string.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use keyward_core::scan::{self, Matcher, ScanError, ScanOptions, import};
+use keyward_core::vault::{Actor, ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Vault};
+
+const KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
+const SECRET: &str = "CanarySecretValue0123456789abcdef";
+
+fn session(dir: &std::path::Path) -> keyward_core::vault::Session {
+    let mut s = Vault::create(
+        &dir.join("v.keyward"),
+        &MasterPassword::from("a long test password"),
+        KdfParams::MINIMUM,
+        Actor::Cli,
+    )
+    .unwrap();
+    s.add_key(
+        Actor::Cli,
+        NewKey::new("main", Exchange::Binance, KEY, ApiSecret::from(SECRET)),
+    )
+    .unwrap();
+    s
+}
+
+#[test]
+fn needles_progress_and_findings_without_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path());
+    let needles = s.scan_needles().unwrap();
+    assert_eq!(needles.len(), 2);
+    let shown = format!("{needles:?}");
+    assert!(!shown.contains(SECRET) && !shown.contains(KEY), "{shown}");
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    for i in 0..600 {
+        std::fs::write(corpus.join(format!("f{i}.txt")), "nothing here\n").unwrap();
+    }
+    std::fs::write(corpus.join("leak.py"), format!("x = 1\nS = '{SECRET}'\n")).unwrap();
+    let m = Matcher::new(needles, true).unwrap();
+    assert!(!format!("{m:?}").contains(SECRET));
+    let calls = AtomicU64::new(0);
+    let last = AtomicU64::new(0);
+    let report = scan::scan_paths(
+        &m,
+        std::slice::from_ref(&corpus),
+        &ScanOptions::default(),
+        &|p| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            last.store(p.scanned, Ordering::Relaxed);
+        },
+    )
+    .unwrap();
+    assert!(calls.load(Ordering::Relaxed) >= 2);
+    assert_eq!(last.load(Ordering::Relaxed), 601);
+    assert_eq!(report.findings.len(), 1);
+    let f = &report.findings[0];
+    assert_eq!((f.label.as_deref(), f.line), (Some("main"), 2));
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains(SECRET) && !json.contains(KEY));
+
+    let cancel = Arc::new(AtomicBool::new(true));
+    let options = ScanOptions {
+        cancel,
+        ..ScanOptions::default()
+    };
+    assert!(matches!(
+        scan::scan_paths(&m, &[corpus], &options, &|_| {}),
+        Err(ScanError::Cancelled)
+    ));
+}
+
+#[test]
+fn import_preview_shows_no_value_and_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path());
+    let file = dir.path().join("bot.env");
+    let other_key = "Rb5Nc8Md1Pf4Qg7Sh0Tj3Vk6Wl9Xm2Yn5Zp8Aq1Br4Cs7Dt0Eu3Fv6Gw9Hx2Iy5J";
+    let other_secret = "AnotherCanarySecret987654321zyx";
+    std::fs::write(
+        &file,
+        format!("BINANCE_API_KEY={other_key}\nBINANCE_API_SECRET={other_secret}\n"),
+    )
+    .unwrap();
+    let found = import::read_file(&file, "bot-").unwrap();
+    assert_eq!(found.candidates.len(), 1);
+    let preview = serde_json::to_string(&found.candidates[0].preview).unwrap();
+    let debug = format!("{found:?}");
+    for shown in [&preview, &debug] {
+        assert!(
+            !shown.contains(other_secret) && !shown.contains(other_key),
+            "{shown}"
+        );
+    }
+    let chosen: Vec<_> = found.candidates.iter().collect();
+    let out = import::import(&mut s, Actor::Cli, &chosen).unwrap();
+    assert!(out[0].added, "{out:?}");
+    assert_eq!(s.key_detail("bot-binance").unwrap().api_key_id, other_key);
+    // Imported twice: refused (duplicate label), reported, not fatal.
+    let out = import::import(&mut s, Actor::Cli, &chosen).unwrap();
+    assert!(!out[0].added && out[0].error.is_some());
+    // The file is untouched until rewrite is asked for.
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains(other_secret)
+    );
+    let r = import::rewrite_without_values(&found, &chosen).unwrap();
+    assert_eq!(r.removed, 2);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "BINANCE_API_KEY=\nBINANCE_API_SECRET=\n"
+    );
+    // A second rewrite from the stale read is refused: the file changed.
+    assert!(matches!(
+        import::rewrite_without_values(&found, &chosen),
+        Err(keyward_core::scan::ImportError::Changed { .. })
+    ));
+}
