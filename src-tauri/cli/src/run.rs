@@ -32,6 +32,17 @@ use crate::CliError;
 /// KUCOIN_API_SECRET, KUCOIN_API_PASSPHRASE; BITGET_API_KEY, BITGET_API_SECRET,
 /// BITGET_API_PASSPHRASE; other exchanges: API_KEY, API_SECRET, API_PASSPHRASE.
 #[derive(Args)]
+#[command(after_help = "Default variables (key id, secret, passphrase):
+  binance   BINANCE_API_KEY, BINANCE_API_SECRET
+  coinbase  COINBASE_API_KEY, COINBASE_API_SECRET
+  kraken    KRAKEN_API_KEY, KRAKEN_API_SECRET
+  okx       OKX_API_KEY, OKX_API_SECRET, OKX_API_PASSPHRASE
+  bybit     BYBIT_API_KEY, BYBIT_API_SECRET
+  kucoin    KUCOIN_API_KEY, KUCOIN_API_SECRET, KUCOIN_API_PASSPHRASE
+  bitget    BITGET_API_KEY, BITGET_API_SECRET, BITGET_API_PASSPHRASE
+  other     API_KEY, API_SECRET, API_PASSPHRASE
+Override with --env (e.g. ccxt's test harness: --env BINANCE_APIKEY=key_id --env BINANCE_SECRET=secret).
+The vault is locked before CMD starts; SIGTERM, SIGINT and SIGHUP are forwarded; the exit code is CMD's (128 + signal if it was killed). Each run is audited.")]
 pub struct RunArgs {
     /// A key to hand to the command (repeatable). It needs the "allow run"
     /// grant: keyward edit LABEL --allow-run --totp CODE.

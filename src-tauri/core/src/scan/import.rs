@@ -716,14 +716,11 @@ pub fn rewrite_without_values(
 /// The default environment variable names `keyward run` uses for a key of
 /// `exchange` (key id, secret, passphrase).
 pub fn default_env_names(exchange: Exchange) -> [String; 3] {
-    let prefix = match exchange {
-        Exchange::Other => String::new(),
-        e => format!("{}_", e.as_str().to_ascii_uppercase()),
-    };
+    use crate::vault::material::{RunField, default_env_name};
     [
-        format!("{prefix}API_KEY"),
-        format!("{prefix}API_SECRET"),
-        format!("{prefix}API_PASSPHRASE"),
+        default_env_name(exchange, RunField::KeyId),
+        default_env_name(exchange, RunField::Secret),
+        default_env_name(exchange, RunField::Passphrase),
     ]
 }
 
