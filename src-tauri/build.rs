@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "key_reveal",
     "key_copy",
     "key_delete",
+    "key_check",
     "mfa_status",
     "mfa_enroll",
     "mfa_confirm",

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::mfa::StepUpWindow;
 
 use keyward_core::ErrorKind;
@@ -28,6 +29,9 @@ pub struct AppState {
     window: Mutex<StepUpWindow>,
     /// The clipboard guard for copied secrets.
     pub clipboard: crate::clipboard::SecretClipboard,
+    /// The one exchange client of the process (its rate limiters and clock
+    /// offsets only work if every call goes through it), made on first use.
+    exchange: std::sync::OnceLock<ExchangeClient>,
 }
 
 impl AppState {
@@ -39,7 +43,18 @@ impl AppState {
             session: Arc::new(Mutex::new(None)),
             window: Mutex::new(StepUpWindow::default()),
             clipboard: crate::clipboard::SecretClipboard::system(),
+            exchange: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The process's exchange client.
+    pub fn exchange_client(&self) -> IpcResult<ExchangeClient> {
+        if let Some(client) = self.exchange.get() {
+            return Ok(client.clone());
+        }
+        let client = ExchangeClient::new(HttpConfig::default())
+            .map_err(|e| IpcError::new(e.kind(), e.to_string()))?;
+        Ok(self.exchange.get_or_init(|| client).clone())
     }
 
     /// The step-up window (lock order: session first, then window).

@@ -2,11 +2,13 @@
 //! (`tauri-driver` + `WebKitWebDriver`) under Xvfb. One test binary; each
 //! module covers one area:
 //!
+//! - `checks`: live key checks against the exchange simulator.
 //! - `launch`: first start on an empty data dir, window title, CSP.
 //! - `vault`: create, add, list, lock, unlock, edit; canary secret checks.
 //! - `mfa`: enrolment, step-up for reveal/copy/delete, direct-IPC refusals,
 //!   audit-log view, clipboard clearing.
 
+mod checks;
 mod launch;
 mod mfa;
 mod vault;

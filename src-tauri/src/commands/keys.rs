@@ -7,8 +7,9 @@
 use keyward_core::ErrorKind;
 use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{
-    Actor, ApiSecret, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType,
-    NewKey, Passphrase, Scope, ValidationError, VaultError,
+    Actor, ApiSecret, CheckSelection, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus,
+    KeySummary, KeyType, KeyVerification, NewKey, Passphrase, Scope, ValidationError, VaultError,
+    verify_keys,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -249,4 +250,22 @@ pub fn key_delete(
         s.delete_key(Actor::Gui, g, &label)
             .map_err(|e| IpcError::from_core(&e))
     })
+}
+
+/// Checks keys live against their exchanges ("Check now" / "Check all").
+/// The core unseals credentials under the session lock, releases it for the
+/// network calls, and stores each result with its audit entry.
+#[tauri::command]
+pub async fn key_check(
+    state: State<'_, AppState>,
+    labels: Option<Vec<String>>,
+) -> IpcResult<Vec<KeyVerification>> {
+    let selection = match labels {
+        Some(labels) => CheckSelection::Labels(labels),
+        None => CheckSelection::All,
+    };
+    let client = state.exchange_client()?;
+    verify_keys(&state.session, &client, &selection, Actor::Gui)
+        .await
+        .map_err(|e| IpcError::from_core(&e))
 }

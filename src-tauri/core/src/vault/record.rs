@@ -281,6 +281,11 @@ pub struct KeySummary {
     pub rotate_every_days: u32,
     /// Unix seconds at which rotation is due.
     pub rotation_due_at: i64,
+    /// Last live check against the exchange: unix seconds.
+    pub last_audit_at: Option<i64>,
+    /// Last live check: `ok`, `warning`, `critical`, `rejected`,
+    /// `unreachable`… (see `vault::checks`).
+    pub last_audit_result: Option<String>,
 }
 
 /// Everything about one key except its secret and passphrase.

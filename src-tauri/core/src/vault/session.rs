@@ -724,7 +724,8 @@ impl Sealer<'_> {
 
 const KEY_COLUMNS: &str =
     "id, label, exchange, environment, base_url, api_key_id, key_type, scopes,
-    ip_whitelist, status, created_at, last_rotated_at, rotate_every_days";
+    ip_whitelist, status, created_at, last_rotated_at, rotate_every_days, last_audit_at,
+    last_audit_result";
 const DETAIL_COLUMNS: &str = "passphrase IS NOT NULL, linked_services, notes, last_audit_at,
     last_audit_result, last_audit_permissions, allow_run";
 
@@ -742,6 +743,8 @@ struct Row {
     created_at: i64,
     last_rotated_at: Option<i64>,
     rotate_every_days: Option<i64>,
+    last_audit_at: Option<i64>,
+    last_audit_result: Option<String>,
 }
 
 impl Row {
@@ -761,6 +764,8 @@ impl Row {
             created_at: r.get(10)?,
             last_rotated_at: r.get(11)?,
             rotate_every_days: r.get(12)?,
+            last_audit_at: r.get(13)?,
+            last_audit_result: r.get(14)?,
         })
     }
 
@@ -812,6 +817,8 @@ impl Row {
             last_rotated_at: self.last_rotated_at,
             rotate_every_days: days,
             rotation_due_at: since.saturating_add(i64::from(days) * 86_400),
+            last_audit_at: self.last_audit_at,
+            last_audit_result: self.last_audit_result.clone(),
         })
     }
 }
@@ -1243,13 +1250,13 @@ impl Session {
                 |r| {
                     Ok((
                         Row::read(r)?,
-                        r.get::<_, bool>(13)?,
-                        r.get::<_, String>(14)?,
-                        r.get::<_, String>(15)?,
-                        r.get::<_, Option<i64>>(16)?,
-                        r.get::<_, Option<String>>(17)?,
-                        r.get::<_, Option<String>>(18)?,
-                        r.get::<_, bool>(19)?,
+                        r.get::<_, bool>(15)?,
+                        r.get::<_, String>(16)?,
+                        r.get::<_, String>(17)?,
+                        r.get::<_, Option<i64>>(18)?,
+                        r.get::<_, Option<String>>(19)?,
+                        r.get::<_, Option<String>>(20)?,
+                        r.get::<_, bool>(21)?,
                     ))
                 },
             )

@@ -44,6 +44,8 @@ export interface KeySummary {
   last_rotated_at: number | null;
   rotate_every_days: number;
   rotation_due_at: number;
+  last_audit_at: number | null;
+  last_audit_result: CheckStatus | null;
 }
 
 /** Mirrors `keyward_core::vault::KeyDetail` (never the secret). */
@@ -54,8 +56,6 @@ export interface KeyDetail extends KeySummary {
   linked_services: string[];
   notes: string;
   rotate_every_days_override: number | null;
-  last_audit_at: number | null;
-  last_audit_result: string | null;
   last_audit_permissions: string[] | null;
 }
 
@@ -98,3 +98,44 @@ export const keyCopy = (label: string, field: SecretField, proof: Proof | null) 
   call<void>('key_copy', { label, field, proof });
 export const keyDelete = (label: string, proof: Proof | null) =>
   call<void>('key_delete', { label, proof });
+
+export type CheckStatus =
+  | 'ok'
+  | 'warning'
+  | 'critical'
+  | 'rejected'
+  | 'unreachable'
+  | 'unusable'
+  | 'not_supported';
+
+export const LIVE_SCOPES = ['read', 'trade', 'withdraw', 'transfer', 'margin', 'futures', 'options'] as const;
+export type LiveScope = (typeof LIVE_SCOPES)[number];
+
+export interface Finding {
+  severity: 'info' | 'warning' | 'critical';
+  code: string;
+  message: string;
+}
+
+/** Mirrors `keyward_core::vault::KeyVerification` (no secret can be in it). */
+export interface KeyVerification {
+  id: string;
+  label: string;
+  exchange: Exchange;
+  status: CheckStatus;
+  authenticated: boolean;
+  declared: Scope[];
+  /** Live permissions; null where the exchange does not say. */
+  permissions: Record<LiveScope, boolean | null>;
+  ip_restricted: boolean | null;
+  ip_whitelist: string[] | null;
+  expires_at: string | null;
+  checked_at: string;
+  findings: Finding[];
+  notes: string[];
+  error: { message: string; exchange_code?: string; code?: string } | null;
+}
+
+/** Live check against the exchange; `labels` null = every key. */
+export const keyCheck = (labels: string[] | null) =>
+  call<KeyVerification[]>('key_check', { labels });

@@ -1,0 +1,87 @@
+//! Live checks from the GUI against the strict local exchange simulator:
+//! "Check all" in the list, "Check now" with declared-versus-live
+//! permissions on a key's page, and the stored last check.
+
+use keyward_tests::App;
+use serde_json::json;
+
+const PASSWORD: &str = "orbit-violet-harbor-candle-42";
+const BINANCE_KEY: &str = "SIMbinanceKEY0000000000000000000000000000000000000000000000000001";
+const BINANCE_SECRET: &str = "CANARYcheckSecretBinance7Q2w9ZpL";
+const OKX_KEY: &str = "3b4f3c2e-8d1a-4f6b-9c0d-5e7a1b2c3d4e";
+const OKX_SECRET: &str = "CANARYcheckSecretOkx5T8r1MnB";
+const OKX_PASSPHRASE: &str = "CANARYcheckPassphraseOkx";
+
+/// Starts the simulator on a background runtime for the test's lifetime.
+fn start_sim() -> (tokio::runtime::Runtime, String) {
+    let accounts = keyward_sim::Accounts::from_json(
+        &json!({
+            "rate_limits": false,
+            "keys": [
+                { "exchange": "binance", "api_key": BINANCE_KEY, "secret": BINANCE_SECRET,
+                  "scopes": ["read", "trade", "withdraw"], "ips": [] },
+                { "exchange": "okx", "api_key": OKX_KEY, "secret": OKX_SECRET,
+                  "passphrase": OKX_PASSPHRASE, "scopes": ["read"], "ips": ["203.0.113.7"] }
+            ]
+        })
+        .to_string(),
+    )
+    .expect("accounts");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (addr, handle) = rt.block_on(keyward_sim::spawn(accounts)).expect("simulator");
+    std::mem::forget(handle);
+    (rt, format!("http://{addr}"))
+}
+
+fn add(app: &App, label: &str, exchange: &str, base: &str, key: &str, secret: &str, pass: Option<&str>, scopes: &[&str]) {
+    let out = app.invoke(
+        "key_add",
+        json!({ "key": {
+            "label": label, "exchange": exchange,
+            "environment": { "kind": "custom", "base_url": format!("{base}/{exchange}") },
+            "api_key_id": key, "secret": secret, "passphrase": pass, "key_type": "hmac",
+            "scopes": scopes, "ip_whitelist": [], "linked_services": [], "notes": "",
+            "rotate_every_days": null
+        }}),
+    );
+    assert!(out.get("ok").is_some(), "{out}");
+}
+
+#[test]
+fn check_all_and_check_now_against_the_simulator() {
+    let (_rt, base) = start_sim();
+    let app = App::launch();
+    app.wait_for_text("h1", "Create your vault");
+    assert!(app.invoke("vault_create", json!({ "password": PASSWORD })).get("ok").is_some());
+    add(&app, "binance-bot", "binance", &base, BINANCE_KEY, BINANCE_SECRET, None, &["read", "trade"]);
+    add(&app, "okx-reader", "okx", &base, OKX_KEY, OKX_SECRET, Some(OKX_PASSPHRASE), &["read"]);
+    app.execute("location.reload(); return true", json!([]));
+
+    app.click("[data-testid=check-all]");
+    app.wait_for_text("[data-testid=check-summary]", "2 checked");
+    let binance_row = app.text_of("[data-testid=key-row][data-label=binance-bot]");
+    assert!(binance_row.contains("critical"), "undeclared withdraw is critical: {binance_row}");
+    let okx_row = app.text_of("[data-testid=key-row][data-label=okx-reader]");
+    assert!(okx_row.contains("ok"), "{okx_row}");
+    app.screenshot("checks-1-list");
+
+    app.click("[data-testid=key-row][data-label=binance-bot] button.link");
+    app.click("[data-testid=check-now]");
+    let result = app.text_of("[data-testid=check-result]");
+    assert!(result.contains("granted, not declared"), "{result}");
+    let findings = app.text_of("[data-testid=findings]");
+    assert!(findings.contains("critical"), "{findings}");
+    assert!(app.text_of("[data-testid=last-check]").contains("critical"));
+    app.screenshot("checks-2-detail");
+
+    for needle in [BINANCE_SECRET, OKX_SECRET, OKX_PASSPHRASE] {
+        assert!(!app.page_html().contains(needle), "secret reached the page");
+        assert!(!app.output.text().contains(needle), "secret in the app's output");
+    }
+    let log = app.invoke("audit_log", json!({ "filter": { "action": "verify" } }));
+    assert!(log["ok"].as_array().is_some_and(|e| e.len() >= 3), "{log}");
+}
