@@ -6,7 +6,7 @@ use keyward_tests::App;
 use serde_json::json;
 
 const PASSWORD: &str = "orbit-violet-harbor-candle-42";
-const BINANCE_KEY: &str = "SIMbinanceKEY0000000000000000000000000000000000000000000000000001";
+const BINANCE_KEY: &str = "SIMbinanceKEY000000000000000000000000000000000000000000000000001";
 const BINANCE_SECRET: &str = "CANARYcheckSecretBinance7Q2w9ZpL";
 const OKX_KEY: &str = "3b4f3c2e-8d1a-4f6b-9c0d-5e7a1b2c3d4e";
 const OKX_SECRET: &str = "CANARYcheckSecretOkx5T8r1MnB";
