@@ -19,10 +19,12 @@ macro_rules! say {
 mod gated;
 mod input;
 mod output;
-mod verify;
+mod revoke;
+mod rotate;
 mod import_env;
 mod run;
 mod scan;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -171,6 +173,8 @@ enum Command {
         #[command(subcommand)]
         action: KeyringAction,
     },
+    /// Check keys live against their exchanges; exit 6 if any is rejected or unreachable.
+    Verify(verify::VerifyArgs),
     /// Scan files and git history for the vault's keys and unknown exchange
     /// credentials; exit 8 when something is found.
     Scan(scan::ScanArgs),
@@ -179,8 +183,15 @@ enum Command {
     /// Start a command with keys as environment variables (keys need the
     /// "allow run" grant). See `keyward run --help` for the variable names.
     Run(run::RunArgs),
-    /// Check keys live against their exchanges; exit 6 if any is rejected or unreachable.
-    Verify(verify::VerifyArgs),
+    /// Rotate a key in verified, resumable steps: begin, new-key, verify,
+    /// promote, revoke-old (see `keyward rotate --help`).
+    Rotate {
+        #[command(subcommand)]
+        command: rotate::RotateCommand,
+    },
+    /// Revoke a key (or --exchange EX --all) and check live that it is
+    /// rejected; needs --totp.
+    Revoke(revoke::RevokeArgs),
     /// Show where the vault is and whether it exists.
     Status {
         /// Print JSON.
@@ -615,6 +626,8 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Scan(args) => scan::run(path, cli.use_keyring, args),
         Command::ImportEnv(args) => import_env::run(path, cli.use_keyring, args),
         Command::Run(args) => run::run(path, cli.use_keyring, args),
+        Command::Rotate { command } => rotate::run(path, cli.use_keyring, command),
+        Command::Revoke(args) => revoke::run(path, cli.use_keyring, args),
     }
 }
 

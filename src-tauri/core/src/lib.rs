@@ -15,6 +15,7 @@ pub mod exchange;
 pub mod mfa;
 pub mod password;
 pub mod paths;
+pub mod rotation;
 pub mod scan;
 pub mod vault;
 

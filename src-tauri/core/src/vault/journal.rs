@@ -146,6 +146,19 @@ fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
         ),
         Action::StepUpThrottled { gated, until } => plain(A::StepUpThrottled)
             .with_details(Details::new().with("action", *gated).with("until", *until)),
+        Action::Rotation {
+            key_id,
+            label,
+            rotation_id,
+            event,
+        } => keyed(event.audit_action(), key_id, label).with_details(event.details(rotation_id)),
+        Action::KeyRevoke {
+            key_id,
+            label,
+            method,
+        } => {
+            keyed(A::KeyRevoked, key_id, label).with_details(Details::new().with("method", *method))
+        }
     }
 }
 

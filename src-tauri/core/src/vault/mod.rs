@@ -77,6 +77,7 @@ mod kdf;
 pub mod material;
 mod policy;
 mod record;
+mod rotation;
 mod seal;
 mod secret;
 mod session;
@@ -102,6 +103,11 @@ pub use policy::{Settings, UnlockThrottle};
 pub use record::{
     Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey, Scope,
     mask_key_id,
+};
+pub use rotation::{
+    CheckedNewKey, NewRotationKey, PendingRevocation, PendingVerification, RevocationResult,
+    RevokeTarget, SessionAccess, VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old,
+    rotation_verify,
 };
 pub use secret::{ApiSecret, BackupPassphrase, MasterPassword, Passphrase, VaultKey};
 pub use session::{

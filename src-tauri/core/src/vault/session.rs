@@ -153,6 +153,26 @@ pub enum Action {
         /// Unix time the lockout ends.
         until: u64,
     },
+    /// A rotation moved, or one of its steps was refused.
+    Rotation {
+        /// Record id of the key.
+        key_id: String,
+        /// Label.
+        label: String,
+        /// Rotation id.
+        rotation_id: String,
+        /// What happened.
+        event: crate::rotation::RotationEvent,
+    },
+    /// A key was revoked outside a rotation (gated).
+    KeyRevoke {
+        /// Record id.
+        key_id: String,
+        /// Label.
+        label: String,
+        /// `api` or `manual`.
+        method: &'static str,
+    },
 }
 
 impl Action {
@@ -182,6 +202,8 @@ impl Action {
             Action::RecoveryCodeUsed { .. } => "recovery_code_used",
             Action::StepUpFailed { .. } => "step_up_failed",
             Action::StepUpThrottled { .. } => "step_up_throttled",
+            Action::Rotation { event, .. } => event.name(),
+            Action::KeyRevoke { .. } => "key_revoke",
         }
     }
 }

@@ -1,0 +1,540 @@
+//! `keyward rotate …`: the staged, verified, MFA-confirmed rotation of one
+//! key (DESIGN §5). Every subcommand resumes from the state stored in the
+//! vault, so a killed command, a closed terminal or a lost network is
+//! finished by running the next (or the same) step again.
+//!
+//! Owns: the subcommands' arguments, their output and exit codes. Must
+//! never: read a secret from argv (the new key's secret comes from stdin or
+//! a file), print a secret, or decide a rule (state, verification, MFA and
+//! revocation checks are the core's).
+//!
+//! Exit codes: 0 done; 1 invalid state or a difference to fix; 4 MFA; 6
+//! the exchange rejected the key, could not be reached, or the old key
+//! still works; 7 no such key.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use keyward_core::exchange::{ExchangeClient, HttpConfig};
+use keyward_core::mfa::GatedAction;
+use keyward_core::rotation::{
+    RevokeOutcome, RotationError, RotationState, RotationView, ServiceState, Severity, StepStatus,
+    VerifyOutcome,
+};
+use keyward_core::vault::{self, Actor, KeyType, NewRotationKey, Session, VerifyOptions};
+use keyward_core::{ErrorKind, KindedError};
+use serde::Serialize;
+
+use crate::{CliError, gated, input};
+
+/// `keyward rotate …`.
+#[derive(Subcommand)]
+pub enum RotateCommand {
+    /// Start a rotation of LABEL (the key's status becomes `rotating`).
+    Begin {
+        /// The key's label.
+        label: String,
+        /// Print the rotation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enter the new key (secret from stdin or a file, never argv).
+    NewKey(NewKeyArgs),
+    /// Check the new key live; exit 1 with what differs and how to fix it.
+    Verify {
+        /// The key's label.
+        label: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Accept permissions or IP restrictions the exchange does not
+        /// report (recorded in the audit log). Never accepts more than the
+        /// declared scope.
+        #[arg(long)]
+        allow_unknown: bool,
+        /// Narrow the declared scopes to these (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        /// Seconds to wait for each exchange answer (1–120).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+        timeout: u64,
+    },
+    /// Make the verified new key current; needs --totp.
+    Promote {
+        /// The key's label.
+        label: String,
+        #[command(flatten)]
+        proof: gated::ProofArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the old key (by API, or after you deleted it by hand with
+    /// --confirm-manual) and check live that it is rejected; needs --totp.
+    RevokeOld {
+        /// The key's label.
+        label: String,
+        #[command(flatten)]
+        proof: gated::ProofArgs,
+        /// You deleted the old key on the exchange's website yourself.
+        #[arg(long)]
+        confirm_manual: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for each exchange answer (1–120).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+        timeout: u64,
+    },
+    /// Show the rotation: each step with its time, the verification, the
+    /// manual steps and the services checklist.
+    Status {
+        /// The key's label.
+        label: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Abandon the rotation (only before promotion).
+    Cancel {
+        /// The key's label.
+        label: String,
+    },
+    /// Mark a linked service as updated with the new key (or --pending).
+    Service {
+        /// The key's label.
+        label: String,
+        /// The linked service, as listed by `rotate status`.
+        service: String,
+        /// Mark it as still to do.
+        #[arg(long)]
+        pending: bool,
+    },
+}
+
+/// Arguments of `keyward rotate new-key`.
+#[derive(Args)]
+pub struct NewKeyArgs {
+    /// The key's label.
+    label: String,
+    /// The new public API key id.
+    #[arg(long)]
+    api_key: String,
+    /// Read the secret from stdin: line 1 the secret, line 2 the passphrase.
+    #[arg(long, conflicts_with = "secret_file")]
+    secret_stdin: bool,
+    /// Read the secret from a file (e.g. a multi-line PEM private key).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// Read the passphrase from a file (with --secret-file).
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// The new key's type, if it differs: hmac, ed25519, rsa, ecdsa_jwt.
+    #[arg(long)]
+    key_type: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn exit(kind: ErrorKind) -> ExitCode {
+    ExitCode::from(u8::try_from(kind.exit_code()).unwrap_or(1))
+}
+
+/// A refused step: vault errors go through the CLI's usual mapping (MFA
+/// messages, exit codes), the rest are printed here.
+pub(crate) fn refused(e: RotationError) -> Result<ExitCode, CliError> {
+    match e {
+        RotationError::Vault(v) => Err(CliError::Vault(v)),
+        other => {
+            eprintln!("error: {other}");
+            Ok(exit(other.kind()))
+        }
+    }
+}
+
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => say!("{s}"),
+        Err(e) => eprintln!("error: could not format JSON: {e}"),
+    }
+}
+
+/// The exchange client and a runtime for one networked step.
+pub(crate) fn network(timeout: u64) -> Result<(ExchangeClient, tokio::runtime::Runtime), ExitCode> {
+    let config = HttpConfig {
+        connect_timeout: Duration::from_secs(timeout),
+        request_timeout: Duration::from_secs(timeout),
+        ..HttpConfig::default()
+    };
+    let client = ExchangeClient::new(config).map_err(|e| {
+        eprintln!("error: {e}");
+        exit(e.kind())
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the network runtime: {e}");
+            exit(ErrorKind::Internal)
+        })?;
+    Ok((client, runtime))
+}
+
+fn when(at: Option<i64>) -> String {
+    at.map(|t| {
+        let secs = t.rem_euclid(86_400);
+        let days = t.div_euclid(86_400);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    })
+    .unwrap_or_default()
+}
+
+pub(crate) fn print_view(v: &RotationView) {
+    say!("rotation of {} ({}): {}", v.label, v.exchange, v.state);
+    for s in &v.steps {
+        let mark = match s.status {
+            StepStatus::Done => "[x]",
+            StepStatus::Current => "[>]",
+            _ => "[ ]",
+        };
+        say!("  {mark} {:<17} {}", s.state.as_str(), when(s.at));
+    }
+    if let Some(k) = &v.new_api_key_id_masked {
+        say!("new key: {k}");
+    }
+    if let Some(k) = &v.old_api_key_id_masked {
+        say!("old key: {k}");
+    }
+    if let Some(out) = &v.verification {
+        print_verification(out);
+    }
+    if !v.manual_steps.is_empty() && v.state == RotationState::Promoted {
+        say!("revoke the old key by hand on {}:", v.exchange);
+        for (i, step) in v.manual_steps.iter().enumerate() {
+            say!("  {}. {step}", i + 1);
+        }
+    }
+    if !v.services.is_empty() {
+        say!("update these services with the new key:");
+        for s in &v.services {
+            let mark = if s.state == ServiceState::Updated {
+                "[x]"
+            } else {
+                "[ ]"
+            };
+            say!("  {mark} {}", s.name);
+        }
+    }
+    if let Some(e) = &v.error {
+        say!("last error: {e}");
+    }
+    if let Some(next) = v.next_action {
+        let hint = match next {
+            keyward_core::rotation::NextAction::EnterNewKey => {
+                format!(
+                    "keyward rotate new-key {} --api-key ID --secret-stdin",
+                    v.label
+                )
+            }
+            keyward_core::rotation::NextAction::Verify => {
+                format!("keyward rotate verify {}", v.label)
+            }
+            keyward_core::rotation::NextAction::Promote => {
+                format!("keyward rotate promote {} --totp CODE", v.label)
+            }
+            _ => format!("keyward rotate revoke-old {} --totp CODE", v.label),
+        };
+        say!("next: {hint}");
+    }
+}
+
+fn print_verification(out: &VerifyOutcome) {
+    say!(
+        "verification: {} (authenticated: {}, granted: {}, declared: {})",
+        if out.passed { "passed" } else { "NOT passed" },
+        out.authenticated,
+        if out.granted.is_empty() {
+            "-".to_owned()
+        } else {
+            out.granted.join(",")
+        },
+        out.declared.join(",")
+    );
+    if out.unknown_override {
+        say!("  unknown permissions accepted by explicit override");
+    }
+    for d in &out.differences {
+        let sev = match d.severity {
+            Severity::Blocking => "blocking",
+            Severity::Overridable => "unknown",
+            _ => "note",
+        };
+        say!(
+            "  {sev}: {} — declared: {}; exchange: {}",
+            d.code.as_str(),
+            d.declared,
+            d.live
+        );
+        say!("    fix: {}", d.fix);
+    }
+}
+
+pub(crate) fn print_outcome(o: &RevokeOutcome) {
+    match o {
+        RevokeOutcome::Revoked {
+            label,
+            method,
+            confirmation,
+        } => say!(
+            "{label}: revoked ({}); the exchange now rejects it: {confirmation}",
+            method.as_str()
+        ),
+        RevokeOutcome::ManualStepsRequired {
+            label,
+            reason,
+            steps,
+        } => {
+            say!("{label}: {reason}. Revoke it by hand:");
+            for (i, s) in steps.iter().enumerate() {
+                say!("  {}. {s}", i + 1);
+            }
+            say!("then run the command again with --confirm-manual");
+        }
+        RevokeOutcome::StillActive { message, .. } => {
+            eprintln!("error: !!! {message} !!!");
+        }
+        RevokeOutcome::Failed { message, label, .. } => eprintln!("error: {label}: {message}"),
+        _ => {}
+    }
+}
+
+pub(crate) fn outcome_code(o: &RevokeOutcome) -> ExitCode {
+    match o {
+        RevokeOutcome::Revoked { .. } => ExitCode::SUCCESS,
+        RevokeOutcome::ManualStepsRequired { .. } => exit(ErrorKind::Invalid),
+        RevokeOutcome::StillActive { .. } => exit(ErrorKind::Exchange),
+        RevokeOutcome::Failed { kind, .. } => exit(*kind),
+        _ => exit(ErrorKind::Internal),
+    }
+}
+
+fn show(session: &mut Session, label: &str, as_json: bool) -> Result<ExitCode, CliError> {
+    match session.rotation_status(label) {
+        Ok(v) => {
+            if as_json {
+                json(&v);
+            } else {
+                print_view(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// Runs `keyward rotate …`.
+pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<ExitCode, CliError> {
+    match command {
+        RotateCommand::Begin { label, json } => {
+            let mut session = crate::unlock(path, use_keyring)?;
+            if let Err(e) = session.rotation_begin(Actor::Cli, label) {
+                return refused(e);
+            }
+            show(&mut session, label, *json)
+        }
+        RotateCommand::NewKey(args) => {
+            let mut session = crate::unlock(path, use_keyring)?;
+            let (secret, mut passphrase) = if let Some(file) = &args.secret_file {
+                (input::secret_from_file(file)?, None)
+            } else if args.secret_stdin {
+                let s = input::secrets_from_stdin()?;
+                (s.secret, s.passphrase)
+            } else {
+                return Err(CliError::Input {
+                    message: "give the new secret with --secret-stdin or --secret-file (never on the command line)".into(),
+                });
+            };
+            if let Some(file) = &args.passphrase_file {
+                passphrase = Some(input::passphrase_from_file(file)?);
+            }
+            let key_type = args
+                .key_type
+                .as_deref()
+                .map(str::parse::<KeyType>)
+                .transpose()?;
+            let new = NewRotationKey {
+                api_key_id: args.api_key.clone(),
+                secret,
+                passphrase,
+                key_type,
+            };
+            if let Err(e) = session.rotation_enter_new_key(Actor::Cli, &args.label, new) {
+                return refused(e);
+            }
+            show(&mut session, &args.label, args.json)
+        }
+        RotateCommand::Verify {
+            label,
+            json: as_json,
+            allow_unknown,
+            scopes,
+            timeout,
+        } => {
+            let scopes = scopes
+                .as_ref()
+                .map(|s| crate::parse_scopes(s))
+                .transpose()?;
+            let mut session = crate::unlock(path, use_keyring)?;
+            let (client, runtime) = match network(*timeout) {
+                Ok(n) => n,
+                Err(code) => return Ok(code),
+            };
+            let options = VerifyOptions {
+                scopes,
+                allow_unknown: *allow_unknown,
+            };
+            let outcome = match runtime.block_on(vault::rotation_verify(
+                &mut session,
+                &client,
+                Actor::Cli,
+                label,
+                &options,
+            )) {
+                Ok(o) => o,
+                Err(e) => return refused(e),
+            };
+            if *as_json {
+                json(&outcome);
+            } else {
+                print_verification(&outcome);
+                if outcome.passed {
+                    say!("next: keyward rotate promote {label} --totp CODE");
+                }
+            }
+            Ok(if outcome.passed {
+                ExitCode::SUCCESS
+            } else if outcome.unreachable || !outcome.authenticated {
+                eprintln!("error: the exchange did not accept the new key of {label}");
+                exit(ErrorKind::Exchange)
+            } else {
+                eprintln!(
+                    "error: the new key of {label} differs from what was declared; see the fixes above"
+                );
+                exit(ErrorKind::Invalid)
+            })
+        }
+        RotateCommand::Promote { label, proof, json } => {
+            let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+            // Refuse a step that cannot happen before spending a code on it.
+            if let Err(e) = session.rotation_status(label) {
+                return refused(e);
+            }
+            let grant = gated::grant(
+                &mut session,
+                proof,
+                GatedAction::RotationPromote,
+                password.as_ref(),
+            )?;
+            if let Err(e) = session.rotation_promote(Actor::Cli, grant, label) {
+                return refused(e);
+            }
+            show(&mut session, label, *json)
+        }
+        RotateCommand::RevokeOld {
+            label,
+            proof,
+            confirm_manual,
+            json: as_json,
+            timeout,
+        } => {
+            let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+            let view = match session.rotation_status(label) {
+                Ok(v) => v,
+                Err(e) => return refused(e),
+            };
+            // Resume after a crash between the two last transitions: the
+            // old key is already confirmed revoked, only `done` is missing.
+            if view.state == RotationState::OldKeyRevoked {
+                if let Err(e) = session.rotation_finish(Actor::Cli, label) {
+                    return refused(e);
+                }
+                return show(&mut session, label, *as_json);
+            }
+            let grant = gated::grant(&mut session, proof, GatedAction::Revoke, password.as_ref())?;
+            let (client, runtime) = match network(*timeout) {
+                Ok(n) => n,
+                Err(code) => return Ok(code),
+            };
+            let outcome = match runtime.block_on(vault::rotation_revoke_old(
+                &mut session,
+                &client,
+                Actor::Cli,
+                grant,
+                label,
+                *confirm_manual,
+            )) {
+                Ok(o) => o,
+                Err(e) => return refused(e),
+            };
+            if *as_json {
+                json(&outcome);
+            }
+            print_outcome(&outcome);
+            if outcome.is_revoked() && !*as_json {
+                show(&mut session, label, false)?;
+            }
+            Ok(outcome_code(&outcome))
+        }
+        RotateCommand::Status { label, json } => {
+            let mut session = crate::unlock(path, use_keyring)?;
+            show(&mut session, label, *json)
+        }
+        RotateCommand::Cancel { label } => {
+            let mut session = crate::unlock(path, use_keyring)?;
+            match session.rotation_cancel(Actor::Cli, label) {
+                Ok(_) => {
+                    say!("cancelled the rotation of {label}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => refused(e),
+            }
+        }
+        RotateCommand::Service {
+            label,
+            service,
+            pending,
+        } => {
+            let mut session = crate::unlock(path, use_keyring)?;
+            let state = if *pending {
+                ServiceState::Pending
+            } else {
+                ServiceState::Updated
+            };
+            match session.rotation_mark_service(Actor::Cli, label, service, state) {
+                Ok(v) => {
+                    print_view(&v);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => refused(e),
+            }
+        }
+    }
+}

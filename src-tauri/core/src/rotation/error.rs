@@ -1,0 +1,206 @@
+//! Errors of rotation and revocation. Messages name the key, the state and
+//! what to do; they never carry a secret.
+
+use thiserror::Error;
+
+use super::RotationState;
+use crate::error::{ErrorKind, KindedError};
+use crate::exchange::ExchangeError;
+use crate::vault::{Exchange, VaultError};
+
+/// Why a rotation or revocation step was refused or failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RotationError {
+    /// The vault refused (locked, key not found, MFA, damaged record…).
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The key has no open rotation.
+    #[error("{label:?} has no open rotation; start one with `keyward rotate begin {label}`")]
+    NoOpenRotation {
+        /// The key's label.
+        label: String,
+    },
+    /// The key already has an open rotation (at most one per key).
+    #[error("{label:?} already has an open rotation (state {state}); continue it or cancel it")]
+    AlreadyOpen {
+        /// The key's label.
+        label: String,
+        /// Where it stands.
+        state: RotationState,
+    },
+    /// The step does not fit the rotation's state.
+    #[error("the rotation of {label:?} is {state}; {step} is not possible now ({hint})")]
+    WrongState {
+        /// The key's label.
+        label: String,
+        /// Where it stands.
+        state: RotationState,
+        /// The refused step.
+        step: &'static str,
+        /// What is possible instead.
+        hint: &'static str,
+    },
+    /// The key cannot be rotated or revoked in its status.
+    #[error("{label:?} is {status}; {what}")]
+    KeyStatus {
+        /// The key's label.
+        label: String,
+        /// Its status.
+        status: &'static str,
+        /// Why that stops the step.
+        what: &'static str,
+    },
+    /// Keyward cannot check keys of this exchange live, so it cannot verify
+    /// a new key or a revocation.
+    #[error(
+        "{exchange} keys cannot be checked live, so Keyward cannot rotate or revoke them; do it on the exchange's website"
+    )]
+    NotSupported {
+        /// The exchange.
+        exchange: Exchange,
+    },
+    /// The new key is the key that is already stored.
+    #[error(
+        "the new key of {label:?} has the same key id as the current one; create a new key on the exchange"
+    )]
+    SameKey {
+        /// The key's label.
+        label: String,
+    },
+    /// The declared scope may only be narrowed at verification.
+    #[error(
+        "{scope} is not declared for {label:?}; verification can only narrow the declared scopes (edit the key to widen them)"
+    )]
+    ScopeWidening {
+        /// The key's label.
+        label: String,
+        /// The scope that would be added.
+        scope: &'static str,
+    },
+    /// The rotation or key changed while the network call ran; nothing
+    /// was recorded.
+    #[error(
+        "{label:?} changed while the exchange was being asked; nothing was recorded — run the step again"
+    )]
+    Stale {
+        /// The key's label.
+        label: String,
+    },
+    /// The key's credentials were edited outside the rotation.
+    #[error(
+        "the credentials of {label:?} were edited during the rotation; cancel it and begin again"
+    )]
+    KeyChanged {
+        /// The key's label.
+        label: String,
+    },
+    /// The key still authenticates: it is NOT revoked.
+    #[error(
+        "{label:?} STILL WORKS on {exchange}: a live call with it was accepted, so it is not revoked. Delete it on the exchange, then run the revocation again"
+    )]
+    StillActive {
+        /// The key's label.
+        label: String,
+        /// The exchange.
+        exchange: Exchange,
+    },
+    /// The revocation check was rejected for a reason that does not prove
+    /// the key is gone.
+    #[error(
+        "could not confirm that {label:?} is revoked: {exchange} answered {code} {message}; retry later"
+    )]
+    Inconclusive {
+        /// The key's label.
+        label: String,
+        /// The exchange.
+        exchange: Exchange,
+        /// The exchange's code.
+        code: String,
+        /// The exchange's message.
+        message: String,
+    },
+    /// The exchange has no API for revoking; the user must do it and
+    /// confirm.
+    #[error(
+        "{exchange} cannot revoke {label:?} through its API: {reason}. Do the steps shown, then run the revocation again with the manual confirmation"
+    )]
+    ManualRevocationRequired {
+        /// The key's label.
+        label: String,
+        /// The exchange.
+        exchange: Exchange,
+        /// Why.
+        reason: String,
+    },
+    /// The new key did not pass its check.
+    #[error("the new key of {label:?} is not verified: {summary}")]
+    NotVerified {
+        /// The key's label.
+        label: String,
+        /// The differences, in short.
+        summary: String,
+    },
+    /// A checklist item is not among the key's linked services.
+    #[error("{service:?} is not on the checklist of {label:?}")]
+    UnknownService {
+        /// The key's label.
+        label: String,
+        /// The name given.
+        service: String,
+    },
+    /// The exchange call failed (timeout, 5xx, malformed answer, rate
+    /// limit). Nothing changed.
+    #[error("{label:?}: {source}; nothing changed — retry later")]
+    Exchange {
+        /// The key's label.
+        label: String,
+        /// The cause.
+        source: ExchangeError,
+    },
+}
+
+impl KindedError for RotationError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RotationError::Vault(e) => e.kind(),
+            RotationError::Exchange { source, .. } => match source.kind() {
+                ErrorKind::Exchange => ErrorKind::Exchange,
+                other => other,
+            },
+            RotationError::StillActive { .. } | RotationError::Inconclusive { .. } => {
+                ErrorKind::Exchange
+            }
+            RotationError::NoOpenRotation { .. }
+            | RotationError::AlreadyOpen { .. }
+            | RotationError::WrongState { .. }
+            | RotationError::KeyStatus { .. }
+            | RotationError::NotSupported { .. }
+            | RotationError::SameKey { .. }
+            | RotationError::ScopeWidening { .. }
+            | RotationError::Stale { .. }
+            | RotationError::KeyChanged { .. }
+            | RotationError::ManualRevocationRequired { .. }
+            | RotationError::NotVerified { .. }
+            | RotationError::UnknownService { .. } => ErrorKind::Invalid,
+        }
+    }
+}
+
+impl From<crate::mfa::MfaError> for RotationError {
+    fn from(e: crate::mfa::MfaError) -> Self {
+        RotationError::Vault(VaultError::Mfa(e))
+    }
+}
+
+impl From<rusqlite::Error> for RotationError {
+    fn from(e: rusqlite::Error) -> Self {
+        RotationError::Vault(VaultError::Database(e))
+    }
+}
+
+impl From<crate::vault::ValidationError> for RotationError {
+    fn from(e: crate::vault::ValidationError) -> Self {
+        RotationError::Vault(VaultError::Invalid(e))
+    }
+}
