@@ -24,12 +24,17 @@ const COMMANDS: &[&str] = &[
     "key_copy",
     "key_delete",
     "key_check",
+    "key_allow_run",
     "mfa_status",
     "mfa_enroll",
     "mfa_confirm",
     "mfa_disable",
     "audit_log",
     "audit_verify",
+    "scan_run",
+    "scan_cancel",
+    "import_preview",
+    "import_apply",
 ];
 
 fn main() {

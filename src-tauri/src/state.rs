@@ -32,6 +32,8 @@ pub struct AppState {
     /// The one exchange client of the process (its rate limiters and clock
     /// offsets only work if every call goes through it), made on first use.
     exchange: std::sync::OnceLock<ExchangeClient>,
+    /// The cancel flag of the running leak scan, if any.
+    scan_cancel: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
 }
 
 impl AppState {
@@ -44,7 +46,13 @@ impl AppState {
             window: Mutex::new(StepUpWindow::default()),
             clipboard: crate::clipboard::SecretClipboard::system(),
             exchange: std::sync::OnceLock::new(),
+            scan_cancel: Mutex::new(None),
         }
+    }
+
+    /// The running scan's cancel flag.
+    pub fn scan_cancel(&self) -> MutexGuard<'_, Option<Arc<std::sync::atomic::AtomicBool>>> {
+        self.scan_cancel.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The process's exchange client.

@@ -32,12 +32,18 @@ fn start_sim() -> (tokio::runtime::Runtime, String) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (addr, handle) = rt.block_on(keyward_sim::spawn(accounts)).expect("simulator");
+    let (addr, handle) = rt
+        .block_on(keyward_sim::spawn(accounts))
+        .expect("simulator");
     std::mem::forget(handle);
     (rt, format!("http://{addr}"))
 }
 
-fn add(app: &App, label: &str, exchange: &str, base: &str, key: &str, secret: &str, pass: Option<&str>, scopes: &[&str]) {
+/// A key's public id, secret and passphrase.
+type Creds<'a> = (&'a str, &'a str, Option<&'a str>);
+
+fn add(app: &App, label: &str, exchange: &str, base: &str, creds: Creds<'_>, scopes: &[&str]) {
+    let (key, secret, pass) = creds;
     let out = app.invoke(
         "key_add",
         json!({ "key": {
@@ -56,15 +62,36 @@ fn check_all_and_check_now_against_the_simulator() {
     let (_rt, base) = start_sim();
     let app = App::launch();
     app.wait_for_text("h1", "Create your vault");
-    assert!(app.invoke("vault_create", json!({ "password": PASSWORD })).get("ok").is_some());
-    add(&app, "binance-bot", "binance", &base, BINANCE_KEY, BINANCE_SECRET, None, &["read", "trade"]);
-    add(&app, "okx-reader", "okx", &base, OKX_KEY, OKX_SECRET, Some(OKX_PASSPHRASE), &["read"]);
+    assert!(
+        app.invoke("vault_create", json!({ "password": PASSWORD }))
+            .get("ok")
+            .is_some()
+    );
+    add(
+        &app,
+        "binance-bot",
+        "binance",
+        &base,
+        (BINANCE_KEY, BINANCE_SECRET, None),
+        &["read", "trade"],
+    );
+    add(
+        &app,
+        "okx-reader",
+        "okx",
+        &base,
+        (OKX_KEY, OKX_SECRET, Some(OKX_PASSPHRASE)),
+        &["read"],
+    );
     app.execute("location.reload(); return true", json!([]));
 
     app.click("[data-testid=check-all]");
     app.wait_for_text("[data-testid=check-summary]", "2 checked");
     let binance_row = app.text_of("[data-testid=key-row][data-label=binance-bot]");
-    assert!(binance_row.contains("critical"), "undeclared withdraw is critical: {binance_row}");
+    assert!(
+        binance_row.contains("critical"),
+        "undeclared withdraw is critical: {binance_row}"
+    );
     let okx_row = app.text_of("[data-testid=key-row][data-label=okx-reader]");
     assert!(okx_row.contains("ok"), "{okx_row}");
     app.screenshot("checks-1-list");
@@ -80,7 +107,10 @@ fn check_all_and_check_now_against_the_simulator() {
 
     for needle in [BINANCE_SECRET, OKX_SECRET, OKX_PASSPHRASE] {
         assert!(!app.page_html().contains(needle), "secret reached the page");
-        assert!(!app.output.text().contains(needle), "secret in the app's output");
+        assert!(
+            !app.output.text().contains(needle),
+            "secret in the app's output"
+        );
     }
     let log = app.invoke("audit_log", json!({ "filter": { "action": "verify" } }));
     assert!(log["ok"].as_array().is_some_and(|e| e.len() >= 3), "{log}");

@@ -269,3 +269,24 @@ pub async fn key_check(
         .await
         .map_err(|e| IpcError::from_core(&e))
 }
+
+/// Allows `keyward run` to hand this key to a process (step-up: AllowRun;
+/// audited), or withdraws that (no step-up: it only reduces exposure).
+#[tauri::command]
+pub fn key_allow_run(
+    state: State<'_, AppState>,
+    label: String,
+    allow: bool,
+    proof: Option<ProofInput>,
+) -> IpcResult<KeyDetail> {
+    state.with_unlocked(|s| {
+        if allow {
+            let g = grant(&state, s, GatedAction::AllowRun, proof)?;
+            s.set_allow_run(Actor::Gui, g, &label, true)
+        } else {
+            s.deny_run(Actor::Gui, &label)
+        }
+        .and_then(|()| s.key_detail(&label))
+        .map_err(|e| IpcError::from_core(&e))
+    })
+}

@@ -3,6 +3,7 @@
 
 pub mod keys;
 pub mod mfa;
+pub mod scan;
 pub mod stepup;
 pub mod vault;
 
@@ -37,5 +38,10 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         mfa::mfa_disable,
         mfa::audit_log,
         mfa::audit_verify,
+        scan::scan_run,
+        scan::scan_cancel,
+        scan::import_preview,
+        scan::import_apply,
+        keys::key_allow_run,
     ]
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { age, lines, rotationDue } from './format';
+import { age, lines, rotationDue, runEnvNames, shellQuote } from './format';
 
 const NOW = 1_700_000_000;
 const DAY = 86_400;
@@ -24,5 +24,20 @@ describe('lines', () => {
   it('drops blanks and trims', () => {
     expect(lines(' 203.0.113.7 \n\n10.0.0.0/8\n')).toEqual(['203.0.113.7', '10.0.0.0/8']);
     expect(lines('grid bot, dca bot')).toEqual(['grid bot', 'dca bot']);
+  });
+});
+
+describe('runEnvNames', () => {
+  it('follows the core default names', () => {
+    expect(runEnvNames('binance', false)).toEqual(['BINANCE_API_KEY', 'BINANCE_API_SECRET']);
+    expect(runEnvNames('okx', true)).toEqual(['OKX_API_KEY', 'OKX_API_SECRET', 'OKX_API_PASSPHRASE']);
+    expect(runEnvNames('other', false)).toEqual(['API_KEY', 'API_SECRET']);
+  });
+});
+
+describe('shellQuote', () => {
+  it('quotes only when needed', () => {
+    expect(shellQuote('binance-main')).toBe('binance-main');
+    expect(shellQuote("grid bot's key")).toBe(`'grid bot'\\''s key'`);
   });
 });

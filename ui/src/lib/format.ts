@@ -29,3 +29,19 @@ export function lines(text: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
 }
+
+/**
+ * The variable names `keyward run` sets for a key (mirrors
+ * `keyward_core::vault::material::default_env_name`).
+ */
+export function runEnvNames(exchange: string, hasPassphrase: boolean): string[] {
+  const prefix = exchange === 'other' ? '' : `${exchange.toUpperCase()}_`;
+  const names = [`${prefix}API_KEY`, `${prefix}API_SECRET`];
+  if (hasPassphrase) names.push(`${prefix}API_PASSPHRASE`);
+  return names;
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

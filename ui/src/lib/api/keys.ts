@@ -57,6 +57,7 @@ export interface KeyDetail extends KeySummary {
   notes: string;
   rotate_every_days_override: number | null;
   last_audit_permissions: string[] | null;
+  allow_run: boolean;
 }
 
 export interface KeyInput {
@@ -139,3 +140,7 @@ export interface KeyVerification {
 /** Live check against the exchange; `labels` null = every key. */
 export const keyCheck = (labels: string[] | null) =>
   call<KeyVerification[]>('key_check', { labels });
+
+/** Grants or withdraws `keyward run` for a key (granting is MFA-gated). */
+export const keyAllowRun = (label: string, allow: boolean, proof: Proof | null) =>
+  call<KeyDetail>('key_allow_run', { label, allow, proof });
