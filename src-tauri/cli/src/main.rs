@@ -17,11 +17,11 @@ macro_rules! say {
 }
 
 mod gated;
+mod import_env;
 mod input;
 mod output;
 mod revoke;
 mod rotate;
-mod import_env;
 mod run;
 mod scan;
 mod verify;

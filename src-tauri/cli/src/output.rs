@@ -162,7 +162,11 @@ pub fn show(d: &KeyDetail, as_json: bool) {
     say!("status:       {}", s.status);
     say!(
         "keyward run:  {}",
-        if d.allow_run { "allowed" } else { "not allowed" }
+        if d.allow_run {
+            "allowed"
+        } else {
+            "not allowed"
+        }
     );
     say!(
         "rotation:     every {} days, due {}",
