@@ -9,6 +9,9 @@
 //!   fallback when none is reachable.
 //! - `mfa`: enrolment, distinct exit-4 messages for missing, wrong, replayed
 //!   and throttled codes, recovery codes, `log --verify` exit 5, canary.
+//! - `rotate`: staged rotation and revocation against the simulator (API
+//!   and manual revocation, verify refusals, MFA, SIGKILL in every step,
+//!   revoke faults, revoke by exchange), canary.
 //! - `verify`: live checks against the exchange simulator, exit 6, the
 //!   stored last check.
 
@@ -19,5 +22,6 @@ mod commands;
 mod crash;
 mod keyring;
 mod mfa;
+mod rotate;
 mod tamper;
 mod verify;
