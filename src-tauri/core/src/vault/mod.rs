@@ -55,6 +55,15 @@
 //! Session::change_password(Actor, grant /*ChangePassword*/, &current, &new)
 //! Session::set_settings(Actor, grant /*SecuritySettings*/, Settings)
 //! Session::enable_device_unlock(Actor, grant) / disable_device_unlock(Actor, grant)  // SecuritySettings
+//! // rotation and revocation (see `rotation` and `crate::rotation`); errors: RotationError
+//! Session::rotation_begin(Actor, label) / rotation_status(label) / open_rotations()
+//! Session::rotation_enter_new_key(Actor, label, NewRotationKey) -> Result<RotationView>
+//! rotation_verify(access, &client, Actor, label, &VerifyOptions) -> Result<VerifyOutcome>   // 3 phases
+//! Session::rotation_promote(Actor, grant /*RotationPromote*/, label) -> Result<RotationView>
+//! rotation_revoke_old(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
+//! Session::rotation_finish / rotation_cancel / rotation_fail / rotation_mark_service
+//! revoke_key(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
+//! revoke_exchange(access, &client, Actor, grant /*Revoke*/, Exchange, confirm_manual) -> Result<Vec<RevokeOutcome>>
 //! // audit log
 //! Session::audit_log(&AuditFilter) -> Result<Vec<audit::Entry>>
 //! Session::verify_audit() -> Result<AuditReport>
@@ -72,6 +81,7 @@ mod clock;
 mod device;
 mod error;
 mod gated;
+mod incident;
 mod journal;
 mod kdf;
 pub mod material;
@@ -97,6 +107,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{KeyringStatus, device_unlock_status};
 pub use error::VaultError;
 pub use gated::Revealed;
+pub use incident::{StepRun, incident_run_step};
 pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
 pub use policy::{Settings, UnlockThrottle};
