@@ -159,6 +159,28 @@ fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
         } => {
             keyed(A::KeyRevoked, key_id, label).with_details(Details::new().with("method", *method))
         }
+        Action::Incident {
+            incident_id,
+            event,
+            step,
+        } => {
+            // The log has four incident actions; progress that is neither
+            // done, skipped, opened nor closed is recorded as step progress
+            // and named by `event`.
+            let a = match *event {
+                "opened" => A::IncidentOpened,
+                "step_skipped" => A::IncidentStepSkipped,
+                "closed" => A::IncidentClosed,
+                _ => A::IncidentStepDone,
+            };
+            let mut details = Details::new()
+                .with("incident", incident_id.as_str())
+                .with("event", *event);
+            if let Some(step) = step {
+                details = details.with("step", step.as_str());
+            }
+            plain(a).with_details(details)
+        }
     }
 }
 

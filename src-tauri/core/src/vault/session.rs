@@ -173,6 +173,16 @@ pub enum Action {
         /// `api` or `manual`.
         method: &'static str,
     },
+    /// An incident was opened, changed or closed (see `vault::incident`).
+    Incident {
+        /// Incident id.
+        incident_id: String,
+        /// What happened: `opened`, `step_done`, `step_skipped`,
+        /// `step_failed`, `step_pending`, `note`, `closed`.
+        event: &'static str,
+        /// The playbook step, when the event is about one.
+        step: Option<String>,
+    },
 }
 
 impl Action {
@@ -204,6 +214,7 @@ impl Action {
             Action::StepUpThrottled { .. } => "step_up_throttled",
             Action::Rotation { event, .. } => event.name(),
             Action::KeyRevoke { .. } => "key_revoke",
+            Action::Incident { .. } => "incident",
         }
     }
 }

@@ -33,7 +33,7 @@ pub const APPLICATION_ID: i32 = 0x4B57_5644;
 /// Envelope format version written by this build.
 pub const FORMAT_VERSION: i64 = 1;
 /// Schema version after all migrations of this build.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -90,6 +90,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE keys ADD COLUMN allow_run INTEGER NOT NULL DEFAULT 0;",
     // 4 -> 5: staged rotations (see `vault::rotation`).
     super::rotation::SCHEMA,
+    // 5 -> 6: incidents, their steps, timeline and activity snapshots.
+    super::incident::SCHEMA,
 ];
 
 /// The authenticated part of `vault_meta`.
