@@ -1,0 +1,436 @@
+//! Incidents through a real vault against the strict simulator: a leaked
+//! Bybit key revoked through the API, confirmed dead and its activity
+//! snapshotted; an OKX key whose revocation stays pending with manual
+//! steps until confirmed; close refused while a step is pending; resuming
+//! in a new session; reports with the timeline and masked ids and no
+//! secret; every change in the audit log, which verifies.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keyward_core::exchange::{ExchangeClient, HttpConfig};
+use keyward_core::incident::{self, Situation, StepState, report};
+use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
+use keyward_core::vault::{
+    self, Actor, Environment, Exchange, KdfParams, KeyStatus, ManualClock, MasterPassword, NewKey,
+    Passphrase, Scope, Session, UnlockThrottle, Vault, VaultOptions,
+};
+use keyward_sim::{
+    Accounts, ActivityItem, ActivityKind, KeyAccount, SimExchange, SimHandle, SimScope,
+};
+
+const PASSWORD: &str = "correct horse battery staple";
+const BYBIT_ID: &str = "BYBITLEAKEDKEY0001";
+const BYBIT_SECRET: &str = "CANARYINCbybitSECRET";
+const BYBIT_OTHER: &str = "BYBITOTHERKEY0002";
+const OKX_ID: &str = "0a1b2c3d-0000-4000-8000-0000000000aa";
+const OKX_SECRET: &str = "CANARYINCokxSECRET00";
+const OKX_PASS: &str = "CANARYINCokxPASS";
+
+fn item(kind: ActivityKind, id: &str, ago_ms: i64) -> ActivityItem {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    ActivityItem {
+        kind,
+        id: id.into(),
+        time_ms: now - ago_ms,
+        symbol: "BTCUSDT".into(),
+        side: "buy".into(),
+        asset: "USDT".into(),
+        amount: "0.5".into(),
+        price: "91000".into(),
+        status: String::new(),
+        address: "addr-incident-test".into(),
+        tx_id: "tx-incident-test".into(),
+    }
+}
+
+fn accounts() -> Accounts {
+    use SimScope::*;
+    let mut bybit = KeyAccount::hmac(
+        SimExchange::Bybit,
+        BYBIT_ID,
+        BYBIT_SECRET,
+        &[Read, Trade, Transfer],
+    );
+    bybit.ips = vec!["192.0.2.10".into()];
+    bybit.activity = vec![
+        item(ActivityKind::Order, "INCORDER1", 3_600_000),
+        item(ActivityKind::Withdrawal, "INCWD1", 7_200_000),
+    ];
+    let mut other = KeyAccount::hmac(SimExchange::Bybit, BYBIT_OTHER, "othersecret", &[Read]);
+    other.ips = vec!["192.0.2.10".into()];
+    let okx = KeyAccount {
+        passphrase: Some(OKX_PASS.into()),
+        ips: vec!["192.0.2.10".into()],
+        ..KeyAccount::hmac(SimExchange::Okx, OKX_ID, OKX_SECRET, &[Read, Trade])
+    };
+    Accounts {
+        keys: vec![bybit, other, okx],
+        ..Accounts::default()
+    }
+}
+
+struct Fixture {
+    sim: SimHandle,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    session: Session,
+    client: ExchangeClient,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let (_, sim) = keyward_sim::spawn(accounts()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.keyward");
+        let options = VaultOptions {
+            clock: Arc::new(ManualClock::new(SystemTime::now())),
+            throttle: UnlockThrottle::default(),
+            actor: Actor::Cli,
+        };
+        let mut session = Vault::create_with(
+            &path,
+            &MasterPassword::from(PASSWORD),
+            KdfParams::MINIMUM,
+            options,
+        )
+        .unwrap();
+        let add = |s: &mut Session, label: &str, ex: Exchange, sim_ex, id: &str, secret: &str| {
+            s.add_key(
+                Actor::Cli,
+                NewKey {
+                    environment: Environment::Custom(sim.url(sim_ex)),
+                    scopes: vec![Scope::Read, Scope::Trade],
+                    ip_whitelist: vec!["192.0.2.10".into()],
+                    passphrase: (ex == Exchange::Okx).then(|| Passphrase::from(OKX_PASS)),
+                    ..NewKey::new(label, ex, id, secret.into())
+                },
+            )
+            .unwrap();
+        };
+        add(
+            &mut session,
+            "bybit-bot",
+            Exchange::Bybit,
+            SimExchange::Bybit,
+            BYBIT_ID,
+            BYBIT_SECRET,
+        );
+        add(
+            &mut session,
+            "bybit-other",
+            Exchange::Bybit,
+            SimExchange::Bybit,
+            BYBIT_OTHER,
+            "othersecret",
+        );
+        add(
+            &mut session,
+            "okx-bot",
+            Exchange::Okx,
+            SimExchange::Okx,
+            OKX_ID,
+            OKX_SECRET,
+        );
+        let client = ExchangeClient::new(HttpConfig {
+            request_timeout: Duration::from_secs(5),
+            ..HttpConfig::default()
+        })
+        .unwrap();
+        Fixture {
+            sim,
+            _dir: dir,
+            path,
+            session,
+            client,
+        }
+    }
+
+    fn grant(&mut self) -> StepUpGrant {
+        let pw = self
+            .session
+            .verify_password(&MasterPassword::from(PASSWORD))
+            .unwrap();
+        self.session
+            .step_up(
+                Actor::Cli,
+                GatedAction::Revoke,
+                Some(Proof::MasterPassword(pw)),
+            )
+            .unwrap()
+    }
+
+    fn reopen(&mut self) {
+        let vault = Vault::open(&self.path).unwrap();
+        self.session = vault.unlock(&MasterPassword::from(PASSWORD)).unwrap();
+    }
+}
+
+#[test]
+fn playbooks_cover_every_situation_and_exchange() {
+    let c = incident::catalogue().unwrap();
+    for s in Situation::ALL {
+        let p = c.playbook(s).unwrap();
+        let mut ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), p.steps.len());
+    }
+    for task in c.tasks.keys() {
+        for e in incident::EXCHANGES_WITH_TEXT {
+            assert!(c.task_text(task, e).is_some_and(|t| !t.is_empty()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaked_bybit_key_end_to_end() {
+    let mut f = Fixture::new().await;
+    let view = f
+        .session
+        .incident_open(Actor::Cli, Situation::Leaked, &["bybit-bot".into()], None)
+        .unwrap();
+    let id = view.id.clone();
+    assert!(view.steps.iter().all(|s| s.state == StepState::Pending));
+    assert_eq!(view.keys[0].masked_key_id, vault::mask_key_id(BYBIT_ID));
+
+    // Revoke needs the step-up grant.
+    let err = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "revoke",
+        None,
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        keyward_core::KindedError::kind(&err),
+        keyward_core::ErrorKind::Mfa
+    );
+
+    // Snapshot first, while the key still works.
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "snapshot",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+
+    let g = f.grant();
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "revoke",
+        Some(g),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+    assert_eq!(
+        f.session.key_detail("bybit-bot").unwrap().summary.status,
+        KeyStatus::Revoked
+    );
+
+    // Resume in a new session.
+    f.reopen();
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id[..8],
+        "confirm_dead",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "mark_rotation",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done);
+    assert!(
+        run.results.iter().any(|r| r.contains("bybit-other")),
+        "{:?}",
+        run.results
+    );
+
+    // Close refused while steps are pending.
+    let err = f.session.incident_close(Actor::Cli, &id).unwrap_err();
+    assert!(err.to_string().contains("change_password"));
+    // Manual steps are done by hand; automated ones cannot be.
+    assert!(
+        f.session
+            .incident_step_done(Actor::Cli, &id, "revoke", None)
+            .is_err()
+    );
+    f.session
+        .incident_step_done(Actor::Cli, &id, "change_password", Some("changed at 10:02"))
+        .unwrap();
+    f.session
+        .incident_step_done(
+            Actor::Cli,
+            &id,
+            "check_2fa",
+            Some("2FA ok; whitelist had one unknown address, removed"),
+        )
+        .unwrap();
+    f.session
+        .incident_step_done(
+            Actor::Cli,
+            &id,
+            "review_activity",
+            Some("INCORDER1 not mine"),
+        )
+        .unwrap();
+    assert!(
+        f.session
+            .incident_step_skip(Actor::Cli, &id, "review_services", " ")
+            .is_err()
+    );
+    f.session
+        .incident_step_skip(
+            Actor::Cli,
+            &id,
+            "review_services",
+            "the key was only used by me",
+        )
+        .unwrap();
+    let shot = f._dir.path().join("screenshot.png");
+    std::fs::write(&shot, b"png").unwrap();
+    f.session
+        .incident_note(Actor::Cli, &id, "screenshot of the order list", Some(&shot))
+        .unwrap();
+    let view = f.session.incident_close(Actor::Cli, &id).unwrap();
+    assert_eq!(view.state, "closed");
+    assert!(
+        f.session
+            .incident_note(Actor::Cli, &id, "late", None)
+            .is_ok()
+    );
+    assert!(
+        f.session
+            .incident_step_done(Actor::Cli, &id, "change_password", None)
+            .is_err()
+    );
+
+    // Reports: timeline, masked ids, the sim's activity, no secret.
+    let md = report::markdown(&view);
+    let html = report::html(&view);
+    for text in [&md, &html] {
+        assert!(text.contains("Timeline"));
+        assert!(text.contains(&vault::mask_key_id(BYBIT_ID)));
+        assert!(text.contains("INCORDER1") && text.contains("INCWD1"));
+        assert!(text.contains("changed at 10:02"));
+        assert!(!text.contains(BYBIT_ID));
+        assert!(!text.contains("CANARY"));
+    }
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    assert!(!html.contains("<link") && !html.contains("<script"));
+    assert!(html.contains("@media print"));
+
+    // Audit: every change recorded, chain intact.
+    let entries = f
+        .session
+        .audit_log(&keyward_core::audit::store::AuditFilter::default())
+        .unwrap();
+    let incident_entries = entries
+        .iter()
+        .filter(|e| e.action.as_str().starts_with("incident_"))
+        .count();
+    assert!(incident_entries >= 11, "{incident_entries}");
+    assert!(f.session.verify_audit().unwrap().is_ok());
+    let list = f.session.incident_list().unwrap();
+    assert_eq!(list.len(), 1);
+    drop(f.sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_revoke_stays_pending_until_confirmed() {
+    let mut f = Fixture::new().await;
+    let id = f
+        .session
+        .incident_open(Actor::Cli, Situation::Trades, &["okx-bot".into()], None)
+        .unwrap()
+        .id;
+    let g = f.grant();
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "revoke",
+        Some(g),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Pending);
+    assert!(!run.manual_steps.is_empty());
+    assert_eq!(
+        f.session.key_detail("okx-bot").unwrap().summary.status,
+        KeyStatus::Active
+    );
+    // Confirming without deleting: the live check still works → failed.
+    let g = f.grant();
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "revoke",
+        Some(g),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Failed);
+    assert!(
+        run.incident.steps[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("STILL WORKS")
+    );
+    // The user deletes it on the website; confirmation now succeeds.
+    assert!(f.sim.revoke(SimExchange::Okx, OKX_ID));
+    f.reopen();
+    let g = f.grant();
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "revoke",
+        Some(g),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+    let md = report::markdown(&f.session.incident_view(&id).unwrap());
+    assert!(!md.contains(OKX_PASS) && !md.contains(OKX_SECRET));
+}
