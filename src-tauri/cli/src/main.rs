@@ -18,6 +18,7 @@ macro_rules! say {
 
 mod gated;
 mod import_env;
+mod incident;
 mod input;
 mod output;
 mod revoke;
@@ -192,6 +193,12 @@ enum Command {
     /// Revoke a key (or --exchange EX --all) and check live that it is
     /// rejected; needs --totp.
     Revoke(revoke::RevokeArgs),
+    /// Guided incident response: playbooks, automated steps, a timestamped
+    /// record and a report (see `keyward incident --help`).
+    Incident {
+        #[command(subcommand)]
+        command: incident::IncidentCommand,
+    },
     /// Show where the vault is and whether it exists.
     Status {
         /// Print JSON.
@@ -628,6 +635,7 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Run(args) => run::run(path, cli.use_keyring, args),
         Command::Rotate { command } => rotate::run(path, cli.use_keyring, command),
         Command::Revoke(args) => revoke::run(path, cli.use_keyring, args),
+        Command::Incident { command } => incident::run(path, cli.use_keyring, command),
     }
 }
 

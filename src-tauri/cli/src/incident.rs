@@ -1,0 +1,344 @@
+//! `keyward incident …`: guided incident response from the terminal.
+//!
+//! Owns: the commands' arguments, output and exit codes. Must never: print
+//! a secret (views and reports hold labels and masked key ids only) or
+//! decide anything itself (the core checks states, grants and closing).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Subcommand, ValueEnum};
+use keyward_core::KindedError;
+use keyward_core::incident::{self, IncidentError, IncidentView, Situation, StepState, report};
+use keyward_core::mfa::GatedAction;
+use keyward_core::vault::{self, Actor, Exchange};
+
+use crate::rotate::{exit, json, network};
+use crate::{CliError, gated};
+
+/// Report formats.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Markdown.
+    Md,
+    /// Self-contained printable HTML.
+    Html,
+}
+
+/// `keyward incident` subcommands.
+#[derive(Subcommand)]
+pub enum IncidentCommand {
+    /// List the playbooks (situations and their steps).
+    Playbooks {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open an incident: leaked, trades, withdrawal, device, third-party.
+    Open {
+        /// The situation.
+        #[arg(long)]
+        situation: String,
+        /// Affected key labels.
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// The exchange concerned.
+        #[arg(long)]
+        exchange: Option<String>,
+        /// Print JSON (the incident, with `id` and `steps`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List incidents.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an incident's steps and timeline.
+    #[command(alias = "show")]
+    Status {
+        /// Incident id (or a unique prefix).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run an automated step (revoke needs --totp).
+    Run {
+        /// Incident id.
+        id: String,
+        /// Step id.
+        step: String,
+        #[command(flatten)]
+        proof: gated::ProofArgs,
+        /// You deleted the key(s) on the exchange's website yourself.
+        #[arg(long)]
+        confirm_manual: bool,
+        /// Seconds to wait for each exchange answer (1–120).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+        timeout: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a manual or evidence step done.
+    Done {
+        /// Incident id.
+        id: String,
+        /// Step id.
+        step: String,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Skip a step, with a reason.
+    Skip {
+        /// Incident id.
+        id: String,
+        /// Step id.
+        step: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Add a note (and an attachment by path) to the timeline.
+    Note {
+        /// Incident id.
+        id: String,
+        /// The note.
+        text: String,
+        /// A file to reference (its path, size and SHA-256 are recorded).
+        #[arg(long)]
+        attach: Option<PathBuf>,
+    },
+    /// Close an incident (every step done or skipped).
+    Close {
+        /// Incident id.
+        id: String,
+    },
+    /// Write the report.
+    Report {
+        /// Incident id.
+        id: String,
+        /// md or html.
+        #[arg(long, value_enum)]
+        format: Format,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn fail(e: IncidentError) -> Result<ExitCode, CliError> {
+    match e {
+        IncidentError::Vault(v) => Err(CliError::Vault(v)),
+        other => {
+            eprintln!("error: {other}");
+            Ok(exit(other.kind()))
+        }
+    }
+}
+
+fn print_view(v: &IncidentView) {
+    say!(
+        "incident {} ({}) {}: {}/{} steps resolved",
+        v.id,
+        v.situation.as_str(),
+        v.state,
+        v.progress.resolved,
+        v.progress.total
+    );
+    for k in &v.keys {
+        say!("  key {} ({}, {})", k.label, k.exchange, k.masked_key_id);
+    }
+    for s in &v.steps {
+        say!(
+            "  [{}] {} ({:?}): {}",
+            s.state.as_str(),
+            s.id,
+            s.kind,
+            s.title
+        );
+        for i in &s.instructions {
+            say!("      {}: {}", i.exchange, i.text);
+        }
+        if let Some(e) = &s.error {
+            say!("      error: {e}");
+        }
+    }
+}
+
+/// Runs the command.
+pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<ExitCode, CliError> {
+    if let IncidentCommand::Playbooks { json: as_json } = cmd {
+        return match incident::playbooks() {
+            Ok(list) => {
+                if *as_json {
+                    json(&list);
+                } else {
+                    for p in &list {
+                        say!("{}: {}", p.situation.as_str(), p.title);
+                        for s in &p.steps {
+                            say!("  {} ({:?}): {}", s.id, s.kind, s.title);
+                        }
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+    let result = match cmd {
+        IncidentCommand::Playbooks { .. } => return Ok(ExitCode::SUCCESS),
+        IncidentCommand::Open {
+            situation,
+            keys,
+            exchange,
+            json: as_json,
+        } => {
+            let Some(situation) = Situation::parse(situation) else {
+                return Err(CliError::Input {
+                    message:
+                        "--situation is one of leaked, trades, withdrawal, device, third-party"
+                            .into(),
+                });
+            };
+            let exchange = exchange
+                .as_deref()
+                .map(str::parse::<Exchange>)
+                .transpose()?;
+            session
+                .incident_open(Actor::Cli, situation, keys, exchange)
+                .map(|v| (v, *as_json))
+        }
+        IncidentCommand::List { json: as_json } => {
+            return match session.incident_list() {
+                Ok(list) => {
+                    if *as_json {
+                        json(&list);
+                    } else {
+                        for i in &list {
+                            say!(
+                                "{} {} {} {}/{} {}",
+                                i.id,
+                                i.situation.as_str(),
+                                i.state,
+                                i.progress.resolved,
+                                i.progress.total,
+                                i.keys.join(",")
+                            );
+                        }
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => fail(e),
+            };
+        }
+        IncidentCommand::Status { id, json: as_json } => {
+            session.incident_view(id).map(|v| (v, *as_json))
+        }
+        IncidentCommand::Run {
+            id,
+            step,
+            proof,
+            confirm_manual,
+            timeout,
+            json: as_json,
+        } => {
+            let view = match session.incident_view(id) {
+                Ok(v) => v,
+                Err(e) => return fail(e),
+            };
+            let needs_grant = view
+                .steps
+                .iter()
+                .any(|s| s.id == *step && s.action == Some(incident::AutoAction::Revoke));
+            let grant = if needs_grant {
+                Some(gated::grant(
+                    &mut session,
+                    proof,
+                    GatedAction::Revoke,
+                    password.as_ref(),
+                )?)
+            } else {
+                None
+            };
+            let (client, runtime) = match network(*timeout) {
+                Ok(n) => n,
+                Err(code) => return Ok(code),
+            };
+            let run = match runtime.block_on(vault::incident_run_step(
+                &mut session,
+                &client,
+                Actor::Cli,
+                id,
+                step,
+                grant,
+                *confirm_manual,
+            )) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            if *as_json {
+                json(&run);
+            } else {
+                say!("{step}: {}", run.state.as_str());
+                for r in &run.results {
+                    say!("  {r}");
+                }
+                for m in &run.manual_steps {
+                    say!("  to do: {m}");
+                }
+            }
+            if run.lock_requested {
+                session.lock();
+                say!("vault locked");
+            }
+            return Ok(match run.state {
+                StepState::Done => ExitCode::SUCCESS,
+                StepState::Failed => exit(keyward_core::ErrorKind::Exchange),
+                _ => ExitCode::from(1),
+            });
+        }
+        IncidentCommand::Done { id, step, note } => session
+            .incident_step_done(Actor::Cli, id, step, note.as_deref())
+            .map(|v| (v, false)),
+        IncidentCommand::Skip { id, step, reason } => session
+            .incident_step_skip(Actor::Cli, id, step, reason)
+            .map(|v| (v, false)),
+        IncidentCommand::Note { id, text, attach } => session
+            .incident_note(Actor::Cli, id, text, attach.as_deref())
+            .map(|v| (v, false)),
+        IncidentCommand::Close { id } => session.incident_close(Actor::Cli, id).map(|v| (v, false)),
+        IncidentCommand::Report { id, format, out } => {
+            let view = match session.incident_view(id) {
+                Ok(v) => v,
+                Err(e) => return fail(e),
+            };
+            let text = match format {
+                Format::Md => report::markdown(&view),
+                Format::Html => report::html(&view),
+            };
+            if let Err(e) = std::fs::write(out, text) {
+                return Err(CliError::Input {
+                    message: format!("could not write {}: {e}", out.display()),
+                });
+            }
+            say!("report written to {}", out.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    match result {
+        Ok((view, true)) => {
+            json(&view);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok((view, false)) => {
+            print_view(&view);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => fail(e),
+    }
+}
