@@ -453,6 +453,7 @@ impl Session {
         Ok((id, s, view))
     }
 
+    #[allow(clippy::too_many_arguments)] // one private helper for the three step updates
     fn step_change(
         &mut self,
         actor: Actor,
