@@ -35,6 +35,17 @@ const COMMANDS: &[&str] = &[
     "scan_cancel",
     "import_preview",
     "import_apply",
+    "rotation_status",
+    "rotation_begin",
+    "rotation_new_key",
+    "rotation_verify_new",
+    "rotation_promote",
+    "rotation_mark_service",
+    "rotation_revoke_old_key",
+    "rotation_finish",
+    "rotation_cancel",
+    "key_revoke",
+    "exchange_revoke_all",
 ];
 
 fn main() {

@@ -7,10 +7,12 @@
 //! - `vault`: create, add, list, lock, unlock, edit; canary secret checks.
 //! - `mfa`: enrolment, step-up for reveal/copy/delete, direct-IPC refusals,
 //!   audit-log view, clipboard clearing.
+//! - `rotation`: the rotation wizard against the simulator.
 //! - `scan`: leak scan of files and git history, import from .env, allow run.
 
 mod checks;
 mod launch;
 mod mfa;
+mod rotation;
 mod scan;
 mod vault;

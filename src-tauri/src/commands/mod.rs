@@ -3,6 +3,7 @@
 
 pub mod keys;
 pub mod mfa;
+pub mod rotation;
 pub mod scan;
 pub mod stepup;
 pub mod vault;
@@ -43,5 +44,16 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         scan::import_preview,
         scan::import_apply,
         keys::key_allow_run,
+        rotation::rotation_status,
+        rotation::rotation_begin,
+        rotation::rotation_new_key,
+        rotation::rotation_verify_new,
+        rotation::rotation_promote,
+        rotation::rotation_mark_service,
+        rotation::rotation_revoke_old_key,
+        rotation::rotation_finish,
+        rotation::rotation_cancel,
+        rotation::key_revoke,
+        rotation::exchange_revoke_all,
     ]
 }

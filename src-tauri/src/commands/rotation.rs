@@ -1,0 +1,213 @@
+//! Rotation and revocation: the wizard's steps, standalone revoke and the
+//! "revoke everything on this exchange" panic action.
+//!
+//! Step-up happens under the session lock (sync); networked steps then run
+//! the core's three phases (prepare under the lock → network without it →
+//! record under the lock), so the UI stays usable while an exchange answers.
+
+use keyward_core::KindedError;
+use keyward_core::mfa::GatedAction;
+use keyward_core::rotation::{RevokeOutcome, RotationView, ServiceState, VerifyOutcome};
+use keyward_core::vault::{
+    Actor, ApiSecret, Exchange, KeyType, NewRotationKey, Passphrase, Scope, ValidationError,
+    VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old, rotation_verify,
+};
+use serde::Deserialize;
+use tauri::State;
+
+use super::stepup::{ProofInput, grant};
+use crate::error::{IpcError, IpcResult};
+use crate::state::AppState;
+
+fn err(e: &impl KindedError) -> IpcError {
+    IpcError::from_core(e)
+}
+
+fn parse<T: std::str::FromStr<Err = ValidationError>>(s: &str) -> IpcResult<T> {
+    s.parse::<T>()
+        .map_err(|e| IpcError::new(keyward_core::ErrorKind::Invalid, e.to_string()))
+}
+
+/// The open (or last) rotation of a key.
+#[tauri::command]
+pub fn rotation_status(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
+    state.with_unlocked(|s| s.rotation_status(&label).map_err(|e| err(&e)))
+}
+
+/// Starts a rotation (`planned`).
+#[tauri::command]
+pub fn rotation_begin(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
+    state.with_unlocked(|s| s.rotation_begin(Actor::Gui, &label).map_err(|e| err(&e)))
+}
+
+/// The new key from the wizard. No `Debug`: it holds the secret.
+#[derive(Deserialize)]
+pub struct NewKeyInput {
+    api_key_id: String,
+    secret: String,
+    passphrase: Option<String>,
+    key_type: Option<String>,
+}
+
+/// Stores the new key, sealed (`new_key_entered`).
+#[tauri::command]
+pub fn rotation_new_key(
+    state: State<'_, AppState>,
+    label: String,
+    key: NewKeyInput,
+) -> IpcResult<RotationView> {
+    let new = NewRotationKey {
+        api_key_id: key.api_key_id.trim().to_string(),
+        secret: ApiSecret::new(key.secret),
+        passphrase: key
+            .passphrase
+            .filter(|p| !p.is_empty())
+            .map(Passphrase::new),
+        key_type: key.key_type.as_deref().map(parse::<KeyType>).transpose()?,
+    };
+    state.with_unlocked(|s| {
+        s.rotation_enter_new_key(Actor::Gui, &label, new)
+            .map_err(|e| err(&e))
+    })
+}
+
+/// Checks the new key live; the declared scope may be narrowed here, and
+/// "unknown" permissions accepted by an explicit, audited override.
+#[tauri::command]
+pub async fn rotation_verify_new(
+    state: State<'_, AppState>,
+    label: String,
+    scopes: Option<Vec<String>>,
+    allow_unknown: bool,
+) -> IpcResult<VerifyOutcome> {
+    let scopes = scopes
+        .map(|list| {
+            list.iter()
+                .map(|s| parse::<Scope>(s))
+                .collect::<IpcResult<Vec<_>>>()
+        })
+        .transpose()?;
+    let options = VerifyOptions {
+        scopes,
+        allow_unknown,
+    };
+    let client = state.exchange_client()?;
+    rotation_verify(&*state.session, &client, Actor::Gui, &label, &options)
+        .await
+        .map_err(|e| err(&e))
+}
+
+/// Makes the verified new key current (step-up: RotationPromote).
+#[tauri::command]
+pub fn rotation_promote(
+    state: State<'_, AppState>,
+    label: String,
+    proof: Option<ProofInput>,
+) -> IpcResult<RotationView> {
+    state.with_unlocked(|s| {
+        let g = grant(&state, s, GatedAction::RotationPromote, proof)?;
+        s.rotation_promote(Actor::Gui, g, &label)
+            .map_err(|e| err(&e))
+    })
+}
+
+/// Marks a linked service as updated (or pending again).
+#[tauri::command]
+pub fn rotation_mark_service(
+    state: State<'_, AppState>,
+    label: String,
+    service: String,
+    updated: bool,
+) -> IpcResult<RotationView> {
+    let mark = if updated {
+        ServiceState::Updated
+    } else {
+        ServiceState::Pending
+    };
+    state.with_unlocked(|s| {
+        s.rotation_mark_service(Actor::Gui, &label, &service, mark)
+            .map_err(|e| err(&e))
+    })
+}
+
+/// Revokes the old key (step-up: Revoke) and proves it is dead with a live
+/// call; `confirm_manual` says the user deleted it on the exchange's site.
+#[tauri::command]
+pub async fn rotation_revoke_old_key(
+    state: State<'_, AppState>,
+    label: String,
+    proof: Option<ProofInput>,
+    confirm_manual: bool,
+) -> IpcResult<RevokeOutcome> {
+    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let client = state.exchange_client()?;
+    rotation_revoke_old(
+        &*state.session,
+        &client,
+        Actor::Gui,
+        g,
+        &label,
+        confirm_manual,
+    )
+    .await
+    .map_err(|e| err(&e))
+}
+
+/// Closes a rotation whose old key was shown to be dead.
+#[tauri::command]
+pub fn rotation_finish(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
+    state.with_unlocked(|s| s.rotation_finish(Actor::Gui, &label).map_err(|e| err(&e)))
+}
+
+/// Abandons a rotation before promotion.
+#[tauri::command]
+pub fn rotation_cancel(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
+    state.with_unlocked(|s| s.rotation_cancel(Actor::Gui, &label).map_err(|e| err(&e)))
+}
+
+/// Revokes one key outside a rotation (step-up: Revoke), with the same live
+/// proof.
+#[tauri::command]
+pub async fn key_revoke(
+    state: State<'_, AppState>,
+    label: String,
+    proof: Option<ProofInput>,
+    confirm_manual: bool,
+) -> IpcResult<RevokeOutcome> {
+    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let client = state.exchange_client()?;
+    revoke_key(
+        &*state.session,
+        &client,
+        Actor::Gui,
+        g,
+        &label,
+        confirm_manual,
+    )
+    .await
+    .map_err(|e| err(&e))
+}
+
+/// "Revoke everything on this exchange": one step-up for the batch, one
+/// outcome per key; failures do not stop the batch.
+#[tauri::command]
+pub async fn exchange_revoke_all(
+    state: State<'_, AppState>,
+    exchange: String,
+    proof: Option<ProofInput>,
+    confirm_manual: bool,
+) -> IpcResult<Vec<RevokeOutcome>> {
+    let exchange = parse::<Exchange>(&exchange)?;
+    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let client = state.exchange_client()?;
+    revoke_exchange(
+        &*state.session,
+        &client,
+        Actor::Gui,
+        g,
+        exchange,
+        confirm_manual,
+    )
+    .await
+    .map_err(|e| err(&e))
+}

@@ -1,0 +1,87 @@
+import { call } from './core';
+import type { Proof } from './mfa';
+import type { Exchange, Scope } from './keys';
+
+export type RotationState =
+  | 'planned'
+  | 'new_key_entered'
+  | 'new_key_verified'
+  | 'promoted'
+  | 'old_key_revoked'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
+
+export type NextAction = 'enter_new_key' | 'verify' | 'promote' | 'revoke_old' | 'finish';
+
+export interface Difference {
+  code: string;
+  severity: string;
+  scope: string | null;
+  declared: string;
+  live: string;
+  fix: string;
+}
+
+/** Mirrors `keyward_core::rotation::VerifyOutcome`. */
+export interface VerifyOutcome {
+  passed: boolean;
+  authenticated: boolean;
+  unreachable: boolean;
+  declared: string[];
+  granted: string[];
+  unknown: string[];
+  intended_ips: string[];
+  live_ips: string[] | null;
+  differences: Difference[];
+  unknown_override: boolean;
+  checked_at: number;
+}
+
+/** Mirrors `keyward_core::rotation::RotationView` (no secret in it). */
+export interface RotationView {
+  id: string;
+  label: string;
+  exchange: Exchange;
+  state: RotationState;
+  open: boolean;
+  steps: { state: RotationState; at: number | null; status: string }[];
+  next_action: NextAction | null;
+  can_cancel: boolean;
+  new_api_key_id_masked: string | null;
+  old_api_key_id_masked: string | null;
+  declared_scopes: Scope[];
+  verification: VerifyOutcome | null;
+  unknown_override: boolean;
+  revoke_via_api: boolean;
+  manual_steps: string[];
+  services: { name: string; state: 'pending' | 'updated'; marked_at: number | null }[];
+  error: string | null;
+}
+
+export type RevokeOutcome =
+  | { status: 'revoked'; label: string; method: 'api' | 'manual'; confirmation: string }
+  | { status: 'manual_steps_required'; label: string; reason: string; steps: string[] }
+  | { status: 'still_active'; label: string; message: string }
+  | { status: 'failed'; label: string; kind: string; message: string };
+
+export const rotationStatus = (label: string) => call<RotationView>('rotation_status', { label });
+export const rotationBegin = (label: string) => call<RotationView>('rotation_begin', { label });
+export const rotationNewKey = (
+  label: string,
+  key: { api_key_id: string; secret: string; passphrase: string | null; key_type: string | null },
+) => call<RotationView>('rotation_new_key', { label, key });
+export const rotationVerify = (label: string, scopes: Scope[] | null, allowUnknown: boolean) =>
+  call<VerifyOutcome>('rotation_verify_new', { label, scopes, allowUnknown });
+export const rotationPromote = (label: string, proof: Proof | null) =>
+  call<RotationView>('rotation_promote', { label, proof });
+export const rotationMarkService = (label: string, service: string, updated: boolean) =>
+  call<RotationView>('rotation_mark_service', { label, service, updated });
+export const rotationRevokeOld = (label: string, proof: Proof | null, confirmManual: boolean) =>
+  call<RevokeOutcome>('rotation_revoke_old_key', { label, proof, confirmManual });
+export const rotationFinish = (label: string) => call<RotationView>('rotation_finish', { label });
+export const rotationCancel = (label: string) => call<RotationView>('rotation_cancel', { label });
+export const keyRevoke = (label: string, proof: Proof | null, confirmManual: boolean) =>
+  call<RevokeOutcome>('key_revoke', { label, proof, confirmManual });
+export const exchangeRevokeAll = (exchange: Exchange, proof: Proof | null, confirmManual: boolean) =>
+  call<RevokeOutcome[]>('exchange_revoke_all', { exchange, proof, confirmManual });
