@@ -108,7 +108,7 @@ cmd_test() {
     dbus-run-session -- bash -c '
       set -euo pipefail
       echo -n keyward-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-      xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace '"${FEATURES[*]}"' -- --test-threads=2
+      xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --no-fail-fast '"${FEATURES[*]}"' -- --test-threads=2
     '
   log "all tests passed"
 }
