@@ -46,6 +46,17 @@ const COMMANDS: &[&str] = &[
     "rotation_cancel",
     "key_revoke",
     "exchange_revoke_all",
+    "incident_playbooks",
+    "incident_open",
+    "incident_list",
+    "incident_view",
+    "incident_step_done",
+    "incident_step_skip",
+    "incident_note",
+    "incident_close",
+    "incident_run",
+    "incident_report",
+    "incident_export",
 ];
 
 fn main() {

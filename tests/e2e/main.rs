@@ -3,6 +3,7 @@
 //! module covers one area:
 //!
 //! - `checks`: live key checks against the exchange simulator.
+//! - `incident`: the incident checklist against the simulator, report export.
 //! - `launch`: first start on an empty data dir, window title, CSP.
 //! - `vault`: create, add, list, lock, unlock, edit; canary secret checks.
 //! - `mfa`: enrolment, step-up for reveal/copy/delete, direct-IPC refusals,
@@ -11,6 +12,7 @@
 //! - `scan`: leak scan of files and git history, import from .env, allow run.
 
 mod checks;
+mod incident;
 mod launch;
 mod mfa;
 mod rotation;

@@ -409,7 +409,11 @@ async fn okx_revoke_stays_pending_until_confirmed() {
     .unwrap();
     assert_eq!(run.state, StepState::Failed);
     assert!(
-        run.incident.steps[0]
+        run.incident
+            .steps
+            .iter()
+            .find(|s| s.id == "revoke")
+            .unwrap()
             .error
             .as_deref()
             .unwrap()

@@ -1,6 +1,7 @@
 //! IPC command adapters: each one translates a request into one core call
 //! and its result into a DTO. No policy lives here.
 
+pub mod incident;
 pub mod keys;
 pub mod mfa;
 pub mod rotation;
@@ -55,5 +56,16 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         rotation::rotation_cancel,
         rotation::key_revoke,
         rotation::exchange_revoke_all,
+        incident::incident_playbooks,
+        incident::incident_open,
+        incident::incident_list,
+        incident::incident_view,
+        incident::incident_step_done,
+        incident::incident_step_skip,
+        incident::incident_note,
+        incident::incident_close,
+        incident::incident_run,
+        incident::incident_report,
+        incident::incident_export,
     ]
 }

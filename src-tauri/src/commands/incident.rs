@@ -1,0 +1,189 @@
+//! Incident response: playbooks, the guided checklist, automated steps and
+//! the report.
+//!
+//! Automated steps run the core's three phases (plan under the session lock,
+//! exchange calls without it, record under it). A revoke step needs the
+//! Revoke step-up grant; the webview first asks without proof and the core
+//! refuses, then the step-up dialog supplies it. Reports are written only to
+//! the vault's own `reports/` folder, never to a path the webview chooses.
+
+use keyward_core::ErrorKind;
+use keyward_core::KindedError;
+use keyward_core::incident::{
+    self, IncidentSummary, IncidentView, PlaybookSummary, Situation, report,
+};
+use keyward_core::mfa::GatedAction;
+use keyward_core::vault::{Actor, Exchange, StepRun, incident_run_step};
+use serde::Serialize;
+use tauri::State;
+
+use super::stepup::{ProofInput, grant};
+use crate::error::{IpcError, IpcResult};
+use crate::state::AppState;
+
+fn err(e: &impl KindedError) -> IpcError {
+    IpcError::from_core(e)
+}
+
+/// The situations Keyward has a playbook for.
+#[tauri::command]
+pub fn incident_playbooks() -> IpcResult<Vec<PlaybookSummary>> {
+    incident::playbooks().map_err(|e| err(&e))
+}
+
+/// Opens an incident for `situation` and the affected keys.
+#[tauri::command]
+pub fn incident_open(
+    state: State<'_, AppState>,
+    situation: Situation,
+    labels: Vec<String>,
+    exchange: Option<String>,
+) -> IpcResult<IncidentView> {
+    let exchange = exchange
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            e.parse::<Exchange>()
+                .map_err(|v| IpcError::new(ErrorKind::Invalid, v.to_string()))
+        })
+        .transpose()?;
+    state.with_unlocked(|s| {
+        s.incident_open(Actor::Gui, situation, &labels, exchange)
+            .map_err(|e| err(&e))
+    })
+}
+
+/// Every incident, newest first.
+#[tauri::command]
+pub fn incident_list(state: State<'_, AppState>) -> IpcResult<Vec<IncidentSummary>> {
+    state.with_unlocked(|s| s.incident_list().map_err(|e| err(&e)))
+}
+
+/// One incident with its steps, timeline and snapshots.
+#[tauri::command]
+pub fn incident_view(state: State<'_, AppState>, id: String) -> IpcResult<IncidentView> {
+    state.with_unlocked(|s| s.incident_view(&id).map_err(|e| err(&e)))
+}
+
+/// Marks a manual or evidence step done, with an optional note.
+#[tauri::command]
+pub fn incident_step_done(
+    state: State<'_, AppState>,
+    id: String,
+    step: String,
+    note: Option<String>,
+) -> IpcResult<IncidentView> {
+    state.with_unlocked(|s| {
+        s.incident_step_done(
+            Actor::Gui,
+            &id,
+            &step,
+            note.as_deref().filter(|n| !n.is_empty()),
+        )
+        .map_err(|e| err(&e))
+    })
+}
+
+/// Skips a step; a reason is required.
+#[tauri::command]
+pub fn incident_step_skip(
+    state: State<'_, AppState>,
+    id: String,
+    step: String,
+    reason: String,
+) -> IpcResult<IncidentView> {
+    state.with_unlocked(|s| {
+        s.incident_step_skip(Actor::Gui, &id, &step, &reason)
+            .map_err(|e| err(&e))
+    })
+}
+
+/// Adds a note to the timeline.
+#[tauri::command]
+pub fn incident_note(
+    state: State<'_, AppState>,
+    id: String,
+    text: String,
+) -> IpcResult<IncidentView> {
+    state.with_unlocked(|s| {
+        s.incident_note(Actor::Gui, &id, &text, None)
+            .map_err(|e| err(&e))
+    })
+}
+
+/// Closes an incident (refused while a step is unresolved).
+#[tauri::command]
+pub fn incident_close(state: State<'_, AppState>, id: String) -> IpcResult<IncidentView> {
+    state.with_unlocked(|s| s.incident_close(Actor::Gui, &id).map_err(|e| err(&e)))
+}
+
+/// Runs an automated step. With `proof`, a Revoke grant is obtained first.
+/// A "lock the vault" step locks the session here.
+#[tauri::command]
+pub async fn incident_run(
+    state: State<'_, AppState>,
+    id: String,
+    step: String,
+    proof: Option<ProofInput>,
+    confirm_manual: bool,
+) -> IpcResult<StepRun> {
+    let g = match proof {
+        Some(p) => Some(state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, Some(p)))?),
+        None => None,
+    };
+    let client = state.exchange_client()?;
+    let run = incident_run_step(
+        &*state.session,
+        &client,
+        Actor::Gui,
+        &id,
+        &step,
+        g,
+        confirm_manual,
+    )
+    .await
+    .map_err(|e| err(&e))?;
+    if run.lock_requested {
+        state.lock();
+    }
+    Ok(run)
+}
+
+/// A report, for preview.
+#[derive(Debug, Serialize)]
+pub struct ReportDto {
+    markdown: String,
+}
+
+/// The Markdown report, for the preview.
+#[tauri::command]
+pub fn incident_report(state: State<'_, AppState>, id: String) -> IpcResult<ReportDto> {
+    let view = state.with_unlocked(|s| s.incident_view(&id).map_err(|e| err(&e)))?;
+    Ok(ReportDto {
+        markdown: report::markdown(&view),
+    })
+}
+
+/// Writes the report as Markdown and as self-contained HTML into the
+/// vault's `reports/` folder and returns the two paths.
+#[tauri::command]
+pub fn incident_export(state: State<'_, AppState>, id: String) -> IpcResult<Vec<String>> {
+    let view = state.with_unlocked(|s| s.incident_view(&id).map_err(|e| err(&e)))?;
+    let dir = state
+        .path()?
+        .parent()
+        .map(|p| p.join("reports"))
+        .ok_or_else(|| IpcError::new(ErrorKind::Internal, "no folder for reports"))?;
+    let io = |e: std::io::Error| {
+        IpcError::new(
+            ErrorKind::Internal,
+            format!("could not write the report: {e}"),
+        )
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let stem = format!("incident-{}", view.id.chars().take(8).collect::<String>());
+    let md = dir.join(format!("{stem}.md"));
+    let html = dir.join(format!("{stem}.html"));
+    std::fs::write(&md, report::markdown(&view)).map_err(io)?;
+    std::fs::write(&html, report::html(&view)).map_err(io)?;
+    Ok(vec![md.display().to_string(), html.display().to_string()])
+}

@@ -1,0 +1,113 @@
+//! "I think something is wrong": a leaked Bybit key handled through the
+//! guided checklist against the simulator, then the report.
+
+use keyward_tests::App;
+use serde_json::json;
+
+const PASSWORD: &str = "orbit-violet-harbor-candle-42";
+const KEY: &str = "BYBITLEAKED00001";
+const SECRET: &str = "CANARYincidentSecret9f8e7d6c5b4a";
+
+#[test]
+fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
+    let accounts = keyward_sim::Accounts::from_json(
+        &json!({
+            "rate_limits": false,
+            "keys": [{
+                "exchange": "bybit", "api_key": KEY, "secret": SECRET,
+                "scopes": ["read", "trade", "transfer"], "ips": [],
+                "activity": [{ "kind": "order", "id": "x-77", "time_ms": 4102444800000i64,
+                               "symbol": "BTCUSDT", "side": "sell", "amount": "2", "price": "1" }]
+            }]
+        })
+        .to_string(),
+    )
+    .expect("accounts");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (addr, _sim) = rt
+        .block_on(keyward_sim::spawn(accounts))
+        .expect("simulator");
+
+    let app = App::launch();
+    app.wait_for_text("h1", "Create your vault");
+    assert!(
+        app.invoke("vault_create", json!({ "password": PASSWORD }))
+            .get("ok")
+            .is_some()
+    );
+    let added = app.invoke(
+        "key_add",
+        json!({ "key": {
+            "label": "bybit-bot", "exchange": "bybit",
+            "environment": { "kind": "custom", "base_url": format!("http://{addr}/bybit") },
+            "api_key_id": KEY, "secret": SECRET, "passphrase": null, "key_type": "hmac",
+            "scopes": ["read", "trade"], "ip_whitelist": [], "linked_services": [],
+            "notes": "", "rotate_every_days": null
+        }}),
+    );
+    assert!(added.get("ok").is_some(), "{added}");
+    app.execute("location.reload(); return true", json!([]));
+
+    app.click("[data-testid=nav-incident]");
+    app.click("[data-testid=situation-leaked]");
+    app.click("[data-testid=affected-bybit-bot]");
+    app.click("[data-testid=incident-open]");
+    app.wait_for("[data-testid=incident-progress]");
+    app.screenshot("incident-1-checklist");
+
+    // Evidence first, while the key can still read its history.
+    app.click("[data-testid=run-snapshot]");
+    app.wait_for_text("[data-testid=step-snapshot] .badge", "DONE");
+    // Revoke needs step-up (the master password before MFA is enrolled).
+    app.click("[data-testid=run-revoke]");
+    app.wait_for("[data-testid=step-up]");
+    app.fill("#stepup-code", PASSWORD);
+    app.click("[data-testid=step-up-confirm]");
+    app.wait_for_text("[data-testid=step-revoke] .badge", "DONE");
+    app.click("[data-testid=run-confirm_dead]");
+    app.wait_for_text("[data-testid=step-confirm_dead] .badge", "DONE");
+
+    // Closing is refused while steps are open.
+    app.click("[data-testid=incident-close]");
+    app.wait_for("[data-testid=error]");
+    for step in [
+        "review_activity",
+        "change_password",
+        "check_2fa",
+        "review_services",
+    ] {
+        app.click(&format!("[data-testid=done-{step}]"));
+        app.wait_for_text(&format!("[data-testid=step-{step}] .badge"), "DONE");
+    }
+    app.click("[data-testid=run-mark_rotation]");
+    app.wait_for_text("[data-testid=step-mark_rotation] .badge", "DONE");
+    app.screenshot("incident-2-steps-done");
+    app.click("[data-testid=incident-close]");
+    app.wait_for("[data-testid=incident-closed]");
+
+    app.click("[data-testid=incident-preview]");
+    let report = app.text_of("[data-testid=incident-report]");
+    assert!(
+        report.contains("x-77"),
+        "the activity snapshot is in the report:\n{report}"
+    );
+    assert!(!report.contains(KEY), "the report shows the full key id");
+    app.click("[data-testid=incident-export]");
+    let saved = app.text_of("[data-testid=incident-exported]");
+    app.screenshot("incident-3-report");
+    let html_path = saved
+        .split(' ')
+        .find(|w| w.ends_with(".html"))
+        .expect("an HTML report path");
+    let html = std::fs::read_to_string(html_path).expect("report written");
+    assert!(html.contains("x-77"));
+    for bad in [SECRET, KEY, "<script", "<link", "src=\"http"] {
+        assert!(!html.contains(bad), "the HTML report contains {bad:?}");
+    }
+    assert!(!app.page_html().contains(SECRET));
+    assert!(!app.output.text().contains(SECRET));
+}
