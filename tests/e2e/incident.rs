@@ -111,3 +111,21 @@ fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
     assert!(!app.page_html().contains(SECRET));
     assert!(!app.output.text().contains(SECRET));
 }
+
+#[test]
+fn the_entry_point_is_on_the_unlock_screen_too() {
+    let app = App::launch();
+    app.wait_for_text("h1", "Create your vault");
+    assert!(
+        app.invoke("vault_create", json!({ "password": PASSWORD }))
+            .get("ok")
+            .is_some()
+    );
+    app.execute("location.reload(); return true", json!([]));
+    app.click("[data-testid=lock]");
+    app.wait_for_text("h1", "Unlock");
+    app.click("[data-testid=unlock-incident]");
+    app.fill("#pw", PASSWORD);
+    app.click("[data-testid=unlock]");
+    app.wait_for_text("h1", "Incident response");
+}

@@ -4,6 +4,7 @@
 //!
 //! - `checks`: live key checks against the exchange simulator.
 //! - `incident`: the incident checklist against the simulator, report export.
+//! - `ipc`: every command with hostile arguments; typed errors, no change.
 //! - `launch`: first start on an empty data dir, window title, CSP.
 //! - `vault`: create, add, list, lock, unlock, edit; canary secret checks.
 //! - `mfa`: enrolment, step-up for reveal/copy/delete, direct-IPC refusals,
@@ -13,6 +14,7 @@
 
 mod checks;
 mod incident;
+mod ipc;
 mod launch;
 mod mfa;
 mod rotation;
