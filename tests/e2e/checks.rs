@@ -2,7 +2,7 @@
 //! "Check all" in the list, "Check now" with declared-versus-live
 //! permissions on a key's page, and the stored last check.
 
-use keyward_tests::App;
+use keyward_tests::{App, Simulator};
 use serde_json::json;
 
 const PASSWORD: &str = "orbit-violet-harbor-candle-42";
@@ -12,78 +12,30 @@ const OKX_KEY: &str = "3b4f3c2e-8d1a-4f6b-9c0d-5e7a1b2c3d4e";
 const OKX_SECRET: &str = "CANARYcheckSecretOkx5T8r1MnB";
 const OKX_PASSPHRASE: &str = "CANARYcheckPassphraseOkx";
 
-/// Starts the simulator on a background runtime for the test's lifetime.
-fn start_sim() -> (tokio::runtime::Runtime, String) {
-    let accounts = keyward_sim::Accounts::from_json(
-        &json!({
-            "rate_limits": false,
-            "keys": [
-                { "exchange": "binance", "api_key": BINANCE_KEY, "secret": BINANCE_SECRET,
-                  "scopes": ["read", "trade", "withdraw"], "ips": [] },
-                { "exchange": "okx", "api_key": OKX_KEY, "secret": OKX_SECRET,
-                  "passphrase": OKX_PASSPHRASE, "scopes": ["read"], "ips": ["203.0.113.7"] }
-            ]
-        })
-        .to_string(),
-    )
-    .expect("accounts");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (addr, handle) = rt
-        .block_on(keyward_sim::spawn(accounts))
-        .expect("simulator");
-    std::mem::forget(handle);
-    (rt, format!("http://{addr}"))
-}
-
-/// A key's public id, secret and passphrase.
-type Creds<'a> = (&'a str, &'a str, Option<&'a str>);
-
-fn add(app: &App, label: &str, exchange: &str, base: &str, creds: Creds<'_>, scopes: &[&str]) {
-    let (key, secret, pass) = creds;
-    let out = app.invoke(
-        "key_add",
-        json!({ "key": {
-            "label": label, "exchange": exchange,
-            "environment": { "kind": "custom", "base_url": format!("{base}/{exchange}") },
-            "api_key_id": key, "secret": secret, "passphrase": pass, "key_type": "hmac",
-            "scopes": scopes, "ip_whitelist": [], "linked_services": [], "notes": "",
-            "rotate_every_days": null
-        }}),
-    );
-    assert!(out.get("ok").is_some(), "{out}");
-}
-
 #[test]
 fn check_all_and_check_now_against_the_simulator() {
-    let (_rt, base) = start_sim();
+    let sim = Simulator::start(json!({
+        "rate_limits": false,
+        "keys": [
+            { "exchange": "binance", "api_key": BINANCE_KEY, "secret": BINANCE_SECRET,
+              "scopes": ["read", "trade", "withdraw"], "ips": [] },
+            { "exchange": "okx", "api_key": OKX_KEY, "secret": OKX_SECRET,
+              "passphrase": OKX_PASSPHRASE, "scopes": ["read"], "ips": ["203.0.113.7"] }
+        ]
+    }));
     let app = App::launch();
-    app.wait_for_text("h1", "Create your vault");
-    assert!(
-        app.invoke("vault_create", json!({ "password": PASSWORD }))
-            .get("ok")
-            .is_some()
-    );
-    add(
-        &app,
-        "binance-bot",
-        "binance",
-        &base,
-        (BINANCE_KEY, BINANCE_SECRET, None),
-        &["read", "trade"],
-    );
-    add(
-        &app,
-        "okx-reader",
-        "okx",
-        &base,
-        (OKX_KEY, OKX_SECRET, Some(OKX_PASSPHRASE)),
-        &["read"],
-    );
-    app.execute("location.reload(); return true", json!([]));
+    app.create_vault(PASSWORD);
+    app.add_key(json!({
+        "label": "binance-bot", "exchange": "binance",
+        "environment": { "kind": "custom", "base_url": sim.url("binance") },
+        "api_key_id": BINANCE_KEY, "secret": BINANCE_SECRET, "scopes": ["read", "trade"]
+    }));
+    app.add_key(json!({
+        "label": "okx-reader", "exchange": "okx",
+        "environment": { "kind": "custom", "base_url": sim.url("okx") },
+        "api_key_id": OKX_KEY, "secret": OKX_SECRET, "passphrase": OKX_PASSPHRASE
+    }));
+    app.reload_to_keys();
 
     app.click("[data-testid=check-all]");
     app.wait_for_text("[data-testid=check-summary]", "2 checked");

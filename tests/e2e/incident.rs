@@ -1,7 +1,7 @@
 //! "I think something is wrong": a leaked Bybit key handled through the
 //! guided checklist against the simulator, then the report.
 
-use keyward_tests::App;
+use keyward_tests::{App, Simulator};
 use serde_json::json;
 
 const PASSWORD: &str = "orbit-violet-harbor-candle-42";
@@ -10,46 +10,25 @@ const SECRET: &str = "CANARYincidentSecret9f8e7d6c5b4a";
 
 #[test]
 fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
-    let accounts = keyward_sim::Accounts::from_json(
-        &json!({
-            "rate_limits": false,
-            "keys": [{
-                "exchange": "bybit", "api_key": KEY, "secret": SECRET,
-                "scopes": ["read", "trade", "transfer"], "ips": [],
-                "activity": [{ "kind": "order", "id": "x-77", "time_ms": 4102444800000i64,
-                               "symbol": "BTCUSDT", "side": "sell", "amount": "2", "price": "1" }]
-            }]
-        })
-        .to_string(),
-    )
-    .expect("accounts");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (addr, _sim) = rt
-        .block_on(keyward_sim::spawn(accounts))
-        .expect("simulator");
+    let sim = Simulator::start(json!({
+        "rate_limits": false,
+        "keys": [{
+            "exchange": "bybit", "api_key": KEY, "secret": SECRET,
+            "scopes": ["read", "trade", "transfer"], "ips": [],
+            "activity": [{ "kind": "order", "id": "x-77", "time_ms": 4102444800000i64,
+                           "symbol": "BTCUSDT", "side": "sell", "amount": "2", "price": "1" }]
+        }]
+    }));
 
     let app = App::launch();
-    app.wait_for_text("h1", "Create your vault");
-    assert!(
-        app.invoke("vault_create", json!({ "password": PASSWORD }))
-            .get("ok")
-            .is_some()
-    );
-    let added = app.invoke(
-        "key_add",
-        json!({ "key": {
-            "label": "bybit-bot", "exchange": "bybit",
-            "environment": { "kind": "custom", "base_url": format!("http://{addr}/bybit") },
-            "api_key_id": KEY, "secret": SECRET, "passphrase": null, "key_type": "hmac",
-            "scopes": ["read", "trade"], "ip_whitelist": [], "linked_services": [],
-            "notes": "", "rotate_every_days": null
-        }}),
-    );
-    assert!(added.get("ok").is_some(), "{added}");
+    app.create_vault(PASSWORD);
+    app.add_key(json!({
+        "label": "bybit-bot", "exchange": "bybit",
+        "environment": { "kind": "custom", "base_url": sim.url("bybit") },
+        "api_key_id": KEY, "secret": SECRET, "passphrase": null, "key_type": "hmac",
+        "scopes": ["read", "trade"], "ip_whitelist": [], "linked_services": [],
+        "notes": "", "rotate_every_days": null
+    }));
     app.execute("location.reload(); return true", json!([]));
 
     app.click("[data-testid=nav-incident]");
@@ -115,12 +94,7 @@ fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
 #[test]
 fn the_entry_point_is_on_the_unlock_screen_too() {
     let app = App::launch();
-    app.wait_for_text("h1", "Create your vault");
-    assert!(
-        app.invoke("vault_create", json!({ "password": PASSWORD }))
-            .get("ok")
-            .is_some()
-    );
+    app.create_vault(PASSWORD);
     app.execute("location.reload(); return true", json!([]));
     app.click("[data-testid=lock]");
     app.wait_for_text("h1", "Unlock");

@@ -14,22 +14,12 @@ const API_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju9
 /// Creates a vault and adds one key straight through IPC (the GUI forms
 /// are covered by the vault tests).
 fn vault_with_key(app: &App) {
-    app.wait_for_text("h1", "Create your vault");
-    let created = app.invoke("vault_create", json!({ "password": PASSWORD }));
-    assert!(created.get("ok").is_some(), "{created}");
-    let added = app.invoke(
-        "key_add",
-        json!({ "key": {
-            "label": "binance-main", "exchange": "binance",
-            "environment": { "kind": "mainnet" }, "api_key_id": API_KEY,
-            "secret": CANARY_SECRET, "passphrase": null, "key_type": "hmac",
-            "scopes": ["read", "trade"], "ip_whitelist": [], "linked_services": [],
-            "notes": "", "rotate_every_days": null
-        }}),
-    );
-    assert!(added.get("ok").is_some(), "{added}");
-    app.execute("location.reload(); return true", json!([]));
-    app.wait_for("[data-testid=key-row]");
+    app.create_vault(PASSWORD);
+    app.add_key(json!({
+        "label": "binance-main", "exchange": "binance", "api_key_id": API_KEY,
+        "secret": CANARY_SECRET, "scopes": ["read", "trade"]
+    }));
+    app.reload_to_keys();
 }
 
 fn assert_mfa_error(out: &Value, context: &str) {

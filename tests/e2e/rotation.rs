@@ -1,7 +1,7 @@
 //! The rotation wizard end to end against the simulator (Bybit: the old key
 //! is deleted through the API, then shown to be rejected).
 
-use keyward_tests::App;
+use keyward_tests::{App, Simulator};
 use serde_json::json;
 
 const PASSWORD: &str = "orbit-violet-harbor-candle-42";
@@ -12,49 +12,28 @@ const NEW_SECRET: &str = "CANARYrotNewSecret7c3e9b1f5a2d";
 
 #[test]
 fn rotation_wizard_walks_to_done_against_the_simulator() {
-    let accounts = keyward_sim::Accounts::from_json(
-        &json!({
-            "rate_limits": false,
-            "keys": [
-                // Bybit lets a key delete itself only when it holds a
-                // transfer or withdrawal permission.
-                { "exchange": "bybit", "api_key": OLD_KEY, "secret": OLD_SECRET,
-                  "scopes": ["read", "trade", "transfer"], "ips": ["203.0.113.7"] },
-                { "exchange": "bybit", "api_key": NEW_KEY, "secret": NEW_SECRET,
-                  "scopes": ["read", "trade"], "ips": ["203.0.113.7"] }
-            ]
-        })
-        .to_string(),
-    )
-    .expect("accounts");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (addr, _sim) = rt
-        .block_on(keyward_sim::spawn(accounts))
-        .expect("simulator");
+    let sim = Simulator::start(json!({
+        "rate_limits": false,
+        "keys": [
+            // Bybit lets a key delete itself only when it holds a
+            // transfer or withdrawal permission.
+            { "exchange": "bybit", "api_key": OLD_KEY, "secret": OLD_SECRET,
+              "scopes": ["read", "trade", "transfer"], "ips": ["203.0.113.7"] },
+            { "exchange": "bybit", "api_key": NEW_KEY, "secret": NEW_SECRET,
+              "scopes": ["read", "trade"], "ips": ["203.0.113.7"] }
+        ]
+    }));
 
     let app = App::launch();
-    app.wait_for_text("h1", "Create your vault");
-    assert!(
-        app.invoke("vault_create", json!({ "password": PASSWORD }))
-            .get("ok")
-            .is_some()
-    );
-    let added = app.invoke(
-        "key_add",
-        json!({ "key": {
-            "label": "bybit-bot", "exchange": "bybit",
-            "environment": { "kind": "custom", "base_url": format!("http://{addr}/bybit") },
-            "api_key_id": OLD_KEY, "secret": OLD_SECRET, "passphrase": null,
-            "key_type": "hmac", "scopes": ["read", "trade"], "ip_whitelist": ["203.0.113.7"],
-            "linked_services": ["grid bot on VPS"], "notes": "", "rotate_every_days": 30
-        }}),
-    );
-    assert!(added.get("ok").is_some(), "{added}");
-    app.execute("location.reload(); return true", json!([]));
+    app.create_vault(PASSWORD);
+    app.add_key(json!({
+        "label": "bybit-bot", "exchange": "bybit",
+        "environment": { "kind": "custom", "base_url": sim.url("bybit") },
+        "api_key_id": OLD_KEY, "secret": OLD_SECRET, "passphrase": null,
+        "key_type": "hmac", "scopes": ["read", "trade"], "ip_whitelist": ["203.0.113.7"],
+        "linked_services": ["grid bot on VPS"], "notes": "", "rotate_every_days": 30
+    }));
+    app.reload_to_keys();
     app.click("[data-testid=key-row][data-label=bybit-bot] button.link");
 
     app.click("[data-testid=rotation-begin]");

@@ -47,23 +47,14 @@ fn scan_finds_own_key_in_files_and_history_then_import_and_allow_run() {
     .unwrap();
 
     let app = App::launch();
-    app.wait_for_text("h1", "Create your vault");
-    assert!(
-        app.invoke("vault_create", json!({ "password": PASSWORD }))
-            .get("ok")
-            .is_some()
-    );
-    let added = app.invoke(
-        "key_add",
-        json!({ "key": {
-            "label": "binance-main", "exchange": "binance",
-            "environment": { "kind": "mainnet" }, "api_key_id": API_KEY,
-            "secret": CANARY_SECRET, "passphrase": null, "key_type": "hmac",
-            "scopes": ["read"], "ip_whitelist": [], "linked_services": [],
-            "notes": "", "rotate_every_days": null
-        }}),
-    );
-    assert!(added.get("ok").is_some(), "{added}");
+    app.create_vault(PASSWORD);
+    app.add_key(json!({
+        "label": "binance-main", "exchange": "binance",
+        "environment": { "kind": "mainnet" }, "api_key_id": API_KEY,
+        "secret": CANARY_SECRET, "passphrase": null, "key_type": "hmac",
+        "scopes": ["read"], "ip_whitelist": [], "linked_services": [],
+        "notes": "", "rotate_every_days": null
+    }));
     app.execute("location.reload(); return true", json!([]));
     app.wait_for("[data-testid=key-row]");
 

@@ -337,3 +337,71 @@ fn try_post(agent: &ureq::Agent, url: &str, body: &Value) -> Result<Value, ureq:
 fn post(agent: &ureq::Agent, url: &str, body: &Value) -> Value {
     try_post(agent, url, body).unwrap_or_else(|e| panic!("webdriver POST {url}: {e}"))
 }
+
+/// The strict exchange simulator, running on its own runtime for as long as
+/// this value lives.
+pub struct Simulator {
+    _runtime: tokio::runtime::Runtime,
+    _handle: keyward_sim::SimHandle,
+    /// `http://127.0.0.1:PORT`; exchanges live under `/binance`, `/bybit`…
+    pub base: String,
+}
+
+impl Simulator {
+    /// Starts the simulator with `accounts` (the accounts-file JSON).
+    pub fn start(accounts: Value) -> Simulator {
+        let accounts =
+            keyward_sim::Accounts::from_json(&accounts.to_string()).expect("accounts JSON");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (addr, handle) = runtime
+            .block_on(keyward_sim::spawn(accounts))
+            .expect("simulator");
+        Simulator {
+            _runtime: runtime,
+            _handle: handle,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// The base URL of one exchange, e.g. `http://127.0.0.1:PORT/bybit`.
+    pub fn url(&self, exchange: &str) -> String {
+        format!("{}/{exchange}", self.base)
+    }
+}
+
+impl App {
+    /// Creates the vault straight through IPC (the create form is covered
+    /// by the vault tests).
+    pub fn create_vault(&self, password: &str) {
+        self.wait_for_text("h1", "Create your vault");
+        let created = self.invoke("vault_create", json!({ "password": password }));
+        assert!(created.get("ok").is_some(), "vault_create: {created}");
+    }
+
+    /// Adds a key straight through IPC: `fields` override defaults for a
+    /// read-only mainnet HMAC key.
+    pub fn add_key(&self, fields: Value) {
+        let mut key = json!({
+            "environment": { "kind": "mainnet" }, "passphrase": null, "key_type": "hmac",
+            "scopes": ["read"], "ip_whitelist": [], "linked_services": [], "notes": "",
+            "rotate_every_days": null
+        });
+        if let (Some(key), Some(fields)) = (key.as_object_mut(), fields.as_object()) {
+            for (k, v) in fields {
+                key.insert(k.clone(), v.clone());
+            }
+        }
+        let added = self.invoke("key_add", json!({ "key": key }));
+        assert!(added.get("ok").is_some(), "key_add: {added}");
+    }
+
+    /// Reloads the page (after IPC-only setup) and waits for the key list.
+    pub fn reload_to_keys(&self) {
+        self.execute("location.reload(); return true", json!([]));
+        self.wait_for("[data-testid=key-row]");
+    }
+}
