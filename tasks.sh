@@ -2,7 +2,7 @@
 # Keyward's two entry points (see README):
 #   bash tasks.sh run    set up everything, build, and open the app
 #   bash tasks.sh test   set up everything and run every test
-# Other tasks: setup, build-ui, build-app, bench.
+# Other tasks: setup, build-ui, build-app, bench, package.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -67,6 +67,45 @@ FEATURES=(--features keyward-desktop/custom-protocol)
 
 target_dir() { echo "${CARGO_TARGET_DIR:-$ROOT/target}"; }
 
+# Supply chain: licenses, duplicate versions and sources of every crate
+# (cargo-deny with deny.toml), RustSec advisories, and npm advisories for the
+# UI's runtime dependencies. An advisory check that cannot reach its database
+# says NOT CHECKED; it never passes silently.
+supply_chain() {
+  if ! command -v cargo-deny >/dev/null; then
+    log "installing cargo-deny"
+    cargo install cargo-deny --locked
+  fi
+  log "supply chain: crate licenses, bans, sources (deny.toml)"
+  local report
+  report=$(cargo deny check licenses bans sources 2>&1) || { printf '%s\n' "$report"; return 1; }
+  echo "$(grep -c '^warning\[duplicate\]' <<<"$report" || true) crates with more than one version" \
+    "(warnings; details: cargo deny check bans)"
+  tail -n 1 <<<"$report"
+  log "supply chain: RustSec advisories"
+  if timeout 300 cargo deny fetch db >/dev/null 2>&1; then
+    cargo deny check --disable-fetch advisories
+  else
+    echo "advisories: NOT CHECKED — the advisory database could not be fetched"
+  fi
+  log "supply chain: npm advisories (ui, runtime dependencies)"
+  local audit
+  audit=$(npm --prefix ui audit --omit=dev --json 2>/dev/null || true)
+  AUDIT="$audit" node -e '
+    let r; try { r = JSON.parse(process.env.AUDIT); } catch { r = {}; }
+    const v = r.metadata && r.metadata.vulnerabilities;
+    if (!v) {
+      console.log("npm audit: NOT CHECKED — the registry did not answer the audit request" +
+        (r.message ? " (" + r.message + ")" : ""));
+      process.exit(0);
+    }
+    console.log("npm audit: " + JSON.stringify(v));
+    if ((v.high || 0) + (v.critical || 0) > 0) {
+      console.error("npm audit: high or critical advisories in runtime dependencies (npm --prefix ui audit --omit=dev)");
+      process.exit(1);
+    }'
+}
+
 cmd_setup() {
   apt_install "${APT_BUILD[@]}"
   setup_toolchains
@@ -94,6 +133,7 @@ cmd_test() {
   build_ui
   log "clippy"
   cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
+  supply_chain
   log "building the desktop binary for the e2e suite"
   cargo build -p keyward-desktop "${FEATURES[@]}"
   log "Rust tests (unit, integration, CLI, keyring, GUI e2e)"
@@ -118,6 +158,16 @@ cmd_bench() {
   cargo bench -p keyward-core
 }
 
+# The Debian package, built by the Tauri bundler (which also builds the UI
+# and the release binary). AppImage is not built: its tooling is downloaded
+# at build time.
+cmd_package() {
+  cmd_setup
+  log "building the .deb"
+  npx --prefix ui tauri build --bundles deb
+  ls -l "$(target_dir)"/release/bundle/deb/*.deb
+}
+
 case "${1:-}" in
   run) cmd_run ;;
   test) cmd_test ;;
@@ -125,5 +175,6 @@ case "${1:-}" in
   build-ui) setup_ui; build_ui ;;
   build-app) setup_ui; build_ui; cargo build -p keyward-desktop "${FEATURES[@]}" ;;
   bench) cmd_bench ;;
-  *) echo "usage: bash tasks.sh run|test|setup|build-ui|build-app|bench" >&2; exit 2 ;;
+  package) cmd_package ;;
+  *) echo "usage: bash tasks.sh run|test|setup|build-ui|build-app|bench|package" >&2; exit 2 ;;
 esac
