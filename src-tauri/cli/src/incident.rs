@@ -82,25 +82,27 @@ pub enum IncidentCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Mark a manual or evidence step done.
-    Done {
+    /// Resolve a step by hand: `--done` (manual and evidence steps) or
+    /// `--skip REASON` (any step), with an optional note.
+    #[command(group = clap::ArgGroup::new("resolution").required(true).args(["done", "skip"]))]
+    Step {
         /// Incident id.
         id: String,
         /// Step id.
         step: String,
-        /// A note.
+        /// The step is done.
         #[arg(long)]
+        done: bool,
+        /// Skip the step, with the reason.
+        #[arg(long, value_name = "REASON")]
+        skip: Option<String>,
+        /// A note (kept with the step when done, on the timeline when
+        /// skipped).
+        #[arg(long, value_name = "TEXT")]
         note: Option<String>,
-    },
-    /// Skip a step, with a reason.
-    Skip {
-        /// Incident id.
-        id: String,
-        /// Step id.
-        step: String,
-        /// Why.
+        /// Print JSON.
         #[arg(long)]
-        reason: String,
+        json: bool,
     },
     /// Add a note (and an attachment by path) to the timeline.
     Note {
@@ -133,6 +135,17 @@ pub enum IncidentCommand {
 fn fail(e: IncidentError) -> Result<ExitCode, CliError> {
     match e {
         IncidentError::Vault(v) => Err(CliError::Vault(v)),
+        IncidentError::Unresolved { ref steps } => {
+            eprintln!(
+                "error: the incident cannot be closed yet, steps not done or skipped: {}",
+                steps.join(", ")
+            );
+            eprintln!(
+                "hint: `keyward incident run ID STEP` for automated steps, \
+                 `keyward incident step ID STEP --done` or `--skip REASON` for the others"
+            );
+            Ok(exit(e.kind()))
+        }
         other => {
             eprintln!("error: {other}");
             Ok(exit(other.kind()))
@@ -291,6 +304,12 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
                 for m in &run.manual_steps {
                     say!("  to do: {m}");
                 }
+                if run.state == StepState::Pending {
+                    say!(
+                        "  once done: keyward incident run {} {step} --confirm-manual",
+                        run.incident.id
+                    );
+                }
             }
             if run.lock_requested {
                 session.lock();
@@ -302,12 +321,32 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
                 _ => ExitCode::from(1),
             });
         }
-        IncidentCommand::Done { id, step, note } => session
-            .incident_step_done(Actor::Cli, id, step, note.as_deref())
-            .map(|v| (v, false)),
-        IncidentCommand::Skip { id, step, reason } => session
-            .incident_step_skip(Actor::Cli, id, step, reason)
-            .map(|v| (v, false)),
+        IncidentCommand::Step {
+            id,
+            step,
+            done,
+            skip,
+            note,
+            json: as_json,
+        } => match (done, skip) {
+            (true, _) => session
+                .incident_step_done(Actor::Cli, id, step, note.as_deref())
+                .map(|v| (v, *as_json)),
+            (false, Some(reason)) => session
+                .incident_step_skip(Actor::Cli, id, step, reason)
+                .and_then(|v| match note.as_deref().map(str::trim) {
+                    Some(n) if !n.is_empty() => {
+                        session.incident_note(Actor::Cli, &v.id, &format!("{step}: {n}"), None)
+                    }
+                    _ => Ok(v),
+                })
+                .map(|v| (v, *as_json)),
+            (false, None) => {
+                return Err(CliError::Input {
+                    message: "give --done or --skip REASON".into(),
+                });
+            }
+        },
         IncidentCommand::Note { id, text, attach } => session
             .incident_note(Actor::Cli, id, text, attach.as_deref())
             .map(|v| (v, false)),

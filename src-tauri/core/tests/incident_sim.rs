@@ -3,7 +3,9 @@
 //! snapshotted; an OKX key whose revocation stays pending with manual
 //! steps until confirmed; close refused while a step is pending; resuming
 //! in a new session; reports with the timeline and masked ids and no
-//! secret; every change in the audit log, which verifies.
+//! secret; every change in the audit log, which verifies; faults during
+//! the automated steps (5xx, dropped connections, timeouts) leave the step
+//! `failed` with the error and nothing else changed, and a retry succeeds.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +18,8 @@ use keyward_core::vault::{
     Passphrase, Scope, Session, UnlockThrottle, Vault, VaultOptions,
 };
 use keyward_sim::{
-    Accounts, ActivityItem, ActivityKind, KeyAccount, SimExchange, SimHandle, SimScope,
+    Accounts, ActivityItem, ActivityKind, Fault, FaultKind, KeyAccount, SimExchange, SimHandle,
+    SimScope,
 };
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -437,4 +440,192 @@ async fn okx_revoke_stays_pending_until_confirmed() {
     assert_eq!(run.state, StepState::Done, "{:?}", run.results);
     let md = report::markdown(&f.session.incident_view(&id).unwrap());
     assert!(!md.contains(OKX_PASS) && !md.contains(OKX_SECRET));
+}
+
+/// What must not change when a step fails: every other step, the keys'
+/// statuses and the recorded snapshots.
+type Untouched = (
+    Vec<(String, StepState, Option<i64>, Option<String>)>,
+    Vec<(String, KeyStatus)>,
+    String,
+);
+
+fn untouched(f: &mut Fixture, id: &str, step: &str) -> Untouched {
+    let view = f.session.incident_view(id).unwrap();
+    let steps = view
+        .steps
+        .iter()
+        .filter(|s| s.id != step)
+        .map(|s| (s.id.clone(), s.state, s.updated_at, s.error.clone()))
+        .collect();
+    let keys = f
+        .session
+        .list_keys()
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.label, k.status))
+        .collect();
+    let snapshots = if step == "snapshot" {
+        String::new()
+    } else {
+        serde_json::to_string(&view.snapshots).unwrap()
+    };
+    (steps, keys, snapshots)
+}
+
+/// Runs `step` with every request to Bybit answered by `fault`: the step is
+/// `failed` with an error naming the key, nothing else changed.
+async fn fails_under(
+    f: &mut Fixture,
+    client: &ExchangeClient,
+    id: &str,
+    step: &str,
+    fault: Fault,
+    grant: Option<StepUpGrant>,
+) {
+    let before = untouched(f, id, step);
+    f.sim.add_fault(fault.on(SimExchange::Bybit).times(0));
+    let run = vault::incident_run_step(&mut f.session, client, Actor::Cli, id, step, grant, false)
+        .await
+        .unwrap();
+    f.sim.clear_faults();
+    assert_eq!(run.state, StepState::Failed, "{step}: {:?}", run.results);
+    let s = run.incident.steps.iter().find(|s| s.id == step).unwrap();
+    assert_eq!(s.state, StepState::Failed);
+    let error = s.error.as_deref().unwrap();
+    assert!(error.contains("bybit-bot"), "{step}: {error}");
+    assert!(!error.contains(BYBIT_SECRET) && !error.contains("CANARY"));
+    assert!(
+        run.incident
+            .timeline
+            .iter()
+            .any(|e| e.event == "step_failed" && e.step.as_deref() == Some(step))
+    );
+    assert_eq!(
+        untouched(f, id, step),
+        before,
+        "{step}: something else changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_leave_automated_steps_failed_and_retryable() {
+    let mut f = Fixture::new().await;
+    let id = f
+        .session
+        .incident_open(Actor::Cli, Situation::Leaked, &["bybit-bot".into()], None)
+        .unwrap()
+        .id;
+    // A short timeout against a long delay: the timeout is what fails the
+    // step, the margin is wide.
+    let impatient = ExchangeClient::new(HttpConfig {
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+        ..HttpConfig::default()
+    })
+    .unwrap();
+    let slow = || {
+        let mut fault = Fault::new(FaultKind::Latency);
+        fault.latency_ms = 6_000;
+        fault
+    };
+    let client = f.client.clone();
+
+    // Snapshot: 5xx, a dropped connection, a timeout.
+    let server_error = Fault::new(FaultKind::ServerError);
+    fails_under(&mut f, &client, &id, "snapshot", server_error, None).await;
+    let dropped = Fault::new(FaultKind::Drop);
+    fails_under(&mut f, &client, &id, "snapshot", dropped, None).await;
+    fails_under(&mut f, &impatient, &id, "snapshot", slow(), None).await;
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &client,
+        Actor::Cli,
+        &id,
+        "snapshot",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+    let snap = &run.incident.snapshots[0];
+    assert!(snap.error.is_none(), "{:?}", snap.error);
+    assert!(
+        snap.orders
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|o| o.id == "INCORDER1")
+    );
+    assert_eq!(
+        run.incident
+            .steps
+            .iter()
+            .find(|s| s.id == "snapshot")
+            .unwrap()
+            .error,
+        None
+    );
+
+    // Revoke: the key stays active through every fault. (A timed-out
+    // delete is left out: the simulator may still carry it out after the
+    // delay, as a real exchange may, so its outcome is not this test's.)
+    let mut bad_gateway = Fault::new(FaultKind::ServerError);
+    bad_gateway.path_contains = Some("delete-api".into());
+    bad_gateway.status = Some(502);
+    let g = f.grant();
+    fails_under(&mut f, &client, &id, "revoke", bad_gateway, Some(g)).await;
+    let g = f.grant();
+    fails_under(
+        &mut f,
+        &client,
+        &id,
+        "revoke",
+        Fault::new(FaultKind::Drop),
+        Some(g),
+    )
+    .await;
+    assert_eq!(
+        f.session.key_detail("bybit-bot").unwrap().summary.status,
+        KeyStatus::Active
+    );
+    let g = f.grant();
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &client,
+        Actor::Cli,
+        &id,
+        "revoke",
+        Some(g),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+    assert_eq!(
+        f.session.key_detail("bybit-bot").unwrap().summary.status,
+        KeyStatus::Revoked
+    );
+
+    // Confirm dead: a 5xx, a dropped connection or a timeout proves
+    // nothing.
+    let server_error = Fault::new(FaultKind::ServerError);
+    fails_under(&mut f, &client, &id, "confirm_dead", server_error, None).await;
+    let dropped = Fault::new(FaultKind::Drop);
+    fails_under(&mut f, &client, &id, "confirm_dead", dropped, None).await;
+    fails_under(&mut f, &impatient, &id, "confirm_dead", slow(), None).await;
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &client,
+        Actor::Cli,
+        &id,
+        "confirm_dead",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+    assert!(f.session.verify_audit().unwrap().is_ok());
 }

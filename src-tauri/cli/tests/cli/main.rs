@@ -20,6 +20,7 @@ mod support;
 mod canary;
 mod commands;
 mod crash;
+mod incident;
 mod keyring;
 mod mfa;
 mod rotate;
