@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod error;
 pub mod exchange;
+pub mod health;
 pub mod incident;
 pub mod mfa;
 pub mod password;

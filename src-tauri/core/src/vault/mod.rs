@@ -64,6 +64,9 @@
 //! Session::rotation_finish / rotation_cancel / rotation_fail / rotation_mark_service
 //! revoke_key(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
 //! revoke_exchange(access, &client, Actor, grant /*Revoke*/, Exchange, confirm_manual) -> Result<Vec<RevokeOutcome>>
+//! // health (see `crate::health`): stored metadata only, no network
+//! Session::health_report(now, &[scan::Finding]) -> Result<HealthReport>
+//! Session::health_facts(&[scan::Finding]) -> Result<Vec<KeyFacts>>
 //! // audit log
 //! Session::audit_log(&AuditFilter) -> Result<Vec<audit::Entry>>
 //! Session::verify_audit() -> Result<AuditReport>
@@ -81,6 +84,7 @@ mod clock;
 mod device;
 mod error;
 mod gated;
+mod health;
 mod incident;
 mod journal;
 mod kdf;
@@ -98,6 +102,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use crate::health::HealthReport;
 pub use backup::{ConflictPolicy, ImportReport};
 pub use checks::{
     CheckSelection, CheckStatus, KeyVerification, PendingCheck, RecordOutcome, run_checks,
