@@ -17,6 +17,7 @@ macro_rules! say {
 }
 
 mod gated;
+mod health;
 mod import_env;
 mod incident;
 mod input;
@@ -179,6 +180,9 @@ enum Command {
     /// Scan files and git history for the vault's keys and unknown exchange
     /// credentials; exit 8 when something is found.
     Scan(scan::ScanArgs),
+    /// Key health: findings per key and a vault score (0–100) with every
+    /// point lost explained; uses each key's stored last check.
+    Health(health::HealthArgs),
     /// Import exchange credentials from .env, JSON, YAML or TOML bot configs.
     ImportEnv(import_env::ImportEnvArgs),
     /// Start a command with keys as environment variables (keys need the
@@ -631,6 +635,7 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Log(args) => gated::log(path, cli.use_keyring, args),
         Command::Verify(args) => verify::run(path, cli.use_keyring, args),
         Command::Scan(args) => scan::run(path, cli.use_keyring, args),
+        Command::Health(args) => health::run(path, cli.use_keyring, args),
         Command::ImportEnv(args) => import_env::run(path, cli.use_keyring, args),
         Command::Run(args) => run::run(path, cli.use_keyring, args),
         Command::Rotate { command } => rotate::run(path, cli.use_keyring, command),

@@ -5,6 +5,7 @@
 //! - `canary`: planted secrets never reach any file, stdout or stderr.
 //! - `tamper`: damaged or foreign files give clear errors and exit codes.
 //! - `crash`: SIGKILL during adds never loses an acknowledged key.
+//! - `health`: findings, score and fixes on a real vault; no secret printed.
 //! - `keyring`: OS-keyring unlock against a real Secret Service, and the
 //!   fallback when none is reachable.
 //! - `mfa`: enrolment, distinct exit-4 messages for missing, wrong, replayed
@@ -20,6 +21,7 @@ mod support;
 mod canary;
 mod commands;
 mod crash;
+mod health;
 mod incident;
 mod keyring;
 mod mfa;
