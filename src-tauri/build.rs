@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "key_copy",
     "key_delete",
     "key_check",
+    "health_report",
     "key_allow_run",
     "mfa_status",
     "mfa_enroll",

@@ -34,6 +34,9 @@ pub struct AppState {
     exchange: std::sync::OnceLock<ExchangeClient>,
     /// The cancel flag of the running leak scan, if any.
     scan_cancel: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
+    /// Findings of the last leak scan (locations and labels, never values),
+    /// for the health dashboard's "found by the leak scanner".
+    pub last_scan: Mutex<Vec<keyward_core::scan::Finding>>,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             clipboard: crate::clipboard::SecretClipboard::system(),
             exchange: std::sync::OnceLock::new(),
             scan_cancel: Mutex::new(None),
+            last_scan: Mutex::new(Vec::new()),
         }
     }
 

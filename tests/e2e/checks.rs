@@ -46,6 +46,16 @@ fn check_all_and_check_now_against_the_simulator() {
     );
     let okx_row = app.text_of("[data-testid=key-row][data-label=okx-reader]");
     assert!(okx_row.contains("ok"), "{okx_row}");
+    // The health panel scores the vault from the stored checks.
+    let health = app.wait_for_text("[data-testid=health]", "binance-bot");
+    assert!(health.contains("critical"), "{health}");
+    let score: u32 = app
+        .text_of("[data-testid=health-score]")
+        .trim_end_matches("/100")
+        .trim()
+        .parse()
+        .expect("a score");
+    assert!(score < 100, "findings must cost points: {score}");
     app.screenshot("checks-1-list");
 
     app.click("[data-testid=key-row][data-label=binance-bot] button.link");

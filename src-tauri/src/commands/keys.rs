@@ -7,9 +7,9 @@
 use keyward_core::ErrorKind;
 use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{
-    Actor, ApiSecret, CheckSelection, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus,
-    KeySummary, KeyType, KeyVerification, NewKey, Passphrase, Scope, ValidationError, VaultError,
-    verify_keys,
+    Actor, ApiSecret, CheckSelection, Environment, Exchange, HealthReport, KeyDetail, KeyEdit,
+    KeyStatus, KeySummary, KeyType, KeyVerification, NewKey, Passphrase, Scope, ValidationError,
+    VaultError, verify_keys,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -289,4 +289,20 @@ pub fn key_allow_run(
         .and_then(|()| s.key_detail(&label))
         .map_err(|e| IpcError::from_core(&e))
     })
+}
+
+/// The health dashboard: findings per key, counts and the vault score with
+/// every point lost explained (using the last leak scan's findings).
+#[tauri::command]
+pub fn health_report(state: State<'_, AppState>) -> IpcResult<HealthReport> {
+    let leaks = state
+        .last_scan
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    state.with_session(|s| s.health_report(now, &leaks))
 }

@@ -34,6 +34,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         keys::key_copy,
         keys::key_delete,
         keys::key_check,
+        keys::health_report,
         mfa::mfa_status,
         mfa::mfa_enroll,
         mfa::mfa_confirm,

@@ -91,6 +91,9 @@ pub async fn scan_run<R: Runtime>(
     .await
     .map_err(|_| IpcError::new(ErrorKind::Internal, "the scan stopped unexpectedly"))?;
     *state.scan_cancel() = None;
+    if let Ok(report) = &result {
+        *state.last_scan.lock().unwrap_or_else(|e| e.into_inner()) = report.findings.clone();
+    }
     result
 }
 
