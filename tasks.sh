@@ -96,7 +96,7 @@ supply_chain() {
     const v = r.metadata && r.metadata.vulnerabilities;
     if (!v) {
       console.log("npm audit: NOT CHECKED — the registry did not answer the audit request" +
-        (r.message ? " (" + r.message + ")" : ""));
+        (r.message ? " (" + r.message.replace(/\S+:\/\/\S+/g, "").trim() + ")" : ""));
       process.exit(0);
     }
     console.log("npm audit: " + JSON.stringify(v));

@@ -6,6 +6,8 @@
 //! - `tamper`: damaged or foreign files give clear errors and exit codes.
 //! - `crash`: SIGKILL during adds never loses an acknowledged key.
 //! - `health`: findings, score and fixes on a real vault; no secret printed.
+//! - `incident`: a leaked Bybit key and an OKX manual revocation through the
+//!   incident commands against the simulator; reports without secrets.
 //! - `keyring`: OS-keyring unlock against a real Secret Service, and the
 //!   fallback when none is reachable.
 //! - `mfa`: enrolment, distinct exit-4 messages for missing, wrong, replayed
