@@ -105,7 +105,11 @@ impl App {
         let port = free_port();
         let native_port = free_port();
         let xdg = data_dir.path().join("xdg");
-        let mut driver = Command::new("tauri-driver")
+        let mut driver = Command::new("tauri-driver");
+        // Its own process group, so dropping the App ends tauri-driver, the
+        // WebKitWebDriver it starts and the app, not just tauri-driver.
+        std::os::unix::process::CommandExt::process_group(&mut driver, 0);
+        let mut driver = driver
             .args(["--port", &port.to_string()])
             .args(["--native-port", &native_port.to_string()])
             .env("KEYWARD_DATA_DIR", data_dir.path())
@@ -311,6 +315,11 @@ impl App {
 impl Drop for App {
     fn drop(&mut self) {
         let _ = self.agent.delete(&self.url("")).call();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
