@@ -34,6 +34,7 @@ const COMMANDS: &[&str] = &[
     "audit_verify",
     "scan_run",
     "scan_cancel",
+    "scan_open_folder",
     "import_preview",
     "import_apply",
     "rotation_status",

@@ -78,6 +78,9 @@ fn scan_finds_own_key_in_files_and_history_then_import_and_allow_run() {
     );
     assert!(!summary.contains(CANARY_SECRET));
     app.screenshot("scan-1-findings");
+    // "Open folder" resolves paths in Rust from the last scan only.
+    let outside = app.invoke("scan_open_folder", json!({ "index": 999 }));
+    assert_eq!(outside["err"]["kind"], "not_found", "{outside}");
 
     // Import from a .env file, then remove the values from it.
     app.fill("#import-path", &env_file.to_string_lossy());

@@ -43,6 +43,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         mfa::audit_verify,
         scan::scan_run,
         scan::scan_cancel,
+        scan::scan_open_folder,
         scan::import_preview,
         scan::import_apply,
         keys::key_allow_run,

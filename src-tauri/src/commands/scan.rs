@@ -178,3 +178,45 @@ pub fn import_apply(
         run_line: import::run_line(&labelled),
     })
 }
+
+/// Opens the folder holding finding number `index` of the last scan in the
+/// system's file manager. Only folders of the last scan's own findings can
+/// be opened: the webview cannot name an arbitrary path.
+#[tauri::command]
+pub fn scan_open_folder(state: State<'_, AppState>, index: usize) -> IpcResult<()> {
+    let finding = state
+        .last_scan
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(index)
+        .cloned()
+        .ok_or_else(|| IpcError::new(ErrorKind::NotFound, "no such finding in the last scan"))?;
+    let base = finding.repository.clone().unwrap_or_default();
+    let full = if finding.path.is_absolute() {
+        finding.path.clone()
+    } else {
+        base.join(&finding.path)
+    };
+    let folder = if full.is_dir() {
+        full
+    } else {
+        full.parent().map(PathBuf::from).unwrap_or(base)
+    };
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(opener)
+        .arg(&folder)
+        .spawn()
+        .map(|_| ())
+        .map_err(|e| {
+            IpcError::new(
+                ErrorKind::Internal,
+                format!("could not open the folder: {e}"),
+            )
+        })
+}

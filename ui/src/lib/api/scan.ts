@@ -58,6 +58,8 @@ export interface ImportResult {
 
 export const scanRun = (request: ScanRequest) => call<ScanReport>('scan_run', { request });
 export const scanCancel = () => call<void>('scan_cancel');
+/** Opens the folder of finding `index` of the last scan (Rust resolves the path). */
+export const scanOpenFolder = (index: number) => call<void>('scan_open_folder', { index });
 export const importPreview = (path: string) => call<CandidatePreview[]>('import_preview', { path });
 export const importApply = (
   path: string,
