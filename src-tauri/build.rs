@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "key_delete",
     "key_check",
     "health_report",
+    "key_narrow",
     "key_allow_run",
     "mfa_status",
     "mfa_enroll",

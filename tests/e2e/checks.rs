@@ -77,3 +77,61 @@ fn check_all_and_check_now_against_the_simulator() {
     let log = app.invoke("audit_log", json!({ "filter": { "action": "verify" } }));
     assert!(log["ok"].as_array().is_some_and(|e| e.len() >= 3), "{log}");
 }
+
+#[test]
+fn narrowing_a_bybit_key_needs_step_up_and_is_verified_afterwards() {
+    const KEY: &str = "BYBITNARROW00001";
+    const SECRET: &str = "CANARYnarrowSecret1b2c3d4e5f";
+    let sim = Simulator::start(json!({
+        "rate_limits": false,
+        "keys": [{ "exchange": "bybit", "api_key": KEY, "secret": SECRET,
+                   "scopes": ["read", "trade", "withdraw"], "ips": [] }]
+    }));
+    let app = App::launch();
+    app.create_vault(PASSWORD);
+    app.add_key(json!({
+        "label": "bybit-bot", "exchange": "bybit",
+        "environment": { "kind": "custom", "base_url": sim.url("bybit") },
+        "api_key_id": KEY, "secret": SECRET, "scopes": ["read", "trade"]
+    }));
+    app.reload_to_keys();
+
+    // Straight through IPC without proof: refused by the core, nothing sent.
+    let refused = app.invoke(
+        "key_narrow",
+        json!({ "label": "bybit-bot", "proof": null,
+                "narrowing": { "remove_withdraw": true, "read_only": false, "ips": null } }),
+    );
+    assert_eq!(refused["err"]["kind"], "mfa", "{refused}");
+
+    app.click("[data-testid=key-row][data-label=bybit-bot] button.link");
+    app.click("[data-testid=check-now]");
+    assert!(
+        app.text_of("[data-testid=check-result]")
+            .contains("granted, not declared")
+    );
+    app.click("[data-testid=narrow-withdraw]");
+    app.wait_for("[data-testid=step-up]");
+    app.fill("#stepup-code", PASSWORD);
+    app.click("[data-testid=step-up-confirm]");
+    // The fresh check after narrowing: withdraw is gone at the exchange.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let result = app.text_of("[data-testid=check-result]");
+        if !result.contains("granted, not declared") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "withdraw still granted: {result}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    app.screenshot("checks-3-narrowed");
+    let log = app.invoke(
+        "audit_log",
+        json!({ "filter": { "action": "key_narrowed" } }),
+    );
+    assert_eq!(log["ok"].as_array().map(Vec::len), Some(1), "{log}");
+    assert!(!app.page_html().contains(SECRET));
+}

@@ -5,11 +5,12 @@
 //! carries a secret: the core's `KeySummary`/`KeyDetail` hold metadata only.
 
 use keyward_core::ErrorKind;
+use keyward_core::exchange::Narrowing;
 use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{
     Actor, ApiSecret, CheckSelection, Environment, Exchange, HealthReport, KeyDetail, KeyEdit,
     KeyStatus, KeySummary, KeyType, KeyVerification, NewKey, Passphrase, Scope, ValidationError,
-    VaultError, verify_keys,
+    VaultError, narrow_key, verify_keys,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -305,4 +306,33 @@ pub fn health_report(state: State<'_, AppState>) -> IpcResult<HealthReport> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     state.with_session(|s| s.health_report(now, &leaks))
+}
+
+/// What to narrow at the exchange.
+#[derive(Debug, Deserialize)]
+pub struct NarrowInput {
+    remove_withdraw: bool,
+    read_only: bool,
+    ips: Option<Vec<String>>,
+}
+
+/// Narrows a key at its exchange where the exchange allows it on the key
+/// itself (step-up: SecuritySettings), then checks it live and stores that.
+#[tauri::command]
+pub async fn key_narrow(
+    state: State<'_, AppState>,
+    label: String,
+    narrowing: NarrowInput,
+    proof: Option<ProofInput>,
+) -> IpcResult<KeyVerification> {
+    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::SecuritySettings, proof))?;
+    let client = state.exchange_client()?;
+    let narrowing = Narrowing {
+        remove_withdraw: narrowing.remove_withdraw,
+        read_only: narrowing.read_only,
+        ips: narrowing.ips,
+    };
+    narrow_key(&*state.session, &client, Actor::Gui, g, &label, &narrowing)
+        .await
+        .map_err(|e| IpcError::from_core(&e))
 }

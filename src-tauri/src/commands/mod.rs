@@ -35,6 +35,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         keys::key_delete,
         keys::key_check,
         keys::health_report,
+        keys::key_narrow,
         mfa::mfa_status,
         mfa::mfa_enroll,
         mfa::mfa_confirm,

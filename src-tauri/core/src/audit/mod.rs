@@ -166,6 +166,8 @@ actions! {
     Import => "import",
     /// A key was verified against its exchange.
     Verify => "verify",
+    /// A key's permissions or IP list were narrowed at its exchange.
+    KeyNarrowed => "key_narrowed",
     /// `keyward run` was allowed to inject a key (one entry per use).
     RunAllowed => "run_allowed",
     /// The per-key "allow `keyward run`" grant was given or withdrawn

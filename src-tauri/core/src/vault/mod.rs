@@ -89,6 +89,7 @@ mod incident;
 mod journal;
 mod kdf;
 pub mod material;
+mod narrow;
 mod policy;
 mod record;
 mod rotation;
@@ -115,6 +116,7 @@ pub use gated::Revealed;
 pub use incident::{StepRun, incident_run_step};
 pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
+pub use narrow::{NarrowError, narrow_key};
 pub use policy::{Settings, UnlockThrottle};
 pub use record::{
     Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey, Scope,

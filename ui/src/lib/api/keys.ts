@@ -144,3 +144,10 @@ export const keyCheck = (labels: string[] | null) =>
 /** Grants or withdraws `keyward run` for a key (granting is MFA-gated). */
 export const keyAllowRun = (label: string, allow: boolean, proof: Proof | null) =>
   call<KeyDetail>('key_allow_run', { label, allow, proof });
+
+/** Narrows a key at its exchange (Bybit), MFA-gated; returns the fresh check. */
+export const keyNarrow = (
+  label: string,
+  narrowing: { remove_withdraw: boolean; read_only: boolean; ips: string[] | null },
+  proof: Proof | null,
+) => call<KeyVerification>('key_narrow', { label, narrowing, proof });

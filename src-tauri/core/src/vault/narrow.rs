@@ -1,0 +1,121 @@
+//! Narrowing a key at its exchange ("remove withdraw", "read-only",
+//! "restrict to these IPs") where the exchange allows it on the key itself
+//! (Bybit's `update-api`), behind step-up MFA, verified by a fresh live
+//! check that is stored as the key's last check.
+//!
+//! Owns: the gated, three-phase narrowing of a stored key. Must never: call
+//! the exchange without a `SecuritySettings` grant, hold the session across
+//! a network call, or put a secret in its results or audit details.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::checks::{CheckSelection, KeyVerification, run_checks};
+use super::error::VaultError;
+use super::journal;
+use super::rotation::SessionAccess;
+use super::session::Actor;
+use crate::KindedError;
+use crate::audit::{self, Details, NewEvent};
+use crate::error::ErrorKind;
+use crate::exchange::{ExchangeClient, ExchangeError, Narrowing};
+use crate::mfa::{GatedAction, StepUpGrant};
+
+/// Why narrowing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NarrowError {
+    /// The vault refused (locked, no such key, step-up missing).
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The exchange refused or could not be reached, or cannot narrow a
+    /// key through its API (then do it on its website).
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    /// Keyward has no live adapter for this key's exchange.
+    #[error("{label}: this exchange cannot be reached by Keyward; narrow the key on its website")]
+    NotSupported {
+        /// The key.
+        label: String,
+    },
+}
+
+impl KindedError for NarrowError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            NarrowError::Vault(e) => e.kind(),
+            NarrowError::Exchange(e) => e.kind(),
+            NarrowError::NotSupported { .. } => ErrorKind::Invalid,
+        }
+    }
+}
+
+/// Narrows `label` at its exchange, then checks it live and stores that
+/// check. The grant must be for [`GatedAction::SecuritySettings`].
+pub async fn narrow_key<S: SessionAccess>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    grant: StepUpGrant,
+    label: &str,
+    narrowing: &Narrowing,
+) -> Result<KeyVerification, NarrowError> {
+    grant
+        .authorize(GatedAction::SecuritySettings)
+        .map_err(VaultError::from)?;
+    // Phase 1, under the lock: unseal what the exchange layer needs.
+    let (target, key_id) = access.with_session(|s| {
+        let detail = s.key_detail(label)?;
+        let target = s.exchange_access(label).map_err(|e| match e {
+            super::checks::AccessError::Vault(v) => NarrowError::Vault(v),
+            super::checks::AccessError::NotSupported { .. } => NarrowError::NotSupported {
+                label: label.to_owned(),
+            },
+            super::checks::AccessError::Exchange(x) => NarrowError::Exchange(x),
+        })?;
+        Ok::<_, NarrowError>((target, detail.summary.id))
+    })?;
+    // Phase 2, no lock: narrow (the exchange layer refuses exchanges that
+    // cannot do it on the key) — the credentials drop right after.
+    let endpoint = client.endpoint(target.exchange, &target.environment)?;
+    endpoint.narrow(&target.credentials, narrowing).await?;
+    drop(target);
+    // Phase 3, under the lock: audit what was changed at the exchange.
+    let details = Details::new()
+        .with("remove_withdraw", narrowing.remove_withdraw)
+        .with("read_only", narrowing.read_only)
+        .with(
+            "ips",
+            narrowing
+                .ips
+                .as_ref()
+                .map(|ips| ips.len() as u64)
+                .unwrap_or(0),
+        );
+    access.with_session(|s| {
+        let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(s.now_secs()).unwrap_or(0));
+        let event = NewEvent::new(actor, audit::Action::KeyNarrowed, at)
+            .with_key(key_id.clone(), label.to_owned())
+            .with_details(details);
+        s.write_events(
+            actor,
+            None,
+            |_| Vec::new(),
+            |tx, sealer| {
+                journal::append(tx, sealer, event)?;
+                Ok(())
+            },
+        )
+        .map_err(NarrowError::from)
+    })?;
+    // A fresh live check, stored as the key's last check (three phases).
+    let selection = CheckSelection::Labels(vec![label.to_owned()]);
+    let pending =
+        access.with_session(|s| s.prepare_checks(&selection).map_err(NarrowError::from))?;
+    let results = run_checks(client, pending).await;
+    access.with_session(|s| s.record_checks(actor, &results).map_err(NarrowError::from))?;
+    results.into_iter().next().ok_or_else(|| {
+        NarrowError::Vault(VaultError::KeyNotFound {
+            label: label.to_owned(),
+        })
+    })
+}
