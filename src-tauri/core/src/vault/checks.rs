@@ -418,9 +418,10 @@ impl Session {
         for label in labels {
             let detail = self.key_detail(&label)?;
             let id = parse_id(&detail.summary.id, &label)?;
-            let fingerprint = self.fingerprint(&id)?.ok_or(VaultError::KeyNotFound {
-                label: label.clone(),
-            })?;
+            let fingerprint =
+                key_fingerprint(self.conn(), &id)?.ok_or(VaultError::KeyNotFound {
+                    label: label.clone(),
+                })?;
             let target = match self.exchange_access(&label) {
                 Ok(access) => Target::Live(access),
                 Err(AccessError::NotSupported { .. }) => Target::NotSupported,
@@ -457,7 +458,7 @@ impl Session {
             return Ok(RecordOutcome::NotChecked);
         }
         let id = parse_id(&result.id, &result.label)?;
-        let Some(now) = self.fingerprint(&id)? else {
+        let Some(now) = key_fingerprint(self.conn(), &id)? else {
             return Ok(RecordOutcome::Stale);
         };
         if result.fingerprint != now {
@@ -526,59 +527,62 @@ impl Session {
             .map(|r| self.record_check(actor, r))
             .collect()
     }
+}
 
-    /// A digest of the fields a check depends on (exchange, endpoint, key
-    /// id, key type and the sealed secret and passphrase). Sealing uses a
-    /// fresh nonce, so a re-entered secret changes the digest even if it is
-    /// the same text. `None` if the key no longer exists.
-    fn fingerprint(&self, id: &[u8; 16]) -> Result<Option<[u8; 32]>, VaultError> {
-        type Fields = (
-            String,
-            String,
-            Option<String>,
-            String,
-            String,
-            Vec<u8>,
-            Option<Vec<u8>>,
-        );
-        let row: Option<Fields> = self
-            .conn()
-            .query_row(
-                "SELECT exchange, environment, base_url, api_key_id, key_type, secret, passphrase
-                 FROM keys WHERE id = ?1",
-                params![&id[..]],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                },
-            )
-            .optional()?;
-        Ok(row.map(
-            |(exchange, env, base, key_id, key_type, secret, passphrase)| {
-                let mut h = Sha256::new();
-                for part in [
-                    exchange.as_bytes(),
-                    env.as_bytes(),
-                    base.as_deref().unwrap_or("\u{0}").as_bytes(),
-                    key_id.as_bytes(),
-                    key_type.as_bytes(),
-                    &secret,
-                    passphrase.as_deref().unwrap_or(&[]),
-                ] {
-                    h.update((part.len() as u64).to_be_bytes());
-                    h.update(part);
-                }
-                h.finalize().into()
+/// A digest of the fields a check depends on (exchange, endpoint, key id,
+/// key type and the sealed secret and passphrase). Sealing uses a fresh
+/// nonce, so a re-entered secret changes the digest even if it is the same
+/// text. `None` if the key no longer exists. Rotation and revocation use the
+/// same digest to refuse results about a key that changed meanwhile.
+pub(super) fn key_fingerprint(
+    conn: &rusqlite::Connection,
+    id: &[u8; 16],
+) -> Result<Option<[u8; 32]>, VaultError> {
+    type Fields = (
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        Vec<u8>,
+        Option<Vec<u8>>,
+    );
+    let row: Option<Fields> = conn
+        .query_row(
+            "SELECT exchange, environment, base_url, api_key_id, key_type, secret, passphrase
+             FROM keys WHERE id = ?1",
+            params![&id[..]],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
             },
-        ))
-    }
+        )
+        .optional()?;
+    Ok(row.map(
+        |(exchange, env, base, key_id, key_type, secret, passphrase)| {
+            let mut h = Sha256::new();
+            for part in [
+                exchange.as_bytes(),
+                env.as_bytes(),
+                base.as_deref().unwrap_or("\u{0}").as_bytes(),
+                key_id.as_bytes(),
+                key_type.as_bytes(),
+                &secret,
+                passphrase.as_deref().unwrap_or(&[]),
+            ] {
+                h.update((part.len() as u64).to_be_bytes());
+                h.update(part);
+            }
+            h.finalize().into()
+        },
+    ))
 }
 
 fn parse_id(id: &str, label: &str) -> Result<[u8; 16], VaultError> {

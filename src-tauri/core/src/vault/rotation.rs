@@ -31,7 +31,6 @@ use std::sync::Mutex;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::checks::{AccessError, live_exchange};
@@ -252,58 +251,13 @@ fn credentials(
     })
 }
 
-/// A digest of the key's credential fields (as `checks` does): a changed
-/// key id, secret, passphrase, type or endpoint changes it.
+/// The key's credential digest (the one `checks` uses), as stored with a
+/// rotation.
 fn key_fingerprint(
     conn: &rusqlite::Connection,
     id: &[u8; 16],
 ) -> Result<Option<Vec<u8>>, VaultError> {
-    type Fields = (
-        String,
-        String,
-        Option<String>,
-        String,
-        String,
-        Vec<u8>,
-        Option<Vec<u8>>,
-        String,
-    );
-    let row: Option<Fields> = conn
-        .query_row(
-            "SELECT exchange, environment, base_url, api_key_id, key_type, secret, passphrase,
-                status
-             FROM keys WHERE id = ?1",
-            params![&id[..]],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            },
-        )
-        .optional()?;
-    Ok(row.map(|(ex, env, base, kid, kt, secret, pass, _status)| {
-        let mut h = Sha256::new();
-        for part in [
-            ex.as_bytes(),
-            env.as_bytes(),
-            base.as_deref().unwrap_or("\u{0}").as_bytes(),
-            kid.as_bytes(),
-            kt.as_bytes(),
-            &secret,
-            pass.as_deref().unwrap_or(&[]),
-        ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
-        }
-        h.finalize().to_vec()
-    }))
+    Ok(super::checks::key_fingerprint(conn, id)?.map(|d| d.to_vec()))
 }
 
 /// An unsealed secret and optional passphrase (zeroized on drop).
