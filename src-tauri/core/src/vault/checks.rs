@@ -38,6 +38,7 @@ use sha2::{Digest, Sha256};
 use super::error::VaultError;
 use super::journal;
 use super::record::{Environment, Exchange, KeyStatus, KeyType, Scope};
+use super::rotation::SessionAccess;
 use super::session::{Actor, Session};
 use crate::KindedError;
 use crate::audit::{self, Details, NewEvent};
@@ -702,26 +703,11 @@ pub async fn verify_keys(
     selection: &CheckSelection,
     actor: Actor,
 ) -> Result<Vec<KeyVerification>, VaultError> {
-    let pending = with_session(slot, |s| s.prepare_checks(selection))?;
+    let mut access = slot;
+    let pending = access.with_session(|s| s.prepare_checks(selection))?;
     let results = run_checks(client, pending).await;
-    with_session(slot, |s| s.record_checks(actor, &results))?;
+    access.with_session(|s| s.record_checks(actor, &results))?;
     Ok(results)
-}
-
-/// Runs `f` on the session under the lock and releases it before
-/// returning. A poisoned lock is recovered: the session's invariants do not
-/// depend on code that panicked elsewhere.
-fn with_session<T>(
-    slot: &Mutex<Option<Session>>,
-    f: impl FnOnce(&mut Session) -> Result<T, VaultError>,
-) -> Result<T, VaultError> {
-    let mut guard = slot
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    match guard.as_mut() {
-        Some(session) => f(session),
-        None => Err(VaultError::Locked),
-    }
 }
 
 #[cfg(test)]
