@@ -72,3 +72,37 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         incident::incident_export,
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    /// The command list in `build.rs` (which generates the permissions) and
+    /// the capability that allows them must name the same commands.
+    #[test]
+    fn capability_allows_exactly_the_listed_commands() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let build = std::fs::read_to_string(root.join("src-tauri/build.rs")).unwrap();
+        let start = build.find("const COMMANDS").unwrap();
+        let end = start + build[start..].find("];").unwrap();
+        let mut listed: Vec<String> = build[start..end]
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(|c| format!("allow-{}", c.replace('_', "-")))
+            .collect();
+        let cap: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("src-tauri/capabilities/default.json")).unwrap(),
+        )
+        .unwrap();
+        let mut allowed: Vec<String> = cap["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str())
+            .filter(|p| p.starts_with("allow-"))
+            .map(str::to_owned)
+            .collect();
+        listed.sort();
+        allowed.sort();
+        assert_eq!(listed, allowed);
+    }
+}
