@@ -2,6 +2,7 @@
 //! (`tauri-driver` + `WebKitWebDriver`) under Xvfb. One test binary; each
 //! module covers one area:
 //!
+//! - `a11y`: axe-core on every screen in both themes; keyboard and focus.
 //! - `checks`: live key checks against the exchange simulator.
 //! - `incident`: the incident checklist against the simulator, report export.
 //! - `ipc`: every command with hostile arguments; typed errors, no change.
@@ -10,13 +11,16 @@
 //! - `mfa`: enrolment, step-up for reveal/copy/delete, direct-IPC refusals,
 //!   audit-log view, clipboard clearing.
 //! - `rotation`: the rotation wizard against the simulator.
+//! - `scale`: 10,000 keys: virtualized list, keyboard, filter figures.
 //! - `scan`: leak scan of files and git history, import from .env, allow run.
 
+mod a11y;
 mod checks;
 mod incident;
 mod ipc;
 mod launch;
 mod mfa;
 mod rotation;
+mod scale;
 mod scan;
 mod vault;

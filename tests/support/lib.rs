@@ -92,6 +92,12 @@ impl App {
 
     /// Launches the app on an existing data directory.
     pub fn launch_in(data_dir: tempfile::TempDir) -> App {
+        App::launch_with(data_dir, &[])
+    }
+
+    /// Launches the app on `data_dir` with extra environment variables
+    /// (for example `GTK_THEME` to pick the dark variant).
+    pub fn launch_with(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> App {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "e2e tests need an X display: run them through the README test command (xvfb-run)"
@@ -117,6 +123,7 @@ impl App {
             .env("XDG_CACHE_HOME", xdg.join("cache"))
             .env("XDG_CONFIG_HOME", xdg.join("config"))
             .env_remove("KEYWARD_VAULT")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -253,6 +260,54 @@ impl App {
         let id = self.wait_for(css);
         self.post(&format!("/element/{id}/clear"), &json!({}));
         self.post(&format!("/element/{id}/value"), &json!({ "text": text }));
+    }
+
+    /// Sends keystrokes to the element matching `css` without clearing it;
+    /// WebDriver key codes such as `"\u{E015}"` (arrow down) are keys.
+    pub fn send_keys(&self, css: &str, keys: &str) {
+        let id = self.wait_for(css);
+        self.post(&format!("/element/{id}/value"), &json!({ "text": keys }));
+    }
+
+    /// Presses one key (a WebDriver key code such as `"\u{E004}"` for Tab)
+    /// on whatever has focus, as a user would.
+    pub fn press(&self, key: &str) {
+        self.post(
+            "/actions",
+            &json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+                { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+            ] }] }),
+        );
+    }
+
+    /// Runs axe-core (WCAG 2.1 A/AA and best-practice rules) on the page and
+    /// returns its violations as `{id, impact, help, nodes}` objects.
+    pub fn axe(&self) -> Vec<Value> {
+        let loaded = self.execute("return typeof window.axe === 'object'", json!([]));
+        if loaded != json!(true) {
+            let path = workspace_root().join("ui/node_modules/axe-core/axe.min.js");
+            let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (npm --prefix ui ci installs axe-core)",
+                    path.display()
+                )
+            });
+            self.execute(&format!("{source}\n;return true"), json!([]));
+        }
+        let result = self.execute(
+            "return axe.run(document, {
+               runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+               resultTypes: ['violations'],
+             }).then(r => r.violations.map(v => ({
+               id: v.id, impact: v.impact, help: v.help,
+               nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' :: ' + (n.failureSummary || '').split('\\n').slice(1, 2).join('')),
+             })), e => ({ axeError: String(e) }))",
+            json!([]),
+        );
+        match result {
+            Value::Array(violations) => violations,
+            other => panic!("axe-core did not run: {other}"),
+        }
     }
 
     /// The whole page's text content.

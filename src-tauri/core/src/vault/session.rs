@@ -759,6 +759,25 @@ const KEY_COLUMNS: &str =
     "id, label, exchange, environment, base_url, api_key_id, key_type, scopes,
     ip_whitelist, status, created_at, last_rotated_at, rotate_every_days, last_audit_at,
     last_audit_result";
+/// What [`Session::search_keys`] matches `?1` (a LIKE pattern) against.
+const SEARCH_FILTER: &str = "label LIKE ?1 ESCAPE '\\' OR exchange LIKE ?1 ESCAPE '\\'
+    OR api_key_id LIKE ?1 ESCAPE '\\' OR linked_services LIKE ?1 ESCAPE '\\'
+    OR notes LIKE ?1 ESCAPE '\\'";
+
+/// A LIKE pattern matching `query` anywhere, with `%`, `_` and `\` escaped.
+fn like_pattern(query: &str) -> String {
+    let mut pattern = String::with_capacity(query.len() + 2);
+    pattern.push('%');
+    for c in query.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 const DETAIL_COLUMNS: &str = "passphrase IS NOT NULL, linked_services, notes, last_audit_at,
     last_audit_result, last_audit_permissions, allow_run";
 
@@ -1220,20 +1239,29 @@ impl Session {
     /// contain `query` (case-insensitive for ASCII).
     pub fn search_keys(&mut self, query: &str) -> Result<Vec<KeySummary>, VaultError> {
         self.key()?;
-        let escaped: String = query
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        let pattern = format!("%{escaped}%");
-        self.query_summaries(
-            "WHERE label LIKE ?1 ESCAPE '\\' OR exchange LIKE ?1 ESCAPE '\\'
-               OR api_key_id LIKE ?1 ESCAPE '\\' OR linked_services LIKE ?1 ESCAPE '\\'
-               OR notes LIKE ?1 ESCAPE '\\'",
-            &[&pattern],
-        )
+        let pattern = like_pattern(query);
+        self.query_summaries(&format!("WHERE {SEARCH_FILTER}"), &[&pattern])
+    }
+
+    /// The record ids of the keys [`Session::search_keys`] finds, in the
+    /// same order: a front end that already holds the summaries filters
+    /// them by id instead of receiving them all again.
+    pub fn search_key_ids(&mut self, query: &str) -> Result<Vec<String>, VaultError> {
+        self.key()?;
+        let pattern = like_pattern(query);
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT id FROM keys WHERE {SEARCH_FILTER} ORDER BY label COLLATE NOCASE, label"
+        ))?;
+        let ids = stmt.query_map(params![pattern], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for id in ids {
+            let id: [u8; 16] = id?.try_into().map_err(|_| VaultError::Malformed {
+                record: "key".to_owned(),
+                field: "id",
+            })?;
+            out.push(uuid::Uuid::from_bytes(id).to_string());
+        }
+        Ok(out)
     }
 
     fn query_summaries(

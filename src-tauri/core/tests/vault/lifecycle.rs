@@ -43,6 +43,18 @@ fn create_add_lock_unlock_list() {
     assert_eq!(s.search_keys("DES").unwrap().len(), 1);
     assert_eq!(s.search_keys("grid").unwrap().len(), 1);
     assert_eq!(s.search_keys("%").unwrap().len(), 0);
+    // The id-only search finds exactly what the full one finds.
+    for query in ["DES", "grid", "%", "_", "\\", "okx", "", "vmPU"] {
+        let ids: Vec<String> = s
+            .search_keys(query)
+            .unwrap()
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        assert_eq!(s.search_key_ids(query).unwrap(), ids, "query {query:?}");
+    }
+    assert_eq!(s.search_key_ids("").unwrap().len(), 2);
+    assert_eq!(s.search_key_ids("grid").unwrap(), [keys[1].id.clone()]);
     assert!(s.check_integrity().unwrap().is_ok());
 }
 

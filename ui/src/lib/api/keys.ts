@@ -78,7 +78,8 @@ export interface KeyInput {
 export type KeyEditInput = Partial<Omit<KeyInput, 'exchange'>> & { status?: KeyStatus };
 
 export const keyList = () => call<KeySummary[]>('key_list');
-export const keySearch = (query: string) => call<KeySummary[]>('key_search', { query });
+/** Ids of the keys matching `query` (the core's search: label, exchange, key id, services, notes). */
+export const keySearch = (query: string) => call<string[]>('key_search', { query });
 export const keyGet = (label: string) => call<KeyDetail>('key_get', { label });
 export const keyAdd = (key: KeyInput) => call<KeySummary>('key_add', { key });
 export const keyEdit = (label: string, edit: KeyEditInput) =>
