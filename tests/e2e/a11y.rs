@@ -12,23 +12,10 @@ const API_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju9
 const TAB: &str = "\u{E004}";
 const ESCAPE: &str = "\u{E00C}";
 
-/// Runs axe on the current screen; returns the serious and critical
-/// violations, after printing every finding.
+/// Runs axe on the current screen (printing every finding), collects the
+/// serious and critical ones and saves a screenshot.
 fn audit(app: &App, theme: &str, screen: &str, failures: &mut Vec<String>) {
-    let violations = app.axe();
-    println!("axe [{theme}] {screen}: {} violation(s)", violations.len());
-    for v in &violations {
-        println!(
-            "  {} ({}): {} — {}",
-            v["id"].as_str().unwrap_or("?"),
-            v["impact"].as_str().unwrap_or("?"),
-            v["help"].as_str().unwrap_or(""),
-            v["nodes"]
-        );
-        if matches!(v["impact"].as_str(), Some("serious" | "critical")) {
-            failures.push(format!("[{theme}] {screen}: {} {}", v["id"], v["nodes"]));
-        }
-    }
+    failures.extend(app.axe_serious(&format!("[{theme}] {screen}")));
     app.screenshot(&format!("a11y-{theme}-{screen}"));
 }
 

@@ -56,7 +56,7 @@ fn check_all_and_check_now_against_the_simulator() {
         .parse()
         .expect("a score");
     assert!(score < 100, "findings must cost points: {score}");
-    app.screenshot("checks-1-list");
+    app.assert_accessible("checks-1-list");
 
     app.click("[data-testid=key-row][data-label=binance-bot] button.link");
     app.click("[data-testid=check-now]");
@@ -65,7 +65,7 @@ fn check_all_and_check_now_against_the_simulator() {
     let findings = app.text_of("[data-testid=findings]");
     assert!(findings.contains("critical"), "{findings}");
     assert!(app.text_of("[data-testid=last-check]").contains("critical"));
-    app.screenshot("checks-2-detail");
+    app.assert_accessible("checks-2-detail");
 
     for needle in [BINANCE_SECRET, OKX_SECRET, OKX_PASSPHRASE] {
         assert!(!app.page_html().contains(needle), "secret reached the page");
@@ -127,7 +127,7 @@ fn narrowing_a_bybit_key_needs_step_up_and_is_verified_afterwards() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    app.screenshot("checks-3-narrowed");
+    app.assert_accessible("checks-3-narrowed");
     let log = app.invoke(
         "audit_log",
         json!({ "filter": { "action": "key_narrowed" } }),

@@ -36,7 +36,7 @@ fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
     app.click("[data-testid=affected-bybit-bot]");
     app.click("[data-testid=incident-open]");
     app.wait_for("[data-testid=incident-progress]");
-    app.screenshot("incident-1-checklist");
+    app.assert_accessible("incident-1-checklist");
 
     // Evidence first, while the key can still read its history.
     app.click("[data-testid=run-snapshot]");
@@ -64,7 +64,7 @@ fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
     }
     app.click("[data-testid=run-mark_rotation]");
     app.wait_for_text("[data-testid=step-mark_rotation] .badge", "DONE");
-    app.screenshot("incident-2-steps-done");
+    app.assert_accessible("incident-2-steps-done");
     app.click("[data-testid=incident-close]");
     app.wait_for("[data-testid=incident-closed]");
 
@@ -77,7 +77,7 @@ fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
     assert!(!report.contains(KEY), "the report shows the full key id");
     app.click("[data-testid=incident-export]");
     let saved = app.text_of("[data-testid=incident-exported]");
-    app.screenshot("incident-3-report");
+    app.assert_accessible("incident-3-report");
     let html_path = saved
         .split(' ')
         .find(|w| w.ends_with(".html"))

@@ -47,7 +47,7 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     app.fill("#stepup-code", PASSWORD);
     app.click("[data-testid=step-up-confirm]");
     let secret = app.text_of("[data-testid=mfa-secret]");
-    app.screenshot("mfa-1-enrol");
+    app.assert_accessible("mfa-1-enrol");
     app.fill("#mfa-code", &totp_code(&secret, 0));
     app.click("[data-testid=mfa-confirm]");
     app.wait_for("[data-testid=recovery-codes]");
@@ -56,7 +56,7 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
         json!([]),
     );
     assert_eq!(shown, json!(10), "ten recovery codes are shown once");
-    app.screenshot("mfa-2-recovery-codes");
+    app.assert_accessible("mfa-2-recovery-codes");
     app.click("[data-testid=codes-saved]");
     app.wait_for_text("[data-testid=mfa-state]", "On.");
     assert!(
@@ -102,7 +102,7 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     app.click("[data-testid=step-up-confirm]");
     let shown = app.text_of("[data-testid=revealed-secret]");
     assert_eq!(shown, CANARY_SECRET);
-    app.screenshot("mfa-3-revealed");
+    app.assert_accessible("mfa-3-revealed");
     app.click("[data-testid=revealed-secret] + button"); // Hide
     app.wait_for("[data-testid=reveal-secret]");
     assert!(
@@ -127,7 +127,7 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     assert!(!table.contains(CANARY_SECRET));
     app.click("[data-testid=audit-verify]");
     app.wait_for_text("[data-testid=audit-verification]", "Intact");
-    app.screenshot("mfa-4-activity");
+    app.assert_accessible("mfa-4-activity");
 
     let output = app.output.text();
     assert!(
@@ -169,7 +169,7 @@ fn copy_puts_the_secret_on_the_clipboard_and_takes_it_back() {
     // The webview never held the secret for the copy.
     assert!(!app.page_html().contains(CANARY_SECRET));
     assert_eq!(read_clipboard().as_deref(), Some(CANARY_SECRET));
-    app.screenshot("mfa-5-copied");
+    app.assert_accessible("mfa-5-copied");
 
     let deadline = Instant::now() + Duration::from_secs(20);
     while read_clipboard().as_deref() == Some(CANARY_SECRET) {

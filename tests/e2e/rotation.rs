@@ -47,14 +47,14 @@ fn rotation_wizard_walks_to_done_against_the_simulator() {
     app.click("[data-testid=rotation-allow-unknown]");
     app.click("[data-testid=rotation-verify]");
     app.wait_for_text("[data-testid=rotation-verification]", "passed");
-    app.screenshot("rotation-1-verified");
+    app.assert_accessible("rotation-1-verified");
 
     app.click("[data-testid=rotation-promote]");
     app.wait_for("[data-testid=step-up]");
     app.fill("#stepup-code", PASSWORD);
     app.click("[data-testid=step-up-confirm]");
     app.wait_for_text("[data-testid=rotation]", "grid bot on VPS");
-    app.screenshot("rotation-2-promoted");
+    app.assert_accessible("rotation-2-promoted");
     let detail = app.invoke("key_get", json!({ "label": "bybit-bot" }));
     assert_eq!(detail["ok"]["api_key_id"], NEW_KEY, "{detail}");
 
@@ -67,7 +67,7 @@ fn rotation_wizard_walks_to_done_against_the_simulator() {
         app.click("[data-testid=rotation-finish]");
     }
     app.wait_for("[data-testid=rotation-done]");
-    app.screenshot("rotation-3-done");
+    app.assert_accessible("rotation-3-done");
 
     for needle in [OLD_SECRET, NEW_SECRET] {
         assert!(

@@ -77,7 +77,7 @@ fn scan_finds_own_key_in_files_and_history_then_import_and_allow_run() {
         "the scan page shows the secret"
     );
     assert!(!summary.contains(CANARY_SECRET));
-    app.screenshot("scan-1-findings");
+    app.assert_accessible("scan-1-findings");
     // "Open folder" resolves paths in Rust from the last scan only.
     let outside = app.invoke("scan_open_folder", json!({ "index": 999 }));
     assert_eq!(outside["err"]["kind"], "not_found", "{outside}");
@@ -96,7 +96,7 @@ fn scan_finds_own_key_in_files_and_history_then_import_and_allow_run() {
     app.wait_for_text("[data-testid=import-result]", "imported");
     let run_line = app.text_of("[data-testid=run-line]");
     assert!(run_line.starts_with("keyward run --key"), "{run_line}");
-    app.screenshot("scan-2-import");
+    app.assert_accessible("scan-2-import");
     let rewritten = std::fs::read_to_string(&env_file).unwrap();
     assert!(
         !rewritten.contains(ENV_SECRET),
@@ -119,7 +119,7 @@ fn scan_finds_own_key_in_files_and_history_then_import_and_allow_run() {
     app.click("[data-testid=step-up-confirm]");
     let command = app.text_of("[data-testid=run-command]");
     assert_eq!(command, "keyward run --key binance-main -- your-bot");
-    app.screenshot("scan-3-allow-run");
+    app.assert_accessible("scan-3-allow-run");
     let output = app.output.text();
     assert!(!output.contains(CANARY_SECRET) && !output.contains(ENV_SECRET));
 }

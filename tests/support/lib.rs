@@ -108,74 +108,34 @@ impl App {
             "desktop binary {} not found: build it first (make build-app)",
             binary.display()
         );
-        let port = free_port();
-        let native_port = free_port();
-        let xdg = data_dir.path().join("xdg");
-        let mut driver = Command::new("tauri-driver");
-        // Its own process group, so dropping the App ends tauri-driver, the
-        // WebKitWebDriver it starts and the app, not just tauri-driver.
-        std::os::unix::process::CommandExt::process_group(&mut driver, 0);
-        let mut driver = driver
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &native_port.to_string()])
-            .env("KEYWARD_DATA_DIR", data_dir.path())
-            .env("XDG_DATA_HOME", xdg.join("data"))
-            .env("XDG_CACHE_HOME", xdg.join("cache"))
-            .env("XDG_CONFIG_HOME", xdg.join("config"))
-            .env_remove("KEYWARD_VAULT")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tauri-driver (cargo install tauri-driver --version ^2)");
-        let output = CapturedOutput::default();
-        output.pump(driver.stdout.take().expect("piped stdout"));
-        output.pump(driver.stderr.take().expect("piped stderr"));
-
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let base = format!("http://127.0.0.1:{port}");
-        let caps = json!({
-            "capabilities": {
-                "alwaysMatch": {
-                    "tauri:options": { "application": binary.to_string_lossy() }
+        // Under heavy load WebKitWebDriver has been seen to accept a
+        // new-session request and never answer it (the app never starts).
+        // Such a launch is abandoned after a bounded wait and retried with
+        // a fresh driver; anything else wrong fails the test.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match start_driver(&binary, data_dir.path(), env) {
+                Ok((driver, output, base, session)) => {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    return App {
+                        driver,
+                        base,
+                        session,
+                        agent,
+                        data_dir,
+                        output,
+                    };
+                }
+                Err(why) => {
+                    eprintln!("WebDriver launch failed, retrying: {why}");
+                    failures.push(why);
                 }
             }
-        });
-        // tauri-driver accepts connections slightly before its native
-        // driver is ready; retry session creation briefly.
-        let mut attempt = 0;
-        let session = loop {
-            attempt += 1;
-            match try_post(&agent, &format!("{base}/session"), &caps) {
-                Ok(resp) if resp["value"]["sessionId"].is_string() => {
-                    break resp["value"]["sessionId"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                }
-                other if attempt >= 20 => panic!("no WebDriver session: {other:?}"),
-                _ => std::thread::sleep(Duration::from_millis(250)),
-            }
-        };
-        App {
-            driver,
-            base,
-            session,
-            agent,
-            data_dir,
-            output,
         }
+        panic!("no WebDriver session after 3 launches: {failures:?}");
     }
 
     fn url(&self, path: &str) -> String {
@@ -310,6 +270,39 @@ impl App {
         }
     }
 
+    /// Prints axe-core's findings on the current screen and returns the
+    /// serious and critical ones, each as one line naming `screen`.
+    pub fn axe_serious(&self, screen: &str) -> Vec<String> {
+        let violations = self.axe();
+        println!("axe {screen}: {} violation(s)", violations.len());
+        let mut serious = Vec::new();
+        for v in &violations {
+            let impact = v["impact"].as_str().unwrap_or("?");
+            println!(
+                "  {} ({impact}): {} — {}",
+                v["id"].as_str().unwrap_or("?"),
+                v["help"].as_str().unwrap_or(""),
+                v["nodes"]
+            );
+            if matches!(impact, "serious" | "critical") {
+                serious.push(format!("{screen}: {} {}", v["id"], v["nodes"]));
+            }
+        }
+        serious
+    }
+
+    /// Fails on any serious or critical axe-core violation on the current
+    /// screen, then saves its screenshot as `name`.
+    pub fn assert_accessible(&self, name: &str) -> PathBuf {
+        let serious = self.axe_serious(name);
+        assert!(
+            serious.is_empty(),
+            "serious or critical accessibility violations:\n{}",
+            serious.join("\n")
+        );
+        self.screenshot(name)
+    }
+
     /// The whole page's text content.
     pub fn page_text(&self) -> String {
         self.execute(
@@ -392,6 +385,89 @@ pub fn totp_code(secret_base32: &str, steps: i64) -> String {
         now - Duration::from_secs(30 * steps.unsigned_abs())
     };
     seed.code_at(at).expose_secret().to_string()
+}
+
+/// Starts tauri-driver (which starts WebKitWebDriver, which starts the app)
+/// and opens a WebDriver session; on failure, ends the whole process group.
+fn start_driver(
+    binary: &Path,
+    data_dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<(Child, CapturedOutput, String, String), String> {
+    let port = free_port();
+    let native_port = free_port();
+    let xdg = data_dir.join("xdg");
+    let mut driver = Command::new("tauri-driver");
+    // Its own process group, so dropping the App ends tauri-driver, the
+    // WebKitWebDriver it starts and the app, not just tauri-driver.
+    std::os::unix::process::CommandExt::process_group(&mut driver, 0);
+    let mut driver = driver
+        .args(["--port", &port.to_string()])
+        .args(["--native-port", &native_port.to_string()])
+        .env("KEYWARD_DATA_DIR", data_dir)
+        .env("XDG_DATA_HOME", xdg.join("data"))
+        .env("XDG_CACHE_HOME", xdg.join("cache"))
+        .env("XDG_CONFIG_HOME", xdg.join("config"))
+        .env_remove("KEYWARD_VAULT")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tauri-driver (cargo install tauri-driver --version ^2)");
+    let output = CapturedOutput::default();
+    output.pump(driver.stdout.take().expect("piped stdout"));
+    output.pump(driver.stderr.take().expect("piped stderr"));
+    let fail = |mut driver: Child, why: String| {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", driver.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = driver.kill();
+        let _ = driver.wait();
+        Err(why)
+    };
+
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            return fail(driver, "tauri-driver did not listen".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(90)))
+        .build()
+        .into();
+    let base = format!("http://127.0.0.1:{port}");
+    let caps = json!({
+        "capabilities": {
+            "alwaysMatch": {
+                "tauri:options": { "application": binary.to_string_lossy() }
+            }
+        }
+    });
+    // tauri-driver accepts connections slightly before its native driver
+    // is ready; retry session creation briefly.
+    for _ in 0..20 {
+        match try_post(&agent, &format!("{base}/session"), &caps) {
+            Ok(resp) if resp["value"]["sessionId"].is_string() => {
+                let session = resp["value"]["sessionId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                return Ok((driver, output, base, session));
+            }
+            Err(ureq::Error::Timeout(_)) => {
+                return fail(driver, "new-session request never answered".into());
+            }
+            _ => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+    fail(driver, "no WebDriver session after 20 requests".into())
 }
 
 fn try_post(agent: &ureq::Agent, url: &str, body: &Value) -> Result<Value, ureq::Error> {
