@@ -2,7 +2,8 @@
 //! theme, must find no serious or critical violation (all findings are
 //! printed); the keyboard alone reaches every control of the main screen,
 //! each with a visible focus indicator; the step-up dialog is modal, takes
-//! focus, closes with Escape and gives focus back.
+//! focus, closes with Escape and gives focus back; a health finding's fix
+//! button lands on the control that fixes it.
 
 use keyward_tests::App;
 use serde_json::{Value, json};
@@ -95,6 +96,16 @@ fn walk_every_screen(theme: &str, env: &[(&str, &str)]) {
     );
 }
 
+fn wait_until_focused(app: &App, name: &str) {
+    for _ in 0..100 {
+        if focused(app)["name"] == name {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{name} never took focus; focus is on {}", focused(app));
+}
+
 fn wait_gone(app: &App, css: &str) {
     for _ in 0..100 {
         let present = app.execute(
@@ -173,6 +184,14 @@ fn the_keyboard_reaches_every_control_with_visible_focus() {
             "Tab never reached {control}: {seen:?}"
         );
     }
+
+    // A health finding's fix lands on the control that fixes it: "Add an
+    // IP whitelist" opens the key's edit form with the whitelist focused.
+    app.click("[data-testid=health] button[data-fix=add_ip_whitelist][data-label=kraken-reader]");
+    app.wait_for("#ips");
+    wait_until_focused(&app, "ips");
+    app.click("nav button.tab"); // Keys
+    app.wait_for("[data-testid=key-row]");
 
     // Enter on the focused key opens it; the step-up dialog takes focus,
     // keeps Tab inside, closes on Escape and returns focus to its opener.
