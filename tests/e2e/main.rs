@@ -10,6 +10,8 @@
 //! - `mfa`: enrolment, step-up for reveal/copy/delete, direct-IPC refusals,
 //!   audit-log view, clipboard clearing.
 //! - `rotation`: the rotation wizard against the simulator.
+//! - `services`: linked services on the key's page, the dated vendor
+//!   checklist, reload, removal.
 //! - `scan`: leak scan of files and git history, import from .env, allow run.
 
 mod checks;
@@ -19,4 +21,5 @@ mod launch;
 mod mfa;
 mod rotation;
 mod scan;
+mod services;
 mod vault;
