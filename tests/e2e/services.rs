@@ -75,8 +75,15 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
     app.fill("#service-add-host", "API.3commas.io");
     app.fill("#service-add-notes", "DCA bots, read and trade only");
     app.click("[data-testid=service-add]");
-    let host = app.wait_for_text("[data-service='3Commas'] [data-testid=service-host]", "3commas");
-    assert_eq!(host.trim(), "api.3commas.io", "the core normalizes the host");
+    let host = app.wait_for_text(
+        "[data-service='3Commas'] [data-testid=service-host]",
+        "3commas",
+    );
+    assert_eq!(
+        host.trim(),
+        "api.3commas.io",
+        "the core normalizes the host"
+    );
     assert_eq!(
         app.text_of("[data-service='3Commas'] [data-testid=service-kind]")
             .trim(),
@@ -88,7 +95,10 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
     app.click("[data-service='3Commas'] [data-item=key_storage_docs]");
     app.wait_for("[data-service='3Commas'] [data-item=key_storage_docs]:checked");
     app.click("[data-service='3Commas'] [data-item=reputation]");
-    app.wait_for_text("[data-service='3Commas'] [data-testid=vendor-checklist]", "2 of 5");
+    app.wait_for_text(
+        "[data-service='3Commas'] [data-testid=vendor-checklist]",
+        "2 of 5",
+    );
     let after = now();
     let dates = shown_dates(&app, "3Commas");
     assert_eq!(
@@ -115,7 +125,10 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
     // Reload: everything is still there.
     app.reload_to_keys();
     app.click("[data-testid=key-row][data-label=binance-main] button.link");
-    app.wait_for_text("[data-service='3Commas'] [data-testid=vendor-checklist]", "2 of 5");
+    app.wait_for_text(
+        "[data-service='3Commas'] [data-testid=vendor-checklist]",
+        "2 of 5",
+    );
     assert_eq!(shown_dates(&app, "3Commas"), dates);
     assert!(app.text_of("[data-service='3Commas']").contains("DCA bots"));
     let used_by = app.text_of("[data-testid=used-by]");
@@ -123,7 +136,10 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
 
     // Untick one: its date goes.
     app.click("[data-service='3Commas'] [data-item=reputation]");
-    app.wait_for_text("[data-service='3Commas'] [data-testid=vendor-checklist]", "1 of 5");
+    app.wait_for_text(
+        "[data-service='3Commas'] [data-testid=vendor-checklist]",
+        "1 of 5",
+    );
     assert!(services(&app)[1]["checklist"][1]["checked_at"].is_null());
     app.screenshot("services-2-unchecked");
 
@@ -132,7 +148,27 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
     app.fill("#service-add-host", "https://example.com/x");
     app.click("[data-testid=service-add]");
     app.wait_for_text("[data-testid=error]", "not a hostname or IP address");
+    app.screenshot("services-3-bad-host");
     assert_eq!(services(&app).len(), 2);
+
+    // Edit the older service: it becomes an own bot with a host; its
+    // checklist is optional, so it stays as it was.
+    app.click("[data-service='grid bot on VPS'] [data-testid=service-edit]");
+    app.execute(
+        "const s = document.querySelector('[data-service=\"grid bot on VPS\"] select');
+         s.value = 'own_bot'; s.dispatchEvent(new Event('change'));
+         return true",
+        json!([]),
+    );
+    app.fill("[data-service='grid bot on VPS'] input.mono", "10.0.0.5");
+    app.click("[data-service='grid bot on VPS'] [data-testid=service-save]");
+    app.wait_for_text(
+        "[data-service='grid bot on VPS'] [data-testid=service-kind]",
+        "Own bot",
+    );
+    let grid = &services(&app)[0];
+    assert_eq!(grid["kind"], "own_bot");
+    assert_eq!(grid["host"], "10.0.0.5");
 
     // Remove the platform.
     app.click("[data-service='3Commas'] [data-testid=service-remove]");
@@ -145,7 +181,7 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
     let left = services(&app);
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["name"], "grid bot on VPS");
-    app.screenshot("services-3-removed");
+    app.screenshot("services-4-removed");
 
     // The log has one entry per change, and the secret never reached the page.
     let log = app.invoke(
@@ -153,6 +189,6 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
         json!({ "filter": { "action": "service_changed" } }),
     );
     let n = log["ok"].as_array().map_or(0, Vec::len);
-    assert_eq!(n, 5, "add, check, check, uncheck, remove: {log}");
+    assert_eq!(n, 6, "add, check, check, uncheck, update, remove: {log}");
     assert!(!app.page_html().contains(CANARY_SECRET));
 }
