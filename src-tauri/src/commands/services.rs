@@ -78,7 +78,9 @@ pub fn service_update(
             ServiceUpdate {
                 name: update.name,
                 kind,
-                host: update.host.map(|h| Some(h).filter(|h| !h.trim().is_empty())),
+                host: update
+                    .host
+                    .map(|h| Some(h).filter(|h| !h.trim().is_empty())),
                 notes: update.notes,
             },
         )
