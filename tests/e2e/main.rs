@@ -12,6 +12,8 @@
 //!   audit-log view, clipboard clearing.
 //! - `rotation`: the rotation wizard against the simulator.
 //! - `scale`: 10,000 keys: virtualized list, keyboard, filter figures.
+//! - `services`: linked services on the key's page, the dated vendor
+//!   checklist, reload, removal.
 //! - `scan`: leak scan of files and git history, import from .env, allow run.
 
 mod a11y;
@@ -23,4 +25,5 @@ mod mfa;
 mod rotation;
 mod scale;
 mod scan;
+mod services;
 mod vault;

@@ -26,6 +26,7 @@ mod revoke;
 mod rotate;
 mod run;
 mod scan;
+mod service;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -197,6 +198,12 @@ enum Command {
     /// Revoke a key (or --exchange EX --all) and check live that it is
     /// rejected; needs --totp.
     Revoke(revoke::RevokeArgs),
+    /// The bots, platforms and scripts that hold a key, with the dated
+    /// vendor checklist (see `keyward service --help`).
+    Service {
+        #[command(subcommand)]
+        command: service::ServiceCommand,
+    },
     /// Guided incident response: playbooks, automated steps, a timestamped
     /// record and a report (see `keyward incident --help`).
     Incident {
@@ -316,7 +323,8 @@ struct AddArgs {
     /// Rotation period in days (default: the vault setting).
     #[arg(long)]
     rotate_every: Option<u32>,
-    /// A bot or tool that holds this key (repeatable).
+    /// A bot or tool that holds this key (repeatable; kind unspecified, see
+    /// `keyward service`).
     #[arg(long = "used-by")]
     used_by: Vec<String>,
     /// Notes (not secret).
@@ -366,7 +374,9 @@ struct EditArgs {
     /// Use the vault's default rotation period.
     #[arg(long)]
     rotate_default: bool,
-    /// Replace the linked services (repeatable).
+    /// The services that hold the key (repeatable): names already recorded
+    /// keep their kind, host and checklist; new names get kind unspecified;
+    /// services not named are removed.
     #[arg(long = "used-by")]
     used_by: Vec<String>,
     /// Remove every linked service.
@@ -641,6 +651,7 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Rotate { command } => rotate::run(path, cli.use_keyring, command),
         Command::Revoke(args) => revoke::run(path, cli.use_keyring, args),
         Command::Incident { command } => incident::run(path, cli.use_keyring, command),
+        Command::Service { command } => service::run(path, cli.use_keyring, command),
     }
 }
 
@@ -723,7 +734,7 @@ fn add(session: &mut Session, args: &AddArgs) -> Result<ExitCode, CliError> {
         key_type: args.key_type.parse::<KeyType>()?,
         scopes: parse_scopes(&args.scopes)?,
         ip_whitelist: args.ips.clone(),
-        linked_services: args.used_by.clone(),
+        linked_services: vault::keep_by_name(&[], &args.used_by),
         notes: args.notes.clone(),
         rotate_every_days: args.rotate_every,
     };

@@ -151,14 +151,20 @@ pub fn show(d: &KeyDetail, as_json: bool) {
             d.ip_whitelist.join(", ")
         }
     );
-    say!(
-        "used by:      {}",
-        if d.linked_services.is_empty() {
-            "-".into()
-        } else {
-            d.linked_services.join(", ")
-        }
-    );
+    if d.linked_services.is_empty() {
+        say!("used by:      -");
+    }
+    for (i, service) in d.linked_services.iter().enumerate() {
+        say!(
+            "{}{}",
+            if i == 0 {
+                "used by:      "
+            } else {
+                "              "
+            },
+            crate::service::summary_line(service)
+        );
+    }
     say!("status:       {}", s.status);
     say!(
         "keyward run:  {}",

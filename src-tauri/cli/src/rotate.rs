@@ -183,7 +183,7 @@ pub(crate) fn network(timeout: u64) -> Result<(ExchangeClient, tokio::runtime::R
     Ok((client, runtime))
 }
 
-fn when(at: Option<i64>) -> String {
+pub(crate) fn when(at: Option<i64>) -> String {
     at.map(|t| {
         let secs = t.rem_euclid(86_400);
         let days = t.div_euclid(86_400);

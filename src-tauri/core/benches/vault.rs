@@ -42,7 +42,7 @@ fn main() {
         );
         key.scopes = vec![Scope::Read, Scope::Trade];
         key.ip_whitelist = vec!["203.0.113.7".into()];
-        key.linked_services = vec![format!("bot-{}", i % 17)];
+        key.linked_services = vec![format!("bot-{}", i % 17).into()];
         let t = Instant::now();
         session.add_key(Actor::Cli, key).expect("add");
         add_times.push(t.elapsed());

@@ -10,7 +10,7 @@ use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{
     Actor, ApiSecret, CheckSelection, Environment, Exchange, HealthReport, KeyDetail, KeyEdit,
     KeyStatus, KeySummary, KeyType, KeyVerification, NewKey, Passphrase, Scope, ValidationError,
-    VaultError, narrow_key, verify_keys,
+    VaultError, keep_by_name, narrow_key, verify_keys,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -54,6 +54,8 @@ pub struct KeyInput {
     key_type: String,
     scopes: Vec<String>,
     ip_whitelist: Vec<String>,
+    /// Names of the services that hold the key (kind unspecified; details
+    /// are added on the key's page, see `commands::services`).
     linked_services: Vec<String>,
     notes: String,
     rotate_every_days: Option<u32>,
@@ -70,6 +72,8 @@ pub struct KeyEditInput {
     key_type: Option<String>,
     scopes: Option<Vec<String>>,
     ip_whitelist: Option<Vec<String>>,
+    /// Service names: recorded services named here are kept with their
+    /// details, new names are added, others removed (`KeyEdit`).
     linked_services: Option<Vec<String>>,
     notes: Option<String>,
     /// `Some(None)` (JSON `null` with the field present) reverts to the vault default.
@@ -103,7 +107,7 @@ impl KeyInput {
             key_type: self.key_type.parse::<KeyType>()?,
             scopes: scopes(&self.scopes)?,
             ip_whitelist: self.ip_whitelist,
-            linked_services: self.linked_services,
+            linked_services: keep_by_name(&[], &self.linked_services),
             notes: self.notes,
             rotate_every_days: self.rotate_every_days,
         })

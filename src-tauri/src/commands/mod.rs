@@ -6,6 +6,7 @@ pub mod keys;
 pub mod mfa;
 pub mod rotation;
 pub mod scan;
+pub mod services;
 pub mod stepup;
 pub mod vault;
 
@@ -48,6 +49,10 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         scan::import_preview,
         scan::import_apply,
         keys::key_allow_run,
+        services::service_add,
+        services::service_update,
+        services::service_remove,
+        services::service_check,
         rotation::rotation_status,
         rotation::rotation_begin,
         rotation::rotation_new_key,

@@ -62,7 +62,8 @@ fn init_add_list_show_edit_check() {
         d["ip_whitelist"],
         serde_json::json!(["203.0.113.7", "10.0.0.0/8"])
     );
-    assert_eq!(d["linked_services"], serde_json::json!(["grid bot"]));
+    assert_eq!(d["linked_services"][0]["name"], "grid bot");
+    assert_eq!(d["linked_services"][0]["kind"], "unspecified");
     assert!(!show.stdout.contains("okx-secret") && !show.stdout.contains("okx-pass"));
 
     env.run(&[

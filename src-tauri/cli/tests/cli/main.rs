@@ -15,6 +15,8 @@
 //! - `rotate`: staged rotation and revocation against the simulator (API
 //!   and manual revocation, verify refusals, MFA, SIGKILL in every step,
 //!   revoke faults, revoke by exchange), canary.
+//! - `service`: linked services and the vendor checklist through `keyward
+//!   service`, `show` and `--used-by`; specific errors and exit codes.
 //! - `verify`: live checks against the exchange simulator, exit 6, the
 //!   stored last check.
 
@@ -28,5 +30,6 @@ mod incident;
 mod keyring;
 mod mfa;
 mod rotate;
+mod service;
 mod tamper;
 mod verify;

@@ -217,6 +217,10 @@ actions! {
     IncidentStepSkipped => "incident_step_skipped",
     /// An incident was closed.
     IncidentClosed => "incident_closed",
+    /// A key's linked service was added, changed or removed, or a
+    /// vendor-checklist item was checked or unchecked (details: service,
+    /// change, fields or item).
+    ServiceChanged => "service_changed",
     /// Verification found the log broken (details: what was found). Written
     /// so that the finding itself stays in the chain.
     AuditIntegrityFailed => "audit_integrity_failed",

@@ -47,7 +47,7 @@ use serde::Serialize;
 
 pub use crate::exchange::Severity;
 use crate::scan::{self, FindingKind, Part};
-use crate::vault::{KeyDetail, KeyStatus, Scope};
+use crate::vault::{KeyDetail, KeyStatus, LinkedService, Scope};
 pub use rules::{Fix, RULES, Rule, RuleId};
 pub use score::{KEY_CAP, PointsLost, RULE_CAP, ScoreBreakdown, score};
 
@@ -79,8 +79,8 @@ pub struct KeyFacts {
     /// Last live check: the permissions the exchange reported as granted
     /// (none when the key did not authenticate).
     pub last_audit_permissions: Option<Vec<String>>,
-    /// Services recorded as using the key.
-    pub linked_services: Vec<String>,
+    /// Services recorded as using the key (with kind and vendor checklist).
+    pub linked_services: Vec<LinkedService>,
     /// Parts of the key the leak scanner found (empty: not found, or no
     /// scan given).
     pub leaked: BTreeSet<Part>,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{AUDIT_STALE_DAYS, KeyFacts, Severity};
 use crate::rotation::policy::{DUE_SOON_DAYS, due_within_at, overdue_at};
 use crate::scan::Part;
-use crate::vault::{KeyStatus, Scope};
+use crate::vault::{ChecklistItem, KeyStatus, Scope};
 
 const DAY: i64 = 86_400;
 
@@ -43,6 +43,9 @@ pub enum RuleId {
     LeakedKeyId,
     /// Marked revoked, but the last check authenticated.
     RevokedStillAuthenticating,
+    /// A third-party platform holds the key and its vendor checklist is
+    /// not complete.
+    VendorChecklistIncomplete,
 }
 
 /// What the user should do about a finding; the dashboard links each to
@@ -236,6 +239,18 @@ pub static RULES: &[Rule] = &[
         on_revoked: false,
         check: leaked_key_id,
     },
+    Rule {
+        id: RuleId::VendorChecklistIncomplete,
+        severity: Severity::Info,
+        points: 3,
+        title: "Third-party platform not fully vetted",
+        explanation: "Before a platform holds your key, read how it stores keys, check its \
+                      reputation, incident history and response, privacy and compliance \
+                      (e.g. GDPR, SOC 2), and whether it is open or closed source.",
+        fix: Fix::ReviewServices,
+        on_revoked: false,
+        check: vendor_checklist_incomplete,
+    },
 ];
 
 /// Whole days between two instants, rounded down, never negative.
@@ -362,7 +377,7 @@ fn shared_across_services(key: &KeyFacts, _now: i64) -> Option<String> {
     let mut names: Vec<String> = key
         .linked_services
         .iter()
-        .map(|s| s.trim().to_lowercase())
+        .map(|s| s.name.trim().to_lowercase())
         .filter(|s| !s.is_empty())
         .collect();
     names.sort();
@@ -373,12 +388,31 @@ fn shared_across_services(key: &KeyFacts, _now: i64) -> Option<String> {
             names.len(),
             key.linked_services
                 .iter()
-                .map(|s| s.trim())
+                .map(|s| s.name.trim())
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join(", ")
         )
     })
+}
+
+fn vendor_checklist_incomplete(key: &KeyFacts, _now: i64) -> Option<String> {
+    let open: Vec<String> = key
+        .linked_services
+        .iter()
+        .filter(|s| s.kind.needs_vetting() && !s.checklist.is_complete())
+        .map(|s| {
+            let missing: Vec<&str> = s.checklist.missing().iter().map(|i| i.as_str()).collect();
+            format!(
+                "{} ({} of {} checked; missing {})",
+                s.name,
+                s.checklist.done(),
+                ChecklistItem::ALL.len(),
+                missing.join(", ")
+            )
+        })
+        .collect();
+    (!open.is_empty()).then(|| format!("vendor checklist incomplete for {}", open.join("; ")))
 }
 
 fn leaked_secret(key: &KeyFacts, _now: i64) -> Option<String> {
@@ -570,6 +604,42 @@ mod tests {
         let f = only(&k, RuleId::SharedAcrossServices);
         assert_eq!(f.why, "recorded as used by 2 services: grid-bot, tax-tool");
         assert_eq!(f.fix, Fix::ReviewServices);
+    }
+
+    #[test]
+    fn vendor_checklist_incomplete_only_for_third_party_platforms() {
+        use crate::vault::{LinkedService, ServiceKind};
+        let mut k = healthy("k");
+        let mut platform = LinkedService::named("3commas");
+        platform.kind = ServiceKind::ThirdPartyPlatform;
+        platform.checklist.set(ChecklistItem::Reputation, true, NOW);
+        platform.checklist.set(ChecklistItem::OpenSource, true, NOW);
+        k.linked_services = vec![platform.clone()];
+        let f = only(&k, RuleId::VendorChecklistIncomplete);
+        assert_eq!(f.severity, Severity::Info);
+        assert_eq!(f.fix, Fix::ReviewServices);
+        assert_eq!(
+            f.why,
+            "vendor checklist incomplete for 3commas (2 of 5 checked; missing \
+             key_storage_docs, incident_history, compliance)"
+        );
+        // Own bots, scripts and services of unrecorded kind are not vendors.
+        for kind in [
+            ServiceKind::OwnBot,
+            ServiceKind::Script,
+            ServiceKind::Unspecified,
+        ] {
+            let mut s = platform.clone();
+            s.kind = kind;
+            k.linked_services = vec![s];
+            assert!(fired(&k).is_empty(), "{kind}");
+        }
+        // A complete checklist is no finding.
+        for item in ChecklistItem::ALL {
+            platform.checklist.set(*item, true, NOW);
+        }
+        k.linked_services = vec![platform];
+        assert!(fired(&k).is_empty());
     }
 
     #[test]

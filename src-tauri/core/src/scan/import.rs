@@ -28,7 +28,8 @@ use super::error::ImportError;
 use super::finding::Part;
 use super::rules::{self, classify, exchange_in};
 use crate::vault::{
-    Actor, ApiSecret, Exchange, NewKey, Passphrase, Session, VaultError, mask_key_id,
+    Actor, ApiSecret, Exchange, LinkedService, MAX_SERVICE_NAME_CHARS, NewKey, Passphrase, Session,
+    VaultError, mask_key_id,
 };
 
 /// Configuration files larger than this are refused.
@@ -139,7 +140,20 @@ impl Candidate {
             .passphrase
             .as_ref()
             .map(|p| Passphrase::new(p.as_str().to_owned()));
-        key.linked_services = vec![self.preview.file.display().to_string()];
+        // The config file is where the key is used: it names the service
+        // (the end of the path when the whole is too long for a name; the
+        // notes keep all of it).
+        let path = self.preview.file.display().to_string();
+        let chars: Vec<char> = path.chars().collect();
+        let name = if chars.len() <= MAX_SERVICE_NAME_CHARS {
+            path.clone()
+        } else {
+            let tail: String = chars[chars.len() - (MAX_SERVICE_NAME_CHARS - 1)..]
+                .iter()
+                .collect();
+            format!("…{tail}")
+        };
+        key.linked_services = vec![LinkedService::named(name)];
         key.notes = format!("imported from {}", self.preview.file.display());
         key
     }

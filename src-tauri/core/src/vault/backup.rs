@@ -34,6 +34,7 @@ use super::kdf::{KdfParams, SALT_LEN, new_salt};
 use super::record::{Environment, KeyStatus, NewKey};
 use super::seal;
 use super::secret::{ApiSecret, BackupPassphrase, Passphrase};
+use super::service;
 use super::session::{Action, Actor, Session, insert_key};
 use crate::mfa::{GatedAction, StepUpGrant};
 
@@ -86,7 +87,9 @@ struct BackupKey {
     key_type: String,
     scopes: Vec<String>,
     ip_whitelist: Vec<String>,
-    linked_services: Vec<String>,
+    /// Service records; a backup from before services had structure holds
+    /// bare names, which read as services of kind unspecified.
+    linked_services: serde_json::Value,
     notes: String,
     created_at: i64,
     last_rotated_at: Option<i64>,
@@ -191,7 +194,8 @@ impl Session {
                 key_type: s.key_type.as_str().into(),
                 scopes: s.scopes.iter().map(|x| x.as_str().to_owned()).collect(),
                 ip_whitelist: detail.ip_whitelist.clone(),
-                linked_services: detail.linked_services.clone(),
+                linked_services: serde_json::from_str(&service::to_json(&detail.linked_services)?)
+                    .map_err(|_| VaultError::BackupCorrupt)?,
                 notes: detail.notes.clone(),
                 created_at: s.created_at,
                 last_rotated_at: s.last_rotated_at,
@@ -361,7 +365,8 @@ fn to_new_key(bk: &BackupKey) -> Result<NewKey, VaultError> {
         key_type: bk.key_type.parse()?,
         scopes,
         ip_whitelist: bk.ip_whitelist.clone(),
-        linked_services: bk.linked_services.clone(),
+        linked_services: service::from_json(&bk.linked_services.to_string())
+            .ok_or(VaultError::BackupCorrupt)?,
         notes: bk.notes.clone(),
         rotate_every_days: bk.rotate_every_days,
     })

@@ -110,6 +110,14 @@ pub enum VaultError {
         /// The label asked for.
         label: String,
     },
+    /// No service with that name on the key.
+    #[error("key {label:?} has no linked service named {service:?}")]
+    ServiceNotFound {
+        /// The key's label.
+        label: String,
+        /// The service name asked for (truncated).
+        service: String,
+    },
     /// Input failed validation.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -164,7 +172,9 @@ pub enum VaultError {
 impl KindedError for VaultError {
     fn kind(&self) -> ErrorKind {
         match self {
-            VaultError::NotFound { .. } | VaultError::KeyNotFound { .. } => ErrorKind::NotFound,
+            VaultError::NotFound { .. }
+            | VaultError::KeyNotFound { .. }
+            | VaultError::ServiceNotFound { .. } => ErrorKind::NotFound,
             VaultError::AlreadyExists { .. }
             | VaultError::WeakKdfParams { .. }
             | VaultError::KdfDowngrade

@@ -159,6 +159,25 @@ fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
         } => {
             keyed(A::KeyRevoked, key_id, label).with_details(Details::new().with("method", *method))
         }
+        Action::ServiceChange {
+            key_id,
+            label,
+            service,
+            change,
+            fields,
+            item,
+        } => {
+            let mut details = Details::new()
+                .with("service", service.as_str())
+                .with("change", *change);
+            if !fields.is_empty() {
+                details = details.with("fields", json!(fields));
+            }
+            if let Some(item) = item {
+                details = details.with("item", *item);
+            }
+            keyed(A::ServiceChanged, key_id, label).with_details(details)
+        }
         Action::Incident {
             incident_id,
             event,

@@ -29,6 +29,12 @@
 //! Session::add_key(Actor, NewKey) -> Result<KeySummary>
 //! Session::list_keys() / search_keys(&str) / key_detail(label)
 //! Session::edit_key(Actor, label, KeyEdit) -> Result<KeyDetail>
+//! // linked services (see `service`): not gated, one audit entry each
+//! Session::services(label) -> Result<Vec<LinkedService>>
+//! Session::add_service(Actor, label, NewService) -> Result<Vec<LinkedService>>
+//! Session::update_service(Actor, label, name, ServiceUpdate) -> Result<Vec<LinkedService>>
+//! Session::remove_service(Actor, label, name) -> Result<Vec<LinkedService>>
+//! Session::set_service_check(Actor, label, name, ChecklistItem, checked) -> Result<Vec<LinkedService>>
 //! Session::settings() / set_default_rotation_days(Actor, days)
 //! Session::raise_kdf_params(Actor, &password, KdfParams)
 //! Session::check_integrity() -> Result<IntegrityReport>
@@ -95,6 +101,7 @@ mod record;
 mod rotation;
 mod seal;
 mod secret;
+mod service;
 mod session;
 mod store;
 pub mod validate;
@@ -128,6 +135,10 @@ pub use rotation::{
     rotation_verify,
 };
 pub use secret::{ApiSecret, BackupPassphrase, MasterPassword, Passphrase, VaultKey};
+pub use service::{
+    ChecklistEntry, ChecklistItem, LinkedService, MAX_SERVICE_NAME_CHARS, MAX_SERVICE_NOTES_CHARS,
+    MAX_SERVICES_PER_KEY, NewService, ServiceKind, ServiceUpdate, VendorChecklist, keep_by_name,
+};
 pub use session::{
     Action, Actor, DamagedRecord, IntegrityReport, Session, Vault, VaultInfo, VaultOptions,
 };

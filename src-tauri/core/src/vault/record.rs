@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use super::secret::{ApiSecret, Passphrase};
+use super::service::LinkedService;
 use super::validate::ValidationError;
 
 macro_rules! name_enum {
@@ -172,8 +173,9 @@ pub struct NewKey {
     pub scopes: Vec<Scope>,
     /// IP addresses or CIDR ranges the key is restricted to at the exchange.
     pub ip_whitelist: Vec<String>,
-    /// Which bots or tools hold this key.
-    pub linked_services: Vec<String>,
+    /// Which bots, platforms or scripts hold this key (names unique per
+    /// key; see `vault::service`).
+    pub linked_services: Vec<LinkedService>,
     /// Free-form notes (not secret; do not paste secrets here).
     pub notes: String,
     /// Rotation period in days; `None` uses the vault default.
@@ -224,7 +226,11 @@ pub struct KeyEdit {
     pub scopes: Option<Vec<Scope>>,
     /// Replaces the IP whitelist.
     pub ip_whitelist: Option<Vec<String>>,
-    /// Replaces the linked services.
+    /// The names of the services that hold the key: a name the key already
+    /// has (case-insensitive) keeps its record (kind, host, notes, vendor
+    /// checklist), a new name becomes a service of kind unspecified, and
+    /// services not named are removed (see `service::keep_by_name`). Single
+    /// services are changed with `Session::add_service` and its siblings.
     pub linked_services: Option<Vec<String>>,
     /// Replaces the notes.
     pub notes: Option<String>,
@@ -300,8 +306,9 @@ pub struct KeyDetail {
     pub has_passphrase: bool,
     /// IP whitelist.
     pub ip_whitelist: Vec<String>,
-    /// Linked services.
-    pub linked_services: Vec<String>,
+    /// Linked services, with kind, host, notes and the dated vendor
+    /// checklist.
+    pub linked_services: Vec<LinkedService>,
     /// Notes.
     pub notes: String,
     /// The key's own rotation period, if it overrides the vault default.

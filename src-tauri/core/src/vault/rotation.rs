@@ -1124,8 +1124,8 @@ impl Session {
         let services: Vec<ServiceItem> = detail
             .linked_services
             .iter()
-            .map(|name| ServiceItem {
-                name: name.clone(),
+            .map(|service| ServiceItem {
+                name: service.name.clone(),
                 state: ServiceState::Pending,
                 marked_at: None,
             })

@@ -24,6 +24,7 @@ use super::record::{
 };
 use super::seal::{self, SealError};
 use super::secret::{ApiSecret, MasterPassword, Passphrase, VaultKey};
+use super::service;
 use super::store::{self, FORMAT_VERSION, Header, Meta};
 use super::validate::{self, ValidationError};
 use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant};
@@ -173,6 +174,23 @@ pub enum Action {
         /// `api` or `manual`.
         method: &'static str,
     },
+    /// A linked service of a key was added, changed or removed, or one of
+    /// its vendor-checklist items was checked or unchecked (see
+    /// `vault::service`). Never the host or notes.
+    ServiceChange {
+        /// Record id of the key.
+        key_id: String,
+        /// The key's label.
+        label: String,
+        /// The service's name (after a rename).
+        service: String,
+        /// `added`, `updated`, `removed`, `checked`, `unchecked`.
+        change: &'static str,
+        /// For `updated`: names of the changed fields.
+        fields: Vec<&'static str>,
+        /// For `checked`/`unchecked`: the checklist item.
+        item: Option<&'static str>,
+    },
     /// An incident was opened, changed or closed (see `vault::incident`).
     Incident {
         /// Incident id.
@@ -214,6 +232,7 @@ impl Action {
             Action::StepUpThrottled { .. } => "step_up_throttled",
             Action::Rotation { event, .. } => event.name(),
             Action::KeyRevoke { .. } => "key_revoke",
+            Action::ServiceChange { .. } => "service_change",
             Action::Incident { .. } => "incident",
         }
     }
@@ -760,9 +779,16 @@ const KEY_COLUMNS: &str =
     ip_whitelist, status, created_at, last_rotated_at, rotate_every_days, last_audit_at,
     last_audit_result";
 /// What [`Session::search_keys`] matches `?1` (a LIKE pattern) against.
+/// Linked services match by name or host only (not by the JSON around them,
+/// so "docs" does not find every key with a checklist).
 const SEARCH_FILTER: &str = "label LIKE ?1 ESCAPE '\\' OR exchange LIKE ?1 ESCAPE '\\'
-    OR api_key_id LIKE ?1 ESCAPE '\\' OR linked_services LIKE ?1 ESCAPE '\\'
-    OR notes LIKE ?1 ESCAPE '\\'";
+    OR api_key_id LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\'
+    OR EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(linked_services)
+                                            THEN linked_services ELSE '[]' END) AS s
+               WHERE (CASE s.type WHEN 'text' THEN s.value
+                      ELSE json_extract(s.value, '$.name') END) LIKE ?1 ESCAPE '\\'
+                  OR (s.type = 'object'
+                      AND json_extract(s.value, '$.host') LIKE ?1 ESCAPE '\\'))";
 
 /// A LIKE pattern matching `query` anywhere, with `%`, `_` and `\` escaped.
 fn like_pattern(query: &str) -> String {
@@ -897,18 +923,8 @@ fn normalize_ips(ips: &[String]) -> Result<String, ValidationError> {
     Ok(out.join(","))
 }
 
-fn services_json(services: &[String]) -> Result<String, ValidationError> {
-    for s in services {
-        validate::free_text("linked service", s, false)?;
-    }
-    let cleaned: Vec<&str> = services
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .collect();
-    serde_json::to_string(&cleaned).map_err(|_| ValidationError::BadText {
-        field: "linked service",
-    })
+fn services_json(services: &[service::LinkedService]) -> Result<String, ValidationError> {
+    service::to_json(&service::validate_list(services)?)
 }
 
 fn label_taken(
@@ -1347,8 +1363,8 @@ impl Session {
             api_key_id: full_id,
             has_passphrase,
             ip_whitelist: split_list(&row.ip_whitelist).map(str::to_owned).collect(),
-            linked_services: serde_json::from_str(&services)
-                .map_err(|_| row.malformed("linked_services"))?,
+            linked_services: service::from_json(&services)
+                .ok_or_else(|| row.malformed("linked_services"))?,
             notes,
             rotate_every_days_override: row.rotate_every_days.and_then(|d| u32::try_from(d).ok()),
             last_audit_at: audit_at,
@@ -1458,9 +1474,10 @@ impl Session {
             fields.push("ip_whitelist");
             sets.push(("ip_whitelist", Box::new(normalize_ips(ips)?)));
         }
-        if let Some(services) = &edit.linked_services {
+        if let Some(names) = &edit.linked_services {
+            let kept = service::keep_by_name(&current.linked_services, names);
             fields.push("linked_services");
-            sets.push(("linked_services", Box::new(services_json(services)?)));
+            sets.push(("linked_services", Box::new(services_json(&kept)?)));
         }
         if let Some(notes) = &edit.notes {
             validate::free_text("notes", notes, true)?;

@@ -122,6 +122,47 @@ pub enum ValidationError {
         /// The field.
         field: &'static str,
     },
+    /// A linked service with an empty name.
+    #[error("the service name must not be empty")]
+    EmptyServiceName,
+    /// A service name over 64 characters.
+    #[error("the service name is longer than 64 characters")]
+    ServiceNameTooLong,
+    /// A service name with a control character.
+    #[error("the service name must not contain control characters")]
+    ServiceNameControlChars,
+    /// Two services of one key with the same name (case-insensitive).
+    #[error("this key already has a service named {name:?}")]
+    DuplicateService {
+        /// The name.
+        name: String,
+    },
+    /// More services on one key than allowed.
+    #[error("a key can have at most 50 linked services")]
+    TooManyServices,
+    /// Not a hostname or IP address.
+    #[error("{value:?} is not a hostname or IP address (no scheme, port or path)")]
+    BadServiceHost {
+        /// What was given (truncated).
+        value: String,
+    },
+    /// Service notes too long or with control characters.
+    #[error("the service notes are longer than 1000 characters or contain control characters")]
+    BadServiceNotes,
+    /// Unknown service kind name.
+    #[error("unknown service kind {value:?} (expected own-bot, platform or script)")]
+    UnknownServiceKind {
+        /// What was given (truncated).
+        value: String,
+    },
+    /// Unknown vendor-checklist item.
+    #[error(
+        "unknown checklist item {value:?} (expected key_storage_docs, reputation, incident_history, compliance or open_source)"
+    )]
+    UnknownChecklistItem {
+        /// What was given (truncated).
+        value: String,
+    },
     /// A rotation period of zero or over ten years.
     #[error("the rotation period must be between 1 and 3650 days")]
     BadRotationPeriod,

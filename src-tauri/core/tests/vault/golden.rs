@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use keyward_core::vault::{
-    Actor, BackupPassphrase, ConflictPolicy, Environment, Exchange, KeyType, MasterPassword, Scope,
-    Vault,
+    Actor, BackupPassphrase, ChecklistItem, ConflictPolicy, Environment, Exchange, KeyType,
+    LinkedService, MasterPassword, Scope, ServiceKind, Vault,
 };
 
 use crate::support::TempVault;
@@ -36,7 +36,11 @@ fn golden_v1_vault_opens_and_reads() {
     assert_eq!(b.summary.exchange, Exchange::Binance);
     assert_eq!(b.summary.scopes, [Scope::Read, Scope::Trade]);
     assert_eq!(b.ip_whitelist, ["203.0.113.7"]);
-    assert_eq!(b.linked_services, ["grid bot"]);
+    // Version 1 stored services as bare names: each reads as a service of
+    // kind unspecified, with nothing checked.
+    assert_eq!(b.linked_services, [LinkedService::named("grid bot")]);
+    assert_eq!(b.linked_services[0].kind, ServiceKind::Unspecified);
+    assert_eq!(s.search_keys("grid").unwrap().len(), 1);
     assert_eq!(b.summary.rotate_every_days, 30);
     let o = s.key_detail("okx desk").unwrap();
     assert!(o.has_passphrase);
@@ -52,6 +56,27 @@ fn golden_v1_vault_opens_and_reads() {
     let report = s.check_integrity().unwrap();
     assert!(report.is_ok());
     assert_eq!(report.fields_ok, 1 + 3 + 1);
+
+    // The first change rewrites the old name as a record and keeps it.
+    let after = s
+        .set_service_check(
+            Actor::Cli,
+            "binance main",
+            "grid bot",
+            ChecklistItem::Reputation,
+            true,
+        )
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].name, "grid bot");
+    assert!(
+        after[0]
+            .checklist
+            .checked_at(ChecklistItem::Reputation)
+            .is_some()
+    );
+    assert_eq!(s.key_detail("binance main").unwrap().linked_services, after);
+    assert_eq!(s.search_keys("grid").unwrap().len(), 1);
 }
 
 #[test]
@@ -67,5 +92,9 @@ fn golden_v1_backup_imports() {
         )
         .unwrap();
     assert_eq!(report.added, ["binance main", "cdp", "okx desk"]);
+    assert_eq!(
+        s.key_detail("binance main").unwrap().linked_services,
+        [LinkedService::named("grid bot")]
+    );
     assert!(s.check_integrity().unwrap().is_ok());
 }

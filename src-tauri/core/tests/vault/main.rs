@@ -10,6 +10,8 @@
 //! - `keyring`: OS-keyring unlock against a real Secret Service.
 //! - `stepup`: every gated action against missing, wrong, replayed and
 //!   throttled proofs; recovery codes; counters across reopening.
+//! - `services`: linked services and their vendor checklist: validation,
+//!   one audit entry per change, search, backups, the locked vault.
 //! - `audit`: every write recorded; modified, deleted, reordered and
 //!   truncated entries reported at unlock; the canary never in the log.
 
@@ -21,4 +23,5 @@ mod header;
 mod keyring;
 mod lifecycle;
 mod policy;
+mod services;
 mod stepup;

@@ -1,5 +1,6 @@
 import { call } from './core';
 import type { Proof } from './mfa';
+import type { LinkedService } from './services';
 
 export const EXCHANGES = [
   'binance',
@@ -53,7 +54,7 @@ export interface KeyDetail extends KeySummary {
   api_key_id: string;
   has_passphrase: boolean;
   ip_whitelist: string[];
-  linked_services: string[];
+  linked_services: LinkedService[];
   notes: string;
   rotate_every_days_override: number | null;
   last_audit_permissions: string[] | null;
@@ -70,6 +71,7 @@ export interface KeyInput {
   key_type: KeyType;
   scopes: Scope[];
   ip_whitelist: string[];
+  /** Names only (kind unspecified); details are set with `services.ts`. */
   linked_services: string[];
   notes: string;
   rotate_every_days: number | null;
