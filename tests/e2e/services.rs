@@ -120,7 +120,7 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
     }
     let text = app.text_of("[data-service='3Commas']");
     assert!(text.contains("checked "), "{text}");
-    app.screenshot("services-1-checked");
+    app.assert_accessible("services-1-checked");
 
     // Reload: everything is still there.
     app.reload_to_keys();
@@ -141,14 +141,14 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
         "1 of 5",
     );
     assert!(services(&app)[1]["checklist"][1]["checked_at"].is_null());
-    app.screenshot("services-2-unchecked");
+    app.assert_accessible("services-2-unchecked");
 
     // A bad host is a specific error and changes nothing.
     app.fill("#service-add-name", "web");
     app.fill("#service-add-host", "https://example.com/x");
     app.click("[data-testid=service-add]");
     app.wait_for_text("[data-testid=error]", "not a hostname or IP address");
-    app.screenshot("services-3-bad-host");
+    app.assert_accessible("services-3-bad-host");
     assert_eq!(services(&app).len(), 2);
 
     // Edit the older service: it becomes an own bot with a host; its
@@ -181,7 +181,7 @@ fn platform_with_host_checklist_dates_survive_reload_then_removed() {
     let left = services(&app);
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["name"], "grid bot on VPS");
-    app.screenshot("services-4-removed");
+    app.assert_accessible("services-4-removed");
 
     // The log has one entry per change, and the secret never reached the page.
     let log = app.invoke(
