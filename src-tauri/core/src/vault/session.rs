@@ -1237,15 +1237,26 @@ impl Session {
             })
             .collect();
         let pattern = format!("%{escaped}%");
+        // Services are matched by name and host only, never by the JSON's
+        // own words or a service's notes. The plain LIKE over the stored
+        // text is a cheap superset that spares most rows the JSON walk;
+        // it is skipped when the query holds characters JSON escapes.
+        let prefilter = if query.contains(['"', '\\']) || query.chars().any(char::is_control) {
+            ""
+        } else {
+            "linked_services LIKE ?1 ESCAPE '\\' AND "
+        };
         self.query_summaries(
-            "WHERE label LIKE ?1 ESCAPE '\\' OR exchange LIKE ?1 ESCAPE '\\'
-               OR api_key_id LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\'
-               OR EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(linked_services)
-                                                       THEN linked_services ELSE '[]' END) AS s
-                          WHERE (CASE s.type WHEN 'text' THEN s.value
-                                 ELSE json_extract(s.value, '$.name') END) LIKE ?1 ESCAPE '\\'
-                             OR (s.type = 'object'
-                                 AND json_extract(s.value, '$.host') LIKE ?1 ESCAPE '\\'))",
+            &format!(
+                "WHERE label LIKE ?1 ESCAPE '\\' OR exchange LIKE ?1 ESCAPE '\\'
+                   OR api_key_id LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\'
+                   OR ({prefilter}EXISTS (SELECT 1 FROM json_each(
+                          CASE WHEN json_valid(linked_services) THEN linked_services ELSE '[]' END) AS s
+                        WHERE (CASE s.type WHEN 'text' THEN s.value
+                               ELSE json_extract(s.value, '$.name') END) LIKE ?1 ESCAPE '\\'
+                           OR (s.type = 'object'
+                               AND json_extract(s.value, '$.host') LIKE ?1 ESCAPE '\\')))"
+            ),
             &[&pattern],
         )
     }
