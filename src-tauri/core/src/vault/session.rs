@@ -778,17 +778,29 @@ const KEY_COLUMNS: &str =
     "id, label, exchange, environment, base_url, api_key_id, key_type, scopes,
     ip_whitelist, status, created_at, last_rotated_at, rotate_every_days, last_audit_at,
     last_audit_result";
-/// What [`Session::search_keys`] matches `?1` (a LIKE pattern) against.
-/// Linked services match by name or host only (not by the JSON around them,
-/// so "docs" does not find every key with a checklist).
-const SEARCH_FILTER: &str = "label LIKE ?1 ESCAPE '\\' OR exchange LIKE ?1 ESCAPE '\\'
-    OR api_key_id LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\'
-    OR EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(linked_services)
-                                            THEN linked_services ELSE '[]' END) AS s
-               WHERE (CASE s.type WHEN 'text' THEN s.value
-                      ELSE json_extract(s.value, '$.name') END) LIKE ?1 ESCAPE '\\'
-                  OR (s.type = 'object'
-                      AND json_extract(s.value, '$.host') LIKE ?1 ESCAPE '\\'))";
+/// The condition [`Session::search_keys`] selects with: `?1` (a LIKE
+/// pattern of `query`) against label, exchange, key id, notes and linked
+/// services. Services match by name and host only, never by the JSON's own
+/// words or a service's notes. The plain LIKE over the stored text is a
+/// cheap superset that spares most rows the JSON walk; it is skipped when
+/// the query holds characters JSON escapes.
+fn search_filter(query: &str) -> String {
+    let prefilter = if query.contains(['"', '\\']) || query.chars().any(char::is_control) {
+        ""
+    } else {
+        "linked_services LIKE ?1 ESCAPE '\\' AND "
+    };
+    format!(
+        "label LIKE ?1 ESCAPE '\\' OR exchange LIKE ?1 ESCAPE '\\'
+           OR api_key_id LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\'
+           OR ({prefilter}EXISTS (SELECT 1 FROM json_each(
+                  CASE WHEN json_valid(linked_services) THEN linked_services ELSE '[]' END) AS s
+                WHERE (CASE s.type WHEN 'text' THEN s.value
+                       ELSE json_extract(s.value, '$.name') END) LIKE ?1 ESCAPE '\\'
+                   OR (s.type = 'object'
+                       AND json_extract(s.value, '$.host') LIKE ?1 ESCAPE '\\')))"
+    )
+}
 
 /// A LIKE pattern matching `query` anywhere, with `%`, `_` and `\` escaped.
 fn like_pattern(query: &str) -> String {
@@ -1256,7 +1268,7 @@ impl Session {
     pub fn search_keys(&mut self, query: &str) -> Result<Vec<KeySummary>, VaultError> {
         self.key()?;
         let pattern = like_pattern(query);
-        self.query_summaries(&format!("WHERE {SEARCH_FILTER}"), &[&pattern])
+        self.query_summaries(&format!("WHERE {}", search_filter(query)), &[&pattern])
     }
 
     /// The record ids of the keys [`Session::search_keys`] finds, in the
@@ -1266,7 +1278,8 @@ impl Session {
         self.key()?;
         let pattern = like_pattern(query);
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT id FROM keys WHERE {SEARCH_FILTER} ORDER BY label COLLATE NOCASE, label"
+            "SELECT id FROM keys WHERE {} ORDER BY label COLLATE NOCASE, label",
+            search_filter(query)
         ))?;
         let ids = stmt.query_map(params![pattern], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();

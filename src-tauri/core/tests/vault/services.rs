@@ -304,6 +304,19 @@ fn search_matches_service_names_and_hosts_not_other_fields() {
         labels(&mut s, "DCA").is_empty(),
         "service notes are not searched"
     );
+    // Characters JSON escapes in the stored text still match.
+    s.add_service(
+        Actor::Cli,
+        "second",
+        NewService {
+            name: r#"the "quoted" \ bot"#.into(),
+            kind: ServiceKind::Script,
+            host: None,
+            notes: String::new(),
+        },
+    )
+    .unwrap();
+    assert_eq!(labels(&mut s, r#""quoted" \"#), ["second"]);
 }
 
 #[test]
