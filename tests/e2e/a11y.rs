@@ -51,6 +51,17 @@ fn walk_every_screen(theme: &str, env: &[(&str, &str)]) {
     app.click("[data-scope=withdraw]");
     app.click("[data-testid=save-key]");
     app.wait_for_text("[data-testid=key-detail] h1", "binance-main");
+    app.wait_for("[data-testid=rotation-begin]");
+    // A key without an open rotation is the normal case, not an error.
+    let errors = app.execute(
+        "return document.querySelectorAll('[data-testid=key-detail] [role=alert]').length",
+        json!([]),
+    );
+    assert_eq!(
+        errors,
+        json!(0),
+        "an error is shown on a healthy key's page"
+    );
     audit(&app, theme, "key-detail", &mut failures);
 
     app.click("[data-testid=reveal-secret]");

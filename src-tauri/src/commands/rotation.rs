@@ -7,7 +7,9 @@
 
 use keyward_core::KindedError;
 use keyward_core::mfa::GatedAction;
-use keyward_core::rotation::{RevokeOutcome, RotationView, ServiceState, VerifyOutcome};
+use keyward_core::rotation::{
+    RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOutcome,
+};
 use keyward_core::vault::{
     Actor, ApiSecret, Exchange, KeyType, NewRotationKey, Passphrase, Scope, ValidationError,
     VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old, rotation_verify,
@@ -30,8 +32,16 @@ fn parse<T: std::str::FromStr<Err = ValidationError>>(s: &str) -> IpcResult<T> {
 
 /// The open (or last) rotation of a key.
 #[tauri::command]
-pub fn rotation_status(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| s.rotation_status(&label).map_err(|e| err(&e)))
+pub fn rotation_status(
+    state: State<'_, AppState>,
+    label: String,
+) -> IpcResult<Option<RotationView>> {
+    state.with_unlocked(|s| match s.rotation_status(&label) {
+        Ok(view) => Ok(Some(view)),
+        // No open rotation is the usual state of a key, not an error.
+        Err(RotationError::NoOpenRotation { .. }) => Ok(None),
+        Err(e) => Err(err(&e)),
+    })
 }
 
 /// Starts a rotation (`planned`).

@@ -65,7 +65,8 @@ export type RevokeOutcome =
   | { status: 'still_active'; label: string; message: string }
   | { status: 'failed'; label: string; kind: string; message: string };
 
-export const rotationStatus = (label: string) => call<RotationView>('rotation_status', { label });
+/** The key's open rotation, or null when it has none. */
+export const rotationStatus = (label: string) => call<RotationView | null>('rotation_status', { label });
 export const rotationBegin = (label: string) => call<RotationView>('rotation_begin', { label });
 export const rotationNewKey = (
   label: string,
