@@ -78,6 +78,7 @@
 //! [`Settings::auto_lock_minutes`] without one, the next call zeroizes the
 //! vault key and fails with [`VaultError::Locked`].
 
+mod alerts;
 mod backup;
 mod checks;
 mod clock;
@@ -104,6 +105,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use crate::health::HealthReport;
+pub use alerts::{
+    AlertSettings, AuditSchedule, BackgroundAuditRun, DeliveryReport, EventSwitches,
+    MAX_DELIVERY_ATTEMPTS, PendingDelivery, Quiet, QueuedEvent, ReminderPass, WebhookInfo,
+    background_audit, deliver_alerts, send_test_alert,
+};
 pub use backup::{ConflictPolicy, ImportReport};
 pub use checks::{
     CheckSelection, CheckStatus, KeyVerification, PendingCheck, RecordOutcome, run_checks,
