@@ -32,6 +32,9 @@ pub struct AppState {
     /// The one exchange client of the process (its rate limiters and clock
     /// offsets only work if every call goes through it), made on first use.
     exchange: std::sync::OnceLock<ExchangeClient>,
+    /// The one webhook sender (it keeps the receiver's rate-limit state
+    /// between messages), made on first use.
+    webhook: std::sync::OnceLock<keyward_core::alerts::webhook::WebhookSender>,
     /// The cancel flag of the running leak scan, if any.
     scan_cancel: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// Findings of the last leak scan (locations and labels, never values),
@@ -49,6 +52,7 @@ impl AppState {
             window: Mutex::new(StepUpWindow::default()),
             clipboard: crate::clipboard::SecretClipboard::system(),
             exchange: std::sync::OnceLock::new(),
+            webhook: std::sync::OnceLock::new(),
             scan_cancel: Mutex::new(None),
             last_scan: Mutex::new(Vec::new()),
         }
@@ -67,6 +71,16 @@ impl AppState {
         let client = ExchangeClient::new(HttpConfig::default())
             .map_err(|e| IpcError::new(e.kind(), e.to_string()))?;
         Ok(self.exchange.get_or_init(|| client).clone())
+    }
+
+    /// The process's webhook sender (`None` if the HTTP client cannot be
+    /// built).
+    pub fn webhook_sender(&self) -> Option<keyward_core::alerts::webhook::WebhookSender> {
+        if let Some(s) = self.webhook.get() {
+            return Some(s.clone());
+        }
+        let sender = keyward_core::alerts::webhook::WebhookSender::new().ok()?;
+        Some(self.webhook.get_or_init(|| sender).clone())
     }
 
     /// The step-up window (lock order: session first, then window).

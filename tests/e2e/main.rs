@@ -2,6 +2,9 @@
 //! (`tauri-driver` + `WebKitWebDriver`) under Xvfb. One test binary; each
 //! module covers one area:
 //!
+//! - `alerts`: a due rotation reminded once by desktop notification (seen on
+//!   the D-Bus session through `dbus-monitor`), the alert settings section,
+//!   the webhook URL never returned to the page.
 //! - `checks`: live key checks against the exchange simulator.
 //! - `incident`: the incident checklist against the simulator, report export.
 //! - `ipc`: every command with hostile arguments; typed errors, no change.
@@ -12,6 +15,7 @@
 //! - `rotation`: the rotation wizard against the simulator.
 //! - `scan`: leak scan of files and git history, import from .env, allow run.
 
+mod alerts;
 mod checks;
 mod incident;
 mod ipc;
