@@ -139,6 +139,12 @@ fn a_due_rotation_is_reminded_once_and_the_webhook_url_never_returns() {
         "[data-testid=alerts-url]",
         &format!("http://127.0.0.1:9/api/webhooks/1/{HOOK_TOKEN}"),
     );
+    // A loopback receiver names no service: pick the format.
+    app.execute(
+        "const s = document.querySelector('[data-testid=alerts-kind]'); \
+         s.value = 'discord'; s.dispatchEvent(new Event('change')); return true",
+        json!([]),
+    );
     app.click("[data-testid=alerts-save-webhook]");
     app.wait_for("[data-testid=step-up]");
     app.fill("#stepup-code", PASSWORD);
