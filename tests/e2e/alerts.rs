@@ -121,8 +121,14 @@ fn a_due_rotation_is_reminded_once_and_the_webhook_url_never_returns() {
     assert!(seen.contains("rotation due soon"), "{seen}");
     assert!(seen.contains("binance"), "{seen}");
     assert!(!seen.contains("quiet-bot"), "{seen}");
-    assert!(!seen.contains(&API_KEY[..8]), "a key id in a notification: {seen}");
-    assert!(!seen.contains("CANARYe2e"), "a secret in a notification: {seen}");
+    assert!(
+        !seen.contains(&API_KEY[..8]),
+        "a key id in a notification: {seen}"
+    );
+    assert!(
+        !seen.contains("CANARYe2e"),
+        "a secret in a notification: {seen}"
+    );
     // Unlocked again (the pass runs again): no second reminder today.
     relock(&app);
     std::thread::sleep(Duration::from_secs(10));
@@ -151,7 +157,10 @@ fn a_due_rotation_is_reminded_once_and_the_webhook_url_never_returns() {
     app.click("[data-testid=step-up-confirm]");
     app.wait_for_text("[data-testid=alerts-webhook-status]", "127.0.0.1");
     app.screenshot("alerts-settings");
-    assert!(!app.page_html().contains(HOOK_TOKEN), "the URL came back to the page");
+    assert!(
+        !app.page_html().contains(HOOK_TOKEN),
+        "the URL came back to the page"
+    );
     let got = app.invoke("alerts_get", json!({}));
     assert_eq!(got["ok"]["webhook"]["host"], "127.0.0.1", "{got}");
     assert!(!got.to_string().contains(HOOK_TOKEN));

@@ -133,7 +133,9 @@ fn read_url() -> Result<WebhookUrl, CliError> {
                 .lock()
                 .read_line(&mut line)
                 .map_err(|_| CliError::Input {
-                    message: format!("could not read the webhook URL from stdin (or set ${URL_VAR})"),
+                    message: format!(
+                        "could not read the webhook URL from stdin (or set ${URL_VAR})"
+                    ),
                 })?;
             line
         }

@@ -63,9 +63,7 @@ impl Receiver {
                     continue;
                 };
                 seen.lock().unwrap().push(req);
-                let reply = script
-                    .next()
-                    .unwrap_or(Reply::Status(204, Vec::new(), ""));
+                let reply = script.next().unwrap_or(Reply::Status(204, Vec::new(), ""));
                 let bytes = match reply {
                     Reply::Garbage => b"this is not HTTP\r\n\r\n".to_vec(),
                     Reply::Status(code, headers, body) => {
@@ -98,9 +96,7 @@ impl Receiver {
 }
 
 fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -221,8 +217,7 @@ impl Fixture {
     }
 
     fn now(&self) -> i64 {
-        self.clock
-            .now_secs()
+        self.clock.now_secs()
     }
 
     fn open_incident(&mut self) {
@@ -449,7 +444,12 @@ fn webhook_changes_need_step_up_and_removal_drops_the_queue() {
     assert_eq!(f.session.alert_settings().unwrap().pending, 0);
     let g = f.grant(GatedAction::SecuritySettings);
     f.session
-        .set_alert_options(Actor::Cli, g, AuditSchedule::Daily, EventSwitches::default())
+        .set_alert_options(
+            Actor::Cli,
+            g,
+            AuditSchedule::Daily,
+            EventSwitches::default(),
+        )
         .unwrap();
     f.open_incident();
     assert_eq!(f.session.alert_settings().unwrap().pending, 1);

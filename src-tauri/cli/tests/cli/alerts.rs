@@ -34,7 +34,9 @@ fn receiver(limit_first: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
             let (head_end, len) = loop {
-                let Ok(n) = s.read(&mut chunk) else { break (0, 0) };
+                let Ok(n) = s.read(&mut chunk) else {
+                    break (0, 0);
+                };
                 if n == 0 {
                     break (0, 0);
                 }
@@ -83,9 +85,7 @@ fn code(seed: &TotpSeed, offset: i64) -> String {
     } else {
         now - Duration::from_secs(30 * offset.unsigned_abs())
     };
-    seed.code_at(at)
-        .expose_secret()
-        .to_owned()
+    seed.code_at(at).expose_secret().to_owned()
 }
 
 fn clean(run: Run) -> Run {
@@ -145,7 +145,14 @@ fn incident_alert_reaches_the_webhook_and_the_url_stays_sealed() {
     .code(1);
     // Set with a code.
     let set = clean(env.run_env(
-        &["alerts", "set-webhook", "--kind", "discord", "--totp", &code(&seed, 0)],
+        &[
+            "alerts",
+            "set-webhook",
+            "--kind",
+            "discord",
+            "--totp",
+            &code(&seed, 0),
+        ],
         &[("KEYWARD_WEBHOOK_URL", &url)],
     ))
     .ok();
@@ -193,7 +200,14 @@ fn incident_alert_reaches_the_webhook_and_the_url_stays_sealed() {
     };
     let dead = format!("http://127.0.0.1:{dead_port}/api/webhooks/42/{TOKEN}");
     clean(env.run_env(
-        &["alerts", "set-webhook", "--kind", "slack", "--totp", &code(&seed, 1)],
+        &[
+            "alerts",
+            "set-webhook",
+            "--kind",
+            "slack",
+            "--totp",
+            &code(&seed, 1),
+        ],
         &[("KEYWARD_WEBHOOK_URL", &dead)],
     ))
     .ok();

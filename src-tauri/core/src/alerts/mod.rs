@@ -117,7 +117,8 @@ mod exchange_name {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Exchange, D::Error> {
         let name = String::deserialize(d)?;
-        name.parse().map_err(|_| serde::de::Error::custom("unknown exchange"))
+        name.parse()
+            .map_err(|_| serde::de::Error::custom("unknown exchange"))
     }
 }
 
@@ -132,7 +133,10 @@ mod exchange_names {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Exchange>, D::Error> {
         Vec::<String>::deserialize(d)?
             .iter()
-            .map(|n| n.parse().map_err(|_| serde::de::Error::custom("unknown exchange")))
+            .map(|n| {
+                n.parse()
+                    .map_err(|_| serde::de::Error::custom("unknown exchange"))
+            })
             .collect()
     }
 }
@@ -213,7 +217,10 @@ impl AlertEvent {
             self.severity.as_str()
         )];
         for k in &self.keys {
-            out.push(format!("Key: {} on {} (id {})", k.label, k.exchange, k.key_id));
+            out.push(format!(
+                "Key: {} on {} (id {})",
+                k.label, k.exchange, k.key_id
+            ));
         }
         if self.keys.is_empty() && !self.exchanges.is_empty() {
             let names: Vec<&str> = self.exchanges.iter().map(|e| e.as_str()).collect();

@@ -184,9 +184,9 @@ impl WebhookUrl {
         let url = url::Url::parse(raw).map_err(|_| WebhookError::InvalidUrl {
             reason: "not an absolute URL",
         })?;
-        let host = url.host().ok_or(WebhookError::InvalidUrl {
-            reason: "no host",
-        })?;
+        let host = url
+            .host()
+            .ok_or(WebhookError::InvalidUrl { reason: "no host" })?;
         match url.scheme() {
             "https" => {}
             "http" if is_loopback(&host) => {}
@@ -258,7 +258,10 @@ impl WebhookUrl {
 
 /// Picks the kind: an explicit one wins; otherwise the URL must name a
 /// known service.
-pub fn resolve_kind(url: &WebhookUrl, kind: Option<WebhookKind>) -> Result<WebhookKind, WebhookError> {
+pub fn resolve_kind(
+    url: &WebhookUrl,
+    kind: Option<WebhookKind>,
+) -> Result<WebhookKind, WebhookError> {
     kind.or_else(|| url.detect_kind())
         .ok_or(WebhookError::InvalidUrl {
             reason: "unknown service: say which format it takes (discord or slack)",
@@ -338,7 +341,13 @@ enum Answer {
 }
 
 fn header_secs(headers: &reqwest::header::HeaderMap, name: &str) -> Option<Duration> {
-    let v = headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok()?;
+    let v = headers
+        .get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
     (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v.min(86_400.0)))
 }
 
@@ -413,7 +422,8 @@ impl WebhookSender {
         kind: WebhookKind,
         event: &AlertEvent,
     ) -> Result<(), WebhookError> {
-        let body = serde_json::to_vec(&payload(kind, event)).map_err(|_| WebhookError::ClientSetup)?;
+        let body =
+            serde_json::to_vec(&payload(kind, event)).map_err(|_| WebhookError::ClientSetup)?;
         let mut last = WebhookError::Network { what: "request" };
         for attempt in 0..MAX_ATTEMPTS {
             if let Some(wait) = self.take_wait() {
@@ -514,7 +524,10 @@ mod tests {
         ] {
             assert!(WebhookUrl::parse(bad).is_err(), "{bad:?} accepted");
         }
-        let long = format!("https://hooks.slack.com/services/{}", "a".repeat(MAX_URL_LEN));
+        let long = format!(
+            "https://hooks.slack.com/services/{}",
+            "a".repeat(MAX_URL_LEN)
+        );
         assert!(WebhookUrl::parse(&long).is_err());
         assert!(WebhookUrl::parse("http://127.0.0.1:8080/hook").is_ok());
         assert!(WebhookUrl::parse("http://[::1]:8080/hook").is_ok());
@@ -575,7 +588,10 @@ mod tests {
         use reqwest::header::{HeaderMap, HeaderValue};
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("3"));
-        assert_eq!(classify(429, &h, b""), Answer::RetryAfter(Duration::from_secs(3)));
+        assert_eq!(
+            classify(429, &h, b""),
+            Answer::RetryAfter(Duration::from_secs(3))
+        );
         let empty = HeaderMap::new();
         assert_eq!(
             classify(429, &empty, br#"{"retry_after": 1.5, "global": false}"#),
@@ -595,7 +611,10 @@ mod tests {
             }
         );
         d.insert("x-ratelimit-remaining", HeaderValue::from_static("4"));
-        assert_eq!(classify(200, &d, b""), Answer::Delivered { wait_next: None });
+        assert_eq!(
+            classify(200, &d, b""),
+            Answer::Delivered { wait_next: None }
+        );
         let mut bad = HeaderMap::new();
         bad.insert("retry-after", HeaderValue::from_static("-5"));
         assert_eq!(

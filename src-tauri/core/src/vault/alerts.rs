@@ -28,9 +28,7 @@ use super::record::{Exchange, KeyStatus};
 use super::rotation::SessionAccess;
 use super::session::{Action, Actor, META_RECORD, Sealer, Session};
 use crate::alerts::reminders::{self, KeyFindings, Reminder};
-use crate::alerts::webhook::{
-    WebhookError, WebhookKind, WebhookSender, WebhookUrl, resolve_kind,
-};
+use crate::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, WebhookUrl, resolve_kind};
 use crate::alerts::{AlertEvent, AlertKey, AlertSeverity, EventKind, short_key_id};
 use crate::exchange::{Finding, Severity};
 use crate::health::{self, RuleId};
@@ -303,12 +301,13 @@ fn write_config(
     sealer: &Sealer<'_>,
     config: &StoredConfig,
 ) -> Result<(), VaultError> {
-    let json = zeroize::Zeroizing::new(serde_json::to_vec(config).map_err(|_| {
-        VaultError::Malformed {
-            record: "alert_config".into(),
-            field: CONFIG_FIELD,
-        }
-    })?);
+    let json =
+        zeroize::Zeroizing::new(
+            serde_json::to_vec(config).map_err(|_| VaultError::Malformed {
+                record: "alert_config".into(),
+                field: CONFIG_FIELD,
+            })?,
+        );
     let blob = sealer.seal(config_aad_record(), CONFIG_FIELD, &json)?;
     tx.execute(
         "INSERT INTO alert_config (id, config) VALUES (1, ?1)
@@ -623,7 +622,11 @@ impl Session {
     /// `rotation_overdue` webhook events (same rule, its own state). Marks
     /// what it decided in one audited transaction; writes nothing when
     /// nothing is due. Does not count as activity.
-    pub fn alerts_reminder_pass(&mut self, actor: Actor, now: i64) -> Result<ReminderPass, VaultError> {
+    pub fn alerts_reminder_pass(
+        &mut self,
+        actor: Actor,
+        now: i64,
+    ) -> Result<ReminderPass, VaultError> {
         self.quietly(|s| s.reminder_pass_inner(actor, now))
     }
 
@@ -712,7 +715,10 @@ impl Session {
     /// Phase 1 of a delivery: the webhook (unsealed) and up to 20 queued
     /// events whose next attempt is due at `now`. `None` when no webhook
     /// is configured or nothing is due. Does not count as activity.
-    pub fn alerts_prepare_delivery(&mut self, now: i64) -> Result<Option<PendingDelivery>, VaultError> {
+    pub fn alerts_prepare_delivery(
+        &mut self,
+        now: i64,
+    ) -> Result<Option<PendingDelivery>, VaultError> {
         self.quietly(|s| {
             let config = s.sealed_config()?;
             let Some(hook) = &config.webhook else {
@@ -723,10 +729,13 @@ impl Session {
                  ORDER BY seq LIMIT ?2",
             )?;
             let rows: Vec<(i64, String, i64)> = stmt
-                .query_map(params![now, BATCH], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map(params![now, BATCH], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
                 .collect::<Result<_, _>>()?;
             drop(stmt);
             let mut events = Vec::new();
+            let mut unreadable = Vec::new();
             for (seq, json, attempts) in rows {
                 match serde_json::from_str::<AlertEvent>(&json) {
                     Ok(event) => events.push(QueuedEvent {
@@ -734,12 +743,22 @@ impl Session {
                         attempts,
                         event,
                     }),
-                    // A row that does not parse can never be sent.
-                    Err(_) => {
-                        s.conn
-                            .execute("DELETE FROM alert_outbox WHERE seq = ?1", params![seq])?;
-                    }
+                    Err(_) => unreadable.push(seq),
                 }
+            }
+            if !unreadable.is_empty() {
+                // A row that does not parse can never be sent: drop it.
+                s.write_events(
+                    Actor::System,
+                    None,
+                    |_| Vec::new(),
+                    |tx, _| {
+                        for seq in &unreadable {
+                            tx.execute("DELETE FROM alert_outbox WHERE seq = ?1", params![seq])?;
+                        }
+                        Ok(())
+                    },
+                )?;
             }
             if events.is_empty() {
                 return Ok(None);
@@ -870,14 +889,23 @@ impl Session {
             record: "alert_runs".into(),
             field: "summary",
         })?;
+        // The checks themselves are audited one by one; the summary is
+        // bookkeeping for the settings screen.
         self.quietly(|s| {
-            s.key()?;
-            s.conn.execute(
-                "INSERT INTO alert_runs (id, last_at, summary) VALUES (1, ?1, ?2)
-                 ON CONFLICT(id) DO UPDATE SET last_at = excluded.last_at, summary = excluded.summary",
-                params![run.at, json],
-            )?;
-            Ok(())
+            s.write_events(
+                Actor::System,
+                None,
+                |_| Vec::new(),
+                |tx, _| {
+                    tx.execute(
+                        "INSERT INTO alert_runs (id, last_at, summary) VALUES (1, ?1, ?2)
+                         ON CONFLICT(id) DO UPDATE SET last_at = excluded.last_at,
+                            summary = excluded.summary",
+                        params![run.at, json],
+                    )?;
+                    Ok(())
+                },
+            )
         })
     }
 }
