@@ -19,7 +19,7 @@ use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::Situation;
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
 use keyward_core::vault::{
-    Actor, AuditSchedule, CheckSelection, Environment, EventSwitches, Exchange, KdfParams,
+    self, Actor, AuditSchedule, CheckSelection, Environment, EventSwitches, Exchange, KdfParams,
     ManualClock, MasterPassword, NewKey, Scope, Session, UnlockThrottle, Vault, VaultError,
     VaultOptions, deliver_alerts, send_test_alert, verify_session,
 };
@@ -558,4 +558,48 @@ fn critical_findings_of_live_checks_alert_once_per_finding() {
     assert_eq!(requests.len(), 1);
     assert!(requests[0].body.contains("withdraw_undeclared"));
     assert_no_canary(&requests[0].body);
+}
+
+#[test]
+fn the_background_audit_runs_when_due_and_records_its_summary() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut account = KeyAccount::hmac(SimExchange::Binance, KEY_ID, SECRET, &[SimScope::Read]);
+    account.ips = vec!["192.0.2.10".into()];
+    let accounts = Accounts {
+        keys: vec![account],
+        ..Accounts::default()
+    };
+    let (_, sim) = rt.block_on(keyward_sim::spawn(accounts)).unwrap();
+    let f = Fixture::new(
+        Environment::Custom(sim.url(SimExchange::Binance)),
+        vec![Scope::Read],
+    );
+    let now = f.now();
+    let deadline = f.session.idle_deadline();
+    let slot = Mutex::new(Some(f.session));
+    let client = ExchangeClient::new(HttpConfig::default()).unwrap();
+    let run = rt
+        .block_on(vault::background_audit(&slot, &client, now))
+        .unwrap()
+        .expect("due: never ran");
+    assert_eq!((run.checked, run.failed, run.critical), (1, 0, 0));
+    assert!(run.error.is_none());
+    // Not due again within the day.
+    assert!(
+        rt.block_on(vault::background_audit(&slot, &client, now + 3600))
+            .unwrap()
+            .is_none()
+    );
+    let mut guard = slot.lock().unwrap();
+    let session = guard.as_mut().unwrap();
+    // Background work is not activity: the idle deadline did not move.
+    assert_eq!(session.idle_deadline(), deadline);
+    let settings = session.alert_settings().unwrap();
+    assert_eq!(settings.last_background_audit, Some(run));
+    let detail = session.key_detail("grid-bot").unwrap();
+    assert_eq!(detail.last_audit_result.as_deref(), Some("ok"));
 }
