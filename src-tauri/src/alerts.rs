@@ -45,12 +45,20 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     std::thread::spawn(move || {
         let mut unlocked_since: Option<std::time::Instant> = None;
         let mut last_pass: Option<std::time::Instant> = None;
+        let mut seen_locks = 0;
         loop {
             std::thread::sleep(TICK);
             let state = app.state::<AppState>();
             let unlocked = lock_slot(&state.session)
                 .as_ref()
                 .is_some_and(Session::is_unlocked);
+            // A lock and unlock between two ticks is still a new unlock.
+            let locks = state.locks.load(std::sync::atomic::Ordering::SeqCst);
+            if locks != seen_locks {
+                seen_locks = locks;
+                unlocked_since = None;
+                last_pass = None;
+            }
             if !unlocked {
                 unlocked_since = None;
                 last_pass = None;

@@ -35,6 +35,9 @@ pub struct AppState {
     /// The one webhook sender (it keeps the receiver's rate-limit state
     /// between messages), made on first use.
     webhook: std::sync::OnceLock<keyward_core::alerts::webhook::WebhookSender>,
+    /// How many times the vault was locked: the alerts thread treats a
+    /// change as a new unlock even if it never saw the vault locked.
+    pub locks: std::sync::atomic::AtomicU64,
     /// The cancel flag of the running leak scan, if any.
     scan_cancel: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// Findings of the last leak scan (locations and labels, never values),
@@ -53,6 +56,7 @@ impl AppState {
             clipboard: crate::clipboard::SecretClipboard::system(),
             exchange: std::sync::OnceLock::new(),
             webhook: std::sync::OnceLock::new(),
+            locks: std::sync::atomic::AtomicU64::new(0),
             scan_cancel: Mutex::new(None),
             last_scan: Mutex::new(Vec::new()),
         }
@@ -94,6 +98,7 @@ impl AppState {
         if let Some(session) = lock_slot(&self.session).take() {
             session.lock();
         }
+        self.locks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.step_up_window().close();
         self.clipboard.clear_now();
     }
