@@ -235,3 +235,40 @@ fn incident_alert_reaches_the_webhook_and_the_url_stays_sealed() {
     assert_eq!(v["pending"], 0);
     file_clean(&env);
 }
+
+#[test]
+fn remind_names_a_due_key_once_a_day_for_cron() {
+    let env = Env::init();
+    clean(env.run_stdin(
+        &[
+            "add",
+            "--exchange",
+            "binance",
+            "--label",
+            "daily-bot",
+            "--api-key",
+            BINANCE_KEY,
+            "--secret-stdin",
+            "--rotate-every",
+            "1",
+        ],
+        &format!("{SECRET}\n"),
+    ))
+    .ok();
+    clean(env.add_binance("calm-bot", SECRET)).ok();
+    let first = clean(env.run(&["alerts", "remind", "--json"])).ok();
+    let v: Value = serde_json::from_str(&first.stdout).unwrap();
+    let reminders = v["reminders"].as_array().unwrap();
+    assert_eq!(reminders.len(), 1, "{v}");
+    assert_eq!(reminders[0]["label"], "daily-bot");
+    assert!(
+        !first.stdout.contains(&BINANCE_KEY[..8]),
+        "a key id in a reminder"
+    );
+    // Run again (cron every few minutes): quiet until a day has passed.
+    let again = clean(env.run(&["alerts", "remind", "--json"])).ok();
+    let v: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert!(v["reminders"].as_array().unwrap().is_empty(), "{v}");
+    let log = clean(env.run(&["log", "--json"])).ok();
+    assert_eq!(log.stdout.matches("alert_reminded").count(), 1);
+}

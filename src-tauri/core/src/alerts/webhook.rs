@@ -268,12 +268,21 @@ pub fn resolve_kind(
         })
 }
 
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The JSON body for `event` in the format of `kind`. Holds only what
 /// [`AlertEvent::lines`] holds.
 pub fn payload(kind: WebhookKind, event: &AlertEvent) -> Value {
     let lines = event.lines();
     match kind {
-        WebhookKind::Slack => json!({ "text": lines.join("\n") }),
+        // Slack reads `<…>` as links and mentions (`<!channel>`): a label
+        // must not be able to ping a channel, so the three control
+        // characters are escaped as Slack asks.
+        WebhookKind::Slack => json!({ "text": slack_escape(&lines.join("\n")) }),
         WebhookKind::Discord => {
             let color = match event.severity {
                 super::AlertSeverity::Critical => 0xD0_3B_3B,
@@ -580,6 +589,13 @@ mod tests {
         assert!(d["embeds"].is_array());
         let s = payload(WebhookKind::Slack, &event);
         assert!(s["text"].is_string());
+        // Labels cannot mention anyone.
+        let mut loud = event.clone();
+        loud.keys[0].label = "<!channel> @everyone".into();
+        let text = payload(WebhookKind::Slack, &loud)["text"].to_string();
+        assert!(!text.contains("<!channel>"), "{text}");
+        let d = payload(WebhookKind::Discord, &loud);
+        assert_eq!(d["allowed_mentions"]["parse"], json!([]));
         assert_eq!(s.as_object().map(|o| o.len()), Some(1));
     }
 
