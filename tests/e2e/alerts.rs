@@ -170,6 +170,21 @@ fn a_due_rotation_is_reminded_once_and_the_webhook_url_never_returns() {
         json!({ "webhook": { "url": "https://hooks.slack.com/services/T/B/X", "kind": null } }),
     );
     assert_eq!(direct["err"]["kind"], "mfa", "{direct}");
+    // The options command with the names the page sends (master password
+    // as proof while MFA is not enrolled).
+    let options = app.invoke(
+        "alerts_set_options",
+        json!({
+            "backgroundAudit": "weekly",
+            "events": { "incident_opened": true, "critical_finding": true, "rotation_overdue": false },
+            "proof": { "kind": "password", "password": PASSWORD }
+        }),
+    );
+    assert_eq!(options["ok"]["background_audit"], "weekly", "{options}");
+    assert_eq!(
+        options["ok"]["events"]["rotation_overdue"], false,
+        "{options}"
+    );
     let log = app.invoke("audit_log", json!({ "filter": {} }));
     assert!(!log.to_string().contains(HOOK_TOKEN));
     let output = app.output.text();
