@@ -64,6 +64,11 @@ const COMMANDS: &[&str] = &[
     "incident_run",
     "incident_report",
     "incident_export",
+    "alerts_get",
+    "alerts_set_webhook",
+    "alerts_remove_webhook",
+    "alerts_set_options",
+    "alerts_test",
 ];
 
 fn main() {

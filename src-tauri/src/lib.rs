@@ -1,11 +1,12 @@
 //! The Keyward desktop shell: a Tauri 2 window over `keyward-core`.
 //!
-//! Owns: window setup, app state, the idle auto-lock timer, and the IPC
-//! command adapters in [`commands`]. Must never: hold security policy (MFA,
+//! Owns: window setup, app state, the idle auto-lock timer, the background
+//! alerts thread ([`alerts`]), and the IPC command adapters in [`commands`]. Must never: hold security policy (MFA,
 //! validation, lockout live in the core), log command arguments, or hand a
 //! secret to the webview outside the MFA-gated reveal command.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod clipboard;
 pub mod commands;
 pub mod error;
@@ -29,8 +30,12 @@ pub fn run() {
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) {
     builder
         .manage(AppState::from_env())
+        // Notifications are sent from Rust only; the capability grants the
+        // webview none of the plugin's commands.
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             spawn_idle_lock(app.handle().clone());
+            alerts::spawn(app.handle().clone());
             Ok(())
         })
         .invoke_handler(commands::handler())

@@ -32,6 +32,12 @@ pub struct AppState {
     /// The one exchange client of the process (its rate limiters and clock
     /// offsets only work if every call goes through it), made on first use.
     exchange: std::sync::OnceLock<ExchangeClient>,
+    /// The one webhook sender (it keeps the receiver's rate-limit state
+    /// between messages), made on first use.
+    webhook: std::sync::OnceLock<keyward_core::alerts::webhook::WebhookSender>,
+    /// How many times the vault was locked: the alerts thread treats a
+    /// change as a new unlock even if it never saw the vault locked.
+    pub locks: std::sync::atomic::AtomicU64,
     /// The cancel flag of the running leak scan, if any.
     scan_cancel: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// Findings of the last leak scan (locations and labels, never values),
@@ -49,6 +55,8 @@ impl AppState {
             window: Mutex::new(StepUpWindow::default()),
             clipboard: crate::clipboard::SecretClipboard::system(),
             exchange: std::sync::OnceLock::new(),
+            webhook: std::sync::OnceLock::new(),
+            locks: std::sync::atomic::AtomicU64::new(0),
             scan_cancel: Mutex::new(None),
             last_scan: Mutex::new(Vec::new()),
         }
@@ -69,6 +77,16 @@ impl AppState {
         Ok(self.exchange.get_or_init(|| client).clone())
     }
 
+    /// The process's webhook sender (`None` if the HTTP client cannot be
+    /// built).
+    pub fn webhook_sender(&self) -> Option<keyward_core::alerts::webhook::WebhookSender> {
+        if let Some(s) = self.webhook.get() {
+            return Some(s.clone());
+        }
+        let sender = keyward_core::alerts::webhook::WebhookSender::new().ok()?;
+        Some(self.webhook.get_or_init(|| sender).clone())
+    }
+
     /// The step-up window (lock order: session first, then window).
     pub fn step_up_window(&self) -> MutexGuard<'_, StepUpWindow> {
         self.window.lock().unwrap_or_else(|e| e.into_inner())
@@ -80,6 +98,7 @@ impl AppState {
         if let Some(session) = lock_slot(&self.session).take() {
             session.lock();
         }
+        self.locks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.step_up_window().close();
         self.clipboard.clear_now();
     }

@@ -3,6 +3,9 @@
 //! module covers one area:
 //!
 //! - `a11y`: axe-core on every screen in both themes; keyboard and focus.
+//! - `alerts`: a due rotation reminded once by desktop notification (seen on
+//!   the D-Bus session through `dbus-monitor`), the alert settings section,
+//!   the webhook URL never returned to the page.
 //! - `checks`: live key checks against the exchange simulator.
 //! - `incident`: the incident checklist against the simulator, report export.
 //! - `ipc`: every command with hostile arguments; typed errors, no change.
@@ -17,6 +20,7 @@
 //! - `scan`: leak scan of files and git history, import from .env, allow run.
 
 mod a11y;
+mod alerts;
 mod checks;
 mod incident;
 mod ipc;

@@ -369,6 +369,10 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
             return Ok(ExitCode::SUCCESS);
         }
     };
+    if matches!(cmd, IncidentCommand::Open { .. }) && result.is_ok() {
+        // After the commit; a failed delivery never changes the result.
+        crate::alerts::deliver_pending(&mut session);
+    }
     match result {
         Ok((view, true)) => {
             json(&view);

@@ -16,6 +16,7 @@ macro_rules! say {
     }};
 }
 
+mod alerts;
 mod gated;
 mod health;
 mod import_env;
@@ -209,6 +210,12 @@ enum Command {
     Incident {
         #[command(subcommand)]
         command: incident::IncidentCommand,
+    },
+    /// Reminders and webhook alerts: status, set-webhook, remove-webhook,
+    /// options, test, remind.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
     },
     /// Show where the vault is and whether it exists.
     Status {
@@ -652,6 +659,7 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Revoke(args) => revoke::run(path, cli.use_keyring, args),
         Command::Incident { command } => incident::run(path, cli.use_keyring, command),
         Command::Service { command } => service::run(path, cli.use_keyring, command),
+        Command::Alerts { command } => alerts::run(path, cli.use_keyring, command),
     }
 }
 

@@ -80,6 +80,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &VerifyArgs) -> Result<ExitCode
         &selection,
         Actor::Cli,
     ))?;
+    crate::alerts::deliver_pending(&mut session);
     session.lock();
     if args.json {
         let printed = if args.all {

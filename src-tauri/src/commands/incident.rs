@@ -46,10 +46,13 @@ pub fn incident_open(
                 .map_err(|v| IpcError::new(ErrorKind::Invalid, v.to_string()))
         })
         .transpose()?;
-    state.with_unlocked(|s| {
+    let view = state.with_unlocked(|s| {
         s.incident_open(Actor::Gui, situation, &labels, exchange)
             .map_err(|e| err(&e))
-    })
+    })?;
+    // Committed: the webhook alert (if any) goes out in the background.
+    crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
+    Ok(view)
 }
 
 /// Every incident, newest first.

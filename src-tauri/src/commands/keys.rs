@@ -273,9 +273,12 @@ pub async fn key_check(
         None => CheckSelection::All,
     };
     let client = state.exchange_client()?;
-    verify_keys(&state.session, &client, &selection, Actor::Gui)
+    let results = verify_keys(&state.session, &client, &selection, Actor::Gui)
         .await
-        .map_err(|e| IpcError::from_core(&e))
+        .map_err(|e| IpcError::from_core(&e))?;
+    // Critical findings were queued with the stored checks; send them.
+    crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
+    Ok(results)
 }
 
 /// Allows `keyward run` to hand this key to a process (step-up: AllowRun;

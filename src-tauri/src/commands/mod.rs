@@ -1,6 +1,7 @@
 //! IPC command adapters: each one translates a request into one core call
 //! and its result into a DTO. No policy lives here.
 
+pub mod alerts;
 pub mod incident;
 pub mod keys;
 pub mod mfa;
@@ -75,6 +76,11 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         incident::incident_run,
         incident::incident_report,
         incident::incident_export,
+        alerts::alerts_get,
+        alerts::alerts_set_webhook,
+        alerts::alerts_remove_webhook,
+        alerts::alerts_set_options,
+        alerts::alerts_test,
     ]
 }
 

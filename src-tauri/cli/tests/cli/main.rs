@@ -1,6 +1,9 @@
 //! End-to-end tests of the `keyward` binary against real vault files.
 //!
 //! Modules:
+//! - `alerts`: webhook set from the environment with a TOTP code, an
+//!   incident's message at a local receiver, the URL never printed or stored
+//!   in plaintext, a receiver that is down never fails the command.
 //! - `commands`: every command, its output and its exit code (DESIGN §6).
 //! - `canary`: planted secrets never reach any file, stdout or stderr.
 //! - `tamper`: damaged or foreign files give clear errors and exit codes.
@@ -22,6 +25,7 @@
 
 mod support;
 
+mod alerts;
 mod canary;
 mod commands;
 mod crash;

@@ -224,6 +224,15 @@ actions! {
     /// Verification found the log broken (details: what was found). Written
     /// so that the finding itself stays in the chain.
     AuditIntegrityFailed => "audit_integrity_failed",
+    /// The alert configuration changed (webhook set or removed, options;
+    /// never the URL).
+    AlertSettingsChanged => "alert_settings_changed",
+    /// Reminders were decided or webhook events queued by a reminder pass.
+    AlertReminded => "alert_reminded",
+    /// A webhook message was delivered.
+    AlertDelivered => "alert_delivered",
+    /// A webhook message could not be delivered (details: error code).
+    AlertFailed => "alert_failed",
 }
 
 impl fmt::Display for Actor {

@@ -493,8 +493,9 @@ impl Session {
             audit::Action::Verify,
             UNIX_EPOCH + Duration::from_secs(u64::try_from(self.now_secs()).unwrap_or(0)),
         )
-        .with_key(result.id.clone(), label)
+        .with_key(result.id.clone(), label.clone())
         .with_details(details);
+        let label_for_alert = label;
         // The `verify` entry is appended by hand, in the same transaction as
         // the update, instead of through an `Action` (no action is passed).
         self.write_events(
@@ -509,6 +510,27 @@ impl Session {
                     params![&id[..], at, status, permissions],
                 )?;
                 journal::append(tx, sealer, event)?;
+                let api_key_id: String = tx.query_row(
+                    "SELECT api_key_id FROM keys WHERE id = ?1",
+                    params![&id[..]],
+                    |r| r.get(0),
+                )?;
+                // Critical findings go to the webhook (queued here, sent
+                // after commit); an inconclusive check forgets nothing.
+                super::alerts::after_check(
+                    tx,
+                    sealer,
+                    &id,
+                    &label_for_alert,
+                    result.exchange,
+                    &api_key_id,
+                    &result.findings,
+                    !matches!(
+                        result.status,
+                        CheckStatus::Unreachable | CheckStatus::Unusable
+                    ),
+                    at,
+                )?;
                 Ok(())
             },
         )?;

@@ -167,6 +167,10 @@ pub enum VaultError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A webhook URL was refused or a webhook message not delivered (the
+    /// URL is never part of the message).
+    #[error(transparent)]
+    Webhook(#[from] crate::alerts::webhook::WebhookError),
 }
 
 impl KindedError for VaultError {
@@ -197,6 +201,7 @@ impl KindedError for VaultError {
             | VaultError::MfaRecordMissing => ErrorKind::Integrity,
             VaultError::Mfa(e) => e.kind(),
             VaultError::Audit(e) => e.kind(),
+            VaultError::Webhook(e) => e.kind(),
             VaultError::Random | VaultError::Database(_) | VaultError::Io { .. } => {
                 ErrorKind::Internal
             }

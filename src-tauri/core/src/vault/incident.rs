@@ -163,11 +163,17 @@ impl Session {
             });
         }
         let mut keys = Vec::new();
+        let mut alert_keys = Vec::new();
         for label in labels {
             let d = self.key_detail(label)?;
             if keys.iter().any(|k: &AffectedKey| k.id == d.summary.id) {
                 continue;
             }
+            alert_keys.push(crate::alerts::AlertKey {
+                label: d.summary.label.clone(),
+                exchange: d.summary.exchange,
+                key_id: crate::alerts::short_key_id(&d.api_key_id),
+            });
             keys.push(AffectedKey {
                 id: d.summary.id.clone(),
                 label: d.summary.label.clone(),
@@ -217,6 +223,14 @@ impl Session {
                 .join(", ")
         );
         let version = cat.version;
+        let alert = crate::alerts::AlertEvent {
+            kind: crate::alerts::EventKind::IncidentOpened,
+            severity: crate::alerts::AlertSeverity::Critical,
+            at: now,
+            keys: alert_keys,
+            exchanges: exchanges.clone(),
+            detail: format!("Situation: {}", playbook.title),
+        };
         self.write(
             actor,
             |_| Action::Incident {
@@ -224,7 +238,7 @@ impl Session {
                 event: "opened",
                 step: None,
             },
-            |tx, _| {
+            |tx, sealer| {
                 tx.execute(
                     "INSERT INTO incidents (id, situation, playbook_version, state, opened_at,
                         exchanges, keys) VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6)",
@@ -252,6 +266,8 @@ impl Session {
                     )?;
                 }
                 add_event(tx, &id, now, "opened", None, &summary, None)?;
+                // Queued in this transaction, sent after commit.
+                super::alerts::enqueue(tx, sealer, &alert)?;
                 Ok(())
             },
         )?;

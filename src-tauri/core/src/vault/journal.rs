@@ -200,6 +200,44 @@ fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
             }
             plain(a).with_details(details)
         }
+        Action::AlertSettingsChange { change, detail } => plain(A::AlertSettingsChanged)
+            .with_details(
+                Details::new()
+                    .with("change", *change)
+                    .with("detail", detail.as_str()),
+            ),
+        Action::AlertReminders { labels, queued } => plain(A::AlertReminded).with_details(
+            Details::new()
+                .with("labels", json!(labels))
+                .with("queued", *queued),
+        ),
+        Action::AlertDelivery {
+            event,
+            label,
+            error,
+            status,
+            attempt,
+            dropped,
+        } => {
+            let a = if error.is_some() {
+                A::AlertFailed
+            } else {
+                A::AlertDelivered
+            };
+            let mut details = Details::new()
+                .with("event", *event)
+                .with("attempt", *attempt);
+            if let Some(label) = label {
+                details = details.with("label", label.as_str());
+            }
+            if let Some(error) = error {
+                details = details.with("error", *error).with("dropped", *dropped);
+            }
+            if let Some(status) = status {
+                details = details.with("status", *status);
+            }
+            plain(a).with_details(details)
+        }
     }
 }
 

@@ -73,6 +73,15 @@
 //! // health (see `crate::health`): stored metadata only, no network
 //! Session::health_report(now, &[scan::Finding]) -> Result<HealthReport>
 //! Session::health_facts(&[scan::Finding]) -> Result<Vec<KeyFacts>>
+//! // alerts (see `alerts` and `crate::alerts`): webhook URL sealed, never returned
+//! Session::alert_settings() -> Result<AlertSettings>                  // kind, host, masked form
+//! Session::set_webhook(Actor, grant /*SecuritySettings*/, &WebhookUrl, Option<WebhookKind>, Option<EventSwitches>)
+//! Session::remove_webhook(Actor, grant /*SecuritySettings*/)
+//! Session::set_alert_options(Actor, grant /*SecuritySettings*/, AuditSchedule, EventSwitches)
+//! Session::alerts_reminder_pass(Actor, now) -> Result<ReminderPass>   // not activity
+//! Session::quietly(|s| ...)                                           // background work, not activity
+//! deliver_alerts(access, &WebhookSender, Actor, now) -> Result<DeliveryReport>   // 3 phases
+//! send_test_alert(access, &WebhookSender, Actor) / background_audit(&Mutex<Option<Session>>, &client, now)
 //! // audit log
 //! Session::audit_log(&AuditFilter) -> Result<Vec<audit::Entry>>
 //! Session::verify_audit() -> Result<AuditReport>
@@ -84,6 +93,7 @@
 //! [`Settings::auto_lock_minutes`] without one, the next call zeroizes the
 //! vault key and fails with [`VaultError::Locked`].
 
+mod alerts;
 mod backup;
 mod checks;
 mod clock;
@@ -111,6 +121,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use crate::health::HealthReport;
+pub use alerts::{
+    AlertSettings, AuditSchedule, BackgroundAuditRun, DeliveryReport, EventSwitches,
+    MAX_DELIVERY_ATTEMPTS, PendingDelivery, QueuedEvent, Quiet, ReminderPass, WebhookInfo,
+    background_audit, deliver_alerts, send_test_alert,
+};
 pub use backup::{ConflictPolicy, ImportReport};
 pub use checks::{
     CheckSelection, CheckStatus, KeyVerification, PendingCheck, RecordOutcome, run_checks,

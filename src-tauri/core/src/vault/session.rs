@@ -201,6 +201,36 @@ pub enum Action {
         /// The playbook step, when the event is about one.
         step: Option<String>,
     },
+    /// The alert configuration changed (see `vault::alerts`; never the
+    /// webhook URL).
+    AlertSettingsChange {
+        /// `webhook_set`, `webhook_removed`, `options`.
+        change: &'static str,
+        /// Kind and host of a new webhook, or the new options.
+        detail: String,
+    },
+    /// A reminder pass decided reminders or queued webhook events.
+    AlertReminders {
+        /// Labels of the keys reminded of.
+        labels: Vec<String>,
+        /// `rotation_overdue` events queued for the webhook.
+        queued: usize,
+    },
+    /// A webhook delivery was attempted.
+    AlertDelivery {
+        /// The event's name.
+        event: &'static str,
+        /// The first key's label, if any.
+        label: Option<String>,
+        /// The failure's code, if it failed.
+        error: Option<&'static str>,
+        /// The receiver's HTTP status, if it answered with an error.
+        status: Option<u16>,
+        /// Which attempt this was.
+        attempt: u32,
+        /// Whether the event was given up on.
+        dropped: bool,
+    },
 }
 
 impl Action {
@@ -234,6 +264,9 @@ impl Action {
             Action::KeyRevoke { .. } => "key_revoke",
             Action::ServiceChange { .. } => "service_change",
             Action::Incident { .. } => "incident",
+            Action::AlertSettingsChange { .. } => "alert_settings_change",
+            Action::AlertReminders { .. } => "alert_reminders",
+            Action::AlertDelivery { .. } => "alert_delivery",
         }
     }
 }

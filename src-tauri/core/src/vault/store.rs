@@ -33,7 +33,7 @@ pub const APPLICATION_ID: i32 = 0x4B57_5644;
 /// Envelope format version written by this build.
 pub const FORMAT_VERSION: i64 = 1;
 /// Schema version after all migrations of this build.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -92,6 +92,9 @@ const MIGRATIONS: &[&str] = &[
     super::rotation::SCHEMA,
     // 5 -> 6: incidents, their steps, timeline and activity snapshots.
     super::incident::SCHEMA,
+    // 6 -> 7: alert configuration (sealed), per-key alert state, the
+    // webhook outbox and the last background audit.
+    super::alerts::SCHEMA,
 ];
 
 /// The authenticated part of `vault_meta`.
