@@ -12,6 +12,8 @@
 pub mod audit;
 pub mod error;
 pub mod exchange;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod incident;
 pub mod mfa;

@@ -394,6 +394,16 @@ pub fn read_file(path: &Path, label_prefix: &str) -> Result<FileCandidates, Impo
         });
     }
     let original = Zeroizing::new(fs::read(path).map_err(io)?);
+    recognise_bytes(path, original, label_prefix)
+}
+
+/// [`read_file`] once the bytes are read: the format from `path`'s name, the
+/// parse and the recognition. The fuzz targets call it directly.
+pub(crate) fn recognise_bytes(
+    path: &Path,
+    original: Zeroizing<Vec<u8>>,
+    label_prefix: &str,
+) -> Result<FileCandidates, ImportError> {
     let format = Format::of(path).ok_or_else(|| ImportError::UnsupportedFormat {
         path: path.to_path_buf(),
     })?;
