@@ -131,10 +131,16 @@ pub fn import(format: Format, data: &[u8]) {
                     assert!(text.contains(secret), "secret not in the input");
                 }
                 let preview = serde_json::to_string(&c.preview).expect("preview serializes");
-                if secret.chars().count() >= 8 {
+                // The preview shows names (location, label, fields); a secret
+                // that happens to be part of a name is no leak.
+                let names = format!(
+                    "{} {} {:?}",
+                    c.preview.location, c.preview.label, c.preview.fields
+                );
+                if secret.chars().count() >= 8 && !names.contains(secret) {
                     assert!(!preview.contains(secret), "a preview shows the secret");
+                    assert!(!format!("{c:?}").contains(secret), "Debug shows the secret");
                 }
-                assert!(!format!("{c:?}").contains(secret) || secret.chars().count() < 8);
             }
         }
         Err(e) => {
