@@ -13,6 +13,8 @@ pub mod alerts;
 pub mod audit;
 pub mod error;
 pub mod exchange;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod incident;
 pub mod mfa;

@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
 use super::json::{bool_of, field, int};
 use super::types::*;
@@ -74,7 +75,7 @@ fn parse(resp: RawResponse) -> Result<Value, ExchangeError> {
     Err(ExchangeError::Rejected {
         exchange: ex,
         code: code.to_string(),
-        message,
+        message: excerpt(message.as_bytes()),
         reason: reason_for(code),
     })
 }
@@ -108,8 +109,21 @@ async fn signed_get(
 }
 
 pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
+    let raw = if ep.testnet {
+        signed_get(ep, creds, "/api/v3/account", "omitZeroBalances=true", 20.0).await?
+    } else {
+        signed_get(ep, creds, "/sapi/v1/account/apiRestrictions", "", 1.0).await?
+    };
+    report_of(ep, raw)
+}
+
+/// The answer of the introspection call, parsed and turned into a report.
+pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, ExchangeError> {
+    report_of(ep, parse(resp)?)
+}
+
+fn report_of(ep: &Endpoint, raw: Value) -> Result<KeyReport, ExchangeError> {
     if ep.testnet {
-        let raw = signed_get(ep, creds, "/api/v3/account", "omitZeroBalances=true", 20.0).await?;
         return Ok(KeyReport {
             exchange: Exchange::Binance,
             authenticated: true,
@@ -127,7 +141,6 @@ pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyRepo
             notes: vec!["The spot testnet has no key-introspection endpoint; only trading rights of the account are known.".into()],
         });
     }
-    let raw = signed_get(ep, creds, "/sapi/v1/account/apiRestrictions", "", 1.0).await?;
     if !raw.is_object() {
         return Err(ExchangeError::Malformed {
             exchange: Exchange::Binance,

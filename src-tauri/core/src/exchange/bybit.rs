@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
 use super::json::{field, int};
 use super::types::*;
@@ -84,7 +85,7 @@ fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
     Err(ExchangeError::Rejected {
         exchange: ex,
         code: code.to_string(),
-        message: field(&json, "retMsg").unwrap_or_default(),
+        message: excerpt(field(&json, "retMsg").unwrap_or_default().as_bytes()),
         reason: reason_for(code),
     })
 }
@@ -145,7 +146,15 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
-    let raw = signed(ep, creds, Method::GET, "/v5/user/query-api", "").await?;
+    report_of(signed(ep, creds, Method::GET, "/v5/user/query-api", "").await?)
+}
+
+/// The answer of the introspection call, parsed and turned into a report.
+pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, ExchangeError> {
+    report_of(parse(ep, resp)?)
+}
+
+fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     let malformed = |what: &str| ExchangeError::Malformed {
         exchange: Exchange::Bybit,
         status: 200,

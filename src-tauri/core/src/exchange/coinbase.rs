@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
 use super::json::{bool_of, field};
 use super::types::*;
@@ -47,7 +48,7 @@ fn parse(resp: RawResponse) -> Result<Value, ExchangeError> {
             Err(ExchangeError::Rejected {
                 exchange: ex,
                 code: resp.status.to_string(),
-                message,
+                message: excerpt(message.as_bytes()),
                 reason: if resp.status == 401 {
                     RejectReason::Unauthorized
                 } else {
@@ -59,8 +60,10 @@ fn parse(resp: RawResponse) -> Result<Value, ExchangeError> {
             let json = resp.json(ex)?;
             Err(ExchangeError::Rejected {
                 exchange: ex,
-                code: field(&json, "error").unwrap_or_else(|| resp.status.to_string()),
-                message: field(&json, "message").unwrap_or_default(),
+                code: field(&json, "error")
+                    .map(|c| excerpt(c.as_bytes()))
+                    .unwrap_or_else(|| resp.status.to_string()),
+                message: excerpt(field(&json, "message").unwrap_or_default().as_bytes()),
                 reason: RejectReason::Unclassified,
             })
         }
@@ -124,7 +127,15 @@ async fn signed_get(
 }
 
 pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
-    let raw = signed_get(ep, creds, "/api/v3/brokerage/key_permissions", "").await?;
+    report_of(signed_get(ep, creds, "/api/v3/brokerage/key_permissions", "").await?)
+}
+
+/// The answer of the introspection call, parsed and turned into a report.
+pub(super) fn report(resp: RawResponse) -> Result<KeyReport, ExchangeError> {
+    report_of(parse(resp)?)
+}
+
+fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     if !raw.is_object() {
         return Err(ExchangeError::Malformed {
             exchange: Exchange::Coinbase,

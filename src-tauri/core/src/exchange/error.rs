@@ -18,9 +18,10 @@ pub enum ExchangeError {
     Rejected {
         /// Which exchange.
         exchange: Exchange,
-        /// Its error code, as sent.
+        /// Its error code (at most 160 characters of it, as for `message`).
         code: String,
-        /// Its message.
+        /// Its message: at most 160 characters, control characters
+        /// replaced (an answer is not trusted to be short or printable).
         message: String,
         /// What the code means.
         reason: RejectReason,

@@ -153,6 +153,18 @@ impl RawResponse {
     }
 }
 
+/// A `Retry-After` header value in seconds (fractions allowed), capped at
+/// three days; `None` for anything else (an HTTP date, a negative or
+/// non-finite number).
+pub(crate) fn retry_after(value: &str) -> Option<Duration> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(86_400.0 * 3.0)))
+}
+
 /// Call properties the transport needs.
 pub(crate) struct CallSpec<'a> {
     pub exchange: Exchange,
@@ -449,9 +461,7 @@ impl Transport {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(86_400.0 * 3.0)));
+            .and_then(retry_after);
         let body = resp.bytes().await.map_err(classify)?;
         Ok(RawResponse {
             status,

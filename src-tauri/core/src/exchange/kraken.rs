@@ -5,6 +5,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
 use super::json::{field, int};
 use super::types::*;
@@ -71,8 +72,8 @@ fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
             });
         }
         let (code, message) = match first.split_once(':') {
-            Some((_, m)) => (first.clone(), m.to_string()),
-            None => (first.clone(), first.clone()),
+            Some((_, m)) => (excerpt(first.as_bytes()), excerpt(m.as_bytes())),
+            None => (excerpt(first.as_bytes()), excerpt(first.as_bytes())),
         };
         return Err(ExchangeError::Rejected {
             exchange: ex,
@@ -148,7 +149,15 @@ async fn private(
 }
 
 pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
-    let raw = private(ep, creds, "GetApiKeyInfo", "", 1.0).await?;
+    report_of(private(ep, creds, "GetApiKeyInfo", "", 1.0).await?)
+}
+
+/// The answer of the introspection call, parsed and turned into a report.
+pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, ExchangeError> {
+    report_of(parse(ep, resp)?)
+}
+
+fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     let perms: Vec<String> = raw
         .get("permissions")
         .and_then(Value::as_array)

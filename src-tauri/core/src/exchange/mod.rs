@@ -143,22 +143,21 @@ impl Endpoint {
             Exchange::Okx => okx::verify(self, creds).await,
             Exchange::Bybit => bybit::verify(self, creds).await,
         };
-        match result {
-            Err(ExchangeError::Rejected {
-                exchange,
-                code,
-                message,
-                reason,
-            }) => Ok(KeyReport::rejected(
-                exchange,
-                Rejection {
-                    code,
-                    message,
-                    reason,
-                },
-            )),
-            other => other,
-        }
+        rejection_as_report(result)
+    }
+
+    /// What [`Endpoint::verify`] makes of one answer of the exchange's
+    /// introspection endpoint, without the network: the adapter's answer
+    /// parser and report builder. For the fuzz targets.
+    pub(crate) fn verify_response(&self, resp: RawResponse) -> Result<KeyReport, ExchangeError> {
+        let result = match self.exchange {
+            Exchange::Binance => binance::report(self, resp),
+            Exchange::Coinbase => coinbase::report(resp),
+            Exchange::Kraken => kraken::report(self, resp),
+            Exchange::Okx => okx::report(self, resp),
+            Exchange::Bybit => bybit::report(self, resp),
+        };
+        rejection_as_report(result)
     }
 
     /// Deletes the key through the exchange's API where it allows that (Bybit
@@ -316,6 +315,29 @@ pub fn capabilities(exchange: Exchange) -> Capabilities {
     }
 }
 
+/// An authentication rejection is a report (`authenticated: false`), not an
+/// error.
+fn rejection_as_report(
+    result: Result<KeyReport, ExchangeError>,
+) -> Result<KeyReport, ExchangeError> {
+    match result {
+        Err(ExchangeError::Rejected {
+            exchange,
+            code,
+            message,
+            reason,
+        }) => Ok(KeyReport::rejected(
+            exchange,
+            Rejection {
+                code,
+                message,
+                reason,
+            },
+        )),
+        other => other,
+    }
+}
+
 fn manual_revocation(exchange: Exchange, api_key: &str) -> Revocation {
     let shown: String = api_key.chars().take(8).collect();
     let (reason, page) = match exchange {
@@ -378,6 +400,80 @@ pub(crate) mod json {
         match v.get(name)? {
             Value::Bool(b) => Some(*b),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http::RawResponse;
+    use super::*;
+
+    fn answer(exchange: Exchange, status: u16, body: serde_json::Value) -> KeyReport {
+        let client = ExchangeClient::new(HttpConfig::default()).expect("client");
+        let endpoint = client
+            .endpoint(exchange, &Environment::Mainnet)
+            .expect("endpoint");
+        endpoint
+            .verify_response(RawResponse {
+                status,
+                body: body.to_string().into_bytes(),
+                retry_after: None,
+            })
+            .expect("a rejection is a report")
+    }
+
+    // Found by fuzzing: a rejection passed the exchange's message (and
+    // OKX's or Kraken's code) on whole, control characters included.
+    #[test]
+    fn a_rejection_echoes_a_short_printable_excerpt_of_the_answer() {
+        let long = format!("{}\u{1b}[31m\nlast line", "x".repeat(400));
+        let cases = [
+            (
+                Exchange::Binance,
+                401,
+                serde_json::json!({"code": -2015, "msg": long}),
+            ),
+            (
+                Exchange::Coinbase,
+                403,
+                serde_json::json!({"error_details": long}),
+            ),
+            (
+                Exchange::Coinbase,
+                400,
+                serde_json::json!({"error": long, "message": long}),
+            ),
+            (
+                Exchange::Kraken,
+                200,
+                serde_json::json!({"error": [format!("EAPI:{long}")]}),
+            ),
+            (Exchange::Kraken, 200, serde_json::json!({"error": [long]})),
+            (
+                Exchange::Okx,
+                401,
+                serde_json::json!({"code": long, "msg": long, "data": []}),
+            ),
+            (
+                Exchange::Bybit,
+                401,
+                serde_json::json!({"retCode": 10003, "retMsg": long}),
+            ),
+        ];
+        for (exchange, status, body) in cases {
+            let report = answer(exchange, status, body);
+            assert!(!report.authenticated);
+            let rejection = report.rejection.expect("rejection");
+            for text in [&rejection.code, &rejection.message] {
+                assert!(
+                    text.chars().count() <= 161,
+                    "{exchange}: {} characters",
+                    text.chars().count()
+                );
+                assert!(!text.chars().any(char::is_control), "{exchange}: {text:?}");
+                assert!(!text.contains("last line"), "{exchange}: not cut");
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
 use super::json::{field, int};
 use super::types::*;
@@ -64,8 +65,8 @@ fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
     Err(ExchangeError::Rejected {
         exchange: ex,
         reason: reason_for(&code),
-        message: field(&json, "msg").unwrap_or_default(),
-        code,
+        message: excerpt(field(&json, "msg").unwrap_or_default().as_bytes()),
+        code: excerpt(code.as_bytes()),
     })
 }
 
@@ -135,7 +136,15 @@ fn first(data: &Value) -> Option<&Value> {
 }
 
 pub(super) async fn verify(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
-    let data = signed_get(ep, creds, "/api/v5/account/config", "").await?;
+    report_of(signed_get(ep, creds, "/api/v5/account/config", "").await?)
+}
+
+/// The answer of the introspection call, parsed and turned into a report.
+pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, ExchangeError> {
+    report_of(parse(ep, resp)?)
+}
+
+fn report_of(data: Value) -> Result<KeyReport, ExchangeError> {
     let cfg = first(&data).ok_or(ExchangeError::Malformed {
         exchange: Exchange::Okx,
         status: 200,

@@ -363,7 +363,11 @@ fn parse(path: &Path, format: Format, text: &str) -> Result<Vec<Entry>, ImportEr
         }
         Format::Yaml => {
             let v: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
-                malformed(path, format, e.location().map(|l| l.line()), "syntax error")
+                // At the end of a file without a final newline the YAML
+                // parser names the line after the last one.
+                let last = line_of(text, text.len());
+                let line = e.location().map(|l| l.line().min(last));
+                malformed(path, format, line, "syntax error")
             })?;
             flatten_yaml(&v, &mut Vec::new(), &mut out);
         }
@@ -408,6 +412,16 @@ pub fn read_file(path: &Path, label_prefix: &str) -> Result<FileCandidates, Impo
         });
     }
     let original = Zeroizing::new(fs::read(path).map_err(io)?);
+    recognise_bytes(path, original, label_prefix)
+}
+
+/// [`read_file`] once the bytes are read: the format from `path`'s name, the
+/// parse and the recognition. The fuzz targets call it directly.
+pub(crate) fn recognise_bytes(
+    path: &Path,
+    original: Zeroizing<Vec<u8>>,
+    label_prefix: &str,
+) -> Result<FileCandidates, ImportError> {
     let format = Format::of(path).ok_or_else(|| ImportError::UnsupportedFormat {
         path: path.to_path_buf(),
     })?;
@@ -792,6 +806,26 @@ mod tests {
                 matches!(parse_env(p, bad), Err(ImportError::Malformed { .. })),
                 "{bad}"
             );
+        }
+    }
+
+    // Found by fuzzing: a YAML error at the end of a file without a final
+    // newline named a line after the last one.
+    #[test]
+    fn a_syntax_error_names_a_line_of_the_file() {
+        let p = Path::new("x.yaml");
+        for (text, lines) in [
+            ("key: [unclosed!", 1),
+            ("key: [unclosed\n", 2),
+            ("a: 1\nb: [x", 2),
+        ] {
+            match parse(p, Format::Yaml, text) {
+                Err(ImportError::Malformed {
+                    line: Some(line), ..
+                }) => assert!((1..=lines).contains(&line), "{text:?}: line {line}"),
+                Err(e) => panic!("{text:?}: {e}"),
+                Ok(_) => panic!("{text:?} parsed"),
+            }
         }
     }
 

@@ -377,6 +377,37 @@ mod tests {
     use super::*;
     use crate::vault::{Exchange, MasterPassword, Vault};
 
+    // Found by fuzzing: a backup whose header claims 4 GiB (under the old
+    // cap) is refused before deriving, not after allocating it.
+    #[test]
+    fn a_header_claiming_gigabytes_is_refused_before_deriving() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = MasterPassword::from("pw");
+        let mut v =
+            Vault::create(&dir.path().join("v"), &pw, KdfParams::MINIMUM, Actor::Cli).unwrap();
+        let claimed = KdfParams {
+            memory_kib: 4 * 1024 * 1024 - 1024,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let mut bytes = header(&claimed, &[0u8; SALT_LEN]);
+        bytes.extend_from_slice(&[0u8; seal::SEAL_OVERHEAD + 16]);
+        let file = dir.path().join("backup");
+        std::fs::write(&file, &bytes).unwrap();
+        let err = v
+            .import_backup(
+                Actor::Cli,
+                &file,
+                &BackupPassphrase::from("bp"),
+                ConflictPolicy::Skip,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, VaultError::ExcessiveKdfCost { params } if params == claimed),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn round_trip_restores_secrets_and_metadata() {
         let dir = tempfile::tempdir().unwrap();

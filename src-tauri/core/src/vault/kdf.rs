@@ -46,14 +46,22 @@ impl KdfParams {
         parallelism: 1,
     };
 
-    /// The most any vault or backup file may ask for (4 GiB, 64 passes,
-    /// 64 lanes). A file asking for more is refused as
+    /// The most any vault or backup file may ask for (1 GiB, 64 passes,
+    /// 64 lanes, and at most [`Self::MAX_WORK_KIB_PASSES`] of memory times
+    /// passes). A file asking for more is refused as
     /// [`VaultError::ExcessiveKdfCost`] before any work is done.
     pub const MAX: KdfParams = KdfParams {
-        memory_kib: 4 * 1024 * 1024,
+        memory_kib: 1024 * 1024,
         iterations: 64,
         parallelism: 64,
     };
+
+    /// The most memory × passes (KiB × passes) a file may ask for: 4 GiB,
+    /// e.g. 1 GiB × 4 passes or 64 MiB × 64 passes, a few seconds of work.
+    /// A backup's header is only authenticated after the derivation, so
+    /// without this bound a forged header could make an import allocate
+    /// gigabytes and run for minutes before it is refused.
+    pub const MAX_WORK_KIB_PASSES: u64 = 4 * 1024 * 1024;
 
     /// Builds parameters from mebibytes, as the CLI takes them.
     pub fn from_mib(memory_mib: u32, iterations: u32, parallelism: u32) -> KdfParams {
@@ -84,6 +92,7 @@ impl KdfParams {
         if self.memory_kib > Self::MAX.memory_kib
             || self.iterations > Self::MAX.iterations
             || self.parallelism > Self::MAX.parallelism
+            || u64::from(self.memory_kib) * u64::from(self.iterations) > Self::MAX_WORK_KIB_PASSES
         {
             return Err(VaultError::ExcessiveKdfCost { params: *self });
         }
@@ -181,6 +190,41 @@ mod tests {
         ));
         assert!(KdfParams::MINIMUM.check().is_ok());
         assert!(KdfParams::DEFAULT.check().is_ok());
+    }
+
+    // Found by fuzzing the backup import: a header claiming just under the
+    // old 4 GiB cap made the import allocate 4 GiB before the header could
+    // be authenticated.
+    #[test]
+    fn memory_and_work_are_capped() {
+        let refused = [
+            KdfParams {
+                memory_kib: 4 * 1024 * 1024 - 1024,
+                iterations: 2,
+                parallelism: 1,
+            },
+            KdfParams::from_mib(1024, 5, 1),
+            KdfParams::from_mib(128, 64, 4),
+            KdfParams {
+                memory_kib: KdfParams::MAX.memory_kib + 1,
+                ..KdfParams::MINIMUM
+            },
+        ];
+        for p in refused {
+            assert!(
+                matches!(p.check(), Err(VaultError::ExcessiveKdfCost { .. })),
+                "{p:?}"
+            );
+        }
+        // The most the default calibration picks (64 MiB × 32 passes) and
+        // the corners of the work cap are accepted.
+        for p in [
+            KdfParams::from_mib(64, 32, 4),
+            KdfParams::from_mib(64, 64, 4),
+            KdfParams::from_mib(1024, 4, 1),
+        ] {
+            assert!(p.check().is_ok(), "{p:?}");
+        }
     }
 
     #[test]
