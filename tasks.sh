@@ -54,6 +54,10 @@ setup_test_tools() {
     log "installing tauri-driver"
     cargo install tauri-driver --locked --version '^2'
   fi
+  if ! cargo fuzz --help >/dev/null 2>&1; then
+    log "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+  fi
 }
 
 build_ui() {
@@ -150,6 +154,8 @@ cmd_test() {
       echo -n keyward-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
       xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --no-fail-fast '"${FEATURES[*]}"' -- --test-threads=2
     '
+  log "fuzzing: every target for a bounded time (fuzz/run.sh)"
+  bash fuzz/run.sh
   log "all tests passed"
 }
 
