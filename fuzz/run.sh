@@ -8,9 +8,9 @@
 #
 # cargo-fuzz needs nightly-only compiler flags; on a stable toolchain they
 # are enabled with RUSTC_BOOTSTRAP=1. Built without a sanitizer (Keyward
-# forbids unsafe code, so there is no memory error for AddressSanitizer to
-# find in it; panics, timeouts and out-of-memory are caught either way) and
-# with debug assertions, so integer overflow panics.
+# forbids unsafe code, and an AddressSanitizer build of the whole dependency
+# tree is far slower; panics, timeouts and out-of-memory are caught either
+# way) and with debug assertions, so integer overflow panics.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
