@@ -165,6 +165,7 @@ fn the_keyboard_reaches_every_control_with_visible_focus() {
     app.reload_to_keys();
 
     // Tab through the whole main screen once.
+    app.focus_window();
     let mut seen: Vec<String> = Vec::new();
     for _ in 0..60 {
         app.press(TAB);

@@ -229,6 +229,41 @@ impl App {
         self.post(&format!("/element/{id}/value"), &json!({ "text": keys }));
     }
 
+    /// Gives this app's window the X keyboard focus (`xdotool`). Under a
+    /// bare Xvfb, keyboard focus follows the pointer to whichever window is
+    /// on top; with tests running side by side that may be another app's,
+    /// and WebKit draws no focus ring in an unfocused window.
+    pub fn focus_window(&self) {
+        let group = self.driver.id().to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let pids = Command::new("pgrep")
+                .args(["-g", &group, "-x", "keyward-desktop"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            for pid in pids.split_whitespace() {
+                let windows = Command::new("xdotool")
+                    .args(["search", "--onlyvisible", "--pid", pid])
+                    .output()
+                    .expect("xdotool (apt install xdotool)");
+                for window in String::from_utf8_lossy(&windows.stdout).split_whitespace() {
+                    let _ = Command::new("xdotool")
+                        .args(["windowfocus", "--sync", window])
+                        .status();
+                }
+            }
+            if self.execute("return document.hasFocus()", json!([])) == json!(true) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "could not give the app's window the keyboard focus"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Presses one key (a WebDriver key code such as `"\u{E004}"` for Tab)
     /// on whatever has focus, as a user would.
     pub fn press(&self, key: &str) {
