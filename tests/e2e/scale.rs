@@ -193,14 +193,18 @@ fn ten_thousand_keys_stay_virtualized_and_filter_quickly() {
     for (query, n, dom, painted) in &figures {
         println!("  {query:>10?} → {n:>5} keys  {dom:6.1} / {painted:6.1}");
     }
-    let mut painted: Vec<f64> = figures.iter().map(|f| f.3).collect();
-    painted.sort_by(f64::total_cmp);
-    let median = painted[painted.len() / 2];
-    let worst = painted[painted.len() - 1];
+    let stats = |pick: fn(&(String, usize, f64, f64)) -> f64| {
+        let mut v: Vec<f64> = figures.iter().map(pick).collect();
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let (dom_median, dom_worst) = stats(|f| f.2);
+    let (paint_median, paint_worst) = stats(|f| f.3);
     println!(
-        "filter figure (to the painted frame): median {median:.1} ms, worst {worst:.1} ms \
-         (target < 100 ms: {})",
-        if worst < 100.0 { "met" } else { "NOT MET" }
+        "filter figure: list updated median {dom_median:.1} ms, worst {dom_worst:.1} ms \
+         (target < 100 ms: {}); next frame painted median {paint_median:.1} ms, worst \
+         {paint_worst:.1} ms",
+        if dom_worst < 100.0 { "met" } else { "NOT MET" }
     );
     app.screenshot("scale-3-filtered");
     assert!(rendered_rows(&app) <= 80);
