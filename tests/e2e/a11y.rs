@@ -107,6 +107,33 @@ fn walk_every_screen(theme: &str, env: &[(&str, &str)]) {
     );
 }
 
+/// Presses Tab from the top of the page until focus comes back round (at
+/// most 120 times), asserting a visible focus indicator on every stop, and
+/// returns the stops in order.
+fn tab_through(app: &App, screen: &str) -> Vec<String> {
+    app.execute(
+        "document.activeElement?.blur(); window.scrollTo(0, 0); return true",
+        json!([]),
+    );
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..120 {
+        app.press(TAB);
+        let f = focused(app);
+        let name = f["name"].as_str().unwrap_or_default().to_string();
+        if name == "body" || seen.first() == Some(&name) {
+            break;
+        }
+        assert_eq!(
+            f["visible"],
+            json!(true),
+            "{screen}: no visible focus indicator on {f} (after {seen:?})"
+        );
+        seen.push(name);
+    }
+    println!("tab order on {screen}: {seen:?}");
+    seen
+}
+
 fn wait_until_focused(app: &App, name: &str) {
     for _ in 0..100 {
         if focused(app)["name"] == name {
@@ -166,22 +193,7 @@ fn the_keyboard_reaches_every_control_with_visible_focus() {
 
     // Tab through the whole main screen once.
     app.focus_window();
-    let mut seen: Vec<String> = Vec::new();
-    for _ in 0..60 {
-        app.press(TAB);
-        let f = focused(&app);
-        let name = f["name"].as_str().unwrap_or_default().to_string();
-        if name == "body" || seen.first() == Some(&name) {
-            break;
-        }
-        assert_eq!(
-            f["visible"],
-            json!(true),
-            "no visible focus indicator on {f} (after {seen:?})"
-        );
-        seen.push(name);
-    }
-    println!("tab order: {seen:?}");
+    let seen = tab_through(&app, "keys");
     for control in [
         "nav-scan",
         "nav-settings",
@@ -196,6 +208,38 @@ fn the_keyboard_reaches_every_control_with_visible_focus() {
             "Tab never reached {control}: {seen:?}"
         );
     }
+
+    // Every other screen: each control Tab reaches shows where focus is.
+    for (nav, ready) in [
+        ("[data-testid=nav-settings]", "[data-testid=mfa-setup]"),
+        ("[data-testid=nav-activity]", "[data-testid=audit-table]"),
+        ("[data-testid=nav-scan]", "[data-testid=scan-start]"),
+        ("[data-testid=nav-incident]", "[data-testid=incident-open]"),
+        ("[data-testid=add-key]", "#label"),
+    ] {
+        if nav == "[data-testid=add-key]" {
+            app.click("nav button.tab"); // Keys
+        }
+        app.click(nav);
+        app.wait_for(ready);
+        let names = tab_through(&app, nav);
+        assert!(
+            names.len() >= 3,
+            "Tab reached almost nothing on {nav}: {names:?}"
+        );
+    }
+    app.click("nav button.tab"); // Keys
+    app.click("[data-testid=key-row] button.link");
+    app.wait_for("[data-testid=rotation-begin]");
+    let names = tab_through(&app, "key detail");
+    for control in ["check-now", "edit-key", "reveal-secret"] {
+        assert!(
+            names.iter().any(|s| s == control),
+            "Tab never reached {control}: {names:?}"
+        );
+    }
+    app.click("nav button.tab"); // Keys
+    app.wait_for("[data-testid=key-row]");
 
     // A health finding's fix lands on the control that fixes it: "Add an
     // IP whitelist" opens the key's edit form with the whitelist focused.
