@@ -184,27 +184,8 @@ pub(crate) fn network(timeout: u64) -> Result<(ExchangeClient, tokio::runtime::R
 }
 
 pub(crate) fn when(at: Option<i64>) -> String {
-    at.map(|t| {
-        let secs = t.rem_euclid(86_400);
-        let days = t.div_euclid(86_400);
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!(
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60
-        )
-    })
-    .unwrap_or_default()
+    at.map(keyward_core::alerts::format_time_seconds)
+        .unwrap_or_default()
 }
 
 pub(crate) fn print_view(v: &RotationView) {

@@ -189,6 +189,12 @@ pub fn short_key_id(id: &str) -> String {
 
 /// UTC date and time of unix seconds, `YYYY-MM-DD HH:MM UTC`.
 pub fn format_time(secs: i64) -> String {
+    let t = format_time_seconds(secs);
+    format!("{} UTC", &t[..16])
+}
+
+/// UTC date and time of unix seconds, `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn format_time_seconds(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil from days (Howard Hinnant's algorithm).
@@ -202,9 +208,10 @@ pub fn format_time(secs: i64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         rem / 3600,
-        (rem % 3600) / 60
+        (rem % 3600) / 60,
+        rem % 60
     )
 }
 
@@ -254,5 +261,10 @@ mod tests {
     fn time_is_utc() {
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(
+            format_time_seconds(1_700_000_000),
+            "2023-11-14 22:13:20 UTC"
+        );
+        assert_eq!(format_time_seconds(-1), "1969-12-31 23:59:59 UTC");
     }
 }
