@@ -143,7 +143,9 @@ cmd_test() {
   log "Rust tests (unit, integration, CLI, keyring, GUI e2e)"
   # A private D-Bus session with a real gnome-keyring, and a private X
   # server, so tests never touch the user's keyring or screen.
-  local scratch
+  local scratch figures
+  figures="$ROOT/target/e2e-figures.txt"
+  rm -f "$figures"
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' RETURN
   mkdir -p "$scratch/data" "$scratch/cache" "$scratch/config"
@@ -154,6 +156,8 @@ cmd_test() {
       echo -n keyward-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
       xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --no-fail-fast '"${FEATURES[*]}"' -- --test-threads=2
     '
+  log "figures measured by the e2e suite"
+  cat "$figures" 2>/dev/null || echo "(none recorded)"
   log "fuzzing: every target for a bounded time (fuzz/run.sh)"
   bash fuzz/run.sh
   log "all tests passed"

@@ -42,6 +42,26 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// Where e2e figures (timings) are collected: `target/e2e-figures.txt`,
+/// which the test command prints after the run (the test harness captures a
+/// passing test's output).
+pub fn figures_file() -> PathBuf {
+    workspace_root().join("target").join("e2e-figures.txt")
+}
+
+/// Prints a figure and appends it to [`figures_file`].
+pub fn report_figure(line: &str) {
+    use std::io::Write as _;
+    println!("{line}");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(figures_file())
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
