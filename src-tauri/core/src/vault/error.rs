@@ -156,8 +156,8 @@ pub enum VaultError {
     /// The OS random generator failed.
     #[error("the system random generator failed")]
     Random,
-    /// SQLite failed.
-    #[error("vault database error: {0}")]
+    /// SQLite failed. The message never quotes SQL (see [`short_db_error`]).
+    #[error("vault database error: {}", short_db_error(.0))]
     Database(#[from] rusqlite::Error),
     /// File I/O failed.
     #[error("{path}: {source}")]
@@ -207,4 +207,19 @@ impl KindedError for VaultError {
             }
         }
     }
+}
+
+/// SQLite's message without the statement it may quote (a damaged schema
+/// makes a migration's error carry the whole `CREATE TABLE` text), printable
+/// and at most 200 characters.
+fn short_db_error(e: &rusqlite::Error) -> String {
+    let text = match e {
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        other => other.to_string(),
+    };
+    let mut out: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if text.chars().count() > 200 {
+        out.push('…');
+    }
+    out
 }
