@@ -22,6 +22,10 @@ if ! cargo fuzz --help >/dev/null 2>&1; then
 fi
 
 seconds="${KEYWARD_FUZZ_SECONDS:-20}"
+# A fixed seed by default, so the test command explores the same inputs on
+# every run (a failure is reproducible, not luck); KEYWARD_FUZZ_SEED=0 picks
+# a random one, as libFuzzer does.
+seed="${KEYWARD_FUZZ_SEED:-1}"
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     echo "fuzzing: KEYWARD_FUZZ_SECONDS must be a positive number of seconds" >&2
     exit 2
@@ -59,7 +63,7 @@ for t in "${targets[@]}"; do
     status=0
     cargo fuzz run --fuzz-dir "$here" --sanitizer none --debug-assertions \
         --target-dir "$target_dir" "$t" "$corpus" -- \
-        -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
+        -max_total_time="$seconds" -seed="$seed" -timeout=20 -rss_limit_mb=2048 \
         -artifact_prefix="$scratch/artifacts/$t/" -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
@@ -82,4 +86,4 @@ if [ "$failed" -ne 0 ]; then
     echo "fuzzing: FAILED"
     exit 1
 fi
-echo "fuzzing: ok (${#targets[@]} targets, ${seconds}s each)"
+echo "fuzzing: ok (${#targets[@]} targets, ${seconds}s each, seed $seed)"
