@@ -5,7 +5,7 @@
 //! focus, closes with Escape and gives focus back; a health finding's fix
 //! button lands on the control that fixes it.
 
-use keyward_tests::App;
+use keyward_tests::{App, wait_until};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "quartz-ember-willow-signal-58";
@@ -135,27 +135,22 @@ fn tab_through(app: &App, screen: &str) -> Vec<String> {
 }
 
 fn wait_until_focused(app: &App, name: &str) {
-    for _ in 0..100 {
-        if focused(app)["name"] == name {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("{name} never took focus; focus is on {}", focused(app));
+    wait_until(
+        || focused(app)["name"] == name,
+        &format!("{name} takes focus"),
+    );
 }
 
 fn wait_gone(app: &App, css: &str) {
-    for _ in 0..100 {
-        let present = app.execute(
-            "return !!document.querySelector(arguments[0])",
-            json!([css]),
-        );
-        if present == json!(false) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("{css} is still on the page");
+    wait_until(
+        || {
+            app.execute(
+                "return !!document.querySelector(arguments[0])",
+                json!([css]),
+            ) == json!(false)
+        },
+        &format!("{css} leaves the page"),
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use keyward_core::audit::Actor;
 use keyward_core::vault::{ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Scope, Vault};
-use keyward_tests::App;
+use keyward_tests::{App, wait_until};
 use serde_json::json;
 
 const PASSWORD: &str = "tundra-lantern-copper-meadow-71";
@@ -213,14 +213,4 @@ fn ten_thousand_keys_stay_virtualized_and_filter_quickly() {
     keyward_tests::report_figure(&lines.join("\n"));
     app.screenshot("scale-3-filtered");
     assert!(rendered_rows(&app) <= 80);
-}
-
-fn wait_until(mut ok: impl FnMut() -> bool, what: &str) {
-    for _ in 0..100 {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("timed out: {what}");
 }

@@ -62,6 +62,18 @@ pub fn report_figure(line: &str) {
     }
 }
 
+/// Polls `ok` every 100 ms for up to 10 s; panics naming `what` if it never
+/// holds.
+pub fn wait_until(mut ok: impl FnMut() -> bool, what: &str) {
+    for _ in 0..100 {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out: {what}");
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
