@@ -6,6 +6,7 @@ and memory.
 """
 
 import argparse
+from http.client import HTTPException
 import json
 import os
 import shutil
@@ -321,7 +322,18 @@ def main():
             + (" (ready at the first poll: an upper bound)" if r["seen_on_first_poll"] else "")
         )
         runs.append(r)
-    table, rows = memory(args)
+    # tauri-driver now and then drops a connection mid-session; the memory
+    # run then starts again from a fresh app (the figures are taken from one
+    # whole, undisturbed run).
+    for attempt in range(1, 4):
+        try:
+            table, rows = memory(args)
+            break
+        except (OSError, HTTPException) as e:
+            if attempt == 3:
+                raise
+            log(f"memory run {attempt}: the WebDriver connection failed ({e!r}); starting again")
+            shutil.rmtree(os.path.join(args.work, "xdg-mem"), ignore_errors=True)
 
     deb_mib = args.deb_bytes / MIB
     start = statistics.median(r["interactive_s"] for r in runs)

@@ -52,6 +52,25 @@ fn csp_blocks_inline_script_and_eval() {
 }
 
 #[test]
+fn the_page_gets_no_webgl_context() {
+    // The shell turns WebGL (and GPU compositing) off: the UI needs neither.
+    let app = App::launch();
+    app.wait_for("h1");
+    let contexts = app.execute(
+        "const c = () => document.createElement('canvas');\
+         return { webgl: c().getContext('webgl') !== null,\
+                  webgl2: c().getContext('webgl2') !== null,\
+                  canvas2d: c().getContext('2d') !== null };",
+        json!([]),
+    );
+    assert_eq!(
+        contexts,
+        json!({ "webgl": false, "webgl2": false, "canvas2d": true }),
+        "WebGL must be off (a 2D canvas still works)"
+    );
+}
+
+#[test]
 fn commands_outside_the_allow_list_are_denied() {
     let app = App::launch();
     app.wait_for("h1");

@@ -409,15 +409,34 @@ impl App {
 
     /// Saves a PNG of the window to `target/e2e-screenshots/<name>.png`,
     /// after two animation frames so the picture is not stale.
+    ///
+    /// The app renders without GPU compositing, and WebKitGTK then answers
+    /// a screenshot request only after the page paints again; a page at
+    /// rest never does. So while the request is pending, an invisible
+    /// style change (a transparent outline on `<body>`, toggled) is made
+    /// every 100 ms until the picture arrives, then undone.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         self.execute(
             "return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))",
             json!([]),
         );
-        let b64 = self.get("/screenshot")["value"]
-            .as_str()
-            .expect("screenshot data")
-            .to_string();
+        let shot = std::thread::scope(|scope| {
+            let pending = scope.spawn(|| self.get("/screenshot"));
+            let mut toggles = 0u32;
+            while !pending.is_finished() {
+                std::thread::sleep(Duration::from_millis(100));
+                toggles += 1;
+                assert!(toggles < 300, "no screenshot after 30 s of repaints");
+                self.execute(
+                    "const s = document.body.style;
+                     s.outline = s.outline ? '' : '1px solid transparent';",
+                    json!([]),
+                );
+            }
+            pending.join().expect("screenshot thread")
+        });
+        self.execute("document.body.style.outline = '';", json!([]));
+        let b64 = shot["value"].as_str().expect("screenshot data").to_string();
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .expect("screenshot base64");
