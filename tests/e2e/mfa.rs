@@ -48,7 +48,12 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     app.click("[data-testid=step-up-confirm]");
     let secret = app.text_of("[data-testid=mfa-secret]");
     app.assert_accessible("mfa-1-enrol");
-    app.fill("#mfa-code", &totp_code(&secret, 0));
+    // Kept for the replay below: replaying the very code the core accepted
+    // is refused whenever it happens (as a replay within the ±1 step
+    // window, as a stale code after it), while a code recomputed later
+    // could belong to a new, unused step.
+    let enrol_code = totp_code(&secret, 0);
+    app.fill("#mfa-code", &enrol_code);
     app.click("[data-testid=mfa-confirm]");
     app.wait_for("[data-testid=recovery-codes]");
     let shown = app.execute(
@@ -67,10 +72,12 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
 
     // Straight through IPC, skipping the UI: no code, a replayed code, the
     // master password (no longer accepted) — all refused, nothing changes.
-    let used = totp_code(&secret, 0);
     for (what, proof) in [
         ("no proof", Value::Null),
-        ("replayed code", json!({ "kind": "totp", "code": used })),
+        (
+            "replayed code",
+            json!({ "kind": "totp", "code": enrol_code }),
+        ),
         ("wrong code", json!({ "kind": "totp", "code": "000000" })),
         (
             "master password",

@@ -10,12 +10,12 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use keyward_core::mfa::TotpSeed;
 use serde_json::Value;
 
-use crate::support::{BINANCE_KEY, Env, Run};
+use crate::support::{BINANCE_KEY, Env, Run, code};
 
 const SECRET: &str = "CANARYCLIalertSECRET";
 const TOKEN: &str = "CANARYCLIhookTOKEN77";
@@ -74,18 +74,6 @@ fn receiver(limit_first: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
         }
     });
     (port, bodies)
-}
-
-/// The code `offset` steps from now (the gate accepts ±1 step and refuses
-/// replays, so successive gated commands take successive steps).
-fn code(seed: &TotpSeed, offset: i64) -> String {
-    let now = SystemTime::now();
-    let at = if offset >= 0 {
-        now + Duration::from_secs(30 * offset.unsigned_abs())
-    } else {
-        now - Duration::from_secs(30 * offset.unsigned_abs())
-    };
-    seed.code_at(at).expose_secret().to_owned()
 }
 
 fn clean(run: Run) -> Run {

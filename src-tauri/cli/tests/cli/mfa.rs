@@ -6,24 +6,11 @@
 //! Codes are computed from the enrolment secret for successive time steps
 //! (the gate accepts ±1 step), so no test waits for the clock.
 
-use std::time::{Duration, SystemTime};
-
 use keyward_core::mfa::TotpSeed;
 
-use crate::support::{Env, Run};
+use crate::support::{Env, Run, code};
 
 const CANARY: &str = "CANARY-SECRET-0b7e55c1-never-print";
-
-/// The code for the step `offset` steps from now.
-fn code(seed: &TotpSeed, offset: i64) -> String {
-    let now = SystemTime::now();
-    let at = if offset >= 0 {
-        now + Duration::from_secs(30 * offset.unsigned_abs())
-    } else {
-        now - Duration::from_secs(30 * offset.unsigned_abs())
-    };
-    seed.code_at(at).expose_secret().to_owned()
-}
 
 fn wrong(code: &str) -> String {
     let n: u32 = code.parse().unwrap();

@@ -11,13 +11,13 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use keyward_core::mfa::TotpSeed;
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
 use serde_json::Value;
 
-use crate::support::{Env, Run};
+use crate::support::{Env, Run, code};
 
 const OKX_OLD: &str = "1b2c3d4e-0000-4000-8000-000000000001";
 const OKX_NEW: &str = "1b2c3d4e-0000-4000-8000-000000000002";
@@ -216,16 +216,6 @@ fn no_secret_in_files(env: &Env) {
             );
         }
     }
-}
-
-fn code(seed: &TotpSeed, offset: i64) -> String {
-    let now = SystemTime::now();
-    let at = if offset >= 0 {
-        now + Duration::from_secs(30 * offset.unsigned_abs())
-    } else {
-        now - Duration::from_secs(30 * offset.unsigned_abs())
-    };
-    seed.code_at(at).expose_secret().to_owned()
 }
 
 #[test]

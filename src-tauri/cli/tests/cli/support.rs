@@ -49,6 +49,15 @@ impl Run {
     }
 }
 
+/// The TOTP code `offset` steps from now (the gate accepts ±1 step and
+/// refuses replays, so successive gated commands take successive steps).
+pub fn code(seed: &keyward_core::mfa::TotpSeed, offset: i64) -> String {
+    let now = std::time::SystemTime::now();
+    let step = std::time::Duration::from_secs(30 * offset.unsigned_abs());
+    let at = if offset >= 0 { now + step } else { now - step };
+    seed.code_at(at).expose_secret().to_owned()
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_keyward")
 }
