@@ -6,7 +6,6 @@ and memory.
 """
 
 import argparse
-from http.client import HTTPException
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http.client import HTTPException
 
 PASSWORD = os.environ["KEYWARD_PASSWORD"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
