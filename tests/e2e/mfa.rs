@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use keyward_tests::{App, totp_code};
+use keyward_tests::{App, files_containing, totp_code};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "orbit-violet-harbor-candle-42";
@@ -142,6 +142,23 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
         "secret in the app's output"
     );
     assert!(!output.contains(&secret), "TOTP seed in the app's output");
+
+    // The secret was in the page and the TOTP seed on screen: once the app
+    // has closed normally, neither is in any file it or WebKit left behind
+    // (vault, WAL, WebKit caches and storage under the same directory).
+    let data_dir = app.quit();
+    for (what, needle) in [
+        ("secret", CANARY_SECRET),
+        ("TOTP seed", secret.as_str()),
+        ("master password", PASSWORD),
+    ] {
+        let found = files_containing(data_dir.path(), needle.as_bytes());
+        assert!(found.is_empty(), "plaintext {what} in {found:?}");
+    }
+    assert!(
+        data_dir.path().join("xdg").exists(),
+        "WebKit's directories were not under the data directory"
+    );
 }
 
 fn read_clipboard() -> Option<String> {

@@ -1,7 +1,7 @@
 //! The vault through the GUI: create → add → list → lock → unlock → edit,
 //! with a canary secret that must never reach the page or the logs.
 
-use keyward_tests::App;
+use keyward_tests::{App, files_containing};
 use serde_json::json;
 
 const PASSWORD: &str = "orbit-violet-harbor-candle-42";
@@ -117,18 +117,9 @@ fn create_add_list_lock_unlock_edit() {
 
     // The vault directory and the app's output never hold the secret in
     // plaintext.
-    for entry in walk(app.data_dir.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !contains(&bytes, CANARY_SECRET.as_bytes()),
-            "plaintext secret in {}",
-            entry.display()
-        );
-        assert!(
-            !contains(&bytes, PASSWORD.as_bytes()),
-            "master password in {}",
-            entry.display()
-        );
+    for (what, needle) in [("secret", CANARY_SECRET), ("master password", PASSWORD)] {
+        let found = files_containing(app.data_dir.path(), needle.as_bytes());
+        assert!(found.is_empty(), "plaintext {what} in {found:?}");
     }
     let output = app.output.text();
     assert!(
@@ -146,23 +137,4 @@ fn weak_master_password_is_refused_by_the_core() {
     let out = app.invoke("vault_create", json!({ "password": "password1" }));
     assert_eq!(out["err"]["kind"], "invalid", "{out}");
     assert!(!app.data_dir.path().join("vault.keyward").exists());
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }

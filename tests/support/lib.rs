@@ -261,6 +261,30 @@ impl App {
         self.post(&format!("/element/{id}/value"), &json!({ "text": keys }));
     }
 
+    /// Ends the session the way closing the window does: the app goes
+    /// through its normal shutdown (locking the vault) and WebKit writes out
+    /// its storage and caches. Returns the data directory, which holds
+    /// WebKit's own data under `xdg/`, for inspection.
+    pub fn quit(mut self) -> tempfile::TempDir {
+        let _ = self.agent.delete(&self.url("")).call();
+        let group = self.driver.id().to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Command::new("pgrep")
+            .args(["-g", &group, "-x", "keyward-desktop"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the app did not exit after its window closed"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let empty = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.data_dir, empty)
+    }
+
     /// Gives this app's window the X keyboard focus (`xdotool`). Under a
     /// bare Xvfb, keyboard focus follows the pointer to whichever window is
     /// on top; with tests running side by side that may be another app's,
@@ -457,6 +481,25 @@ impl Drop for App {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Every file under `dir` (recursively) whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        {
+            found.push(path);
+        }
+    }
+    found
 }
 
 /// The current TOTP code for a base32 enrolment secret, `steps` time steps
