@@ -20,8 +20,8 @@ use keyward_core::incident::Situation;
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
 use keyward_core::vault::{
     self, Actor, AuditSchedule, CheckSelection, Environment, EventSwitches, Exchange, KdfParams,
-    ManualClock, MasterPassword, NewKey, Scope, Session, UnlockThrottle, Vault, VaultError,
-    VaultOptions, deliver_alerts, send_test_alert, verify_session,
+    ManualClock, MasterPassword, NewKey, Scope, Session, Vault, VaultError, VaultOptions,
+    deliver_alerts, send_test_alert, verify_session,
 };
 use keyward_sim::{Accounts, KeyAccount, SimExchange, SimScope};
 
@@ -154,11 +154,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vault.keyward");
         let clock = ManualClock::new(SystemTime::now());
-        let options = VaultOptions {
-            clock: Arc::new(clock.clone()),
-            throttle: UnlockThrottle::default(),
-            actor: Actor::Cli,
-        };
+        let options = VaultOptions::with_clock(clock.clone());
         let mut session = Vault::create_with(
             &path,
             &MasterPassword::from(PASSWORD),
@@ -207,11 +203,7 @@ impl Fixture {
     /// Moves the clock on and unlocks again (the idle timeout has passed).
     fn advance(&mut self, by: Duration) {
         self.clock.advance(by);
-        let options = VaultOptions {
-            clock: Arc::new(self.clock.clone()),
-            throttle: UnlockThrottle::default(),
-            actor: Actor::Cli,
-        };
+        let options = VaultOptions::with_clock(self.clock.clone());
         let vault = Vault::open_with(&self.path, options).unwrap();
         self.session = vault.unlock(&MasterPassword::from(PASSWORD)).unwrap();
     }

@@ -7,7 +7,6 @@
 //! the automated steps (5xx, dropped connections, timeouts) leave the step
 //! `failed` with the error and nothing else changed, and a retry succeeds.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
@@ -15,7 +14,7 @@ use keyward_core::incident::{self, Situation, StepState, report};
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
 use keyward_core::vault::{
     self, Actor, Environment, Exchange, KdfParams, KeyStatus, ManualClock, MasterPassword, NewKey,
-    Passphrase, Scope, Session, UnlockThrottle, Vault, VaultOptions,
+    Passphrase, Scope, Session, Vault, VaultOptions,
 };
 use keyward_sim::{
     Accounts, ActivityItem, ActivityKind, Fault, FaultKind, KeyAccount, SimExchange, SimHandle,
@@ -89,11 +88,7 @@ impl Fixture {
         let (_, sim) = keyward_sim::spawn(accounts()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vault.keyward");
-        let options = VaultOptions {
-            clock: Arc::new(ManualClock::new(SystemTime::now())),
-            throttle: UnlockThrottle::default(),
-            actor: Actor::Cli,
-        };
+        let options = VaultOptions::with_clock(ManualClock::new(SystemTime::now()));
         let mut session = Vault::create_with(
             &path,
             &MasterPassword::from(PASSWORD),

@@ -20,8 +20,8 @@ use keyward_core::rotation::{
 };
 use keyward_core::vault::{
     self, Actor, CheckSelection, Clock, Environment, Exchange, KdfParams, KeyStatus, KeyType,
-    ManualClock, MasterPassword, NewKey, NewRotationKey, Passphrase, Scope, Session,
-    UnlockThrottle, Vault, VaultError, VaultOptions, VerifyOptions,
+    ManualClock, MasterPassword, NewKey, NewRotationKey, Passphrase, Scope, Session, Vault,
+    VaultError, VaultOptions, VerifyOptions,
 };
 use keyward_core::{ErrorKind, KindedError};
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
@@ -246,11 +246,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vault.keyward");
         let clock = ManualClock::new(SystemTime::now());
-        let options = VaultOptions {
-            clock: Arc::new(clock.clone()),
-            throttle: UnlockThrottle::default(),
-            actor: Actor::Cli,
-        };
+        let options = VaultOptions::with_clock(clock.clone());
         let mut session = Vault::create_with(
             &path,
             &MasterPassword::from(PASSWORD),

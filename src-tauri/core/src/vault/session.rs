@@ -303,6 +303,15 @@ impl VaultOptions {
             ..VaultOptions::default()
         }
     }
+
+    /// The default options with another source of "now" (tests pass a
+    /// `ManualClock`).
+    pub fn with_clock(clock: impl Clock + 'static) -> Self {
+        VaultOptions {
+            clock: Arc::new(clock),
+            ..VaultOptions::default()
+        }
+    }
 }
 
 /// What is known about a vault without unlocking it.

@@ -1,18 +1,13 @@
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use keyward_core::vault::{
-    Actor, ManualClock, MasterPassword, Settings, UnlockThrottle, Vault, VaultError, VaultOptions,
+    Actor, ManualClock, MasterPassword, Settings, Vault, VaultError, VaultOptions,
 };
 
 use crate::support::{TempVault, binance, password};
 
 fn options(clock: &ManualClock) -> VaultOptions {
-    VaultOptions {
-        clock: Arc::new(clock.clone()),
-        throttle: UnlockThrottle::default(),
-        actor: Actor::Cli,
-    }
+    VaultOptions::with_clock(clock.clone())
 }
 
 #[test]

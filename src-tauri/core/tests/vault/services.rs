@@ -1,4 +1,3 @@
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use keyward_core::ErrorKind;
@@ -7,8 +6,7 @@ use keyward_core::audit::{Action, store::AuditFilter};
 use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{
     Actor, BackupPassphrase, ChecklistItem, ConflictPolicy, KeyEdit, LinkedService, ManualClock,
-    NewService, ServiceKind, ServiceUpdate, UnlockThrottle, ValidationError, VaultError,
-    VaultOptions,
+    NewService, ServiceKind, ServiceUpdate, ValidationError, VaultError, VaultOptions,
 };
 
 use crate::support::{TempVault, binance, grant};
@@ -17,11 +15,7 @@ const T0: i64 = 1_700_000_000;
 
 fn clocked(t: &TempVault) -> (keyward_core::vault::Session, ManualClock) {
     let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(T0 as u64));
-    let s = t.create_with(VaultOptions {
-        clock: Arc::new(clock.clone()),
-        throttle: UnlockThrottle::default(),
-        actor: Actor::Cli,
-    });
+    let s = t.create_with(VaultOptions::with_clock(clock.clone()));
     (s, clock)
 }
 

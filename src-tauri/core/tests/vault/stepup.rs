@@ -3,13 +3,11 @@
 //! accepts a fresh one; recovery codes work once; counters survive
 //! reopening the file.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use keyward_core::mfa::{GatedAction, MfaError, OneTimeCode, Proof, ProofMethod, TotpSeed};
 use keyward_core::vault::{
-    Actor, BackupPassphrase, Clock, ManualClock, Session, Settings, UnlockThrottle, Vault,
-    VaultError, VaultOptions,
+    Actor, BackupPassphrase, Clock, ManualClock, Session, Settings, Vault, VaultError, VaultOptions,
 };
 
 use crate::support::{TempVault, binance, grant, okx, password};
@@ -17,11 +15,7 @@ use crate::support::{TempVault, binance, grant, okx, password};
 const T0: u64 = 1_700_000_010;
 
 pub fn options(clock: &ManualClock) -> VaultOptions {
-    VaultOptions {
-        clock: Arc::new(clock.clone()),
-        throttle: UnlockThrottle::default(),
-        actor: Actor::Cli,
-    }
+    VaultOptions::with_clock(clock.clone())
 }
 
 pub struct Enrolled {
