@@ -84,7 +84,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Change a key's fields.
+    /// Change a key's fields. Changing where its requests go or what the
+    /// credential is (--base-url/--mainnet/--testnet, --api-key, a new
+    /// secret or passphrase, --key-type, --status) needs --totp once MFA is
+    /// enrolled (the master password before).
     Edit(EditArgs),
     /// Change the master password ($KEYWARD_NEW_PASSWORD or a prompt); needs
     /// --totp once MFA is enrolled.
@@ -159,12 +162,15 @@ enum Command {
     Import {
         /// The backup file.
         file: PathBuf,
-        /// Replace keys whose label already exists instead of skipping them.
+        /// Replace keys whose label already exists instead of skipping them
+        /// (needs --totp once MFA is enrolled: it deletes the existing keys).
         #[arg(long)]
         replace: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        proof: gated::ProofArgs,
     },
     /// Open every sealed field; exit 5 naming damaged records.
     Check {
@@ -619,15 +625,23 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             file,
             replace,
             json,
+            proof,
         } => {
-            let mut session = unlock(path, cli.use_keyring)?;
-            let passphrase = input::backup_passphrase(false)?;
-            let policy = if *replace {
-                ConflictPolicy::Replace
+            let (mut session, password) = gated::unlock_keep(path, cli.use_keyring)?;
+            // Step up first: a refused code reads and changes nothing.
+            let (policy, grant) = if *replace {
+                let grant = gated::grant(
+                    &mut session,
+                    proof,
+                    GatedAction::EditCredentials,
+                    password.as_ref(),
+                )?;
+                (ConflictPolicy::Replace, Some(grant))
             } else {
-                ConflictPolicy::Skip
+                (ConflictPolicy::Skip, None)
             };
-            let report = session.import_backup(Actor::Cli, file, &passphrase, policy)?;
+            let passphrase = input::backup_passphrase(false)?;
+            let report = session.import_backup(Actor::Cli, file, &passphrase, policy, grant)?;
             output::import(&report, *json);
             Ok(ExitCode::SUCCESS)
         }
@@ -757,17 +771,6 @@ fn edit(
     args: &EditArgs,
     password: Option<&vault::MasterPassword>,
 ) -> Result<ExitCode, CliError> {
-    // Step up first: a refused code changes nothing.
-    let run_grant = if args.allow_run {
-        Some(gated::grant(
-            session,
-            &args.proof,
-            GatedAction::AllowRun,
-            password,
-        )?)
-    } else {
-        None
-    };
     let mut edit = KeyEdit {
         label: args.new_label.clone(),
         api_key_id: args.api_key.clone(),
@@ -815,11 +818,43 @@ fn edit(
     if let Some(status) = &args.status {
         edit.status = Some(status.parse::<KeyStatus>()?);
     }
+    // One step-up per command: a code is single use, so a credential change
+    // and the run grant cannot share one.
+    let credential_fields = edit.credential_fields();
+    if !credential_fields.is_empty() && args.allow_run {
+        return Err(CliError::Input {
+            message: format!(
+                "changing {} and --allow-run each need their own code: run them as two commands",
+                credential_fields.join(", ")
+            ),
+        });
+    }
+    // Step up before the change: a refused code changes nothing.
+    let credentials_grant = if credential_fields.is_empty() {
+        None
+    } else {
+        Some(gated::grant(
+            session,
+            &args.proof,
+            GatedAction::EditCredentials,
+            password,
+        )?)
+    };
+    let run_grant = if args.allow_run {
+        Some(gated::grant(
+            session,
+            &args.proof,
+            GatedAction::AllowRun,
+            password,
+        )?)
+    } else {
+        None
+    };
     let changes_fields = !edit.is_empty();
     let mut label = args.label.clone();
     if changes_fields {
         label = session
-            .edit_key(Actor::Cli, &args.label, edit)?
+            .edit_key(Actor::Cli, &args.label, edit, credentials_grant)?
             .summary
             .label;
     }

@@ -131,6 +131,22 @@ pub fn show(d: &KeyDetail, as_json: bool) {
     say!("id:           {}", s.id);
     say!("exchange:     {}", s.exchange);
     say!("environment:  {}", env_name(s));
+    if let Some(host) = &d.custom_host {
+        say!(
+            "host:         {host} — NOT {}'s own host ({}; the background audit {})",
+            s.exchange,
+            if d.host_confirmed {
+                "confirmed with a step-up"
+            } else {
+                "never confirmed"
+            },
+            if d.host_confirmed {
+                "checks it"
+            } else {
+                "skips it"
+            }
+        );
+    }
     say!("api key id:   {}", d.api_key_id);
     say!("key type:     {}", s.key_type);
     say!("secret:       (stored, sealed)");

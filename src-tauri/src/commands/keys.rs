@@ -163,16 +163,25 @@ pub fn key_add(state: State<'_, AppState>, key: KeyInput) -> IpcResult<KeySummar
     })
 }
 
-/// Edits a key.
+/// Edits a key. Changing its endpoint, key id, secret, passphrase, key
+/// type or status needs a step-up (EditCredentials); the core refuses such
+/// an edit without one, whatever this adapter does.
 #[tauri::command]
 pub fn key_edit(
     state: State<'_, AppState>,
     label: String,
     edit: KeyEditInput,
+    proof: Option<ProofInput>,
 ) -> IpcResult<KeyDetail> {
-    state.with_session(|s| {
-        let edit = edit.into_edit()?;
-        s.edit_key(Actor::Gui, &label, edit)
+    state.with_unlocked(|s| {
+        let edit = edit.into_edit().map_err(|e| IpcError::from_core(&e))?;
+        let g = if edit.credential_fields().is_empty() {
+            None
+        } else {
+            Some(grant(&state, s, GatedAction::EditCredentials, proof)?)
+        };
+        s.edit_key(Actor::Gui, &label, edit, g)
+            .map_err(|e| IpcError::from_core(&e))
     })
 }
 

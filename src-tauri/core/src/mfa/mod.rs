@@ -107,11 +107,15 @@ pub enum GatedAction {
     SecuritySettings,
     /// Allow `keyward run` to inject a key into a process.
     AllowRun,
+    /// Change what a stored credential is or where it is sent: endpoint
+    /// (base URL, environment), key id, secret, passphrase, key type,
+    /// status; or replace keys from a backup.
+    EditCredentials,
 }
 
 impl GatedAction {
     /// Every gated action, in a fixed order.
-    pub const ALL: [GatedAction; 11] = [
+    pub const ALL: [GatedAction; 12] = [
         GatedAction::RevealSecret,
         GatedAction::CopySecret,
         GatedAction::Export,
@@ -123,6 +127,7 @@ impl GatedAction {
         GatedAction::ChangePassword,
         GatedAction::SecuritySettings,
         GatedAction::AllowRun,
+        GatedAction::EditCredentials,
     ];
 
     /// The wire name (as serialized, and as written to the audit log).
@@ -139,6 +144,7 @@ impl GatedAction {
             GatedAction::ChangePassword => "change_password",
             GatedAction::SecuritySettings => "security_settings",
             GatedAction::AllowRun => "allow_run",
+            GatedAction::EditCredentials => "edit_credentials",
         }
     }
 
@@ -155,7 +161,8 @@ impl GatedAction {
             | GatedAction::RotationPromote
             | GatedAction::Revoke
             | GatedAction::DeleteKey
-            | GatedAction::AllowRun => true,
+            | GatedAction::AllowRun
+            | GatedAction::EditCredentials => true,
             GatedAction::Export
             | GatedAction::DisableMfa
             | GatedAction::ReenrolMfa

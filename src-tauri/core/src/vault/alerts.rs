@@ -971,7 +971,7 @@ pub async fn background_audit(
     if !quiet.with_session(|s| s.background_audit_due(now))? {
         return Ok(None);
     }
-    let pending = quiet.with_session(|s| s.prepare_checks(&super::CheckSelection::All))?;
+    let pending = quiet.with_session(|s| s.prepare_checks(&super::CheckSelection::Unattended))?;
     let results = super::run_checks(client, pending).await;
     let stored = quiet.with_session(|s| s.record_checks(Actor::System, &results));
     let run = BackgroundAuditRun {

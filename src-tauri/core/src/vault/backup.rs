@@ -260,13 +260,31 @@ impl Session {
     /// exists is a conflict: kept and reported ([`ConflictPolicy::Skip`]) or
     /// replaced ([`ConflictPolicy::Replace`]). All or nothing: one
     /// transaction.
+    ///
+    /// Replacing deletes the existing keys' credentials, so it needs a grant
+    /// for [`GatedAction::EditCredentials`]; its audit entry names the
+    /// replaced labels. Merging without replacing needs none.
     pub fn import_backup(
         &mut self,
         actor: Actor,
         file: &Path,
         passphrase: &BackupPassphrase,
         policy: ConflictPolicy,
+        grant: Option<StepUpGrant>,
     ) -> Result<ImportReport, VaultError> {
+        let proof = match (&grant, policy) {
+            (Some(g), _) => {
+                g.authorize(GatedAction::EditCredentials)?;
+                Some(g.method())
+            }
+            (None, ConflictPolicy::Skip) => None,
+            (None, ConflictPolicy::Replace) => {
+                return Err(crate::mfa::MfaError::StepUpRequired {
+                    action: GatedAction::EditCredentials,
+                }
+                .into());
+            }
+        };
         self.vault_key()?;
         let meta = std::fs::metadata(file).map_err(io_err(file))?;
         if meta.len() > MAX_BACKUP_BYTES {
@@ -284,11 +302,15 @@ impl Session {
             serde_json::from_slice(&json).map_err(|_| VaultError::BackupCorrupt)?;
         drop(json);
         let now = self.now_secs();
-        let report = self.write(
+        let report = self.write_events(
             actor,
-            |r: &ImportReport| Action::BackupImport {
-                added: r.added.len(),
-                replaced: r.replaced.len(),
+            proof,
+            |r: &ImportReport| {
+                vec![Action::BackupImport {
+                    added: r.added.len(),
+                    replaced: r.replaced.len(),
+                    replaced_labels: r.replaced.clone(),
+                }]
             },
             |tx, sealer| {
                 let mut report = ImportReport::default();

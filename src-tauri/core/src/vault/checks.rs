@@ -61,6 +61,11 @@ pub enum CheckSelection {
     /// Every key except revoked ones (a revoked key is expected to be
     /// rejected; check it by label to confirm that).
     All,
+    /// What an unattended run (the background audit) may check: every key
+    /// [`CheckSelection::All`] would, except those whose custom host was
+    /// never confirmed with a step-up. Nobody is watching, so no request
+    /// goes to a host the user did not confirm.
+    Unattended,
 }
 
 /// What a check found, in one word. Stored as the key's
@@ -414,6 +419,19 @@ impl Session {
                 .filter(|k| k.status != KeyStatus::Revoked)
                 .map(|k| k.label)
                 .collect(),
+            CheckSelection::Unattended => {
+                let mut labels = Vec::new();
+                for k in self.list_keys()? {
+                    if k.status == KeyStatus::Revoked {
+                        continue;
+                    }
+                    let detail = self.key_detail(&k.label)?;
+                    if detail.custom_host.is_none() || detail.host_confirmed {
+                        labels.push(k.label);
+                    }
+                }
+                labels
+            }
         };
         let mut out = Vec::with_capacity(labels.len());
         for label in labels {
@@ -503,12 +521,15 @@ impl Session {
             None,
             |_| Vec::new(),
             |tx, sealer| {
-                tx.execute(
-                    "UPDATE keys SET last_audit_at = ?2, last_audit_result = ?3,
-                        last_audit_permissions = ?4
-                     WHERE id = ?1",
-                    params![&id[..], at, status, permissions],
-                )?;
+                super::rowmac::update(tx, sealer, &id, || {
+                    tx.execute(
+                        "UPDATE keys SET last_audit_at = ?2, last_audit_result = ?3,
+                            last_audit_permissions = ?4
+                         WHERE id = ?1",
+                        params![&id[..], at, status, permissions],
+                    )?;
+                    Ok(())
+                })?;
                 journal::append(tx, sealer, event)?;
                 let api_key_id: String = tx.query_row(
                     "SELECT api_key_id FROM keys WHERE id = ?1",

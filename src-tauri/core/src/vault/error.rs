@@ -90,6 +90,19 @@ pub enum VaultError {
         /// The field name.
         field: &'static str,
     },
+    /// A key row's plain columns (label, exchange, base URL, status, scopes,
+    /// the "allow run" grant, …) were changed outside Keyward: its MAC does
+    /// not match. Every action on that key is refused.
+    #[error(
+        "key {label:?} (record {id}) was changed outside Keyward: its stored settings fail \
+         their integrity check; restore it from a backup or delete it"
+    )]
+    RecordTampered {
+        /// The label as currently stored (possibly the tampered one).
+        label: String,
+        /// The record id.
+        id: String,
+    },
     /// A stored value could not be parsed (e.g. an unknown enum name).
     #[error("record {record:?} has an unreadable {field}")]
     Malformed {
@@ -195,6 +208,7 @@ impl KindedError for VaultError {
             | VaultError::ExcessiveKdfCost { .. }
             | VaultError::HeaderCorrupt { .. }
             | VaultError::Corrupt { .. }
+            | VaultError::RecordTampered { .. }
             | VaultError::Malformed { .. }
             | VaultError::IntegrityFailed { .. }
             | VaultError::BackupCorrupt

@@ -427,7 +427,9 @@ impl Session {
         Ok(Revealed { secret, passphrase })
     }
 
-    /// Deletes a key (gated: [`GatedAction::DeleteKey`]).
+    /// Deletes a key (gated: [`GatedAction::DeleteKey`]). A key whose row
+    /// fails its integrity check can still be deleted: deleting exposes
+    /// nothing, and it is the way out of a tampered record.
     pub fn delete_key(
         &mut self,
         actor: Actor,
@@ -491,12 +493,14 @@ impl Session {
                     allowed,
                 }]
             },
-            |tx, _| {
-                tx.execute(
-                    "UPDATE keys SET allow_run = ?1 WHERE id = ?2",
-                    params![allowed, &id[..]],
-                )?;
-                Ok(())
+            |tx, sealer| {
+                super::rowmac::update(tx, sealer, &id, || {
+                    tx.execute(
+                        "UPDATE keys SET allow_run = ?1 WHERE id = ?2",
+                        params![allowed, &id[..]],
+                    )?;
+                    Ok(())
+                })
             },
         )
     }

@@ -122,10 +122,15 @@ fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
         Action::BackupExport { keys } => {
             plain(A::Export).with_details(Details::new().with("keys", *keys))
         }
-        Action::BackupImport { added, replaced } => plain(A::Import).with_details(
+        Action::BackupImport {
+            added,
+            replaced,
+            replaced_labels,
+        } => plain(A::Import).with_details(
             Details::new()
                 .with("added", *added)
-                .with("replaced", *replaced),
+                .with("replaced", *replaced)
+                .with("replaced_labels", replaced_labels.clone()),
         ),
         Action::MfaEnrol { reenrolment } => {
             plain(A::MfaEnrolled).with_details(Details::new().with("reenrolment", *reenrolment))

@@ -109,6 +109,7 @@ mod narrow;
 mod policy;
 mod record;
 mod rotation;
+mod rowmac;
 mod seal;
 mod secret;
 mod service;
@@ -142,7 +143,7 @@ pub use narrow::{NarrowError, narrow_key};
 pub use policy::{Settings, UnlockThrottle};
 pub use record::{
     Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey, Scope,
-    mask_key_id,
+    custom_host, mask_key_id, official_hosts,
 };
 pub use rotation::{
     CheckedNewKey, NewRotationKey, PendingRevocation, PendingVerification, RevocationResult,

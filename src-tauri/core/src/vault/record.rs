@@ -256,6 +256,34 @@ impl KeyEdit {
             && self.rotate_every_days.is_none()
             && self.status.is_none()
     }
+
+    /// The fields of this edit that decide where the secret is sent or what
+    /// the stored credential is: endpoint, key id, secret, passphrase, key
+    /// type and status. Changing any of them needs a step-up
+    /// ([`crate::mfa::GatedAction::EditCredentials`]); labels, scopes, IP
+    /// whitelist, services, notes and the rotation period do not.
+    pub fn credential_fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.environment.is_some() {
+            out.push("environment");
+        }
+        if self.api_key_id.is_some() {
+            out.push("api_key_id");
+        }
+        if self.secret.is_some() {
+            out.push("secret");
+        }
+        if self.passphrase.is_some() {
+            out.push("passphrase");
+        }
+        if self.key_type.is_some() {
+            out.push("key_type");
+        }
+        if self.status.is_some() {
+            out.push("status");
+        }
+        out
+    }
 }
 
 /// One row of the key list. Metadata only.
@@ -322,6 +350,73 @@ pub struct KeyDetail {
     /// Whether `keyward run` may inject this key without a step-up each
     /// time (granted with step-up, see `Session::set_allow_run`).
     pub allow_run: bool,
+    /// For a custom base URL whose host is not one of the exchange's own:
+    /// that host (`host[:port]`), so every screen can say where this key's
+    /// requests go. `None` for the exchange's own endpoints.
+    pub custom_host: Option<String>,
+    /// Whether the custom host was confirmed with a step-up (set through a
+    /// gated edit). The background audit talks only to the exchange's own
+    /// hosts and to confirmed ones.
+    pub host_confirmed: bool,
+}
+
+/// The API hosts each exchange documents as its own (production,
+/// regional, testnet and demo). A base URL on any other host is shown as a
+/// custom host.
+pub fn official_hosts(exchange: Exchange) -> &'static [&'static str] {
+    match exchange {
+        Exchange::Binance => &[
+            "api.binance.com",
+            "api-gcp.binance.com",
+            "api1.binance.com",
+            "api2.binance.com",
+            "api3.binance.com",
+            "api4.binance.com",
+            "testnet.binance.vision",
+            "demo-api.binance.com",
+            "api.binance.us",
+        ],
+        Exchange::Coinbase => &["api.coinbase.com"],
+        Exchange::Kraken => &["api.kraken.com"],
+        Exchange::Okx => &["www.okx.com", "eea.okx.com", "us.okx.com", "aws.okx.com"],
+        Exchange::Bybit => &[
+            "api.bybit.com",
+            "api.bytick.com",
+            "api-testnet.bybit.com",
+            "api-demo.bybit.com",
+            "api.bybit.eu",
+            "api.bybit.nl",
+            "api.bybit-tr.com",
+            "api.bybit.kz",
+            "api.bybitglobal.com",
+        ],
+        Exchange::Kucoin => &["api.kucoin.com"],
+        Exchange::Bitget => &["api.bitget.com"],
+        Exchange::Other => &[],
+    }
+}
+
+/// The `host[:port]` of a custom base URL when it is not one of the
+/// exchange's own hosts (an `https` URL on a documented host is not custom).
+pub fn custom_host(exchange: Exchange, environment: &Environment) -> Option<String> {
+    let Environment::Custom(url) = environment else {
+        return None;
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .map(|r| (true, r))
+        .or_else(|| url.strip_prefix("http://").map(|r| (false, r)));
+    let Some((https, rest)) = rest else {
+        return Some(url.chars().take(64).collect());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.to_ascii_lowercase();
+    let bare = host.strip_suffix(":443").unwrap_or(&host);
+    if https && official_hosts(exchange).contains(&bare) {
+        None
+    } else {
+        Some(authority.to_owned())
+    }
 }
 
 /// Masks an API key id for lists: the first and last four characters, or

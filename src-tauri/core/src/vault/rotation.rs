@@ -775,7 +775,7 @@ impl Session {
             actor,
             None,
             |ok: &bool| if *ok { vec![action] } else { Vec::new() },
-            |tx, _| {
+            |tx, sealer| {
                 let n = tx.execute(
                     "INSERT OR IGNORE INTO rotations (id, key_id, state, prior_status,
                         old_fingerprint, scopes, planned_at)
@@ -792,7 +792,10 @@ impl Session {
                 if n != 1 {
                     return Ok(false);
                 }
-                tx.execute(
+                super::rowmac::execute(
+                    tx,
+                    sealer,
+                    &key_id,
                     "UPDATE keys SET status = 'rotating' WHERE id = ?1",
                     params![&key_id[..]],
                 )?;
@@ -1183,7 +1186,10 @@ impl Session {
                     .as_deref()
                     .map(|p| reseal(p, &rid, NEW_PASSPHRASE, &key_id, "passphrase"))
                     .transpose()?;
-                tx.execute(
+                super::rowmac::execute(
+                    tx,
+                    sealer,
+                    &rid,
                     "UPDATE keys SET api_key_id = ?2, secret = ?3, passphrase = ?4,
                         key_type = ?5, scopes = ?6, last_rotated_at = ?7
                      WHERE id = ?1",
@@ -1481,7 +1487,7 @@ impl Session {
                         actor,
                         Some(result.proof),
                         |_| actions,
-                        |tx, _| {
+                        |tx, sealer| {
                             if let Some(rid) = open_id {
                                 tx.execute(
                                     "UPDATE rotations SET state = 'cancelled', cancelled_at = ?2,
@@ -1492,7 +1498,10 @@ impl Session {
                                     params![&rid[..], now],
                                 )?;
                             }
-                            tx.execute(
+                            super::rowmac::execute(
+                                tx,
+                                sealer,
+                                &kid,
                                 "UPDATE keys SET status = 'revoked' WHERE id = ?1",
                                 params![&kid[..]],
                             )?;
@@ -1523,8 +1532,11 @@ impl Session {
             &row,
             Some(RotationState::Done),
             RotationEvent::Done,
-            |tx, _| {
-                tx.execute(
+            |tx, sealer| {
+                super::rowmac::execute(
+                    tx,
+                    sealer,
+                    &key_id,
                     "UPDATE keys SET status = 'active' WHERE id = ?1",
                     params![&key_id[..]],
                 )?;
@@ -1550,12 +1562,15 @@ impl Session {
             &row,
             Some(RotationState::Cancelled),
             RotationEvent::Cancelled,
-            |tx, _| {
+            |tx, sealer| {
                 tx.execute(
                     "UPDATE rotations SET new_secret = NULL, new_passphrase = NULL WHERE id = ?1",
                     params![&rid[..]],
                 )?;
-                tx.execute(
+                super::rowmac::execute(
+                    tx,
+                    sealer,
+                    &key_id,
                     "UPDATE keys SET status = ?2 WHERE id = ?1",
                     params![&key_id[..], prior.as_str()],
                 )?;
@@ -1592,13 +1607,16 @@ impl Session {
             RotationEvent::Failed {
                 reason: reason.to_owned(),
             },
-            |tx, _| {
+            |tx, sealer| {
                 tx.execute(
                     "UPDATE rotations SET new_secret = NULL, new_passphrase = NULL, error = ?2
                      WHERE id = ?1",
                     params![&rid[..], reason_owned],
                 )?;
-                tx.execute(
+                super::rowmac::execute(
+                    tx,
+                    sealer,
+                    &key_id,
                     "UPDATE keys SET status = ?2 WHERE id = ?1",
                     params![&key_id[..], status.as_str()],
                 )?;

@@ -743,8 +743,16 @@ impl Session {
                 }],
                 None => Vec::new(),
             },
-            |tx, _sealer| {
+            |tx, sealer| {
                 let (id, text) = read_row(tx, label)?;
+                let id16: [u8; 16] =
+                    id.as_slice()
+                        .try_into()
+                        .map_err(|_| VaultError::Malformed {
+                            record: label.to_owned(),
+                            field: "id",
+                        })?;
+                super::rowmac::verify(tx, sealer, &id16)?;
                 let mut list = from_json(&text).ok_or_else(|| VaultError::Malformed {
                     record: label.to_owned(),
                     field: "linked_services",
@@ -755,6 +763,7 @@ impl Session {
                         "UPDATE keys SET linked_services = ?2 WHERE id = ?1",
                         params![id, to_json(&list)?],
                     )?;
+                    super::rowmac::seal(tx, sealer, &id16)?;
                 }
                 let key_id = uuid::Uuid::from_slice(&id)
                     .map(|u| u.to_string())

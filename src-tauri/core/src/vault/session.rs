@@ -117,6 +117,8 @@ pub enum Action {
         added: usize,
         /// Number of keys replaced.
         replaced: usize,
+        /// Labels of the replaced keys (their old records are gone).
+        replaced_labels: Vec<String>,
     },
     /// An MFA enrolment (or re-enrolment) was started.
     MfaEnrol {
@@ -398,6 +400,9 @@ pub(crate) struct Markers {
     pub audit_started: bool,
     /// MFA is enrolled: a missing or non-enrolled MFA record is tampering.
     pub mfa_enrolled: bool,
+    /// Every key row carries a MAC (`vault::rowmac`): a missing one is
+    /// tampering, never "a vault from before row MACs".
+    pub rows_authenticated: bool,
 }
 
 /// What `vault_meta.settings` holds, sealed.
@@ -409,6 +414,8 @@ struct SealedSettings {
     audit_started: bool,
     #[serde(default)]
     mfa_enrolled: bool,
+    #[serde(default)]
+    rows_authenticated: bool,
 }
 
 impl Vault {
@@ -450,6 +457,7 @@ impl Vault {
         let markers = Markers {
             audit_started: true,
             mfa_enrolled: false,
+            rows_authenticated: true,
         };
         let settings_blob = seal_settings(&key, &vault_id, &settings, markers)?;
         let mut conn = store::create(path)?;
@@ -700,6 +708,7 @@ fn seal_settings(
         settings: *settings,
         audit_started: markers.audit_started,
         mfa_enrolled: markers.mfa_enrolled,
+        rows_authenticated: markers.rows_authenticated,
     };
     let json = Zeroizing::new(
         serde_json::to_vec(&sealed).map_err(|_| VaultError::Malformed {
@@ -729,6 +738,7 @@ fn open_settings(
         Markers {
             audit_started: sealed.audit_started,
             mfa_enrolled: sealed.mfa_enrolled,
+            rows_authenticated: sealed.rows_authenticated,
         },
     ))
 }
@@ -796,6 +806,11 @@ impl Sealer<'_> {
         crate::audit::AuditKey::derive(self.key.bytes())
     }
 
+    /// The key-row MAC key (see `vault::rowmac`).
+    pub(crate) fn row_key(&self) -> super::rowmac::RowKey {
+        super::rowmac::RowKey::derive(self.key.bytes())
+    }
+
     /// The MFA state's MAC and recovery-hash key.
     pub(crate) fn mfa_key(&self) -> crate::mfa::MfaKey {
         crate::mfa::MfaKey::derive(self.key.bytes())
@@ -859,7 +874,7 @@ fn like_pattern(query: &str) -> String {
 }
 
 const DETAIL_COLUMNS: &str = "passphrase IS NOT NULL, linked_services, notes, last_audit_at,
-    last_audit_result, last_audit_permissions, allow_run";
+    last_audit_result, last_audit_permissions, allow_run, host_confirmed";
 
 struct Row {
     id: [u8; 16],
@@ -1010,6 +1025,22 @@ pub(crate) fn insert_key(
     last_rotated_at: Option<i64>,
     status: KeyStatus,
 ) -> Result<(), VaultError> {
+    insert_key_confirmed(tx, sealer, id, key, created_at, last_rotated_at, status, false)
+}
+
+/// [`insert_key`], saying whether a custom host was confirmed with a
+/// step-up (backup import under an export grant keeps the flag).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_key_confirmed(
+    tx: &Transaction<'_>,
+    sealer: &Sealer<'_>,
+    id: [u8; 16],
+    key: &NewKey,
+    created_at: i64,
+    last_rotated_at: Option<i64>,
+    status: KeyStatus,
+    host_confirmed: bool,
+) -> Result<(), VaultError> {
     validate_new(key)?;
     if label_taken(tx, &key.label, None)? {
         return Err(ValidationError::DuplicateLabel {
@@ -1029,8 +1060,8 @@ pub(crate) fn insert_key(
     tx.execute(
         "INSERT INTO keys (id, label, exchange, environment, base_url, api_key_id, secret,
             passphrase, key_type, scopes, ip_whitelist, linked_services, notes, created_at,
-            last_rotated_at, rotate_every_days, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            last_rotated_at, rotate_every_days, status, host_confirmed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             &id[..],
             key.label,
@@ -1049,9 +1080,10 @@ pub(crate) fn insert_key(
             last_rotated_at,
             key.rotate_every_days,
             status.as_str(),
+            host_confirmed,
         ],
     )?;
-    Ok(())
+    super::rowmac::seal(tx, sealer, &id)
 }
 
 fn validate_new(key: &NewKey) -> Result<(), ValidationError> {
@@ -1197,8 +1229,14 @@ impl Session {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let problem = journal::on_unlock(&tx, &sealer, actor, method, at, markers.audit_started)?;
         let mut markers = markers;
-        if !markers.audit_started {
+        if !markers.rows_authenticated {
+            // A vault from before row MACs: authenticate its rows as they
+            // are now, once; from here on a missing MAC is tampering.
+            super::rowmac::seal_all(&tx, &sealer)?;
+        }
+        if !markers.audit_started || !markers.rows_authenticated {
             markers.audit_started = true;
+            markers.rows_authenticated = true;
             let blob = sealer.seal_settings(&settings, markers)?;
             tx.execute(
                 "UPDATE vault_meta SET settings = ?1 WHERE id = 1",
@@ -1389,6 +1427,7 @@ impl Session {
                         r.get::<_, Option<String>>(19)?,
                         r.get::<_, Option<String>>(20)?,
                         r.get::<_, bool>(21)?,
+                        r.get::<_, bool>(22)?,
                     ))
                 },
             )
@@ -1402,6 +1441,7 @@ impl Session {
             audit_result,
             audit_perms,
             allow_run,
+            host_confirmed,
         )) = found
         else {
             return Err(VaultError::KeyNotFound {
@@ -1429,6 +1469,8 @@ impl Session {
                 .transpose()
                 .map_err(|_| row.malformed("last_audit_permissions"))?,
             allow_run,
+            custom_host: super::record::custom_host(summary.exchange, &summary.environment),
+            host_confirmed,
             summary,
         })
     }
@@ -1440,6 +1482,7 @@ impl Session {
         label: &str,
     ) -> Result<(ApiSecret, Option<Passphrase>), VaultError> {
         let id = self.find_id(label)?;
+        self.verify_row(&id)?;
         let (secret, passphrase): (Vec<u8>, Option<Vec<u8>>) = self.conn.query_row(
             "SELECT secret, passphrase FROM keys WHERE id = ?1",
             params![&id[..]],
@@ -1477,12 +1520,36 @@ impl Session {
 
     /// Edits a key. Only fields set in `edit` change; a new secret or
     /// passphrase is sealed afresh.
+    ///
+    /// Fields that decide where the secret is sent or what the credential
+    /// is ([`KeyEdit::credential_fields`]: endpoint, key id, secret,
+    /// passphrase, key type, status) need a grant for
+    /// [`GatedAction::EditCredentials`]; without one the edit is refused
+    /// before anything is read or written. A custom endpoint set under a
+    /// grant counts as a confirmed host. Labels, scopes, IP whitelist,
+    /// services, notes and the rotation period need no grant. A row that
+    /// fails its integrity check is refused either way.
     pub fn edit_key(
         &mut self,
         actor: Actor,
         label: &str,
         edit: KeyEdit,
+        grant: Option<StepUpGrant>,
     ) -> Result<KeyDetail, VaultError> {
+        let gated = edit.credential_fields();
+        let proof = match (&grant, gated.is_empty()) {
+            (Some(g), _) => {
+                g.authorize(GatedAction::EditCredentials)?;
+                Some(g.method())
+            }
+            (None, true) => None,
+            (None, false) => {
+                return Err(crate::mfa::MfaError::StepUpRequired {
+                    action: GatedAction::EditCredentials,
+                }
+                .into());
+            }
+        };
         self.key()?;
         let id = self.find_id(label)?;
         let current = self.key_detail(label)?;
@@ -1503,6 +1570,7 @@ impl Session {
                 _ => None,
             };
             sets.push(("base_url", Box::new(url)));
+            sets.push(("host_confirmed", Box::new(proof.is_some())));
         }
         if let Some(kid) = &edit.api_key_id {
             validate::api_key_id(exchange, kid)?;
@@ -1553,12 +1621,15 @@ impl Session {
         let new_label = edit.label.clone().unwrap_or_else(|| label.to_owned());
         let key_id = current.summary.id.clone();
         let fields_for_action = fields.clone();
-        self.write(
+        self.write_events(
             actor,
-            |_| Action::KeyEdit {
-                key_id,
-                label: new_label.clone(),
-                fields: fields_for_action,
+            proof,
+            |_| {
+                vec![Action::KeyEdit {
+                    key_id,
+                    label: new_label.clone(),
+                    fields: fields_for_action,
+                }]
             },
             |tx, sealer| {
                 if let Some(l) = &edit.label
@@ -1592,8 +1663,10 @@ impl Session {
                 for (_, v) in &sets {
                     args.push(v.as_ref());
                 }
-                tx.execute(&sql, args.as_slice())?;
-                Ok(())
+                super::rowmac::update(tx, sealer, &id, || {
+                    tx.execute(&sql, args.as_slice())?;
+                    Ok(())
+                })
             },
         )?;
         let label = edit.label.as_deref().unwrap_or(label);
@@ -1839,7 +1912,34 @@ impl Session {
                 });
             }
         }
+        drop(rows);
+        drop(stmt);
+        let sealer = Sealer {
+            key,
+            vault_id: &vault_id,
+        };
+        for (id, label) in super::rowmac::damaged(&self.conn, &sealer)? {
+            match report.damaged.iter_mut().find(|d| d.id == id) {
+                Some(d) => d.fields.push("row"),
+                None => report.damaged.push(DamagedRecord {
+                    id,
+                    label,
+                    fields: vec!["row"],
+                }),
+            }
+        }
         Ok(report)
+    }
+
+    /// Checks the integrity of the key row `id` (see `vault::rowmac`).
+    pub(crate) fn verify_row(&mut self, id: &[u8; 16]) -> Result<(), VaultError> {
+        self.key()?;
+        let key = self.key.as_ref().ok_or(VaultError::Locked)?;
+        let sealer = Sealer {
+            key,
+            vault_id: &self.header.vault_id,
+        };
+        super::rowmac::verify(&self.conn, &sealer, id)
     }
 
     pub(crate) fn vault_key(&mut self) -> Result<&VaultKey, VaultError> {

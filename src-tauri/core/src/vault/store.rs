@@ -33,7 +33,7 @@ pub const APPLICATION_ID: i32 = 0x4B57_5644;
 /// Envelope format version written by this build.
 pub const FORMAT_VERSION: i64 = 1;
 /// Schema version after all migrations of this build.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -95,6 +95,12 @@ const MIGRATIONS: &[&str] = &[
     // 6 -> 7: alert configuration (sealed), per-key alert state, the
     // webhook outbox and the last background audit.
     super::alerts::SCHEMA,
+    // 7 -> 8: the MAC over every column of a key row (see `vault::rowmac`;
+    // rows of older vaults are MAC'd at their first unlock, recorded in the
+    // sealed settings), and whether a custom host was confirmed with a
+    // step-up (never, for existing keys).
+    "ALTER TABLE keys ADD COLUMN row_mac BLOB;
+     ALTER TABLE keys ADD COLUMN host_confirmed INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The authenticated part of `vault_meta`.

@@ -59,6 +59,10 @@ export interface KeyDetail extends KeySummary {
   rotate_every_days_override: number | null;
   last_audit_permissions: string[] | null;
   allow_run: boolean;
+  /** `host[:port]` of a custom base URL that is not the exchange's own host. */
+  custom_host: string | null;
+  /** Whether that host was confirmed with a step-up (the background audit skips it otherwise). */
+  host_confirmed: boolean;
 }
 
 export interface KeyInput {
@@ -84,8 +88,25 @@ export const keyList = () => call<KeySummary[]>('key_list');
 export const keySearch = (query: string) => call<string[]>('key_search', { query });
 export const keyGet = (label: string) => call<KeyDetail>('key_get', { label });
 export const keyAdd = (key: KeyInput) => call<KeySummary>('key_add', { key });
-export const keyEdit = (label: string, edit: KeyEditInput) =>
-  call<KeyDetail>('key_edit', { label, edit });
+/**
+ * Edits a key. Changing its environment/base URL, key id, secret, passphrase,
+ * key type or status needs a step-up proof (the core refuses it without one).
+ */
+export const keyEdit = (label: string, edit: KeyEditInput, proof: Proof | null = null) =>
+  call<KeyDetail>('key_edit', { label, edit, proof });
+
+/** The fields of an edit that need a step-up (mirrors `KeyEdit::credential_fields`). */
+export const CREDENTIAL_FIELDS = [
+  'environment',
+  'api_key_id',
+  'secret',
+  'passphrase',
+  'key_type',
+  'status',
+] as const satisfies readonly (keyof KeyEditInput)[];
+
+export const touchesCredentials = (edit: KeyEditInput): boolean =>
+  CREDENTIAL_FIELDS.some((f) => edit[f] !== undefined);
 
 /** The one path by which a secret reaches the webview: MFA-gated in the core. */
 export interface Revealed {
