@@ -19,6 +19,7 @@ use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::Situation;
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
 use keyward_core::vault::{
+    KeyEdit,
     self, Actor, AuditSchedule, CheckSelection, Environment, EventSwitches, Exchange, KdfParams,
     ManualClock, MasterPassword, NewKey, Scope, Session, Vault, VaultError, VaultOptions,
     deliver_alerts, send_test_alert, verify_session,
@@ -566,14 +567,38 @@ fn the_background_audit_runs_when_due_and_records_its_summary() {
         ..Accounts::default()
     };
     let (_, sim) = rt.block_on(keyward_sim::spawn(accounts)).unwrap();
-    let f = Fixture::new(
-        Environment::Custom(sim.url(SimExchange::Binance)),
-        vec![Scope::Read],
-    );
+    let env = Environment::Custom(sim.url(SimExchange::Binance));
+    let mut f = Fixture::new(env.clone(), vec![Scope::Read]);
+    let client = ExchangeClient::new(HttpConfig::default()).unwrap();
+    // A custom host nobody confirmed with a step-up is never contacted
+    // unattended: the first run checks nothing.
+    let unconfirmed = Mutex::new(Some(f.session));
+    let run = rt
+        .block_on(vault::background_audit(&unconfirmed, &client, f.clock.now_secs()))
+        .unwrap()
+        .expect("due: never ran");
+    assert_eq!(run.checked, 0);
+    f.session = unconfirmed.into_inner().unwrap().unwrap();
+    assert_eq!(f.session.key_detail("grid-bot").unwrap().last_audit_at, None);
+    // Confirmed with a step-up (the same URL, set again under a grant).
+    let g = f.grant(GatedAction::EditCredentials);
+    let confirmed = f
+        .session
+        .edit_key(
+            Actor::Cli,
+            "grid-bot",
+            KeyEdit {
+                environment: Some(env),
+                ..KeyEdit::default()
+            },
+            Some(g),
+        )
+        .unwrap();
+    assert!(confirmed.host_confirmed);
+    f.advance(Duration::from_secs(2 * 86_400));
     let now = f.now();
     let deadline = f.session.idle_deadline();
     let slot = Mutex::new(Some(f.session));
-    let client = ExchangeClient::new(HttpConfig::default()).unwrap();
     let run = rt
         .block_on(vault::background_audit(&slot, &client, now))
         .unwrap()

@@ -89,6 +89,21 @@ fn accounts() -> Accounts {
     }
 }
 
+/// A step-up grant for a credential edit, from the master password (MFA
+/// is not enrolled in these fixtures).
+fn cred_grant(session: &mut Session) -> keyward_core::mfa::StepUpGrant {
+    let verified = session
+        .verify_password(&MasterPassword::from("correct horse battery staple"))
+        .unwrap();
+    session
+        .step_up(
+            Actor::Cli,
+            keyward_core::mfa::GatedAction::EditCredentials,
+            Some(keyward_core::mfa::Proof::MasterPassword(verified)),
+        )
+        .unwrap()
+}
+
 struct Fixture {
     sim: SimHandle,
     _dir: tempfile::TempDir,
@@ -218,6 +233,7 @@ impl Fixture {
         );
         k.notes = "revoked last month".into();
         self.session.add_key(Actor::Cli, k).unwrap();
+        let g = cred_grant(&mut self.session);
         self.session
             .edit_key(
                 Actor::Cli,
@@ -226,6 +242,7 @@ impl Fixture {
                     status: Some(KeyStatus::Revoked),
                     ..KeyEdit::default()
                 },
+            Some(g),
             )
             .unwrap();
     }
@@ -437,6 +454,7 @@ async fn a_one_bit_wrong_secret_is_rejected_and_stored_as_such() {
     let mut f = Fixture::new().await;
     let mut wrong = OKX_SECRET.as_bytes().to_vec();
     wrong[10] ^= 0x01;
+    let g = cred_grant(&mut f.session);
     f.session
         .edit_key(
             Actor::Cli,
@@ -445,6 +463,7 @@ async fn a_one_bit_wrong_secret_is_rejected_and_stored_as_such() {
                 secret: Some(String::from_utf8(wrong).unwrap().into()),
                 ..KeyEdit::default()
             },
+        Some(g),
         )
         .unwrap();
     let client = ExchangeClient::new(fast_config()).unwrap();
@@ -614,6 +633,7 @@ async fn a_result_for_changed_credentials_is_not_stored() {
         ]))
         .unwrap();
     // Meanwhile the bybit key is rotated and the okx key renamed.
+    let g = cred_grant(&mut f.session);
     f.session
         .edit_key(
             Actor::Gui,
@@ -622,6 +642,7 @@ async fn a_result_for_changed_credentials_is_not_stored() {
                 secret: Some(BYBIT_SECRET.into()),
                 ..KeyEdit::default()
             },
+        Some(g),
         )
         .unwrap();
     f.session
@@ -632,6 +653,7 @@ async fn a_result_for_changed_credentials_is_not_stored() {
                 label: Some("okx-main".into()),
                 ..KeyEdit::default()
             },
+        None,
         )
         .unwrap();
     let results = vault::run_checks(&client, pending).await;
@@ -665,6 +687,7 @@ async fn unknown_labels_and_unusable_credentials() {
 
     // Coinbase has no testnet for authenticated calls; a PEM that is not
     // one cannot sign. Neither reaches the network, neither panics.
+    let g = cred_grant(&mut f.session);
     f.session
         .edit_key(
             Actor::Cli,
@@ -673,8 +696,10 @@ async fn unknown_labels_and_unusable_credentials() {
                 environment: Some(Environment::Testnet),
                 ..KeyEdit::default()
             },
+        Some(g),
         )
         .unwrap();
+    let g = cred_grant(&mut f.session);
     f.session
         .edit_key(
             Actor::Cli,
@@ -683,6 +708,7 @@ async fn unknown_labels_and_unusable_credentials() {
                 key_type: Some(KeyType::Ed25519),
                 ..KeyEdit::default()
             },
+        Some(g),
         )
         .unwrap();
     let client = ExchangeClient::new(fast_config()).unwrap();
@@ -714,6 +740,7 @@ async fn unknown_labels_and_unusable_credentials() {
 async fn secrets_never_reach_results_debug_output_or_the_vault_files() {
     let mut f = Fixture::new().await;
     // A rejected key too: rejection messages come from the exchange.
+    let g = cred_grant(&mut f.session);
     f.session
         .edit_key(
             Actor::Cli,
@@ -722,6 +749,7 @@ async fn secrets_never_reach_results_debug_output_or_the_vault_files() {
                 secret: Some(format!("{BIN_SECRET}x").into()),
                 ..KeyEdit::default()
             },
+        Some(g),
         )
         .unwrap();
     let pending = f.session.prepare_checks(&CheckSelection::All).unwrap();

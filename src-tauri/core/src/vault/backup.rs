@@ -422,6 +422,7 @@ mod tests {
                 &file,
                 &BackupPassphrase::from("bp"),
                 ConflictPolicy::Skip,
+                None,
             )
             .unwrap_err();
         assert!(
@@ -465,7 +466,7 @@ mod tests {
         let mut b =
             Vault::create(&dir.path().join("b"), &pw, KdfParams::MINIMUM, Actor::Cli).unwrap();
         let report = b
-            .import_backup(Actor::Cli, &file, &pp, ConflictPolicy::Skip)
+            .import_backup(Actor::Cli, &file, &pp, ConflictPolicy::Skip, None)
             .unwrap();
         assert_eq!(report.added, ["okx", "pem"]);
         let (secret, pass) = b.open_secrets("okx").unwrap();
@@ -482,7 +483,7 @@ mod tests {
 
         // Importing again: every label conflicts, nothing changes.
         let again = b
-            .import_backup(Actor::Cli, &file, &pp, ConflictPolicy::Skip)
+            .import_backup(Actor::Cli, &file, &pp, ConflictPolicy::Skip, None)
             .unwrap();
         assert_eq!(again.conflicts, ["okx", "pem"]);
         assert!(again.added.is_empty());
@@ -492,7 +493,7 @@ mod tests {
                 Actor::Cli,
                 &file,
                 &BackupPassphrase::from("x"),
-                ConflictPolicy::Skip
+                ConflictPolicy::Skip, None
             ),
             Err(VaultError::WrongBackupPassphrase)
         ));
@@ -501,7 +502,7 @@ mod tests {
         let tampered = dir.path().join("tampered");
         std::fs::write(&tampered, &bytes).unwrap();
         assert!(
-            b.import_backup(Actor::Cli, &tampered, &pp, ConflictPolicy::Skip)
+            b.import_backup(Actor::Cli, &tampered, &pp, ConflictPolicy::Skip, None)
                 .is_err()
         );
     }

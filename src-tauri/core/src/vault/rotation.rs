@@ -1189,7 +1189,7 @@ impl Session {
                 super::rowmac::execute(
                     tx,
                     sealer,
-                    &rid,
+                    &key_id,
                     "UPDATE keys SET api_key_id = ?2, secret = ?3, passphrase = ?4,
                         key_type = ?5, scopes = ?6, last_rotated_at = ?7
                      WHERE id = ?1",

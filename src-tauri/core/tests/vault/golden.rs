@@ -89,6 +89,7 @@ fn golden_v1_backup_imports() {
             &data("golden-v1.kwbackup"),
             &BackupPassphrase::from(GOLDEN_BACKUP_PASSPHRASE),
             ConflictPolicy::Skip,
+            None,
         )
         .unwrap();
     assert_eq!(report.added, ["binance main", "cdp", "okx desk"]);

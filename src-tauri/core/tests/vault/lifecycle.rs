@@ -75,6 +75,7 @@ fn edit_changes_only_what_is_asked() {
     let mut s = t.create();
     s.add_key(Actor::Gui, binance("a")).unwrap();
     s.add_key(Actor::Gui, binance("b")).unwrap();
+    let g = grant(&mut s, GatedAction::EditCredentials);
     let d = s
         .edit_key(
             Actor::Gui,
@@ -87,6 +88,7 @@ fn edit_changes_only_what_is_asked() {
                 status: Some(KeyStatus::Compromised),
                 ..KeyEdit::default()
             },
+        Some(g),
         )
         .unwrap();
     assert_eq!(d.summary.label, "a2");
@@ -109,6 +111,7 @@ fn edit_changes_only_what_is_asked() {
                 notes: Some("changed".into()),
                 ..KeyEdit::default()
             },
+        None,
         )
         .unwrap_err();
     assert!(matches!(
@@ -117,6 +120,7 @@ fn edit_changes_only_what_is_asked() {
     ));
     assert_eq!(s.key_detail("a2").unwrap().notes, "n");
     // Bad input is refused before anything is written.
+    let g = grant(&mut s, GatedAction::EditCredentials);
     let err = s
         .edit_key(
             Actor::Gui,
@@ -125,6 +129,7 @@ fn edit_changes_only_what_is_asked() {
                 environment: Some(Environment::Custom("http://10.1.1.1".into())),
                 ..KeyEdit::default()
             },
+        Some(g),
         )
         .unwrap_err();
     assert!(matches!(

@@ -332,7 +332,7 @@ fn edit_by_names_keeps_records_and_health_counts_services() {
         linked_services: Some(vec!["3Commas".into(), "tax script".into()]),
         ..KeyEdit::default()
     };
-    let d = s.edit_key(Actor::Cli, "main", edit).unwrap();
+    let d = s.edit_key(Actor::Cli, "main", edit, None).unwrap();
     assert_eq!(d.linked_services.len(), 2);
     assert_eq!(d.linked_services[0].kind, ServiceKind::ThirdPartyPlatform);
     assert!(
@@ -388,7 +388,7 @@ fn backups_carry_structured_services() {
 
     let t2 = TempVault::new();
     let mut s2 = t2.create();
-    s2.import_backup(Actor::Cli, &out, &pass, ConflictPolicy::Skip)
+    s2.import_backup(Actor::Cli, &out, &pass, ConflictPolicy::Skip, None)
         .unwrap();
     assert_eq!(s2.key_detail("main").unwrap().linked_services, services);
 }
