@@ -19,9 +19,8 @@ use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::Situation;
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
 use keyward_core::vault::{
-    KeyEdit,
     self, Actor, AuditSchedule, CheckSelection, Environment, EventSwitches, Exchange, KdfParams,
-    ManualClock, MasterPassword, NewKey, Scope, Session, Vault, VaultError, VaultOptions,
+    KeyEdit, ManualClock, MasterPassword, NewKey, Scope, Session, Vault, VaultError, VaultOptions,
     deliver_alerts, send_test_alert, verify_session,
 };
 use keyward_sim::{Accounts, KeyAccount, SimExchange, SimScope};
@@ -574,12 +573,19 @@ fn the_background_audit_runs_when_due_and_records_its_summary() {
     // unattended: the first run checks nothing.
     let unconfirmed = Mutex::new(Some(f.session));
     let run = rt
-        .block_on(vault::background_audit(&unconfirmed, &client, f.clock.now_secs()))
+        .block_on(vault::background_audit(
+            &unconfirmed,
+            &client,
+            f.clock.now_secs(),
+        ))
         .unwrap()
         .expect("due: never ran");
     assert_eq!(run.checked, 0);
     f.session = unconfirmed.into_inner().unwrap().unwrap();
-    assert_eq!(f.session.key_detail("grid-bot").unwrap().last_audit_at, None);
+    assert_eq!(
+        f.session.key_detail("grid-bot").unwrap().last_audit_at,
+        None
+    );
     // Confirmed with a step-up (the same URL, set again under a grant).
     let g = f.grant(GatedAction::EditCredentials);
     let confirmed = f

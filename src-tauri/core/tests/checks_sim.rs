@@ -242,7 +242,7 @@ impl Fixture {
                     status: Some(KeyStatus::Revoked),
                     ..KeyEdit::default()
                 },
-            Some(g),
+                Some(g),
             )
             .unwrap();
     }
@@ -463,7 +463,7 @@ async fn a_one_bit_wrong_secret_is_rejected_and_stored_as_such() {
                 secret: Some(String::from_utf8(wrong).unwrap().into()),
                 ..KeyEdit::default()
             },
-        Some(g),
+            Some(g),
         )
         .unwrap();
     let client = ExchangeClient::new(fast_config()).unwrap();
@@ -642,7 +642,7 @@ async fn a_result_for_changed_credentials_is_not_stored() {
                 secret: Some(BYBIT_SECRET.into()),
                 ..KeyEdit::default()
             },
-        Some(g),
+            Some(g),
         )
         .unwrap();
     f.session
@@ -653,7 +653,7 @@ async fn a_result_for_changed_credentials_is_not_stored() {
                 label: Some("okx-main".into()),
                 ..KeyEdit::default()
             },
-        None,
+            None,
         )
         .unwrap();
     let results = vault::run_checks(&client, pending).await;
@@ -696,7 +696,7 @@ async fn unknown_labels_and_unusable_credentials() {
                 environment: Some(Environment::Testnet),
                 ..KeyEdit::default()
             },
-        Some(g),
+            Some(g),
         )
         .unwrap();
     let g = cred_grant(&mut f.session);
@@ -708,7 +708,7 @@ async fn unknown_labels_and_unusable_credentials() {
                 key_type: Some(KeyType::Ed25519),
                 ..KeyEdit::default()
             },
-        Some(g),
+            Some(g),
         )
         .unwrap();
     let client = ExchangeClient::new(fast_config()).unwrap();
@@ -749,7 +749,7 @@ async fn secrets_never_reach_results_debug_output_or_the_vault_files() {
                 secret: Some(format!("{BIN_SECRET}x").into()),
                 ..KeyEdit::default()
             },
-        Some(g),
+            Some(g),
         )
         .unwrap();
     let pending = f.session.prepare_checks(&CheckSelection::All).unwrap();

@@ -493,7 +493,8 @@ mod tests {
                 Actor::Cli,
                 &file,
                 &BackupPassphrase::from("x"),
-                ConflictPolicy::Skip, None
+                ConflictPolicy::Skip,
+                None
             ),
             Err(VaultError::WrongBackupPassphrase)
         ));

@@ -78,7 +78,10 @@ impl RowKey {
 }
 
 fn select_sql() -> String {
-    format!("SELECT {}, row_mac FROM keys WHERE id = ?1", COLUMNS.join(", "))
+    format!(
+        "SELECT {}, row_mac FROM keys WHERE id = ?1",
+        COLUMNS.join(", ")
+    )
 }
 
 /// Canonical, unambiguous encoding of one value: a type tag, then a
@@ -272,7 +275,9 @@ mod tests {
     fn covered_columns_are_every_column_of_keys() {
         let dir = tempfile::tempdir().unwrap();
         let conn = super::super::store::create(&dir.path().join("v.keyward")).unwrap();
-        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('keys')").unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('keys')")
+            .unwrap();
         let mut cols: Vec<String> = stmt
             .query_map([], |r| r.get(0))
             .unwrap()
@@ -282,7 +287,10 @@ mod tests {
         cols.sort();
         let mut covered: Vec<String> = COLUMNS.iter().map(|s| (*s).to_owned()).collect();
         covered.sort();
-        assert_eq!(cols, covered, "a column of `keys` is not covered by the row MAC");
+        assert_eq!(
+            cols, covered,
+            "a column of `keys` is not covered by the row MAC"
+        );
     }
 
     #[test]

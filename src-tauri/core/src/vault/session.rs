@@ -1025,7 +1025,16 @@ pub(crate) fn insert_key(
     last_rotated_at: Option<i64>,
     status: KeyStatus,
 ) -> Result<(), VaultError> {
-    insert_key_confirmed(tx, sealer, id, key, created_at, last_rotated_at, status, false)
+    insert_key_confirmed(
+        tx,
+        sealer,
+        id,
+        key,
+        created_at,
+        last_rotated_at,
+        status,
+        false,
+    )
 }
 
 /// [`insert_key`], saying whether a custom host was confirmed with a

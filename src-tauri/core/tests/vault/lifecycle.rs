@@ -88,7 +88,7 @@ fn edit_changes_only_what_is_asked() {
                 status: Some(KeyStatus::Compromised),
                 ..KeyEdit::default()
             },
-        Some(g),
+            Some(g),
         )
         .unwrap();
     assert_eq!(d.summary.label, "a2");
@@ -111,7 +111,7 @@ fn edit_changes_only_what_is_asked() {
                 notes: Some("changed".into()),
                 ..KeyEdit::default()
             },
-        None,
+            None,
         )
         .unwrap_err();
     assert!(matches!(
@@ -129,7 +129,7 @@ fn edit_changes_only_what_is_asked() {
                 environment: Some(Environment::Custom("http://10.1.1.1".into())),
                 ..KeyEdit::default()
             },
-        Some(g),
+            Some(g),
         )
         .unwrap_err();
     assert!(matches!(

@@ -12,6 +12,9 @@
 //!   throttled proofs; recovery codes; counters across reopening.
 //! - `services`: linked services and their vendor checklist: validation,
 //!   one audit entry per change, search, backups, the locked vault.
+//! - `tamper`: attacks on the file and on an unlocked vault: credential
+//!   edits without a step-up, key rows edited in SQLite (row MACs), a
+//!   replacing import.
 //! - `audit`: every write recorded; modified, deleted, reordered and
 //!   truncated entries reported at unlock; the canary never in the log.
 
@@ -25,3 +28,4 @@ mod lifecycle;
 mod policy;
 mod services;
 mod stepup;
+mod tamper;

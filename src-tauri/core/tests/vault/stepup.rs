@@ -111,6 +111,19 @@ fn attempt(e: &mut Enrolled, action: GatedAction, proof: Option<Proof>) -> Resul
             },
         )?,
         GatedAction::AllowRun => s.set_allow_run(Actor::Cli, g, "okx", true)?,
+        GatedAction::EditCredentials => {
+            s.edit_key(
+                Actor::Cli,
+                "okx",
+                keyward_core::vault::KeyEdit {
+                    environment: Some(keyward_core::vault::Environment::Custom(
+                        "http://127.0.0.1:9".into(),
+                    )),
+                    ..Default::default()
+                },
+                Some(g),
+            )?;
+        }
         GatedAction::DisableMfa => s.mfa_disable(Actor::Cli, g)?,
         GatedAction::ReenrolMfa => {
             s.mfa_reenrol(Actor::Cli, g)?;
@@ -120,7 +133,7 @@ fn attempt(e: &mut Enrolled, action: GatedAction, proof: Option<Proof>) -> Resul
     Ok(())
 }
 
-const ACTIONS: [GatedAction; 9] = [
+const ACTIONS: [GatedAction; 10] = [
     GatedAction::RevealSecret,
     GatedAction::CopySecret,
     GatedAction::DeleteKey,
@@ -128,6 +141,7 @@ const ACTIONS: [GatedAction; 9] = [
     GatedAction::ChangePassword,
     GatedAction::SecuritySettings,
     GatedAction::AllowRun,
+    GatedAction::EditCredentials,
     GatedAction::DisableMfa,
     GatedAction::ReenrolMfa,
 ];
