@@ -28,7 +28,10 @@ fn flipped_sealed_byte_names_the_record_and_others_stay_readable() {
     let json = env.run(&["check", "--json"]).code(5);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["damaged"][0]["label"], "beta");
-    assert_eq!(v["damaged"][0]["fields"], serde_json::json!(["secret"]));
+    assert_eq!(
+        v["damaged"][0]["fields"],
+        serde_json::json!(["secret", "row"])
+    );
     // The other records are still listed and shown.
     env.run(&["show", "alpha"]).ok();
     env.run(&["show", "gamma"]).ok();
@@ -131,4 +134,69 @@ fn tampered_header_is_detected() {
         .pragma_update(None, "user_version", 42)
         .unwrap();
     env.run(&["list"]).code(5);
+}
+
+/// A vault with one key and confirmed MFA (confirmed with the code of the
+/// previous step, so the current one is still unused).
+fn enrolled_env() -> (Env, keyward_core::mfa::TotpSeed) {
+    let env = Env::init();
+    env.add_binance("main", "secret-main").ok();
+    let run = env.run(&["mfa", "enroll", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let seed = keyward_core::mfa::TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
+    env.run(&["mfa", "confirm", &crate::support::code(&seed, -1)])
+        .ok();
+    (env, seed)
+}
+
+#[test]
+fn base_url_edit_without_a_code_exits_4_and_changes_nothing() {
+    let (env, seed) = enrolled_env();
+    let run = env
+        .run(&["edit", "main", "--base-url", "http://127.0.0.1:9/binance"])
+        .code(4);
+    assert!(run.stderr.contains("step-up"), "{}", run.stderr);
+    let show = env.run(&["show", "main"]).ok();
+    assert!(show.stdout.contains("mainnet"), "{}", show.stdout);
+    assert!(!show.stdout.contains("127.0.0.1"));
+    // A new secret from stdin needs the code too: the only copy survives.
+    env.run_stdin(&["edit", "main", "--secret-stdin"], "overwritten\n")
+        .code(4);
+    // With a code the host changes, and `show` says it is not Binance's.
+    let code = crate::support::code(&seed, 0);
+    env.run(&[
+        "edit",
+        "main",
+        "--base-url",
+        "http://127.0.0.1:9/binance",
+        "--totp",
+        &code,
+    ])
+    .ok();
+    let show = env.run(&["show", "main"]).ok();
+    assert!(
+        show.stdout.contains("127.0.0.1:9 — NOT binance's own host"),
+        "{}",
+        show.stdout
+    );
+    // Scopes and notes stay ungated.
+    env.run(&["edit", "main", "--scopes", "read", "--notes", "grid bot"])
+        .ok();
+}
+
+#[test]
+fn allow_run_set_in_sqlite_makes_check_exit_5_and_run_refuse() {
+    let env = Env::init();
+    env.add_binance("main", "secret-main").ok();
+    env.add_binance("other", "secret-other").ok();
+    let conn = rusqlite::Connection::open(env.vault()).unwrap();
+    conn.execute("UPDATE keys SET allow_run = 1 WHERE label = 'main'", [])
+        .unwrap();
+    drop(conn);
+    let run = env.run(&["run", "--key", "main", "--", "true"]).code(5);
+    assert!(run.stderr.contains("main"), "{}", run.stderr);
+    assert!(!run.stderr.contains("secret-main"));
+    let check = env.run(&["check"]).code(5);
+    assert!(check.stderr.contains("main"), "{}", check.stderr);
+    assert!(!check.stderr.contains("other"), "{}", check.stderr);
 }
