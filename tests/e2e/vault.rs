@@ -104,6 +104,29 @@ fn create_add_list_lock_unlock_edit() {
         "{detail}"
     );
 
+    // Redirecting the key straight through IPC, without a proof, is refused
+    // by the core and changes nothing.
+    let refused = app.invoke(
+        "key_edit",
+        json!({ "label": "binance-main", "edit": {
+            "environment": { "kind": "custom", "base_url": "http://127.0.0.1:9" } } }),
+    );
+    assert_eq!(refused["err"]["kind"], "mfa", "{refused}");
+    let detail = app.invoke("key_get", json!({ "label": "binance-main" }));
+    assert_eq!(detail["ok"]["environment"]["kind"], "mainnet", "{detail}");
+    // Through the form, a new endpoint asks for the step-up first; the key
+    // page then says its requests leave the exchange's own hosts.
+    app.click("[data-testid=edit-key]");
+    app.click("#env option[value=custom]");
+    app.fill("#base-url", "http://127.0.0.1:9/binance");
+    app.click("[data-testid=save-key]");
+    app.wait_for("[data-testid=step-up]");
+    app.fill("#stepup-code", PASSWORD);
+    app.click("[data-testid=step-up-confirm]");
+    let host = app.wait_for_text("[data-testid=custom-host]", "127.0.0.1:9");
+    assert!(host.contains("not one of binance"), "{host}");
+    app.screenshot("vault-6-custom-host");
+
     // Nothing the IPC returns carries the secret.
     for (cmd, args) in [
         ("key_list", json!({})),
