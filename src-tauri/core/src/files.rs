@@ -245,7 +245,12 @@ pub fn vault_files(vault: &Path) -> [PathBuf; 4] {
         s.push(suffix);
         PathBuf::from(s)
     };
-    [vault.to_path_buf(), with("-wal"), with("-shm"), with("-journal")]
+    [
+        vault.to_path_buf(),
+        with("-wal"),
+        with("-shm"),
+        with("-journal"),
+    ]
 }
 
 /// Sets the vault's files that exist to mode 0600 when group or others
@@ -365,7 +370,10 @@ mod tests {
         let ok = read_limited_to(&[7u8; 10][..], 10, "secret", p).unwrap();
         assert_eq!(ok.len(), 10);
         let err = read_limited_to(&[7u8; 11][..], 10, "secret", p).unwrap_err();
-        assert!(matches!(err, FileError::TooLarge { limit: 10, .. }), "{err}");
+        assert!(
+            matches!(err, FileError::TooLarge { limit: 10, .. }),
+            "{err}"
+        );
         // An endless source stops at the limit.
         let err = read_limited(io::repeat(b'a'), "secret from stdin", p).unwrap_err();
         assert_eq!(

@@ -55,9 +55,7 @@ const FORMAT_RANGES: &[(u32, u32)] = &[
 /// Whether `c` is a Unicode format character (general category Cf).
 pub fn is_format_char(c: char) -> bool {
     let c = u32::from(c);
-    FORMAT_RANGES
-        .iter()
-        .any(|&(lo, hi)| (lo..=hi).contains(&c))
+    FORMAT_RANGES.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
 /// Characters shown as an escape on a terminal: controls (C0, DEL, C1),
@@ -116,8 +114,15 @@ mod tests {
     #[test]
     fn format_characters_are_recognised() {
         for c in [
-            '\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200D}', '\u{FEFF}',
-            '\u{00AD}', '\u{E0041}',
+            '\u{202E}',
+            '\u{202A}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{E0041}',
         ] {
             assert!(is_format_char(c), "{:04x}", u32::from(c));
         }
@@ -136,7 +141,10 @@ mod tests {
         assert_eq!(escape_terminal("evil\u{202E}gpj.exe"), "evil\\u202egpj.exe");
         assert_eq!(escape_terminal("x\n\ty\r"), "x\\n\\ty\\r");
         assert_eq!(escape_terminal("tag\u{E0041}"), "tag\\udb40\\udc41");
-        assert_eq!(escape_terminal_lines("{\n \"a\u{202E}\"\n}"), "{\n \"a\\u202e\"\n}");
+        assert_eq!(
+            escape_terminal_lines("{\n \"a\u{202E}\"\n}"),
+            "{\n \"a\\u202e\"\n}"
+        );
         // The escaped text of a JSON string decodes back to the original.
         let original = "x\u{202E}\u{9b}\u{E0041}y";
         let json = serde_json::to_string(original).unwrap();

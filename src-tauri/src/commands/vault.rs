@@ -11,8 +11,7 @@ use keyward_core::KindedError;
 use keyward_core::mfa::GatedAction;
 use keyward_core::password::{self, Assessment};
 use keyward_core::vault::{
-    self, Actor, KdfParams, KeyringStatus, MasterPassword, Settings, Vault,
-    VaultOptions,
+    self, Actor, KdfParams, KeyringStatus, MasterPassword, Settings, Vault, VaultOptions,
 };
 use serde::Serialize;
 use tauri::State;

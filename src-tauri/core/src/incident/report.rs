@@ -374,7 +374,10 @@ mod tests {
             ] {
                 assert!(links_in(&context).is_empty(), "{h:?} → {context}");
             }
-            assert!(!cell.contains('\u{1b}') && !cell.contains('\u{202E}'), "{cell}");
+            assert!(
+                !cell.contains('\u{1b}') && !cell.contains('\u{202E}'),
+                "{cell}"
+            );
             assert!(!cell.contains('\n'));
         }
         // Escaping is not removal: the text a reader sees is the original.

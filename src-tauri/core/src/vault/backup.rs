@@ -29,13 +29,13 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::error::VaultError;
-use crate::files::{self, Overwrite};
 use super::kdf::{KdfParams, SALT_LEN, new_salt};
 use super::record::{Environment, KeyStatus, NewKey};
 use super::seal;
 use super::secret::{ApiSecret, BackupPassphrase, Passphrase};
 use super::service;
 use super::session::{Action, Actor, Session, insert_key};
+use crate::files::{self, Overwrite};
 use crate::mfa::{GatedAction, StepUpGrant};
 
 const MAGIC: &[u8] = b"KEYWARD-BACKUP\0";

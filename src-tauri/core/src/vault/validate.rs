@@ -427,7 +427,11 @@ mod tests {
             "\u{FEFF}main",
             "x\u{200D}y",
         ] {
-            assert_eq!(label(bad), Err(ValidationError::LabelFormatChars), "{bad:?}");
+            assert_eq!(
+                label(bad),
+                Err(ValidationError::LabelFormatChars),
+                "{bad:?}"
+            );
         }
         assert!(label("trading bot 中文 ✓").is_ok());
     }

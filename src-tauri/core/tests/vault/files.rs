@@ -194,10 +194,7 @@ fn label_with_bidi_override_is_refused_by_the_core() {
     for label in ["invoice\u{202E}gpj.exe", "hot\u{200B}wallet"] {
         let err = s.add_key(Actor::Cli, binance(label)).unwrap_err();
         assert!(
-            matches!(
-                err,
-                VaultError::Invalid(ValidationError::LabelFormatChars)
-            ),
+            matches!(err, VaultError::Invalid(ValidationError::LabelFormatChars)),
             "{err}"
         );
     }
