@@ -12,7 +12,6 @@
 //! the URL, or let a failed delivery change the exit code of the command
 //! that raised the alert (see [`deliver_pending`]).
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -88,7 +87,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start the network runtime: {e}");
+            say_err!("error: cannot start the network runtime: {e}");
             exit(ErrorKind::Internal)
         })
 }
@@ -101,7 +100,7 @@ pub fn deliver_pending(session: &mut Session) -> usize {
     let sender = match WebhookSender::new() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("warning: alerts not sent: {e}");
+            say_err!("warning: alerts not sent: {e}");
             return 0;
         }
     };
@@ -113,12 +112,12 @@ pub fn deliver_pending(session: &mut Session) -> usize {
     )) {
         Ok(report) => {
             if let Some(e) = report.first_error() {
-                eprintln!("warning: webhook alert not delivered: {e} (it will be retried)");
+                say_err!("warning: webhook alert not delivered: {e} (it will be retried)");
             }
             report.delivered()
         }
         Err(e) => {
-            eprintln!("warning: webhook alerts not delivered: {e}");
+            say_err!("warning: webhook alerts not delivered: {e}");
             0
         }
     }
@@ -128,15 +127,29 @@ fn read_url() -> Result<WebhookUrl, CliError> {
     let raw = match std::env::var(URL_VAR) {
         Ok(v) => Zeroizing::new(v),
         Err(_) => {
-            let mut line = Zeroizing::new(String::new());
+            // One line, at most the secret-input limit (allocated once, so
+            // growth leaves no copy behind).
+            use keyward_core::files::{FileError, MAX_SECRET_INPUT};
+            use std::io::{BufRead as _, Read as _};
+            let mut line = Zeroizing::new(String::with_capacity(MAX_SECRET_INPUT + 64));
             std::io::stdin()
                 .lock()
+                .take(MAX_SECRET_INPUT as u64 + 1)
                 .read_line(&mut line)
                 .map_err(|_| CliError::Input {
                     message: format!(
                         "could not read the webhook URL from stdin (or set ${URL_VAR})"
                     ),
                 })?;
+            if line.len() > MAX_SECRET_INPUT {
+                return Err(CliError::Vault(
+                    FileError::TooLarge {
+                        what: "webhook URL from stdin",
+                        limit: MAX_SECRET_INPUT,
+                    }
+                    .into(),
+                ));
+            }
             line
         }
     };
@@ -268,7 +281,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &AlertsCommand) -> Result<ExitCo
             match rt.block_on(vault::send_test_alert(&mut session, &sender, Actor::Cli)) {
                 Ok(()) => say!("test message delivered"),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    say_err!("error: {e}");
                     return Ok(exit(e.kind()));
                 }
             }

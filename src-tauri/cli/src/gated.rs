@@ -1,5 +1,6 @@
 //! Step-up on the command line, the gated commands (`reveal`, `delete`),
-//! `keyward mfa …` and `keyward log`.
+//! `keyward mfa …` and `keyward log` (with the gated `--acknowledge` of
+//! integrity findings).
 //!
 //! Owns: turning `--totp` / `--recovery-code` (or, while MFA is not
 //! enrolled, the master password this command was unlocked with) into a
@@ -41,7 +42,7 @@ pub fn unlock_keep(
     if use_keyring {
         match vault.unlock_with_device() {
             Ok(session) => return Ok((session, None)),
-            Err(e) => eprintln!("warning: {e}; falling back to the master password"),
+            Err(e) => say_err!("warning: {e}; falling back to the master password"),
         }
     }
     let password = input::master_password()?;
@@ -62,7 +63,7 @@ pub fn grant(
     } else if let Some(code) = &proof.recovery_code {
         Some(Proof::recovery_code(code.as_str()))
     } else if !session.mfa_status()?.enrolled {
-        eprintln!(
+        say_err!(
             "warning: MFA is not enrolled, so the master password is the only step-up; \
              run `keyward mfa enroll`"
         );
@@ -261,9 +262,13 @@ pub fn reveal(
         password.as_ref(),
     )?;
     let revealed = session.reveal(Actor::Cli, g, label)?;
-    say!("{}", revealed.secret.expose());
+    // Verbatim, not through `say!`: the user asked for these exact bytes
+    // (a PEM key has line breaks), and they are theirs, not an exchange's.
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", revealed.secret.expose());
     if let Some(p) = &revealed.passphrase {
-        say!("{}", p.expose());
+        let _ = writeln!(out, "{}", p.expose());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -302,6 +307,14 @@ pub struct LogArgs {
     /// Only entries of this action (e.g. secret_revealed, step_up_failed).
     #[arg(long, value_name = "ACTION")]
     action: Option<String>,
+    /// Acknowledge every integrity finding recorded so far (read them first
+    /// with `--action audit_integrity_failed`); needs --totp once MFA is
+    /// enrolled. Until then `--verify` exits 5, even once the chain
+    /// verifies again.
+    #[arg(long, conflicts_with_all = ["verify", "key", "action", "json"])]
+    acknowledge: bool,
+    #[command(flatten)]
+    proof: ProofArgs,
 }
 
 fn print_entries(entries: &[Entry], json: bool) {
@@ -351,11 +364,40 @@ fn print_report(r: &AuditReport, json: bool) {
             r.recorded_findings
         );
     }
+    if r.unacknowledged_findings > 0 {
+        say!(
+            "NOT ACKNOWLEDGED: {} integrity finding(s); review them with \
+             `keyward log --action audit_integrity_failed`, then run `keyward log --acknowledge`",
+            r.unacknowledged_findings
+        );
+    }
 }
 
 /// Runs `keyward log`.
 pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, CliError> {
-    let (mut session, _) = unlock_keep(path, use_keyring)?;
+    let (mut session, password) = unlock_keep(path, use_keyring)?;
+    if args.acknowledge {
+        let report = session.verify_audit()?;
+        if report.unacknowledged_findings == 0 {
+            say!("no unacknowledged integrity findings");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let g = grant(
+            &mut session,
+            &args.proof,
+            GatedAction::SecuritySettings,
+            password.as_ref(),
+        )?;
+        let n = session.acknowledge_audit_findings(Actor::Cli, g)?;
+        say!("acknowledged {n} integrity finding(s)");
+        if let Some(problem) = &report.problem {
+            say_err!(
+                "warning: the audit log is still broken ({problem}); `keyward log --verify` \
+                 keeps exiting 5"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.verify {
         let report = session.verify_audit()?;
         print_report(&report, args.json);
@@ -366,8 +408,8 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             .problem
             .as_deref()
             .or(report.found_at_unlock.as_ref().map(|p| p.finding.as_str()))
-            .unwrap_or("broken chain");
-        eprintln!("error: the audit log failed verification: {finding}");
+            .unwrap_or("an integrity finding is not acknowledged");
+        say_err!("error: the audit log failed verification: {finding}");
         return Ok(ExitCode::from(
             u8::try_from(ErrorKind::Integrity.exit_code()).unwrap_or(5),
         ));

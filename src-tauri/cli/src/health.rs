@@ -35,8 +35,8 @@ pub fn run(path: &Path, use_keyring: bool, args: &HealthArgs) -> Result<ExitCode
     let report = session.health_report(now, &[])?;
     if args.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => say!("{s}"),
-            Err(e) => eprintln!("error: could not format JSON: {e}"),
+            Ok(s) => say_lines!("{s}"),
+            Err(e) => say_err!("error: could not format JSON: {e}"),
         }
     } else {
         print(&report);

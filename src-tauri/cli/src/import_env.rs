@@ -41,12 +41,12 @@ pub struct ImportEnvArgs {
 }
 
 fn fail(e: &dyn KindedError) -> ExitCode {
-    eprintln!("error: {e}");
+    say_err!("error: {e}");
     ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
 }
 
 fn ask(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
+    eprint!("{} [y/N] ", keyward_core::text::escape_terminal(question));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {
@@ -111,7 +111,7 @@ pub fn run(
             .collect()
     } else {
         if !all.is_empty() && !args.json {
-            eprintln!("nothing imported: pass --yes to import these (or run in a terminal)");
+            say_err!("nothing imported: pass --yes to import these (or run in a terminal)");
         }
         Vec::new()
     };
@@ -202,8 +202,8 @@ pub fn run(
     }
     if args.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => say!("{s}"),
-            Err(e) => eprintln!("error: could not format JSON: {e}"),
+            Ok(s) => say_lines!("{s}"),
+            Err(e) => say_err!("error: could not format JSON: {e}"),
         }
     }
     Ok(ExitCode::SUCCESS)

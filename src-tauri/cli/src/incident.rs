@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
 use keyward_core::KindedError;
+use keyward_core::files;
 use keyward_core::incident::{self, IncidentError, IncidentView, Situation, StepState, report};
 use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{self, Actor, Exchange};
@@ -126,9 +127,12 @@ pub enum IncidentCommand {
         /// md or html.
         #[arg(long, value_enum)]
         format: Format,
-        /// The file to write.
+        /// The file to write (mode 0600; never through a symbolic link).
         #[arg(long)]
         out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -136,18 +140,18 @@ fn fail(e: IncidentError) -> Result<ExitCode, CliError> {
     match e {
         IncidentError::Vault(v) => Err(CliError::Vault(v)),
         IncidentError::Unresolved { ref steps } => {
-            eprintln!(
+            say_err!(
                 "error: the incident cannot be closed yet, steps not done or skipped: {}",
                 steps.join(", ")
             );
-            eprintln!(
+            say_err!(
                 "hint: `keyward incident run ID STEP` for automated steps, \
                  `keyward incident step ID STEP --done` or `--skip REASON` for the others"
             );
             Ok(exit(e.kind()))
         }
         other => {
-            eprintln!("error: {other}");
+            say_err!("error: {other}");
             Ok(exit(other.kind()))
         }
     }
@@ -351,7 +355,12 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
             .incident_note(Actor::Cli, id, text, attach.as_deref())
             .map(|v| (v, false)),
         IncidentCommand::Close { id } => session.incident_close(Actor::Cli, id).map(|v| (v, false)),
-        IncidentCommand::Report { id, format, out } => {
+        IncidentCommand::Report {
+            id,
+            format,
+            out,
+            force,
+        } => {
             let view = match session.incident_view(id) {
                 Ok(v) => v,
                 Err(e) => return fail(e),
@@ -360,11 +369,8 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
                 Format::Md => report::markdown(&view),
                 Format::Html => report::html(&view),
             };
-            if let Err(e) = std::fs::write(out, text) {
-                return Err(CliError::Input {
-                    message: format!("could not write {}: {e}", out.display()),
-                });
-            }
+            files::write_private(out, text.as_bytes(), files::Overwrite::when(*force))
+                .map_err(|e| CliError::Vault(e.into()))?;
             say!("report written to {}", out.display());
             return Ok(ExitCode::SUCCESS);
         }

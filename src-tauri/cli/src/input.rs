@@ -4,9 +4,9 @@
 //! Must never: accept a secret from argv, echo one, or keep one in a buffer
 //! that is not zeroized.
 
-use std::io::Read;
 use std::path::Path;
 
+use keyward_core::files;
 use keyward_core::vault::{ApiSecret, BackupPassphrase, MasterPassword, Passphrase};
 use zeroize::Zeroizing;
 
@@ -83,15 +83,18 @@ pub struct StdinSecrets {
     pub passphrase: Option<Passphrase>,
 }
 
-/// Reads stdin to its end: line 1 is the secret, line 2 (optional) the
-/// passphrase.
+/// Reads stdin to its end, at most [`files::MAX_SECRET_INPUT`] bytes: line
+/// 1 is the secret, line 2 (optional) the passphrase.
 pub fn secrets_from_stdin() -> Result<StdinSecrets, CliError> {
-    let mut all = Zeroizing::new(String::new());
-    std::io::stdin()
-        .read_to_string(&mut all)
-        .map_err(|_| CliError::Input {
-            message: "could not read the secret from stdin (is it UTF-8?)".into(),
-        })?;
+    let bytes = files::read_limited(
+        std::io::stdin().lock(),
+        "secret from stdin",
+        Path::new("stdin"),
+    )
+    .map_err(|e| CliError::Vault(e.into()))?;
+    let all = std::str::from_utf8(&bytes).map_err(|_| CliError::Input {
+        message: "could not read the secret from stdin (is it UTF-8?)".into(),
+    })?;
     let mut lines = all.lines();
     let secret = lines.next().unwrap_or_default().trim_end_matches('\r');
     let passphrase = lines.next().unwrap_or_default().trim_end_matches('\r');
@@ -101,10 +104,13 @@ pub fn secrets_from_stdin() -> Result<StdinSecrets, CliError> {
     })
 }
 
-fn read_file(path: &Path) -> Result<Zeroizing<String>, CliError> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| CliError::Input {
+/// A whole file, at most [`files::MAX_SECRET_INPUT`] bytes (a FIFO or
+/// `/dev/zero` stops there too).
+fn read_file(path: &Path, what: &'static str) -> Result<Zeroizing<String>, CliError> {
+    let file = std::fs::File::open(path).map_err(|e| CliError::Input {
         message: format!("{}: {e}", path.display()),
-    })?);
+    })?;
+    let bytes = files::read_limited(file, what, path).map_err(|e| CliError::Vault(e.into()))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| CliError::Input {
         message: format!("{}: not UTF-8 text", path.display()),
     })?;
@@ -115,10 +121,14 @@ fn read_file(path: &Path) -> Result<Zeroizing<String>, CliError> {
 
 /// The whole file is the secret (multi-line PEM keys), minus trailing newlines.
 pub fn secret_from_file(path: &Path) -> Result<ApiSecret, CliError> {
-    Ok(ApiSecret::new(read_file(path)?.as_str().to_owned()))
+    Ok(ApiSecret::new(
+        read_file(path, "secret file")?.as_str().to_owned(),
+    ))
 }
 
 /// The whole file is the passphrase, minus trailing newlines.
 pub fn passphrase_from_file(path: &Path) -> Result<Passphrase, CliError> {
-    Ok(Passphrase::new(read_file(path)?.as_str().to_owned()))
+    Ok(Passphrase::new(
+        read_file(path, "passphrase file")?.as_str().to_owned(),
+    ))
 }

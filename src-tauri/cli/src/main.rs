@@ -7,12 +7,49 @@
 //! secrets from stdin (`--secret-stdin`: line 1 the secret, line 2 the
 //! passphrase) or a file (`--secret-file`, `--passphrase-file`).
 
-/// Prints a line to stdout; a closed pipe (`keyward list | head`) is not an
-/// error worth a panic.
+/// Prints a line to stdout with every control, format and separator
+/// character shown as an escape (`\u001b`, `\u202e`, `\n`; see
+/// `keyward_core::text`), so a label, a note or a string an exchange sent
+/// can never drive the terminal or fake another line. A closed pipe
+/// (`keyward list | head`) is not an error worth a panic.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let line = format!($($arg)*);
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            keyward_core::text::escape_terminal(&line)
+        );
+    }};
+}
+
+/// [`say!`] for multi-line output whose line breaks are structure
+/// (pretty-printed JSON, where every break inside a string is already
+/// escaped): everything else is escaped the same way.
+macro_rules! say_lines {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let text = format!($($arg)*);
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            keyward_core::text::escape_terminal_lines(&text)
+        );
+    }};
+}
+
+/// [`say!`] for stderr: warnings and errors quote labels, file names and
+/// exchange answers too.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let line = format!($($arg)*);
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}",
+            keyward_core::text::escape_terminal(&line)
+        );
     }};
 }
 
@@ -130,9 +167,13 @@ enum Command {
     },
     /// Write an encrypted backup ($KEYWARD_BACKUP_PASSPHRASE or a prompt).
     Export {
-        /// The backup file to create (must not exist).
+        /// The backup file to create (mode 0600; must not exist unless
+        /// --force; never through a symbolic link).
         #[arg(long)]
         out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         proof: gated::ProofArgs,
     },
@@ -464,13 +505,13 @@ impl CliError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(path) = keyward_core::paths::vault_path(cli.vault.as_deref()) else {
-        eprintln!("error: no vault path: pass --vault or set KEYWARD_VAULT");
+        say_err!("error: no vault path: pass --vault or set KEYWARD_VAULT");
         return ExitCode::from(2);
     };
     match run(&cli, &path) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", err.message());
+            say_err!("error: {}", err.message());
             ExitCode::from(u8::try_from(err.kind().exit_code()).unwrap_or(1))
         }
     }
@@ -481,7 +522,7 @@ fn unlock(path: &Path, use_keyring: bool) -> Result<Session, CliError> {
     if use_keyring {
         match vault.unlock_with_device() {
             Ok(session) => return Ok(session),
-            Err(e) => eprintln!("warning: {e}; falling back to the master password"),
+            Err(e) => say_err!("warning: {e}; falling back to the master password"),
         }
     }
     let password = input::master_password()?;
@@ -494,7 +535,7 @@ fn unlock(path: &Path, use_keyring: bool) -> Result<Session, CliError> {
 /// reported on stderr by every command (and `log --verify` exits 5).
 pub(crate) fn warn_audit_problem(session: &Session) {
     if let Some(problem) = session.audit_problem() {
-        eprintln!(
+        say_err!(
             "warning: the audit log failed verification at unlock: {};              run `keyward log --verify`",
             problem.finding
         );
@@ -613,11 +654,14 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             output::settings(&s, *json);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { out, proof } => {
+        Command::Export { out, force, proof } => {
+            let overwrite = keyward_core::files::Overwrite::when(*force);
+            // Before the step-up: a refused destination spends no code.
+            keyward_core::files::check_destination(out, overwrite).map_err(VaultError::from)?;
             let (mut session, password) = gated::unlock_keep(path, cli.use_keyring)?;
             let grant = gated::grant(&mut session, proof, GatedAction::Export, password.as_ref())?;
             let passphrase = input::backup_passphrase(true)?;
-            let n = session.export_backup(Actor::Cli, grant, out, &passphrase)?;
+            let n = session.export_backup_with(Actor::Cli, grant, out, &passphrase, overwrite)?;
             say!("exported {n} keys to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -653,7 +697,7 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 let names: Vec<&str> = report.damaged.iter().map(|d| d.label.as_str()).collect();
-                eprintln!("error: integrity check failed for {}", names.join(", "));
+                say_err!("error: integrity check failed for {}", names.join(", "));
                 Ok(ExitCode::from(
                     u8::try_from(ErrorKind::Integrity.exit_code()).unwrap_or(5),
                 ))
@@ -701,7 +745,7 @@ fn init(path: &Path, args: &InitArgs) -> Result<ExitCode, CliError> {
     };
     kdf.check()?;
     if !kdf.meets_default() {
-        eprintln!(
+        say_err!(
             "warning: key-derivation parameters ({} MiB, {} passes, {} lanes) are below the \
              default (64 MiB, 3 passes, 4 lanes); a stolen vault file is cheaper to attack",
             kdf.memory_kib / 1024,

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 fn json<T: Serialize + ?Sized>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => say!("{s}"),
-        Err(e) => eprintln!("error: could not format JSON: {e}"),
+        Ok(s) => say_lines!("{s}"),
+        Err(e) => say_err!("error: could not format JSON: {e}"),
     }
 }
 

@@ -120,7 +120,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
             Ok(if revoked == outcomes.len() {
                 ExitCode::SUCCESS
             } else if failed {
-                eprintln!(
+                say_err!(
                     "error: {} of {} {exchange} keys are NOT revoked; see above",
                     outcomes.len() - revoked,
                     outcomes.len()

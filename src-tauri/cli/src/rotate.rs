@@ -149,7 +149,7 @@ pub(crate) fn refused(e: RotationError) -> Result<ExitCode, CliError> {
     match e {
         RotationError::Vault(v) => Err(CliError::Vault(v)),
         other => {
-            eprintln!("error: {other}");
+            say_err!("error: {other}");
             Ok(exit(other.kind()))
         }
     }
@@ -157,8 +157,8 @@ pub(crate) fn refused(e: RotationError) -> Result<ExitCode, CliError> {
 
 pub(crate) fn json<T: Serialize + ?Sized>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => say!("{s}"),
-        Err(e) => eprintln!("error: could not format JSON: {e}"),
+        Ok(s) => say_lines!("{s}"),
+        Err(e) => say_err!("error: could not format JSON: {e}"),
     }
 }
 
@@ -170,14 +170,14 @@ pub(crate) fn network(timeout: u64) -> Result<(ExchangeClient, tokio::runtime::R
         ..HttpConfig::default()
     };
     let client = ExchangeClient::new(config).map_err(|e| {
-        eprintln!("error: {e}");
+        say_err!("error: {e}");
         exit(e.kind())
     })?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start the network runtime: {e}");
+            say_err!("error: cannot start the network runtime: {e}");
             exit(ErrorKind::Internal)
         })?;
     Ok((client, runtime))
@@ -300,9 +300,9 @@ pub(crate) fn print_outcome(o: &RevokeOutcome) {
             say!("then run the command again with --confirm-manual");
         }
         RevokeOutcome::StillActive { message, .. } => {
-            eprintln!("error: !!! {message} !!!");
+            say_err!("error: !!! {message} !!!");
         }
-        RevokeOutcome::Failed { message, label, .. } => eprintln!("error: {label}: {message}"),
+        RevokeOutcome::Failed { message, label, .. } => say_err!("error: {label}: {message}"),
         _ => {}
     }
 }
@@ -413,10 +413,10 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             Ok(if outcome.passed {
                 ExitCode::SUCCESS
             } else if outcome.unreachable || !outcome.authenticated {
-                eprintln!("error: the exchange did not accept the new key of {label}");
+                say_err!("error: the exchange did not accept the new key of {label}");
                 exit(ErrorKind::Exchange)
             } else {
-                eprintln!(
+                say_err!(
                     "error: the new key of {label} differs from what was declared; see the fixes above"
                 );
                 exit(ErrorKind::Invalid)

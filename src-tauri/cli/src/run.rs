@@ -59,7 +59,7 @@ pub struct RunArgs {
 }
 
 fn fail(e: &dyn KindedError) -> ExitCode {
-    eprintln!("error: {e}");
+    say_err!("error: {e}");
     ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
 }
 
@@ -90,7 +90,7 @@ pub fn run(vault: &Path, use_keyring: bool, args: &RunArgs) -> Result<ExitCode, 
             Ok(v) => v,
             Err(e) => {
                 if e.kind() == keyward_core::ErrorKind::Mfa {
-                    eprintln!(
+                    say_err!(
                         "error: a key lacks the \"allow run\" grant; allow it with \
                          `keyward edit LABEL --allow-run --totp CODE`"
                     );
@@ -130,7 +130,7 @@ pub fn run(vault: &Path, use_keyring: bool, args: &RunArgs) -> Result<ExitCode, 
         Ok(c) => c,
         Err(e) => {
             signals.handle().close();
-            eprintln!("error: cannot start {}: {e}", program.to_string_lossy());
+            say_err!("error: cannot start {}: {e}", program.to_string_lossy());
             return Ok(ExitCode::from(
                 if e.kind() == std::io::ErrorKind::NotFound {
                     127

@@ -43,7 +43,7 @@ pub struct ScanArgs {
 }
 
 fn fail(e: &dyn KindedError) -> ExitCode {
-    eprintln!("error: {e}");
+    say_err!("error: {e}");
     ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
 }
 
@@ -132,8 +132,8 @@ pub fn run(vault: &Path, use_keyring: bool, args: &ScanArgs) -> Result<ExitCode,
 fn print(report: &ScanReport, json: bool) {
     if json {
         match serde_json::to_string_pretty(report) {
-            Ok(s) => say!("{s}"),
-            Err(e) => eprintln!("error: could not format JSON: {e}"),
+            Ok(s) => say_lines!("{s}"),
+            Err(e) => say_err!("error: could not format JSON: {e}"),
         }
         return;
     }
@@ -141,15 +141,15 @@ fn print(report: &ScanReport, json: bool) {
         say!("{}", describe(f));
     }
     for (label, part) in &report.short_needles {
-        eprintln!(
+        say_err!(
             "note: the {} of {label:?} is too short to search for",
             part.as_str()
         );
     }
     for p in &report.unreadable {
-        eprintln!("note: could not read {}", p.display());
+        say_err!("note: could not read {}", p.display());
     }
-    eprintln!(
+    say_err!(
         "{} finding(s); scanned {} file(s)/blob(s), {:.1} MB; skipped {} binary, {} too large",
         report.findings.len(),
         report.scanned,

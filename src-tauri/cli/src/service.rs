@@ -127,8 +127,8 @@ pub fn run(path: &Path, use_keyring: bool, command: &ServiceCommand) -> Result<E
             let services = session.services(label)?;
             if *json {
                 match serde_json::to_string_pretty(&services) {
-                    Ok(s) => say!("{s}"),
-                    Err(e) => eprintln!("error: could not format JSON: {e}"),
+                    Ok(s) => say_lines!("{s}"),
+                    Err(e) => say_err!("error: could not format JSON: {e}"),
                 }
             } else if services.is_empty() {
                 say!("{label}: no linked services");

@@ -59,7 +59,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &VerifyArgs) -> Result<ExitCode
     let client = match ExchangeClient::new(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             return Ok(exit(e.kind()));
         }
     };
@@ -70,7 +70,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &VerifyArgs) -> Result<ExitCode
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the network runtime: {e}");
+            say_err!("error: cannot start the network runtime: {e}");
             return Ok(exit(ErrorKind::Internal));
         }
     };
@@ -92,8 +92,8 @@ pub fn run(path: &Path, use_keyring: bool, args: &VerifyArgs) -> Result<ExitCode
             }
         };
         match printed {
-            Ok(s) => say!("{s}"),
-            Err(e) => eprintln!("error: could not format JSON: {e}"),
+            Ok(s) => say_lines!("{s}"),
+            Err(e) => say_err!("error: could not format JSON: {e}"),
         }
     } else {
         table(&results);

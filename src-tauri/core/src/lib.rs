@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod audit;
 pub mod error;
 pub mod exchange;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
@@ -22,6 +23,7 @@ pub mod password;
 pub mod paths;
 pub mod rotation;
 pub mod scan;
+pub mod text;
 pub mod vault;
 
 pub use error::{ErrorKind, KindedError};

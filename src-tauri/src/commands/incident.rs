@@ -9,6 +9,7 @@
 
 use keyward_core::ErrorKind;
 use keyward_core::KindedError;
+use keyward_core::files;
 use keyward_core::incident::{
     self, IncidentSummary, IncidentView, PlaybookSummary, Situation, report,
 };
@@ -176,17 +177,15 @@ pub fn incident_export(state: State<'_, AppState>, id: String) -> IpcResult<Vec<
         .parent()
         .map(|p| p.join("reports"))
         .ok_or_else(|| IpcError::new(ErrorKind::Internal, "no folder for reports"))?;
-    let io = |e: std::io::Error| {
-        IpcError::new(
-            ErrorKind::Internal,
-            format!("could not write the report: {e}"),
-        )
-    };
-    std::fs::create_dir_all(&dir).map_err(io)?;
+    // The app's own folder: a new export of the same incident replaces the
+    // last one, but never through a link, and every file is 0600.
+    files::create_private_dir(&dir).map_err(|e| err(&e))?;
     let stem = format!("incident-{}", view.id.chars().take(8).collect::<String>());
     let md = dir.join(format!("{stem}.md"));
     let html = dir.join(format!("{stem}.html"));
-    std::fs::write(&md, report::markdown(&view)).map_err(io)?;
-    std::fs::write(&html, report::html(&view)).map_err(io)?;
+    for (path, text) in [(&md, report::markdown(&view)), (&html, report::html(&view))] {
+        files::write_private(path, text.as_bytes(), files::Overwrite::Replace)
+            .map_err(|e| err(&e))?;
+    }
     Ok(vec![md.display().to_string(), html.display().to_string()])
 }

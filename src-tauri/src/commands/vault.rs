@@ -11,8 +11,7 @@ use keyward_core::KindedError;
 use keyward_core::mfa::GatedAction;
 use keyward_core::password::{self, Assessment};
 use keyward_core::vault::{
-    self, Actor, KdfParams, KeyringStatus, MasterPassword, Settings, Vault, VaultError,
-    VaultOptions,
+    self, Actor, KdfParams, KeyringStatus, MasterPassword, Settings, Vault, VaultOptions,
 };
 use serde::Serialize;
 use tauri::State;
@@ -82,12 +81,7 @@ pub async fn vault_create(state: State<'_, AppState>, password: String) -> IpcRe
     let slot = state.session.clone();
     tauri::async_runtime::spawn_blocking(move || {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                core_err(&VaultError::Io {
-                    path: parent.to_path_buf(),
-                    source: e,
-                })
-            })?;
+            keyward_core::files::create_private_dir(parent).map_err(|e| core_err(&e))?;
         }
         let params = KdfParams::calibrate(KDF_TARGET).map_err(|e| core_err(&e))?;
         let session =

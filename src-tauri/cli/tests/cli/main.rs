@@ -8,6 +8,10 @@
 //! - `canary`: planted secrets never reach any file, stdout or stderr.
 //! - `tamper`: damaged or foreign files give clear errors and exit codes.
 //! - `crash`: SIGKILL during adds never loses an acknowledged key.
+//! - `files`: 0700/0600 under `umask 000`; reports and exports never through
+//!   a link or over a file without `--force`; `log --verify` exit 5 until a
+//!   finding is acknowledged; bidi labels refused; terminal escapes and
+//!   Markdown links from an exchange inert; oversized secret input refused.
 //! - `health`: findings, score and fixes on a real vault; no secret printed.
 //! - `incident`: a leaked Bybit key and an OKX manual revocation through the
 //!   incident commands against the simulator; reports without secrets.
@@ -29,6 +33,7 @@ mod alerts;
 mod canary;
 mod commands;
 mod crash;
+mod files;
 mod health;
 mod incident;
 mod keyring;

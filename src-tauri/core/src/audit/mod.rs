@@ -224,6 +224,10 @@ actions! {
     /// Verification found the log broken (details: what was found). Written
     /// so that the finding itself stays in the chain.
     AuditIntegrityFailed => "audit_integrity_failed",
+    /// The user acknowledged every integrity finding recorded before this
+    /// entry, after step-up (details: how many). Until then `keyward log
+    /// --verify` exits 5.
+    AuditFindingsAcknowledged => "audit_findings_acknowledged",
     /// The alert configuration changed (webhook set or removed, options;
     /// never the URL).
     AlertSettingsChanged => "alert_settings_changed",

@@ -37,9 +37,35 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// Makes text safe inside a Markdown table cell or line.
+/// Makes user- or exchange-supplied text inert inside a Markdown line or
+/// table cell: every ASCII punctuation character Markdown gives a meaning
+/// is backslash-escaped (links `[…](…)`, images `![…](…)`, autolinks and raw
+/// HTML `<…>`, entities `&…;`, emphasis, code spans, table pipes), line
+/// breaks become spaces, and control and format characters (terminal
+/// escapes, bidirectional overrides) become visible `\uXXXX` escapes. A
+/// bare `https://…` may still be shown as a link by viewers with GitHub's
+/// autolink extension; it is then exactly the text it shows.
 fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '<' | '>' | '&' | '|' | '~'
+            | '#' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    crate::text::escape_terminal(&out).into_owned()
+}
+
+/// HTML-escapes user- or exchange-supplied text, with control and format
+/// characters (bidirectional overrides) shown as visible escapes; line
+/// feeds are kept (the page shows them as spaces).
+fn html_text(s: &str) -> String {
+    escape_html(&crate::text::escape_terminal_lines(s))
 }
 
 fn step_state(view: &IncidentView, s: &super::StepView) -> String {
@@ -116,7 +142,7 @@ pub fn markdown(view: &IncidentView) -> String {
     for k in &view.keys {
         let _ = writeln!(
             o,
-            "| {} | {} | `{}` |",
+            "| {} | {} | {} |",
             md(&k.label),
             k.exchange,
             md(&k.masked_key_id)
@@ -132,8 +158,8 @@ pub fn markdown(view: &IncidentView) -> String {
             o,
             "| {} | {} | {} | {} |",
             time(e.at),
-            e.event,
-            e.step.as_deref().unwrap_or(""),
+            md(&e.event),
+            md(e.step.as_deref().unwrap_or("")),
             text
         );
     }
@@ -158,7 +184,7 @@ pub fn markdown(view: &IncidentView) -> String {
     for s in &view.snapshots {
         let _ = writeln!(
             o,
-            "\n### {} ({}, `{}`), taken {}\n",
+            "\n### {} ({}, {}), taken {}\n",
             md(&s.label),
             s.exchange,
             md(&s.masked_key_id),
@@ -176,9 +202,9 @@ pub fn markdown(view: &IncidentView) -> String {
                 let _ = writeln!(
                     o,
                     "| {} | {} | {} | {} | {} |",
-                    r[0],
+                    md(&r[0]),
                     md(&r[1]),
-                    r[2],
+                    md(&r[2]),
                     md(&r[3]),
                     md(&r[4])
                 );
@@ -200,7 +226,7 @@ th{background:#eee}code{font-family:ui-monospace,monospace}.done{color:#176317}.
 /// The report as one self-contained HTML page (inline CSS, no remote
 /// assets, no script), printable.
 pub fn html(view: &IncidentView) -> String {
-    let e = escape_html;
+    let e = html_text;
     let mut o = String::new();
     let _ = write!(
         o,
@@ -311,6 +337,56 @@ pub fn html(view: &IncidentView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Links and images a CommonMark (with GitHub's tables, as viewers
+    /// render reports) parser finds in `text`.
+    fn links_in(text: &str) -> Vec<String> {
+        use pulldown_cmark::{Event, Options, Parser, Tag};
+        Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH)
+            .filter_map(|e| match e {
+                Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
+                    Some(dest_url.to_string())
+                }
+                Event::Html(h) | Event::InlineHtml(h) => Some(h.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn markdown_link_and_image_in_exchange_string_are_inert() {
+        let hostile = [
+            "[click to verify](https://evil.example/phish)",
+            "![](https://evil.example/pixel.png?key=1)",
+            "<img src=https://evil.example/x.png>",
+            "<https://evil.example/auto>",
+            "[ref]: https://evil.example\n[ref]",
+            "a | b ` c *d* _e_ &amp; ~~f~~",
+            "\u{1b}]0;owned\u{7}\u{202E}gnp.exe",
+        ];
+        for h in hostile {
+            let cell = md(h);
+            for context in [
+                format!("| a | {cell} | b |\n|---|---|---|\n| {cell} | x | y |\n"),
+                format!("- note: {cell}\n"),
+                format!("\n_{cell}_\n"),
+                format!("# Incident report: {cell}\n"),
+            ] {
+                assert!(links_in(&context).is_empty(), "{h:?} → {context}");
+            }
+            assert!(
+                !cell.contains('\u{1b}') && !cell.contains('\u{202E}'),
+                "{cell}"
+            );
+            assert!(!cell.contains('\n'));
+        }
+        // Escaping is not removal: the text a reader sees is the original.
+        assert_eq!(md("[x](y)"), "\\[x\\]\\(y\\)");
+        // The check itself sees links when they are there.
+        assert_eq!(links_in("[a](https://e.example) ![b](c.png)").len(), 2);
+        // HTML text: markup escaped, bidi overrides visible.
+        assert_eq!(html_text("<b>\u{202E}x"), "&lt;b&gt;\\u202ex");
+    }
 
     #[test]
     fn escaping_covers_markup() {

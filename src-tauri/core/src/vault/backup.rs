@@ -23,7 +23,6 @@
 //! step-up grant for [`GatedAction::Export`] and checks it before any secret
 //! is opened.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +35,7 @@ use super::seal;
 use super::secret::{ApiSecret, BackupPassphrase, Passphrase};
 use super::service;
 use super::session::{Action, Actor, Session, insert_key};
+use crate::files::{self, Overwrite};
 use crate::mfa::{GatedAction, StepUpGrant};
 
 const MAGIC: &[u8] = b"KEYWARD-BACKUP\0";
@@ -157,7 +157,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
 impl Session {
     /// Writes every key, secrets included, to `out`, sealed under
     /// `passphrase` (gated: [`GatedAction::Export`]). Returns the number of
-    /// keys written. Refuses to overwrite an existing file.
+    /// keys written. Refuses to overwrite an existing file and to write
+    /// through a symbolic link; see [`Session::export_backup_with`].
     pub fn export_backup(
         &mut self,
         actor: Actor,
@@ -165,15 +166,27 @@ impl Session {
         out: &Path,
         passphrase: &BackupPassphrase,
     ) -> Result<usize, VaultError> {
+        self.export_backup_with(actor, grant, out, passphrase, Overwrite::Refuse)
+    }
+
+    /// [`Session::export_backup`], replacing an existing regular file when
+    /// `overwrite` is [`Overwrite::Replace`] (the CLI's `--force`). The
+    /// file is written by [`files::write_private`]: mode 0600, atomically,
+    /// never through a link.
+    pub fn export_backup_with(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant,
+        out: &Path,
+        passphrase: &BackupPassphrase,
+        overwrite: Overwrite,
+    ) -> Result<usize, VaultError> {
         grant.authorize(GatedAction::Export)?;
         if passphrase.is_empty() {
             return Err(super::validate::ValidationError::EmptySecret.into());
         }
-        if out.exists() {
-            return Err(VaultError::AlreadyExists {
-                path: out.to_path_buf(),
-            });
-        }
+        // Before the expensive derivation; the writer checks again.
+        files::check_destination(out, overwrite)?;
         let mut keys = Vec::new();
         for label in self.labels()? {
             let detail = self.key_detail(&label)?;
@@ -222,31 +235,10 @@ impl Session {
         let sealed = seal::seal(kek.bytes(), &head, &json).map_err(|_| VaultError::Random)?;
         drop(json);
 
-        // Write to a temporary file beside the target, then rename, so a crash
-        // never leaves a half-written backup under the final name.
-        let dir = out
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            out.file_name().and_then(|n| n.to_str()).unwrap_or("backup"),
-            std::process::id()
-        ));
-        {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp).map_err(io_err(&tmp))?;
-            f.write_all(&head).map_err(io_err(&tmp))?;
-            f.write_all(&sealed).map_err(io_err(&tmp))?;
-            f.sync_all().map_err(io_err(&tmp))?;
-        }
-        if let Err(e) = std::fs::rename(&tmp, out) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io_err(out)(e));
-        }
+        let mut bytes = Zeroizing::new(Vec::with_capacity(head.len() + sealed.len()));
+        bytes.extend_from_slice(&head);
+        bytes.extend_from_slice(&sealed);
+        files::write_private(out, &bytes, overwrite)?;
         self.write_gated(
             actor,
             grant.method(),

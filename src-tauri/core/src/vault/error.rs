@@ -184,6 +184,10 @@ pub enum VaultError {
     /// URL is never part of the message).
     #[error(transparent)]
     Webhook(#[from] crate::alerts::webhook::WebhookError),
+    /// A file could not be written safely (it exists, is a link) or secret
+    /// input was too large.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
 }
 
 impl KindedError for VaultError {
@@ -216,6 +220,7 @@ impl KindedError for VaultError {
             VaultError::Mfa(e) => e.kind(),
             VaultError::Audit(e) => e.kind(),
             VaultError::Webhook(e) => e.kind(),
+            VaultError::File(e) => e.kind(),
             VaultError::Random | VaultError::Database(_) | VaultError::Io { .. } => {
                 ErrorKind::Internal
             }

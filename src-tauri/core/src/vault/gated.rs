@@ -547,6 +547,7 @@ impl Session {
             problem,
             found_at_unlock: self.audit_problem.clone(),
             recorded_findings: journal::recorded_findings(&self.conn)?,
+            unacknowledged_findings: journal::unacknowledged_findings(&self.conn)?,
         })
     }
 }

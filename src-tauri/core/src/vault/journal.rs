@@ -74,12 +74,18 @@ pub struct AuditReport {
     pub found_at_unlock: Option<AuditProblem>,
     /// `audit_integrity_failed` entries in the log, from any unlock.
     pub recorded_findings: usize,
+    /// Of those, the ones recorded after the last acknowledgement
+    /// (`keyward log --acknowledge`). A truncation is sealed over by its
+    /// finding's entry, so the next unlock sees an intact chain: this count
+    /// is what keeps the finding from being forgotten.
+    pub unacknowledged_findings: usize,
 }
 
 impl AuditReport {
-    /// Whether nothing is wrong now and nothing was found at this unlock.
+    /// Whether the chain verifies now and every recorded finding (the one
+    /// of this unlock included) has been acknowledged.
     pub fn is_ok(&self) -> bool {
-        self.problem.is_none() && self.found_at_unlock.is_none()
+        self.problem.is_none() && self.unacknowledged_findings == 0
     }
 }
 
@@ -119,6 +125,8 @@ fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
         Action::PasswordChange => plain(A::PasswordChanged),
         Action::DeviceUnlockEnable => plain(A::KeyringUnlockEnabled),
         Action::DeviceUnlockDisable => plain(A::KeyringUnlockRemoved),
+        Action::AuditAcknowledge { findings } => plain(A::AuditFindingsAcknowledged)
+            .with_details(Details::new().with("findings", *findings)),
         Action::BackupExport { keys } => {
             plain(A::Export).with_details(Details::new().with("keys", *keys))
         }
@@ -374,6 +382,23 @@ pub(crate) fn recorded_findings(conn: &rusqlite::Connection) -> Result<usize, Va
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM audit_log WHERE action = ?1",
         params![audit::Action::AuditIntegrityFailed.as_str()],
+        |r| r.get(0),
+    )?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Number of `audit_integrity_failed` entries after the last
+/// `audit_findings_acknowledged` entry (all of them when there is none).
+/// Both are MAC'd entries of the chain: an acknowledgement cannot be forged
+/// without the vault key, and deleting one breaks the chain.
+pub(crate) fn unacknowledged_findings(conn: &rusqlite::Connection) -> Result<usize, VaultError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM audit_log WHERE action = ?1 AND seq >
+             (SELECT coalesce(max(seq), 0) FROM audit_log WHERE action = ?2)",
+        params![
+            audit::Action::AuditIntegrityFailed.as_str(),
+            audit::Action::AuditFindingsAcknowledged.as_str()
+        ],
         |r| r.get(0),
     )?;
     Ok(usize::try_from(n).unwrap_or(0))

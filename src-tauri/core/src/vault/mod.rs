@@ -58,6 +58,7 @@
 //! Session::set_allow_run(Actor, grant /*AllowRun*/, label, bool) / deny_run(Actor, label)
 //! Session::run_secrets(Actor, label) -> Result<Revealed>  // only with allow_run set
 //! Session::export_backup(Actor, grant /*Export*/, out, &BackupPassphrase) -> Result<usize>
+//! Session::export_backup_with(Actor, grant /*Export*/, out, &BackupPassphrase, Overwrite) -> Result<usize>
 //! Session::change_password(Actor, grant /*ChangePassword*/, &current, &new)
 //! Session::set_settings(Actor, grant /*SecuritySettings*/, Settings)
 //! Session::enable_device_unlock(Actor, grant) / disable_device_unlock(Actor, grant)  // SecuritySettings
@@ -84,7 +85,8 @@
 //! send_test_alert(access, &WebhookSender, Actor) / background_audit(&Mutex<Option<Session>>, &client, now)
 //! // audit log
 //! Session::audit_log(&AuditFilter) -> Result<Vec<audit::Entry>>
-//! Session::verify_audit() -> Result<AuditReport>
+//! Session::verify_audit() -> Result<AuditReport>     // not ok while a finding is unacknowledged
+//! Session::acknowledge_audit_findings(Actor, grant /*SecuritySettings*/) -> Result<usize>
 //! ```
 //! Every write appends its audit entry in the same transaction
 //! (`journal`); step-up runs in its own committed transaction so failure
@@ -99,6 +101,7 @@ mod checks;
 mod clock;
 mod device;
 mod error;
+mod findings;
 mod gated;
 mod health;
 mod incident;

@@ -106,6 +106,11 @@ pub enum Action {
     DeviceUnlockEnable,
     /// OS-keyring unlock was turned off.
     DeviceUnlockDisable,
+    /// The integrity findings recorded so far were acknowledged (gated).
+    AuditAcknowledge {
+        /// How many findings this acknowledges.
+        findings: usize,
+    },
     /// A backup was written.
     BackupExport {
         /// Number of keys exported.
@@ -252,6 +257,7 @@ impl Action {
             Action::KdfChange => "kdf_change",
             Action::DeviceUnlockEnable => "device_unlock_enable",
             Action::DeviceUnlockDisable => "device_unlock_disable",
+            Action::AuditAcknowledge { .. } => "audit_acknowledge",
             Action::BackupExport { .. } => "backup_export",
             Action::BackupImport { .. } => "backup_import",
             Action::MfaEnrol { .. } => "mfa_enrol",

@@ -17,7 +17,9 @@
 //!
 //! Must never: open a file it did not check (magic, application id, version,
 //! KDF caps) before deriving anything, or leave the database in any mode other
-//! than WAL with `synchronous=FULL` and foreign keys on.
+//! than WAL with `synchronous=FULL` and foreign keys on, or create the data
+//! directory, the database or its `-wal`/`-shm` files readable by anyone but
+//! the owner (0700 and 0600 whatever the umask: see [`crate::files`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -188,11 +190,27 @@ pub(crate) fn create(path: &Path) -> Result<Connection, VaultError> {
         });
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| VaultError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        crate::files::create_private_dir(dir)?;
     }
+    // The file exists, empty and 0600, before SQLite opens it: SQLite takes
+    // an empty file as a new database and gives its `-wal` and `-shm` files
+    // the database's own mode, so none of them is ever readable by others,
+    // whatever the umask. `create_new` also refuses a link at `path`.
+    match crate::files::create_new_private(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(VaultError::AlreadyExists {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(source) => {
+            return Err(VaultError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    crate::files::restrict_vault_files(path)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -203,6 +221,7 @@ pub(crate) fn create(path: &Path) -> Result<Connection, VaultError> {
     conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     let mut conn = conn;
     migrate(&mut conn)?;
+    crate::files::restrict_vault_files(path)?;
     Ok(conn)
 }
 
@@ -270,6 +289,10 @@ pub(crate) fn open(path: &Path) -> Result<Connection, VaultError> {
         VaultError::Database(inner) => map_open_error(path, inner),
         other => other,
     })?;
+    // A vault (or its `-wal`/`-shm`) from an older build or made under a
+    // loose umask is made 0600 here. Best effort: a file someone else owns
+    // cannot be changed, and that must not stop `status` or an unlock.
+    let _ = crate::files::restrict_vault_files(path);
     Ok(conn)
 }
 

@@ -30,6 +30,13 @@ pub enum ValidationError {
     /// Label contains a control character.
     #[error("the label must not contain control characters")]
     LabelControlChars,
+    /// Label contains an invisible Unicode format character (a
+    /// bidirectional override or isolate, a zero-width character…), which
+    /// can make it read as another label.
+    #[error(
+        "the label must not contain invisible formatting characters (bidirectional overrides, zero-width characters)"
+    )]
+    LabelFormatChars,
     /// Another key already has this label.
     #[error("a key labelled {label:?} already exists")]
     DuplicateLabel {
@@ -188,6 +195,9 @@ pub fn label(label: &str) -> Result<(), ValidationError> {
     }
     if label.chars().any(char::is_control) {
         return Err(ValidationError::LabelControlChars);
+    }
+    if label.chars().any(crate::text::is_format_char) {
+        return Err(ValidationError::LabelFormatChars);
     }
     Ok(())
 }
@@ -405,6 +415,25 @@ mod tests {
         assert!(label(&"é".repeat(64)).is_ok());
         assert_eq!(label("a\nb"), Err(ValidationError::LabelControlChars));
         assert_eq!(label("a\u{7}"), Err(ValidationError::LabelControlChars));
+    }
+
+    #[test]
+    fn label_with_bidi_override_is_refused() {
+        // "main" + RLO + "txt.exe" reads as "mainexe.txt".
+        for bad in [
+            "main\u{202E}txt.exe",
+            "a\u{2066}b",
+            "hot\u{200B}wallet",
+            "\u{FEFF}main",
+            "x\u{200D}y",
+        ] {
+            assert_eq!(
+                label(bad),
+                Err(ValidationError::LabelFormatChars),
+                "{bad:?}"
+            );
+        }
+        assert!(label("trading bot 中文 ✓").is_ok());
     }
 
     #[test]

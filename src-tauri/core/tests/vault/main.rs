@@ -17,10 +17,14 @@
 //!   replacing import.
 //! - `audit`: every write recorded; modified, deleted, reordered and
 //!   truncated entries reported at unlock; the canary never in the log.
+//! - `files`: 0700 data directory, 0600 vault/WAL/SHM, backups never through
+//!   a link or over a file unless asked, findings reported until a gated
+//!   acknowledgement, labels with bidi overrides refused.
 
 mod support;
 
 mod audit;
+mod files;
 mod golden;
 mod header;
 mod keyring;

@@ -23,6 +23,8 @@ export interface AuditVerification {
   problem: string | null;
   found_at_unlock: { finding: string; recorded_as: number } | null;
   recorded_findings: number;
+  /** Findings recorded after the last acknowledgement (`keyward log --acknowledge`). */
+  unacknowledged_findings: number;
 }
 
 export const auditLog = (filter: AuditFilter) => call<AuditEntry[]>('audit_log', { filter });
