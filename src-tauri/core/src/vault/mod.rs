@@ -113,6 +113,7 @@ mod seal;
 mod secret;
 mod service;
 mod session;
+mod state_seal;
 mod store;
 pub mod validate;
 

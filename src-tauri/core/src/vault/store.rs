@@ -33,7 +33,7 @@ pub const APPLICATION_ID: i32 = 0x4B57_5644;
 /// Envelope format version written by this build.
 pub const FORMAT_VERSION: i64 = 1;
 /// Schema version after all migrations of this build.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -95,6 +95,10 @@ const MIGRATIONS: &[&str] = &[
     // 6 -> 7: alert configuration (sealed), per-key alert state, the
     // webhook outbox and the last background audit.
     super::alerts::SCHEMA,
+    // 7 -> 8: a MAC on each queued webhook event (see `vault::alerts`; the
+    // state seal that notices rolled-back rows lives in the sealed settings
+    // and needs no table).
+    super::alerts::OUTBOX_MAC_SCHEMA,
 ];
 
 /// The authenticated part of `vault_meta`.

@@ -12,6 +12,9 @@
 //!   throttled proofs; recovery codes; counters across reopening.
 //! - `services`: linked services and their vendor checklist: validation,
 //!   one audit entry per change, search, backups, the locked vault.
+//! - `rollback`: single rows put back from an older copy of the file (MFA
+//!   record, recovery codes, settings, audit head) are detected; events
+//!   written into `audit_pending` carry no authority.
 //! - `audit`: every write recorded; modified, deleted, reordered and
 //!   truncated entries reported at unlock; the canary never in the log.
 
@@ -23,5 +26,6 @@ mod header;
 mod keyring;
 mod lifecycle;
 mod policy;
+mod rollback;
 mod services;
 mod stepup;
