@@ -279,7 +279,7 @@ fn junk_recorded_while_locked_does_not_block_unlock() {
 /// add rows. Only the fixed failed-unlock record is chained as what it
 /// says; everything else becomes a finding naming what it claimed.
 #[test]
-fn forged_pending_export_row_is_refused() {
+fn forged_pending_rows_are_chained_as_findings_not_as_what_they_claim() {
     let mut conn = db();
     fill(&mut conn, 2);
     conn.execute_batch(
