@@ -668,7 +668,9 @@ fn forged_outbox_alert_is_never_delivered() {
     }
     let findings = f
         .session
-        .audit_log(&AuditFilter::all().with_actions([keyward_core::audit::Action::AuditIntegrityFailed]))
+        .audit_log(
+            &AuditFilter::all().with_actions([keyward_core::audit::Action::AuditIntegrityFailed]),
+        )
         .unwrap();
     assert_eq!(findings.len(), 2);
 }

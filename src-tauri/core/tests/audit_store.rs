@@ -309,7 +309,10 @@ fn forged_pending_rows_are_chained_as_findings_not_as_what_they_claim() {
     );
     assert_eq!(absorbed[0].details_value()["claimed"], "export");
     assert_eq!(absorbed[1].details_value()["claimed"], "mfa_disabled");
-    assert_eq!(absorbed[0].details_value()["finding"], store::REFUSED_PENDING);
+    assert_eq!(
+        absorbed[0].details_value()["finding"],
+        store::REFUSED_PENDING
+    );
     // Nothing the row said is kept but the claimed action's own name.
     assert!(!absorbed[0].details.contains("keys"));
     assert!(!absorbed[3].details.contains("note"));
@@ -327,14 +330,22 @@ fn a_pending_row_cannot_pose_as_older_than_the_log_or_from_the_future() {
     let mut conn = db();
     let head = fill(&mut conn, 3);
     let last = store::read(&conn, &AuditFilter::all()).unwrap()[2].time_ms;
-    store::record_failed_unlock(&conn, Actor::Cli, "password", t(0) - Duration::from_secs(86_400))
-        .unwrap();
+    store::record_failed_unlock(
+        &conn,
+        Actor::Cli,
+        "password",
+        t(0) - Duration::from_secs(86_400),
+    )
+    .unwrap();
     store::record_failed_unlock(&conn, Actor::Gui, "password", t(10_000_000)).unwrap();
     let tx = conn.transaction().unwrap();
     let absorbed = store::absorb_pending(&tx, &key(), t(50)).unwrap();
     tx.commit().unwrap();
     assert_eq!(absorbed[0].time_ms, last, "clamped up to the last entry");
-    assert_eq!(absorbed[1].time_ms, 1_750_000_050_000, "clamped down to now");
+    assert_eq!(
+        absorbed[1].time_ms, 1_750_000_050_000,
+        "clamped down to now"
+    );
     store::verify(&conn, &key(), &absorbed[1].head()).unwrap();
     assert_eq!(absorbed[0].seq, head.seq + 1);
 }

@@ -165,7 +165,11 @@ fn revived_recovery_code_exits_5_at_unlock() {
     env.run(&["reveal", "k", "--recovery-code", &spent]).ok();
     // Spent: refused as such.
     let again = env.run(&["reveal", "k", "--recovery-code", &spent]).code(4);
-    assert!(again.stderr.contains("already been used"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already been used"),
+        "{}",
+        again.stderr
+    );
     // Put the MFA record and its recovery codes back from the older copy.
     put_back(
         &env,

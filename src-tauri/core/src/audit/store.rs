@@ -313,7 +313,10 @@ fn failed_unlock(actor: &str, action: &str, details: &str) -> Option<(Actor, &'s
     let value: serde_json::Value = serde_json::from_str(details).ok()?;
     let map = value.as_object().filter(|m| m.len() == 1)?;
     let method = map.get("method")?.as_str()?;
-    let method = FAILED_UNLOCK_METHODS.iter().copied().find(|m| *m == method)?;
+    let method = FAILED_UNLOCK_METHODS
+        .iter()
+        .copied()
+        .find(|m| *m == method)?;
     Some((actor, method))
 }
 

@@ -363,6 +363,9 @@ fn outbox_mac(
     mac.finalize().into_bytes().into()
 }
 
+/// An outbox row as stored: seq, created_at, event, attempts, next_at, mac.
+type OutboxRow = (i64, i64, String, i64, i64, Option<Vec<u8>>);
+
 /// Recomputes and stores the MAC of outbox row `seq` as it now stands.
 fn remac_outbox_row(
     tx: &rusqlite::Connection,
@@ -391,7 +394,6 @@ pub(crate) fn check_outbox_macs(
     sealer: &Sealer<'_>,
     adopt: bool,
 ) -> Result<usize, VaultError> {
-    type OutboxRow = (i64, i64, String, i64, i64, Option<Vec<u8>>);
     let rows: Vec<OutboxRow> = {
         let mut stmt = tx.prepare(
             "SELECT seq, created_at, event, attempts, next_at, mac FROM alert_outbox
@@ -854,7 +856,7 @@ impl Session {
                     "SELECT seq, created_at, event, attempts, next_at, mac FROM alert_outbox
                      WHERE next_at <= ?1 ORDER BY seq LIMIT ?2",
                 )?;
-                let rows: Vec<(i64, i64, String, i64, i64, Option<Vec<u8>>)> = stmt
+                let rows: Vec<OutboxRow> = stmt
                     .query_map(params![now, BATCH], |r| {
                         Ok((
                             r.get(0)?,

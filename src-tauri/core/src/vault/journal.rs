@@ -335,7 +335,9 @@ pub(crate) fn on_unlock(
     audit_started: bool,
     seal_findings: &[String],
 ) -> Result<Option<AuditProblem>, VaultError> {
-    let mut found: Vec<String> = check_chain(tx, sealer, audit_started)?.into_iter().collect();
+    let mut found: Vec<String> = check_chain(tx, sealer, audit_started)?
+        .into_iter()
+        .collect();
     found.extend(seal_findings.iter().cloned());
     let mut problem = if found.is_empty() {
         None

@@ -866,7 +866,11 @@ impl Sealer<'_> {
     /// Replaces the state seal in the stored settings blob; settings and
     /// markers stay as stored (a write may have changed them earlier in
     /// the same transaction).
-    pub(crate) fn write_state(&self, conn: &Connection, state: &StateSeal) -> Result<(), VaultError> {
+    pub(crate) fn write_state(
+        &self,
+        conn: &Connection,
+        state: &StateSeal,
+    ) -> Result<(), VaultError> {
         let mut sealed = self.stored_settings(conn)?;
         sealed.state = Some(state.clone());
         let blob = seal_sealed(self.key, self.vault_id, &sealed)?;

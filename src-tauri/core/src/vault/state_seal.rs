@@ -172,7 +172,8 @@ pub(crate) fn before_write(
         what: "the sealed settings",
     })?;
     let seen = observe(conn, sealer)?;
-    let head_matches = matches!(&seen.head, HeadSeen::Head(h) if head_text(h) == seal.sealed_head());
+    let head_matches =
+        matches!(&seen.head, HeadSeen::Head(h) if head_text(h) == seal.sealed_head());
     if !head_matches {
         return Err(VaultError::RolledBack {
             what: "the sealed audit head",

@@ -13,9 +13,7 @@ use std::time::Duration;
 use keyward_core::audit::{Action, store::AuditFilter};
 use keyward_core::error::{ErrorKind, KindedError};
 use keyward_core::mfa::{GatedAction, MfaError, Proof};
-use keyward_core::vault::{
-    Actor, Clock, ManualClock, MasterPassword, Session, Vault, VaultError,
-};
+use keyward_core::vault::{Actor, Clock, ManualClock, MasterPassword, Session, Vault, VaultError};
 use rusqlite::Connection;
 
 use crate::stepup::{Enrolled, options};
@@ -123,15 +121,13 @@ fn rolled_back_settings_blob_is_detected_at_unlock() {
     // Before MFA was enrolled the settings said "not enrolled": with that
     // blob back and the MFA rows gone, MFA would be off.
     let t = TempVault::new();
-    let clock = ManualClock::new(
-        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010),
-    );
+    let clock =
+        ManualClock::new(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010));
     let mut s = t.create_with(options(&clock));
     let old = snapshot(&t.path(), "before-mfa");
     let g = crate::support::grant(&mut s, GatedAction::SecuritySettings);
     let enrolment = s.mfa_enrol(Actor::Cli, g).unwrap();
-    let seed =
-        keyward_core::mfa::TotpSeed::from_base32(enrolment.expose_secret_base32()).unwrap();
+    let seed = keyward_core::mfa::TotpSeed::from_base32(enrolment.expose_secret_base32()).unwrap();
     s.mfa_confirm(Actor::Cli, &seed.code_at(clock.now()))
         .unwrap();
     s.lock();
@@ -216,12 +212,13 @@ fn failed_unlocks_and_refused_step_ups_do_not_trip_the_seal() {
         Err(VaultError::Mfa(MfaError::InvalidCode))
     ));
     // An accepted code writes no audit entry of its own, only the record.
-    let _grant = e.s.step_up(
-        Actor::Cli,
-        GatedAction::RevealSecret,
-        Some(Proof::totp(code.as_str())),
-    )
-    .unwrap();
+    let _grant =
+        e.s.step_up(
+            Actor::Cli,
+            GatedAction::RevealSecret,
+            Some(Proof::totp(code.as_str())),
+        )
+        .unwrap();
     let Enrolled { t, clock, s, .. } = e;
     s.lock();
     let vault = Vault::open_with(&t.path(), options(&clock)).unwrap();
