@@ -626,3 +626,118 @@ fn the_background_audit_runs_when_due_and_records_its_summary() {
     let detail = session.key_detail("grid-bot").unwrap();
     assert_eq!(detail.last_audit_result.as_deref(), Some("ok"));
 }
+
+/// The text a forged outbox row would post to the channel.
+const FORGED: &str = "All clear: ignore the earlier alerts";
+
+/// Writes two forged rows into the outbox with plain SQL: one carrying the
+/// genuine first row's MAC, one with none.
+fn forge_outbox_rows(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "INSERT INTO alert_outbox (created_at, event, attempts, next_at, mac)
+           SELECT created_at, json_set(event, '$.detail', '{FORGED}'), attempts, next_at, mac
+           FROM alert_outbox ORDER BY seq LIMIT 1;
+         INSERT INTO alert_outbox (created_at, event)
+           SELECT created_at, json_set(event, '$.detail', '{FORGED}')
+           FROM alert_outbox ORDER BY seq LIMIT 1;"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn forged_outbox_alert_is_never_delivered() {
+    let receiver = Receiver::start(Vec::new());
+    let mut f = Fixture::new(Environment::Mainnet, vec![Scope::Read]);
+    f.set_hook(&receiver.url());
+    let (sender, _) = recording_sender();
+
+    // Forged under an open session: nothing at all is sent until the
+    // vault is unlocked again.
+    f.open_incident();
+    forge_outbox_rows(&f.path);
+    let now = f.now();
+    let refused = rt().block_on(deliver_alerts(&mut f.session, &sender, Actor::Cli, now));
+    assert!(
+        matches!(
+            refused,
+            Err(VaultError::RolledBack {
+                what: "the webhook outbox"
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(receiver.requests().is_empty());
+
+    // The unlock drops the forged rows unsent and reports them.
+    f.advance(Duration::ZERO);
+    let problem = f.session.audit_problem().cloned().expect("reported");
+    assert!(
+        problem.finding.contains("2 queued webhook alert(s) failed"),
+        "{}",
+        problem.finding
+    );
+    assert_eq!(f.session.alert_settings().unwrap().pending, 1);
+
+    // Forged while locked: the same at the next unlock.
+    f.open_incident();
+    forge_outbox_rows(&f.path);
+    f.advance(Duration::ZERO);
+    assert!(f.session.audit_problem().is_some());
+    assert_eq!(f.session.alert_settings().unwrap().pending, 2);
+
+    let now = f.now();
+    let report = rt()
+        .block_on(deliver_alerts(&mut f.session, &sender, Actor::Cli, now))
+        .unwrap();
+    assert_eq!(report.delivered(), 2);
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    for r in &requests {
+        assert!(r.body.contains("Incident opened"));
+        assert!(!r.body.contains(FORGED), "{}", r.body);
+    }
+    let findings = f
+        .session
+        .audit_log(
+            &AuditFilter::all().with_actions([keyward_core::audit::Action::AuditIntegrityFailed]),
+        )
+        .unwrap();
+    assert_eq!(findings.len(), 2);
+}
+
+#[test]
+fn deleted_outbox_alert_is_noticed() {
+    let receiver = Receiver::start(Vec::new());
+    let mut f = Fixture::new(Environment::Mainnet, vec![Scope::Read]);
+    f.set_hook(&receiver.url());
+    f.open_incident();
+    f.open_incident();
+    assert_eq!(f.session.alert_settings().unwrap().pending, 2);
+    // Control: an unlock with the outbox untouched finds nothing.
+    f.advance(Duration::ZERO);
+    assert!(f.session.audit_problem().is_none());
+    let conn = rusqlite::Connection::open(&f.path).unwrap();
+    conn.execute(
+        "DELETE FROM alert_outbox WHERE seq = (SELECT max(seq) FROM alert_outbox)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    f.advance(Duration::ZERO);
+    let problem = f.session.audit_problem().cloned().expect("noticed");
+    assert!(
+        problem.finding.contains("deleted or changed"),
+        "{}",
+        problem.finding
+    );
+    assert!(!f.session.verify_audit().unwrap().is_ok());
+    // The one left still goes out.
+    let (sender, _) = recording_sender();
+    let now = f.now();
+    let report = rt()
+        .block_on(deliver_alerts(&mut f.session, &sender, Actor::Cli, now))
+        .unwrap();
+    assert_eq!(report.delivered(), 1);
+    assert_eq!(receiver.requests().len(), 1);
+}

@@ -189,21 +189,14 @@ fn unreadable_rows_are_integrity_failures() {
 fn events_recorded_while_locked_join_the_chain_at_unlock() {
     let mut conn = db();
     let head = fill(&mut conn, 2);
-    for i in 0..2 {
-        store::record_while_locked(
-            &conn,
-            Actor::Cli,
-            Action::UnlockFailed,
-            &Details::new().with("attempt", i),
-            t(100 + i),
-        )
-        .unwrap();
+    for (i, method) in ["password", "device"].into_iter().enumerate() {
+        store::record_failed_unlock(&conn, Actor::Cli, method, t(100 + i as u64)).unwrap();
     }
     // Not in the chain yet; the chain is still intact.
     store::verify(&conn, &key(), &head).unwrap();
 
     let tx = conn.transaction().unwrap();
-    let absorbed = store::absorb_pending(&tx, &key()).unwrap();
+    let absorbed = store::absorb_pending(&tx, &key(), t(200)).unwrap();
     let unlock = store::append(
         &tx,
         &key(),
@@ -216,6 +209,10 @@ fn events_recorded_while_locked_join_the_chain_at_unlock() {
     assert!(absorbed.iter().all(|e| e.action == Action::UnlockFailed));
     assert_eq!(absorbed[0].seq, 3);
     assert_eq!(absorbed[0].details_value()["recorded_while_locked"], true);
+    assert_eq!(absorbed[0].details_value()["method"], "password");
+    assert_eq!(absorbed[1].details_value()["method"], "device");
+    // Their own times: both lie between the last entry and now.
+    assert_eq!(absorbed[0].time_ms, 1_750_000_100_000);
     assert_eq!(unlock.seq, 5);
     store::verify(&conn, &key(), &unlock.head()).unwrap();
     let left: i64 = conn
@@ -267,7 +264,7 @@ fn junk_recorded_while_locked_does_not_block_unlock() {
     )
     .unwrap();
     let tx = conn.transaction().unwrap();
-    let absorbed = store::absorb_pending(&tx, &key()).unwrap();
+    let absorbed = store::absorb_pending(&tx, &key(), t(10)).unwrap();
     tx.commit().unwrap();
     assert_eq!(absorbed.len(), 3);
     for e in &absorbed {
@@ -276,4 +273,79 @@ fn junk_recorded_while_locked_does_not_block_unlock() {
         assert!(!e.details.contains("password"));
     }
     store::verify(&conn, &key(), &absorbed[2].head()).unwrap();
+}
+
+/// The pending table is unauthenticated: anyone who can write the file can
+/// add rows. Only the fixed failed-unlock record is chained as what it
+/// says; everything else becomes a finding naming what it claimed.
+#[test]
+fn forged_pending_rows_are_chained_as_findings_not_as_what_they_claim() {
+    let mut conn = db();
+    fill(&mut conn, 2);
+    conn.execute_batch(
+        "INSERT INTO audit_pending (time_ms, actor, action, details) VALUES
+            (1750000100000, 'cli', 'export', '{\"keys\":3}'),
+            (1750000100001, 'gui', 'mfa_disabled', '{}'),
+            (1750000100002, 'system', 'unlock_failed', '{\"method\":\"password\"}'),
+            (1750000100003, 'cli', 'unlock_failed', '{\"method\":\"password\",\"note\":\"x\"}'),
+            (1750000100004, 'cli', 'unlock_failed', '{\"method\":\"sms\"}'),
+            (1750000100005, 'cli', 'unlock_failed', '{\"method\":\"password\"}');",
+    )
+    .unwrap();
+    let tx = conn.transaction().unwrap();
+    let absorbed = store::absorb_pending(&tx, &key(), t(200)).unwrap();
+    tx.commit().unwrap();
+    let actions: Vec<Action> = absorbed.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [
+            Action::AuditIntegrityFailed,
+            Action::AuditIntegrityFailed,
+            Action::AuditIntegrityFailed,
+            Action::AuditIntegrityFailed,
+            Action::AuditIntegrityFailed,
+            Action::UnlockFailed,
+        ]
+    );
+    assert_eq!(absorbed[0].details_value()["claimed"], "export");
+    assert_eq!(absorbed[1].details_value()["claimed"], "mfa_disabled");
+    assert_eq!(
+        absorbed[0].details_value()["finding"],
+        store::REFUSED_PENDING
+    );
+    // Nothing the row said is kept but the claimed action's own name.
+    assert!(!absorbed[0].details.contains("keys"));
+    assert!(!absorbed[3].details.contains("note"));
+    assert_eq!(absorbed[5].actor, Actor::Cli);
+    let none = store::read(
+        &conn,
+        &AuditFilter::all().with_actions([Action::Export, Action::MfaDisabled]),
+    )
+    .unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn a_pending_row_cannot_pose_as_older_than_the_log_or_from_the_future() {
+    let mut conn = db();
+    let head = fill(&mut conn, 3);
+    let last = store::read(&conn, &AuditFilter::all()).unwrap()[2].time_ms;
+    store::record_failed_unlock(
+        &conn,
+        Actor::Cli,
+        "password",
+        t(0) - Duration::from_secs(86_400),
+    )
+    .unwrap();
+    store::record_failed_unlock(&conn, Actor::Gui, "password", t(10_000_000)).unwrap();
+    let tx = conn.transaction().unwrap();
+    let absorbed = store::absorb_pending(&tx, &key(), t(50)).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(absorbed[0].time_ms, last, "clamped up to the last entry");
+    assert_eq!(
+        absorbed[1].time_ms, 1_750_000_050_000,
+        "clamped down to now"
+    );
+    store::verify(&conn, &key(), &absorbed[1].head()).unwrap();
+    assert_eq!(absorbed[0].seq, head.seq + 1);
 }

@@ -200,3 +200,73 @@ fn allow_run_set_in_sqlite_makes_check_exit_5_and_run_refuse() {
     assert!(check.stderr.contains("main"), "{}", check.stderr);
     assert!(!check.stderr.contains("other"), "{}", check.stderr);
 }
+
+/// A consistent older copy of the vault, taken with `VACUUM INTO`.
+fn snapshot(env: &Env, name: &str) -> std::path::PathBuf {
+    let old = env.path(name);
+    rusqlite::Connection::open(env.vault())
+        .unwrap()
+        .execute("VACUUM INTO ?1", [old.to_str().unwrap()])
+        .unwrap();
+    old
+}
+
+/// Runs `sql` on the vault with the older copy attached as `old`.
+fn put_back(env: &Env, old: &std::path::Path, sql: &str) {
+    let conn = rusqlite::Connection::open(env.vault()).unwrap();
+    conn.execute("ATTACH DATABASE ?1 AS old", [old.to_str().unwrap()])
+        .unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+#[test]
+fn revived_recovery_code_exits_5_at_unlock() {
+    let env = Env::init();
+    env.add_binance("k", "secret-k").ok();
+    let run = env.run(&["mfa", "enroll", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let seed = keyward_core::mfa::TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
+    let spent = json["recovery_codes"][0].as_str().unwrap().to_owned();
+    env.run(&["mfa", "confirm", &crate::support::code(&seed, -1)])
+        .ok();
+    let old = snapshot(&env, "before-spending.keyward");
+    env.run(&["reveal", "k", "--recovery-code", &spent]).ok();
+    // Spent: refused as such.
+    let again = env.run(&["reveal", "k", "--recovery-code", &spent]).code(4);
+    assert!(
+        again.stderr.contains("already been used"),
+        "{}",
+        again.stderr
+    );
+    // Put the MFA record and its recovery codes back from the older copy.
+    put_back(
+        &env,
+        &old,
+        "DELETE FROM main.mfa; INSERT INTO main.mfa SELECT * FROM old.mfa;
+         DELETE FROM main.mfa_recovery_codes;
+         INSERT INTO main.mfa_recovery_codes SELECT * FROM old.mfa_recovery_codes;",
+    );
+    let revived = env.run(&["reveal", "k", "--recovery-code", &spent]).code(5);
+    assert!(revived.stderr.contains("MFA state"), "{}", revived.stderr);
+    assert!(!revived.stdout.contains("secret-k"));
+    assert!(!revived.stderr.contains(&spent));
+    env.run(&["list"]).code(5);
+    env.run(&["log", "--verify"]).code(5);
+}
+
+#[test]
+fn hidden_audit_entries_make_log_verify_exit_5() {
+    let env = Env::init();
+    env.add_binance("k", "secret-k").ok();
+    let old = snapshot(&env, "before-reveal.keyward");
+    env.run(&["reveal", "k"]).ok();
+    // The reveal hidden: the older sealed head, and the log cut to match.
+    put_back(
+        &env,
+        &old,
+        "UPDATE main.vault_meta SET audit_head = (SELECT audit_head FROM old.vault_meta);
+         DELETE FROM main.audit_log WHERE seq > (SELECT max(seq) FROM old.audit_log);",
+    );
+    let run = env.run(&["log", "--verify"]).code(5);
+    assert!(run.stderr.contains("put back"), "{}", run.stderr);
+}

@@ -237,6 +237,9 @@ actions! {
     AlertDelivered => "alert_delivered",
     /// A webhook message could not be delivered (details: error code).
     AlertFailed => "alert_failed",
+    /// The vault's state seal (rollback detection) was started: from this
+    /// entry on, a settings blob without one is a rollback.
+    StateSealed => "state_sealed",
 }
 
 impl fmt::Display for Actor {

@@ -266,33 +266,78 @@ fn entry_from_row(row: &Row<'_>) -> Result<Entry, AuditError> {
     })
 }
 
-/// Records an event that happens while the vault is locked, when there is
-/// no audit key to chain it with — in practice [`Action::UnlockFailed`].
-/// [`absorb_pending`] moves it into the chain at the next unlock.
+/// The failed-unlock methods [`record_failed_unlock`] may record.
+pub const FAILED_UNLOCK_METHODS: &[&str] = &["password", "device"];
+
+/// The finding chained for an event recorded while locked that is not the
+/// fixed failed-unlock record.
+pub const REFUSED_PENDING: &str = "an event recorded while the vault was locked was refused: only a \
+     failed unlock can be recorded without the vault key";
+
+/// Records a failed unlock, which happens while the vault is locked, when
+/// there is no audit key to chain it with. [`absorb_pending`] moves it into
+/// the chain at the next unlock. `method` is one of
+/// [`FAILED_UNLOCK_METHODS`].
 ///
 /// Until then the record is unauthenticated: someone with write access to
-/// the file could delete it. That is the best a locked vault can do, and
-/// is said here so nobody relies on more.
-pub fn record_while_locked(
+/// the file could delete it, or add rows of their own. That is why the
+/// table carries no authority: [`absorb_pending`] accepts nothing but this
+/// fixed record (actor, `unlock_failed`, the method) and clamps its time.
+pub fn record_failed_unlock(
     conn: &Connection,
     actor: Actor,
-    action: Action,
-    details: &Details,
+    method: &'static str,
     time: SystemTime,
 ) -> Result<(), AuditError> {
-    let details = details.to_stored_text()?;
+    let details = Details::new().with("method", method).to_stored_text()?;
     conn.execute(
         "INSERT INTO audit_pending (time_ms, actor, action, details) VALUES (?1, ?2, ?3, ?4)",
-        params![unix_ms(time), actor.as_str(), action.as_str(), details],
+        params![
+            unix_ms(time),
+            actor.as_str(),
+            Action::UnlockFailed.as_str(),
+            details
+        ],
     )?;
     Ok(())
 }
 
-/// Appends every event recorded while locked to the chain, oldest first
-/// and with its original time, then clears them. Call right after a
-/// successful unlock, in the unlock's write transaction, before appending
-/// the unlock itself. Returns the entries appended.
-pub fn absorb_pending(tx: &Transaction<'_>, key: &AuditKey) -> Result<Vec<Entry>, AuditError> {
+/// The pending row as the fixed failed-unlock record, or `None`: a front
+/// end's actor, `unlock_failed`, and details that are exactly one known
+/// method. Nothing of the row is kept but the actor and the method.
+fn failed_unlock(actor: &str, action: &str, details: &str) -> Option<(Actor, &'static str)> {
+    let actor = Actor::from_name(actor).filter(|a| matches!(a, Actor::Cli | Actor::Gui))?;
+    if Action::from_name(action) != Some(Action::UnlockFailed) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(details).ok()?;
+    let map = value.as_object().filter(|m| m.len() == 1)?;
+    let method = map.get("method")?.as_str()?;
+    let method = FAILED_UNLOCK_METHODS
+        .iter()
+        .copied()
+        .find(|m| *m == method)?;
+    Some((actor, method))
+}
+
+/// Appends the failed unlocks recorded while locked to the chain, oldest
+/// first, then clears the table. Call right after a successful unlock, in
+/// the unlock's write transaction, before appending the unlock itself.
+/// Returns the entries appended.
+///
+/// The table is unauthenticated input, so it carries no authority: a row
+/// that is not the fixed failed-unlock record (a forged `export` or
+/// `mfa_disabled`, an unknown action, odd details) is not chained as what
+/// it claims but as an `audit_integrity_failed` finding naming the claimed
+/// action ([`REFUSED_PENDING`]). It does not block the unlock. Each time
+/// is clamped between the last chained entry's time (and the previous
+/// pending row's) and `now`, so a row cannot pose as older than entries
+/// already in the log or as coming from the future.
+pub fn absorb_pending(
+    tx: &Transaction<'_>,
+    key: &AuditKey,
+    now: SystemTime,
+) -> Result<Vec<Entry>, AuditError> {
     let pending = {
         let mut stmt = tx
             .prepare("SELECT id, time_ms, actor, action, details FROM audit_pending ORDER BY id")?;
@@ -307,29 +352,40 @@ pub fn absorb_pending(tx: &Transaction<'_>, key: &AuditKey) -> Result<Vec<Entry>
         })?;
         rows.collect::<Result<Vec<_>, _>>()?
     };
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut floor: i64 = tx
+        .query_row(
+            "SELECT time_ms FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0)
+        .max(0);
+    let now_ms = unix_ms(now);
     let mut out = Vec::with_capacity(pending.len());
     for (id, time_ms, actor, action, details) in pending {
+        let time_ms = time_ms.clamp(floor, floor.max(now_ms));
+        floor = time_ms;
         let time = UNIX_EPOCH + Duration::from_millis(u64::try_from(time_ms).unwrap_or(0));
-        // Unauthenticated input: re-parse and re-check it. A row that does
-        // not pass is not allowed to block the unlock; it is chained as an
-        // integrity finding instead, so the evidence stays.
-        let parsed = Actor::from_name(&actor)
-            .zip(Action::from_name(&action))
-            .and_then(|(actor, action)| {
-                let details = serde_json::from_str(&details)
-                    .ok()
-                    .and_then(|v| Details::from_value(v).ok())?
-                    .with("recorded_while_locked", true);
-                details.to_stored_text().ok()?;
-                Some(NewEvent::new(actor, action, time).with_details(details))
-            });
-        let event = parsed.unwrap_or_else(|| {
-            NewEvent::new(Actor::System, Action::AuditIntegrityFailed, time).with_details(
+        let event = match failed_unlock(&actor, &action, &details) {
+            Some((actor, method)) => NewEvent::new(actor, Action::UnlockFailed, time).with_details(
                 Details::new()
-                    .with("finding", "unreadable event recorded while locked")
+                    .with("method", method)
                     .with("recorded_while_locked", true),
-            )
-        });
+            ),
+            None => NewEvent::new(Actor::System, Action::AuditIntegrityFailed, time).with_details(
+                Details::new()
+                    .with("finding", REFUSED_PENDING)
+                    .with(
+                        "claimed",
+                        Action::from_name(&action).map_or("unknown", Action::as_str),
+                    )
+                    .with("recorded_while_locked", true),
+            ),
+        };
         out.push(append(tx, key, event)?);
         tx.execute("DELETE FROM audit_pending WHERE id = ?1", params![id])?;
     }

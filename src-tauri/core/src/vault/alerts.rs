@@ -10,6 +10,13 @@
 //! setting (step-up [`GatedAction::SecuritySettings`]): an attacker could
 //! redirect or silence alerts. Every change is audited without the URL.
 //!
+//! Every outbox row carries an HMAC-SHA256 (`alert_outbox.mac`, under an
+//! HKDF subkey of the vault key) over its sequence number, time, event
+//! text, attempts and next attempt, so a row written into the file by
+//! anyone else is never sent: delivery sends only rows whose MAC checks,
+//! and the unlock drops the rest (see `state_seal`, which also notices a
+//! deleted or rolled-back row through its digest of the whole outbox).
+//!
 //! Must never: return, print or audit the webhook URL (front ends get
 //! [`WebhookInfo`]: kind, host, a masked form); deliver anything inside a
 //! transaction (events are queued in the action's own transaction and sent
@@ -58,6 +65,15 @@ pub(crate) const SCHEMA: &str = "CREATE TABLE alert_config (
         last_at  INTEGER NOT NULL,
         summary  TEXT NOT NULL
     );";
+
+/// Migration 7 → 8: the MAC of each queued webhook event (rows queued
+/// before it get theirs at the vault's first sealed unlock).
+pub(crate) const OUTBOX_MAC_SCHEMA: &str = "ALTER TABLE alert_outbox ADD COLUMN mac BLOB;";
+
+/// HKDF `info` of the outbox MAC key.
+const OUTBOX_KEY_INFO: &[u8] = b"keyward alert outbox v1";
+/// Domain tag of an outbox row's MAC.
+const OUTBOX_ROW_DOMAIN: &[u8] = b"keyward outbox row v1";
 
 const CONFIG_FIELD: &str = "alerts.config";
 /// Local reminders (desktop notification, `keyward alerts remind`).
@@ -317,6 +333,104 @@ fn write_config(
     Ok(())
 }
 
+/// The MAC of one outbox row: HMAC-SHA256 under a subkey of the vault key
+/// over the row's sequence number, creation time, attempts, next attempt
+/// and event text (length-prefixed).
+fn outbox_mac(
+    sealer: &Sealer<'_>,
+    seq: i64,
+    created_at: i64,
+    attempts: i64,
+    next_at: i64,
+    event: &str,
+) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let mut subkey = zeroize::Zeroizing::new([0u8; 32]);
+    if hkdf::Hkdf::<sha2::Sha256>::new(None, sealer.key.bytes())
+        .expand(OUTBOX_KEY_INFO, subkey.as_mut())
+        .is_err()
+    {
+        unreachable!("HKDF-SHA256 expands 32 bytes");
+    }
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(subkey.as_ref())
+        .expect("HMAC accepts keys of any length");
+    mac.update(OUTBOX_ROW_DOMAIN);
+    for n in [seq, created_at, attempts, next_at] {
+        mac.update(&n.to_be_bytes());
+    }
+    mac.update(&(event.len() as u64).to_be_bytes());
+    mac.update(event.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// An outbox row as stored: seq, created_at, event, attempts, next_at, mac.
+type OutboxRow = (i64, i64, String, i64, i64, Option<Vec<u8>>);
+
+/// Recomputes and stores the MAC of outbox row `seq` as it now stands.
+fn remac_outbox_row(
+    tx: &rusqlite::Connection,
+    sealer: &Sealer<'_>,
+    seq: i64,
+) -> Result<(), VaultError> {
+    let (created_at, event, attempts, next_at): (i64, String, i64, i64) = tx.query_row(
+        "SELECT created_at, event, attempts, next_at FROM alert_outbox WHERE seq = ?1",
+        params![seq],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    let mac = outbox_mac(sealer, seq, created_at, attempts, next_at, &event);
+    tx.execute(
+        "UPDATE alert_outbox SET mac = ?2 WHERE seq = ?1",
+        params![seq, &mac[..]],
+    )?;
+    Ok(())
+}
+
+/// Checks every outbox row's MAC inside the unlock's transaction and
+/// deletes the rows that fail (never sent); returns how many. With
+/// `adopt` (a vault's first sealed unlock) rows without a MAC, queued
+/// before MACs existed, get one instead.
+pub(crate) fn check_outbox_macs(
+    tx: &rusqlite::Connection,
+    sealer: &Sealer<'_>,
+    adopt: bool,
+) -> Result<usize, VaultError> {
+    let rows: Vec<OutboxRow> = {
+        let mut stmt = tx.prepare(
+            "SELECT seq, created_at, event, attempts, next_at, mac FROM alert_outbox
+             ORDER BY seq",
+        )?;
+        stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let mut dropped = 0;
+    for (seq, created_at, event, attempts, next_at, mac) in rows {
+        let expected = outbox_mac(sealer, seq, created_at, attempts, next_at, &event);
+        match mac {
+            None if adopt => {
+                tx.execute(
+                    "UPDATE alert_outbox SET mac = ?2 WHERE seq = ?1",
+                    params![seq, &expected[..]],
+                )?;
+            }
+            Some(mac) if bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], &mac[..])) => {}
+            _ => {
+                tx.execute("DELETE FROM alert_outbox WHERE seq = ?1", params![seq])?;
+                dropped += 1;
+            }
+        }
+    }
+    Ok(dropped)
+}
+
 /// Queues `event` for the webhook inside the caller's transaction if a
 /// webhook is configured and the event is on. Returns whether it queued.
 pub(crate) fn enqueue(
@@ -336,6 +450,7 @@ pub(crate) fn enqueue(
         "INSERT INTO alert_outbox (created_at, event) VALUES (?1, ?2)",
         params![event.at, json],
     )?;
+    remac_outbox_row(tx, sealer, tx.last_insert_rowid())?;
     Ok(true)
 }
 
@@ -724,16 +839,46 @@ impl Session {
             let Some(hook) = &config.webhook else {
                 return Ok(None);
             };
-            let mut stmt = s.conn.prepare(
-                "SELECT seq, event, attempts FROM alert_outbox WHERE next_at <= ?1
-                 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows: Vec<(i64, String, i64)> = stmt
-                .query_map(params![now, BATCH], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?
-                .collect::<Result<_, _>>()?;
-            drop(stmt);
+            // The outbox must be as the last sealed write left it (a row
+            // deleted or put back since is refused here, and reported at
+            // the next unlock), and each row sent must carry its MAC.
+            let rows: Vec<(i64, String, i64)> = {
+                let Session {
+                    conn, key, header, ..
+                } = &*s;
+                let key = key.as_ref().ok_or(VaultError::Locked)?;
+                let sealer = Sealer {
+                    key,
+                    vault_id: &header.vault_id,
+                };
+                super::state_seal::before_write(conn, &sealer)?;
+                let mut stmt = conn.prepare(
+                    "SELECT seq, created_at, event, attempts, next_at, mac FROM alert_outbox
+                     WHERE next_at <= ?1 ORDER BY seq LIMIT ?2",
+                )?;
+                let rows: Vec<OutboxRow> = stmt
+                    .query_map(params![now, BATCH], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                rows.into_iter()
+                    .filter(|(seq, created_at, event, attempts, next_at, mac)| {
+                        let expected =
+                            outbox_mac(&sealer, *seq, *created_at, *attempts, *next_at, event);
+                        mac.as_deref().is_some_and(|m| {
+                            bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], m))
+                        })
+                    })
+                    .map(|(seq, _, event, attempts, _, _)| (seq, event, attempts))
+                    .collect()
+            };
             let mut events = Vec::new();
             let mut unreadable = Vec::new();
             for (seq, json, attempts) in rows {
@@ -833,7 +978,7 @@ impl Session {
                 actor,
                 None,
                 |_| actions.clone(),
-                |tx, _| {
+                |tx, sealer| {
                     for (q, r) in &report.results {
                         let Some(seq) = q.seq else { continue };
                         let attempt = q.attempts + 1;
@@ -852,6 +997,7 @@ impl Session {
                                     "UPDATE alert_outbox SET attempts = ?2, next_at = ?3 WHERE seq = ?1",
                                     params![seq, attempt, now.saturating_add(wait.min(3600))],
                                 )?;
+                                remac_outbox_row(tx, sealer, seq)?;
                             }
                             Err(_) => {
                                 tx.execute("DELETE FROM alert_outbox WHERE seq = ?1", params![seq])?;

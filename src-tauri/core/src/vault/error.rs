@@ -166,6 +166,20 @@ pub enum VaultError {
     /// not say so: the record was deleted or rolled back.
     #[error("the MFA record is missing or was rolled back while MFA is enrolled")]
     MfaRecordMissing,
+    /// Part of the vault file no longer matches the state seal: a row was
+    /// put back to an older copy of itself (or removed) while the rest of
+    /// the file moved on. Nothing is written; the vault cannot be used
+    /// until it is restored.
+    #[error(
+        "{what} no longer matches the rest of the vault: part of the file was put back to an \
+         older copy or edited outside Keyward; restore a backup (or an older copy of the whole \
+         file) and treat the keys in it as exposed"
+    )]
+    RolledBack {
+        /// Which part (never secret): `the MFA state`, `the sealed settings`,
+        /// `the sealed audit head`, `the webhook outbox`.
+        what: &'static str,
+    },
     /// The OS random generator failed.
     #[error("the system random generator failed")]
     Random,
@@ -216,7 +230,8 @@ impl KindedError for VaultError {
             | VaultError::Malformed { .. }
             | VaultError::IntegrityFailed { .. }
             | VaultError::BackupCorrupt
-            | VaultError::MfaRecordMissing => ErrorKind::Integrity,
+            | VaultError::MfaRecordMissing
+            | VaultError::RolledBack { .. } => ErrorKind::Integrity,
             VaultError::Mfa(e) => e.kind(),
             VaultError::Audit(e) => e.kind(),
             VaultError::Webhook(e) => e.kind(),

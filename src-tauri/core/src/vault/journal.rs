@@ -332,9 +332,13 @@ pub(crate) fn check_chain(
 }
 
 /// The audit part of an unlock, in the unlock's immediate transaction:
-/// verify the chain against the sealed head (appending the finding if it is
-/// broken), chain the events recorded while locked, append the unlock, and
-/// seal the head.
+/// verify the chain against the sealed head (appending the finding, with
+/// the state seal's `seal_findings`, if anything is wrong), chain the
+/// events recorded while locked, append the unlock, and seal the head.
+///
+/// A refused event recorded while locked (anything but the fixed failed
+/// unlock) is chained as its own finding and, if nothing else was found,
+/// reported as this unlock's problem.
 pub(crate) fn on_unlock(
     tx: &Transaction<'_>,
     sealer: &Sealer<'_>,
@@ -342,27 +346,41 @@ pub(crate) fn on_unlock(
     method: &'static str,
     at: SystemTime,
     audit_started: bool,
+    seal_findings: &[String],
 ) -> Result<Option<AuditProblem>, VaultError> {
-    let finding = check_chain(tx, sealer, audit_started)?;
-    let problem = match finding {
-        Some(finding) => {
-            let entry = append(
-                tx,
-                sealer,
-                NewEvent::new(Actor::System, audit::Action::AuditIntegrityFailed, at).with_details(
-                    Details::new()
-                        .with("finding", finding.as_str())
-                        .with("found_at", "unlock"),
-                ),
-            )?;
-            Some(AuditProblem {
-                finding,
-                recorded_as: entry.seq,
-            })
-        }
-        None => None,
+    let mut found: Vec<String> = check_chain(tx, sealer, audit_started)?
+        .into_iter()
+        .collect();
+    found.extend(seal_findings.iter().cloned());
+    let mut problem = if found.is_empty() {
+        None
+    } else {
+        let finding = found.join("; ");
+        let entry = append(
+            tx,
+            sealer,
+            NewEvent::new(Actor::System, audit::Action::AuditIntegrityFailed, at).with_details(
+                Details::new()
+                    .with("finding", finding.as_str())
+                    .with("found_at", "unlock"),
+            ),
+        )?;
+        Some(AuditProblem {
+            finding,
+            recorded_as: entry.seq,
+        })
     };
-    audit_store::absorb_pending(tx, &sealer.audit_key())?;
+    let absorbed = audit_store::absorb_pending(tx, &sealer.audit_key(), at)?;
+    if problem.is_none()
+        && let Some(refused) = absorbed
+            .iter()
+            .find(|e| e.action == audit::Action::AuditIntegrityFailed)
+    {
+        problem = Some(AuditProblem {
+            finding: audit_store::REFUSED_PENDING.into(),
+            recorded_as: refused.seq,
+        });
+    }
     append(
         tx,
         sealer,

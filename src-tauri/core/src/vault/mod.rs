@@ -22,7 +22,7 @@
 //! Vault::open(path) -> Result<Vault>                       // checks, decrypts nothing; actor Cli
 //! Vault::open_with(path, VaultOptions { clock, throttle, actor }) -> Result<Vault>
 //! Vault::info() -> VaultInfo                               // while locked
-//! Vault::unlock(&MasterPassword) -> Result<Session>        // WrongPassword / Throttled; verifies the audit chain
+//! Vault::unlock(&MasterPassword) -> Result<Session>        // WrongPassword / Throttled / RolledBack; verifies the audit chain and the state seal
 //! Vault::unlock_with_device() -> Result<Session>           // OS keyring
 //! Vault::unlock_wait() -> Result<Duration>
 //! Session::audit_problem() -> Option<&AuditProblem>        // broken chain found at unlock
@@ -89,8 +89,10 @@
 //! Session::acknowledge_audit_findings(Actor, grant /*SecuritySettings*/) -> Result<usize>
 //! ```
 //! Every write appends its audit entry in the same transaction
-//! (`journal`); step-up runs in its own committed transaction so failure
-//! counters survive a refused action.
+//! (`journal`) and re-seals the state seal (`state_seal`: rollback of the
+//! MFA record, recovery codes, settings, audit head or outbox is noticed);
+//! step-up runs in its own committed transaction so failure counters
+//! survive a refused action.
 //! Every method of [`Session`] counts as activity; after
 //! [`Settings::auto_lock_minutes`] without one, the next call zeroizes the
 //! vault key and fails with [`VaultError::Locked`].
@@ -117,6 +119,7 @@ mod seal;
 mod secret;
 mod service;
 mod session;
+mod state_seal;
 mod store;
 pub mod validate;
 

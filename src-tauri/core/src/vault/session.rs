@@ -25,6 +25,7 @@ use super::record::{
 use super::seal::{self, SealError};
 use super::secret::{ApiSecret, MasterPassword, Passphrase, VaultKey};
 use super::service;
+use super::state_seal::{self, StateSeal};
 use super::store::{self, FORMAT_VERSION, Header, Meta};
 use super::validate::{self, ValidationError};
 use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant};
@@ -398,8 +399,9 @@ fn settings_aad(vault_id: &[u8; 16]) -> Vec<u8> {
 /// Protection facts sealed together with the settings, so that removing
 /// the thing they vouch for cannot pass for "never had it": the sealed
 /// settings blob is required to unlock and cannot be edited without the
-/// vault key. (Rolling the whole blob back to an older copy is not caught;
-/// a local file gives no defence against that.)
+/// vault key. The blob put back to an older copy of itself no longer
+/// matches the state seal it carries (see `state_seal`); the whole file put
+/// back is not caught — a local file gives no defence against that.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Markers {
     /// The audit chain was started: a missing sealed head is tampering.
@@ -422,6 +424,10 @@ struct SealedSettings {
     mfa_enrolled: bool,
     #[serde(default)]
     rows_authenticated: bool,
+    /// Rollback detection (see `state_seal`); absent in vaults from before
+    /// it until their first unlock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<StateSeal>,
 }
 
 impl Vault {
@@ -496,6 +502,14 @@ impl Vault {
                 at: options.clock.now(),
                 proof: None,
             },
+        )?;
+        state_seal::reseal(
+            &tx,
+            &Sealer {
+                key: &key,
+                vault_id: &vault_id,
+            },
+            None,
         )?;
         tx.commit()?;
         let now = options.clock.now();
@@ -591,11 +605,10 @@ impl Vault {
 
     /// Leaves an `unlock_failed` event for the next unlock to chain.
     pub(crate) fn record_failed_unlock(&self, method: &'static str) -> Result<(), VaultError> {
-        crate::audit::store::record_while_locked(
+        crate::audit::store::record_failed_unlock(
             &self.conn,
             self.options.actor,
-            crate::audit::Action::UnlockFailed,
-            &crate::audit::Details::new().with("method", method),
+            method,
             self.options.clock.now(),
         )?;
         Ok(())
@@ -710,14 +723,28 @@ fn seal_settings(
     settings: &Settings,
     markers: Markers,
 ) -> Result<Vec<u8>, VaultError> {
-    let sealed = SealedSettings {
-        settings: *settings,
-        audit_started: markers.audit_started,
-        mfa_enrolled: markers.mfa_enrolled,
-        rows_authenticated: markers.rows_authenticated,
-    };
+    // The state seal is added by `state_seal::reseal` before the
+    // transaction that writes this blob commits.
+    seal_sealed(
+        key,
+        vault_id,
+        &SealedSettings {
+            settings: *settings,
+            audit_started: markers.audit_started,
+            mfa_enrolled: markers.mfa_enrolled,
+            rows_authenticated: markers.rows_authenticated,
+            state: None,
+        },
+    )
+}
+
+fn seal_sealed(
+    key: &VaultKey,
+    vault_id: &[u8; 16],
+    sealed: &SealedSettings,
+) -> Result<Vec<u8>, VaultError> {
     let json = Zeroizing::new(
-        serde_json::to_vec(&sealed).map_err(|_| VaultError::Malformed {
+        serde_json::to_vec(sealed).map_err(|_| VaultError::Malformed {
             record: "vault_meta".into(),
             field: "settings",
         })?,
@@ -725,20 +752,27 @@ fn seal_settings(
     seal::seal(key.bytes(), &settings_aad(vault_id), &json).map_err(seal_internal)
 }
 
-fn open_settings(
+fn open_sealed(
     key: &VaultKey,
     vault_id: &[u8; 16],
     blob: &[u8],
-) -> Result<(Settings, Markers), VaultError> {
+) -> Result<SealedSettings, VaultError> {
     let json = seal::open(key.bytes(), &settings_aad(vault_id), blob).map_err(|_| {
         VaultError::HeaderCorrupt {
             what: "sealed settings",
         }
     })?;
-    let sealed: SealedSettings =
-        serde_json::from_slice(&json).map_err(|_| VaultError::HeaderCorrupt {
-            what: "sealed settings",
-        })?;
+    serde_json::from_slice(&json).map_err(|_| VaultError::HeaderCorrupt {
+        what: "sealed settings",
+    })
+}
+
+fn open_settings(
+    key: &VaultKey,
+    vault_id: &[u8; 16],
+    blob: &[u8],
+) -> Result<(Settings, Markers), VaultError> {
+    let sealed = open_sealed(key, vault_id, blob)?;
     Ok((
         sealed.settings,
         Markers {
@@ -834,6 +868,38 @@ impl Sealer<'_> {
         markers: Markers,
     ) -> Result<Vec<u8>, VaultError> {
         seal_settings(self.key, self.vault_id, settings, markers)
+    }
+
+    fn stored_settings(&self, conn: &Connection) -> Result<SealedSettings, VaultError> {
+        let blob: Vec<u8> =
+            conn.query_row("SELECT settings FROM vault_meta WHERE id = 1", [], |r| {
+                r.get(0)
+            })?;
+        open_sealed(self.key, self.vault_id, &blob)
+    }
+
+    /// The state seal in the stored settings blob (`None`: a vault from
+    /// before it).
+    pub(crate) fn read_state(&self, conn: &Connection) -> Result<Option<StateSeal>, VaultError> {
+        Ok(self.stored_settings(conn)?.state)
+    }
+
+    /// Replaces the state seal in the stored settings blob; settings and
+    /// markers stay as stored (a write may have changed them earlier in
+    /// the same transaction).
+    pub(crate) fn write_state(
+        &self,
+        conn: &Connection,
+        state: &StateSeal,
+    ) -> Result<(), VaultError> {
+        let mut sealed = self.stored_settings(conn)?;
+        sealed.state = Some(state.clone());
+        let blob = seal_sealed(self.key, self.vault_id, &sealed)?;
+        conn.execute(
+            "UPDATE vault_meta SET settings = ?1 WHERE id = 1",
+            params![blob],
+        )?;
+        Ok(())
     }
 }
 
@@ -1172,7 +1238,11 @@ impl Session {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(VaultError::from)
                 .and_then(|tx| {
+                    // A vault whose rows no longer match the seal gets no
+                    // lock entry: resealing would hide the rollback.
+                    let prev = state_seal::before_write(&tx, &sealer)?;
                     journal::append(&tx, &sealer, event)?;
+                    state_seal::reseal(&tx, &sealer, Some(&prev))?;
                     tx.commit()?;
                     Ok(())
                 });
@@ -1242,7 +1312,25 @@ impl Session {
             vault_id: &header.vault_id,
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let problem = journal::on_unlock(&tx, &sealer, actor, method, at, markers.audit_started)?;
+        // Rolled-back MFA or settings rows stop the unlock here, before
+        // anything is written.
+        let check = state_seal::at_unlock(&tx, &sealer)?;
+        let problem = journal::on_unlock(
+            &tx,
+            &sealer,
+            actor,
+            method,
+            at,
+            markers.audit_started,
+            &check.findings,
+        )?;
+        if check.prev.is_none() {
+            journal::append(
+                &tx,
+                &sealer,
+                crate::audit::NewEvent::new(Actor::System, crate::audit::Action::StateSealed, at),
+            )?;
+        }
         let mut markers = markers;
         if !markers.rows_authenticated {
             // A vault from before row MACs: authenticate its rows as they
@@ -1258,6 +1346,7 @@ impl Session {
                 params![blob],
             )?;
         }
+        state_seal::reseal(&tx, &sealer, check.prev.as_ref())?;
         tx.commit()?;
         self.markers = markers;
         self.audit_problem = problem;
@@ -1309,6 +1398,9 @@ impl Session {
             vault_id: &header.vault_id,
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Rows put back to an older copy since the last write are refused,
+        // not sealed over (see `state_seal`).
+        let prev = state_seal::before_write(&tx, &sealer)?;
         let out = f(&tx, &sealer)?;
         for action in actions(&out) {
             journal::after_write(
@@ -1322,6 +1414,7 @@ impl Session {
                 },
             )?;
         }
+        state_seal::reseal(&tx, &sealer, Some(&prev))?;
         tx.commit()?;
         Ok(out)
     }

@@ -35,7 +35,7 @@ pub const APPLICATION_ID: i32 = 0x4B57_5644;
 /// Envelope format version written by this build.
 pub const FORMAT_VERSION: i64 = 1;
 /// Schema version after all migrations of this build.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -103,6 +103,10 @@ const MIGRATIONS: &[&str] = &[
     // step-up (never, for existing keys).
     "ALTER TABLE keys ADD COLUMN row_mac BLOB;
      ALTER TABLE keys ADD COLUMN host_confirmed INTEGER NOT NULL DEFAULT 0;",
+    // 8 -> 9: a MAC on each queued webhook event (see `vault::alerts`; the
+    // state seal that notices rolled-back rows lives in the sealed settings
+    // and needs no table).
+    super::alerts::OUTBOX_MAC_SCHEMA,
 ];
 
 /// The authenticated part of `vault_meta`.

@@ -15,6 +15,9 @@
 //! - `tamper`: attacks on the file and on an unlocked vault: credential
 //!   edits without a step-up, key rows edited in SQLite (row MACs), a
 //!   replacing import.
+//! - `rollback`: single rows put back from an older copy of the file (MFA
+//!   record, recovery codes, settings, audit head) are detected; events
+//!   written into `audit_pending` carry no authority.
 //! - `audit`: every write recorded; modified, deleted, reordered and
 //!   truncated entries reported at unlock; the canary never in the log.
 //! - `files`: 0700 data directory, 0600 vault/WAL/SHM, backups never through
@@ -30,6 +33,7 @@ mod header;
 mod keyring;
 mod lifecycle;
 mod policy;
+mod rollback;
 mod services;
 mod stepup;
 mod tamper;
