@@ -409,9 +409,11 @@ async fn one_bit_change_of_the_secret_is_rejected_with_the_exchange_code() {
         .verify(&Credentials::hmac("KRAKENKEY", STANDARD.encode(raw)))
         .await
         .unwrap();
+    // Kraken answers a signature mismatch with "EAPI:Invalid key"
+    // (support.kraken.com "Common causes of invalid key error").
     assert_eq!(
         (rejection(&r).code.as_str(), rejection(&r).reason),
-        ("EAPI:Invalid signature", RejectReason::BadSignature)
+        ("EAPI:Invalid key", RejectReason::InvalidKey)
     );
 
     // Coinbase: one bit of the P-256 scalar.
@@ -744,7 +746,7 @@ async fn bybit_revokes_via_api_and_confirm_revoked_sees_the_rejection() {
         .await
         .unwrap()
     {
-        RevocationCheck::Inconclusive { rejection } => assert_eq!(rejection.code, "10004"),
+        RevocationCheck::Inconclusive { rejection, .. } => assert_eq!(rejection.code, "10004"),
         other => panic!("{other:?}"),
     }
 }
@@ -776,6 +778,111 @@ async fn other_exchanges_give_manual_steps_then_confirm_after_web_deletion() {
             other => panic!("{ex}: {other:?}"),
         }
     }
+}
+
+/// Every exchange's "invalid key" answer can mean something else (an IP
+/// allowlist, a signature, another environment): without a successful call
+/// with the same credentials on the same endpoint shortly before, it proves
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_key_answer_without_a_recent_success_from_here_is_inconclusive() {
+    let f = Fixture::new().await;
+    for (ex, code) in [
+        (Exchange::Binance, "-2015"),
+        (Exchange::Coinbase, "401"),
+        (Exchange::Kraken, "EAPI:Invalid key"),
+        (Exchange::Okx, "50111"),
+        (Exchange::Bybit, "10003"),
+    ] {
+        assert!(f.sim.revoke(sim_ex(ex), &creds(ex).api_key));
+        match f.ep(ex).confirm_revoked(&creds(ex)).await.unwrap() {
+            RevocationCheck::Inconclusive {
+                rejection,
+                why,
+                check_by_hand,
+            } => {
+                assert_eq!(rejection.code, code, "{ex}");
+                assert!(why.contains("also when"), "{ex}: {why}");
+                assert!(check_by_hand.len() >= 2, "{ex}");
+                assert!(
+                    check_by_hand.iter().any(|s| s
+                        .contains(&creds(ex).api_key.chars().take(8).collect::<String>())),
+                    "{ex}: {check_by_hand:?}"
+                );
+            }
+            other => panic!("{ex}: {other:?}"),
+        }
+    }
+}
+
+/// The case: an IP-restricted Binance key checked from an address
+/// outside its allowlist answers -2015 while it still trades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ip_restricted_binance_key_checked_from_elsewhere_is_not_proven_dead() {
+    let mut accounts = accounts();
+    for k in &mut accounts.keys {
+        if k.api_key == "BINHMAC" {
+            k.enforce_ips = true;
+        }
+    }
+    let f = Fixture::with(accounts, fast_config()).await;
+    let ep = f.ep(Exchange::Binance);
+    let c = creds(Exchange::Binance);
+    let r = ep.verify(&c).await.unwrap();
+    assert_eq!(rejection(&r).code, "-2015");
+    match ep.confirm_revoked(&c).await.unwrap() {
+        RevocationCheck::Inconclusive { check_by_hand, .. } => {
+            assert!(
+                check_by_hand
+                    .iter()
+                    .any(|s| s.contains("allowlisted address")),
+                "{check_by_hand:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A success long ago, or a success with other credentials, is no
+/// baseline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_baseline_or_one_with_another_secret_proves_nothing() {
+    let f = Fixture::with(
+        accounts(),
+        HttpConfig {
+            proof_window: Duration::ZERO,
+            ..fast_config()
+        },
+    )
+    .await;
+    let ep = f.ep(Exchange::Bybit);
+    let c = creds(Exchange::Bybit);
+    assert!(ep.verify(&c).await.unwrap().authenticated);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    f.sim.revoke(SimExchange::Bybit, &c.api_key);
+    assert!(matches!(
+        ep.confirm_revoked(&c).await.unwrap(),
+        RevocationCheck::Inconclusive { .. }
+    ));
+
+    // Kraken answers a wrong signature with "EAPI:Invalid key": a success
+    // with the right secret is no proof for a check made with a wrong one.
+    let f = Fixture::new().await;
+    let ep = f.ep(Exchange::Kraken);
+    let good = creds(Exchange::Kraken);
+    assert!(ep.verify(&good).await.unwrap().authenticated);
+    let mut raw = STANDARD.decode(KRAKEN_SECRET).unwrap();
+    raw[5] ^= 0x01;
+    let wrong = Credentials::hmac("KRAKENKEY", STANDARD.encode(raw));
+    match ep.confirm_revoked(&wrong).await.unwrap() {
+        RevocationCheck::Inconclusive { rejection, .. } => {
+            assert_eq!(rejection.code, "EAPI:Invalid key")
+        }
+        other => panic!("{other:?}"),
+    }
+    // With the right secret and a success just before, it is proof.
+    f.sim.revoke(SimExchange::Kraken, &good.api_key);
+    assert!(ep.confirm_revoked(&good).await.unwrap().is_confirmed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -97,7 +97,11 @@ fn authenticate<'a>(
     let inner = Sha256::digest(format!("{nonce_str}{post}").as_bytes());
     let expected = hmac_sha512(secret, &[req.path.as_bytes(), &inner]);
     if !same(&sig, &expected) {
-        return Err(error("EAPI:Invalid signature"));
+        // "If there is a discrepancy between the Signature included in the
+        // header and the POST data included in the request, an Invalid API
+        // Key error will be returned."
+        // https://support.kraken.com/hc/en-us/articles/common-causes-of-invalid-key-error
+        return Err(error("EAPI:Invalid key"));
     }
     match nonce_str.parse::<u64>() {
         Ok(n) if n > k.last_nonce => k.last_nonce = n,
