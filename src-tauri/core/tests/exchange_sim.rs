@@ -146,6 +146,34 @@ fn accounts() -> Accounts {
             )
         },
         KeyAccount::hmac(SimExchange::Bybit, "BYBITRO", BYBIT_SECRET, &[Read]),
+        KeyAccount {
+            ips: vec!["203.0.113.7".into()],
+            ..KeyAccount::hmac(
+                SimExchange::Bybit,
+                "BYBITIP",
+                BYBIT_SECRET,
+                &[Read, Trade, Withdraw, Transfer],
+            )
+        },
+        KeyAccount {
+            ips: vec!["198.51.100.4".into()],
+            parent_uid: Some("24617703".into()),
+            ..KeyAccount::hmac(
+                SimExchange::Bybit,
+                "BYBITSUB",
+                BYBIT_SECRET,
+                &[Read, Trade, Transfer],
+            )
+        },
+        KeyAccount {
+            parent_uid: Some("24617703".into()),
+            ..KeyAccount::hmac(
+                SimExchange::Bybit,
+                "BYBITSUBDEL",
+                BYBIT_SECRET,
+                &[Read, Transfer],
+            )
+        },
         KeyAccount::hmac(
             SimExchange::Bybit,
             "BYBITDEL",
@@ -885,24 +913,149 @@ async fn a_stale_baseline_or_one_with_another_secret_proves_nothing() {
     assert!(ep.confirm_revoked(&good).await.unwrap().is_confirmed());
 }
 
+/// Narrowing never loses the IP binding: a main key's IPs are never sent
+/// (update-api has no `ips` since 2026-02-10), a sub key's are always sent
+/// (update-sub-api unbinds a key when `ips` is omitted).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bybit_narrowing_removes_withdraw_and_sets_ips() {
+async fn bybit_narrowing_keeps_the_ip_binding() {
+    let f = Fixture::new().await;
+    let bybit = f.ep(Exchange::Bybit);
+    let main = Credentials::hmac("BYBITIP", BYBIT_SECRET);
+    let r = bybit
+        .narrow(
+            &main,
+            &Narrowing {
+                remove_withdraw: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.permissions.withdraw, Some(false));
+    assert_eq!(r.permissions.trade, Some(true));
+    assert_eq!(r.ip_whitelist, Some(vec!["203.0.113.7".to_string()]));
+    assert!(r.notes.iter().any(|n| n.contains("Main-account key")));
+    let e = bybit
+        .narrow(
+            &main,
+            &Narrowing {
+                ips: Some(vec!["192.0.2.1".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExchangeError::Unsupported { .. }), "{e:?}");
+
+    let sub = Credentials::hmac("BYBITSUB", BYBIT_SECRET);
+    let r = bybit.verify(&sub).await.unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("Sub-account key of main account UID 24617703")),
+        "{:?}",
+        r.notes
+    );
+    let r = bybit
+        .narrow(
+            &sub,
+            &Narrowing {
+                ips: Some(vec!["198.51.100.5".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.ip_whitelist, Some(vec!["198.51.100.5".to_string()]));
+    let r = bybit
+        .narrow(
+            &sub,
+            &Narrowing {
+                read_only: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.ip_whitelist, Some(vec!["198.51.100.5".to_string()]));
+    assert_eq!(r.permissions.trade, Some(false));
+
+    // A sub key deletes itself through delete-sub-api.
+    let del = Credentials::hmac("BYBITSUBDEL", BYBIT_SECRET);
+    assert!(matches!(
+        bybit.confirm_revoked(&del).await.unwrap(),
+        RevocationCheck::StillActive
+    ));
+    assert!(matches!(
+        bybit.revoke(&del).await.unwrap(),
+        Revocation::Revoked { .. }
+    ));
+    assert!(bybit.confirm_revoked(&del).await.unwrap().is_confirmed());
+}
+
+/// The simulator applies the documented defaults of update-sub-api: `ips`
+/// omitted = no binding, `readOnly` omitted = 0; update-api refuses `ips`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_applies_bybits_documented_update_defaults() {
+    let f = Fixture::new().await;
+    let http = reqwest::Client::new();
+    let post = |key: &'static str, path: &'static str, body: &'static str| {
+        let ts = now_ms();
+        let sig = sign::bybit(BYBIT_SECRET, &sign::bybit_prehash(ts, key, 5000, body));
+        http.post(format!("{}{path}", f.sim.url(SimExchange::Bybit)))
+            .header("X-BAPI-API-KEY", key)
+            .header("X-BAPI-TIMESTAMP", ts.to_string())
+            .header("X-BAPI-RECV-WINDOW", "5000")
+            .header("X-BAPI-SIGN", sig)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let bybit = f.ep(Exchange::Bybit);
+    let sub = Credentials::hmac("BYBITSUB", BYBIT_SECRET);
+    let body: serde_json::Value = post("BYBITSUB", "/v5/user/update-sub-api", "{}")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["retCode"], 0, "{body}");
+    assert_eq!(body["result"]["ips"], serde_json::json!(["*"]));
+    let r = bybit.verify(&sub).await.unwrap();
+    assert_eq!(r.ip_restricted, Some(false));
+    let body: serde_json::Value =
+        post("BYBITIP", "/v5/user/update-api", r#"{"ips":"203.0.113.7"}"#)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(body["retCode"], 10001, "{body}");
+    // A main key on the sub endpoint, and the other way round: refused.
+    let body: serde_json::Value = post("BYBITIP", "/v5/user/update-sub-api", "{}")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["retCode"], 10005, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_narrowing_removes_withdraw_and_makes_read_only() {
     let f = Fixture::new().await;
     let bybit = f.ep(Exchange::Bybit);
     let c = creds(Exchange::Bybit);
     let n = Narrowing {
         remove_withdraw: true,
         read_only: false,
-        ips: Some(vec!["203.0.113.9".into(), "203.0.113.10".into()]),
+        ips: None,
     };
     let r = bybit.narrow(&c, &n).await.unwrap();
     assert_eq!(r.permissions.withdraw, Some(false));
     assert_eq!(r.permissions.trade, Some(true));
     assert_eq!(r.permissions.transfer, Some(true));
-    assert_eq!(
-        r.ip_whitelist,
-        Some(vec!["203.0.113.9".to_string(), "203.0.113.10".to_string()])
-    );
+    assert_eq!(r.ip_whitelist, Some(vec![]));
     let r = bybit
         .narrow(
             &c,
