@@ -110,6 +110,13 @@ fn authenticate<'a>(
     Ok((k, params))
 }
 
+// Shape: "Get API Key Info", response example and permission values
+// https://docs.kraken.com/api-reference/account-data/get-api-key-info
+// (fixture: core/tests/data/exchange/kraken/get-api-key-info.json):
+// query-funds, add-funds, withdraw-funds, earn-funds, query-open-trades,
+// query-closed-trades, modify-trades, close-trades, query-ledger,
+// export-data, create-ws-token, add-withdraw-address,
+// update-withdraw-address.
 fn key_info(k: &KeyState, _: &[(String, String)]) -> Value {
     let mut perms = vec![
         "query-funds",
@@ -121,10 +128,10 @@ fn key_info(k: &KeyState, _: &[(String, String)]) -> Value {
         perms.clear();
     }
     if !k.read_only && k.has(SimScope::Trade) {
-        perms.extend(["modify-trades", "cancel-close-trades"]);
+        perms.extend(["modify-trades", "close-trades"]);
     }
     if !k.read_only && k.has(SimScope::Withdraw) {
-        perms.push("withdraw-funds");
+        perms.extend(["withdraw-funds", "add-withdraw-address"]);
     }
     let secs = |ms: Option<i64>| {
         ms.map(|m| (m / 1000).to_string())
