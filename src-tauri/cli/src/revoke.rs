@@ -114,7 +114,9 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
             let failed = outcomes.iter().any(|o| {
                 matches!(
                     o,
-                    RevokeOutcome::StillActive { .. } | RevokeOutcome::Failed { .. }
+                    RevokeOutcome::StillActive { .. }
+                        | RevokeOutcome::Inconclusive { .. }
+                        | RevokeOutcome::Failed { .. }
                 )
             });
             Ok(if revoked == outcomes.len() {

@@ -303,6 +303,17 @@ pub(crate) fn print_outcome(o: &RevokeOutcome) {
             say_err!("error: !!! {message} !!!");
         }
         RevokeOutcome::Failed { message, label, .. } => say_err!("error: {label}: {message}"),
+        RevokeOutcome::Inconclusive {
+            label,
+            message,
+            check_by_hand,
+        } => {
+            say_err!("error: {label}: {message}");
+            say_err!("check by hand:");
+            for (i, s) in check_by_hand.iter().enumerate() {
+                say_err!("  {}. {s}", i + 1);
+            }
+        }
         _ => {}
     }
 }
@@ -311,7 +322,9 @@ pub(crate) fn outcome_code(o: &RevokeOutcome) -> ExitCode {
     match o {
         RevokeOutcome::Revoked { .. } => ExitCode::SUCCESS,
         RevokeOutcome::ManualStepsRequired { .. } => exit(ErrorKind::Invalid),
-        RevokeOutcome::StillActive { .. } => exit(ErrorKind::Exchange),
+        RevokeOutcome::StillActive { .. } | RevokeOutcome::Inconclusive { .. } => {
+            exit(ErrorKind::Exchange)
+        }
         RevokeOutcome::Failed { kind, .. } => exit(*kind),
         _ => exit(ErrorKind::Internal),
     }

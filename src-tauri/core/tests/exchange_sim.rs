@@ -146,6 +146,34 @@ fn accounts() -> Accounts {
             )
         },
         KeyAccount::hmac(SimExchange::Bybit, "BYBITRO", BYBIT_SECRET, &[Read]),
+        KeyAccount {
+            ips: vec!["203.0.113.7".into()],
+            ..KeyAccount::hmac(
+                SimExchange::Bybit,
+                "BYBITIP",
+                BYBIT_SECRET,
+                &[Read, Trade, Withdraw, Transfer],
+            )
+        },
+        KeyAccount {
+            ips: vec!["198.51.100.4".into()],
+            parent_uid: Some("24617703".into()),
+            ..KeyAccount::hmac(
+                SimExchange::Bybit,
+                "BYBITSUB",
+                BYBIT_SECRET,
+                &[Read, Trade, Transfer],
+            )
+        },
+        KeyAccount {
+            parent_uid: Some("24617703".into()),
+            ..KeyAccount::hmac(
+                SimExchange::Bybit,
+                "BYBITSUBDEL",
+                BYBIT_SECRET,
+                &[Read, Transfer],
+            )
+        },
         KeyAccount::hmac(
             SimExchange::Bybit,
             "BYBITDEL",
@@ -409,9 +437,11 @@ async fn one_bit_change_of_the_secret_is_rejected_with_the_exchange_code() {
         .verify(&Credentials::hmac("KRAKENKEY", STANDARD.encode(raw)))
         .await
         .unwrap();
+    // Kraken answers a signature mismatch with "EAPI:Invalid key"
+    // (support.kraken.com "Common causes of invalid key error").
     assert_eq!(
         (rejection(&r).code.as_str(), rejection(&r).reason),
-        ("EAPI:Invalid signature", RejectReason::BadSignature)
+        ("EAPI:Invalid key", RejectReason::InvalidKey)
     );
 
     // Coinbase: one bit of the P-256 scalar.
@@ -744,7 +774,7 @@ async fn bybit_revokes_via_api_and_confirm_revoked_sees_the_rejection() {
         .await
         .unwrap()
     {
-        RevocationCheck::Inconclusive { rejection } => assert_eq!(rejection.code, "10004"),
+        RevocationCheck::Inconclusive { rejection, .. } => assert_eq!(rejection.code, "10004"),
         other => panic!("{other:?}"),
     }
 }
@@ -778,24 +808,254 @@ async fn other_exchanges_give_manual_steps_then_confirm_after_web_deletion() {
     }
 }
 
+/// Every exchange's "invalid key" answer can mean something else (an IP
+/// allowlist, a signature, another environment): without a successful call
+/// with the same credentials on the same endpoint shortly before, it proves
+/// nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bybit_narrowing_removes_withdraw_and_sets_ips() {
+async fn an_invalid_key_answer_without_a_recent_success_from_here_is_inconclusive() {
+    let f = Fixture::new().await;
+    for (ex, code) in [
+        (Exchange::Binance, "-2015"),
+        (Exchange::Coinbase, "401"),
+        (Exchange::Kraken, "EAPI:Invalid key"),
+        (Exchange::Okx, "50111"),
+        (Exchange::Bybit, "10003"),
+    ] {
+        assert!(f.sim.revoke(sim_ex(ex), &creds(ex).api_key));
+        match f.ep(ex).confirm_revoked(&creds(ex)).await.unwrap() {
+            RevocationCheck::Inconclusive {
+                rejection,
+                why,
+                check_by_hand,
+            } => {
+                assert_eq!(rejection.code, code, "{ex}");
+                assert!(why.contains("also when"), "{ex}: {why}");
+                assert!(check_by_hand.len() >= 2, "{ex}");
+                assert!(
+                    check_by_hand.iter().any(|s| s
+                        .contains(&creds(ex).api_key.chars().take(8).collect::<String>())),
+                    "{ex}: {check_by_hand:?}"
+                );
+            }
+            other => panic!("{ex}: {other:?}"),
+        }
+    }
+}
+
+/// The issue's case: an IP-restricted Binance key checked from an address
+/// outside its allowlist answers -2015 while it still trades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ip_restricted_binance_key_checked_from_elsewhere_is_not_proven_dead() {
+    let mut accounts = accounts();
+    for k in &mut accounts.keys {
+        if k.api_key == "BINHMAC" {
+            k.enforce_ips = true;
+        }
+    }
+    let f = Fixture::with(accounts, fast_config()).await;
+    let ep = f.ep(Exchange::Binance);
+    let c = creds(Exchange::Binance);
+    let r = ep.verify(&c).await.unwrap();
+    assert_eq!(rejection(&r).code, "-2015");
+    match ep.confirm_revoked(&c).await.unwrap() {
+        RevocationCheck::Inconclusive { check_by_hand, .. } => {
+            assert!(
+                check_by_hand
+                    .iter()
+                    .any(|s| s.contains("allowlisted address")),
+                "{check_by_hand:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A success long ago, or a success with other credentials, is no
+/// baseline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_baseline_or_one_with_another_secret_proves_nothing() {
+    let f = Fixture::with(
+        accounts(),
+        HttpConfig {
+            proof_window: Duration::ZERO,
+            ..fast_config()
+        },
+    )
+    .await;
+    let ep = f.ep(Exchange::Bybit);
+    let c = creds(Exchange::Bybit);
+    assert!(ep.verify(&c).await.unwrap().authenticated);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    f.sim.revoke(SimExchange::Bybit, &c.api_key);
+    assert!(matches!(
+        ep.confirm_revoked(&c).await.unwrap(),
+        RevocationCheck::Inconclusive { .. }
+    ));
+
+    // Kraken answers a wrong signature with "EAPI:Invalid key": a success
+    // with the right secret is no proof for a check made with a wrong one.
+    let f = Fixture::new().await;
+    let ep = f.ep(Exchange::Kraken);
+    let good = creds(Exchange::Kraken);
+    assert!(ep.verify(&good).await.unwrap().authenticated);
+    let mut raw = STANDARD.decode(KRAKEN_SECRET).unwrap();
+    raw[5] ^= 0x01;
+    let wrong = Credentials::hmac("KRAKENKEY", STANDARD.encode(raw));
+    match ep.confirm_revoked(&wrong).await.unwrap() {
+        RevocationCheck::Inconclusive { rejection, .. } => {
+            assert_eq!(rejection.code, "EAPI:Invalid key")
+        }
+        other => panic!("{other:?}"),
+    }
+    // With the right secret and a success just before, it is proof.
+    f.sim.revoke(SimExchange::Kraken, &good.api_key);
+    assert!(ep.confirm_revoked(&good).await.unwrap().is_confirmed());
+}
+
+/// Narrowing never loses the IP binding: a main key's IPs are never sent
+/// (update-api has no `ips` since 2026-02-10), a sub key's are always sent
+/// (update-sub-api unbinds a key when `ips` is omitted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_narrowing_keeps_the_ip_binding() {
+    let f = Fixture::new().await;
+    let bybit = f.ep(Exchange::Bybit);
+    let main = Credentials::hmac("BYBITIP", BYBIT_SECRET);
+    let r = bybit
+        .narrow(
+            &main,
+            &Narrowing {
+                remove_withdraw: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.permissions.withdraw, Some(false));
+    assert_eq!(r.permissions.trade, Some(true));
+    assert_eq!(r.ip_whitelist, Some(vec!["203.0.113.7".to_string()]));
+    assert!(r.notes.iter().any(|n| n.contains("Main-account key")));
+    let e = bybit
+        .narrow(
+            &main,
+            &Narrowing {
+                ips: Some(vec!["192.0.2.1".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExchangeError::Unsupported { .. }), "{e:?}");
+
+    let sub = Credentials::hmac("BYBITSUB", BYBIT_SECRET);
+    let r = bybit.verify(&sub).await.unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("Sub-account key of main account UID 24617703")),
+        "{:?}",
+        r.notes
+    );
+    let r = bybit
+        .narrow(
+            &sub,
+            &Narrowing {
+                ips: Some(vec!["198.51.100.5".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.ip_whitelist, Some(vec!["198.51.100.5".to_string()]));
+    let r = bybit
+        .narrow(
+            &sub,
+            &Narrowing {
+                read_only: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.ip_whitelist, Some(vec!["198.51.100.5".to_string()]));
+    assert_eq!(r.permissions.trade, Some(false));
+
+    // A sub key deletes itself through delete-sub-api.
+    let del = Credentials::hmac("BYBITSUBDEL", BYBIT_SECRET);
+    assert!(matches!(
+        bybit.confirm_revoked(&del).await.unwrap(),
+        RevocationCheck::StillActive
+    ));
+    assert!(matches!(
+        bybit.revoke(&del).await.unwrap(),
+        Revocation::Revoked { .. }
+    ));
+    assert!(bybit.confirm_revoked(&del).await.unwrap().is_confirmed());
+}
+
+/// The simulator applies the documented defaults of update-sub-api: `ips`
+/// omitted = no binding, `readOnly` omitted = 0; update-api refuses `ips`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_applies_bybits_documented_update_defaults() {
+    let f = Fixture::new().await;
+    let http = reqwest::Client::new();
+    let post = |key: &'static str, path: &'static str, body: &'static str| {
+        let ts = now_ms();
+        let sig = sign::bybit(BYBIT_SECRET, &sign::bybit_prehash(ts, key, 5000, body));
+        http.post(format!("{}{path}", f.sim.url(SimExchange::Bybit)))
+            .header("X-BAPI-API-KEY", key)
+            .header("X-BAPI-TIMESTAMP", ts.to_string())
+            .header("X-BAPI-RECV-WINDOW", "5000")
+            .header("X-BAPI-SIGN", sig)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let bybit = f.ep(Exchange::Bybit);
+    let sub = Credentials::hmac("BYBITSUB", BYBIT_SECRET);
+    let body: serde_json::Value = post("BYBITSUB", "/v5/user/update-sub-api", "{}")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["retCode"], 0, "{body}");
+    assert_eq!(body["result"]["ips"], serde_json::json!(["*"]));
+    let r = bybit.verify(&sub).await.unwrap();
+    assert_eq!(r.ip_restricted, Some(false));
+    let body: serde_json::Value =
+        post("BYBITIP", "/v5/user/update-api", r#"{"ips":"203.0.113.7"}"#)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(body["retCode"], 10001, "{body}");
+    // A main key on the sub endpoint, and the other way round: refused.
+    let body: serde_json::Value = post("BYBITIP", "/v5/user/update-sub-api", "{}")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["retCode"], 10005, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_narrowing_removes_withdraw_and_makes_read_only() {
     let f = Fixture::new().await;
     let bybit = f.ep(Exchange::Bybit);
     let c = creds(Exchange::Bybit);
     let n = Narrowing {
         remove_withdraw: true,
         read_only: false,
-        ips: Some(vec!["203.0.113.9".into(), "203.0.113.10".into()]),
+        ips: None,
     };
     let r = bybit.narrow(&c, &n).await.unwrap();
     assert_eq!(r.permissions.withdraw, Some(false));
     assert_eq!(r.permissions.trade, Some(true));
     assert_eq!(r.permissions.transfer, Some(true));
-    assert_eq!(
-        r.ip_whitelist,
-        Some(vec!["203.0.113.9".to_string(), "203.0.113.10".to_string()])
-    );
+    assert_eq!(r.ip_whitelist, Some(vec![]));
     let r = bybit
         .narrow(
             &c,

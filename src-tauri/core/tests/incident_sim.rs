@@ -13,8 +13,8 @@ use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::{self, Situation, StepState, report};
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
 use keyward_core::vault::{
-    self, Actor, Environment, Exchange, KdfParams, KeyStatus, ManualClock, MasterPassword, NewKey,
-    Passphrase, Scope, Session, Vault, VaultOptions,
+    self, Actor, Environment, Exchange, KdfParams, KeyEdit, KeyStatus, ManualClock, MasterPassword,
+    NewKey, Passphrase, Scope, Session, Vault, VaultOptions,
 };
 use keyward_sim::{
     Accounts, ActivityItem, ActivityKind, Fault, FaultKind, KeyAccount, SimExchange, SimHandle,
@@ -244,11 +244,14 @@ async fn leaked_bybit_key_end_to_end() {
         KeyStatus::Revoked
     );
 
-    // Resume in a new session.
+    // Resume in a new session, with a new client (as the CLI does): the
+    // live answer alone (10003) proves nothing, but the deletion was
+    // proven by the revoke step and the key was not edited since.
     f.reopen();
+    let fresh = ExchangeClient::new(HttpConfig::default()).unwrap();
     let run = vault::incident_run_step(
         &mut f.session,
-        &f.client,
+        &fresh,
         Actor::Cli,
         &id[..8],
         "confirm_dead",
@@ -258,6 +261,11 @@ async fn leaked_bybit_key_end_to_end() {
     .await
     .unwrap();
     assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+    assert!(
+        run.results[0].contains("proven by a live check"),
+        "{:?}",
+        run.results
+    );
     let run = vault::incident_run_step(
         &mut f.session,
         &f.client,
@@ -435,6 +443,97 @@ async fn okx_revoke_stays_pending_until_confirmed() {
     assert_eq!(run.state, StepState::Done, "{:?}", run.results);
     let md = report::markdown(&f.session.incident_view(&id).unwrap());
     assert!(!md.contains(OKX_PASS) && !md.contains(OKX_SECRET));
+}
+
+/// A key marked revoked by an edit is not a dead key: neither the revoke
+/// step nor "confirm dead" takes the status as proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_marked_revoked_by_an_edit_is_no_proof() {
+    let mut f = Fixture::new().await;
+    let id = f
+        .session
+        .incident_open(Actor::Cli, Situation::Leaked, &["okx-bot".into()], None)
+        .unwrap()
+        .id;
+    let pw = f
+        .session
+        .verify_password(&MasterPassword::from(PASSWORD))
+        .unwrap();
+    let edit_grant = f
+        .session
+        .step_up(
+            Actor::Cli,
+            GatedAction::EditCredentials,
+            Some(Proof::MasterPassword(pw)),
+        )
+        .unwrap();
+    f.session
+        .edit_key(
+            Actor::Cli,
+            "okx-bot",
+            KeyEdit {
+                status: Some(KeyStatus::Revoked),
+                ..KeyEdit::default()
+            },
+            Some(edit_grant),
+        )
+        .unwrap();
+    let g = f.grant();
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "revoke",
+        Some(g),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Failed, "{:?}", run.results);
+    assert!(
+        run.results
+            .iter()
+            .any(|r| r.contains("no live check ever proved it")),
+        "{:?}",
+        run.results
+    );
+    // Still working: said loudly.
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "confirm_dead",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Failed);
+    assert!(run.results.iter().any(|r| r.contains("STILL WORKS")));
+    // Deleted now, but checked by a client that never saw it work: OKX's
+    // 50111 alone is not proof, and the edit is not either.
+    assert!(f.sim.revoke(SimExchange::Okx, OKX_ID));
+    let fresh = ExchangeClient::new(HttpConfig::default()).unwrap();
+    let run = vault::incident_run_step(
+        &mut f.session,
+        &fresh,
+        Actor::Cli,
+        &id,
+        "confirm_dead",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Failed, "{:?}", run.results);
+    assert!(
+        run.results.iter().any(|r| r.contains("NOT PROVEN dead")),
+        "{:?}",
+        run.results
+    );
+    assert!(!run.manual_steps.is_empty());
 }
 
 /// What must not change when a step fails: every other step, the keys'

@@ -825,6 +825,25 @@ async fn standalone_and_whole_exchange_revocation() {
     let g = f.grant(GatedAction::Revoke);
     let err = f.session.prepare_key_revoke(g, "nope", false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
+    // First the steps: Keyward checks each key live before the user
+    // deletes it (the baseline that makes the later rejection a proof).
+    let g = f.grant(GatedAction::Revoke);
+    let shown = vault::revoke_exchange(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        g,
+        Exchange::Okx,
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(
+        shown
+            .iter()
+            .all(|o| matches!(o, RevokeOutcome::ManualStepsRequired { .. })),
+        "{shown:?}"
+    );
     // The user deleted one of them; the other still works.
     f.sim.revoke(SimExchange::Okx, OKX_OLD);
     let g = f.grant(GatedAction::Revoke);
@@ -850,6 +869,38 @@ async fn standalone_and_whole_exchange_revocation() {
         f.session.key_detail("okx-two").unwrap().summary.status,
         KeyStatus::Active
     );
+    // Deleted by hand, but checked from a client that never saw the key
+    // work: OKX's 50111 can also mean "a key of another environment or
+    // region", so nothing is recorded.
+    f.sim.revoke(SimExchange::Okx, OKX_NEW);
+    let fresh = ExchangeClient::new(config(Duration::from_secs(3))).unwrap();
+    let g = f.grant(GatedAction::Revoke);
+    let outcome = vault::revoke_key(&mut f.session, &fresh, Actor::Cli, g, "okx-two", true)
+        .await
+        .unwrap();
+    let RevokeOutcome::Inconclusive {
+        message,
+        check_by_hand,
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        message.contains("NOT PROVEN") && message.contains("50111"),
+        "{message}"
+    );
+    assert!(!check_by_hand.is_empty());
+    assert_eq!(
+        f.session.key_detail("okx-two").unwrap().summary.status,
+        KeyStatus::Active
+    );
+    // The client that saw it work a moment before the deletion: proof.
+    let g = f.grant(GatedAction::Revoke);
+    let outcome = vault::revoke_key(&mut f.session, &f.client, Actor::Cli, g, "okx-two", true)
+        .await
+        .unwrap();
+    assert!(outcome.is_revoked(), "{outcome:?}");
     // Standalone, Bybit through its API; an open rotation before
     // promotion is cancelled by it.
     f.session.rotation_begin(Actor::Cli, "bybit-bot").unwrap();
@@ -875,7 +926,7 @@ async fn standalone_and_whole_exchange_revocation() {
         log.iter()
             .filter(|e| e.action.as_str() == "key_revoked")
             .count(),
-        2
+        3
     );
     f.audit_ok();
 }

@@ -215,6 +215,10 @@ pub struct KeyAccount {
     /// OKX demo-trading key (needs `x-simulated-trading: 1`).
     #[serde(default)]
     pub demo: bool,
+    /// Bybit: the main account's UID when this is a sub-account key
+    /// (`isMaster: false`, `parentUid`); `None` for a main-account key.
+    #[serde(default)]
+    pub parent_uid: Option<String>,
     /// Label / note.
     #[serde(default)]
     pub label: Option<String>,
@@ -299,6 +303,7 @@ impl KeyAccount {
             ips: Vec::new(),
             enforce_ips: false,
             demo: false,
+            parent_uid: None,
             label: None,
             created_at_ms: None,
             expires_at_ms: None,

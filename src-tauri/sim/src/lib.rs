@@ -11,7 +11,9 @@
 //!
 //! Each serves its key-introspection endpoint (per-key permissions and IP
 //! allowlist from the accounts file), its time endpoint, recent activity,
-//! Bybit's `update-api` / `delete-api` on the calling key, the exchange's
+//! Bybit's `update-api` / `delete-api` (main-account keys) and
+//! `update-sub-api` / `delete-sub-api` (sub-account keys, `parent_uid`) on
+//! the calling key with the documented defaults, the exchange's
 //! own error codes and HTTP statuses, rate limits (429 + `Retry-After`;
 //! Kraken answers `EAPI:Rate limit exceeded` in the body as it does), and
 //! injected faults. Verification here is written independently of

@@ -22,7 +22,7 @@ pub(super) fn capabilities() -> Capabilities {
         reports_scopes: Scope::ALL.to_vec(),
         reports_ip_restriction: true,
         reports_ip_whitelist: false,
-        reports_expiry: true,
+        reports_expiry: false,
         revoke_via_api: false,
         narrow_via_api: false,
         activity_orders: true,
@@ -31,6 +31,7 @@ pub(super) fn capabilities() -> Capabilities {
         testnet: true,
         notes: vec![
             "Binance reports whether an IP restriction exists, not the list of IPs.",
+            "Binance reports when the spot and margin trading permission expires (tradingAuthorityExpirationTime), not a key expiry.",
             "Keys are deleted only in the web interface.",
             "Binance answers -2015 both for an unknown key and for a call from a non-allowlisted IP; a revocation check from an allowlisted address is conclusive.",
             "Order history needs a symbol; recent activity lists open orders across all symbols.",
@@ -165,9 +166,16 @@ fn report_of(ep: &Endpoint, raw: Value) -> Result<KeyReport, ExchangeError> {
         futures: bool_of(&raw, "enableFutures"),
         options: bool_of(&raw, "enableVanillaOptions"),
     };
-    let expires_at = int(&raw, "tradingAuthorityExpirationTime")
-        .filter(|t| *t > 0)
-        .map(Timestamp::from_unix_ms);
+    // "tradingAuthorityExpirationTime: Expiration time for spot and margin
+    // trading permission" (Binance's OpenAPI description): the trading
+    // permission's end, not the key's. Binance reports no key expiry.
+    let mut notes = vec!["Binance does not report the list of allowed IPs.".to_string()];
+    if let Some(t) = int(&raw, "tradingAuthorityExpirationTime").filter(|t| *t > 0) {
+        notes.push(format!(
+            "Spot and margin trading permission expires on {} (the key itself does not).",
+            Timestamp::from_unix_ms(t).to_rfc3339()
+        ));
+    }
     Ok(KeyReport {
         exchange: Exchange::Binance,
         authenticated: true,
@@ -175,10 +183,10 @@ fn report_of(ep: &Endpoint, raw: Value) -> Result<KeyReport, ExchangeError> {
         permissions,
         ip_restricted: bool_of(&raw, "ipRestrict"),
         ip_whitelist: None,
-        expires_at,
+        expires_at: None,
         checked_at: Timestamp::now(),
         raw,
-        notes: vec!["Binance does not report the list of allowed IPs.".into()],
+        notes,
     })
 }
 

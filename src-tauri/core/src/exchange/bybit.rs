@@ -1,7 +1,16 @@
 //! Bybit v5: `X-BAPI-SIGN = hex(HMAC-SHA256(secret, ts ‖ key ‖ recvWindow ‖
-//! query|body))`. Introspection `GET /v5/user/query-api`; the calling key
-//! can narrow itself (`POST /v5/user/update-api`) and delete itself
-//! (`POST /v5/user/delete-api`).
+//! query|body))`. Introspection `GET /v5/user/query-api` (also says whether
+//! the key is a main-account key: `isMaster`, `parentUid`). The calling key
+//! narrows and deletes itself: a main-account key through `update-api` /
+//! `delete-api`, a sub-account key through `update-sub-api` /
+//! `delete-sub-api` (without `apikey`).
+//!
+//! Narrowing never loses the IP binding: `update-sub-api` unbinds a key
+//! when `ips` is omitted ("don't pass ips or pass with "*" means no bind"),
+//! so the current IPs are always sent; `update-api` has had no `ips` field
+//! since 2026-02-10 (docs changelog), so a main key's IPs are never sent
+//! and cannot be changed here. `readOnly` is always sent (omitted means 0,
+//! read and write).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -37,7 +46,8 @@ pub(super) fn capabilities() -> Capabilities {
         activity_deposits: true,
         testnet: true,
         notes: vec![
-            "A key deletes or narrows only itself, and Bybit requires it to hold a transfer or withdrawal permission to do so.",
+            "A key deletes or narrows only itself, and Bybit requires it to hold a transfer (or, for a main-account key, withdrawal) permission to do so.",
+            "A main-account key's IP binding cannot be changed through the API (update-api has no ips since 2026-02-10); it is kept as it is. A sub-account key's IPs are always sent back, since omitting them unbinds the key.",
             "Keys without an IP restriction expire after 90 days (reported as expiry).",
         ],
     }
@@ -154,6 +164,13 @@ pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, Exch
     report_of(parse(ep, resp)?)
 }
 
+/// Whether the key belongs to a main account: `isMaster`, else `parentUid`
+/// (`"0"` for a main account); `None` if the answer says neither.
+fn is_master(raw: &Value) -> Option<bool> {
+    super::json::bool_of(raw, "isMaster")
+        .or_else(|| field(raw, "parentUid").map(|p| p == "0" || p.is_empty()))
+}
+
 fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     let malformed = |what: &str| ExchangeError::Malformed {
         exchange: Exchange::Bybit,
@@ -170,9 +187,22 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     let wallet = group("Wallet");
     let ips: Vec<String> = strings(raw.get("ips"));
     let unrestricted = ips.is_empty() || ips.iter().any(|i| i == "*");
+    // "expiredAt: The expiry day of the api key. Only for those api key
+    // with no IP bound or the password has been changed"; the docs' example
+    // of a bound key shows "1970-01-01T00:00:00Z" (deadlineDay -2): no expiry.
     let expires_at = field(&raw, "expiredAt")
         .filter(|s| !s.is_empty())
-        .and_then(|s| Timestamp::parse_utc(&s));
+        .and_then(|s| Timestamp::parse_utc(&s))
+        .filter(|t| t.unix_ms() > 0);
+    let mut notes = Vec::new();
+    match (is_master(&raw), field(&raw, "parentUid")) {
+        (Some(true), _) => notes.push("Main-account key.".to_string()),
+        (Some(false), parent) => notes.push(format!(
+            "Sub-account key of main account UID {}: narrowed and revoked through update-sub-api / delete-sub-api.",
+            parent.unwrap_or_else(|| "?".into())
+        )),
+        (None, _) => notes.push("Bybit did not say whether this is a main-account or a sub-account key.".to_string()),
+    }
     Ok(KeyReport {
         exchange: Exchange::Bybit,
         authenticated: true,
@@ -194,7 +224,7 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
         expires_at,
         checked_at: Timestamp::now(),
         raw,
-        notes: vec![],
+        notes,
     })
 }
 
@@ -202,13 +232,19 @@ pub(super) async fn revoke(
     ep: &Endpoint,
     creds: &Credentials,
 ) -> Result<Revocation, ExchangeError> {
-    match signed(ep, creds, Method::POST, "/v5/user/delete-api", "{}").await {
+    let current = signed(ep, creds, Method::GET, "/v5/user/query-api", "").await?;
+    let path = if is_master(&current) == Some(false) {
+        "/v5/user/delete-sub-api"
+    } else {
+        "/v5/user/delete-api"
+    };
+    match signed(ep, creds, Method::POST, path, "{}").await {
         Ok(_) => Ok(Revocation::Revoked { at: Timestamp::now() }),
         Err(ExchangeError::Rejected {
             reason: RejectReason::PermissionDenied,
             ..
         }) => Ok(Revocation::Unsupported {
-            reason: "Bybit lets a key delete itself only if it holds a transfer or withdrawal permission".into(),
+            reason: "Bybit lets a key delete itself only if it holds a transfer permission (or, for a main-account key, withdrawal)".into(),
             steps: vec![
                 "Sign in to bybit.com and open Account → API Management.".into(),
                 format!(
@@ -222,43 +258,75 @@ pub(super) async fn revoke(
     }
 }
 
+/// The body of `update-api` (main key) or `update-sub-api` (sub key) for a
+/// narrowing, from the key's current settings (`query-api`). Every field
+/// the exchange defaults when omitted is sent with the value to keep.
+pub(super) fn narrowing_body(
+    current: &Value,
+    n: &Narrowing,
+) -> Result<(&'static str, Value), ExchangeError> {
+    let malformed = |what: &str| ExchangeError::Malformed {
+        exchange: Exchange::Bybit,
+        status: 200,
+        excerpt: format!("query-api without {what}"),
+    };
+    let master = is_master(current).ok_or_else(|| malformed("isMaster / parentUid"))?;
+    let mut body = serde_json::Map::new();
+    // "readOnly: 0 (default)": omitting it would make a read-only key
+    // read-write.
+    let ro = if n.read_only {
+        1
+    } else {
+        int(current, "readOnly").ok_or_else(|| malformed("readOnly"))?
+    };
+    body.insert("readOnly".into(), json!(ro));
+    if n.remove_withdraw {
+        let mut perms = current
+            .get("permissions")
+            .cloned()
+            .filter(Value::is_object)
+            .ok_or_else(|| malformed("permissions"))?;
+        if let Some(wallet) = perms.get_mut("Wallet").and_then(Value::as_array_mut) {
+            wallet.retain(|p| p.as_str() != Some("Withdraw"));
+        }
+        body.insert("permissions".into(), perms);
+    }
+    let now: Vec<String> = strings(current.get("ips"))
+        .into_iter()
+        .filter(|i| i != "*")
+        .collect();
+    if master {
+        // update-api has no `ips` since 2026-02-10: the binding stays as it
+        // is, and cannot be changed through the API.
+        if let Some(wanted) = &n.ips
+            && *wanted != now
+        {
+            return Err(ExchangeError::Unsupported {
+                exchange: Exchange::Bybit,
+                operation: "changing a main-account key's IP binding (update-api has no ips field since 2026-02-10; change it on the website)",
+            });
+        }
+        return Ok(("/v5/user/update-api", Value::Object(body)));
+    }
+    // update-sub-api: "don't pass ips or pass with "*" means no bind".
+    let ips = n.ips.as_ref().unwrap_or(&now);
+    let joined = if ips.is_empty() {
+        "*".to_string()
+    } else {
+        ips.join(",")
+    };
+    body.insert("ips".into(), json!(joined));
+    Ok(("/v5/user/update-sub-api", Value::Object(body)))
+}
+
 pub(super) async fn narrow(
     ep: &Endpoint,
     creds: &Credentials,
     n: &Narrowing,
 ) -> Result<(), ExchangeError> {
     let current = signed(ep, creds, Method::GET, "/v5/user/query-api", "").await?;
-    let mut body = serde_json::Map::new();
-    if n.read_only {
-        body.insert("readOnly".into(), json!(1));
-    } else if let Some(ro) = int(&current, "readOnly") {
-        body.insert("readOnly".into(), json!(ro));
-    }
-    if n.remove_withdraw {
-        let mut perms = current
-            .get("permissions")
-            .cloned()
-            .filter(Value::is_object)
-            .ok_or(ExchangeError::Malformed {
-                exchange: Exchange::Bybit,
-                status: 200,
-                excerpt: "query-api without permissions".into(),
-            })?;
-        if let Some(wallet) = perms.get_mut("Wallet").and_then(Value::as_array_mut) {
-            wallet.retain(|p| p.as_str() != Some("Withdraw"));
-        }
-        body.insert("permissions".into(), perms);
-    }
-    if let Some(ips) = &n.ips {
-        let joined = if ips.is_empty() {
-            "*".to_string()
-        } else {
-            ips.join(",")
-        };
-        body.insert("ips".into(), json!(joined));
-    }
-    let payload = Value::Object(body).to_string();
-    signed(ep, creds, Method::POST, "/v5/user/update-api", &payload).await?;
+    let (path, body) = narrowing_body(&current, n)?;
+    signed(ep, creds, Method::POST, path, &body.to_string()).await?;
     Ok(())
 }
 
@@ -351,4 +419,85 @@ pub(super) async fn activity(
             "Bybit lists at most 7 days of orders and 30 days of transfers per query.".into(),
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented `query-api` example answer (a main-account key bound
+    /// to three IPs, read-only).
+    fn documented() -> Value {
+        let file: Value = serde_json::from_str(include_str!(
+            "../../tests/data/exchange/bybit/query-api.json"
+        ))
+        .expect("fixture");
+        file["response"]["result"].clone()
+    }
+
+    #[test]
+    fn a_main_key_is_narrowed_through_update_api_without_ips() {
+        let current = documented();
+        let (path, body) = narrowing_body(
+            &current,
+            &Narrowing {
+                remove_withdraw: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(path, "/v5/user/update-api");
+        // update-api has no `ips` since 2026-02-10; `readOnly` is always
+        // sent (omitted means 0, read and write).
+        assert!(body.get("ips").is_none(), "{body}");
+        assert_eq!(body["readOnly"], 1);
+        // Asking to change a main key's IPs is refused, not half-done.
+        let err = narrowing_body(
+            &current,
+            &Narrowing {
+                ips: Some(vec!["192.0.2.1".into()]),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, ExchangeError::Unsupported { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_sub_key_is_narrowed_through_update_sub_api_keeping_its_ips() {
+        let mut current = documented();
+        current["isMaster"] = json!(false);
+        current["parentUid"] = json!("1448939");
+        current["readOnly"] = json!(0);
+        let (path, body) = narrowing_body(
+            &current,
+            &Narrowing {
+                read_only: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(path, "/v5/user/update-sub-api");
+        // Omitting `ips` would unbind the key ("don't pass ips or pass
+        // with "*" means no bind"): the current ones are sent.
+        assert_eq!(body["ips"], "18.181.170.164,13.212.45.47,13.212.45.48");
+        assert_eq!(body["readOnly"], 1);
+        assert!(body.get("apikey").is_none());
+        // Unknown main/sub: refused rather than guessed.
+        current.as_object_mut().unwrap().remove("isMaster");
+        current.as_object_mut().unwrap().remove("parentUid");
+        assert!(narrowing_body(&current, &Narrowing::default()).is_err());
+    }
+
+    #[test]
+    fn the_documented_answer_reports_its_ips_and_main_account() {
+        let r = report_of(documented()).unwrap();
+        assert_eq!(r.ip_restricted, Some(true));
+        assert_eq!(r.ip_whitelist.as_ref().map(Vec::len), Some(3));
+        // "1970-01-01T00:00:00Z" is no expiry.
+        assert_eq!(r.expires_at, None);
+        assert!(r.notes.iter().any(|n| n.contains("Main-account")));
+        // readOnly 1: nothing writable, whatever the lists say.
+        assert_eq!(r.permissions.trade, Some(false));
+    }
 }

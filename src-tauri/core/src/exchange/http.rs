@@ -91,6 +91,11 @@ pub struct HttpConfig {
     pub limits: HashMap<Exchange, ExchangeLimits>,
     /// `User-Agent` (Kraken requires one).
     pub user_agent: String,
+    /// How long a successful `verify` with a set of credentials on one host
+    /// counts as "authenticated right before": within it, an ambiguous
+    /// "invalid key" answer for the same credentials on the same host is
+    /// proof that the key was deleted (see `Endpoint::confirm_revoked`).
+    pub proof_window: Duration,
 }
 
 impl Default for HttpConfig {
@@ -106,6 +111,7 @@ impl Default for HttpConfig {
                 .map(|e| (e, ExchangeLimits::documented(e)))
                 .collect(),
             user_agent: concat!("keyward/", env!("CARGO_PKG_VERSION")).to_string(),
+            proof_window: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -209,6 +215,10 @@ pub(crate) struct Transport {
     limiter: Mutex<LimiterState>,
     clock_offsets: Mutex<HashMap<Exchange, i64>>,
     nonces: Mutex<HashMap<String, u64>>,
+    /// When each set of credentials last authenticated, by a digest of
+    /// (exchange, host, environment, key id, secret, passphrase). Only the
+    /// digest is kept, never the credentials.
+    authenticated: Mutex<HashMap<[u8; 32], Instant>>,
     requests: AtomicU64,
     rate_limited: AtomicU64,
     retries: AtomicU64,
@@ -238,12 +248,17 @@ impl Transport {
             limiter: Mutex::new(LimiterState::default()),
             clock_offsets: Mutex::new(HashMap::new()),
             nonces: Mutex::new(HashMap::new()),
+            authenticated: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             peak_in_flight: AtomicU64::new(0),
         })
+    }
+
+    pub fn proof_window(&self) -> Duration {
+        self.config.proof_window
     }
 
     pub fn stats(&self) -> TransportStats {
@@ -283,6 +298,23 @@ impl Transport {
             }
             Err(_) => now,
         }
+    }
+
+    /// Records that the credentials behind `digest` authenticated just now.
+    pub(crate) fn note_authenticated(&self, digest: [u8; 32]) {
+        if let Ok(mut m) = self.authenticated.lock() {
+            m.insert(digest, Instant::now());
+        }
+    }
+
+    /// Whether the credentials behind `digest` authenticated within the
+    /// proof window.
+    pub(crate) fn authenticated_recently(&self, digest: &[u8; 32]) -> bool {
+        self.authenticated
+            .lock()
+            .ok()
+            .and_then(|m| m.get(digest).copied())
+            .is_some_and(|t| t.elapsed() <= self.config.proof_window)
     }
 
     pub(crate) fn note_rate_limited(&self) {

@@ -157,6 +157,35 @@ pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, Exch
     report_of(parse(ep, resp)?)
 }
 
+/// Every permission value `GetApiKeyInfo` documents
+/// (<https://docs.kraken.com/api-reference/account-data/get-api-key-info>).
+const KNOWN_PERMISSIONS: &[&str] = &[
+    "query-funds",
+    "add-funds",
+    "withdraw-funds",
+    "earn-funds",
+    "query-open-trades",
+    "query-closed-trades",
+    "modify-trades",
+    "close-trades",
+    "query-ledger",
+    "export-data",
+    "create-ws-token",
+    "add-withdraw-address",
+    "update-withdraw-address",
+];
+
+/// Permissions that move funds out or prepare it: withdrawing, and adding or
+/// changing withdrawal addresses (the step before a withdrawal).
+const WITHDRAW_RISK: &[&str] = &[
+    "withdraw-funds",
+    "add-withdraw-address",
+    "update-withdraw-address",
+];
+
+/// Permissions that place, change, cancel or close orders.
+const TRADE: &[&str] = &["modify-trades", "close-trades"];
+
 fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     let perms: Vec<String> = raw
         .get("permissions")
@@ -170,7 +199,47 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
         .filter_map(Value::as_str)
         .map(str::to_string)
         .collect();
-    let has = |p: &str| perms.iter().any(|x| x == p);
+    let any_of = |set: &[&str]| perms.iter().any(|p| set.contains(&p.as_str()));
+    let unknown: Vec<&str> = perms
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !KNOWN_PERMISSIONS.contains(p))
+        .collect();
+    // A permission Keyward does not know could be anything, withdrawal
+    // included: while one is present, "no" is never reported as definite.
+    let known_or_unknown = |yes: bool| {
+        if yes {
+            Some(true)
+        } else if unknown.is_empty() {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let mut notes = Vec::new();
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "Kraken reported permission(s) Keyward does not know: {}. Trade and withdraw are reported as unknown unless a known permission grants them.",
+            unknown.join(", ")
+        ));
+    }
+    for (p, what) in [
+        ("add-withdraw-address", "add withdrawal addresses"),
+        ("update-withdraw-address", "change withdrawal addresses"),
+    ] {
+        if perms.iter().any(|x| x == p) {
+            notes.push(format!("The key can {what} ({p}): counted as withdraw."));
+        }
+    }
+    for (p, what) in [
+        ("add-funds", "deposit funds"),
+        ("earn-funds", "move funds into and out of Earn"),
+        ("export-data", "export account data"),
+    ] {
+        if perms.iter().any(|x| x == p) {
+            notes.push(format!("The key can {what} ({p})."));
+        }
+    }
     let ips: Option<Vec<String>> = raw.get("ipAllowlist").and_then(Value::as_array).map(|a| {
         a.iter()
             .filter_map(Value::as_str)
@@ -185,9 +254,13 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
         authenticated: true,
         rejection: None,
         permissions: Permissions {
-            read: Some(perms.iter().any(|p| p.starts_with("query-"))),
-            trade: Some(has("modify-trades") || has("cancel-close-trades")),
-            withdraw: Some(has("withdraw-funds")),
+            read: Some(
+                perms
+                    .iter()
+                    .any(|p| p.starts_with("query-") || p == "export-data"),
+            ),
+            trade: known_or_unknown(any_of(TRADE)),
+            withdraw: known_or_unknown(any_of(WITHDRAW_RISK)),
             transfer: None,
             margin: None,
             futures: None,
@@ -198,7 +271,7 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
         expires_at,
         checked_at: Timestamp::now(),
         raw,
-        notes: vec![],
+        notes,
     })
 }
 

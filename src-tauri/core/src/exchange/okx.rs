@@ -261,7 +261,9 @@ pub(super) async fn activity(
         exchange: Exchange::Okx,
         since,
         orders: Some(orders),
-        withdrawals: Some(transfers(&w, "wdId", "toAddr")),
+        // "to: Receiving address" (Get withdrawal history,
+        // https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history).
+        withdrawals: Some(transfers(&w, "wdId", "to")),
         deposits: Some(transfers(&d, "depId", "to")),
         notes: vec!["Spot orders of the last 7 days (orders-history).".into()],
     })

@@ -647,16 +647,28 @@ pub enum Revocation {
 #[non_exhaustive]
 pub enum RevocationCheck {
     /// A live authenticated call was rejected in a way that says the key is
-    /// gone (invalid / expired key).
+    /// gone (invalid / expired key), and the same credentials authenticated
+    /// on the same host and environment shortly before (see
+    /// [`HttpConfig::proof_window`](super::HttpConfig::proof_window)): the
+    /// rejection cannot come from this computer's IP, a signing problem or
+    /// a wrong environment.
     Confirmed {
         /// The exchange's rejection.
         rejection: Rejection,
     },
-    /// The call was rejected, but for a reason that does not prove the key
-    /// is gone (bad signature, timestamp, IP). Not a confirmation.
+    /// The call was rejected, but the answer can mean something else than
+    /// "this key is gone": a bad signature, a timestamp, an IP allowlist, a
+    /// key of another environment or region, or one of the exchanges'
+    /// ambiguous "invalid key" codes without a recent successful call with
+    /// the same credentials on the same host to compare against. Not a
+    /// confirmation.
     Inconclusive {
         /// The exchange's rejection.
         rejection: Rejection,
+        /// Why this answer proves nothing, in one sentence.
+        why: String,
+        /// What to check by hand on the exchange to settle it.
+        check_by_hand: Vec<String>,
     },
     /// The key still authenticates.
     StillActive,

@@ -320,8 +320,20 @@ pub enum RevokeOutcome {
         /// Said plainly.
         message: String,
     },
-    /// The revocation or its check failed (timeout, 5xx, an inconclusive
-    /// rejection). Nothing changed; retry later.
+    /// The key was rejected, but by an answer that does not prove it is
+    /// gone (see `Endpoint::confirm_revoked`): an IP allowlist, a signature
+    /// or environment problem, or an ambiguous "invalid key" code without a
+    /// successful call from here shortly before. Nothing changed.
+    Inconclusive {
+        /// The key's label.
+        label: String,
+        /// The exchange's answer and why it proves nothing, said plainly.
+        message: String,
+        /// What to check by hand on the exchange.
+        check_by_hand: Vec<String>,
+    },
+    /// The revocation or its check failed (timeout, 5xx). Nothing changed;
+    /// retry later.
     Failed {
         /// The key's label.
         label: String,
@@ -344,6 +356,7 @@ impl RevokeOutcome {
             RevokeOutcome::Revoked { label, .. }
             | RevokeOutcome::ManualStepsRequired { label, .. }
             | RevokeOutcome::StillActive { label, .. }
+            | RevokeOutcome::Inconclusive { label, .. }
             | RevokeOutcome::Failed { label, .. } => label,
         }
     }

@@ -844,7 +844,18 @@ pub async fn incident_run_step<S: SessionAccess>(
                 })?;
                 match status {
                     Ok(KeyStatus::Revoked) => {
-                        rec.results.push(format!("{}: revoked", key.label));
+                        // The status alone is no proof: an edit can set it.
+                        match access.with_session(|s| revocation_proven(s, &key.id))? {
+                            Some(at) => rec.results.push(format!(
+                                "{}: revoked (proven by a live check on {})",
+                                key.label,
+                                Timestamp::from_unix_ms(at).to_rfc3339()
+                            )),
+                            None => failed.push(format!(
+                                "{}: marked revoked in the vault, but no live check ever proved it (a status set by an edit is no proof); check on the exchange that the key is gone, then run \"confirm dead\"",
+                                key.label
+                            )),
+                        }
                         continue;
                     }
                     Err(e) => {
@@ -885,6 +896,14 @@ pub async fn incident_run_step<S: SessionAccess>(
                     Ok(RevokeOutcome::StillActive { message, .. })
                     | Ok(RevokeOutcome::Failed { message, .. }) => {
                         failed.push(format!("{}: {message}", key.label));
+                    }
+                    Ok(RevokeOutcome::Inconclusive {
+                        message,
+                        check_by_hand,
+                        ..
+                    }) => {
+                        failed.push(format!("{}: {message}", key.label));
+                        rec.manual_steps.extend(check_by_hand);
                     }
                     Err(e) => failed.push(format!("{}: {e}", key.label)),
                 }
@@ -932,10 +951,36 @@ pub async fn incident_run_step<S: SessionAccess>(
                             "{}: STILL WORKS, a live call with it was accepted",
                             key.label
                         )),
-                        Ok(RevocationCheck::Inconclusive { rejection }) => failed.push(format!(
-                            "{}: not confirmed, the exchange answered {} {}",
-                            key.label, rejection.code, rejection.message
-                        )),
+                        Ok(RevocationCheck::Inconclusive {
+                            rejection,
+                            why,
+                            check_by_hand,
+                        }) => {
+                            // An ambiguous rejection of a key whose deletion
+                            // was proven earlier (and not edited since) is
+                            // consistent with that proof.
+                            let proven = if rejection.reason.means_key_unusable() {
+                                access.with_session(|s| revocation_proven(s, &key.id))?
+                            } else {
+                                None
+                            };
+                            match proven {
+                                Some(at) => rec.results.push(format!(
+                                    "{}: dead, the exchange answers {} {} (its deletion was proven by a live check on {})",
+                                    key.label,
+                                    rejection.code,
+                                    rejection.message,
+                                    Timestamp::from_unix_ms(at).to_rfc3339()
+                                )),
+                                None => {
+                                    failed.push(format!(
+                                        "{}: NOT PROVEN dead, the exchange answered {} {}, but {why}",
+                                        key.label, rejection.code, rejection.message
+                                    ));
+                                    rec.manual_steps.extend(check_by_hand);
+                                }
+                            }
+                        }
                         Err(e) => failed.push(format!("{}: {e}", key.label)),
                     }
                 } else {
@@ -1010,6 +1055,26 @@ pub async fn incident_run_step<S: SessionAccess>(
         lock_requested,
         incident,
     })
+}
+
+/// When the key's deletion was proven by a live check (its `key_revoked`
+/// audit entry), if nothing about the key was edited since. A key marked
+/// revoked by an edit never counts.
+fn revocation_proven(s: &mut Session, key_id: &str) -> Result<Option<i64>, VaultError> {
+    use crate::audit::{Action as AuditAction, store::AuditFilter};
+    let log = s.audit_log(&AuditFilter {
+        key_id: Some(key_id.to_owned()),
+        actions: vec![AuditAction::KeyRevoked, AuditAction::KeyEdited],
+        ..AuditFilter::default()
+    })?;
+    let revoked = s
+        .list_keys()?
+        .iter()
+        .any(|k| k.id == key_id && k.status == KeyStatus::Revoked);
+    Ok(log
+        .last()
+        .filter(|e| revoked && e.action == AuditAction::KeyRevoked)
+        .map(|e| e.time_ms))
 }
 
 fn empty_activity(key: &AffectedKey) -> Activity {

@@ -39,6 +39,7 @@ use super::record::{Exchange, KeyStatus, KeyType, Scope, mask_key_id};
 use super::secret::{ApiSecret, Passphrase};
 use super::session::{Action, Actor, Sealer, Session};
 use super::validate;
+use crate::KindedError;
 use crate::exchange::{
     self, Credentials, ExchangeClient, ExchangeError, Revocation, RevocationCheck,
 };
@@ -48,7 +49,6 @@ use crate::rotation::{
     RevokeMethod, RevokeOutcome, RotationError, RotationEvent, RotationState, RotationView,
     ServiceItem, ServiceState, StepStatus, StepView,
 };
-use crate::{ErrorKind, KindedError};
 
 /// Schema of the `rotations` table (vault migration 4 → 5). The partial
 /// unique index enforces "at most one open rotation per key" in the file
@@ -421,6 +421,8 @@ enum Answer {
     Inconclusive {
         code: String,
         message: String,
+        why: String,
+        check_by_hand: Vec<String>,
     },
     Failed(ExchangeError),
 }
@@ -446,10 +448,31 @@ impl PendingRevocation {
             Ok(e) => e,
             Err(e) => return Answer::Failed(e),
         };
+        // The baseline: a live call with the key, on the same endpoint,
+        // right before it is deleted. Only with it can the exchange's
+        // ambiguous "invalid key" answer afterwards prove the deletion
+        // (`Endpoint::confirm_revoked`). With `confirm_manual` the key is
+        // already deleted by hand: too late for a baseline.
+        let mut unproven = None;
+        if !self.confirm_manual {
+            match endpoint.verify(&self.credentials).await {
+                Ok(report) => {
+                    unproven = report
+                        .rejection
+                        .map(|r| format!("{} {}", r.code, r.message));
+                }
+                Err(e) => return Answer::Failed(e),
+            }
+        }
         let method = match endpoint.revoke(&self.credentials).await {
             Ok(Revocation::Revoked { .. }) => RevokeMethod::Api,
-            Ok(Revocation::Unsupported { reason, steps }) => {
+            Ok(Revocation::Unsupported { reason, mut steps }) => {
                 if !self.confirm_manual {
+                    if let Some(answer) = unproven {
+                        steps.push(format!(
+                            "Note: this computer cannot authenticate with the key right now ({answer}), so the live check after the deletion will not be able to prove it; check on the exchange that the key is gone."
+                        ));
+                    }
                     return Answer::Manual { reason, steps };
                 }
                 RevokeMethod::Manual
@@ -467,9 +490,15 @@ impl PendingRevocation {
                 rejection: format!("{} {}", rejection.code, rejection.message),
             },
             Ok(RevocationCheck::StillActive) => Answer::StillActive,
-            Ok(RevocationCheck::Inconclusive { rejection }) => Answer::Inconclusive {
+            Ok(RevocationCheck::Inconclusive {
+                rejection,
+                why,
+                check_by_hand,
+            }) => Answer::Inconclusive {
                 code: rejection.code,
                 message: rejection.message,
+                why,
+                check_by_hand,
             },
             Err(e) => Answer::Failed(e),
         }
@@ -497,13 +526,18 @@ impl RevocationResult {
                 ),
                 label,
             },
-            Answer::Inconclusive { code, message } => RevokeOutcome::Failed {
+            Answer::Inconclusive {
+                code,
+                message,
+                why,
+                check_by_hand,
+            } => RevokeOutcome::Inconclusive {
                 message: format!(
-                    "could not confirm that {label} is revoked: {} answered {code} {message}; nothing changed, retry later",
+                    "NOT PROVEN that {label} is revoked: {} answered {code} {message}, but {why}. Nothing changed.",
                     self.exchange
                 ),
+                check_by_hand: check_by_hand.clone(),
                 label,
-                kind: ErrorKind::Exchange,
             },
             Answer::Failed(e) => RevokeOutcome::Failed {
                 message: format!("{e}; nothing changed, retry later"),
@@ -1426,6 +1460,14 @@ impl Session {
                         }
                         RevokeOutcome::StillActive { message, .. }
                         | RevokeOutcome::Failed { message, .. } => (None, message.clone()),
+                        RevokeOutcome::Inconclusive {
+                            message,
+                            check_by_hand,
+                            ..
+                        } => (
+                            Some(to_json(check_by_hand, "manual_steps")?),
+                            message.clone(),
+                        ),
                         RevokeOutcome::Revoked { .. } => (None, String::new()),
                     };
                     self.transition(

@@ -143,9 +143,17 @@ fn authenticate<'a>(
     Ok(k)
 }
 
+// Shape: "Get API Key Permission", response example
+// https://developers.binance.com/docs/wallet/account/api-key-permission
+// (fixture: core/tests/data/exchange/binance/api-restrictions.json), plus
+// `tradingAuthorityExpirationTime` ("Expiration time for spot and margin
+// trading permission", Binance's OpenAPI description
+// https://github.com/binance/binance-api-swagger/blob/master/spot_api.yaml)
+// when the account file sets `expires_at_ms`: it is the trading
+// permission's expiry, not the key's.
 fn restrictions(k: &KeyState, _: &Req) -> Value {
     let w = !k.read_only;
-    json!({
+    let mut v = json!({
         "ipRestrict": !k.ips.is_empty(),
         "createTime": k.account.created_at_ms.unwrap_or(1_700_000_000_000i64),
         "enableReading": k.has(SimScope::Read),
@@ -159,7 +167,11 @@ fn restrictions(k: &KeyState, _: &Req) -> Value {
         "enableFixApiTrade": false,
         "enableFixReadOnly": false,
         "enablePortfolioMarginTrading": false,
-    })
+    });
+    if let (Some(at), Some(o)) = (k.account.expires_at_ms, v.as_object_mut()) {
+        o.insert("tradingAuthorityExpirationTime".into(), json!(at));
+    }
+    v
 }
 
 fn account(k: &KeyState, _: &Req) -> Value {

@@ -1,8 +1,22 @@
 //! Bybit v5: `X-BAPI-API-KEY/-TIMESTAMP/-SIGN/-RECV-WINDOW`; sign = hex
 //! HMAC-SHA256 of ts ‖ key ‖ recvWindow ‖ (query | JSON body); accepted when
-//! `server - recvWindow <= ts < server + 1000`. `update-api` and `delete-api`
-//! act on the calling key, which must hold a transfer or withdrawal
-//! permission (as Bybit requires of master keys).
+//! `server - recvWindow <= ts < server + 1000`.
+//!
+//! Key management follows the documentation, not any client:
+//! - `update-api` / `delete-api`: the calling **main-account** key only, which
+//!   must hold a transfer or withdrawal permission. Since 2026-02-10
+//!   `update-api` has no `ips` field ("modifying, adding, or deleting IP
+//!   addresses via API is prohibited", docs changelog v5); `readOnly`
+//!   omitted means `0` (read and write).
+//! - `update-sub-api` / `delete-sub-api`: a **sub-account** key on itself
+//!   (without `apikey`), which must hold a transfer permission. `ips`
+//!   omitted or `"*"` means *no IP binding*; `readOnly` omitted means `0`.
+//!
+//! <https://bybit-exchange.github.io/docs/v5/user/modify-master-apikey>,
+//! <https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey>,
+//! <https://bybit-exchange.github.io/docs/v5/user/rm-master-apikey>,
+//! <https://bybit-exchange.github.io/docs/v5/user/rm-sub-apikey>,
+//! <https://bybit-exchange.github.io/docs/changelog/v5> (2026-02-10).
 
 use std::collections::BTreeSet;
 
@@ -32,8 +46,8 @@ pub(crate) fn rate_limited(retry_after: u64) -> Resp {
 
 enum Op {
     Read(fn(&KeyState, &Req) -> Value),
-    Update,
-    Delete,
+    Update { sub: bool },
+    Delete { sub: bool },
 }
 
 pub(crate) fn handle(st: &State, req: &Req) -> Resp {
@@ -55,8 +69,10 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
         ("GET", "/v5/order/history") => Op::Read(orders),
         ("GET", "/v5/asset/withdraw/query-record") => Op::Read(withdrawals),
         ("GET", "/v5/asset/deposit/query-record") => Op::Read(deposits),
-        ("POST", "/v5/user/update-api") => Op::Update,
-        ("POST", "/v5/user/delete-api") => Op::Delete,
+        ("POST", "/v5/user/update-api") => Op::Update { sub: false },
+        ("POST", "/v5/user/delete-api") => Op::Delete { sub: false },
+        ("POST", "/v5/user/update-sub-api") => Op::Update { sub: true },
+        ("POST", "/v5/user/delete-sub-api") => Op::Delete { sub: true },
         _ => return Resp::not_found(),
     };
     let mut keys = lock(&st.keys);
@@ -69,10 +85,28 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
         }
     };
     let api_key = k.account.api_key.clone();
+    let is_sub = k.account.parent_uid.is_some();
     let resp = match op {
         Op::Read(f) => reply(st, 200, 0, "OK", f(k, req)),
-        Op::Update | Op::Delete
-            if k.read_only || !(k.has(SimScope::Transfer) || k.has(SimScope::Withdraw)) =>
+        // The main-account endpoints take main-account keys only, the
+        // sub-account ones (without `apikey`) the calling sub key only.
+        Op::Update { sub } | Op::Delete { sub } if sub != is_sub => reply(
+            st,
+            200,
+            10005,
+            if is_sub {
+                "Permission denied: use update-sub-api / delete-sub-api for a sub-account api key."
+            } else {
+                "Permission denied: update-sub-api / delete-sub-api need the apikey of a sub account."
+            },
+            json!({}),
+        ),
+        // Main key: "Account Transfer", "Subaccount Transfer" or
+        // "Withdrawal"; sub key: "Account Transfer" or "Sub Member
+        // Transfer".
+        Op::Update { .. } | Op::Delete { .. }
+            if k.read_only
+                || !(k.has(SimScope::Transfer) || (!is_sub && k.has(SimScope::Withdraw))) =>
         {
             reply(
                 st,
@@ -82,13 +116,19 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
                 json!({}),
             )
         }
-        Op::Update => match update(k, req) {
+        Op::Update { sub } => match update(k, req, sub) {
             Ok(v) => reply(st, 200, 0, "", v),
             Err(msg) => reply(st, 200, 10001, &msg, json!({})),
         },
-        Op::Delete => {
-            k.revoked = true;
-            reply(st, 200, 0, "", json!({}))
+        Op::Delete { sub } => {
+            if sub && body_has(req, "apikey") {
+                // "If you use corresponding sub uid api key call this
+                // endpoint, apikey param cannot be passed".
+                reply(st, 200, 10001, "params error: apikey", json!({}))
+            } else {
+                k.revoked = true;
+                reply(st, 200, 0, "", json!({}))
+            }
         }
     };
     drop(keys);
@@ -191,11 +231,20 @@ fn authenticate<'a>(
 }
 
 fn permissions_of(k: &KeyState) -> Value {
+    // Wallet: "AccountTransfer, SubMemberTransfer(master account),
+    // SubMemberTransferList(sub account), Withdraw(master account)"
+    // (apikey-info).
+    let sub = k.account.parent_uid.is_some();
     let mut wallet = Vec::new();
     if k.has(SimScope::Transfer) {
-        wallet.extend(["AccountTransfer", "SubMemberTransfer"]);
+        wallet.push("AccountTransfer");
+        wallet.push(if sub {
+            "SubMemberTransferList"
+        } else {
+            "SubMemberTransfer"
+        });
     }
-    if k.has(SimScope::Withdraw) {
+    if k.has(SimScope::Withdraw) && !sub {
         wallet.push("Withdraw");
     }
     let list = |on: bool, v: &[&str]| if on { json!(v) } else { json!([]) };
@@ -210,6 +259,14 @@ fn permissions_of(k: &KeyState) -> Value {
     })
 }
 
+fn body_has(req: &Req, name: &str) -> bool {
+    serde_json::from_slice::<Value>(&req.body).is_ok_and(|b| b.get(name).is_some())
+}
+
+// Shape: "Get API Key Information", response example
+// https://bybit-exchange.github.io/docs/v5/user/apikey-info
+// (fixture: core/tests/data/exchange/bybit/query-api.json). `ips` is
+// `["*"]` when unbound; `isMaster` / `parentUid` ("0" for a main account).
 fn query_api(k: &KeyState, _: &Req) -> Value {
     let created = k.account.created_at_ms.unwrap_or(1_700_000_000_000);
     json!({
@@ -220,22 +277,43 @@ fn query_api(k: &KeyState, _: &Req) -> Value {
         "expiredAt": k.account.expires_at_ms.map(|e| iso_ms(e).replace(".000Z", "Z")).unwrap_or_default(),
         "createdAt": iso_ms(created).replace(".000Z", "Z"),
         "unified": 0, "uta": 1, "userID": 24617703, "inviterID": 0, "vipLevel": "No VIP",
-        "mktMakerLevel": "0", "affiliateID": 0, "rsaPublicKey": "", "isMaster": true,
-        "parentUid": "0", "kycLevel": "LEVEL_DEFAULT", "kycRegion": "",
+        "mktMakerLevel": "0", "affiliateID": 0, "rsaPublicKey": "",
+        "isMaster": k.account.parent_uid.is_none(),
+        "parentUid": k.account.parent_uid.clone().unwrap_or_else(|| "0".into()),
+        "kycLevel": "LEVEL_DEFAULT", "kycRegion": "",
+        "userIDInt64": "0", "inviterIDInt64": "0", "affiliateIDInt64": "0",
     })
 }
 
-fn update(k: &mut KeyState, req: &Req) -> Result<Value, String> {
+/// `update-api` (main key) or `update-sub-api` (sub key, on itself), with
+/// the documented defaults for omitted fields.
+fn update(k: &mut KeyState, req: &Req, sub: bool) -> Result<Value, String> {
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|_| "params error: body is not JSON".to_string())?;
-    if let Some(ro) = body.get("readOnly") {
-        match ro.as_i64() {
+    if sub && body.get("apikey").is_some() {
+        // "If you use corresponding sub uid api key call this endpoint,
+        // `apikey` param cannot be passed, otherwise throwing an error".
+        return Err("params error: apikey".into());
+    }
+    if !sub && body.get("ips").is_some() {
+        // Changelog 2026-02-10: "Remove request fields "ips", modifying,
+        // adding, or deleting IP addresses via API is prohibited."
+        return Err("params error: modifying IP addresses via API is prohibited".into());
+    }
+    // "readOnly: 0 (default): Read and Write. 1: Read only".
+    match body.get("readOnly") {
+        None | Some(Value::Null) => k.read_only = false,
+        Some(ro) => match ro.as_i64() {
             Some(0) => k.read_only = false,
             Some(1) => k.read_only = true,
             _ => return Err("params error: readOnly".into()),
-        }
+        },
     }
-    if let Some(ips) = body.get("ips") {
+    // update-sub-api: "don't pass ips or pass with "*" means no bind".
+    if sub && body.get("ips").is_none_or(Value::is_null) {
+        k.ips = Vec::new();
+    }
+    if let Some(ips) = body.get("ips").filter(|v| !v.is_null()) {
         let list: Vec<String> = match ips {
             Value::String(s) => s
                 .split(',')
@@ -294,6 +372,8 @@ fn update(k: &mut KeyState, req: &Req) -> Result<Value, String> {
         }
         k.scopes = scopes;
     }
+    // Shape: the response examples of modify-master-apikey /
+    // modify-sub-apikey (same fields).
     Ok(json!({
         "id": "13770661", "note": k.account.label.clone().unwrap_or_default(), "apiKey": k.account.api_key,
         "readOnly": i64::from(k.read_only), "secret": "", "permissions": permissions_of(k),

@@ -97,7 +97,11 @@ fn authenticate<'a>(
     let inner = Sha256::digest(format!("{nonce_str}{post}").as_bytes());
     let expected = hmac_sha512(secret, &[req.path.as_bytes(), &inner]);
     if !same(&sig, &expected) {
-        return Err(error("EAPI:Invalid signature"));
+        // "If there is a discrepancy between the Signature included in the
+        // header and the POST data included in the request, an Invalid API
+        // Key error will be returned."
+        // https://support.kraken.com/hc/en-us/articles/common-causes-of-invalid-key-error
+        return Err(error("EAPI:Invalid key"));
     }
     match nonce_str.parse::<u64>() {
         Ok(n) if n > k.last_nonce => k.last_nonce = n,
@@ -106,6 +110,13 @@ fn authenticate<'a>(
     Ok((k, params))
 }
 
+// Shape: "Get API Key Info", response example and permission values
+// https://docs.kraken.com/api-reference/account-data/get-api-key-info
+// (fixture: core/tests/data/exchange/kraken/get-api-key-info.json):
+// query-funds, add-funds, withdraw-funds, earn-funds, query-open-trades,
+// query-closed-trades, modify-trades, close-trades, query-ledger,
+// export-data, create-ws-token, add-withdraw-address,
+// update-withdraw-address.
 fn key_info(k: &KeyState, _: &[(String, String)]) -> Value {
     let mut perms = vec![
         "query-funds",
@@ -117,10 +128,10 @@ fn key_info(k: &KeyState, _: &[(String, String)]) -> Value {
         perms.clear();
     }
     if !k.read_only && k.has(SimScope::Trade) {
-        perms.extend(["modify-trades", "cancel-close-trades"]);
+        perms.extend(["modify-trades", "close-trades"]);
     }
     if !k.read_only && k.has(SimScope::Withdraw) {
-        perms.push("withdraw-funds");
+        perms.extend(["withdraw-funds", "add-withdraw-address"]);
     }
     let secs = |ms: Option<i64>| {
         ms.map(|m| (m / 1000).to_string())

@@ -200,8 +200,14 @@ fn transfers(k: &KeyState, req: &Req, kind: ActivityKind) -> Value {
             .map(|t| {
                 let state = if t.status.is_empty() { "2".to_string() } else { t.status.clone() };
                 if kind == ActivityKind::Withdrawal {
-                    json!({"wdId": t.id, "ccy": t.asset, "chain": t.asset, "amt": t.amount, "state": state,
-                           "toAddr": t.address, "txId": t.tx_id, "ts": t.time_ms.to_string(), "fee": "0"})
+                    // Shape: "Get withdrawal history", response example
+                    // https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history
+                    // (fixture: core/tests/data/exchange/okx/withdrawal-history.json):
+                    // the receiving address is `to`.
+                    json!({"note": "", "chain": t.asset, "fee": "0", "feeCcy": t.asset, "ccy": t.asset,
+                           "clientId": "", "toAddrType": "1", "amt": t.amount, "txId": t.tx_id, "from": "",
+                           "areaCodeFrom": "", "to": t.address, "areaCodeTo": "", "state": state,
+                           "ts": t.time_ms.to_string(), "nonTradableAsset": false, "wdId": t.id})
                 } else {
                     json!({"depId": t.id, "ccy": t.asset, "chain": t.asset, "amt": t.amount, "state": state,
                            "to": t.address, "txId": t.tx_id, "ts": t.time_ms.to_string()})

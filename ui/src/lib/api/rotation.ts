@@ -63,6 +63,8 @@ export type RevokeOutcome =
   | { status: 'revoked'; label: string; method: 'api' | 'manual'; confirmation: string }
   | { status: 'manual_steps_required'; label: string; reason: string; steps: string[] }
   | { status: 'still_active'; label: string; message: string }
+  /** Rejected, but by an answer that does not prove the key is gone. */
+  | { status: 'inconclusive'; label: string; message: string; check_by_hand: string[] }
   | { status: 'failed'; label: string; kind: string; message: string };
 
 /** The key's open rotation, or null when it has none. */
