@@ -116,6 +116,7 @@ fn create_add_list_lock_unlock_edit() {
     assert_eq!(detail["ok"]["environment"]["kind"], "mainnet", "{detail}");
     // Through the form, a new endpoint asks for the step-up first; the key
     // page then says its requests leave the exchange's own hosts.
+    app.click("[data-testid=cancel-edit]");
     app.click("[data-testid=edit-key]");
     app.click("#env option[value=custom]");
     app.fill("#base-url", "http://127.0.0.1:9/binance");
