@@ -359,3 +359,16 @@ async fn okx_withdrawal_address_is_read_from_to() {
         "the simulator lacks {missing:?}: {body}"
     );
 }
+
+#[test]
+fn kraken_too_many_requests_is_a_rate_limit() {
+    let e = exchange_response(
+        Exchange::Kraken,
+        false,
+        200,
+        None,
+        br#"{"error":["EGeneral:Too many requests"]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "rate_limited", "{e:?}");
+}

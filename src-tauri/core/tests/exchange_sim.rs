@@ -1260,11 +1260,9 @@ async fn bans_are_typed_and_not_retried() {
         ),
         "{e:?}"
     );
-    // Bybit 403: IP ban of at least ten minutes.
-    f.sim.add_fault(Fault {
-        status: Some(403),
-        ..Fault::new(FaultKind::ServerError).on(SimExchange::Bybit)
-    });
+    // Bybit "403, access too frequent": IP ban of at least ten minutes.
+    f.sim
+        .add_fault(Fault::new(FaultKind::TooFrequent).on(SimExchange::Bybit));
     match f
         .ep(Exchange::Bybit)
         .verify(&creds(Exchange::Bybit))
@@ -1277,6 +1275,98 @@ async fn bans_are_typed_and_not_retried() {
         other => panic!("{other:?}"),
     }
     assert_eq!(f.client.stats().retries, 0);
+}
+
+/// A CDN's 403 page (CloudFront blocking a country) is not Bybit's
+/// ten-minute IP ban: typed as `blocked`, and the next call is not held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudfront_403_is_not_a_ban() {
+    let f = Fixture::new().await;
+    f.sim
+        .add_fault(Fault::new(FaultKind::GeoBlock).on(SimExchange::Bybit));
+    let bybit = f.ep(Exchange::Bybit);
+    let e = bybit.verify(&creds(Exchange::Bybit)).await.unwrap_err();
+    assert!(
+        matches!(e, ExchangeError::Blocked { status: 403, .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), "blocked");
+    assert!(e.to_string().contains("CloudFront"), "{e}");
+    let started = Instant::now();
+    assert!(
+        bybit
+            .verify(&creds(Exchange::Bybit))
+            .await
+            .unwrap()
+            .authenticated
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Binance's used-weight header near the minute's limit holds further
+/// calls until the next minute instead of drawing a 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_used_weight_header_holds_calls_instead_of_drawing_a_429() {
+    let f = Fixture::new().await;
+    // Another program on this address used almost all of this minute's
+    // /sapi weight.
+    f.sim
+        .add_binance_weight(true, "127.0.0.1".parse().unwrap(), 11_999.0);
+    let ep = f.ep(Exchange::Binance);
+    let c = creds(Exchange::Binance);
+    assert!(ep.verify(&c).await.unwrap().authenticated);
+    let sent = f.sim.stats().requests[&SimExchange::Binance];
+    match ep.verify(&c).await {
+        // Held past max_retry_after: refused here, nothing sent.
+        Err(ExchangeError::RateLimited { retry_after, .. }) => {
+            assert!(retry_after.is_some());
+            assert_eq!(f.sim.stats().requests[&SimExchange::Binance], sent);
+        }
+        // Or the minute turned while waiting: sent then, and accepted.
+        Ok(r) => assert!(r.authenticated),
+        Err(e) => panic!("{e:?}"),
+    }
+    assert_eq!(
+        f.sim
+            .stats()
+            .rate_limited
+            .get(&SimExchange::Binance)
+            .copied()
+            .unwrap_or(0),
+        0
+    );
+}
+
+/// Bybit's X-Bapi-Limit-Status / -Reset-Timestamp hold the key's next call
+/// until the reset instead of drawing 10006.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_limit_headers_hold_the_key_until_the_reset() {
+    let mut accounts = accounts();
+    accounts.limits.insert(
+        SimExchange::Bybit,
+        keyward_sim::Limits {
+            ip: None,
+            key: Some(keyward_sim::Bucket {
+                rate: 1.0,
+                burst: 2.0,
+            }),
+        },
+    );
+    let f = Fixture::with(accounts, fast_config()).await;
+    let ep = f.ep(Exchange::Bybit);
+    let c = creds(Exchange::Bybit);
+    for _ in 0..4 {
+        assert!(ep.verify(&c).await.unwrap().authenticated);
+    }
+    assert_eq!(
+        f.sim
+            .stats()
+            .rate_limited
+            .get(&SimExchange::Bybit)
+            .copied()
+            .unwrap_or(0),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

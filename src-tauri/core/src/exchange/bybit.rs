@@ -68,13 +68,27 @@ fn reason_for(code: i64) -> RejectReason {
 fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
     let ex = Exchange::Bybit;
     if resp.status == 403 {
-        // Bybit's IP ban ("access too frequent"): at least 10 minutes.
-        ep.transport.note_rate_limited();
-        return Err(ExchangeError::Banned {
+        // "403, access too frequent": the IP is banned, "wait for at least
+        // 10 minutes" (docs v5 rate-limit). Any other 403 (CloudFront's
+        // HTML page for a blocked country or region) is not a ban.
+        let body = String::from_utf8_lossy(&resp.body).to_ascii_lowercase();
+        if body.contains("too frequent") {
+            ep.transport.note_rate_limited();
+            return Err(ExchangeError::Banned {
+                exchange: ex,
+                retry_after: resp
+                    .retry_after
+                    .or(Some(std::time::Duration::from_secs(600))),
+            });
+        }
+        return Err(ExchangeError::Blocked {
             exchange: ex,
-            retry_after: resp
-                .retry_after
-                .or(Some(std::time::Duration::from_secs(600))),
+            status: resp.status,
+            excerpt: if body.contains("cloudfront") {
+                "CloudFront: the request could not be satisfied (a country or region block, not a rate limit; Bybit has regional sites)".into()
+            } else {
+                excerpt(&resp.body)
+            },
         });
     }
     let json = resp.json(ex)?;

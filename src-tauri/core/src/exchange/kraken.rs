@@ -57,7 +57,12 @@ fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
         })
         .unwrap_or_default();
     if let Some(first) = errors.first() {
-        if first.starts_with("EAPI:Rate limit") || first.starts_with("EService:Throttled") {
+        // "EAPI:Rate limit exceeded", "EService:Throttled: <ts>",
+        // "EGeneral:Too many requests" (Kraken's API error messages).
+        if first.starts_with("EAPI:Rate limit")
+            || first.starts_with("EService:Throttled")
+            || first.starts_with("EGeneral:Too many requests")
+        {
             ep.transport.note_rate_limited();
             return Err(ExchangeError::RateLimited {
                 exchange: ex,

@@ -561,6 +561,7 @@ mod tests {
                 status,
                 body: body.to_string().into_bytes(),
                 retry_after: None,
+                headers: Vec::new(),
             })
             .expect("a rejection is a report")
     }

@@ -132,10 +132,21 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
         }
     };
     drop(keys);
-    if let Err(ra) = st.take_key(EX, &api_key, 1.0) {
-        return rate_limited(ra);
+    let resp = match st.take_key(EX, &api_key, 1.0) {
+        Err(ra) => rate_limited(ra),
+        Ok(()) => resp,
+    };
+    // "Every request to the API returns response header": X-Bapi-Limit
+    // (the limit), X-Bapi-Limit-Status (remaining), X-Bapi-Limit-Reset-
+    // Timestamp (when it resets; otherwise the current time)
+    // https://bybit-exchange.github.io/docs/v5/rate-limit
+    match st.key_bucket(EX, &api_key) {
+        Some((cap, left, reset)) => resp
+            .with_header("X-Bapi-Limit", (cap as u64).to_string())
+            .with_header("X-Bapi-Limit-Status", (left as u64).to_string())
+            .with_header("X-Bapi-Limit-Reset-Timestamp", reset.to_string()),
+        None => resp,
     }
-    resp
 }
 
 fn authenticate<'a>(
