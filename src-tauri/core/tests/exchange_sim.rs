@@ -1144,6 +1144,198 @@ async fn recent_activity_is_normalized() {
     assert!(a.orders.unwrap().is_empty());
 }
 
+fn many(kind: ActivityKind, n: usize, from_ms: i64, step_ms: i64) -> Vec<ActivityItem> {
+    (0..n)
+        .map(|i| ActivityItem {
+            kind,
+            id: format!("{kind:?}-{i}"),
+            time_ms: from_ms - step_ms * i as i64,
+            symbol: "BTCUSDT".into(),
+            side: "buy".into(),
+            asset: "BTC".into(),
+            amount: "0.01".into(),
+            price: "50000".into(),
+            status: String::new(),
+            address: "bc1qexample".into(),
+            tx_id: format!("tx-{i}"),
+        })
+        .collect()
+}
+
+/// Pages are followed (Coinbase `has_next`/`cursor`, Kraken `ofs`, Bybit
+/// `nextPageCursor`) and the documented windows are walked (Binance 90
+/// days, Bybit 7 / 30 days) instead of being refused; the simulator
+/// refuses wider windows as the exchanges do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_activity_follows_pages_and_windows() {
+    const DAY: i64 = 86_400_000;
+    let now = now_ms();
+    let mut accounts = Accounts::default();
+    let mut add = |mut k: KeyAccount, activity: Vec<ActivityItem>| {
+        k.activity = activity;
+        accounts.keys.push(k);
+    };
+    add(
+        KeyAccount::asymmetric(
+            SimExchange::Coinbase,
+            CB_ES,
+            &p256_public_pem(&p256_key(2)),
+            &[SimScope::Read],
+        ),
+        many(ActivityKind::Order, 250, now - 60_000, 60_000),
+    );
+    add(
+        KeyAccount::hmac(
+            SimExchange::Kraken,
+            "KRAKENKEY",
+            KRAKEN_SECRET,
+            &[SimScope::Read],
+        ),
+        many(ActivityKind::Order, 120, now - 60_000, 60_000),
+    );
+    // 60 withdrawals over the last 50 days (two 30-day windows, pages of
+    // 50) and orders over 12 days (two 7-day windows).
+    let mut bybit = many(ActivityKind::Withdrawal, 60, now - 60_000, 50 * DAY / 60);
+    bybit.extend(many(ActivityKind::Order, 30, now - 60_000, 12 * DAY / 30));
+    add(
+        KeyAccount::hmac(
+            SimExchange::Bybit,
+            "BYBITKEY",
+            BYBIT_SECRET,
+            &[SimScope::Read],
+        ),
+        bybit,
+    );
+    // Binance deposits over 150 days: two 90-day windows.
+    add(
+        KeyAccount::hmac(
+            SimExchange::Binance,
+            "BINHMAC",
+            BIN_SECRET,
+            &[SimScope::Read],
+        ),
+        many(ActivityKind::Deposit, 15, now - 60_000, 10 * DAY),
+    );
+    let f = Fixture::with(accounts, fast_config()).await;
+    let since = |days: i64| Timestamp::from_unix_ms(now - days * DAY);
+
+    let a = f
+        .ep(Exchange::Coinbase)
+        .recent_activity(&creds(Exchange::Coinbase), since(1))
+        .await
+        .unwrap();
+    assert_eq!(a.orders.unwrap().len(), 250);
+    let a = f
+        .ep(Exchange::Kraken)
+        .recent_activity(&creds(Exchange::Kraken), since(1))
+        .await
+        .unwrap();
+    assert_eq!(a.orders.unwrap().len(), 120, "{:?}", a.notes);
+    let a = f
+        .ep(Exchange::Bybit)
+        .recent_activity(&creds(Exchange::Bybit), since(60))
+        .await
+        .unwrap();
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert_eq!(a.withdrawals.unwrap().len(), 60);
+    assert_eq!(a.orders.unwrap().len(), 30);
+    let a = f
+        .ep(Exchange::Binance)
+        .recent_activity(&creds(Exchange::Binance), since(160))
+        .await
+        .unwrap();
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert_eq!(a.deposits.unwrap().len(), 15);
+    assert_eq!(f.sim.stats().rate_limited.values().sum::<u64>(), 0);
+}
+
+/// A listing stops at the stated cap and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_activity_stops_at_the_page_cap_and_says_so() {
+    let now = now_ms();
+    let f = Fixture::with(
+        Accounts {
+            keys: vec![KeyAccount {
+                activity: many(ActivityKind::Order, 1100, now - 60_000, 1_000),
+                ..KeyAccount::asymmetric(
+                    SimExchange::Coinbase,
+                    CB_ES,
+                    &p256_public_pem(&p256_key(2)),
+                    &[SimScope::Read],
+                )
+            }],
+            ..Accounts::default()
+        },
+        fast_config(),
+    )
+    .await;
+    let a = f
+        .ep(Exchange::Coinbase)
+        .recent_activity(
+            &creds(Exchange::Coinbase),
+            Timestamp::from_unix_ms(now - 86_400_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.orders.unwrap().len(), 100 * MAX_PAGES);
+    assert!(
+        a.notes.iter().any(|n| n.contains("stopped after")),
+        "{:?}",
+        a.notes
+    );
+}
+
+/// A source the key may not list (Bybit withdrawal records are for the
+/// main account's key only) is reported on its own; the others are listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_fails_is_reported_and_the_others_are_listed() {
+    let now = now_ms();
+    let mut act = many(ActivityKind::Order, 3, now - 60_000, 60_000);
+    act.extend(many(ActivityKind::Deposit, 2, now - 60_000, 60_000));
+    let f = Fixture::with(
+        Accounts {
+            keys: vec![KeyAccount {
+                parent_uid: Some("24617703".into()),
+                activity: act,
+                ..KeyAccount::hmac(
+                    SimExchange::Bybit,
+                    "BYBITSUB",
+                    BYBIT_SECRET,
+                    &[SimScope::Read],
+                )
+            }],
+            ..Accounts::default()
+        },
+        fast_config(),
+    )
+    .await;
+    let a = f
+        .ep(Exchange::Bybit)
+        .recent_activity(
+            &Credentials::hmac("BYBITSUB", BYBIT_SECRET),
+            Timestamp::from_unix_ms(now - 86_400_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.orders.as_ref().map(Vec::len), Some(3));
+    assert_eq!(a.deposits.as_ref().map(Vec::len), Some(2));
+    assert!(a.withdrawals.is_none(), "not guessed as empty");
+    assert_eq!(a.errors.len(), 1);
+    assert_eq!(a.errors[0].source, "withdrawals");
+    assert_eq!(a.errors[0].code, "rejected");
+    // Nothing listable at all: an error, not an empty listing.
+    f.sim.revoke(SimExchange::Bybit, "BYBITSUB");
+    assert!(
+        f.ep(Exchange::Bybit)
+            .recent_activity(
+                &Credentials::hmac("BYBITSUB", BYBIT_SECRET),
+                Timestamp::from_unix_ms(now - 86_400_000),
+            )
+            .await
+            .is_err()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_429_with_retry_after_is_honoured() {
     let f = Fixture::new().await;

@@ -164,6 +164,11 @@ fn is_limit_header(name: &str) -> bool {
 const BINANCE_API_IP_WEIGHT_PER_MINUTE: f64 = 6000.0;
 const BINANCE_SAPI_IP_WEIGHT_PER_MINUTE: f64 = 12_000.0;
 const BINANCE_SAPI_UID_WEIGHT_PER_MINUTE: f64 = 180_000.0;
+/// The per-second pool of withdraw history (weight 18000, "total second
+/// level ... rate limit is 180000/second",
+/// <https://developers.binance.com/docs/wallet/capital/withdraw-history>).
+const BINANCE_SAPI_WEIGHT_PER_SECOND: f64 = 180_000.0;
+const BINANCE_WITHDRAW_HISTORY_WEIGHT: f64 = 18_000.0;
 
 /// What a response's rate-limit headers ask of the limiter: hold calls to
 /// the host or the key until the exchange's window resets.
@@ -221,6 +226,25 @@ pub(crate) fn throttles(
                         Throttle::Host(to_next_minute)
                     } else {
                         Throttle::Key(to_next_minute)
+                    });
+                }
+            }
+            // Withdraw history weighs 18000 on a per-second pool of 180000
+            // ("X-SAPI-USED-IP-WEIGHT-1S"; the Chinese page names the UID
+            // pool): a call that would not fit waits for the next second.
+            let to_next_second =
+                Duration::from_millis((1000 - now_ms.rem_euclid(1000)) as u64 + 50);
+            for (name, host) in [
+                ("x-sapi-used-ip-weight-1s", true),
+                ("x-sapi-used-uid-weight-1s", false),
+            ] {
+                if let Some(used) = num(name)
+                    && used > BINANCE_SAPI_WEIGHT_PER_SECOND - BINANCE_WITHDRAW_HISTORY_WEIGHT
+                {
+                    out.push(if host {
+                        Throttle::Host(to_next_second)
+                    } else {
+                        Throttle::Key(to_next_second)
                     });
                 }
             }

@@ -46,8 +46,8 @@ pub use findings::{Finding, KeyCheck, KeyCheckError, Severity, findings};
 pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
 pub use types::{
     Activity, BaseUrl, Capabilities, Credentials, Environment, Exchange, KeyReport, KeyType,
-    Narrowing, OrderEvent, Permissions, RejectReason, Rejection, Revocation, RevocationCheck,
-    Scope, Timestamp, TransferEvent,
+    MAX_PAGES, Narrowing, OrderEvent, Permissions, RejectReason, Rejection, Revocation,
+    RevocationCheck, Scope, SourceError, Timestamp, TransferEvent,
 };
 
 use http::{CallSpec, Prepared, RawResponse, Transport};
@@ -259,6 +259,12 @@ impl Endpoint {
     }
 
     /// Recent orders, withdrawals and deposits since `since`, normalized.
+    ///
+    /// Each source (orders, withdrawals, deposits) is listed on its own: one
+    /// that fails (a missing permission, an endpoint the environment lacks)
+    /// is reported in [`Activity::errors`] and the others are still listed.
+    /// Only when no source could be listed is the first error returned.
+    /// Pagination is followed up to [`MAX_PAGES`] pages per source.
     pub async fn recent_activity(
         &self,
         creds: &Credentials,
@@ -375,6 +381,88 @@ impl Endpoint {
     fn now_ms(&self) -> i64 {
         self.transport.now_ms(self.exchange)
     }
+}
+
+/// An activity listing being built source by source.
+pub(crate) struct Listing {
+    activity: Activity,
+    first_error: Option<ExchangeError>,
+}
+
+impl Listing {
+    pub(crate) fn new(exchange: Exchange, since: Timestamp) -> Listing {
+        Listing {
+            activity: Activity {
+                exchange,
+                since,
+                orders: None,
+                withdrawals: None,
+                deposits: None,
+                notes: Vec::new(),
+                errors: Vec::new(),
+            },
+            first_error: None,
+        }
+    }
+
+    /// One source's outcome: its list, or `None` and its error recorded.
+    fn source<T>(
+        &mut self,
+        source: &'static str,
+        result: Result<Vec<T>, ExchangeError>,
+    ) -> Option<Vec<T>> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.activity.errors.push(SourceError {
+                    source,
+                    code: e.code().to_string(),
+                    message: e.to_string(),
+                });
+                self.first_error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn orders(&mut self, r: Result<Vec<OrderEvent>, ExchangeError>) {
+        self.activity.orders = self.source("orders", r);
+    }
+
+    pub(crate) fn withdrawals(&mut self, r: Result<Vec<TransferEvent>, ExchangeError>) {
+        self.activity.withdrawals = self.source("withdrawals", r);
+    }
+
+    pub(crate) fn deposits(&mut self, r: Result<Vec<TransferEvent>, ExchangeError>) {
+        self.activity.deposits = self.source("deposits", r);
+    }
+
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
+        self.activity.notes.push(note.into());
+    }
+
+    /// The listing; when no source could be listed, the first error.
+    pub(crate) fn finish(self) -> Result<Activity, ExchangeError> {
+        let a = self.activity;
+        let listed = a.orders.is_some() || a.withdrawals.is_some() || a.deposits.is_some();
+        match self.first_error {
+            Some(e) if !listed => Err(e),
+            _ => Ok(a),
+        }
+    }
+}
+
+/// Splits `[since, now]` into windows of at most `span_ms`, newest first,
+/// at most `max` of them; `true` if older time was left out.
+pub(crate) fn windows(since: i64, now: i64, span_ms: i64, max: usize) -> (Vec<(i64, i64)>, bool) {
+    let mut out = Vec::new();
+    let mut end = now;
+    while end > since && out.len() < max {
+        let start = (end - span_ms).max(since);
+        out.push((start, end));
+        end = start;
+    }
+    (out, end > since)
 }
 
 /// What each adapter does automatically.

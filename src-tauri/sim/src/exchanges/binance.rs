@@ -63,6 +63,18 @@ fn route(st: &State, req: &Req, weight: f64) -> Resp {
     if let Err(ra) = st.take_ip(EX, req.peer, weight) {
         return rate_limited(ra);
     }
+    // Deposit / withdraw history: "time between startTime and endTime must
+    // be less than 90 days" (endTime defaults to now)
+    // https://developers.binance.com/docs/wallet/capital/withdraw-history
+    if req.path.starts_with("/sapi/v1/capital/") {
+        let n = |p: &str| req.param(p).and_then(|v| v.parse::<i64>().ok());
+        if let Some(start) = n("startTime") {
+            let end = n("endTime").unwrap_or_else(|| st.now_ms(EX));
+            if end - start >= 90 * 86_400_000 {
+                return err(400, -1127, "Lookup interval is too big.");
+            }
+        }
+    }
     if req.method == hyper::Method::GET && req.path == "/api/v3/time" {
         return Resp::json(200, json!({"serverTime": st.now_ms(EX)}));
     }
@@ -221,6 +233,10 @@ fn since(req: &Req) -> Option<i64> {
     req.param("startTime").and_then(|s| s.parse().ok())
 }
 
+fn until(req: &Req) -> Option<i64> {
+    req.param("endTime").and_then(|s| s.parse().ok())
+}
+
 fn open_orders(k: &KeyState, _: &Req) -> Value {
     Value::Array(
         items(&k.account, ActivityKind::Order, None)
@@ -238,7 +254,7 @@ fn open_orders(k: &KeyState, _: &Req) -> Value {
 
 fn deposits(k: &KeyState, req: &Req) -> Value {
     Value::Array(
-        items(&k.account, ActivityKind::Deposit, since(req))
+        super::items_between(&k.account, ActivityKind::Deposit, since(req), until(req))
             .into_iter()
             .map(|d| {
                 json!({
@@ -252,7 +268,7 @@ fn deposits(k: &KeyState, req: &Req) -> Value {
 
 fn withdrawals(k: &KeyState, req: &Req) -> Value {
     Value::Array(
-        items(&k.account, ActivityKind::Withdrawal, since(req))
+        super::items_between(&k.account, ActivityKind::Withdrawal, since(req), until(req))
             .into_iter()
             .map(|w| {
                 json!({
