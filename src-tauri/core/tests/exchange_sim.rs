@@ -1734,6 +1734,80 @@ async fn kraken_rate_limit_in_the_body_is_typed() {
     );
 }
 
+/// A custom base URL does not turn the OKX demo header off: a demo key
+/// there is recognised (OKX 50101 "APIKey does not match current
+/// environment" without the header, accepted with it) and used as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_okx_demo_key_at_a_custom_base_url_is_recognised() {
+    let now = now_ms();
+    let f = Fixture::with(
+        Accounts {
+            keys: vec![KeyAccount {
+                passphrase: Some(OKX_PASS.into()),
+                demo: true,
+                activity: activity(&[(ActivityKind::Order, "1001", "")]),
+                ..KeyAccount::hmac(SimExchange::Okx, "OKXDEMO", OKX_SECRET, &[SimScope::Read])
+            }],
+            ..Accounts::default()
+        },
+        fast_config(),
+    )
+    .await;
+    let ep = f.ep(Exchange::Okx);
+    let c = Credentials::hmac("OKXDEMO", OKX_SECRET).with_passphrase(OKX_PASS);
+    let r = ep.verify(&c).await.unwrap();
+    assert!(r.authenticated, "{r:?}");
+    assert!(
+        r.notes.iter().any(|n| n.contains("demo-trading key")),
+        "{:?}",
+        r.notes
+    );
+    let a = ep
+        .recent_activity(&c, Timestamp::from_unix_ms(now - 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(a.orders.unwrap().len(), 1);
+    // A deleted demo key is still an (unproven) invalid key, not a demo
+    // key.
+    f.sim.revoke(SimExchange::Okx, "OKXDEMO");
+    let fresh = ExchangeClient::new(fast_config()).unwrap();
+    let env: Environment = f.sim.url(SimExchange::Okx).parse().unwrap();
+    let r = fresh
+        .endpoint(Exchange::Okx, &env)
+        .unwrap()
+        .verify(&c)
+        .await
+        .unwrap();
+    assert_eq!(rejection(&r).reason, RejectReason::InvalidKey);
+}
+
+#[test]
+fn known_hosts_are_their_sites() {
+    let client = ExchangeClient::new(HttpConfig::default()).unwrap();
+    // A Binance testnet URL given as a custom base URL is the testnet.
+    for (ex, url, name) in [
+        (Exchange::Okx, "https://eea.okx.com", "OKX EEA"),
+        (Exchange::Okx, "https://us.okx.com", "OKX US"),
+        (Exchange::Bybit, "https://api.bybit.nl", "Bybit NL"),
+        (
+            Exchange::Bybit,
+            "https://api-demo.bybit.com",
+            "Bybit demo trading",
+        ),
+        (Exchange::Binance, "https://api.binance.us", "Binance.US"),
+        (
+            Exchange::Binance,
+            "https://testnet.binance.vision",
+            "Binance spot testnet",
+        ),
+    ] {
+        let env: Environment = url.parse().unwrap();
+        assert!(client.endpoint(ex, &env).is_ok());
+        let host = url.trim_start_matches("https://");
+        assert_eq!(site_of(ex, host).map(|s| s.name), Some(name));
+    }
+}
+
 #[test]
 fn environments_and_capabilities() {
     let client = ExchangeClient::new(HttpConfig::default()).unwrap();

@@ -285,6 +285,9 @@ pub(super) async fn activity(
             .collect()
     }));
     l.note("Binance order history needs a symbol: only currently open orders are listed.");
+    if l.stop() {
+        return l.finish();
+    }
     if ep.testnet {
         // "only the /api endpoints are available" on the spot testnet.
         let none = || ExchangeError::UnsupportedEnvironment {
@@ -309,6 +312,9 @@ pub(super) async fn activity(
         older |= t;
         v
     }));
+    if l.stop() {
+        return l.finish();
+    }
     let w = transfers(
         ep,
         creds,

@@ -446,6 +446,9 @@ pub(super) async fn activity(
     }));
     // "Can query by the master UID's api key only": a sub-account key's
     // error is reported for this source alone.
+    if l.stop() {
+        return l.finish();
+    }
     let w = paged(
         ep,
         creds,
@@ -462,6 +465,9 @@ pub(super) async fn activity(
             .filter_map(|t| transfer(t, "withdrawId", "createTime"))
             .collect()
     }));
+    if l.stop() {
+        return l.finish();
+    }
     let d = paged(
         ep,
         creds,

@@ -344,6 +344,9 @@ pub(crate) struct Transport {
     /// (exchange, host, environment, key id, secret, passphrase). Only the
     /// digest is kept, never the credentials.
     authenticated: Mutex<HashMap<[u8; 32], Instant>>,
+    /// OKX keys found to be demo-trading keys at a custom base URL, by
+    /// (host, key id): their calls carry `x-simulated-trading: 1`.
+    okx_demo_keys: Mutex<std::collections::HashSet<(String, String)>>,
     requests: AtomicU64,
     rate_limited: AtomicU64,
     retries: AtomicU64,
@@ -374,6 +377,7 @@ impl Transport {
             clock_offsets: Mutex::new(HashMap::new()),
             nonces: Mutex::new(HashMap::new()),
             authenticated: Mutex::new(HashMap::new()),
+            okx_demo_keys: Mutex::new(std::collections::HashSet::new()),
             requests: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -440,6 +444,19 @@ impl Transport {
             .ok()
             .and_then(|m| m.get(digest).copied())
             .is_some_and(|t| t.elapsed() <= self.config.proof_window)
+    }
+
+    /// Whether this OKX key at this host was found to be a demo key.
+    pub(crate) fn is_okx_demo(&self, host: &str, key: &str) -> bool {
+        self.okx_demo_keys
+            .lock()
+            .is_ok_and(|s| s.contains(&(host.to_string(), key.to_string())))
+    }
+
+    pub(crate) fn note_okx_demo(&self, host: &str, key: &str) {
+        if let Ok(mut s) = self.okx_demo_keys.lock() {
+            s.insert((host.to_string(), key.to_string()));
+        }
     }
 
     pub(crate) fn note_rate_limited(&self) {

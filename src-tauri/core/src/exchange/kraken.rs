@@ -354,11 +354,17 @@ pub(super) async fn activity(
     }));
     // Each needs its own permission (withdrawals: "Funds permissions -
     // Withdraw" or "Query"): a refusal is reported for that source alone.
+    if l.stop() {
+        return l.finish();
+    }
     l.withdrawals(
         private(ep, creds, "WithdrawStatus", &start, 1.0)
             .await
             .map(|v| transfers(&v)),
     );
+    if l.stop() {
+        return l.finish();
+    }
     l.deposits(
         private(ep, creds, "DepositStatus", &start, 1.0)
             .await

@@ -37,7 +37,9 @@ pub(super) fn capabilities() -> Capabilities {
 
 fn reason_for(code: &str) -> RejectReason {
     match code {
-        "50111" | "50119" | "50101" | "50103" => RejectReason::InvalidKey,
+        // "50101: APIKey does not match current environment".
+        "50101" => RejectReason::WrongEnvironment,
+        "50111" | "50119" | "50103" => RejectReason::InvalidKey,
         "50113" | "50106" => RejectReason::BadSignature,
         "50105" | "50104" => RejectReason::WrongPassphrase,
         "50102" | "50112" | "50107" => RejectReason::Timestamp,
@@ -107,7 +109,7 @@ async fn signed_get(
                     passphrase.expose_secret().to_string(),
                 ),
             ];
-            if ep.okx_demo {
+            if ep.okx_demo || ep.transport.is_okx_demo(&ep.host(), &creds.api_key) {
                 headers.push(("x-simulated-trading", "1".to_string()));
             }
             Ok(Prepared {
@@ -248,6 +250,9 @@ pub(super) async fn activity(
     }));
     // "to: Receiving address" (Get withdrawal history,
     // https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history).
+    if l.stop() {
+        return l.finish();
+    }
     let w = signed_get(
         ep,
         creds,
@@ -256,6 +261,9 @@ pub(super) async fn activity(
     )
     .await;
     l.withdrawals(w.map(|w| transfers(&w, "wdId", "to")));
+    if l.stop() {
+        return l.finish();
+    }
     let d = signed_get(
         ep,
         creds,

@@ -563,6 +563,10 @@ pub enum RejectReason {
     PermissionDenied,
     /// The key expired or was frozen.
     Expired,
+    /// The key belongs to another site or environment of the exchange
+    /// (OKX EEA / US, demo vs live, a Bybit regional host or testnet,
+    /// Binance.US): the message says which, when Keyward could tell.
+    WrongEnvironment,
     /// The exchange answered "unauthorized" without saying why (Coinbase).
     Unauthorized,
     /// A rejection with a code Keyward does not classify.
