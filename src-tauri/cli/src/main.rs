@@ -315,7 +315,7 @@ struct AddArgs {
     /// Key type: hmac, ed25519, rsa, ecdsa_jwt.
     #[arg(long, default_value = "hmac")]
     key_type: String,
-    /// Declared scopes, comma-separated: read,trade,withdraw,transfer,futures,margin.
+    /// Declared scopes, comma-separated: read,trade,withdraw,transfer,futures,margin,options.
     #[arg(long, value_delimiter = ',', default_value = "read")]
     scopes: Vec<String>,
     /// Whitelisted IP or CIDR (repeatable).

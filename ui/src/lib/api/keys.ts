@@ -14,7 +14,7 @@ export const EXCHANGES = [
 ] as const;
 export type Exchange = (typeof EXCHANGES)[number];
 
-export const SCOPES = ['read', 'trade', 'withdraw', 'transfer', 'futures', 'margin'] as const;
+export const SCOPES = ['read', 'trade', 'withdraw', 'transfer', 'futures', 'margin', 'options'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const KEY_TYPES = ['hmac', 'ed25519', 'rsa', 'ecdsa_jwt'] as const;
