@@ -791,7 +791,14 @@ async fn options_is_a_declarable_scope() {
         session
             .add_key(
                 Actor::Cli,
-                key(label, Exchange::Bybit, url.clone(), "BYBITOPTIONS", BYBIT_SECRET, &scopes),
+                key(
+                    label,
+                    Exchange::Bybit,
+                    url.clone(),
+                    "BYBITOPTIONS",
+                    BYBIT_SECRET,
+                    &scopes,
+                ),
             )
             .unwrap();
     }

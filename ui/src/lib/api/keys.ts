@@ -68,7 +68,9 @@ export interface KeyInput {
   api_key_id: string;
   secret: string;
   passphrase: string | null;
-  key_type: KeyType;
+  /** `auto`: recognised from the secret as the exchange hands it over (a
+   * Coinbase CDP key file also fills an empty key id). */
+  key_type: KeyType | 'auto';
   scopes: Scope[];
   ip_whitelist: string[];
   /** Names only (kind unspecified); details are set with `services.ts`. */
