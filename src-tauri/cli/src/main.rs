@@ -351,18 +351,21 @@ struct AddArgs {
     /// Unique label (1–64 characters).
     #[arg(long)]
     label: String,
-    /// The public API key id.
+    /// The public API key id (a Coinbase CDP key file carries it: then it
+    /// may be left out).
     #[arg(long)]
-    api_key: String,
+    api_key: Option<String>,
     #[command(flatten)]
     secret: SecretSource,
     /// Read the passphrase from a file (with --secret-file).
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
-    /// Key type: hmac, ed25519, rsa, ecdsa_jwt.
-    #[arg(long, default_value = "hmac")]
-    key_type: String,
-    /// Declared scopes, comma-separated: read,trade,withdraw,transfer,futures,margin.
+    /// Key type: hmac, ed25519, rsa, ecdsa_jwt. Without it, the type is
+    /// recognised from the secret as the exchange hands it over (a Coinbase
+    /// CDP key file, an EC or PKCS#8 PEM, a base64 Ed25519 secret).
+    #[arg(long)]
+    key_type: Option<String>,
+    /// Declared scopes, comma-separated: read,trade,withdraw,transfer,futures,margin,options.
     #[arg(long, value_delimiter = ',', default_value = "read")]
     scopes: Vec<String>,
     /// Whitelisted IP or CIDR (repeatable).
@@ -790,14 +793,36 @@ fn add(session: &mut Session, args: &AddArgs) -> Result<ExitCode, CliError> {
     } else {
         Environment::Mainnet
     };
+    // Declared, or recognised from the secret as the exchange hands it over.
+    let (key_type, secret, key_name) = match &args.key_type {
+        Some(kt) => (kt.parse::<KeyType>()?, secret, None),
+        None => {
+            let found = vault::validate::recognise_secret(exchange, secret.expose())?;
+            (found.key_type, found.secret, found.key_name)
+        }
+    };
+    let api_key_id = match (&args.api_key, key_name) {
+        (Some(id), Some(name)) if *id != name => {
+            return Err(CliError::Input {
+                message: "--api-key differs from the key name in the key file".into(),
+            });
+        }
+        (Some(id), _) => id.clone(),
+        (None, Some(name)) => name,
+        (None, None) => {
+            return Err(CliError::Input {
+                message: "give the key id with --api-key".into(),
+            });
+        }
+    };
     let key = NewKey {
         label: args.label.clone(),
         exchange,
         environment,
-        api_key_id: args.api_key.clone(),
+        api_key_id,
         secret,
         passphrase,
-        key_type: args.key_type.parse::<KeyType>()?,
+        key_type,
         scopes: parse_scopes(&args.scopes)?,
         ip_whitelist: args.ips.clone(),
         linked_services: vault::keep_by_name(&[], &args.used_by),

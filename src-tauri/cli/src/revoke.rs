@@ -42,6 +42,11 @@ pub struct RevokeArgs {
     /// You deleted the key(s) on the exchange's website yourself.
     #[arg(long)]
     confirm_manual: bool,
+    /// With LABEL: check the key live, show the steps, wait while you
+    /// delete it on the website (Enter when done), then check it is
+    /// rejected: the only way a manual deletion can be proven.
+    #[arg(long, conflicts_with_all = ["confirm_manual", "all"])]
+    wait: bool,
     /// Print JSON (an object for LABEL, an array for --all).
     #[arg(long)]
     json: bool,
@@ -74,14 +79,26 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
     };
     match (&args.label, exchange) {
         (Some(label), _) => {
-            let outcome = match runtime.block_on(vault::revoke_key(
-                &mut session,
-                &client,
-                Actor::Cli,
-                grant,
-                label,
-                args.confirm_manual,
-            )) {
+            let run = if args.wait {
+                runtime.block_on(vault::revoke_key_waiting(
+                    &mut session,
+                    &client,
+                    Actor::Cli,
+                    grant,
+                    label,
+                    crate::rotate::wait_for_deletion,
+                ))
+            } else {
+                runtime.block_on(vault::revoke_key(
+                    &mut session,
+                    &client,
+                    Actor::Cli,
+                    grant,
+                    label,
+                    args.confirm_manual,
+                ))
+            };
+            let outcome = match run {
                 Ok(o) => o,
                 Err(e) => return refused(e),
             };

@@ -81,6 +81,12 @@ pub enum RotateCommand {
         /// You deleted the old key on the exchange's website yourself.
         #[arg(long)]
         confirm_manual: bool,
+        /// Check the old key live, show the steps, wait while you delete it
+        /// on the website (Enter when done), then check it is rejected: the
+        /// only way a manual deletion can be proven (the exchanges' "invalid
+        /// key" answers are ambiguous without a success just before).
+        #[arg(long, conflicts_with = "confirm_manual")]
+        wait: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -278,6 +284,26 @@ fn print_verification(out: &VerifyOutcome) {
     }
 }
 
+/// `--wait`: shows the manual steps and waits until the user pressed
+/// Enter (done) or closed stdin / typed `q` (stop). Reads stdin on a
+/// blocking thread.
+pub(crate) async fn wait_for_deletion(reason: String, steps: Vec<String>) -> bool {
+    say!("{reason}. The key works from here now; revoke it by hand:");
+    for (i, s) in steps.iter().enumerate() {
+        say!("  {}. {s}", i + 1);
+    }
+    say!("Press Enter once it is deleted (q to stop).");
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(0) | Err(_) => false,
+            Ok(_) => line.trim() != "q",
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
 pub(crate) fn print_outcome(o: &RevokeOutcome) {
     match o {
         RevokeOutcome::Revoked {
@@ -297,7 +323,9 @@ pub(crate) fn print_outcome(o: &RevokeOutcome) {
             for (i, s) in steps.iter().enumerate() {
                 say!("  {}. {s}", i + 1);
             }
-            say!("then run the command again with --confirm-manual");
+            say!(
+                "then run the command again with --wait (Keyward checks the key, waits while you delete it, and proves it) or --confirm-manual"
+            );
         }
         RevokeOutcome::StillActive { message, .. } => {
             say_err!("error: !!! {message} !!!");
@@ -456,6 +484,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             label,
             proof,
             confirm_manual,
+            wait,
             json: as_json,
             timeout,
         } => {
@@ -477,14 +506,26 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 Ok(n) => n,
                 Err(code) => return Ok(code),
             };
-            let outcome = match runtime.block_on(vault::rotation_revoke_old(
-                &mut session,
-                &client,
-                Actor::Cli,
-                grant,
-                label,
-                *confirm_manual,
-            )) {
+            let run = if *wait {
+                runtime.block_on(vault::rotation_revoke_old_waiting(
+                    &mut session,
+                    &client,
+                    Actor::Cli,
+                    grant,
+                    label,
+                    wait_for_deletion,
+                ))
+            } else {
+                runtime.block_on(vault::rotation_revoke_old(
+                    &mut session,
+                    &client,
+                    Actor::Cli,
+                    grant,
+                    label,
+                    *confirm_manual,
+                ))
+            };
+            let outcome = match run {
                 Ok(o) => o,
                 Err(e) => return refused(e),
             };

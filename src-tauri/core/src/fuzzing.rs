@@ -55,5 +55,6 @@ pub fn exchange_response(
         status,
         body: body.to_vec(),
         retry_after: retry_after_header.and_then(retry_after),
+        headers: Vec::new(),
     })
 }

@@ -782,3 +782,65 @@ async fn secrets_never_reach_results_debug_output_or_the_vault_files() {
     }
     assert!(json.contains("binance-bot") && debug.contains("binance-bot"));
 }
+
+/// "options" is a declarable scope: a Bybit key with options passes once
+/// options is declared, and is flagged while it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_is_a_declarable_scope() {
+    use SimScope as S;
+    let (_, sim) = keyward_sim::spawn(Accounts {
+        keys: vec![KeyAccount {
+            ips: vec!["192.0.2.30".into()],
+            ..KeyAccount::hmac(
+                SimExchange::Bybit,
+                "BYBITOPTIONS",
+                BYBIT_SECRET,
+                &[S::Read, S::Trade, S::Options],
+            )
+        }],
+        ..Accounts::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = Vault::create(
+        &dir.path().join("vault.keyward"),
+        &MasterPassword::from("correct horse battery staple"),
+        KdfParams::MINIMUM,
+        Actor::Cli,
+    )
+    .unwrap();
+    let url = sim.url(SimExchange::Bybit);
+    assert_eq!("options".parse::<Scope>().unwrap(), Scope::Options);
+    for (label, scopes) in [
+        ("declared", vec![Scope::Read, Scope::Trade, Scope::Options]),
+        ("undeclared", vec![Scope::Read, Scope::Trade]),
+    ] {
+        session
+            .add_key(
+                Actor::Cli,
+                key(
+                    label,
+                    Exchange::Bybit,
+                    url.clone(),
+                    "BYBITOPTIONS",
+                    BYBIT_SECRET,
+                    &scopes,
+                ),
+            )
+            .unwrap();
+    }
+    let client = ExchangeClient::new(fast_config()).unwrap();
+    let results = vault::verify_session(&mut session, &client, &CheckSelection::All, Actor::Cli)
+        .await
+        .unwrap();
+    let mentions_options = |r: &KeyVerification| {
+        r.findings
+            .iter()
+            .any(|f| f.severity >= Severity::Warning && f.message.contains("options"))
+    };
+    let declared = by_label(&results, "declared");
+    assert!(declared.authenticated);
+    assert!(!mentions_options(declared), "{:?}", declared.findings);
+    assert!(mentions_options(by_label(&results, "undeclared")));
+}

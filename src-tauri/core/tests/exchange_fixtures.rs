@@ -359,3 +359,46 @@ async fn okx_withdrawal_address_is_read_from_to() {
         "the simulator lacks {missing:?}: {body}"
     );
 }
+
+#[test]
+fn kraken_too_many_requests_is_a_rate_limit() {
+    let e = exchange_response(
+        Exchange::Kraken,
+        false,
+        200,
+        None,
+        br#"{"error":["EGeneral:Too many requests"]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "rate_limited", "{e:?}");
+}
+
+#[test]
+fn okx_documented_account_config_parses() {
+    let r = parses(Exchange::Okx, "account-config");
+    let p = &r.permissions;
+    assert_eq!(
+        (p.read, p.trade, p.withdraw),
+        (Some(true), Some(true), Some(true))
+    );
+    assert_eq!(r.ip_restricted, Some(false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_simulator_serves_the_documented_account_config_fields() {
+    simulator_agrees(
+        Exchange::Okx,
+        "account-config",
+        KeyAccount {
+            passphrase: Some("Pass-1".into()),
+            ..KeyAccount::hmac(
+                SimExchange::Okx,
+                "OKXCFG",
+                "22582BD0CFF14C41EDBF1AB98506286D",
+                &[SimScope::Read],
+            )
+        },
+        Credentials::hmac("OKXCFG", "22582BD0CFF14C41EDBF1AB98506286D").with_passphrase("Pass-1"),
+    )
+    .await;
+}

@@ -1144,6 +1144,198 @@ async fn recent_activity_is_normalized() {
     assert!(a.orders.unwrap().is_empty());
 }
 
+fn many(kind: ActivityKind, n: usize, from_ms: i64, step_ms: i64) -> Vec<ActivityItem> {
+    (0..n)
+        .map(|i| ActivityItem {
+            kind,
+            id: format!("{kind:?}-{i}"),
+            time_ms: from_ms - step_ms * i as i64,
+            symbol: "BTCUSDT".into(),
+            side: "buy".into(),
+            asset: "BTC".into(),
+            amount: "0.01".into(),
+            price: "50000".into(),
+            status: String::new(),
+            address: "bc1qexample".into(),
+            tx_id: format!("tx-{i}"),
+        })
+        .collect()
+}
+
+/// Pages are followed (Coinbase `has_next`/`cursor`, Kraken `ofs`, Bybit
+/// `nextPageCursor`) and the documented windows are walked (Binance 90
+/// days, Bybit 7 / 30 days) instead of being refused; the simulator
+/// refuses wider windows as the exchanges do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_activity_follows_pages_and_windows() {
+    const DAY: i64 = 86_400_000;
+    let now = now_ms();
+    let mut accounts = Accounts::default();
+    let mut add = |mut k: KeyAccount, activity: Vec<ActivityItem>| {
+        k.activity = activity;
+        accounts.keys.push(k);
+    };
+    add(
+        KeyAccount::asymmetric(
+            SimExchange::Coinbase,
+            CB_ES,
+            &p256_public_pem(&p256_key(2)),
+            &[SimScope::Read],
+        ),
+        many(ActivityKind::Order, 250, now - 60_000, 60_000),
+    );
+    add(
+        KeyAccount::hmac(
+            SimExchange::Kraken,
+            "KRAKENKEY",
+            KRAKEN_SECRET,
+            &[SimScope::Read],
+        ),
+        many(ActivityKind::Order, 120, now - 60_000, 60_000),
+    );
+    // 60 withdrawals over the last 50 days (two 30-day windows, pages of
+    // 50) and orders over 12 days (two 7-day windows).
+    let mut bybit = many(ActivityKind::Withdrawal, 60, now - 60_000, 50 * DAY / 60);
+    bybit.extend(many(ActivityKind::Order, 30, now - 60_000, 12 * DAY / 30));
+    add(
+        KeyAccount::hmac(
+            SimExchange::Bybit,
+            "BYBITKEY",
+            BYBIT_SECRET,
+            &[SimScope::Read],
+        ),
+        bybit,
+    );
+    // Binance deposits over 150 days: two 90-day windows.
+    add(
+        KeyAccount::hmac(
+            SimExchange::Binance,
+            "BINHMAC",
+            BIN_SECRET,
+            &[SimScope::Read],
+        ),
+        many(ActivityKind::Deposit, 15, now - 60_000, 10 * DAY),
+    );
+    let f = Fixture::with(accounts, fast_config()).await;
+    let since = |days: i64| Timestamp::from_unix_ms(now - days * DAY);
+
+    let a = f
+        .ep(Exchange::Coinbase)
+        .recent_activity(&creds(Exchange::Coinbase), since(1))
+        .await
+        .unwrap();
+    assert_eq!(a.orders.unwrap().len(), 250);
+    let a = f
+        .ep(Exchange::Kraken)
+        .recent_activity(&creds(Exchange::Kraken), since(1))
+        .await
+        .unwrap();
+    assert_eq!(a.orders.unwrap().len(), 120, "{:?}", a.notes);
+    let a = f
+        .ep(Exchange::Bybit)
+        .recent_activity(&creds(Exchange::Bybit), since(60))
+        .await
+        .unwrap();
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert_eq!(a.withdrawals.unwrap().len(), 60);
+    assert_eq!(a.orders.unwrap().len(), 30);
+    let a = f
+        .ep(Exchange::Binance)
+        .recent_activity(&creds(Exchange::Binance), since(160))
+        .await
+        .unwrap();
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert_eq!(a.deposits.unwrap().len(), 15);
+    assert_eq!(f.sim.stats().rate_limited.values().sum::<u64>(), 0);
+}
+
+/// A listing stops at the stated cap and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_activity_stops_at_the_page_cap_and_says_so() {
+    let now = now_ms();
+    let f = Fixture::with(
+        Accounts {
+            keys: vec![KeyAccount {
+                activity: many(ActivityKind::Order, 1100, now - 60_000, 1_000),
+                ..KeyAccount::asymmetric(
+                    SimExchange::Coinbase,
+                    CB_ES,
+                    &p256_public_pem(&p256_key(2)),
+                    &[SimScope::Read],
+                )
+            }],
+            ..Accounts::default()
+        },
+        fast_config(),
+    )
+    .await;
+    let a = f
+        .ep(Exchange::Coinbase)
+        .recent_activity(
+            &creds(Exchange::Coinbase),
+            Timestamp::from_unix_ms(now - 86_400_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.orders.unwrap().len(), 100 * MAX_PAGES);
+    assert!(
+        a.notes.iter().any(|n| n.contains("stopped after")),
+        "{:?}",
+        a.notes
+    );
+}
+
+/// A source the key may not list (Bybit withdrawal records are for the
+/// main account's key only) is reported on its own; the others are listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_fails_is_reported_and_the_others_are_listed() {
+    let now = now_ms();
+    let mut act = many(ActivityKind::Order, 3, now - 60_000, 60_000);
+    act.extend(many(ActivityKind::Deposit, 2, now - 60_000, 60_000));
+    let f = Fixture::with(
+        Accounts {
+            keys: vec![KeyAccount {
+                parent_uid: Some("24617703".into()),
+                activity: act,
+                ..KeyAccount::hmac(
+                    SimExchange::Bybit,
+                    "BYBITSUB",
+                    BYBIT_SECRET,
+                    &[SimScope::Read],
+                )
+            }],
+            ..Accounts::default()
+        },
+        fast_config(),
+    )
+    .await;
+    let a = f
+        .ep(Exchange::Bybit)
+        .recent_activity(
+            &Credentials::hmac("BYBITSUB", BYBIT_SECRET),
+            Timestamp::from_unix_ms(now - 86_400_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.orders.as_ref().map(Vec::len), Some(3));
+    assert_eq!(a.deposits.as_ref().map(Vec::len), Some(2));
+    assert!(a.withdrawals.is_none(), "not guessed as empty");
+    assert_eq!(a.errors.len(), 1);
+    assert_eq!(a.errors[0].source, "withdrawals");
+    assert_eq!(a.errors[0].code, "rejected");
+    // Nothing listable at all: an error, not an empty listing.
+    f.sim.revoke(SimExchange::Bybit, "BYBITSUB");
+    assert!(
+        f.ep(Exchange::Bybit)
+            .recent_activity(
+                &Credentials::hmac("BYBITSUB", BYBIT_SECRET),
+                Timestamp::from_unix_ms(now - 86_400_000),
+            )
+            .await
+            .is_err()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_429_with_retry_after_is_honoured() {
     let f = Fixture::new().await;
@@ -1260,11 +1452,9 @@ async fn bans_are_typed_and_not_retried() {
         ),
         "{e:?}"
     );
-    // Bybit 403: IP ban of at least ten minutes.
-    f.sim.add_fault(Fault {
-        status: Some(403),
-        ..Fault::new(FaultKind::ServerError).on(SimExchange::Bybit)
-    });
+    // Bybit "403, access too frequent": IP ban of at least ten minutes.
+    f.sim
+        .add_fault(Fault::new(FaultKind::TooFrequent).on(SimExchange::Bybit));
     match f
         .ep(Exchange::Bybit)
         .verify(&creds(Exchange::Bybit))
@@ -1277,6 +1467,98 @@ async fn bans_are_typed_and_not_retried() {
         other => panic!("{other:?}"),
     }
     assert_eq!(f.client.stats().retries, 0);
+}
+
+/// A CDN's 403 page (CloudFront blocking a country) is not Bybit's
+/// ten-minute IP ban: typed as `blocked`, and the next call is not held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudfront_403_is_not_a_ban() {
+    let f = Fixture::new().await;
+    f.sim
+        .add_fault(Fault::new(FaultKind::GeoBlock).on(SimExchange::Bybit));
+    let bybit = f.ep(Exchange::Bybit);
+    let e = bybit.verify(&creds(Exchange::Bybit)).await.unwrap_err();
+    assert!(
+        matches!(e, ExchangeError::Blocked { status: 403, .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), "blocked");
+    assert!(e.to_string().contains("CloudFront"), "{e}");
+    let started = Instant::now();
+    assert!(
+        bybit
+            .verify(&creds(Exchange::Bybit))
+            .await
+            .unwrap()
+            .authenticated
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Binance's used-weight header near the minute's limit holds further
+/// calls until the next minute instead of drawing a 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_used_weight_header_holds_calls_instead_of_drawing_a_429() {
+    let f = Fixture::new().await;
+    // Another program on this address used almost all of this minute's
+    // /sapi weight.
+    f.sim
+        .add_binance_weight(true, "127.0.0.1".parse().unwrap(), 11_999.0);
+    let ep = f.ep(Exchange::Binance);
+    let c = creds(Exchange::Binance);
+    assert!(ep.verify(&c).await.unwrap().authenticated);
+    let sent = f.sim.stats().requests[&SimExchange::Binance];
+    match ep.verify(&c).await {
+        // Held past max_retry_after: refused here, nothing sent.
+        Err(ExchangeError::RateLimited { retry_after, .. }) => {
+            assert!(retry_after.is_some());
+            assert_eq!(f.sim.stats().requests[&SimExchange::Binance], sent);
+        }
+        // Or the minute turned while waiting: sent then, and accepted.
+        Ok(r) => assert!(r.authenticated),
+        Err(e) => panic!("{e:?}"),
+    }
+    assert_eq!(
+        f.sim
+            .stats()
+            .rate_limited
+            .get(&SimExchange::Binance)
+            .copied()
+            .unwrap_or(0),
+        0
+    );
+}
+
+/// Bybit's X-Bapi-Limit-Status / -Reset-Timestamp hold the key's next call
+/// until the reset instead of drawing 10006.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_limit_headers_hold_the_key_until_the_reset() {
+    let mut accounts = accounts();
+    accounts.limits.insert(
+        SimExchange::Bybit,
+        keyward_sim::Limits {
+            ip: None,
+            key: Some(keyward_sim::Bucket {
+                rate: 1.0,
+                burst: 2.0,
+            }),
+        },
+    );
+    let f = Fixture::with(accounts, fast_config()).await;
+    let ep = f.ep(Exchange::Bybit);
+    let c = creds(Exchange::Bybit);
+    for _ in 0..4 {
+        assert!(ep.verify(&c).await.unwrap().authenticated);
+    }
+    assert_eq!(
+        f.sim
+            .stats()
+            .rate_limited
+            .get(&SimExchange::Bybit)
+            .copied()
+            .unwrap_or(0),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1450,6 +1732,80 @@ async fn kraken_rate_limit_in_the_body_is_typed() {
         ),
         "{e:?}"
     );
+}
+
+/// A custom base URL does not turn the OKX demo header off: a demo key
+/// there is recognised (OKX 50101 "APIKey does not match current
+/// environment" without the header, accepted with it) and used as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_okx_demo_key_at_a_custom_base_url_is_recognised() {
+    let now = now_ms();
+    let f = Fixture::with(
+        Accounts {
+            keys: vec![KeyAccount {
+                passphrase: Some(OKX_PASS.into()),
+                demo: true,
+                activity: activity(&[(ActivityKind::Order, "1001", "")]),
+                ..KeyAccount::hmac(SimExchange::Okx, "OKXDEMO", OKX_SECRET, &[SimScope::Read])
+            }],
+            ..Accounts::default()
+        },
+        fast_config(),
+    )
+    .await;
+    let ep = f.ep(Exchange::Okx);
+    let c = Credentials::hmac("OKXDEMO", OKX_SECRET).with_passphrase(OKX_PASS);
+    let r = ep.verify(&c).await.unwrap();
+    assert!(r.authenticated, "{r:?}");
+    assert!(
+        r.notes.iter().any(|n| n.contains("demo-trading key")),
+        "{:?}",
+        r.notes
+    );
+    let a = ep
+        .recent_activity(&c, Timestamp::from_unix_ms(now - 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(a.orders.unwrap().len(), 1);
+    // A deleted demo key is still an (unproven) invalid key, not a demo
+    // key.
+    f.sim.revoke(SimExchange::Okx, "OKXDEMO");
+    let fresh = ExchangeClient::new(fast_config()).unwrap();
+    let env: Environment = f.sim.url(SimExchange::Okx).parse().unwrap();
+    let r = fresh
+        .endpoint(Exchange::Okx, &env)
+        .unwrap()
+        .verify(&c)
+        .await
+        .unwrap();
+    assert_eq!(rejection(&r).reason, RejectReason::InvalidKey);
+}
+
+#[test]
+fn known_hosts_are_their_sites() {
+    let client = ExchangeClient::new(HttpConfig::default()).unwrap();
+    // A Binance testnet URL given as a custom base URL is the testnet.
+    for (ex, url, name) in [
+        (Exchange::Okx, "https://eea.okx.com", "OKX EEA"),
+        (Exchange::Okx, "https://us.okx.com", "OKX US"),
+        (Exchange::Bybit, "https://api.bybit.nl", "Bybit NL"),
+        (
+            Exchange::Bybit,
+            "https://api-demo.bybit.com",
+            "Bybit demo trading",
+        ),
+        (Exchange::Binance, "https://api.binance.us", "Binance.US"),
+        (
+            Exchange::Binance,
+            "https://testnet.binance.vision",
+            "Binance spot testnet",
+        ),
+    ] {
+        let env: Environment = url.parse().unwrap();
+        assert!(client.endpoint(ex, &env).is_ok());
+        let host = url.trim_start_matches("https://");
+        assert_eq!(site_of(ex, host).map(|s| s.name), Some(name));
+    }
 }
 
 #[test]

@@ -154,6 +154,14 @@ impl SimHandle {
         server::revoke(&self.state, ex, api_key)
     }
 
+    /// Adds Binance request weight used this minute by `peer` (as another
+    /// program on the same address would): `sapi` picks the `/sapi` pool.
+    pub fn add_binance_weight(&self, sapi: bool, peer: std::net::IpAddr, weight: f64) {
+        let pool = if sapi { "sapi-ip" } else { "api-ip" };
+        self.state
+            .add_minute_weight(SimExchange::Binance, &format!("{pool}/{peer}"), weight);
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> SimStats {
         state::lock(&self.state.stats).clone()

@@ -86,6 +86,12 @@ pub enum FaultKind {
     Drop,
     /// Answer the exchange's own rate-limit response with `Retry-After`.
     RateLimit,
+    /// Answer 403 with a CDN's HTML page for a blocked country or region
+    /// (CloudFront's "The request could not be satisfied"): not an API ban.
+    GeoBlock,
+    /// Answer Bybit's IP ban: HTTP 403 "access too frequent" (docs v5
+    /// rate-limit: "wait for at least 10 minutes").
+    TooFrequent,
 }
 
 impl Fault {
@@ -133,6 +139,9 @@ pub(crate) struct State {
     limits: HashMap<SimExchange, Limits>,
     limits_enabled: bool,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// Weight used per fixed one-minute window of the exchange clock, by
+    /// pool id (Binance's `X-MBX-USED-WEIGHT-1M` / `X-SAPI-USED-IP-WEIGHT-1M`).
+    minute_weight: Mutex<HashMap<String, (i64, f64)>>,
     pub faults: Mutex<Vec<Fault>>,
     clock: Mutex<HashMap<SimExchange, i64>>,
     pub stats: Mutex<SimStats>,
@@ -169,6 +178,7 @@ impl State {
                 .collect(),
             limits_enabled: accounts.rate_limits,
             buckets: Mutex::new(HashMap::new()),
+            minute_weight: Mutex::new(HashMap::new()),
             faults: Mutex::new(Vec::new()),
             clock: Mutex::new(HashMap::new()),
             stats: Mutex::new(SimStats::default()),
@@ -232,6 +242,47 @@ impl State {
             };
             Err((secs as u64).max(1))
         }
+    }
+
+    /// Adds `weight` to the pool's count for the current minute of the
+    /// exchange clock and returns the new count.
+    pub fn add_minute_weight(&self, ex: SimExchange, pool: &str, weight: f64) -> f64 {
+        let minute = self.now_ms(ex).div_euclid(60_000);
+        let mut m = lock(&self.minute_weight);
+        let slot = m.entry(format!("{ex}/{pool}")).or_insert((minute, 0.0));
+        if slot.0 != minute {
+            *slot = (minute, 0.0);
+        }
+        slot.1 += weight;
+        slot.1
+    }
+
+    /// Milliseconds until the next minute of the exchange clock.
+    pub fn ms_to_next_minute(&self, ex: SimExchange) -> i64 {
+        60_000 - self.now_ms(ex).rem_euclid(60_000)
+    }
+
+    /// The key bucket's capacity, what is left, and when one unit is back
+    /// (exchange ms); `None` when the key is not limited.
+    pub fn key_bucket(&self, ex: SimExchange, key: &str) -> Option<(f64, f64, i64)> {
+        let b = self
+            .limits
+            .get(&ex)
+            .and_then(|l| l.key)
+            .filter(|_| self.limits_enabled)?;
+        let now = Instant::now();
+        let tokens = lock(&self.buckets)
+            .get(&format!("{ex}/key/{key}"))
+            .map(|(t, last)| {
+                (t + now.saturating_duration_since(*last).as_secs_f64() * b.rate).min(b.burst)
+            })
+            .unwrap_or(b.burst);
+        let reset = if tokens >= 1.0 || b.rate <= 0.0 {
+            self.now_ms(ex)
+        } else {
+            self.now_ms(ex) + ((1.0 - tokens) / b.rate * 1000.0).ceil() as i64
+        };
+        Some((b.burst, tokens.floor().max(0.0), reset))
     }
 
     pub fn count_request(&self, ex: SimExchange) {

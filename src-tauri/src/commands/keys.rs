@@ -51,6 +51,9 @@ pub struct KeyInput {
     api_key_id: String,
     secret: String,
     passphrase: Option<String>,
+    /// `hmac`, `ed25519`, `rsa`, `ecdsa_jwt`; `auto` (or empty) recognises
+    /// it from the secret as the exchange hands it over (a Coinbase CDP key
+    /// file, whose key name then fills an empty key id).
     key_type: String,
     scopes: Vec<String>,
     ip_whitelist: Vec<String>,
@@ -97,14 +100,29 @@ fn non_empty(s: Option<String>) -> Option<String> {
 impl KeyInput {
     fn into_new_key(self) -> Result<NewKey, VaultError> {
         let exchange: Exchange = self.exchange.parse()?;
+        let (key_type, secret, api_key_id) = if self.key_type.is_empty() || self.key_type == "auto"
+        {
+            let found = keyward_core::vault::validate::recognise_secret(exchange, &self.secret)?;
+            let id = match found.key_name {
+                Some(name) if self.api_key_id.trim().is_empty() => name,
+                _ => self.api_key_id,
+            };
+            (found.key_type, found.secret, id)
+        } else {
+            (
+                self.key_type.parse::<KeyType>()?,
+                ApiSecret::new(self.secret),
+                self.api_key_id,
+            )
+        };
         Ok(NewKey {
             label: self.label,
             exchange,
             environment: self.environment.into(),
-            api_key_id: self.api_key_id,
-            secret: ApiSecret::new(self.secret),
+            api_key_id,
+            secret,
             passphrase: non_empty(self.passphrase).map(Passphrase::new),
-            key_type: self.key_type.parse::<KeyType>()?,
+            key_type,
             scopes: scopes(&self.scopes)?,
             ip_whitelist: self.ip_whitelist,
             linked_services: keep_by_name(&[], &self.linked_services),

@@ -346,15 +346,14 @@ fn export_import_round_trip_reports_conflicts() {
     let _ = PASSWORD;
 }
 
+/// A test-only P-256 key (SEC1 PEM), as a Coinbase CDP key file holds it.
+const TEST_EC_PEM: &str = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIE8gk5Wnmmh8+Ukx1kvEE4ZIe3105qOXuueJ+F6WVZrYoAoGCCqGSM49\nAwEHoUQDQgAEuQlVykBRw0zZMO2F7QCT/3Qz72It7DMRfpx74gp/7fON5DwIaZnS\nmttt0nblNOE2b4G4bZndutUR0Rl2/zz4sw==\n-----END EC PRIVATE KEY-----\n";
+
 #[test]
 fn secret_file_for_pem_keys() {
     let env = Env::init();
     let pem = env.path("key.pem");
-    std::fs::write(
-        &pem,
-        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg\n-----END EC PRIVATE KEY-----\n",
-    )
-    .unwrap();
+    std::fs::write(&pem, TEST_EC_PEM).unwrap();
     env.run(&[
         "add",
         "--exchange",
@@ -373,4 +372,58 @@ fn secret_file_for_pem_keys() {
         serde_json::from_str(&env.run(&["show", "cdp", "--json"]).ok().stdout).unwrap();
     assert_eq!(d["key_type"], "ecdsa_jwt");
     env.run(&["check"]).ok();
+}
+
+/// A Coinbase CDP key is added as the exchange hands it over: the
+/// downloaded JSON file (its key name and its PEM with literal "\n"), with
+/// the key type recognised; a secret that cannot be the declared type is
+/// refused at add.
+#[test]
+fn a_coinbase_key_file_is_added_as_downloaded() {
+    let env = Env::init();
+    let file = env.path("cdp_api_key.json");
+    let json = serde_json::json!({
+        "name": "organizations/1f2e-aa/apiKeys/9b1c-78",
+        "privateKey": TEST_EC_PEM,
+    })
+    .to_string();
+    assert!(json.contains("\\n"));
+    std::fs::write(&file, json).unwrap();
+    env.run(&[
+        "add",
+        "--exchange",
+        "coinbase",
+        "--label",
+        "cdp-file",
+        "--secret-file",
+        file.to_str().unwrap(),
+    ])
+    .ok();
+    let d: serde_json::Value =
+        serde_json::from_str(&env.run(&["show", "cdp-file", "--json"]).ok().stdout).unwrap();
+    assert_eq!(d["key_type"], "ecdsa_jwt");
+    assert_eq!(d["api_key_id"], "organizations/1f2e-aa/apiKeys/9b1c-78");
+    // A truncated PEM declared as ECDSA: refused now, not at the first check.
+    let bad = env.path("bad.pem");
+    std::fs::write(
+        &bad,
+        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg\n-----END EC PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let run = env.run(&[
+        "add",
+        "--exchange",
+        "coinbase",
+        "--label",
+        "cdp-bad",
+        "--api-key",
+        "organizations/1f2e-aa/apiKeys/9b1c-79",
+        "--key-type",
+        "ecdsa_jwt",
+        "--secret-file",
+        bad.to_str().unwrap(),
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("EC P-256"), "{}", run.stderr);
+    assert!(!run.stderr.contains("MHcCAQEEIBkg"));
 }

@@ -657,3 +657,51 @@ fn sigkill_inside_every_transition_resumes() {
     log_is_valid(&env);
     no_secret_in_files(&env);
 }
+
+/// `--wait`: one process checks the key live, shows the steps, waits while
+/// the user deletes it on the website, and checks it is rejected: with the
+/// success just before, OKX's ambiguous 50111 is proof.
+#[test]
+fn revoke_wait_proves_a_manual_deletion_in_one_process() {
+    use std::io::{BufRead, BufReader, Write};
+    let sim = Sim::start();
+    let env = setup(&sim);
+    let mut child = env
+        .command()
+        .args(["revoke", "okx-bot", "--wait"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "no prompt: {seen}");
+        seen.push_str(&line);
+        if line.contains("Press Enter") {
+            break;
+        }
+    }
+    // The user deletes the key on the website, then presses Enter.
+    assert!(sim.handle.revoke(SimExchange::Okx, OKX_OLD));
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{seen}{rest}");
+    assert!(rest.contains("revoked (manual)"), "{rest}");
+    for s in SECRETS {
+        assert!(!seen.contains(s) && !rest.contains(s));
+    }
+    let list = clean(env.run(&["list", "--json"])).ok();
+    let keys: Value = serde_json::from_str(&list.stdout).unwrap();
+    let okx = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "okx-bot")
+        .unwrap();
+    assert_eq!(okx["status"], "revoked", "{keys}");
+}

@@ -197,66 +197,142 @@ fn list(v: Value) -> Vec<Value> {
     }
 }
 
+/// Binance lists deposits and withdrawals for at most 90 days per query
+/// ("time between startTime and endTime must be less than 90 days",
+/// Withdraw History / Deposit History pages): windows of 89 days, newest
+/// first, at most this many.
+const TRANSFER_WINDOW_MS: i64 = 89 * 86_400_000;
+const MAX_TRANSFER_WINDOWS: usize = 4;
+
+/// "Withdraw History (supporting network)": Request Weight(IP) 18000 on the
+/// per-second pool (the transport reads `X-SAPI-USED-IP-WEIGHT-1S`), and at
+/// most 10 requests per second; deposits weigh 1.
+/// https://developers.binance.com/docs/wallet/capital/withdraw-history
+const WITHDRAW_HISTORY_WEIGHT: f64 = 1.0;
+
+async fn transfers(
+    ep: &Endpoint,
+    creds: &Credentials,
+    since: Timestamp,
+    path: &str,
+    parse: fn(&Value) -> Option<TransferEvent>,
+    weight: f64,
+) -> Result<(Vec<TransferEvent>, bool), ExchangeError> {
+    let (spans, truncated) = super::windows(
+        since.unix_ms(),
+        ep.now_ms(),
+        TRANSFER_WINDOW_MS,
+        MAX_TRANSFER_WINDOWS,
+    );
+    let mut out = Vec::new();
+    for (start, end) in spans {
+        let q = format!("startTime={start}&endTime={end}");
+        out.extend(
+            list(signed_get(ep, creds, path, &q, weight).await?)
+                .iter()
+                .filter_map(parse),
+        );
+    }
+    Ok((out, truncated))
+}
+
+fn deposit(d: &Value) -> Option<TransferEvent> {
+    Some(TransferEvent {
+        id: field(d, "id").or_else(|| field(d, "txId"))?,
+        asset: field(d, "coin")?,
+        amount: field(d, "amount")?,
+        status: field(d, "status").unwrap_or_default(),
+        address: field(d, "address"),
+        tx_id: field(d, "txId"),
+        time: Timestamp::from_unix_ms(int(d, "insertTime")?),
+    })
+}
+
+fn withdrawal(w: &Value) -> Option<TransferEvent> {
+    Some(TransferEvent {
+        id: field(w, "id")?,
+        asset: field(w, "coin")?,
+        amount: field(w, "amount")?,
+        status: field(w, "status").unwrap_or_default(),
+        address: field(w, "address"),
+        tx_id: field(w, "txId"),
+        time: field(w, "applyTime").and_then(|t| Timestamp::parse_utc(&t))?,
+    })
+}
+
 pub(super) async fn activity(
     ep: &Endpoint,
     creds: &Credentials,
     since: Timestamp,
 ) -> Result<Activity, ExchangeError> {
-    let start = format!("startTime={}", since.unix_ms());
-    let open = signed_get(ep, creds, "/api/v3/openOrders", "", 80.0).await?;
-    let orders = list(open)
-        .iter()
-        .filter_map(|o| {
-            Some(OrderEvent {
-                id: field(o, "orderId")?,
-                symbol: field(o, "symbol")?,
-                side: field(o, "side").map(|s| s.to_ascii_lowercase()),
-                status: field(o, "status").unwrap_or_default(),
-                quantity: field(o, "origQty"),
-                price: field(o, "price"),
-                time: Timestamp::from_unix_ms(int(o, "time")?),
-            })
-        })
-        .filter(|o| o.time >= since)
-        .collect();
-    let deposits =
-        list(signed_get(ep, creds, "/sapi/v1/capital/deposit/hisrec", &start, 1.0).await?)
+    let mut l = super::Listing::new(Exchange::Binance, since);
+    let open = signed_get(ep, creds, "/api/v3/openOrders", "", 80.0).await;
+    l.orders(open.map(|open| {
+        list(open)
             .iter()
-            .filter_map(|d| {
-                Some(TransferEvent {
-                    id: field(d, "id").or_else(|| field(d, "txId"))?,
-                    asset: field(d, "coin")?,
-                    amount: field(d, "amount")?,
-                    status: field(d, "status").unwrap_or_default(),
-                    address: field(d, "address"),
-                    tx_id: field(d, "txId"),
-                    time: Timestamp::from_unix_ms(int(d, "insertTime")?),
+            .filter_map(|o| {
+                Some(OrderEvent {
+                    id: field(o, "orderId")?,
+                    symbol: field(o, "symbol")?,
+                    side: field(o, "side").map(|s| s.to_ascii_lowercase()),
+                    status: field(o, "status").unwrap_or_default(),
+                    quantity: field(o, "origQty"),
+                    price: field(o, "price"),
+                    time: Timestamp::from_unix_ms(int(o, "time")?),
                 })
             })
-            .collect();
-    let withdrawals =
-        list(signed_get(ep, creds, "/sapi/v1/capital/withdraw/history", &start, 1.0).await?)
-            .iter()
-            .filter_map(|w| {
-                Some(TransferEvent {
-                    id: field(w, "id")?,
-                    asset: field(w, "coin")?,
-                    amount: field(w, "amount")?,
-                    status: field(w, "status").unwrap_or_default(),
-                    address: field(w, "address"),
-                    tx_id: field(w, "txId"),
-                    time: field(w, "applyTime").and_then(|t| Timestamp::parse_utc(&t))?,
-                })
-            })
-            .collect();
-    Ok(Activity {
-        exchange: Exchange::Binance,
+            .filter(|o| o.time >= since)
+            .collect()
+    }));
+    l.note("Binance order history needs a symbol: only currently open orders are listed.");
+    if l.stop() {
+        return l.finish();
+    }
+    if ep.testnet {
+        // "only the /api endpoints are available" on the spot testnet.
+        let none = || ExchangeError::UnsupportedEnvironment {
+            exchange: Exchange::Binance,
+            environment: "spot testnet (it has no /sapi endpoints)",
+        };
+        l.withdrawals(Err(none()));
+        l.deposits(Err(none()));
+        return l.finish();
+    }
+    let mut older = false;
+    let d = transfers(
+        ep,
+        creds,
         since,
-        orders: Some(orders),
-        withdrawals: Some(withdrawals),
-        deposits: Some(deposits),
-        notes: vec![
-            "Binance order history needs a symbol: only currently open orders are listed.".into(),
-        ],
-    })
+        "/sapi/v1/capital/deposit/hisrec",
+        deposit,
+        1.0,
+    )
+    .await;
+    l.deposits(d.map(|(v, t)| {
+        older |= t;
+        v
+    }));
+    if l.stop() {
+        return l.finish();
+    }
+    let w = transfers(
+        ep,
+        creds,
+        since,
+        "/sapi/v1/capital/withdraw/history",
+        withdrawal,
+        WITHDRAW_HISTORY_WEIGHT,
+    )
+    .await;
+    l.withdrawals(w.map(|(v, t)| {
+        older |= t;
+        v
+    }));
+    if older {
+        l.note(format!(
+            "Transfers older than {} days are not listed (Binance answers at most 90 days per query).",
+            MAX_TRANSFER_WINDOWS * 89
+        ));
+    }
+    l.finish()
 }

@@ -68,13 +68,27 @@ fn reason_for(code: i64) -> RejectReason {
 fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
     let ex = Exchange::Bybit;
     if resp.status == 403 {
-        // Bybit's IP ban ("access too frequent"): at least 10 minutes.
-        ep.transport.note_rate_limited();
-        return Err(ExchangeError::Banned {
+        // "403, access too frequent": the IP is banned, "wait for at least
+        // 10 minutes" (docs v5 rate-limit). Any other 403 (CloudFront's
+        // HTML page for a blocked country or region) is not a ban.
+        let body = String::from_utf8_lossy(&resp.body).to_ascii_lowercase();
+        if body.contains("too frequent") {
+            ep.transport.note_rate_limited();
+            return Err(ExchangeError::Banned {
+                exchange: ex,
+                retry_after: resp
+                    .retry_after
+                    .or(Some(std::time::Duration::from_secs(600))),
+            });
+        }
+        return Err(ExchangeError::Blocked {
             exchange: ex,
-            retry_after: resp
-                .retry_after
-                .or(Some(std::time::Duration::from_secs(600))),
+            status: resp.status,
+            excerpt: if body.contains("cloudfront") {
+                "CloudFront: the request could not be satisfied (a country or region block, not a rate limit; Bybit has regional sites)".into()
+            } else {
+                excerpt(&resp.body)
+            },
         });
     }
     let json = resp.json(ex)?;
@@ -337,88 +351,146 @@ fn rows(v: &Value, name: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// Order history: "the time range between startTime and endTime must be
+/// less than 7 days"; withdrawal and deposit records: "endTime - startTime
+/// should be less than 30 days"
+/// (https://bybit-exchange.github.io/docs/v5/order/order-list,
+/// https://bybit-exchange.github.io/docs/v5/asset/withdraw/withdraw-record,
+/// https://bybit-exchange.github.io/docs/v5/asset/deposit/deposit-record).
+const ORDER_WINDOW_MS: i64 = 7 * 86_400_000 - 60_000;
+const TRANSFER_WINDOW_MS: i64 = 30 * 86_400_000 - 60_000;
+
+/// Every page of every window of one list endpoint, newest window first,
+/// following `nextPageCursor`, at most [`MAX_PAGES`] calls in all. The
+/// flag says whether the cap (or the oldest window) cut the listing short.
+async fn paged(
+    ep: &Endpoint,
+    creds: &Credentials,
+    path: &str,
+    fixed: &str,
+    list: &str,
+    since: Timestamp,
+    span: i64,
+) -> Result<(Vec<Value>, bool), ExchangeError> {
+    let (spans, mut truncated) = super::windows(since.unix_ms(), ep.now_ms(), span, MAX_PAGES);
+    let mut out = Vec::new();
+    let mut calls = 0;
+    'windows: for (start, end) in spans {
+        let mut cursor = String::new();
+        loop {
+            if calls == MAX_PAGES {
+                truncated = true;
+                break 'windows;
+            }
+            calls += 1;
+            let sep = if fixed.is_empty() { "" } else { "&" };
+            let mut q = format!("{fixed}{sep}startTime={start}&endTime={end}&limit=50");
+            if !cursor.is_empty() {
+                q.push_str(&format!("&cursor={}", sign::percent_encode(&cursor)));
+            }
+            let page = signed(ep, creds, Method::GET, path, &q).await?;
+            out.extend(rows(&page, list));
+            cursor = field(&page, "nextPageCursor").unwrap_or_default();
+            if cursor.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok((out, truncated))
+}
+
+fn transfer(t: &Value, id: &str, time: &str) -> Option<TransferEvent> {
+    Some(TransferEvent {
+        id: field(t, id).or_else(|| field(t, "txID"))?,
+        asset: field(t, "coin")?,
+        amount: field(t, "amount")?,
+        status: field(t, "status").unwrap_or_default(),
+        address: field(t, "toAddress"),
+        tx_id: field(t, "txID"),
+        time: Timestamp::from_unix_ms(int(t, time)?),
+    })
+}
+
 pub(super) async fn activity(
     ep: &Endpoint,
     creds: &Credentials,
     since: Timestamp,
 ) -> Result<Activity, ExchangeError> {
-    let ms = since.unix_ms();
-    let o = signed(
+    let mut l = super::Listing::new(Exchange::Bybit, since);
+    let mut short = false;
+    let o = paged(
         ep,
         creds,
-        Method::GET,
         "/v5/order/history",
-        &format!("category=spot&startTime={ms}"),
-    )
-    .await?;
-    let orders = rows(&o, "list")
-        .iter()
-        .filter_map(|o| {
-            Some(OrderEvent {
-                id: field(o, "orderId")?,
-                symbol: field(o, "symbol")?,
-                side: field(o, "side").map(|s| s.to_ascii_lowercase()),
-                status: field(o, "orderStatus").unwrap_or_default(),
-                quantity: field(o, "qty"),
-                price: field(o, "price"),
-                time: Timestamp::from_unix_ms(int(o, "createdTime")?),
-            })
-        })
-        .collect();
-    let w = signed(
-        ep,
-        creds,
-        Method::GET,
-        "/v5/asset/withdraw/query-record",
-        &format!("startTime={ms}"),
-    )
-    .await?;
-    let withdrawals = rows(&w, "rows")
-        .iter()
-        .filter_map(|t| {
-            Some(TransferEvent {
-                id: field(t, "withdrawId")?,
-                asset: field(t, "coin")?,
-                amount: field(t, "amount")?,
-                status: field(t, "status").unwrap_or_default(),
-                address: field(t, "toAddress"),
-                tx_id: field(t, "txID"),
-                time: Timestamp::from_unix_ms(int(t, "createTime")?),
-            })
-        })
-        .collect();
-    let d = signed(
-        ep,
-        creds,
-        Method::GET,
-        "/v5/asset/deposit/query-record",
-        &format!("startTime={ms}"),
-    )
-    .await?;
-    let deposits = rows(&d, "rows")
-        .iter()
-        .filter_map(|t| {
-            Some(TransferEvent {
-                id: field(t, "id").or_else(|| field(t, "txID"))?,
-                asset: field(t, "coin")?,
-                amount: field(t, "amount")?,
-                status: field(t, "status").unwrap_or_default(),
-                address: field(t, "toAddress"),
-                tx_id: field(t, "txID"),
-                time: Timestamp::from_unix_ms(int(t, "successAt")?),
-            })
-        })
-        .collect();
-    Ok(Activity {
-        exchange: Exchange::Bybit,
+        "category=spot",
+        "list",
         since,
-        orders: Some(orders),
-        withdrawals: Some(withdrawals),
-        deposits: Some(deposits),
-        notes: vec![
-            "Bybit lists at most 7 days of orders and 30 days of transfers per query.".into(),
-        ],
-    })
+        ORDER_WINDOW_MS,
+    )
+    .await;
+    l.orders(o.map(|(v, t)| {
+        short |= t;
+        v.iter()
+            .filter_map(|o| {
+                Some(OrderEvent {
+                    id: field(o, "orderId")?,
+                    symbol: field(o, "symbol")?,
+                    side: field(o, "side").map(|s| s.to_ascii_lowercase()),
+                    status: field(o, "orderStatus").unwrap_or_default(),
+                    quantity: field(o, "qty"),
+                    price: field(o, "price"),
+                    time: Timestamp::from_unix_ms(int(o, "createdTime")?),
+                })
+            })
+            .collect()
+    }));
+    // "Can query by the master UID's api key only": a sub-account key's
+    // error is reported for this source alone.
+    if l.stop() {
+        return l.finish();
+    }
+    let w = paged(
+        ep,
+        creds,
+        "/v5/asset/withdraw/query-record",
+        "",
+        "rows",
+        since,
+        TRANSFER_WINDOW_MS,
+    )
+    .await;
+    l.withdrawals(w.map(|(v, t)| {
+        short |= t;
+        v.iter()
+            .filter_map(|t| transfer(t, "withdrawId", "createTime"))
+            .collect()
+    }));
+    if l.stop() {
+        return l.finish();
+    }
+    let d = paged(
+        ep,
+        creds,
+        "/v5/asset/deposit/query-record",
+        "",
+        "rows",
+        since,
+        TRANSFER_WINDOW_MS,
+    )
+    .await;
+    l.deposits(d.map(|(v, t)| {
+        short |= t;
+        v.iter()
+            .filter_map(|t| transfer(t, "id", "successAt"))
+            .collect()
+    }));
+    l.note("Bybit lists orders 7 days and transfers 30 days per query: Keyward walks the windows back to the start.");
+    if short {
+        l.note(format!(
+            "Listing stopped after {MAX_PAGES} pages per source: older entries are not listed."
+        ));
+    }
+    l.finish()
 }
 
 #[cfg(test)]

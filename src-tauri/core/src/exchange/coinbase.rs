@@ -10,7 +10,7 @@ use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
 use super::json::{bool_of, field};
 use super::types::*;
-use super::{Endpoint, ExchangeError, sign};
+use super::{Endpoint, ExchangeError, MAX_PAGES, sign};
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {
@@ -172,46 +172,65 @@ pub(super) async fn activity(
     creds: &Credentials,
     since: Timestamp,
 ) -> Result<Activity, ExchangeError> {
-    let query = format!("start_date={}", sign::percent_encode(&since.to_rfc3339()));
-    let raw = signed_get(
-        ep,
-        creds,
-        "/api/v3/brokerage/orders/historical/batch",
-        &query,
-    )
-    .await?;
-    let orders = raw
-        .get("orders")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|o| {
-                    Some(OrderEvent {
-                        id: field(o, "order_id")?,
-                        symbol: field(o, "product_id")?,
-                        side: field(o, "side").map(|s| s.to_ascii_lowercase()),
-                        status: field(o, "status").unwrap_or_default(),
-                        quantity: field(o, "filled_size"),
-                        price: field(o, "average_filled_price"),
-                        time: field(o, "created_time").and_then(|t| Timestamp::parse_utc(&t))?,
-                    })
-                })
-                .collect()
-        })
-        .ok_or(ExchangeError::Malformed {
-            exchange: Exchange::Coinbase,
-            status: 200,
-            excerpt: "no orders list".into(),
-        })?;
-    Ok(Activity {
-        exchange: Exchange::Coinbase,
-        since,
-        orders: Some(orders),
-        withdrawals: None,
-        deposits: None,
-        notes: vec![
-            "Withdrawals and deposits are not listed by the Advanced Trade API for CDP keys."
-                .into(),
-        ],
-    })
+    let mut l = super::Listing::new(Exchange::Coinbase, since);
+    // "List Orders": `limit`, `cursor`; the answer has `has_next` and
+    // `cursor` (https://docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/orders/list-orders).
+    let start = sign::percent_encode(&since.to_rfc3339());
+    let mut orders = Vec::new();
+    let mut cursor = String::new();
+    let mut result = Ok(());
+    let mut pages = 0;
+    loop {
+        if pages == MAX_PAGES {
+            l.note(format!(
+                "Listing stopped after {MAX_PAGES} pages: older orders are not listed."
+            ));
+            break;
+        }
+        pages += 1;
+        let mut query = format!("start_date={start}&limit=100");
+        if !cursor.is_empty() {
+            query.push_str(&format!("&cursor={}", sign::percent_encode(&cursor)));
+        }
+        let raw = match signed_get(
+            ep,
+            creds,
+            "/api/v3/brokerage/orders/historical/batch",
+            &query,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        let Some(page) = raw.get("orders").and_then(Value::as_array) else {
+            result = Err(ExchangeError::Malformed {
+                exchange: Exchange::Coinbase,
+                status: 200,
+                excerpt: "no orders list".into(),
+            });
+            break;
+        };
+        orders.extend(page.iter().filter_map(|o| {
+            Some(OrderEvent {
+                id: field(o, "order_id")?,
+                symbol: field(o, "product_id")?,
+                side: field(o, "side").map(|s| s.to_ascii_lowercase()),
+                status: field(o, "status").unwrap_or_default(),
+                quantity: field(o, "filled_size"),
+                price: field(o, "average_filled_price"),
+                time: field(o, "created_time").and_then(|t| Timestamp::parse_utc(&t))?,
+            })
+        }));
+        cursor = field(&raw, "cursor").unwrap_or_default();
+        if bool_of(&raw, "has_next") != Some(true) || cursor.is_empty() {
+            break;
+        }
+    }
+    l.orders(result.map(|()| orders));
+    l.note("Withdrawals and deposits are not listed by the Advanced Trade API for CDP keys.");
+    l.finish()
 }

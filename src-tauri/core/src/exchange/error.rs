@@ -43,6 +43,19 @@ pub enum ExchangeError {
         /// How long, when the exchange said.
         retry_after: Option<Duration>,
     },
+    /// The exchange's edge refused this address or region (a CDN's HTTP
+    /// 403 page, e.g. CloudFront geo-blocking): not a rate limit and not a
+    /// ban that ends by waiting. Another host of the exchange (a regional
+    /// site) or another network may be needed.
+    #[error("{exchange} refused this address or region (HTTP {status}): {excerpt}")]
+    Blocked {
+        /// Which exchange.
+        exchange: Exchange,
+        /// HTTP status.
+        status: u16,
+        /// The start of the body, sanitized.
+        excerpt: String,
+    },
     /// No answer within the configured timeout.
     #[error("{exchange} did not answer in time")]
     Timeout {
@@ -124,6 +137,7 @@ impl KindedError for ExchangeError {
             ExchangeError::Rejected { .. }
             | ExchangeError::RateLimited { .. }
             | ExchangeError::Banned { .. }
+            | ExchangeError::Blocked { .. }
             | ExchangeError::Timeout { .. }
             | ExchangeError::Unreachable { .. }
             | ExchangeError::ServerError { .. }
@@ -146,6 +160,7 @@ impl ExchangeError {
             ExchangeError::Rejected { .. } => "rejected",
             ExchangeError::RateLimited { .. } => "rate_limited",
             ExchangeError::Banned { .. } => "banned",
+            ExchangeError::Blocked { .. } => "blocked",
             ExchangeError::Timeout { .. } => "timeout",
             ExchangeError::Unreachable { .. } => "unreachable",
             ExchangeError::ServerError { .. } => "server_error",

@@ -142,6 +142,129 @@ pub(crate) struct RawResponse {
     pub status: u16,
     pub body: Vec<u8>,
     pub retry_after: Option<Duration>,
+    /// The exchanges' rate-limit headers (lower-case names): Binance
+    /// `x-mbx-used-weight-*`, `x-sapi-used-*`; Bybit `x-bapi-limit*`.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Whether a response header is one of the rate-limit headers the
+/// transport reads.
+fn is_limit_header(name: &str) -> bool {
+    name.starts_with("x-mbx-used-weight-")
+        || name.starts_with("x-sapi-used-")
+        || name.starts_with("x-bapi-limit")
+}
+
+/// Binance's documented per-minute weight limits: `/api` REQUEST_WEIGHT
+/// 6000 per IP
+/// (<https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits>),
+/// `/sapi` 12,000 per IP and 180,000 per UID
+/// (<https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits>,
+/// "SAPI" section).
+const BINANCE_API_IP_WEIGHT_PER_MINUTE: f64 = 6000.0;
+const BINANCE_SAPI_IP_WEIGHT_PER_MINUTE: f64 = 12_000.0;
+const BINANCE_SAPI_UID_WEIGHT_PER_MINUTE: f64 = 180_000.0;
+/// The per-second pool of withdraw history (weight 18000, "total second
+/// level ... rate limit is 180000/second",
+/// <https://developers.binance.com/docs/wallet/capital/withdraw-history>).
+const BINANCE_SAPI_WEIGHT_PER_SECOND: f64 = 180_000.0;
+const BINANCE_WITHDRAW_HISTORY_WEIGHT: f64 = 18_000.0;
+
+/// What a response's rate-limit headers ask of the limiter: hold calls to
+/// the host or the key until the exchange's window resets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Throttle {
+    /// Hold every call to this host for this long.
+    Host(Duration),
+    /// Hold this key's calls for this long.
+    Key(Duration),
+}
+
+/// Reads the rate-limit headers of one answer. `now_ms` is the exchange's
+/// clock (local time corrected by the measured offset).
+pub(crate) fn throttles(
+    exchange: Exchange,
+    headers: &[(String, String)],
+    now_ms: i64,
+) -> Vec<Throttle> {
+    let num = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+    };
+    let mut out = Vec::new();
+    match exchange {
+        Exchange::Binance => {
+            // Fixed one-minute windows: when (almost) all of this minute's
+            // weight is used, wait for the next minute of the exchange's
+            // clock, plus a little slack.
+            let to_next_minute =
+                Duration::from_millis((60_000 - now_ms.rem_euclid(60_000)) as u64 + 250);
+            for (name, limit, host) in [
+                (
+                    "x-mbx-used-weight-1m",
+                    BINANCE_API_IP_WEIGHT_PER_MINUTE,
+                    true,
+                ),
+                (
+                    "x-sapi-used-ip-weight-1m",
+                    BINANCE_SAPI_IP_WEIGHT_PER_MINUTE,
+                    true,
+                ),
+                (
+                    "x-sapi-used-uid-weight-1m",
+                    BINANCE_SAPI_UID_WEIGHT_PER_MINUTE,
+                    false,
+                ),
+            ] {
+                if let Some(used) = num(name)
+                    && used >= limit - (limit * 0.02).max(20.0)
+                {
+                    out.push(if host {
+                        Throttle::Host(to_next_minute)
+                    } else {
+                        Throttle::Key(to_next_minute)
+                    });
+                }
+            }
+            // Withdraw history weighs 18000 on a per-second pool of 180000
+            // ("X-SAPI-USED-IP-WEIGHT-1S"; the Chinese page names the UID
+            // pool): a call that would not fit waits for the next second.
+            let to_next_second =
+                Duration::from_millis((1000 - now_ms.rem_euclid(1000)) as u64 + 50);
+            for (name, host) in [
+                ("x-sapi-used-ip-weight-1s", true),
+                ("x-sapi-used-uid-weight-1s", false),
+            ] {
+                if let Some(used) = num(name)
+                    && used > BINANCE_SAPI_WEIGHT_PER_SECOND - BINANCE_WITHDRAW_HISTORY_WEIGHT
+                {
+                    out.push(if host {
+                        Throttle::Host(to_next_second)
+                    } else {
+                        Throttle::Key(to_next_second)
+                    });
+                }
+            }
+        }
+        Exchange::Bybit => {
+            // "X-Bapi-Limit-Status: your remaining requests for current
+            // endpoint", "X-Bapi-Limit-Reset-Timestamp: when your request
+            // limit resets" (docs v5 rate-limit).
+            if let (Some(remaining), Some(reset)) = (
+                num("x-bapi-limit-status"),
+                num("x-bapi-limit-reset-timestamp"),
+            ) && remaining <= 0.0
+            {
+                let wait = (reset as i64 - now_ms).clamp(0, 60_000) as u64 + 50;
+                out.push(Throttle::Key(Duration::from_millis(wait)));
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 impl RawResponse {
@@ -206,6 +329,8 @@ impl BucketState {
 struct LimiterState {
     buckets: HashMap<(Exchange, String), BucketState>,
     paused_until: HashMap<(Exchange, String), Instant>,
+    /// Holds from the exchanges' rate-limit headers, by host or key id.
+    throttled_until: HashMap<(Exchange, String), Instant>,
 }
 
 /// The shared transport.
@@ -219,6 +344,9 @@ pub(crate) struct Transport {
     /// (exchange, host, environment, key id, secret, passphrase). Only the
     /// digest is kept, never the credentials.
     authenticated: Mutex<HashMap<[u8; 32], Instant>>,
+    /// OKX keys found to be demo-trading keys at a custom base URL, by
+    /// (host, key id): their calls carry `x-simulated-trading: 1`.
+    okx_demo_keys: Mutex<std::collections::HashSet<(String, String)>>,
     requests: AtomicU64,
     rate_limited: AtomicU64,
     retries: AtomicU64,
@@ -249,6 +377,7 @@ impl Transport {
             clock_offsets: Mutex::new(HashMap::new()),
             nonces: Mutex::new(HashMap::new()),
             authenticated: Mutex::new(HashMap::new()),
+            okx_demo_keys: Mutex::new(std::collections::HashSet::new()),
             requests: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -317,6 +446,19 @@ impl Transport {
             .is_some_and(|t| t.elapsed() <= self.config.proof_window)
     }
 
+    /// Whether this OKX key at this host was found to be a demo key.
+    pub(crate) fn is_okx_demo(&self, host: &str, key: &str) -> bool {
+        self.okx_demo_keys
+            .lock()
+            .is_ok_and(|s| s.contains(&(host.to_string(), key.to_string())))
+    }
+
+    pub(crate) fn note_okx_demo(&self, host: &str, key: &str) {
+        if let Ok(mut s) = self.okx_demo_keys.lock() {
+            s.insert((host.to_string(), key.to_string()));
+        }
+    }
+
     pub(crate) fn note_rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
@@ -337,6 +479,7 @@ impl Transport {
                 .map_err(|_| ExchangeError::ClientSetup)?;
             let now = Instant::now();
             let host_id = (spec.exchange, format!("host:{}", spec.host));
+            let key_id = (spec.exchange, format!("key:{}:{}", spec.host, spec.key));
             let mut wait = st
                 .paused_until
                 .get(&host_id)
@@ -348,16 +491,25 @@ impl Transport {
                     retry_after: Some(wait),
                 });
             }
+            // The exchange said how much of its window is used: hold the
+            // call until the window resets rather than be refused.
+            let held = [&host_id, &key_id]
+                .iter()
+                .filter_map(|id| st.throttled_until.get(*id))
+                .map(|t| t.saturating_duration_since(now))
+                .max()
+                .unwrap_or(Duration::ZERO);
+            if held > self.config.max_retry_after {
+                return Err(ExchangeError::RateLimited {
+                    exchange: spec.exchange,
+                    retry_after: Some(held),
+                });
+            }
+            wait = wait.max(held);
             // Reservations start after any pause so queued callers keep
             // their spacing once it ends.
             let start = now + wait;
-            for (id, bucket) in [
-                (host_id, limits.host),
-                (
-                    (spec.exchange, format!("key:{}:{}", spec.host, spec.key)),
-                    limits.key,
-                ),
-            ] {
+            for (id, bucket) in [(host_id, limits.host), (key_id, limits.key)] {
                 if let Some(b) = bucket {
                     let state = st.buckets.entry(id).or_insert(BucketState {
                         tokens: b.burst,
@@ -388,6 +540,35 @@ impl Transport {
         }
     }
 
+    /// Applies what an answer's rate-limit headers say.
+    fn observe(&self, spec: &CallSpec<'_>, resp: &RawResponse) {
+        if resp.headers.is_empty() {
+            return;
+        }
+        let now_ms = self.now_ms(spec.exchange);
+        let holds = throttles(spec.exchange, &resp.headers, now_ms);
+        if holds.is_empty() {
+            return;
+        }
+        if let Ok(mut st) = self.limiter.lock() {
+            let now = Instant::now();
+            for hold in holds {
+                let (id, d) = match hold {
+                    Throttle::Host(d) => (format!("host:{}", spec.host), d),
+                    Throttle::Key(d) => (format!("key:{}:{}", spec.host, spec.key), d),
+                };
+                let until = now + d;
+                let slot = st
+                    .throttled_until
+                    .entry((spec.exchange, id))
+                    .or_insert(until);
+                if *slot < until {
+                    *slot = until;
+                }
+            }
+        }
+    }
+
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let base = self.config.backoff_base.as_secs_f64() * 2f64.powi(attempt as i32);
         let jitter: f64 = rand::random::<f64>() * base;
@@ -408,6 +589,9 @@ impl Transport {
             self.acquire(spec).await?;
             let prepared = build()?;
             let outcome = self.send_once(prepared).await;
+            if let Ok(resp) = &outcome {
+                self.observe(spec, resp);
+            }
             let retryable = spec.idempotent && attempt < self.config.max_retries;
             let err = match outcome {
                 Err(e) => e,
@@ -494,11 +678,18 @@ impl Transport {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(retry_after);
+        let headers = resp
+            .headers()
+            .iter()
+            .filter(|(n, _)| is_limit_header(n.as_str()))
+            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
         let body = resp.bytes().await.map_err(classify)?;
         Ok(RawResponse {
             status,
             body: body.to_vec(),
             retry_after,
+            headers,
         })
     }
 }
@@ -506,6 +697,71 @@ impl Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn binance_used_weight_near_the_limit_holds_until_the_next_minute() {
+        // 12:00:45.000 on the exchange's clock.
+        let now = 1_700_000_000_000 - 1_700_000_000_000 % 60_000 + 45_000;
+        assert!(
+            throttles(
+                Exchange::Binance,
+                &h(&[("x-mbx-used-weight-1m", "120")]),
+                now
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            throttles(
+                Exchange::Binance,
+                &h(&[("x-mbx-used-weight-1m", "5990")]),
+                now
+            ),
+            vec![Throttle::Host(Duration::from_millis(15_250))]
+        );
+        assert_eq!(
+            throttles(
+                Exchange::Binance,
+                &h(&[("x-sapi-used-uid-weight-1m", "179990")]),
+                now
+            ),
+            vec![Throttle::Key(Duration::from_millis(15_250))]
+        );
+        assert!(
+            throttles(
+                Exchange::Binance,
+                &h(&[("x-sapi-used-ip-weight-1m", "nan")]),
+                now
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn bybit_exhausted_limit_holds_the_key_until_the_reset_timestamp() {
+        let now = 1_672_738_134_000;
+        let resp = h(&[
+            ("x-bapi-limit", "10"),
+            ("x-bapi-limit-status", "0"),
+            ("x-bapi-limit-reset-timestamp", "1672738134824"),
+        ]);
+        assert_eq!(
+            throttles(Exchange::Bybit, &resp, now),
+            vec![Throttle::Key(Duration::from_millis(874))]
+        );
+        let fine = h(&[
+            ("x-bapi-limit", "10"),
+            ("x-bapi-limit-status", "9"),
+            ("x-bapi-limit-reset-timestamp", "1672738134824"),
+        ]);
+        assert!(throttles(Exchange::Bybit, &fine, now).is_empty());
+    }
 
     #[test]
     fn bucket_spaces_requests_after_the_burst() {

@@ -9,7 +9,7 @@ use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
 use super::json::{field, int};
 use super::types::*;
-use super::{Endpoint, ExchangeError, sign};
+use super::{Endpoint, ExchangeError, MAX_PAGES, sign};
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {
@@ -57,7 +57,12 @@ fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
         })
         .unwrap_or_default();
     if let Some(first) = errors.first() {
-        if first.starts_with("EAPI:Rate limit") || first.starts_with("EService:Throttled") {
+        // "EAPI:Rate limit exceeded", "EService:Throttled: <ts>",
+        // "EGeneral:Too many requests" (Kraken's API error messages).
+        if first.starts_with("EAPI:Rate limit")
+            || first.starts_with("EService:Throttled")
+            || first.starts_with("EGeneral:Too many requests")
+        {
             ep.transport.note_rate_limited();
             return Err(ExchangeError::RateLimited {
                 exchange: ex,
@@ -295,41 +300,80 @@ fn transfers(v: &Value) -> Vec<TransferEvent> {
         .unwrap_or_default()
 }
 
+/// "Get Closed Orders": 50 results per page, `ofs` to page, `count` the
+/// total (https://docs.kraken.com/api-reference/account-data/get-closed-orders).
+const CLOSED_PAGE: usize = 50;
+
+async fn closed_orders(
+    ep: &Endpoint,
+    creds: &Credentials,
+    start: &str,
+) -> Result<(Vec<OrderEvent>, bool), ExchangeError> {
+    let mut out = Vec::new();
+    for page in 0..MAX_PAGES {
+        let params = format!("{start}&ofs={}", page * CLOSED_PAGE);
+        let closed = private(ep, creds, "ClosedOrders", &params, 1.0).await?;
+        let entries = closed
+            .get("closed")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let n = entries.len();
+        out.extend(entries.iter().filter_map(|(id, o)| {
+            let descr = o.get("descr");
+            Some(OrderEvent {
+                id: id.clone(),
+                symbol: descr.and_then(|d| field(d, "pair"))?,
+                side: descr.and_then(|d| field(d, "type")),
+                status: field(o, "status").unwrap_or_default(),
+                quantity: field(o, "vol"),
+                price: descr.and_then(|d| field(d, "price")),
+                time: Timestamp::from_unix_secs(int(o, "opentm")?),
+            })
+        }));
+        let count = int(&closed, "count").unwrap_or(0).max(0) as usize;
+        if n == 0 || (page + 1) * CLOSED_PAGE >= count {
+            return Ok((out, false));
+        }
+    }
+    Ok((out, true))
+}
+
 pub(super) async fn activity(
     ep: &Endpoint,
     creds: &Credentials,
     since: Timestamp,
 ) -> Result<Activity, ExchangeError> {
+    let mut l = super::Listing::new(Exchange::Kraken, since);
     let start = format!("start={}", since.unix_ms().div_euclid(1000));
-    let closed = private(ep, creds, "ClosedOrders", &start, 1.0).await?;
-    let orders = closed
-        .get("closed")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(id, o)| {
-                    let descr = o.get("descr");
-                    Some(OrderEvent {
-                        id: id.clone(),
-                        symbol: descr.and_then(|d| field(d, "pair"))?,
-                        side: descr.and_then(|d| field(d, "type")),
-                        status: field(o, "status").unwrap_or_default(),
-                        quantity: field(o, "vol"),
-                        price: descr.and_then(|d| field(d, "price")),
-                        time: Timestamp::from_unix_secs(int(o, "opentm")?),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let withdrawals = transfers(&private(ep, creds, "WithdrawStatus", &start, 1.0).await?);
-    let deposits = transfers(&private(ep, creds, "DepositStatus", &start, 1.0).await?);
-    Ok(Activity {
-        exchange: Exchange::Kraken,
-        since,
-        orders: Some(orders),
-        withdrawals: Some(withdrawals),
-        deposits: Some(deposits),
-        notes: vec![],
-    })
+    let o = closed_orders(ep, creds, &start).await;
+    let mut short = false;
+    l.orders(o.map(|(v, t)| {
+        short = t;
+        v
+    }));
+    // Each needs its own permission (withdrawals: "Funds permissions -
+    // Withdraw" or "Query"): a refusal is reported for that source alone.
+    if l.stop() {
+        return l.finish();
+    }
+    l.withdrawals(
+        private(ep, creds, "WithdrawStatus", &start, 1.0)
+            .await
+            .map(|v| transfers(&v)),
+    );
+    if l.stop() {
+        return l.finish();
+    }
+    l.deposits(
+        private(ep, creds, "DepositStatus", &start, 1.0)
+            .await
+            .map(|v| transfers(&v)),
+    );
+    if short {
+        l.note(format!(
+            "Listing stopped after {MAX_PAGES} pages of closed orders: older ones are not listed."
+        ));
+    }
+    l.finish()
 }

@@ -36,6 +36,7 @@ pub mod http;
 mod kraken;
 mod okx;
 pub mod sign;
+mod sites;
 pub mod types;
 
 use std::future::Future;
@@ -44,10 +45,11 @@ use std::sync::Arc;
 pub use error::{ErrorDto, ExchangeError};
 pub use findings::{Finding, KeyCheck, KeyCheckError, Severity, findings};
 pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
+pub use sites::{SITES, Site, site_of};
 pub use types::{
     Activity, BaseUrl, Capabilities, Credentials, Environment, Exchange, KeyReport, KeyType,
-    Narrowing, OrderEvent, Permissions, RejectReason, Rejection, Revocation, RevocationCheck,
-    Scope, Timestamp, TransferEvent,
+    MAX_PAGES, Narrowing, OrderEvent, Permissions, RejectReason, Rejection, Revocation,
+    RevocationCheck, Scope, SourceError, Timestamp, TransferEvent,
 };
 
 use http::{CallSpec, Prepared, RawResponse, Transport};
@@ -85,12 +87,19 @@ impl ExchangeClient {
             },
             Environment::Custom(b) => (b.clone(), false),
         };
+        // A custom base URL on a known host is that site: a Binance testnet
+        // URL is the testnet (no /sapi) whatever the environment says.
+        let site = sites::site_of(exchange, &base.authority());
         Ok(Endpoint {
             transport: self.transport.clone(),
             exchange,
-            base,
-            testnet: matches!(environment, Environment::Testnet),
+            testnet: matches!(environment, Environment::Testnet) || site.is_some_and(|s| s.test),
             okx_demo: demo,
+            // With a custom base URL the environment does not say whether an
+            // OKX key is a demo key: it is found out (see `verify`).
+            okx_demo_unknown: matches!(environment, Environment::Custom(_)),
+            site,
+            base,
         })
     }
 
@@ -109,6 +118,8 @@ pub struct Endpoint {
     base: BaseUrl,
     testnet: bool,
     okx_demo: bool,
+    okx_demo_unknown: bool,
+    site: Option<&'static sites::Site>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -136,6 +147,23 @@ impl Endpoint {
     /// report (`authenticated: false`), not an error; errors are for
     /// transport failures, rate limits and unusable credentials.
     pub async fn verify(&self, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
+        let mut report = self.verify_here(creds).await?;
+        if !report.authenticated {
+            report = self.find_site(creds, report).await;
+        }
+        if report.authenticated {
+            self.transport.note_authenticated(self.proof_digest(creds));
+        }
+        if let Some(site) = self.site {
+            report
+                .notes
+                .push(format!("Site: {} ({}).", site.name, site.host));
+        }
+        Ok(report)
+    }
+
+    /// The adapter's introspection call at this endpoint only.
+    async fn verify_here(&self, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
         let result = match self.exchange {
             Exchange::Binance => binance::verify(self, creds).await,
             Exchange::Coinbase => coinbase::verify(self, creds).await,
@@ -143,11 +171,93 @@ impl Endpoint {
             Exchange::Okx => okx::verify(self, creds).await,
             Exchange::Bybit => bybit::verify(self, creds).await,
         };
-        let report = rejection_as_report(result)?;
-        if report.authenticated {
-            self.transport.note_authenticated(self.proof_digest(creds));
+        rejection_as_report(result)
+    }
+
+    /// An "invalid key" answer that can also mean "wrong site or
+    /// environment": asks the key's other possible sites (the same host
+    /// with OKX's demo header toggled; the exchange's other known hosts,
+    /// only when this endpoint is one of them). If the key works there, the
+    /// rejection says which site the key belongs to. At a custom base URL
+    /// an OKX demo key is simply used as one from then on.
+    async fn find_site(&self, creds: &Credentials, report: KeyReport) -> KeyReport {
+        let Some(rejection) = report.rejection.clone() else {
+            return report;
+        };
+        let ambiguous = match self.exchange {
+            Exchange::Okx => ["50101", "50111", "50119"].contains(&rejection.code.as_str()),
+            Exchange::Bybit => rejection.code == "10003",
+            Exchange::Binance => rejection.code == "-2015",
+            _ => false,
+        };
+        if !ambiguous {
+            return report;
         }
-        Ok(report)
+        let mut tries: Vec<(Endpoint, String)> = Vec::new();
+        if self.exchange == Exchange::Okx {
+            let mut other = self.clone();
+            other.okx_demo = !self.okx_demo;
+            let what = if other.okx_demo {
+                "OKX demo trading (it works with the x-simulated-trading header)"
+            } else {
+                "OKX live trading, not demo trading"
+            };
+            tries.push((other, what.to_string()));
+        }
+        if self.site.is_some() {
+            for s in sites::siblings(self.exchange, &self.host()) {
+                let Ok(base) = BaseUrl::parse(&format!("https://{}", s.host)) else {
+                    continue;
+                };
+                tries.push((
+                    Endpoint {
+                        transport: self.transport.clone(),
+                        exchange: self.exchange,
+                        base,
+                        testnet: s.test,
+                        okx_demo: false,
+                        okx_demo_unknown: false,
+                        site: Some(s),
+                    },
+                    format!("{} ({})", s.name, s.host),
+                ));
+            }
+        }
+        for (ep, what) in tries {
+            let Ok(found) = ep.verify_here(creds).await else {
+                continue;
+            };
+            if !found.authenticated {
+                continue;
+            }
+            if self.exchange == Exchange::Okx
+                && self.okx_demo_unknown
+                && ep.okx_demo
+                && ep.base == self.base
+            {
+                self.transport.note_okx_demo(&self.host(), &creds.api_key);
+                let mut found = found;
+                found
+                    .notes
+                    .push("OKX demo-trading key: its calls carry x-simulated-trading: 1.".into());
+                return found;
+            }
+            return KeyReport::rejected(
+                self.exchange,
+                Rejection {
+                    message: error::excerpt(
+                        format!(
+                            "this key belongs to {what}; set its environment to match ({})",
+                            rejection.message
+                        )
+                        .as_bytes(),
+                    ),
+                    code: rejection.code,
+                    reason: RejectReason::WrongEnvironment,
+                },
+            );
+        }
+        report
     }
 
     /// A digest of everything a "this key is gone" proof depends on: the
@@ -259,6 +369,12 @@ impl Endpoint {
     }
 
     /// Recent orders, withdrawals and deposits since `since`, normalized.
+    ///
+    /// Each source (orders, withdrawals, deposits) is listed on its own: one
+    /// that fails (a missing permission, an endpoint the environment lacks)
+    /// is reported in [`Activity::errors`] and the others are still listed.
+    /// Only when no source could be listed is the first error returned.
+    /// Pagination is followed up to [`MAX_PAGES`] pages per source.
     pub async fn recent_activity(
         &self,
         creds: &Credentials,
@@ -377,6 +493,103 @@ impl Endpoint {
     }
 }
 
+/// An activity listing being built source by source.
+pub(crate) struct Listing {
+    activity: Activity,
+    first_error: Option<ExchangeError>,
+}
+
+impl Listing {
+    pub(crate) fn new(exchange: Exchange, since: Timestamp) -> Listing {
+        Listing {
+            activity: Activity {
+                exchange,
+                since,
+                orders: None,
+                withdrawals: None,
+                deposits: None,
+                notes: Vec::new(),
+                errors: Vec::new(),
+            },
+            first_error: None,
+        }
+    }
+
+    /// One source's outcome: its list, or `None` and its error recorded.
+    fn source<T>(
+        &mut self,
+        source: &'static str,
+        result: Result<Vec<T>, ExchangeError>,
+    ) -> Option<Vec<T>> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.activity.errors.push(SourceError {
+                    source,
+                    code: e.code().to_string(),
+                    message: e.to_string(),
+                });
+                self.first_error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn orders(&mut self, r: Result<Vec<OrderEvent>, ExchangeError>) {
+        self.activity.orders = self.source("orders", r);
+    }
+
+    pub(crate) fn withdrawals(&mut self, r: Result<Vec<TransferEvent>, ExchangeError>) {
+        self.activity.withdrawals = self.source("withdrawals", r);
+    }
+
+    pub(crate) fn deposits(&mut self, r: Result<Vec<TransferEvent>, ExchangeError>) {
+        self.activity.deposits = self.source("deposits", r);
+    }
+
+    /// Whether a source failed for a reason that will fail the others too
+    /// (transport, server, rate limit): then the listing stops there. A
+    /// source's own refusal (a missing permission, an endpoint the
+    /// environment lacks) does not stop the others.
+    pub(crate) fn stop(&self) -> bool {
+        !matches!(
+            self.first_error,
+            None | Some(ExchangeError::Rejected { .. })
+                | Some(ExchangeError::Unsupported { .. })
+                | Some(ExchangeError::UnsupportedEnvironment { .. })
+        )
+    }
+
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
+        self.activity.notes.push(note.into());
+    }
+
+    /// The listing; when no source could be listed, or the listing stopped
+    /// (see [`Listing::stop`]), the first error.
+    pub(crate) fn finish(self) -> Result<Activity, ExchangeError> {
+        let stop = self.stop();
+        let a = self.activity;
+        let listed = a.orders.is_some() || a.withdrawals.is_some() || a.deposits.is_some();
+        match self.first_error {
+            Some(e) if !listed || stop => Err(e),
+            _ => Ok(a),
+        }
+    }
+}
+
+/// Splits `[since, now]` into windows of at most `span_ms`, newest first,
+/// at most `max` of them; `true` if older time was left out.
+pub(crate) fn windows(since: i64, now: i64, span_ms: i64, max: usize) -> (Vec<(i64, i64)>, bool) {
+    let mut out = Vec::new();
+    let mut end = now;
+    while end > since && out.len() < max {
+        let start = (end - span_ms).max(since);
+        out.push((start, end));
+        end = start;
+    }
+    (out, end > since)
+}
+
 /// What each adapter does automatically.
 pub fn capabilities(exchange: Exchange) -> Capabilities {
     match exchange {
@@ -437,6 +650,7 @@ fn reason_words(reason: RejectReason) -> &'static str {
         RejectReason::Timestamp => "timestamp or nonce",
         RejectReason::IpNotAllowed => "IP not on the allowlist",
         RejectReason::PermissionDenied => "permission denied",
+        RejectReason::WrongEnvironment => "the key belongs to another site or environment",
         _ => "an unclassified error",
     }
 }
@@ -561,6 +775,7 @@ mod tests {
                 status,
                 body: body.to_string().into_bytes(),
                 retry_after: None,
+                headers: Vec::new(),
             })
             .expect("a rejection is a report")
     }

@@ -37,7 +37,9 @@ pub(super) fn capabilities() -> Capabilities {
 
 fn reason_for(code: &str) -> RejectReason {
     match code {
-        "50111" | "50119" | "50101" | "50103" => RejectReason::InvalidKey,
+        // "50101: APIKey does not match current environment".
+        "50101" => RejectReason::WrongEnvironment,
+        "50111" | "50119" | "50103" => RejectReason::InvalidKey,
         "50113" | "50106" => RejectReason::BadSignature,
         "50105" | "50104" => RejectReason::WrongPassphrase,
         "50102" | "50112" | "50107" => RejectReason::Timestamp,
@@ -107,7 +109,7 @@ async fn signed_get(
                     passphrase.expose_secret().to_string(),
                 ),
             ];
-            if ep.okx_demo {
+            if ep.okx_demo || ep.transport.is_okx_demo(&ep.host(), &creds.api_key) {
                 headers.push(("x-simulated-trading", "1".to_string()));
             }
             Ok(Prepared {
@@ -215,6 +217,7 @@ pub(super) async fn activity(
     creds: &Credentials,
     since: Timestamp,
 ) -> Result<Activity, ExchangeError> {
+    let mut l = super::Listing::new(Exchange::Okx, since);
     let ms = since.unix_ms();
     let orders_raw = signed_get(
         ep,
@@ -222,49 +225,53 @@ pub(super) async fn activity(
         "/api/v5/trade/orders-history",
         &format!("instType=SPOT&begin={ms}"),
     )
-    .await?;
-    let orders = orders_raw
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|o| {
-                    Some(OrderEvent {
-                        id: field(o, "ordId")?,
-                        symbol: field(o, "instId")?,
-                        side: field(o, "side"),
-                        status: field(o, "state").unwrap_or_default(),
-                        quantity: field(o, "sz"),
-                        price: field(o, "px")
-                            .filter(|p| !p.is_empty())
-                            .or_else(|| field(o, "avgPx")),
-                        time: Timestamp::from_unix_ms(int(o, "cTime")?),
+    .await;
+    l.orders(orders_raw.map(|orders_raw| {
+        orders_raw
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| {
+                        Some(OrderEvent {
+                            id: field(o, "ordId")?,
+                            symbol: field(o, "instId")?,
+                            side: field(o, "side"),
+                            status: field(o, "state").unwrap_or_default(),
+                            quantity: field(o, "sz"),
+                            price: field(o, "px")
+                                .filter(|p| !p.is_empty())
+                                .or_else(|| field(o, "avgPx")),
+                            time: Timestamp::from_unix_ms(int(o, "cTime")?),
+                        })
                     })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+                    .collect()
+            })
+            .unwrap_or_default()
+    }));
+    // "to: Receiving address" (Get withdrawal history,
+    // https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history).
+    if l.stop() {
+        return l.finish();
+    }
     let w = signed_get(
         ep,
         creds,
         "/api/v5/asset/withdrawal-history",
         &format!("before={ms}"),
     )
-    .await?;
+    .await;
+    l.withdrawals(w.map(|w| transfers(&w, "wdId", "to")));
+    if l.stop() {
+        return l.finish();
+    }
     let d = signed_get(
         ep,
         creds,
         "/api/v5/asset/deposit-history",
         &format!("before={ms}"),
     )
-    .await?;
-    Ok(Activity {
-        exchange: Exchange::Okx,
-        since,
-        orders: Some(orders),
-        // "to: Receiving address" (Get withdrawal history,
-        // https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history).
-        withdrawals: Some(transfers(&w, "wdId", "to")),
-        deposits: Some(transfers(&d, "depId", "to")),
-        notes: vec!["Spot orders of the last 7 days (orders-history).".into()],
-    })
+    .await;
+    l.deposits(d.map(|d| transfers(&d, "depId", "to")));
+    l.note("Spot orders of the last 7 days (orders-history); at most 100 of each kind.");
+    l.finish()
 }

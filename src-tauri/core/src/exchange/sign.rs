@@ -250,3 +250,217 @@ mod tests {
         assert_eq!(percent_encode("a+b/c="), "a%2Bb%2Fc%3D");
     }
 }
+
+/// A secret as the exchange hands it over, recognised: its key type and,
+/// for a Coinbase CDP key file, the key name it carries.
+pub struct InspectedSecret {
+    /// What the secret is.
+    pub key_type: KeyType,
+    /// The key name from a Coinbase CDP key file (`name`), if given one.
+    pub key_name: Option<String>,
+    /// The secret itself, out of its wrapping (the CDP file's `privateKey`
+    /// with its literal `\n` turned into newlines).
+    pub secret: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for InspectedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InspectedSecret")
+            .field("key_type", &self.key_type)
+            .field("key_name", &self.key_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Recognises a secret of `exchange` as the exchange hands it over.
+/// Coinbase CDP: the downloaded JSON file (`name` + `privateKey`), a SEC1
+/// `EC PRIVATE KEY` PEM or a PKCS#8 PEM (ES256), a PKCS#8 Ed25519 PEM or a
+/// base64 Ed25519 secret (EdDSA). Binance: a PKCS#8 Ed25519 PEM, else an
+/// HMAC secret. The others: HMAC. Nothing is sent anywhere; errors never
+/// carry the secret.
+pub fn inspect_secret(
+    exchange: super::Exchange,
+    text: &str,
+) -> Result<InspectedSecret, ExchangeError> {
+    use super::Exchange as E;
+    let trimmed = text.trim();
+    match exchange {
+        E::Coinbase => {
+            let (key_name, secret) = if trimmed.starts_with('{') {
+                #[derive(serde::Deserialize)]
+                struct CdpFile {
+                    name: String,
+                    #[serde(rename = "privateKey")]
+                    private_key: String,
+                }
+                let file: CdpFile = serde_json::from_str(trimmed).map_err(|_| {
+                    ExchangeError::InvalidCredentials {
+                        reason: "not a Coinbase CDP key file: expected JSON with \"name\" and \"privateKey\"",
+                    }
+                })?;
+                let pk = Zeroizing::new(file.private_key);
+                (Some(file.name), normalize_pem(&pk))
+            } else {
+                (None, normalize_pem(trimmed))
+            };
+            let key_type = if p256_from_pem(&secret).is_ok() {
+                KeyType::Ecdsa
+            } else if coinbase_ed25519(&secret).is_ok() {
+                KeyType::Ed25519
+            } else {
+                return Err(ExchangeError::InvalidCredentials {
+                    reason: "not a Coinbase CDP private key: expected the downloaded key file (JSON), an EC PRIVATE KEY PEM, a PKCS#8 PEM or a base64 Ed25519 secret",
+                });
+            };
+            Ok(InspectedSecret {
+                key_type,
+                key_name,
+                secret,
+            })
+        }
+        E::Binance if trimmed.contains("PRIVATE KEY") => {
+            ed25519_from_pkcs8_pem(trimmed)?;
+            Ok(InspectedSecret {
+                key_type: KeyType::Ed25519,
+                key_name: None,
+                secret: normalize_pem(trimmed),
+            })
+        }
+        _ => Ok(InspectedSecret {
+            key_type: KeyType::Hmac,
+            key_name: None,
+            secret: Zeroizing::new(trimmed.to_string()),
+        }),
+    }
+}
+
+/// Whether `secret` can be a key of `key_type` on `exchange` (parsed, not
+/// used). A secret that cannot is refused when the key is added, not at
+/// its first check.
+pub fn check_secret(
+    exchange: super::Exchange,
+    key_type: KeyType,
+    secret: &str,
+) -> Result<(), ExchangeError> {
+    use super::Exchange as E;
+    match (exchange, key_type) {
+        (E::Coinbase, KeyType::Ecdsa) => p256_from_pem(secret).map(|_| ()),
+        (E::Coinbase, KeyType::Ed25519) => coinbase_ed25519(secret).map(|_| ()),
+        (E::Coinbase, _) => Err(ExchangeError::InvalidCredentials {
+            reason: "Coinbase CDP keys are ECDSA (ES256) or Ed25519",
+        }),
+        (E::Binance, KeyType::Ed25519) => ed25519_from_pkcs8_pem(secret).map(|_| ()),
+        (E::Binance | E::Kraken | E::Okx | E::Bybit, KeyType::Hmac)
+            if secret.contains("PRIVATE KEY") =>
+        {
+            Err(ExchangeError::InvalidCredentials {
+                reason: "this is a private key, not an HMAC secret: declare the key type it is",
+            })
+        }
+        (E::Kraken, KeyType::Hmac) => STANDARD.decode(secret.trim()).map(|_| ()).map_err(|_| {
+            ExchangeError::InvalidCredentials {
+                reason: "a Kraken secret is base64, as Kraken shows it",
+            }
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod import_tests {
+    use super::*;
+    use crate::exchange::Exchange;
+
+    fn sec1() -> String {
+        use p256::pkcs8::LineEnding;
+        p256::SecretKey::from_slice(&[7u8; 32])
+            .unwrap()
+            .to_sec1_pem(LineEnding::LF)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn coinbase_keys_are_recognised_in_every_form_they_are_handed_over() {
+        // The downloaded CDP key file: SEC1 PEM with literal "\n".
+        let file = serde_json::json!({
+            "name": "organizations/o-1/apiKeys/k-1",
+            "privateKey": sec1(),
+        })
+        .to_string();
+        assert!(file.contains("\\n"));
+        let s = inspect_secret(Exchange::Coinbase, &file).unwrap();
+        assert_eq!(s.key_type, KeyType::Ecdsa);
+        assert_eq!(s.key_name.as_deref(), Some("organizations/o-1/apiKeys/k-1"));
+        assert!(s.secret.starts_with("-----BEGIN EC PRIVATE KEY-----\n"));
+        // A SEC1 PEM, a PKCS#8 P-256 PEM.
+        assert_eq!(
+            inspect_secret(Exchange::Coinbase, &sec1())
+                .unwrap()
+                .key_type,
+            KeyType::Ecdsa
+        );
+        let pkcs8 = {
+            use p256::pkcs8::{EncodePrivateKey, LineEnding};
+            p256::SecretKey::from_slice(&[7u8; 32])
+                .unwrap()
+                .to_pkcs8_pem(LineEnding::LF)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            inspect_secret(Exchange::Coinbase, &pkcs8).unwrap().key_type,
+            KeyType::Ecdsa
+        );
+        // A base64 Ed25519 secret (seed ‖ public key) and a PKCS#8 Ed25519 PEM.
+        let ed = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+        let b64 = STANDARD.encode(ed.to_keypair_bytes());
+        assert_eq!(
+            inspect_secret(Exchange::Coinbase, &b64).unwrap().key_type,
+            KeyType::Ed25519
+        );
+        let ed_pem = {
+            use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
+            ed.to_pkcs8_pem(LineEnding::LF).unwrap().to_string()
+        };
+        assert_eq!(
+            inspect_secret(Exchange::Coinbase, &ed_pem)
+                .unwrap()
+                .key_type,
+            KeyType::Ed25519
+        );
+        assert_eq!(
+            inspect_secret(Exchange::Binance, &ed_pem).unwrap().key_type,
+            KeyType::Ed25519
+        );
+        // Garbage is refused, and the error does not echo it.
+        let e = inspect_secret(Exchange::Coinbase, "CANARYnot-a-key").unwrap_err();
+        assert!(!e.to_string().contains("CANARY"));
+        let e = inspect_secret(
+            Exchange::Coinbase,
+            r#"{"name":"x","privateKey":"CANARYjunk"}"#,
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("CANARY"));
+    }
+
+    #[test]
+    fn a_secret_that_cannot_be_the_declared_type_is_refused() {
+        assert!(check_secret(Exchange::Coinbase, KeyType::Ecdsa, &sec1()).is_ok());
+        let b64 = STANDARD.encode([3u8; 64]);
+        assert!(check_secret(Exchange::Coinbase, KeyType::Ecdsa, &b64).is_err());
+        assert!(check_secret(Exchange::Coinbase, KeyType::Ed25519, &b64).is_ok());
+        assert!(check_secret(Exchange::Coinbase, KeyType::Hmac, "abc").is_err());
+        assert!(check_secret(Exchange::Binance, KeyType::Ed25519, "hex-secret").is_err());
+        assert!(check_secret(Exchange::Bybit, KeyType::Hmac, &sec1()).is_err());
+        assert!(check_secret(Exchange::Kraken, KeyType::Hmac, "not base64 !").is_err());
+        assert!(
+            check_secret(
+                Exchange::Okx,
+                KeyType::Hmac,
+                "22582BD0CFF14C41EDBF1AB98506286D"
+            )
+            .is_ok()
+        );
+    }
+}

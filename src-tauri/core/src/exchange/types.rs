@@ -563,6 +563,10 @@ pub enum RejectReason {
     PermissionDenied,
     /// The key expired or was frozen.
     Expired,
+    /// The key belongs to another site or environment of the exchange
+    /// (OKX EEA / US, demo vs live, a Bybit regional host or testnet,
+    /// Binance.US): the message says which, when Keyward could tell.
+    WrongEnvironment,
     /// The exchange answered "unauthorized" without saying why (Coinbase).
     Unauthorized,
     /// A rejection with a code Keyward does not classify.
@@ -748,7 +752,25 @@ pub struct Activity {
     pub deposits: Option<Vec<TransferEvent>>,
     /// Limits of this listing, said plainly.
     pub notes: Vec<String>,
+    /// Sources that could not be listed (their list is `None`), each with
+    /// the exchange's answer: one failing source does not abort the others.
+    pub errors: Vec<SourceError>,
 }
+
+/// Why one source of an activity listing could not be listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceError {
+    /// `orders`, `withdrawals` or `deposits`.
+    pub source: &'static str,
+    /// The error's machine name (`rejected`, `unsupported_environment`…).
+    pub code: String,
+    /// What went wrong, safe to show (no secrets).
+    pub message: String,
+}
+
+/// Most pages followed per source in one listing; a listing that stops at
+/// the cap says so in its notes.
+pub const MAX_PAGES: usize = 10;
 
 /// What an adapter can do automatically, so front ends say it honestly.
 #[derive(Debug, Clone, Serialize)]

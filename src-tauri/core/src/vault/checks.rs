@@ -302,6 +302,7 @@ pub(crate) fn live_scope(scope: Scope) -> exchange::Scope {
         Scope::Transfer => exchange::Scope::Transfer,
         Scope::Futures => exchange::Scope::Futures,
         Scope::Margin => exchange::Scope::Margin,
+        Scope::Options => exchange::Scope::Options,
     }
 }
 

@@ -800,7 +800,14 @@ fn snapshot_from(key: &AffectedKey, now: i64, since: i64, a: Activity) -> Activi
         withdrawals: transfers(a.withdrawals),
         deposits: transfers(a.deposits),
         notes: a.notes,
-        error: None,
+        // Sources that could not be listed (the others are recorded).
+        error: (!a.errors.is_empty()).then(|| {
+            a.errors
+                .iter()
+                .map(|e| format!("{} not listed: {}", e.source, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
     }
 }
 
@@ -993,8 +1000,12 @@ pub async fn incident_run_step<S: SessionAccess>(
                             let n = s.orders.as_ref().map_or(0, Vec::len)
                                 + s.withdrawals.as_ref().map_or(0, Vec::len)
                                 + s.deposits.as_ref().map_or(0, Vec::len);
-                            rec.results
-                                .push(format!("{}: {n} activity item(s) recorded", key.label));
+                            rec.results.push(match &s.error {
+                                None => format!("{}: {n} activity item(s) recorded", key.label),
+                                Some(e) => {
+                                    format!("{}: {n} activity item(s) recorded; {e}", key.label)
+                                }
+                            });
                             rec.snapshots.push(s);
                         }
                         Err(e) => {
@@ -1085,5 +1096,6 @@ fn empty_activity(key: &AffectedKey) -> Activity {
         withdrawals: None,
         deposits: None,
         notes: Vec::new(),
+        errors: Vec::new(),
     }
 }

@@ -153,8 +153,8 @@ pub use record::{
 };
 pub use rotation::{
     CheckedNewKey, NewRotationKey, PendingRevocation, PendingVerification, RevocationResult,
-    RevokeTarget, SessionAccess, VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old,
-    rotation_verify,
+    RevokeTarget, SessionAccess, VerifyOptions, revoke_exchange, revoke_key, revoke_key_waiting,
+    rotation_revoke_old, rotation_revoke_old_waiting, rotation_verify,
 };
 pub use secret::{ApiSecret, BackupPassphrase, MasterPassword, Passphrase, VaultKey};
 pub use service::{

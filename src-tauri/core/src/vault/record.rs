@@ -111,6 +111,8 @@ name_enum!(
         Futures => "futures",
         /// Margin trading.
         Margin => "margin",
+        /// Trade options (Bybit, OKX and Binance report it).
+        Options => "options",
     }
 );
 

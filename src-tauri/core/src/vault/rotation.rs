@@ -433,7 +433,29 @@ impl PendingRevocation {
     /// makes a live call with the key and expects a rejection. Holds no
     /// session; needs a Tokio runtime.
     pub async fn run(self, client: &ExchangeClient) -> RevocationResult {
-        let answer = self.ask(client).await;
+        self.run_waiting(
+            client,
+            None::<fn(String, Vec<String>) -> std::future::Ready<bool>>,
+        )
+        .await
+    }
+
+    /// Phase 2 with a person at hand (the CLI's `--wait`): where the
+    /// exchange has no revocation API, checks the key live first (the
+    /// baseline that makes the later rejection a proof), hands the steps to
+    /// `wait`, which returns once the person deleted the key (`true`) or
+    /// gave up (`false`), then checks live that it is rejected: one process,
+    /// one client, so the proof holds.
+    pub async fn run_waiting<W, Fut>(
+        self,
+        client: &ExchangeClient,
+        wait: Option<W>,
+    ) -> RevocationResult
+    where
+        W: FnOnce(String, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let answer = self.ask(client, wait).await;
         RevocationResult {
             target: self.target.clone(),
             label: self.label.clone(),
@@ -443,7 +465,11 @@ impl PendingRevocation {
         }
     }
 
-    async fn ask(&self, client: &ExchangeClient) -> Answer {
+    async fn ask<W, Fut>(&self, client: &ExchangeClient, wait: Option<W>) -> Answer
+    where
+        W: FnOnce(String, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         let endpoint = match client.endpoint(self.live, &self.environment) {
             Ok(e) => e,
             Err(e) => return Answer::Failed(e),
@@ -467,15 +493,24 @@ impl PendingRevocation {
         let method = match endpoint.revoke(&self.credentials).await {
             Ok(Revocation::Revoked { .. }) => RevokeMethod::Api,
             Ok(Revocation::Unsupported { reason, mut steps }) => {
-                if !self.confirm_manual {
+                if !self.confirm_manual
+                    && unproven.is_none()
+                    && let Some(wait) = wait
+                {
+                    if !wait(reason.clone(), steps.clone()).await {
+                        return Answer::Manual { reason, steps };
+                    }
+                    RevokeMethod::Manual
+                } else if !self.confirm_manual {
                     if let Some(answer) = unproven {
                         steps.push(format!(
                             "Note: this computer cannot authenticate with the key right now ({answer}), so the live check after the deletion will not be able to prove it; check on the exchange that the key is gone."
                         ));
                     }
                     return Answer::Manual { reason, steps };
+                } else {
+                    RevokeMethod::Manual
                 }
-                RevokeMethod::Manual
             }
             // A retry after an earlier, unrecorded success: the key is
             // already gone. The live check below decides.
@@ -1783,6 +1818,45 @@ pub async fn rotation_revoke_old<S: SessionAccess>(
     let pending =
         access.with_session(|s| s.prepare_rotation_revoke(grant, label, confirm_manual))?;
     let result = pending.run(client).await;
+    access.with_session(|s| s.record_revocation(actor, result))
+}
+
+/// [`rotation_revoke_old`] with a person deleting the key by hand while it
+/// runs (see [`PendingRevocation::run_waiting`]).
+pub async fn rotation_revoke_old_waiting<S, W, Fut>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    grant: StepUpGrant,
+    label: &str,
+    wait: W,
+) -> Result<RevokeOutcome, RotationError>
+where
+    S: SessionAccess,
+    W: FnOnce(String, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let pending = access.with_session(|s| s.prepare_rotation_revoke(grant, label, false))?;
+    let result = pending.run_waiting(client, Some(wait)).await;
+    access.with_session(|s| s.record_revocation(actor, result))
+}
+
+/// [`revoke_key`] with a person deleting the key by hand while it runs.
+pub async fn revoke_key_waiting<S, W, Fut>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    grant: StepUpGrant,
+    label: &str,
+    wait: W,
+) -> Result<RevokeOutcome, RotationError>
+where
+    S: SessionAccess,
+    W: FnOnce(String, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let pending = access.with_session(|s| s.prepare_key_revoke(grant, label, false))?;
+    let result = pending.run_waiting(client, Some(wait)).await;
     access.with_session(|s| s.record_revocation(actor, result))
 }
 

@@ -1421,6 +1421,9 @@ impl Session {
 
     /// Adds a key after validating every field.
     pub fn add_key(&mut self, actor: Actor, key: NewKey) -> Result<KeySummary, VaultError> {
+        // A secret that cannot be the declared key type is refused here, not
+        // at its first check (backups restore what was stored as it was).
+        validate::secret_for(key.exchange, key.key_type, key.secret.expose())?;
         let id = *uuid::Uuid::new_v4().as_bytes();
         let now = self.now_secs();
         let label = key.label.clone();

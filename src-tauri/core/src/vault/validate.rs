@@ -88,6 +88,13 @@ pub enum ValidationError {
     /// The secret is empty.
     #[error("the API secret must not be empty")]
     EmptySecret,
+    /// The secret cannot be a key of the declared type (or of any type the
+    /// exchange issues).
+    #[error("the secret cannot be used: {reason}")]
+    SecretWrongType {
+        /// What is wrong, without the secret.
+        reason: &'static str,
+    },
     /// The secret is implausibly large.
     #[error("the API secret is larger than 16 KiB")]
     SecretTooLong,
@@ -284,6 +291,86 @@ pub fn secret(secret: &str) -> Result<(), ValidationError> {
         return Err(ValidationError::SecretControlChars { field: "secret" });
     }
     Ok(())
+}
+
+/// Checks that the secret can be a key of `key_type` on `exchange` (a
+/// Coinbase PEM or base64 Ed25519 secret, a Binance Ed25519 PEM, a base64
+/// Kraken secret, no private key declared as HMAC). Exchanges without a
+/// live adapter are not checked.
+pub fn secret_for(
+    exchange: Exchange,
+    key_type: super::record::KeyType,
+    secret: &str,
+) -> Result<(), ValidationError> {
+    use super::record::KeyType as K;
+    use crate::exchange::{self, sign};
+    let Some(live) = super::checks::live_exchange(exchange) else {
+        return Ok(());
+    };
+    let kt = match key_type {
+        K::Hmac => exchange::KeyType::Hmac,
+        K::Ed25519 => exchange::KeyType::Ed25519,
+        K::Rsa => exchange::KeyType::Rsa,
+        K::EcdsaJwt => exchange::KeyType::Ecdsa,
+    };
+    sign::check_secret(live, kt, secret).map_err(|e| match e {
+        exchange::ExchangeError::InvalidCredentials { reason } => {
+            ValidationError::SecretWrongType { reason }
+        }
+        _ => ValidationError::SecretWrongType {
+            reason: "the secret does not fit the key type",
+        },
+    })
+}
+
+/// A secret as the exchange handed it over, recognised (see
+/// [`recognise_secret`]).
+#[derive(Debug)]
+pub struct RecognisedSecret {
+    /// Its key type.
+    pub key_type: super::record::KeyType,
+    /// The key name a Coinbase CDP key file carries (`name`).
+    pub key_name: Option<String>,
+    /// The secret out of its wrapping (redacted `Debug`, zeroized on drop).
+    pub secret: super::secret::ApiSecret,
+}
+
+/// Recognises a secret as the exchange hands it over, for adding a key
+/// without a declared key type: a Coinbase CDP key file (JSON with `name`
+/// and `privateKey`), an EC or PKCS#8 PEM, a base64 Ed25519 secret, a
+/// Binance Ed25519 PEM; anything else is an HMAC secret. The error never
+/// carries the secret.
+pub fn recognise_secret(
+    exchange: Exchange,
+    text: &str,
+) -> Result<RecognisedSecret, ValidationError> {
+    use super::record::KeyType as K;
+    use crate::exchange::{self, sign};
+    let Some(live) = super::checks::live_exchange(exchange) else {
+        return Ok(RecognisedSecret {
+            key_type: K::Hmac,
+            key_name: None,
+            secret: super::secret::ApiSecret::new(text.trim().to_string()),
+        });
+    };
+    let found = sign::inspect_secret(live, text).map_err(|e| match e {
+        exchange::ExchangeError::InvalidCredentials { reason } => {
+            ValidationError::SecretWrongType { reason }
+        }
+        _ => ValidationError::SecretWrongType {
+            reason: "the secret is not a key of this exchange",
+        },
+    })?;
+    Ok(RecognisedSecret {
+        key_type: match found.key_type {
+            exchange::KeyType::Ed25519 => K::Ed25519,
+            exchange::KeyType::Ecdsa => K::EcdsaJwt,
+            exchange::KeyType::Rsa => K::Rsa,
+            _ => K::Hmac,
+        },
+        key_name: found.key_name.clone(),
+        secret: super::secret::ApiSecret::new(found.secret.as_str().to_owned()),
+    })
 }
 
 /// Checks the passphrase against the exchange's needs.

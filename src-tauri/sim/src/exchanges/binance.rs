@@ -22,19 +22,63 @@ pub(crate) fn rate_limited(retry_after: u64) -> Resp {
         .with_header("Retry-After", retry_after.to_string())
 }
 
+/// Binance's per-minute weight limits per IP: `/api` 6000 (REQUEST_WEIGHT),
+/// `/sapi` 12,000
+/// (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits).
+const API_WEIGHT_PER_MINUTE: f64 = 6000.0;
+const SAPI_IP_WEIGHT_PER_MINUTE: f64 = 12_000.0;
+
+/// Every answer carries the weight used this minute: "Every request will
+/// contain X-MBX-USED-WEIGHT-(intervalNum)(intervalLetter) in the response
+/// headers" (`/api`); `/sapi` answers `X-SAPI-USED-IP-WEIGHT-1M` (limits
+/// page above). Over the minute's limit: 429 with `Retry-After`.
 pub(crate) fn handle(st: &State, req: &Req) -> Resp {
+    let sapi = req.path.starts_with("/sapi/");
+    let (pool, header, limit) = if sapi {
+        (
+            "sapi-ip",
+            "X-SAPI-USED-IP-WEIGHT-1M",
+            SAPI_IP_WEIGHT_PER_MINUTE,
+        )
+    } else {
+        ("api-ip", "X-MBX-USED-WEIGHT-1M", API_WEIGHT_PER_MINUTE)
+    };
     let weight = match req.path.as_str() {
         "/api/v3/openOrders" => 80.0,
         "/api/v3/account" => 20.0,
         _ => 1.0,
     };
+    let used = st.add_minute_weight(EX, &format!("{pool}/{}", req.peer), weight);
+    let resp = if used > limit {
+        let secs = (st.ms_to_next_minute(EX) as u64).div_ceil(1000).max(1);
+        *lock(&st.stats).rate_limited.entry(EX).or_default() += 1;
+        rate_limited(secs)
+    } else {
+        route(st, req, weight)
+    };
+    resp.with_header(header, (used as u64).to_string())
+}
+
+fn route(st: &State, req: &Req, weight: f64) -> Resp {
     if let Err(ra) = st.take_ip(EX, req.peer, weight) {
         return rate_limited(ra);
+    }
+    // Deposit / withdraw history: "time between startTime and endTime must
+    // be less than 90 days" (endTime defaults to now)
+    // https://developers.binance.com/docs/wallet/capital/withdraw-history
+    if req.path.starts_with("/sapi/v1/capital/") {
+        let n = |p: &str| req.param(p).and_then(|v| v.parse::<i64>().ok());
+        if let Some(start) = n("startTime") {
+            let end = n("endTime").unwrap_or_else(|| st.now_ms(EX));
+            if end - start >= 90 * 86_400_000 {
+                return err(400, -1127, "Lookup interval is too big.");
+            }
+        }
     }
     if req.method == hyper::Method::GET && req.path == "/api/v3/time" {
         return Resp::json(200, json!({"serverTime": st.now_ms(EX)}));
     }
-    let route: fn(&KeyState, &Req) -> Value = match (req.method.as_str(), req.path.as_str()) {
+    let answer: fn(&KeyState, &Req) -> Value = match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/sapi/v1/account/apiRestrictions") => restrictions,
         ("GET", "/api/v3/account") => account,
         ("GET", "/api/v3/openOrders") => open_orders,
@@ -44,7 +88,7 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
     };
     let mut keys = lock(&st.keys);
     match authenticate(st, &mut keys, req) {
-        Ok(k) => Resp::json(200, route(k, req)),
+        Ok(k) => Resp::json(200, answer(k, req)),
         Err(r) => {
             drop(keys);
             st.count_auth_failure(EX);
@@ -189,6 +233,10 @@ fn since(req: &Req) -> Option<i64> {
     req.param("startTime").and_then(|s| s.parse().ok())
 }
 
+fn until(req: &Req) -> Option<i64> {
+    req.param("endTime").and_then(|s| s.parse().ok())
+}
+
 fn open_orders(k: &KeyState, _: &Req) -> Value {
     Value::Array(
         items(&k.account, ActivityKind::Order, None)
@@ -206,7 +254,7 @@ fn open_orders(k: &KeyState, _: &Req) -> Value {
 
 fn deposits(k: &KeyState, req: &Req) -> Value {
     Value::Array(
-        items(&k.account, ActivityKind::Deposit, since(req))
+        super::items_between(&k.account, ActivityKind::Deposit, since(req), until(req))
             .into_iter()
             .map(|d| {
                 json!({
@@ -220,7 +268,7 @@ fn deposits(k: &KeyState, req: &Req) -> Value {
 
 fn withdrawals(k: &KeyState, req: &Req) -> Value {
     Value::Array(
-        items(&k.account, ActivityKind::Withdrawal, since(req))
+        super::items_between(&k.account, ActivityKind::Withdrawal, since(req), until(req))
             .into_iter()
             .map(|w| {
                 json!({

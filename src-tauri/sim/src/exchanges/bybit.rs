@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::{hmac_sha256, items, same};
+use super::{hmac_sha256, same};
 use crate::accounts::{ActivityKind, SimExchange, SimScope};
 use crate::http::{Req, Resp, iso_ms};
 use crate::state::{KeyState, State, Verifier, lock};
@@ -86,6 +86,10 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
     };
     let api_key = k.account.api_key.clone();
     let is_sub = k.account.parent_uid.is_some();
+    if let Some(refused) = list_rules(st, k, req) {
+        drop(keys);
+        return refused;
+    }
     let resp = match op {
         Op::Read(f) => reply(st, 200, 0, "OK", f(k, req)),
         // The main-account endpoints take main-account keys only, the
@@ -132,10 +136,21 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
         }
     };
     drop(keys);
-    if let Err(ra) = st.take_key(EX, &api_key, 1.0) {
-        return rate_limited(ra);
+    let resp = match st.take_key(EX, &api_key, 1.0) {
+        Err(ra) => rate_limited(ra),
+        Ok(()) => resp,
+    };
+    // "Every request to the API returns response header": X-Bapi-Limit
+    // (the limit), X-Bapi-Limit-Status (remaining), X-Bapi-Limit-Reset-
+    // Timestamp (when it resets; otherwise the current time)
+    // https://bybit-exchange.github.io/docs/v5/rate-limit
+    match st.key_bucket(EX, &api_key) {
+        Some((cap, left, reset)) => resp
+            .with_header("X-Bapi-Limit", (cap as u64).to_string())
+            .with_header("X-Bapi-Limit-Status", (left as u64).to_string())
+            .with_header("X-Bapi-Limit-Reset-Timestamp", reset.to_string()),
+        None => resp,
     }
-    resp
 }
 
 fn authenticate<'a>(
@@ -385,8 +400,69 @@ fn since(req: &Req) -> Option<i64> {
     req.param("startTime").and_then(|s| s.parse().ok())
 }
 
+fn until(req: &Req) -> Option<i64> {
+    req.param("endTime").and_then(|s| s.parse().ok())
+}
+
+/// The documented rules of the list endpoints: order history "the time
+/// range between startTime and endTime must be less than 7 days"
+/// (https://bybit-exchange.github.io/docs/v5/order/order-list); withdrawal
+/// and deposit records "endTime - startTime should be less than 30 days",
+/// withdrawal records "can query by the master UID's api key only"
+/// (https://bybit-exchange.github.io/docs/v5/asset/withdraw/withdraw-record,
+/// https://bybit-exchange.github.io/docs/v5/asset/deposit/deposit-record).
+fn list_rules(st: &State, k: &KeyState, req: &Req) -> Option<Resp> {
+    let span = match req.path.as_str() {
+        "/v5/order/history" => 7,
+        "/v5/asset/withdraw/query-record" | "/v5/asset/deposit/query-record" => 30,
+        _ => return None,
+    };
+    if req.path == "/v5/asset/withdraw/query-record" && k.account.parent_uid.is_some() {
+        return Some(reply(
+            st,
+            200,
+            10005,
+            "Permission denied: withdrawal records are for the master UID's api key only.",
+            json!({}),
+        ));
+    }
+    if let (Some(s), Some(e)) = (since(req), until(req))
+        && e - s >= span * 86_400_000
+    {
+        return Some(reply(
+            st,
+            200,
+            10001,
+            &format!("params error: the time range must be less than {span} days"),
+            json!({}),
+        ));
+    }
+    None
+}
+
+/// `limit` and `cursor` (the simulator's cursors are plain offsets).
+fn paging(req: &Req, default: usize, max: usize) -> (usize, usize) {
+    let limit = req
+        .param("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| (1..=max).contains(l))
+        .unwrap_or(default);
+    let offset = req
+        .param("cursor")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0);
+    (limit, offset)
+}
+
+fn next(n: Option<usize>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
+}
+
 fn orders(k: &KeyState, req: &Req) -> Value {
-    let list: Vec<Value> = items(&k.account, ActivityKind::Order, since(req))
+    let all = super::items_between(&k.account, ActivityKind::Order, since(req), until(req));
+    let (limit, offset) = paging(req, 20, 50);
+    let (page, more) = super::page(&all, offset, limit);
+    let list: Vec<Value> = page
         .into_iter()
         .map(|o| {
             let side = {
@@ -400,11 +476,14 @@ fn orders(k: &KeyState, req: &Req) -> Value {
             })
         })
         .collect();
-    json!({"category": "spot", "list": list, "nextPageCursor": ""})
+    json!({"category": "spot", "list": list, "nextPageCursor": next(more)})
 }
 
 fn withdrawals(k: &KeyState, req: &Req) -> Value {
-    let rows: Vec<Value> = items(&k.account, ActivityKind::Withdrawal, since(req))
+    let all = super::items_between(&k.account, ActivityKind::Withdrawal, since(req), until(req));
+    let (limit, offset) = paging(req, 50, 50);
+    let (page, more) = super::page(&all, offset, limit);
+    let rows: Vec<Value> = page
         .into_iter()
         .map(|t| {
             json!({"coin": t.asset, "chain": t.asset, "amount": t.amount, "txID": t.tx_id,
@@ -413,11 +492,14 @@ fn withdrawals(k: &KeyState, req: &Req) -> Value {
                    "updateTime": t.time_ms.to_string(), "withdrawId": t.id, "withdrawType": 0})
         })
         .collect();
-    json!({"rows": rows, "nextPageCursor": ""})
+    json!({"rows": rows, "nextPageCursor": next(more)})
 }
 
 fn deposits(k: &KeyState, req: &Req) -> Value {
-    let rows: Vec<Value> = items(&k.account, ActivityKind::Deposit, since(req))
+    let all = super::items_between(&k.account, ActivityKind::Deposit, since(req), until(req));
+    let (limit, offset) = paging(req, 50, 50);
+    let (page, more) = super::page(&all, offset, limit);
+    let rows: Vec<Value> = page
         .into_iter()
         .map(|t| {
             json!({"id": t.id, "coin": t.asset, "chain": t.asset, "amount": t.amount, "txID": t.tx_id,
@@ -425,5 +507,5 @@ fn deposits(k: &KeyState, req: &Req) -> Value {
                    "successAt": t.time_ms.to_string(), "confirmations": "12", "depositType": "0"})
         })
         .collect();
-    json!({"rows": rows, "nextPageCursor": ""})
+    json!({"rows": rows, "nextPageCursor": next(more)})
 }

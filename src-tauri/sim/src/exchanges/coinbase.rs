@@ -13,7 +13,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::items;
 use crate::accounts::{ActivityKind, SimExchange, SimScope};
 use crate::http::{Req, Resp, iso_ms, parse_iso_ms};
 use crate::state::{KeyState, State, Verifier, lock};
@@ -145,9 +144,23 @@ fn permissions(k: &KeyState, _: &Req) -> Value {
     })
 }
 
+// "List Orders" (GET /api/v3/brokerage/orders/historical/batch): `limit`,
+// `cursor`; the answer carries `has_next` and `cursor`
+// (https://docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/orders/list-orders).
 fn orders(k: &KeyState, req: &Req) -> Value {
     let since = req.param("start_date").and_then(|s| parse_iso_ms(&s));
-    let list: Vec<Value> = items(&k.account, ActivityKind::Order, since)
+    let all = super::items_between(&k.account, ActivityKind::Order, since, None);
+    let limit = req
+        .param("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(100);
+    let offset = req
+        .param("cursor")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0);
+    let (page, next) = super::page(&all, offset, limit);
+    let list: Vec<Value> = page
         .into_iter()
         .map(|o| {
             json!({
@@ -158,5 +171,6 @@ fn orders(k: &KeyState, req: &Req) -> Value {
             })
         })
         .collect();
-    json!({"orders": list, "sequence": "0", "has_next": false, "cursor": ""})
+    json!({"orders": list, "sequence": "0", "has_next": next.is_some(),
+           "cursor": next.map(|n| n.to_string()).unwrap_or_default()})
 }

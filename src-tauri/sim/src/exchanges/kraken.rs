@@ -162,9 +162,18 @@ fn start(params: &[(String, String)]) -> Option<i64> {
         .map(|s| s * 1000)
 }
 
+// "Get Closed Orders": 50 results at a time, `ofs` to page, `count` = all
+// matching (https://docs.kraken.com/api-reference/account-data/get-closed-orders).
 fn closed_orders(k: &KeyState, params: &[(String, String)]) -> Value {
+    let all = super::items_between(&k.account, ActivityKind::Order, start(params), None);
+    let ofs = params
+        .iter()
+        .find(|(k, _)| k == "ofs")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let (page, _) = super::page(&all, ofs, 50);
     let mut closed = Map::new();
-    for o in items(&k.account, ActivityKind::Order, start(params)) {
+    for o in page {
         closed.insert(
             o.id.clone(),
             json!({
@@ -176,8 +185,7 @@ fn closed_orders(k: &KeyState, params: &[(String, String)]) -> Value {
             }),
         );
     }
-    let count = closed.len();
-    json!({"closed": closed, "count": count})
+    json!({"closed": closed, "count": all.len()})
 }
 
 fn transfers(k: &KeyState, kind: ActivityKind, params: &[(String, String)]) -> Value {

@@ -51,3 +51,27 @@ pub(crate) fn items(
         .cloned()
         .collect()
 }
+
+/// Items of `kind` with `since <= time <= until` (either bound optional),
+/// newest first, as the exchanges list them.
+pub(crate) fn items_between(
+    a: &KeyAccount,
+    kind: ActivityKind,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+) -> Vec<ActivityItem> {
+    let mut v: Vec<ActivityItem> = items(a, kind, since_ms)
+        .into_iter()
+        .filter(|i| until_ms.is_none_or(|u| i.time_ms <= u))
+        .collect();
+    v.sort_by_key(|i| std::cmp::Reverse(i.time_ms));
+    v
+}
+
+/// One page of `v`: `offset` (a cursor the simulator hands out as a plain
+/// number) and `limit`; the next offset when more remain.
+pub(crate) fn page<T: Clone>(v: &[T], offset: usize, limit: usize) -> (Vec<T>, Option<usize>) {
+    let end = (offset + limit).min(v.len());
+    let slice = v.get(offset.min(v.len())..end).unwrap_or_default().to_vec();
+    (slice, (end < v.len()).then_some(end))
+}

@@ -155,6 +155,10 @@ fn authenticate<'a>(
     Ok(k)
 }
 
+// Shape: "Get account configuration", response example
+// https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-account-configuration
+// (fixture: core/tests/data/exchange/okx/account-config.json): `perm` is a
+// comma-separated list of read_only / trade / withdraw, `ip` the bound IPs.
 fn config(k: &KeyState, _: &Req) -> Value {
     let mut perm = vec!["read_only"];
     if !k.read_only && k.has(SimScope::Trade) {
@@ -167,6 +171,10 @@ fn config(k: &KeyState, _: &Req) -> Value {
         "uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2", "posMode": "net_mode",
         "autoLoan": false, "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
         "mgnIsoMode": "automatic", "kycLv": "2", "type": "0",
+        "acctStpMode": "cancel_maker", "enableSpotBorrow": false, "feeType": "0",
+        "liquidationGear": "-1", "opAuth": "1", "roleType": "0", "spotBorrowAutoRepay": false,
+        "spotOffsetType": "", "spotRoleType": "0", "spotTraderInsts": [], "stgyType": "0",
+        "traderInsts": [], "settleCcy": "USDC", "settleCcyList": ["USD", "USDC", "USDG"],
         "label": k.account.label.clone().unwrap_or_default(),
         "perm": perm.join(","),
         "ip": k.ips.join(","),

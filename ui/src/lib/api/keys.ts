@@ -14,7 +14,7 @@ export const EXCHANGES = [
 ] as const;
 export type Exchange = (typeof EXCHANGES)[number];
 
-export const SCOPES = ['read', 'trade', 'withdraw', 'transfer', 'futures', 'margin'] as const;
+export const SCOPES = ['read', 'trade', 'withdraw', 'transfer', 'futures', 'margin', 'options'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const KEY_TYPES = ['hmac', 'ed25519', 'rsa', 'ecdsa_jwt'] as const;
@@ -72,7 +72,9 @@ export interface KeyInput {
   api_key_id: string;
   secret: string;
   passphrase: string | null;
-  key_type: KeyType;
+  /** `auto`: recognised from the secret as the exchange hands it over (a
+   * Coinbase CDP key file also fills an empty key id). */
+  key_type: KeyType | 'auto';
   scopes: Scope[];
   ip_whitelist: string[];
   /** Names only (kind unspecified); details are set with `services.ts`. */
