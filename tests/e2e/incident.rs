@@ -10,12 +10,19 @@ const SECRET: &str = "CANARYincidentSecret9f8e7d6c5b4a";
 
 #[test]
 fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
+    // An order an hour ago: inside the 72-hour snapshot, which asks the
+    // exchange for a window ending now.
+    let an_hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+        - 3_600_000;
     let sim = Simulator::start(json!({
         "rate_limits": false,
         "keys": [{
             "exchange": "bybit", "api_key": KEY, "secret": SECRET,
             "scopes": ["read", "trade", "transfer"], "ips": [],
-            "activity": [{ "kind": "order", "id": "x-77", "time_ms": 4102444800000i64,
+            "activity": [{ "kind": "order", "id": "x-77", "time_ms": an_hour_ago,
                            "symbol": "BTCUSDT", "side": "sell", "amount": "2", "price": "1" }]
         }]
     }));

@@ -31,7 +31,8 @@ fn vault_with_many_keys() -> tempfile::TempDir {
             format!("key-{i:05}"),
             exchange,
             format!("{i:064}"),
-            ApiSecret::new(format!("secret-{i:05}-{}", "x".repeat(40))),
+            // Base64, as Kraken hands secrets out (the core checks that).
+            ApiSecret::new(format!("c2VjcmV0{i:05}{}", "x".repeat(39))),
         );
         key.scopes = if i % 7 == 0 {
             vec![Scope::Read, Scope::Trade, Scope::Withdraw]
