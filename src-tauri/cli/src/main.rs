@@ -594,8 +594,15 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
                 Some(&current),
             )?;
             let new = input::new_master_password("KEYWARD_NEW_PASSWORD")?;
+            let device = vault.info().device_unlock;
             session.change_password(Actor::Cli, grant, &current, &new)?;
-            say!("master password changed");
+            say!("master password changed; every secret is now sealed under a new vault key");
+            if device {
+                say!(
+                    "OS-keyring unlock was turned off (it held the old key); \
+                     `keyward keyring enable` sets it up again"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Kdf {

@@ -254,11 +254,21 @@ fn weak_kdf_warns_and_too_weak_is_refused() {
 }
 
 #[test]
-fn passwd_rewraps_and_kdf_only_rises() {
+fn passwd_rotates_the_vault_key_and_kdf_only_rises() {
     let env = Env::init();
     env.add_binance("main", "s").ok();
-    env.run_env(&["passwd"], &[("KEYWARD_NEW_PASSWORD", "new password 2")])
+    let sealed = |env: &Env| -> Vec<u8> {
+        rusqlite::Connection::open(env.vault())
+            .unwrap()
+            .query_row("SELECT secret FROM keys", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = sealed(&env);
+    let run = env
+        .run_env(&["passwd"], &[("KEYWARD_NEW_PASSWORD", "new password 2")])
         .ok();
+    assert!(run.stdout.contains("new vault key"), "{}", run.stdout);
+    assert_ne!(sealed(&env), before, "the secret is sealed under a new key");
     env.run(&["list"]).code(3);
     let run = env
         .run_env(&["list"], &[("KEYWARD_PASSWORD", "new password 2")])

@@ -282,6 +282,21 @@ impl MfaRecord {
         Ok(record)
     }
 
+    /// Replaces each sealed seed with `reseal(sealed)` (the vault key
+    /// changed); the caller stores the record again, which renews its MAC.
+    pub(crate) fn reseal_seeds<E>(
+        &mut self,
+        mut reseal: impl FnMut(&[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<(), E> {
+        if let Some(seed) = &self.active_seed {
+            self.active_seed = Some(reseal(seed)?);
+        }
+        if let Some(seed) = &self.pending_seed {
+            self.pending_seed = Some(reseal(seed)?);
+        }
+        Ok(())
+    }
+
     /// Writes the record (replacing the previous one) inside the caller's
     /// transaction.
     pub fn store(&self, tx: &Transaction<'_>, key: &MfaKey) -> Result<(), MfaError> {

@@ -75,7 +75,7 @@ const OUTBOX_KEY_INFO: &[u8] = b"keyward alert outbox v1";
 /// Domain tag of an outbox row's MAC.
 const OUTBOX_ROW_DOMAIN: &[u8] = b"keyward outbox row v1";
 
-const CONFIG_FIELD: &str = "alerts.config";
+pub(super) const CONFIG_FIELD: &str = "alerts.config";
 /// Local reminders (desktop notification, `keyward alerts remind`).
 const CHANNEL_REMINDER: &str = "reminder";
 /// Webhook messages.
@@ -287,7 +287,7 @@ impl PendingDelivery {
     }
 }
 
-fn config_aad_record() -> &'static [u8; 16] {
+pub(super) fn config_aad_record() -> &'static [u8; 16] {
     &META_RECORD
 }
 
@@ -346,7 +346,7 @@ fn outbox_mac(
 ) -> [u8; 32] {
     use hmac::{KeyInit, Mac};
     let mut subkey = zeroize::Zeroizing::new([0u8; 32]);
-    if hkdf::Hkdf::<sha2::Sha256>::new(None, sealer.key.bytes())
+    if hkdf::Hkdf::<sha2::Sha256>::new(None, sealer.key.mac_root())
         .expand(OUTBOX_KEY_INFO, subkey.as_mut())
         .is_err()
     {

@@ -71,6 +71,20 @@ fn entry(account: &str) -> Result<keyring::Entry, VaultError> {
     keyring::Entry::new(SERVICE, account).map_err(|e| unavailable(&e))
 }
 
+/// Deletes this vault's device key from the OS keyring (`account` as
+/// stored; empty means the default account name). A missing entry is fine.
+pub(super) fn forget(account: &str, vault_id: &[u8; 16]) -> Result<(), VaultError> {
+    let account = if account.is_empty() {
+        account_for(vault_id)
+    } else {
+        account.to_owned()
+    };
+    match entry(&account)?.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(err) => Err(unavailable(&err)),
+    }
+}
+
 fn device_aad(vault_id: &[u8; 16]) -> Vec<u8> {
     seal::aad(vault_id, &META_RECORD, "meta.device_wrap")
 }

@@ -36,7 +36,7 @@ use crate::mfa::{
 };
 
 /// Field name (and AAD) of the sealed TOTP seed, pending or active.
-const SEED_FIELD: &str = "mfa.seed";
+pub(super) const SEED_FIELD: &str = "mfa.seed";
 
 /// A key's secret and passphrase, from the gated reveal path only.
 ///
@@ -198,7 +198,7 @@ impl Session {
     }
 
     fn mfa_key(&mut self) -> Result<crate::mfa::MfaKey, VaultError> {
-        Ok(crate::mfa::MfaKey::derive(self.key()?.bytes()))
+        Ok(crate::mfa::MfaKey::derive(self.key()?.mac_root()))
     }
 
     /// The name the authenticator app shows next to "Keyward": the vault

@@ -113,6 +113,7 @@ pub mod material;
 mod narrow;
 mod policy;
 mod record;
+mod rekey;
 mod rotation;
 mod rowmac;
 mod seal;

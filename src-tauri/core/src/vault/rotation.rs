@@ -88,10 +88,10 @@ pub(crate) const SCHEMA: &str = "CREATE TABLE rotations (
                         'old_key_revoked');
     CREATE INDEX rotations_by_key ON rotations (key_id, planned_at);";
 
-const NEW_SECRET: &str = "rotation.new_secret";
-const NEW_PASSPHRASE: &str = "rotation.new_passphrase";
-const PREVIOUS_SECRET: &str = "rotation.previous_secret";
-const PREVIOUS_PASSPHRASE: &str = "rotation.previous_passphrase";
+pub(super) const NEW_SECRET: &str = "rotation.new_secret";
+pub(super) const NEW_PASSPHRASE: &str = "rotation.new_passphrase";
+pub(super) const PREVIOUS_SECRET: &str = "rotation.previous_secret";
+pub(super) const PREVIOUS_PASSPHRASE: &str = "rotation.previous_passphrase";
 
 const COLUMNS: &str = "id, key_id, state, revision, prior_status, old_fingerprint, scopes,
     new_api_key_id, new_key_type, new_secret IS NOT NULL, previous_api_key_id,

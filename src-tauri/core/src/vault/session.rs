@@ -415,7 +415,7 @@ pub(crate) struct Markers {
 
 /// What `vault_meta.settings` holds, sealed.
 #[derive(Serialize, serde::Deserialize)]
-struct SealedSettings {
+pub(super) struct SealedSettings {
     #[serde(flatten)]
     settings: Settings,
     #[serde(default)]
@@ -628,6 +628,7 @@ impl Vault {
     ) -> Result<Session, VaultError> {
         let (settings, markers) = open_settings(&key, &meta.header.vault_id, &meta.settings)?;
         let conn = store::open(&self.path)?;
+        let key = with_stored_mac_root(&conn, key, &meta.header.vault_id)?;
         let now = self.options.clock.now();
         let mut session = Session {
             path: self.path.clone(),
@@ -713,6 +714,35 @@ fn check_password(
     }
 }
 
+/// Attaches the MAC root stored beside a rotated vault key. A root that
+/// does not open is a damaged header; a missing one means the key was never
+/// rotated (were it removed, every MAC would fail to verify).
+fn with_stored_mac_root(
+    conn: &Connection,
+    key: VaultKey,
+    vault_id: &[u8; 16],
+) -> Result<VaultKey, VaultError> {
+    let sealed: Option<Vec<u8>> = conn
+        .query_row("SELECT mac_root FROM vault_meta WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .flatten();
+    let Some(sealed) = sealed else {
+        return Ok(key);
+    };
+    let damaged = || VaultError::HeaderCorrupt {
+        what: "sealed MAC root",
+    };
+    let root = seal::open(
+        key.bytes(),
+        &seal::aad(vault_id, &META_RECORD, super::rekey::MAC_ROOT_FIELD),
+        &sealed,
+    )
+    .map_err(|_| damaged())?;
+    key.with_mac_root(&root).ok_or_else(damaged)
+}
+
 fn seal_internal(_: SealError) -> VaultError {
     VaultError::Random
 }
@@ -738,7 +768,7 @@ fn seal_settings(
     )
 }
 
-fn seal_sealed(
+pub(super) fn seal_sealed(
     key: &VaultKey,
     vault_id: &[u8; 16],
     sealed: &SealedSettings,
@@ -752,7 +782,7 @@ fn seal_sealed(
     seal::seal(key.bytes(), &settings_aad(vault_id), &json).map_err(seal_internal)
 }
 
-fn open_sealed(
+pub(super) fn open_sealed(
     key: &VaultKey,
     vault_id: &[u8; 16],
     blob: &[u8],
@@ -843,7 +873,7 @@ impl Sealer<'_> {
 
     /// The audit chain's MAC key.
     pub(crate) fn audit_key(&self) -> crate::audit::AuditKey {
-        crate::audit::AuditKey::derive(self.key.bytes())
+        crate::audit::AuditKey::derive(self.key.mac_root())
     }
 
     /// The key-row MAC key (see `vault::rowmac`).
@@ -853,7 +883,7 @@ impl Sealer<'_> {
 
     /// The MFA state's MAC and recovery-hash key.
     pub(crate) fn mfa_key(&self) -> crate::mfa::MfaKey {
-        crate::mfa::MfaKey::derive(self.key.bytes())
+        crate::mfa::MfaKey::derive(self.key.mac_root())
     }
 
     /// Opens the sealed settings blob (markers dropped).
@@ -1930,9 +1960,12 @@ impl Session {
     }
 
     /// Changes the master password (gated: [`GatedAction::ChangePassword`]);
-    /// the current one is re-checked under the unlock throttle. Only the
-    /// vault key's wrap changes (new salt, same KDF parameters); no record is
-    /// re-encrypted.
+    /// the current one is re-checked under the unlock throttle.
+    ///
+    /// The vault key changes with it (see `vault::rekey`): every sealed
+    /// field is sealed again under a fresh key in one transaction, so an old
+    /// copy of the header and the old password open nothing added after
+    /// this. OS-keyring unlock, which wrapped the old key, is turned off.
     pub fn change_password(
         &mut self,
         actor: Actor,
@@ -1943,8 +1976,7 @@ impl Session {
         grant.authorize(GatedAction::ChangePassword)?;
         self.key()?;
         self.recheck_password(current)?;
-        let kdf = self.header.kdf;
-        self.rewrap(actor, Action::PasswordChange, new, kdf)
+        self.rekey(actor, grant.method(), new)
     }
 
     /// Raises the Argon2id parameters and re-wraps the vault key. Lowering

@@ -35,7 +35,7 @@ pub const APPLICATION_ID: i32 = 0x4B57_5644;
 /// Envelope format version written by this build.
 pub const FORMAT_VERSION: i64 = 1;
 /// Schema version after all migrations of this build.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -107,6 +107,10 @@ const MIGRATIONS: &[&str] = &[
     // state seal that notices rolled-back rows lives in the sealed settings
     // and needs no table).
     super::alerts::OUTBOX_MAC_SCHEMA,
+    // 9 -> 10: the root of the audit, MFA and outbox MAC subkeys, sealed
+    // under the vault key, once the vault key has been rotated (absent
+    // until then: the root is the vault key itself).
+    "ALTER TABLE vault_meta ADD COLUMN mac_root BLOB;",
 ];
 
 /// The authenticated part of `vault_meta`.

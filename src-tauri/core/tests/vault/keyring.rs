@@ -93,3 +93,37 @@ fn a_deleted_device_key_is_a_clear_error() {
     ));
     vault.unlock(&password()).unwrap();
 }
+
+#[test]
+fn password_change_turns_off_device_unlock_of_the_old_key() {
+    if !keyring_available() {
+        return;
+    }
+    let t = TempVault::new();
+    let mut s = t.create();
+    s.add_key(Actor::Gui, binance("k")).unwrap();
+    {
+        let g = grant(&mut s, GatedAction::SecuritySettings);
+        s.enable_device_unlock(Actor::Gui, g)
+    }
+    .unwrap();
+    let account = format!("vault-{}", s.vault_id());
+    let new = keyward_core::vault::MasterPassword::from("a new password");
+    {
+        let g = grant(&mut s, GatedAction::ChangePassword);
+        s.change_password(Actor::Gui, g, &password(), &new)
+    }
+    .unwrap();
+    assert!(!s.device_unlock_enabled().unwrap());
+    s.lock();
+    let vault = Vault::open(&t.path()).unwrap();
+    assert!(!vault.info().device_unlock);
+    assert!(matches!(
+        vault.unlock_with_device(),
+        Err(VaultError::DeviceUnlockNotEnabled)
+    ));
+    // The keyring entry that wrapped the old key is gone too.
+    let entry = keyring::Entry::new("keyward", &account).unwrap();
+    assert!(matches!(entry.get_secret(), Err(keyring::Error::NoEntry)));
+    assert!(vault.unlock(&new).is_ok());
+}

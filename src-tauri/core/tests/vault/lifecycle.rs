@@ -171,14 +171,19 @@ fn validation_errors_are_specific() {
 }
 
 #[test]
-fn password_change_rewraps_only_the_key() {
+fn password_change_rotates_the_vault_key() {
     let t = TempVault::new();
     let mut s = t.create();
     s.add_key(Actor::Gui, okx("desk")).unwrap();
-    let blob_before: Vec<u8> = rusqlite::Connection::open(t.path())
-        .unwrap()
-        .query_row("SELECT secret FROM keys", [], |r| r.get(0))
-        .unwrap();
+    let secret_of = |label: &str| -> Vec<u8> {
+        rusqlite::Connection::open(t.path())
+            .unwrap()
+            .query_row("SELECT secret FROM keys WHERE label = ?1", [label], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    let blob_before = secret_of("desk");
     let new = MasterPassword::from("a new password");
     assert!(matches!(
         {
@@ -187,14 +192,33 @@ fn password_change_rewraps_only_the_key() {
         },
         Err(VaultError::WrongPassword)
     ));
+    assert_eq!(
+        secret_of("desk"),
+        blob_before,
+        "a refused change writes nothing"
+    );
     let g = grant(&mut s, GatedAction::ChangePassword);
     s.change_password(Actor::Gui, g, &password(), &new).unwrap();
-    s.lock();
-    let blob_after: Vec<u8> = rusqlite::Connection::open(t.path())
-        .unwrap()
-        .query_row("SELECT secret FROM keys", [], |r| r.get(0))
+    assert_ne!(
+        secret_of("desk"),
+        blob_before,
+        "sealed again under a new key"
+    );
+    // The session goes on with the new key: old and new keys both work.
+    s.add_key(Actor::Gui, binance("later")).unwrap();
+    let verified = s.verify_password(&new).unwrap();
+    let g = s
+        .step_up(
+            Actor::Cli,
+            GatedAction::RevealSecret,
+            Some(keyward_core::mfa::Proof::MasterPassword(verified)),
+        )
         .unwrap();
-    assert_eq!(blob_before, blob_after, "records are not re-encrypted");
+    assert_eq!(
+        s.reveal(Actor::Cli, g, "desk").unwrap().secret.expose(),
+        "okx-secret"
+    );
+    s.lock();
     let vault = Vault::open(&t.path()).unwrap();
     assert!(matches!(
         vault.unlock(&password()),
@@ -202,6 +226,9 @@ fn password_change_rewraps_only_the_key() {
     ));
     let mut s = vault.unlock(&new).unwrap();
     assert!(s.check_integrity().unwrap().is_ok());
+    assert!(s.audit_problem().is_none());
+    assert!(s.verify_audit().unwrap().is_ok());
+    assert_eq!(s.list_keys().unwrap().len(), 2);
 }
 
 #[test]
@@ -281,4 +308,48 @@ fn creating_over_an_existing_file_is_refused() {
         Err(VaultError::WeakKdfParams { .. })
     ));
     assert!(!t.path().exists());
+}
+
+#[test]
+fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
+    use keyward_core::alerts::webhook::{WebhookKind, WebhookUrl};
+    use keyward_core::incident::Situation;
+    use keyward_core::vault::NewRotationKey;
+    let t = TempVault::new();
+    let mut s = t.create();
+    s.add_key(Actor::Gui, okx("desk")).unwrap();
+    // A rotation holding a new secret, a sealed webhook and a queued alert.
+    s.rotation_begin(Actor::Cli, "desk").unwrap();
+    s.rotation_enter_new_key(
+        Actor::Cli,
+        "desk",
+        NewRotationKey {
+            api_key_id: "7d5c3b9f-4e2a-4f6b-8c8d-1e2f3a4b5c6d".into(),
+            secret: "the next okx secret".into(),
+            passphrase: Some("the next passphrase".into()),
+            key_type: None,
+        },
+    )
+    .unwrap();
+    let g = grant(&mut s, GatedAction::SecuritySettings);
+    let url = WebhookUrl::parse("https://discord.com/api/webhooks/1/abc").unwrap();
+    s.set_webhook(Actor::Cli, g, &url, Some(WebhookKind::Discord), None)
+        .unwrap();
+    s.incident_open(Actor::Cli, Situation::Leaked, &["desk".into()], None)
+        .unwrap();
+    assert_eq!(s.alert_settings().unwrap().pending, 1);
+    let new = MasterPassword::from("a new password");
+    let g = grant(&mut s, GatedAction::ChangePassword);
+    s.change_password(Actor::Cli, g, &password(), &new).unwrap();
+    s.lock();
+    let mut s = Vault::open(&t.path()).unwrap().unlock(&new).unwrap();
+    assert!(s.audit_problem().is_none());
+    assert!(s.check_integrity().unwrap().is_ok());
+    let alerts = s.alert_settings().unwrap();
+    assert_eq!(alerts.pending, 1, "the queued alert survives, MAC intact");
+    assert!(alerts.webhook.is_some(), "the sealed webhook still opens");
+    // The rotation's new secret opens under the new key (phase 1 of its
+    // verify step unseals it).
+    let pending = s.prepare_rotation_verify("desk", &Default::default());
+    assert!(pending.is_ok(), "{:?}", pending.err());
 }

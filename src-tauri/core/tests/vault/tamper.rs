@@ -361,3 +361,80 @@ fn vault_from_before_row_macs_is_authenticated_at_first_unlock() {
     let mut s = unlock();
     tampered(s.run_secrets(Actor::Cli, "cdp"), "cdp");
 }
+
+#[test]
+fn old_header_and_old_password_open_nothing_after_a_password_change() {
+    let mut e = Enrolled::new();
+    let header = |path: &std::path::Path| -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT kdf_salt, password_wrap, header_check FROM vault_meta",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    };
+    let old_header = header(&e.t.path());
+    let new_password = keyward_core::vault::MasterPassword::from("a new password");
+    let code = e.fresh();
+    let g =
+        e.s.step_up(
+            Actor::Cli,
+            GatedAction::ChangePassword,
+            Some(Proof::totp(code)),
+        )
+        .unwrap();
+    e.s.change_password(Actor::Cli, g, &password(), &new_password)
+        .unwrap();
+    e.s.add_key(Actor::Cli, binance("later")).unwrap();
+    e.s.lock();
+    // The attacker's copy: today's file with yesterday's header.
+    let stolen = e.t.dir.path().join("stolen.keyward");
+    std::fs::copy(e.t.path(), &stolen).unwrap();
+    let conn = Connection::open(&stolen).unwrap();
+    conn.execute(
+        "UPDATE vault_meta SET kdf_salt = ?1, password_wrap = ?2, header_check = ?3,
+             mac_root = NULL",
+        rusqlite::params![old_header.0, old_header.1, old_header.2],
+    )
+    .unwrap();
+    drop(conn);
+    let opened = Vault::open(&stolen).unwrap().unlock(&password());
+    assert!(
+        matches!(opened, Err(VaultError::HeaderCorrupt { .. })),
+        "{opened:?}"
+    );
+    // The owner's vault: everything still works under the new password,
+    // the TOTP seed and an unused recovery code included.
+    let vault = Vault::open_with(
+        &e.t.path(),
+        keyward_core::vault::VaultOptions::with_clock(e.clock.clone()),
+    )
+    .unwrap();
+    e.s = vault.unlock(&new_password).unwrap();
+    assert!(e.s.audit_problem().is_none());
+    assert!(e.s.check_integrity().unwrap().is_ok());
+    let code = e.fresh();
+    let g =
+        e.s.step_up(
+            Actor::Cli,
+            GatedAction::RevealSecret,
+            Some(Proof::totp(code)),
+        )
+        .unwrap();
+    assert_eq!(
+        e.s.reveal(Actor::Cli, g, "okx").unwrap().secret.expose(),
+        "okx-secret"
+    );
+    let recovery = e.recovery[0].clone();
+    let g =
+        e.s.step_up(
+            Actor::Cli,
+            GatedAction::RevealSecret,
+            Some(Proof::recovery_code(recovery)),
+        )
+        .unwrap();
+    assert!(e.s.reveal(Actor::Cli, g, "later").is_ok());
+    assert!(e.s.verify_audit().unwrap().is_ok());
+}
