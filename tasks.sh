@@ -58,6 +58,10 @@ setup_test_tools() {
     log "installing cargo-fuzz"
     cargo install cargo-fuzz --locked
   fi
+  if ! command -v cargo-deny >/dev/null; then
+    log "installing cargo-deny"
+    cargo install cargo-deny --locked
+  fi
 }
 
 build_ui() {
@@ -76,10 +80,6 @@ target_dir() { echo "${CARGO_TARGET_DIR:-$ROOT/target}"; }
 # UI's runtime dependencies. An advisory check that cannot reach its database
 # says NOT CHECKED; it never passes silently.
 supply_chain() {
-  if ! command -v cargo-deny >/dev/null; then
-    log "installing cargo-deny"
-    cargo install cargo-deny --locked
-  fi
   log "supply chain: crate licenses, bans, sources (deny.toml)"
   local report
   report=$(cargo deny check licenses bans sources 2>&1) || { printf '%s\n' "$report"; return 1; }
