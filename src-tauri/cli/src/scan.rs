@@ -9,20 +9,20 @@ use std::process::ExitCode;
 
 use clap::Args;
 use keyward_core::KindedError;
-use keyward_core::scan::{
-    self, Finding, FindingKind, Matcher, Progress, ScanError, ScanOptions, ScanReport,
-};
+use keyward_core::scan::{self, Finding, FindingKind, Matcher, Progress, ScanOptions, ScanReport};
 
 use crate::CliError;
 
 /// Arguments of `keyward scan`.
 #[derive(Args)]
 pub struct ScanArgs {
-    /// Files or directories to scan (with --history: git repositories).
+    /// Files or directories to scan (with --history: git repositories, or
+    /// folders holding them).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Also scan every blob reachable from every ref (branches, tags,
-    /// stashes, reflogs) of the git repository at each path.
+    /// stashes, reflogs) of the git repository at each path, or of every
+    /// repository below a folder that is not one.
     #[arg(long)]
     history: bool,
     /// Print JSON.
@@ -99,6 +99,7 @@ pub fn run(vault: &Path, use_keyring: bool, args: &ScanArgs) -> Result<ExitCode,
         max_file_size: args.max_file_size,
         include_binary: args.include_binary,
         unknown_rules: !args.no_unknown,
+        history: args.history,
         ..ScanOptions::default()
     };
     let matcher = match Matcher::new(needles, options.unknown_rules) {
@@ -106,19 +107,10 @@ pub fn run(vault: &Path, use_keyring: bool, args: &ScanArgs) -> Result<ExitCode,
         Err(e) => return Ok(fail(&e)),
     };
     let quiet = |_: Progress| {};
-    let mut report = match scan::scan_paths(&matcher, &args.paths, &options, &quiet) {
+    let report = match scan::scan(&matcher, &args.paths, &options, &quiet) {
         Ok(r) => r,
         Err(e) => return Ok(fail(&e)),
     };
-    if args.history {
-        for p in &args.paths {
-            match scan::scan_history(&matcher, p, &options, &quiet) {
-                Ok(r) => report.merge(r),
-                Err(e @ ScanError::NotARepository { .. }) => return Ok(fail(&e)),
-                Err(e) => return Ok(fail(&e)),
-            }
-        }
-    }
     // The automaton and the needles go as soon as the scan is done.
     drop(matcher);
     print(&report, args.json);
@@ -145,6 +137,9 @@ fn print(report: &ScanReport, json: bool) {
             "note: the {} of {label:?} is too short to search for",
             part.as_str()
         );
+    }
+    for r in &report.repositories {
+        say_err!("history scanned: {}", r.display());
     }
     for p in &report.unreadable {
         say_err!("note: could not read {}", p.display());

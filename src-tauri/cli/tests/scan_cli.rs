@@ -162,6 +162,63 @@ fn planted_keys_are_found_in_files_deleted_history_other_branches_and_packs() {
 }
 
 #[test]
+fn history_of_a_folder_of_repositories_scans_each_one() {
+    let env = vault_with_keys();
+    let bots = env.path("bots");
+    let alpha = bots.join("alpha");
+    let beta = bots.join("team").join("beta");
+    for repo in [&alpha, &beta] {
+        fs::create_dir_all(repo).unwrap();
+        git(repo, &["init", "-q"]);
+        fs::write(repo.join("README.md"), "a bot\n").unwrap();
+        git(repo, &["add", "."]);
+        git(repo, &["commit", "-q", "-m", "first"]);
+    }
+    // Only beta's history holds the secret: committed, then removed.
+    fs::write(
+        beta.join("old.env"),
+        format!("BINANCE_SECRET={BINANCE_SECRET}\n"),
+    )
+    .unwrap();
+    git(&beta, &["add", "."]);
+    git(&beta, &["commit", "-q", "-m", "keys"]);
+    git(&beta, &["rm", "-q", "old.env"]);
+    git(&beta, &["commit", "-q", "-m", "no keys"]);
+    let bots_s = bots.to_str().unwrap();
+
+    env.run(&["scan", bots_s]).ok();
+    let run = env.run(&["scan", "--history", "--json", bots_s]).code(8);
+    no_canary(&run, &[BINANCE_SECRET]);
+    let report = json(&run);
+    let repos: Vec<&str> = report["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        repos,
+        [alpha.to_str().unwrap(), beta.to_str().unwrap()],
+        "{report:#}"
+    );
+    let f = findings(&run);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["label"], "binance-main");
+    assert_eq!(f[0]["repository"], beta.to_str().unwrap());
+    assert_eq!(f[0]["path"], "old.env");
+
+    let run = env.run(&["scan", "--history", bots_s]).code(8);
+    for repo in [&alpha, &beta] {
+        assert!(
+            run.stderr
+                .contains(&format!("history scanned: {}", repo.display())),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn unknown_credential_rules_fire_on_ccxt_configs() {
     let env = vault_with_keys();
     let dir = data().join("unknown");

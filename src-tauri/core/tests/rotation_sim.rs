@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use keyward_core::audit::store::AuditFilter;
-use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig, KeyType as LiveKeyType};
+use keyward_core::exchange::{
+    Credentials, ExchangeClient, HttpConfig, KeyType as LiveKeyType, Narrowing,
+};
+use keyward_core::health::RuleId;
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant, TotpSeed};
 use keyward_core::rotation::{
     DifferenceCode, RevokeMethod, RevokeOutcome, RotationError, RotationState, ServiceState,
@@ -37,6 +40,7 @@ const OKX_NEW_PASS: &str = "CANARYROTokxNEWpass";
 const OKX_WD: &str = "0a1b2c3d-0000-4000-8000-000000000030";
 const BYBIT_OLD: &str = "BYBITOLDKEY1";
 const BYBIT_NEW: &str = "BYBITNEWKEY1";
+const BYBIT_WD: &str = "BYBITWDKEY1";
 const BYBIT_OLD_SECRET: &str = "CANARYROTbybitOLDsecret";
 const BYBIT_NEW_SECRET: &str = "CANARYROTbybitNEWsecret";
 const KRAKEN_OLD: &str = "KRAKENOLD1";
@@ -132,6 +136,12 @@ fn accounts() -> Accounts {
                 &binance_id('N'),
                 BIN_NEW_SECRET,
                 &[Read, Trade],
+            )),
+            ips(KeyAccount::hmac(
+                SimExchange::Bybit,
+                BYBIT_WD,
+                BYBIT_OLD_SECRET,
+                &[Read, Trade, Withdraw],
             )),
             KeyAccount::asymmetric(SimExchange::Coinbase, CB_OLD, &public(2), &[Read, Trade]),
             KeyAccount::asymmetric(SimExchange::Coinbase, CB_NEW, &public(3), &[Read, Trade]),
@@ -646,6 +656,155 @@ async fn verify_refuses_undeclared_withdraw_and_a_wrong_secret() {
     f.verify_passing("okx-bot").await;
     let log = f.session.audit_log(&AuditFilter::default()).unwrap();
     assert!(log.iter().any(|e| e.action.as_str() == "rotation_failed"));
+    f.audit_ok();
+}
+
+/// The health rules that fire for `label` now.
+fn health_rules(f: &mut Fixture, label: &str) -> Vec<RuleId> {
+    let now = f
+        .clock
+        .now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    f.session
+        .health_report(now, &[])
+        .unwrap()
+        .findings
+        .into_iter()
+        .filter(|h| h.label == label)
+        .map(|h| h.rule)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_the_rotation_and_the_live_allowlist() {
+    let mut f = Fixture::new().await;
+    // An OKX key with withdraw enabled though only read and trade are
+    // declared, and no allowlist recorded in the vault — the exchange has
+    // one (IP_A).
+    f.session
+        .add_key(
+            Actor::Cli,
+            NewKey {
+                environment: Environment::Custom(f.sim.url(SimExchange::Okx)),
+                scopes: vec![Scope::Read, Scope::Trade],
+                passphrase: Some(Passphrase::from(OKX_NEW_PASS)),
+                linked_services: vec!["grid bot on VPS".into(), "tax export".into()],
+                ..NewKey::new("okx-wd", Exchange::Okx, OKX_WD, OKX_NEW_SECRET.into())
+            },
+        )
+        .unwrap();
+    assert!(health_rules(&mut f, "okx-wd").contains(&RuleId::NoIpWhitelist));
+    vault::verify_session(
+        &mut f.session,
+        &f.client,
+        &CheckSelection::Labels(vec!["okx-wd".into()]),
+        Actor::Cli,
+    )
+    .await
+    .unwrap();
+    let d = f.session.key_detail("okx-wd").unwrap();
+    assert!(d.ip_whitelist.is_empty());
+    assert_eq!(d.last_audit_ip_restricted, Some(true));
+    assert_eq!(d.last_audit_ip_whitelist, Some(vec![IP_A.to_owned()]));
+    let rules = health_rules(&mut f, "okx-wd");
+    assert!(rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
+    assert!(!rules.contains(&RuleId::NoIpWhitelist), "{rules:?}");
+
+    // Rotated to a key without withdraw: from the promotion on, health
+    // reads the new key's verified check, with no manual verify.
+    let c = Case {
+        label: "okx-wd",
+        old_id: OKX_WD.into(),
+        old_secret: OKX_NEW_SECRET.into(),
+        old_pass: Some(OKX_NEW_PASS),
+        ..case("okx-bot")
+    };
+    f.session.rotation_begin(Actor::Cli, c.label).unwrap();
+    f.enter(&c);
+    f.verify_passing(c.label).await;
+    let rules = health_rules(&mut f, c.label);
+    assert!(rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
+    f.promote(c.label);
+    let d = f.session.key_detail(c.label).unwrap();
+    assert_eq!(
+        d.last_audit_permissions,
+        Some(vec!["read".to_owned(), "trade".to_owned()])
+    );
+    assert_eq!(d.last_audit_ip_whitelist, Some(vec![IP_A.to_owned()]));
+    let rules = health_rules(&mut f, c.label);
+    assert!(!rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
+    assert!(!rules.contains(&RuleId::NoIpWhitelist), "{rules:?}");
+    // The old key deleted by hand and confirmed: still nothing stale.
+    let shown = f.revoke_old(c.label, false).await;
+    assert!(
+        matches!(shown, RevokeOutcome::ManualStepsRequired { .. }),
+        "{shown:?}"
+    );
+    assert!(f.sim.revoke(c.sim, &c.old_id));
+    assert!(f.revoke_old(c.label, true).await.is_revoked());
+    assert_eq!(f.state(c.label), RotationState::Done);
+    let rules = health_rules(&mut f, c.label);
+    assert!(!rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
+    assert!(!rules.contains(&RuleId::NoIpWhitelist), "{rules:?}");
+    f.audit_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_a_narrowing() {
+    let mut f = Fixture::new().await;
+    f.session
+        .add_key(
+            Actor::Cli,
+            NewKey {
+                environment: Environment::Custom(f.sim.url(SimExchange::Bybit)),
+                scopes: vec![Scope::Read, Scope::Trade],
+                ..NewKey::new(
+                    "bybit-wd",
+                    Exchange::Bybit,
+                    BYBIT_WD,
+                    BYBIT_OLD_SECRET.into(),
+                )
+            },
+        )
+        .unwrap();
+    vault::verify_session(
+        &mut f.session,
+        &f.client,
+        &CheckSelection::Labels(vec!["bybit-wd".into()]),
+        Actor::Cli,
+    )
+    .await
+    .unwrap();
+    let rules = health_rules(&mut f, "bybit-wd");
+    assert!(rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
+    assert!(!rules.contains(&RuleId::NoIpWhitelist), "{rules:?}");
+    let g = f.grant(GatedAction::SecuritySettings);
+    let checked = vault::narrow_key(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        g,
+        "bybit-wd",
+        &Narrowing {
+            remove_withdraw: true,
+            ..Narrowing::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(checked.permissions.withdraw, Some(false));
+    let d = f.session.key_detail("bybit-wd").unwrap();
+    assert!(
+        !d.last_audit_permissions
+            .unwrap()
+            .contains(&"withdraw".to_owned())
+    );
+    assert_eq!(d.last_audit_ip_whitelist, Some(vec![IP_A.to_owned()]));
+    let rules = health_rules(&mut f, "bybit-wd");
+    assert!(!rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
+    assert!(!rules.contains(&RuleId::NoIpWhitelist), "{rules:?}");
     f.audit_ok();
 }
 

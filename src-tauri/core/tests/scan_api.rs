@@ -121,3 +121,87 @@ fn import_preview_shows_no_value_and_imports() {
         Err(keyward_core::scan::ImportError::Changed { .. })
     ));
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn history_of_a_folder_covers_every_repository_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path());
+    let bots = dir.path().join("bots");
+    let alpha = bots.join("alpha");
+    let beta = bots.join("team").join("beta");
+    for repo in [&alpha, &beta] {
+        std::fs::create_dir_all(repo).unwrap();
+        git(repo, &["init", "-q"]);
+        std::fs::write(repo.join("README.md"), "a bot\n").unwrap();
+        git(repo, &["add", "."]);
+        git(repo, &["commit", "-q", "-m", "first"]);
+    }
+    // The secret lives only in beta's history: committed, then removed.
+    std::fs::write(beta.join("old.env"), format!("X=1\nS={SECRET}\n")).unwrap();
+    git(&beta, &["add", "."]);
+    git(&beta, &["commit", "-q", "-m", "keys"]);
+    git(&beta, &["rm", "-q", "old.env"]);
+    git(&beta, &["commit", "-q", "-m", "no keys"]);
+
+    let m = Matcher::new(s.scan_needles().unwrap(), true).unwrap();
+    let files_only = scan::scan(
+        &m,
+        std::slice::from_ref(&bots),
+        &ScanOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(files_only.findings.is_empty(), "{files_only:?}");
+    assert!(files_only.repositories.is_empty());
+
+    let options = ScanOptions {
+        history: true,
+        ..ScanOptions::default()
+    };
+    let report = scan::scan(&m, std::slice::from_ref(&bots), &options, &|_| {}).unwrap();
+    assert_eq!(report.repositories, vec![alpha.clone(), beta.clone()]);
+    assert_eq!(report.findings.len(), 1, "{report:?}");
+    let f = &report.findings[0];
+    assert_eq!(f.repository.as_deref(), Some(beta.as_path()));
+    assert_eq!((f.label.as_deref(), f.line), (Some("main"), 2));
+    assert_eq!(f.path, std::path::Path::new("old.env"));
+    assert!(f.commit.is_some());
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["repositories"].as_array().unwrap().len(), 2);
+
+    // The same repository named twice, or through a folder inside it, is
+    // scanned once.
+    let twice = scan::scan(&m, &[beta.clone(), beta.join(".")], &options, &|_| {}).unwrap();
+    assert_eq!(twice.repositories, vec![beta.clone()]);
+    assert_eq!(twice.findings.len(), 1, "{twice:?}");
+
+    // A folder with no repository in or below it is an error, not a clean
+    // result.
+    let plain = dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    assert!(matches!(
+        scan::scan(&m, &[plain], &options, &|_| {}),
+        Err(ScanError::NotARepository { .. })
+    ));
+}

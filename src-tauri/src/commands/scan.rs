@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use keyward_core::ErrorKind;
 use keyward_core::KindedError;
 use keyward_core::scan::import::{self, Candidate, CandidatePreview, ImportOutcome, Rewrite};
-use keyward_core::scan::{Matcher, ScanOptions, ScanReport, scan_history, scan_paths};
+use keyward_core::scan::{Matcher, ScanOptions, ScanReport, scan};
 use keyward_core::vault::Actor;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Runtime, State};
@@ -28,8 +28,8 @@ pub const SCAN_PROGRESS_EVENT: &str = "scan-progress";
 pub struct ScanRequest {
     /// Folders or files.
     paths: Vec<String>,
-    /// Also scan every blob reachable from every ref of git repositories
-    /// among `paths`.
+    /// Also scan every blob reachable from every ref of the git
+    /// repositories in or below `paths` (the report lists them).
     history: bool,
     /// Honour `.gitignore` and similar files.
     honour_ignore: bool,
@@ -68,25 +68,16 @@ pub async fn scan_run<R: Runtime>(
     let needles = state.with_session(|s| s.scan_needles())?;
     let options = ScanOptions {
         honour_ignore: request.honour_ignore,
+        history: request.history,
         ..ScanOptions::default()
     };
     *state.scan_cancel() = Some(options.cancel.clone());
-    let history = request.history;
     let result = tauri::async_runtime::spawn_blocking(move || -> IpcResult<ScanReport> {
         let matcher = Matcher::new(needles, true).map_err(|e| scan_err(&e))?;
         let progress = |p| {
             let _ = app.emit(SCAN_PROGRESS_EVENT, p);
         };
-        let mut report =
-            scan_paths(&matcher, &paths, &options, &progress).map_err(|e| scan_err(&e))?;
-        if history {
-            for repo in paths.iter().filter(|p| p.join(".git").exists()) {
-                let past =
-                    scan_history(&matcher, repo, &options, &progress).map_err(|e| scan_err(&e))?;
-                report.merge(past);
-            }
-        }
-        Ok(report)
+        scan(&matcher, &paths, &options, &progress).map_err(|e| scan_err(&e))
     })
     .await
     .map_err(|_| IpcError::new(ErrorKind::Internal, "the scan stopped unexpectedly"))?;

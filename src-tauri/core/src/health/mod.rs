@@ -64,7 +64,8 @@ pub struct KeyFacts {
     pub status: KeyStatus,
     /// Declared scopes.
     pub declared: Vec<Scope>,
-    /// Whether an IP whitelist is set.
+    /// Whether an IP whitelist is set: recorded on the key, or reported
+    /// by the exchange in the last live check.
     pub ip_restricted: bool,
     /// Unix seconds at which rotation is due.
     pub rotation_due_at: i64,
@@ -95,7 +96,9 @@ impl KeyFacts {
             label: s.label.clone(),
             status: s.status,
             declared: s.scopes.clone(),
-            ip_restricted: s.ip_restricted || !detail.ip_whitelist.is_empty(),
+            ip_restricted: s.ip_restricted
+                || !detail.ip_whitelist.is_empty()
+                || detail.last_audit_ip_restricted == Some(true),
             rotation_due_at: s.rotation_due_at,
             live_checkable,
             last_audit_at: detail.last_audit_at,

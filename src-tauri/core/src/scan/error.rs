@@ -30,8 +30,9 @@ pub enum ScanError {
         /// The cause.
         source: std::io::Error,
     },
-    /// `--history` was asked for a directory that is not a git repository.
-    #[error("{path} is not a git repository")]
+    /// History was asked for a path that is not in a git repository and
+    /// holds none.
+    #[error("{path} is not a git repository and holds none")]
     NotARepository {
         /// The path.
         path: PathBuf,

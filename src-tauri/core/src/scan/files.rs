@@ -116,6 +116,27 @@ fn scan_file(
     Ok(FileOutcome::Scanned(findings_in(matcher, buf, path)))
 }
 
+/// The walk over `first` and `rest`, as every scan does it: ignore files
+/// honoured when asked, hidden files included, symlinks not followed, `.git`
+/// directories never descended into.
+pub(crate) fn walker(first: &Path, rest: &[PathBuf], options: &ScanOptions) -> WalkBuilder {
+    let mut builder = WalkBuilder::new(first);
+    for p in rest {
+        builder.add(p);
+    }
+    builder
+        .hidden(false)
+        .follow_links(false)
+        .git_ignore(options.honour_ignore)
+        .git_global(options.honour_ignore)
+        .git_exclude(options.honour_ignore)
+        .ignore(options.honour_ignore)
+        .parents(options.honour_ignore)
+        .threads(options.threads)
+        .filter_entry(|e| !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir())));
+    builder
+}
+
 /// Scans every file under `paths` (files or directories) for the matcher's
 /// needles and, if enabled, unknown credentials. Calls `progress` every 256
 /// files and once at the end, from any worker thread.
@@ -133,20 +154,7 @@ pub fn scan_paths(
             return Err(ScanError::NotFound { path: p.clone() });
         }
     }
-    let mut builder = WalkBuilder::new(first);
-    for p in rest {
-        builder.add(p);
-    }
-    builder
-        .hidden(false)
-        .follow_links(false)
-        .git_ignore(options.honour_ignore)
-        .git_global(options.honour_ignore)
-        .git_exclude(options.honour_ignore)
-        .ignore(options.honour_ignore)
-        .parents(options.honour_ignore)
-        .threads(options.threads)
-        .filter_entry(|e| !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir())));
+    let builder = walker(first, rest, options);
 
     let counters = Counters::default();
     let findings: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
@@ -219,6 +227,7 @@ pub fn scan_paths(
         skipped_large: counters.large.load(Ordering::Relaxed),
         unreadable,
         short_needles: matcher.short_needles().to_vec(),
+        repositories: Vec::new(),
     })
 }
 

@@ -95,6 +95,10 @@ pub struct ScanOptions {
     pub unknown_rules: bool,
     /// Worker threads for the file walk (0 = one per core).
     pub threads: usize,
+    /// Also scan the git history of the repository at each path, or, for a
+    /// folder that is not itself in a repository, of every repository below
+    /// it ([`super::scan`]; default false).
+    pub history: bool,
     /// Set to stop the scan at the next file or blob.
     pub cancel: Arc<AtomicBool>,
 }
@@ -107,6 +111,7 @@ impl Default for ScanOptions {
             include_binary: false,
             unknown_rules: true,
             threads: 0,
+            history: false,
             cancel: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -141,6 +146,9 @@ pub struct ScanReport {
     /// Vault values too short to search for without false alarms (fewer
     /// than [`super::matcher::MIN_NEEDLE_LEN`] bytes), as label and part.
     pub short_needles: Vec<(String, Part)>,
+    /// The git repositories whose history was scanned, in the order they
+    /// were scanned (empty when history was not asked for).
+    pub repositories: Vec<PathBuf>,
 }
 
 impl ScanReport {
@@ -156,6 +164,11 @@ impl ScanReport {
         for n in other.short_needles {
             if !self.short_needles.contains(&n) {
                 self.short_needles.push(n);
+            }
+        }
+        for r in other.repositories {
+            if !self.repositories.contains(&r) {
+                self.repositories.push(r);
             }
         }
     }

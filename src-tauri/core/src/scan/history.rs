@@ -36,6 +36,24 @@ fn git(repo: &Path) -> Command {
     c
 }
 
+/// The repository's common git directory (shared by its work trees),
+/// canonical, or `None` when `dir` is not in a repository.
+pub(crate) fn common_dir(dir: &Path) -> Result<Option<PathBuf>, ScanError> {
+    let out = git(dir)
+        .args(["rev-parse", "--git-common-dir"])
+        .output()
+        .map_err(|source| ScanError::GitUnavailable { source })?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let named = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+    if named.is_empty() {
+        return Ok(None);
+    }
+    let joined = dir.join(named);
+    Ok(Some(std::fs::canonicalize(&joined).unwrap_or(joined)))
+}
+
 fn output(repo: &Path, command: &'static str, args: &[&str]) -> Result<String, ScanError> {
     let out = git(repo)
         .arg(command)
@@ -133,6 +151,7 @@ pub fn scan_history(
 
     let mut report = ScanReport {
         short_needles: matcher.short_needles().to_vec(),
+        repositories: vec![repo.to_path_buf()],
         ..ScanReport::default()
     };
     let mut hits: Vec<(String, Vec<Finding>)> = Vec::new();

@@ -2,7 +2,7 @@
 //!
 //! Owns: finding the vault's own keys (every stored secret, passphrase and
 //! API key id) by exact match in files ([`scan_paths`]) and in git history
-//! ([`scan_history`]); the "unknown credential" rules that flag exchange
+//! ([`scan_history`]), over every repository a folder holds ([`scan`]); the "unknown credential" rules that flag exchange
 //! credentials that are not in the vault ([`rules`]); and recognising
 //! exchange credentials in `.env`, JSON, YAML and TOML bot configurations so
 //! they can be moved into the vault ([`import`]).
@@ -24,6 +24,9 @@
 //! ```text
 //! Session::scan_needles() -> Result<Vec<Needle>>            // vault::material
 //! Matcher::new(needles) -> Result<Matcher>                  // one automaton
+//! scan(&matcher, &[PathBuf], &ScanOptions, &dyn Fn(Progress)) -> Result<ScanReport>
+//!     // files, then with `ScanOptions::history` every repository in or
+//!     // below the paths; `ScanReport::repositories` lists them
 //! scan_paths(&matcher, &[PathBuf], &ScanOptions, &dyn Fn(Progress)) -> Result<ScanReport>
 //! scan_history(&matcher, repo, &ScanOptions, &dyn Fn(Progress)) -> Result<ScanReport>
 //! import::read_file(path) -> Result<FileCandidates>        // preview, values masked
@@ -39,9 +42,11 @@ mod history;
 pub mod import;
 mod matcher;
 pub mod rules;
+mod run;
 
 pub use error::{ImportError, ScanError};
 pub use files::scan_paths;
 pub use finding::{Finding, FindingKind, Part, Progress, ScanOptions, ScanReport};
 pub use history::scan_history;
 pub use matcher::{Matcher, Needle};
+pub use run::{repositories, scan};

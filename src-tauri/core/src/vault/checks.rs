@@ -52,6 +52,52 @@ use crate::exchange::{
 /// the requests per exchange; this only bounds open connections and memory.
 const MAX_IN_FLIGHT: usize = 32;
 
+/// What the last live check recorded beyond its result word, as stored in
+/// the key's `last_audit_permissions` column: the granted permissions and,
+/// when the exchange reported them, whether an IP allowlist is set and the
+/// allowlist. Stored as `{"granted": [...], "ip_restricted": bool|null,
+/// "ip_whitelist": [...]|null}`; a bare array (the granted permissions
+/// only, as older vaults hold) is read too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub(crate) struct StoredCheck {
+    /// The permissions the exchange reported as granted.
+    pub granted: Vec<String>,
+    /// Whether an IP allowlist is set; `None` when not reported.
+    #[serde(default)]
+    pub ip_restricted: Option<bool>,
+    /// The live allowlist; `None` when not reported.
+    #[serde(default)]
+    pub ip_whitelist: Option<Vec<String>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum StoredForm {
+    Full(StoredCheck),
+    Granted(Vec<String>),
+}
+
+impl StoredCheck {
+    /// The column's text.
+    pub(crate) fn to_column(&self, label: &str) -> Result<String, VaultError> {
+        serde_json::to_string(self).map_err(|_| VaultError::Malformed {
+            record: label.to_owned(),
+            field: "last_audit_permissions",
+        })
+    }
+
+    /// Reads the column's text (either form); `None` when it is neither.
+    pub(crate) fn from_column(text: &str) -> Option<StoredCheck> {
+        match serde_json::from_str::<StoredForm>(text).ok()? {
+            StoredForm::Full(c) => Some(c),
+            StoredForm::Granted(granted) => Some(StoredCheck {
+                granted,
+                ..StoredCheck::default()
+            }),
+        }
+    }
+}
+
 /// Which keys to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckSelection {
@@ -462,8 +508,9 @@ impl Session {
 
     /// Phase 3 for one result: stores it as the key's last check
     /// (`last_audit_at`, `last_audit_result` = [`CheckStatus::as_str`],
-    /// `last_audit_permissions` = the granted scopes, or none when the key
-    /// did not authenticate) in one transaction with its audit entry.
+    /// `last_audit_permissions` = the granted scopes and the live IP
+    /// allowlist as a [`StoredCheck`], or none when the key did not
+    /// authenticate) in one transaction with its audit entry.
     ///
     /// The result is matched to the key by record id, so a rename in the
     /// meantime does not matter; a deleted key or changed credentials make
@@ -486,12 +533,12 @@ impl Session {
         }
         let at = result.checked_at.unix_ms().div_euclid(1000);
         let permissions = if result.authenticated {
-            let json =
-                serde_json::to_string(&result.granted()).map_err(|_| VaultError::Malformed {
-                    record: result.label.clone(),
-                    field: "last_audit_permissions",
-                })?;
-            Some(json)
+            let stored = StoredCheck {
+                granted: result.granted(),
+                ip_restricted: result.ip_restricted,
+                ip_whitelist: result.ip_whitelist.clone(),
+            };
+            Some(stored.to_column(&result.label)?)
         } else {
             None
         };
@@ -757,6 +804,23 @@ pub async fn verify_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_check_reads_both_forms_and_round_trips() {
+        // Vaults written before the allowlist was stored hold a bare array.
+        let old = StoredCheck::from_column(r#"["read","trade"]"#).unwrap();
+        assert_eq!(old.granted, ["read", "trade"]);
+        assert_eq!((old.ip_restricted, old.ip_whitelist), (None, None));
+        let new = StoredCheck {
+            granted: vec!["read".into()],
+            ip_restricted: Some(true),
+            ip_whitelist: Some(vec!["192.0.2.1".into()]),
+        };
+        let text = new.to_column("k").unwrap();
+        assert_eq!(StoredCheck::from_column(&text), Some(new));
+        assert_eq!(StoredCheck::from_column("{\"granted\": 1}"), None);
+        assert_eq!(StoredCheck::from_column("not json"), None);
+    }
 
     #[test]
     fn every_stored_exchange_maps_or_is_refused() {

@@ -349,6 +349,11 @@ pub struct KeyDetail {
     pub last_audit_result: Option<String>,
     /// Last exchange audit: permissions the exchange reported.
     pub last_audit_permissions: Option<Vec<String>>,
+    /// Last exchange audit: whether the exchange reported an IP allowlist
+    /// on the key (`None`: not reported, or no authenticated check).
+    pub last_audit_ip_restricted: Option<bool>,
+    /// Last exchange audit: the live IP allowlist, when reported.
+    pub last_audit_ip_whitelist: Option<Vec<String>>,
     /// Whether `keyward run` may inject this key without a step-up each
     /// time (granted with step-up, see `Session::set_allow_run`).
     pub allow_run: bool,

@@ -1161,9 +1161,11 @@ impl Session {
 
     /// Makes the verified new key current (gated:
     /// [`GatedAction::RotationPromote`]): key id, secret, passphrase, type
-    /// and (narrowed) scopes are replaced and `last_rotated_at` set; the old
-    /// key is resealed as the rotation's `previous` until it is revoked;
-    /// the key's linked services become the checklist. No network.
+    /// and (narrowed) scopes are replaced and `last_rotated_at` set; the new
+    /// key's verified live check (permissions, IP allowlist) becomes the
+    /// key's last check; the old key is resealed as the rotation's
+    /// `previous` until it is revoked; the key's linked services become the
+    /// checklist. No network.
     pub fn rotation_promote(
         &mut self,
         actor: Actor,
@@ -1175,15 +1177,15 @@ impl Session {
         if row.state != RotationState::NewKeyVerified {
             return Err(Self::wrong_state(label, row.state, "promoting"));
         }
-        match &row.verification {
-            Some(v) if v.passed => {}
+        let verified = match &row.verification {
+            Some(v) if v.passed => v.clone(),
             _ => {
                 return Err(RotationError::NotVerified {
                     label: label.to_owned(),
                     summary: "no passed verification is recorded".into(),
                 });
             }
-        }
+        };
         if key_fingerprint(&self.conn, &key_id)?.as_deref() != Some(row.old_fingerprint.as_slice())
         {
             return Err(RotationError::KeyChanged {
@@ -1208,6 +1210,10 @@ impl Session {
         let new_type = row.new_key_type.unwrap_or(detail.summary.key_type);
         let old_type = detail.summary.key_type;
         let scopes = join_scopes(&row.scopes);
+        // The verify step checked the new key live: that check becomes the
+        // key's last check, so health follows the key now current (the
+        // old key's stale permissions and allowlist go with it).
+        let (audit_at, audit_result, audit_check) = promoted_check(&verified, label)?;
         let label_owned = label.to_owned();
         self.transition(
             (actor, Some(grant.method())),
@@ -1260,7 +1266,9 @@ impl Session {
                     sealer,
                     &key_id,
                     "UPDATE keys SET api_key_id = ?2, secret = ?3, passphrase = ?4,
-                        key_type = ?5, scopes = ?6, last_rotated_at = ?7
+                        key_type = ?5, scopes = ?6, last_rotated_at = ?7,
+                        last_audit_at = ?8, last_audit_result = ?9,
+                        last_audit_permissions = ?10
                      WHERE id = ?1",
                     params![
                         &key_id[..],
@@ -1269,7 +1277,10 @@ impl Session {
                         cur_pass,
                         new_type.as_str(),
                         scopes,
-                        now
+                        now,
+                        audit_at,
+                        audit_result,
+                        audit_check
                     ],
                 )?;
                 tx.execute(
@@ -1803,6 +1814,31 @@ pub async fn rotation_verify<S: SessionAccess>(
     let pending = access.with_session(|s| s.prepare_rotation_verify(label, options))?;
     let checked = pending.run(client).await;
     access.with_session(|s| s.record_rotation_verify(actor, checked))
+}
+
+/// The last check a promotion stores on the key, from the new key's passed
+/// verification: when it ran, its result word (`ok`, or `warning` when the
+/// verification noted any difference, such as no IP allowlist) and the
+/// granted permissions with the live allowlist.
+fn promoted_check(
+    verified: &VerifyOutcome,
+    label: &str,
+) -> Result<(i64, &'static str, String), VaultError> {
+    let result = if verified.differences.is_empty() {
+        super::checks::CheckStatus::Ok
+    } else {
+        super::checks::CheckStatus::Warning
+    };
+    let stored = super::checks::StoredCheck {
+        granted: verified.granted.clone(),
+        ip_restricted: verified.live_ips.as_ref().map(|ips| !ips.is_empty()),
+        ip_whitelist: verified.live_ips.clone(),
+    };
+    Ok((
+        verified.checked_at,
+        result.as_str(),
+        stored.to_column(label)?,
+    ))
 }
 
 /// Revokes a rotation's old key, all three phases; on confirmation the

@@ -1590,6 +1590,12 @@ impl Session {
             });
         };
         let summary = row.summary(days)?;
+        let stored = audit_perms
+            .map(|p| {
+                super::checks::StoredCheck::from_column(&p)
+                    .ok_or_else(|| row.malformed("last_audit_permissions"))
+            })
+            .transpose()?;
         let full_id = self.conn.query_row(
             "SELECT api_key_id FROM keys WHERE id = ?1",
             params![&row.id[..]],
@@ -1605,10 +1611,12 @@ impl Session {
             rotate_every_days_override: row.rotate_every_days.and_then(|d| u32::try_from(d).ok()),
             last_audit_at: audit_at,
             last_audit_result: audit_result,
-            last_audit_permissions: audit_perms
-                .map(|p| serde_json::from_str(&p))
-                .transpose()
-                .map_err(|_| row.malformed("last_audit_permissions"))?,
+            last_audit_permissions: stored.as_ref().map(|c| c.granted.clone()),
+            last_audit_ip_restricted: stored.as_ref().and_then(|c| {
+                c.ip_restricted
+                    .or(c.ip_whitelist.as_ref().map(|ips| !ips.is_empty()))
+            }),
+            last_audit_ip_whitelist: stored.and_then(|c| c.ip_whitelist),
             allow_run,
             custom_host: super::record::custom_host(summary.exchange, &summary.environment),
             host_confirmed,

@@ -58,6 +58,10 @@ export interface KeyDetail extends KeySummary {
   notes: string;
   rotate_every_days_override: number | null;
   last_audit_permissions: string[] | null;
+  /** Whether the last live check saw an IP allowlist on the key (null: not reported). */
+  last_audit_ip_restricted: boolean | null;
+  /** The live IP allowlist of the last check, when the exchange reports it. */
+  last_audit_ip_whitelist: string[] | null;
   allow_run: boolean;
   /** `host[:port]` of a custom base URL that is not the exchange's own host. */
   custom_host: string | null;

@@ -25,6 +25,8 @@ export interface ScanReport {
   skipped_binary: number;
   skipped_large: number;
   unreadable: string[];
+  /** The git repositories whose history was scanned (empty without history). */
+  repositories: string[];
 }
 
 export interface ScanProgress {
