@@ -17,7 +17,8 @@ fn key(label: &str, secret: &str) -> serde_json::Value {
 }
 
 /// Whether the element matching `css` lies wholly inside the window and
-/// below the navigation bar, and the navigation bar is at the top.
+/// below the navigation bar, and the navigation bar is at the top (only the
+/// part below it scrolls).
 fn in_view_below_nav(app: &App, css: &str) -> bool {
     app.execute(
         "const el = document.querySelector(arguments[0]);
@@ -38,7 +39,10 @@ fn click_centered(app: &App, css: &str) {
 }
 
 fn scroll_to_top(app: &App) {
-    app.execute("window.scrollTo(0, 0); return true", json!([]));
+    app.execute(
+        "document.querySelector('.scroller').scrollTo(0, 0); return true",
+        json!([]),
+    );
 }
 
 fn step_up_with_password(app: &App, password: &str) {
@@ -159,6 +163,13 @@ fn master_password_change_in_settings_then_unlock_with_the_new_one() {
     app.click("[data-testid=nav-settings]");
     app.wait_for("[data-testid=password-section]");
 
+    // "Remember on this device" says what it did, next to its button.
+    click_centered(&app, "[data-testid=keyring-toggle]");
+    step_up_with_password(&app, PASSWORD);
+    app.wait_for_text("[data-testid=keyring-note]", "opens the vault from the system keyring");
+    assert!(in_view_below_nav(&app, "[data-testid=keyring-note]"));
+    app.wait_for_text("[data-testid=keyring-toggle]", "Forget this device");
+
     // Two different new passwords: said next to the button, no code asked.
     app.fill("#pw-current", PASSWORD);
     app.fill("#pw-new", NEW_PASSWORD);
@@ -178,6 +189,8 @@ fn master_password_change_in_settings_then_unlock_with_the_new_one() {
     click_centered(&app, "[data-testid=password-change]");
     step_up_with_password(&app, PASSWORD);
     app.wait_for_text("[data-testid=password-note]", "new vault key");
+    // The change turned OS-keyring unlock off, and the page says so.
+    app.wait_for_text("[data-testid=keyring-toggle]", "Remember on this device");
     app.screenshot("password-changed");
     assert!(!app.page_html().contains(NEW_PASSWORD));
 

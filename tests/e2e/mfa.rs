@@ -70,9 +70,15 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     app.click("[data-testid=codes-save-file]");
     app.wait_for_text("[data-testid=codes-note]", "Saved to");
     let saved = std::fs::read_to_string(&codes_file).expect("codes file");
-    let on_page = app.text_of("[data-testid=recovery-codes] ol");
-    for code in on_page.split_whitespace() {
-        assert!(saved.contains(code), "{code} missing from the saved file");
+    let on_page = app.execute(
+        "return [...document.querySelectorAll('[data-testid=recovery-codes] li')].map(li => li.textContent.trim())",
+        json!([]),
+    );
+    let on_page = on_page.as_array().expect("codes");
+    assert_eq!(on_page.len(), 10);
+    for code in on_page {
+        let code = code.as_str().expect("code");
+        assert!(saved.lines().any(|l| l == code), "{code} missing from the saved file");
     }
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(&codes_file)
