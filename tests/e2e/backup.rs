@@ -76,6 +76,21 @@ fn backup_export_then_import_into_a_fresh_vault_reports_the_merge() {
         ),
         "default export path: {default_path}"
     );
+    // Straight through IPC without proof: refused by the core, no file.
+    let refused = app.invoke(
+        "backup_export",
+        json!({ "path": &file_str, "passphrase": BACKUP_PASSPHRASE, "overwrite": false, "proof": null }),
+    );
+    assert_eq!(refused["err"]["kind"], "mfa", "{refused}");
+    assert!(!file.exists());
+    // The recovery-code commands take nothing but recovery codes.
+    let odd = app.invoke(
+        "recovery_codes_save",
+        json!({ "codes": ["#!/bin/sh\nrm -rf ~"], "path": out_dir.path().join("x.sh").display().to_string() }),
+    );
+    assert_eq!(odd["err"]["kind"], "invalid", "{odd}");
+    assert!(!out_dir.path().join("x.sh").exists());
+
     app.fill("#export-path", &file_str);
     app.fill("#export-pass", BACKUP_PASSPHRASE);
     app.fill("#export-pass2", BACKUP_PASSPHRASE);
@@ -146,6 +161,14 @@ fn backup_export_then_import_into_a_fresh_vault_reports_the_merge() {
     app.assert_accessible("backup-import-report");
     assert!(!app.page_html().contains(BACKUP_PASSPHRASE));
 
+    // Replacing asks for the step-up first, then reports what it replaced.
+    app.click("[data-testid=import-replace]");
+    app.fill("#import-pass", BACKUP_PASSPHRASE);
+    click_centered(&app, "[data-testid=import-backup]");
+    step_up_with_password(&app, PASSWORD);
+    let report = app.wait_for_text("[data-testid=import-report]", "2 replaced");
+    assert!(report.contains("0 added"), "{report}");
+
     let labels = app.invoke("key_list", json!({}));
     let text = labels.to_string();
     assert!(
@@ -166,7 +189,10 @@ fn master_password_change_in_settings_then_unlock_with_the_new_one() {
     // "Remember on this device" says what it did, next to its button.
     click_centered(&app, "[data-testid=keyring-toggle]");
     step_up_with_password(&app, PASSWORD);
-    app.wait_for_text("[data-testid=keyring-note]", "opens the vault from the system keyring");
+    app.wait_for_text(
+        "[data-testid=keyring-note]",
+        "opens the vault from the system keyring",
+    );
     assert!(in_view_below_nav(&app, "[data-testid=keyring-note]"));
     app.wait_for_text("[data-testid=keyring-toggle]", "Forget this device");
 

@@ -78,7 +78,10 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     assert_eq!(on_page.len(), 10);
     for code in on_page {
         let code = code.as_str().expect("code");
-        assert!(saved.lines().any(|l| l == code), "{code} missing from the saved file");
+        assert!(
+            saved.lines().any(|l| l == code),
+            "{code} missing from the saved file"
+        );
     }
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(&codes_file)

@@ -85,3 +85,28 @@ pub fn recovery_codes_save(
     })?;
     Ok(path.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::codes_text;
+
+    fn codes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn only_text_shaped_like_recovery_codes_is_accepted() {
+        let ok = codes_text(codes(&["IITD-OU4C-CN6N-KL3I", "FXCL-NOY2-QEVC-6JHH"])).unwrap();
+        assert_eq!(ok.as_str(), "IITD-OU4C-CN6N-KL3I\nFXCL-NOY2-QEVC-6JHH\n");
+        for bad in [
+            codes(&[]),
+            codes(&["hello world"]),
+            codes(&["ABCD-EFGH\nrm -rf /"]),
+            codes(&["abc"]),
+            codes(&[&"A".repeat(65)]),
+            vec!["ABCD-EFGH-IJKL-MNOP".to_owned(); 17],
+        ] {
+            assert!(codes_text(bad).is_err());
+        }
+    }
+}
