@@ -127,6 +127,17 @@ fn narrowing_a_bybit_key_needs_step_up_and_is_verified_afterwards() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    // Said next to the buttons, and the restriction now in place is no
+    // longer offered.
+    app.wait_for_text("[data-testid=narrow-note]", "withdrawals are now off");
+    assert_eq!(
+        app.execute(
+            "return !!document.querySelector('[data-testid=narrow-withdraw]')",
+            json!([])
+        ),
+        json!(false),
+        "Remove withdraw is still offered after it was removed"
+    );
     app.assert_accessible("checks-3-narrowed");
     let log = app.invoke(
         "audit_log",

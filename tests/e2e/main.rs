@@ -3,6 +3,8 @@
 //! module covers one area:
 //!
 //! - `a11y`: axe-core on every screen in both themes; keyboard and focus.
+//! - `backup`: encrypted backup export and import from Settings, the merge
+//!   report, the master-password change, errors next to their button.
 //! - `alerts`: a due rotation reminded once by desktop notification (seen on
 //!   the D-Bus session through `dbus-monitor`), the alert settings section,
 //!   the webhook URL never returned to the page.
@@ -21,6 +23,7 @@
 
 mod a11y;
 mod alerts;
+mod backup;
 mod checks;
 mod incident;
 mod ipc;

@@ -62,6 +62,39 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     );
     assert_eq!(shown, json!(10), "ten recovery codes are shown once");
     app.assert_accessible("mfa-2-recovery-codes");
+    // Saved to a file the user names: every code shown, mode 0600, and
+    // never over an existing file.
+    let codes_dir = tempfile::tempdir().expect("temp dir");
+    let codes_file = codes_dir.path().join("codes.txt");
+    app.fill("#codes-path", &codes_file.display().to_string());
+    app.click("[data-testid=codes-save-file]");
+    app.wait_for_text("[data-testid=codes-note]", "Saved to");
+    let saved = std::fs::read_to_string(&codes_file).expect("codes file");
+    let on_page = app.execute(
+        "return [...document.querySelectorAll('[data-testid=recovery-codes] li')].map(li => li.textContent.trim())",
+        json!([]),
+    );
+    let on_page = on_page.as_array().expect("codes");
+    assert_eq!(on_page.len(), 10);
+    for code in on_page {
+        let code = code.as_str().expect("code");
+        assert!(
+            saved.lines().any(|l| l == code),
+            "{code} missing from the saved file"
+        );
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&codes_file)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    app.click("[data-testid=codes-save-file]");
+    app.wait_for_text(
+        "[data-testid=recovery-codes] [data-testid=error]",
+        "already exists",
+    );
+    app.screenshot("mfa-2b-recovery-codes-saved");
     app.click("[data-testid=codes-saved]");
     app.wait_for_text("[data-testid=mfa-state]", "On.");
     assert!(

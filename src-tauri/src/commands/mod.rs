@@ -2,9 +2,11 @@
 //! and its result into a DTO. No policy lives here.
 
 pub mod alerts;
+pub mod backup;
 pub mod incident;
 pub mod keys;
 pub mod mfa;
+pub mod recovery;
 pub mod rotation;
 pub mod scan;
 pub mod services;
@@ -27,6 +29,10 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         vault::keyring_status,
         vault::keyring_enable,
         vault::keyring_disable,
+        backup::backup_dir,
+        backup::backup_export,
+        backup::backup_import,
+        backup::password_change,
         keys::key_list,
         keys::key_search,
         keys::key_get,
@@ -42,6 +48,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         mfa::mfa_enroll,
         mfa::mfa_confirm,
         mfa::mfa_disable,
+        recovery::recovery_codes_copy,
+        recovery::recovery_codes_save,
         mfa::audit_log,
         mfa::audit_verify,
         scan::scan_run,
