@@ -435,8 +435,9 @@ pub fn mfa_message(err: &VaultError) -> Option<String> {
     use keyward_core::mfa::MfaError;
     match err {
         VaultError::Mfa(MfaError::StepUpRequired { action }) => Some(format!(
-            "{action} needs step-up: pass --totp CODE from your authenticator app \
-             (or --recovery-code CODE)"
+            "{} needs a code: pass --totp CODE from your authenticator app \
+             (or --recovery-code CODE)",
+            action.phrase()
         )),
         VaultError::Mfa(MfaError::NotEnrolled) => Some(
             "MFA is not enrolled: leave out --totp (the master password is the step-up) \

@@ -73,7 +73,16 @@ fn missing_wrong_replayed_and_throttled_codes_exit_4_with_distinct_messages() {
     let (env, seed, _) = enrolled();
 
     let missing = env.run(&["reveal", "planted"]).code(4);
-    assert!(missing.stderr.contains("needs step-up: pass --totp"));
+    assert!(
+        missing.stderr.contains("needs a code: pass --totp"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        !missing.stderr.contains('_'),
+        "no internal action names: {}",
+        missing.stderr
+    );
 
     let good = code(&seed, 0);
     let wrong_run = env

@@ -16,7 +16,7 @@ use super::time::unix_secs;
 pub enum MfaError {
     /// The action needs a proof (a TOTP code, a recovery code, or, before
     /// MFA is enrolled, the master password) and none acceptable was given.
-    #[error("{action} requires step-up verification: enter a code from your authenticator")]
+    #[error("{} needs a code from your authenticator app", capitalized(action.phrase()))]
     StepUpRequired {
         /// The action that was refused.
         action: GatedAction,
@@ -144,4 +144,13 @@ impl From<rusqlite::Error> for MfaError {
     fn from(err: rusqlite::Error) -> Self {
         MfaError::Storage(err)
     }
+}
+
+/// `phrase` with its first letter in upper case, to start a message.
+fn capitalized(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
