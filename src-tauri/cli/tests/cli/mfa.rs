@@ -48,6 +48,13 @@ fn enrolled() -> (Env, TotpSeed, Vec<String>) {
     let status: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
     assert_eq!(status["pending"], true);
     assert_eq!(status["enrolled"], false);
+    // Five digits is not a code: the message says what a code looks like.
+    let short = env.run(&["mfa", "confirm", "12345"]).code(4);
+    assert!(
+        short.stderr.contains("an authentication code has 6 digits"),
+        "{}",
+        short.stderr
+    );
     env.run(&["mfa", "confirm", &code(&seed, -1)]).ok();
     let status = env.run(&["mfa", "status", "--json"]).ok();
     let status: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
