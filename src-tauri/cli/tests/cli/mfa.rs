@@ -28,6 +28,11 @@ fn enrolled() -> (Env, TotpSeed, Vec<String>) {
     no_canary(&env.add_binance("planted", CANARY).ok(), "add");
     let run = env.run(&["mfa", "enroll", "--json"]).ok();
     no_canary(&run, "enroll");
+    assert!(
+        !run.stderr.contains("mfa enroll"),
+        "enrolling is not told to enrol: {}",
+        run.stderr
+    );
     let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     let secret = json["secret"].as_str().unwrap();
     assert!(
