@@ -58,15 +58,29 @@ pub fn grant(
     action: GatedAction,
     password: Option<&MasterPassword>,
 ) -> Result<StepUpGrant, CliError> {
+    grant_as(session, proof, action, password, false)
+}
+
+/// [`grant`]; `enrolling` is set by `mfa enroll` itself, which is not told
+/// to run `mfa enroll`.
+fn grant_as(
+    session: &mut Session,
+    proof: &ProofArgs,
+    action: GatedAction,
+    password: Option<&MasterPassword>,
+    enrolling: bool,
+) -> Result<StepUpGrant, CliError> {
     let offered = if let Some(code) = &proof.totp {
         Some(Proof::totp(code.as_str()))
     } else if let Some(code) = &proof.recovery_code {
         Some(Proof::recovery_code(code.as_str()))
     } else if !session.mfa_status()?.enrolled {
-        say_err!(
-            "warning: MFA is not enrolled, so the master password is the only step-up; \
-             run `keyward mfa enroll`"
-        );
+        if !enrolling {
+            say_err!(
+                "warning: MFA is not enrolled, so the master password is the only step-up; \
+                 run `keyward mfa enroll`"
+            );
+        }
         let verified = match password {
             Some(pw) => session.verify_password(pw)?,
             None => session.verify_password(&input::master_password()?)?,
@@ -187,11 +201,12 @@ pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode,
                     keyward_core::mfa::MfaError::AlreadyEnrolled,
                 )));
             }
-            let g = grant(
+            let g = grant_as(
                 &mut session,
                 &ProofArgs::default(),
                 GatedAction::SecuritySettings,
                 password.as_ref(),
+                true,
             )?;
             let enrolment = session.mfa_enrol(Actor::Cli, g)?;
             print_enrolment(&enrolment, *json);
@@ -435,8 +450,9 @@ pub fn mfa_message(err: &VaultError) -> Option<String> {
     use keyward_core::mfa::MfaError;
     match err {
         VaultError::Mfa(MfaError::StepUpRequired { action }) => Some(format!(
-            "{action} needs step-up: pass --totp CODE from your authenticator app \
-             (or --recovery-code CODE)"
+            "{} needs a code: pass --totp CODE from your authenticator app \
+             (or --recovery-code CODE)",
+            action.phrase()
         )),
         VaultError::Mfa(MfaError::NotEnrolled) => Some(
             "MFA is not enrolled: leave out --totp (the master password is the step-up) \

@@ -157,6 +157,19 @@ fn fail(e: IncidentError) -> Result<ExitCode, CliError> {
     }
 }
 
+/// The command that resolves the first pending step, with the incident's
+/// short id (a unique prefix is accepted wherever an id is asked for).
+fn next_command(v: &IncidentView) -> Option<String> {
+    let short = v.id.get(..8).unwrap_or(&v.id);
+    let step = v.steps.iter().find(|s| s.state == StepState::Pending)?;
+    Some(match step.kind {
+        incident::StepKind::Automated => format!("keyward incident run {short} {}", step.id),
+        _ => {
+            format!("keyward incident step {short} {} --done", step.id)
+        }
+    })
+}
+
 fn print_view(v: &IncidentView) {
     say!(
         "incident {} ({}) {}: {}/{} steps resolved",
@@ -386,6 +399,9 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
         }
         Ok((view, false)) => {
             print_view(&view);
+            if let Some(next) = next_command(&view) {
+                say!("next: {next}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => fail(e),

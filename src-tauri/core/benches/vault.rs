@@ -27,7 +27,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.keyward");
-    let password = MasterPassword::from("benchmark password");
+    let password = MasterPassword::from("correct horse battery staple");
     let params = KdfParams::DEFAULT;
 
     let mut session = Vault::create(&path, &password, params, Actor::Cli).expect("create");

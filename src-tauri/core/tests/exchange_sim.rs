@@ -1838,3 +1838,21 @@ fn environments_and_capabilities() {
     );
     assert!("https://proxy.example/okx".parse::<Environment>().is_ok());
 }
+
+/// The README's trial path adds the simulator's sample accounts as keys, so
+/// every sample key id must pass the same id-shape check as a real one.
+#[test]
+fn the_sample_accounts_have_key_ids_of_the_real_shape() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sim/accounts.sample.json");
+    let sample: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let keys = sample["keys"].as_array().unwrap();
+    assert!(keys.len() >= 5);
+    for key in keys {
+        let exchange: keyward_core::vault::Exchange =
+            key["exchange"].as_str().unwrap().parse().unwrap();
+        let id = key["api_key"].as_str().unwrap();
+        keyward_core::vault::validate::api_key_id(exchange, id)
+            .unwrap_or_else(|e| panic!("{exchange:?} sample id {id:?}: {e}"));
+    }
+}

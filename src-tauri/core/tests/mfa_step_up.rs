@@ -351,12 +351,12 @@ fn every_gated_action_refuses_missing_wrong_replayed_and_throttled_proofs() {
             ),
             "{action}"
         );
-        // Wrong code.
+        // Malformed code: said so.
         let wrong = OneTimeCode::new("12345"); // malformed, never valid
         assert!(matches!(
             f.state
                 .require_step_up(&keys, action, Some(Proof::Totp(wrong)), at(now)),
-            Err(MfaError::InvalidCode)
+            Err(MfaError::MalformedCode)
         ));
         // Fresh code: accepted.
         f.totp(action, now, now).unwrap();

@@ -138,7 +138,7 @@ fn failure_counters_and_lockout_survive_a_restart() {
     let now = T0 + 300;
     for i in 1..MAX_FAILURES {
         let r = step_up(&mut conn, &key, |_| Proof::totp("12345"), now);
-        assert!(matches!(r, Err(MfaError::InvalidCode)), "#{i}");
+        assert!(matches!(r, Err(MfaError::MalformedCode)), "#{i}");
     }
     // "Restart": a new key object, state only from the database.
     let key = MfaKey::derive(&[2; 32]);

@@ -14,7 +14,7 @@ const SECRET: &str = "CanarySecretValue0123456789abcdef";
 fn session(dir: &std::path::Path) -> keyward_core::vault::Session {
     let mut s = Vault::create(
         &dir.join("v.keyward"),
-        &MasterPassword::from("a long test password"),
+        &MasterPassword::from("correct horse battery staple"),
         KdfParams::MINIMUM,
         Actor::Cli,
     )

@@ -141,7 +141,7 @@ fn prints_listening_line_and_serves_exchange_errors() {
         "POST",
         "/_admin/revoke",
         &[],
-        r#"{"exchange":"okx","api_key":"demo-okx"}"#,
+        r#"{"exchange":"okx","api_key":"0de00000-0000-4000-8000-00000000006b"}"#,
     );
     assert_eq!(status, 200);
     let (status, _) = request(

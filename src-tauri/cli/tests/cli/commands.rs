@@ -265,16 +265,22 @@ fn passwd_rotates_the_vault_key_and_kdf_only_rises() {
     };
     let before = sealed(&env);
     let run = env
-        .run_env(&["passwd"], &[("KEYWARD_NEW_PASSWORD", "new password 2")])
+        .run_env(
+            &["passwd"],
+            &[("KEYWARD_NEW_PASSWORD", "violet kettle orbit anchor 2")],
+        )
         .ok();
     assert!(run.stdout.contains("new vault key"), "{}", run.stdout);
     assert_ne!(sealed(&env), before, "the secret is sealed under a new key");
     env.run(&["list"]).code(3);
     let run = env
-        .run_env(&["list"], &[("KEYWARD_PASSWORD", "new password 2")])
+        .run_env(
+            &["list"],
+            &[("KEYWARD_PASSWORD", "violet kettle orbit anchor 2")],
+        )
         .ok();
     assert!(run.stdout.contains("main"));
-    let with_new = [("KEYWARD_PASSWORD", "new password 2")];
+    let with_new = [("KEYWARD_PASSWORD", "violet kettle orbit anchor 2")];
     env.run_env(&["kdf", "--memory-mib", "8"], &with_new)
         .code(1);
     env.run_env(&["kdf", "--iterations", "3"], &with_new).ok();
@@ -436,4 +442,35 @@ fn a_coinbase_key_file_is_added_as_downloaded() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("EC P-256"), "{}", run.stderr);
     assert!(!run.stderr.contains("MHcCAQEEIBkg"));
+}
+
+/// The master-password minimum is the core's, so the CLI refuses what the
+/// GUI refuses, with the same message, on `init` and on `passwd`.
+#[test]
+fn init_and_passwd_refuse_a_weak_master_password() {
+    let env = Env::new();
+    for weak in ["a", "password", "123456"] {
+        let run = env
+            .run_env(
+                &["init", "--kdf-memory-mib", "19", "--kdf-iterations", "2"],
+                &[("KEYWARD_PASSWORD", weak)],
+            )
+            .code(1);
+        assert!(
+            run.stderr.contains("the master password is too weak"),
+            "{weak:?}: {}",
+            run.stderr
+        );
+        assert!(!env.vault().exists(), "{weak:?}: nothing created");
+    }
+    let env = Env::init();
+    let run = env
+        .run_env(&["passwd"], &[("KEYWARD_NEW_PASSWORD", "password")])
+        .code(1);
+    assert!(
+        run.stderr.contains("the master password is too weak"),
+        "{}",
+        run.stderr
+    );
+    env.run(&["list"]).ok();
 }

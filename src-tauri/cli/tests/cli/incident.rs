@@ -216,6 +216,15 @@ fn leaked_bybit_key_through_the_cli() {
     .ok();
     let opened: Value = serde_json::from_str(&run.stdout).unwrap();
     let id = opened["id"].as_str().unwrap().to_owned();
+    // Without --json, opening tells the next command, by short id, and that
+    // command works as printed.
+    let text = clean(env.run(&["incident", "status", &id[..8]])).ok();
+    assert!(
+        text.stdout
+            .contains(&format!("next: keyward incident run {} snapshot", &id[..8])),
+        "{}",
+        text.stdout
+    );
     let steps: Vec<&str> = opened["steps"]
         .as_array()
         .unwrap()
@@ -417,4 +426,33 @@ fn okx_revoke_waits_for_the_manual_deletion_and_a_live_check() {
     let run = clean(env.run(&["log", "--verify"]));
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     no_secret_in_files(&env);
+}
+
+/// `incident open` ends with the command to run next, by a short id prefix,
+/// and that command works as printed.
+#[test]
+fn incident_open_prints_the_next_command_by_short_id() {
+    let sim = Sim::start();
+    let env = Env::init();
+    add_bybit(&env, &sim);
+    let run = clean(env.run(&[
+        "incident",
+        "open",
+        "--situation",
+        "leaked",
+        "--key",
+        "bybit-bot",
+    ]))
+    .ok();
+    let next = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("next: keyward "))
+        .unwrap_or_else(|| panic!("no next command in {}", run.stdout));
+    let args: Vec<&str> = next.split_whitespace().collect();
+    assert_eq!(args[..2], ["incident", "run"]);
+    assert_eq!(args[2].len(), 8, "a short id: {next}");
+    assert_eq!(args[3], "snapshot");
+    let run = clean(env.run(&args)).ok();
+    assert!(run.stdout.starts_with("snapshot: done"), "{}", run.stdout);
 }

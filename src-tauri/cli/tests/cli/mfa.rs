@@ -28,6 +28,11 @@ fn enrolled() -> (Env, TotpSeed, Vec<String>) {
     no_canary(&env.add_binance("planted", CANARY).ok(), "add");
     let run = env.run(&["mfa", "enroll", "--json"]).ok();
     no_canary(&run, "enroll");
+    assert!(
+        !run.stderr.contains("mfa enroll"),
+        "enrolling is not told to enrol: {}",
+        run.stderr
+    );
     let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     let secret = json["secret"].as_str().unwrap();
     assert!(
@@ -48,6 +53,13 @@ fn enrolled() -> (Env, TotpSeed, Vec<String>) {
     let status: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
     assert_eq!(status["pending"], true);
     assert_eq!(status["enrolled"], false);
+    // Five digits is not a code: the message says what a code looks like.
+    let short = env.run(&["mfa", "confirm", "12345"]).code(4);
+    assert!(
+        short.stderr.contains("an authentication code has 6 digits"),
+        "{}",
+        short.stderr
+    );
     env.run(&["mfa", "confirm", &code(&seed, -1)]).ok();
     let status = env.run(&["mfa", "status", "--json"]).ok();
     let status: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
@@ -73,7 +85,16 @@ fn missing_wrong_replayed_and_throttled_codes_exit_4_with_distinct_messages() {
     let (env, seed, _) = enrolled();
 
     let missing = env.run(&["reveal", "planted"]).code(4);
-    assert!(missing.stderr.contains("needs step-up: pass --totp"));
+    assert!(
+        missing.stderr.contains("needs a code: pass --totp"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        !missing.stderr.contains('_'),
+        "no internal action names: {}",
+        missing.stderr
+    );
 
     let good = code(&seed, 0);
     let wrong_run = env

@@ -155,7 +155,12 @@ fn base_url_edit_without_a_code_exits_4_and_changes_nothing() {
     let run = env
         .run(&["edit", "main", "--base-url", "http://127.0.0.1:9/binance"])
         .code(4);
-    assert!(run.stderr.contains("step-up"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("changing a key's credentials needs a code"),
+        "{}",
+        run.stderr
+    );
     let show = env.run(&["show", "main"]).ok();
     assert!(show.stdout.contains("mainnet"), "{}", show.stdout);
     assert!(!show.stdout.contains("127.0.0.1"));

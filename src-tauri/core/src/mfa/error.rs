@@ -16,7 +16,7 @@ use super::time::unix_secs;
 pub enum MfaError {
     /// The action needs a proof (a TOTP code, a recovery code, or, before
     /// MFA is enrolled, the master password) and none acceptable was given.
-    #[error("{action} requires step-up verification: enter a code from your authenticator")]
+    #[error("{} needs a code from your authenticator app", capitalized(action.phrase()))]
     StepUpRequired {
         /// The action that was refused.
         action: GatedAction,
@@ -24,6 +24,10 @@ pub enum MfaError {
     /// The TOTP code matches no time step in the accepted window.
     #[error("invalid authentication code")]
     InvalidCode,
+    /// What was typed is not a code at all: codes have six digits. Counts
+    /// towards the lockout like a wrong code.
+    #[error("an authentication code has 6 digits")]
+    MalformedCode,
     /// The TOTP code is valid but its time step is not later than the last
     /// accepted one (RFC 6238 §5.2: a code is accepted once).
     #[error("this authentication code was already used: wait for the next one")]
@@ -97,6 +101,7 @@ impl KindedError for MfaError {
         match self {
             MfaError::StepUpRequired { .. }
             | MfaError::InvalidCode
+            | MfaError::MalformedCode
             | MfaError::ReplayedCode
             | MfaError::Throttled { .. }
             | MfaError::NotEnrolled
@@ -121,6 +126,7 @@ impl MfaError {
         match self {
             MfaError::StepUpRequired { .. } => "step_up_required",
             MfaError::InvalidCode => "invalid_code",
+            MfaError::MalformedCode => "malformed_code",
             MfaError::ReplayedCode => "replayed_code",
             MfaError::Throttled { .. } => "throttled",
             MfaError::NotEnrolled => "not_enrolled",
@@ -144,4 +150,13 @@ impl From<rusqlite::Error> for MfaError {
     fn from(err: rusqlite::Error) -> Self {
         MfaError::Storage(err)
     }
+}
+
+/// `phrase` with its first letter in upper case, to start a message.
+fn capitalized(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

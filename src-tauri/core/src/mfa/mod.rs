@@ -148,6 +148,25 @@ impl GatedAction {
         }
     }
 
+    /// What the action does, in words a person reads in a message
+    /// ("revealing a secret needs …"); never the wire name.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            GatedAction::RevealSecret => "revealing a secret",
+            GatedAction::CopySecret => "copying a secret",
+            GatedAction::Export => "exporting the vault",
+            GatedAction::RotationPromote => "making a rotated key the current one",
+            GatedAction::Revoke => "revoking a key",
+            GatedAction::DeleteKey => "deleting a key",
+            GatedAction::DisableMfa => "turning MFA off",
+            GatedAction::ReenrolMfa => "replacing the MFA seed",
+            GatedAction::ChangePassword => "changing the master password",
+            GatedAction::SecuritySettings => "changing security settings",
+            GatedAction::AllowRun => "allowing a key for `keyward run`",
+            GatedAction::EditCredentials => "changing a key's credentials",
+        }
+    }
+
     /// Whether a GUI step-up window may cover this action.
     ///
     /// Actions that change the protection itself (MFA, the master password,

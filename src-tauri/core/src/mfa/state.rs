@@ -286,6 +286,9 @@ impl MfaState {
             TotpCheck::Accepted(step) => step,
             TotpCheck::Replayed => return Err(MfaError::ReplayedCode),
             TotpCheck::Invalid => return Err(self.record_failure(now, MfaError::InvalidCode)),
+            TotpCheck::Malformed => {
+                return Err(self.record_failure(now, MfaError::MalformedCode));
+            }
         };
         if let Some(mut stage) = self.pending.take() {
             stage.since = unix_secs(now);
@@ -387,6 +390,7 @@ impl MfaState {
                     // move towards a lockout.
                     TotpCheck::Replayed => Err(MfaError::ReplayedCode),
                     TotpCheck::Invalid => Err(self.record_failure(now, MfaError::InvalidCode)),
+                    TotpCheck::Malformed => Err(self.record_failure(now, MfaError::MalformedCode)),
                 }
             }
             Proof::RecoveryCode(code) => {
@@ -501,6 +505,8 @@ fn lockout_secs(previous: u32) -> u64 {
 enum TotpCheck {
     Accepted(u64),
     Replayed,
+    /// Not six digits.
+    Malformed,
     Invalid,
 }
 
@@ -513,7 +519,7 @@ fn check_totp(
     last_step: Option<u64>,
 ) -> TotpCheck {
     let Some(code) = code.normalized() else {
-        return TotpCheck::Invalid;
+        return TotpCheck::Malformed;
     };
     let matched = matching_steps(seed, &code, step_of(unix_secs(now)));
     if matched.is_empty() {

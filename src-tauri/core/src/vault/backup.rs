@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn a_header_claiming_gigabytes_is_refused_before_deriving() {
         let dir = tempfile::tempdir().unwrap();
-        let pw = MasterPassword::from("pw");
+        let pw = MasterPassword::from("correct horse battery staple");
         let mut v =
             Vault::create(&dir.path().join("v"), &pw, KdfParams::MINIMUM, Actor::Cli).unwrap();
         let claimed = KdfParams {
@@ -426,7 +426,7 @@ mod tests {
     #[test]
     fn round_trip_restores_secrets_and_metadata() {
         let dir = tempfile::tempdir().unwrap();
-        let pw = MasterPassword::from("pw");
+        let pw = MasterPassword::from("correct horse battery staple");
         let mut a =
             Vault::create(&dir.path().join("a"), &pw, KdfParams::MINIMUM, Actor::Cli).unwrap();
         let mut key = NewKey::new(

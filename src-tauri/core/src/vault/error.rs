@@ -134,6 +134,10 @@ pub enum VaultError {
     /// Input failed validation.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// A new master password below the strength minimum
+    /// ([`crate::password::MIN_SCORE`]); every front end gets this rule.
+    #[error(transparent)]
+    WeakPassword(#[from] crate::password::WeakPassword),
     /// The session was locked (idle timeout or explicit lock).
     #[error("the vault is locked")]
     Locked,
@@ -214,6 +218,7 @@ impl KindedError for VaultError {
             | VaultError::WeakKdfParams { .. }
             | VaultError::KdfDowngrade
             | VaultError::Invalid(_)
+            | VaultError::WeakPassword(_)
             | VaultError::DeviceUnlockNotEnabled
             | VaultError::KeyringUnavailable { .. } => ErrorKind::Invalid,
             VaultError::WrongPassword

@@ -433,7 +433,8 @@ pub(super) struct SealedSettings {
 impl Vault {
     /// Creates a vault at `path` (which must not exist) and returns it
     /// unlocked; `actor` is recorded as its creator. Parameters below
-    /// [`KdfParams::MINIMUM`] are refused.
+    /// [`KdfParams::MINIMUM`] are refused, and so is a master password below
+    /// the strength minimum ([`VaultError::WeakPassword`]).
     pub fn create(
         path: &Path,
         password: &MasterPassword,
@@ -452,6 +453,7 @@ impl Vault {
         options: VaultOptions,
     ) -> Result<Session, VaultError> {
         kdf.check()?;
+        crate::password::require_strong(password.expose(), &[])?;
         let mut vault_id = [0u8; 16];
         getrandom::fill(&mut vault_id).map_err(|_| VaultError::Random)?;
         let header = Header {
@@ -1974,6 +1976,8 @@ impl Session {
     /// field is sealed again under a fresh key in one transaction, so an old
     /// copy of the header and the old password open nothing added after
     /// this. OS-keyring unlock, which wrapped the old key, is turned off.
+    /// A new password below the strength minimum is refused
+    /// ([`VaultError::WeakPassword`]) before anything is written.
     pub fn change_password(
         &mut self,
         actor: Actor,
@@ -1984,6 +1988,7 @@ impl Session {
         grant.authorize(GatedAction::ChangePassword)?;
         self.key()?;
         self.recheck_password(current)?;
+        crate::password::require_strong(new.expose(), &[])?;
         self.rekey(actor, grant.method(), new)
     }
 

@@ -108,7 +108,7 @@ fn password_change_turns_off_device_unlock_of_the_old_key() {
     }
     .unwrap();
     let account = format!("vault-{}", s.vault_id());
-    let new = keyward_core::vault::MasterPassword::from("a new password");
+    let new = keyward_core::vault::MasterPassword::from("violet kettle orbit anchor");
     {
         let g = grant(&mut s, GatedAction::ChangePassword);
         s.change_password(Actor::Gui, g, &password(), &new)

@@ -184,7 +184,7 @@ fn password_change_rotates_the_vault_key() {
             .unwrap()
     };
     let blob_before = secret_of("desk");
-    let new = MasterPassword::from("a new password");
+    let new = MasterPassword::from("violet kettle orbit anchor");
     assert!(matches!(
         {
             let g = grant(&mut s, GatedAction::ChangePassword);
@@ -338,7 +338,7 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
     s.incident_open(Actor::Cli, Situation::Leaked, &["desk".into()], None)
         .unwrap();
     assert_eq!(s.alert_settings().unwrap().pending, 1);
-    let new = MasterPassword::from("a new password");
+    let new = MasterPassword::from("violet kettle orbit anchor");
     let g = grant(&mut s, GatedAction::ChangePassword);
     s.change_password(Actor::Cli, g, &password(), &new).unwrap();
     s.lock();
@@ -352,4 +352,43 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
     // verify step unseals it).
     let pending = s.prepare_rotation_verify("desk", &Default::default());
     assert!(pending.is_ok(), "{:?}", pending.err());
+}
+
+/// Every front end gets the same master-password minimum: the core refuses
+/// a weak one at creation and at a change, before writing anything.
+#[test]
+fn a_weak_master_password_is_refused_at_create_and_change() {
+    let t = TempVault::new();
+    for weak in ["a", "password", "123456"] {
+        let err = Vault::create(
+            &t.path(),
+            &MasterPassword::from(weak),
+            KdfParams::MINIMUM,
+            Actor::Cli,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, VaultError::WeakPassword(_)),
+            "{weak:?}: {err}"
+        );
+        assert_eq!(err.kind(), keyward_core::ErrorKind::Invalid);
+        assert!(
+            err.to_string()
+                .starts_with("the master password is too weak")
+        );
+        assert!(!t.path().exists(), "{weak:?}: nothing written");
+    }
+    let mut s = t.create();
+    let g = grant(&mut s, GatedAction::ChangePassword);
+    let err = s
+        .change_password(
+            Actor::Gui,
+            g,
+            &password(),
+            &MasterPassword::from("password"),
+        )
+        .unwrap_err();
+    assert!(matches!(err, VaultError::WeakPassword(_)), "{err}");
+    s.lock();
+    Vault::open(&t.path()).unwrap().unlock(&password()).unwrap();
 }

@@ -376,7 +376,7 @@ fn old_header_and_old_password_open_nothing_after_a_password_change() {
             .unwrap()
     };
     let old_header = header(&e.t.path());
-    let new_password = keyward_core::vault::MasterPassword::from("a new password");
+    let new_password = keyward_core::vault::MasterPassword::from("violet kettle orbit anchor");
     let code = e.fresh();
     let g =
         e.s.step_up(
