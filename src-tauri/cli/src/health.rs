@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use keyward_core::health::{HealthReport, Severity};
+use keyward_core::health::{Fix, HealthReport, Severity};
 
 use crate::CliError;
 
@@ -61,9 +61,10 @@ fn print(report: &HealthReport) {
         if report.keys == 1 { "" } else { "s" }
     );
     say!(
-        "Findings: {} critical, {} warning, {} info",
+        "Findings: {} critical, {} warning{}, {} info",
         c.critical,
         c.warning,
+        if c.warning == 1 { "" } else { "s" },
         c.info
     );
     if report.findings.is_empty() {
@@ -74,7 +75,7 @@ fn print(report: &HealthReport) {
     for f in &report.findings {
         say!("{:<8}  {}  {}", severity(f.severity), f.label, f.title);
         say!("          {}", f.why);
-        say!("          fix: {}", f.fix.as_str());
+        say!("          fix: {}", fix_text(f.fix, &f.label));
     }
     if !report.score.lost.is_empty() {
         say!("");
@@ -82,5 +83,35 @@ fn print(report: &HealthReport) {
         for l in &report.score.lost {
             say!("  -{:<3} {}  {}", l.points, l.label, l.why);
         }
+    }
+}
+
+/// A label as one shell word (single-quoted unless it is plainly safe).
+fn shell_word(label: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.@+:/".contains(c);
+    if !label.is_empty() && label.chars().all(safe) {
+        label.to_owned()
+    } else {
+        format!("'{}'", label.replace('\'', "'\\''"))
+    }
+}
+
+/// What to do about a finding, as a command to run or a step to take.
+fn fix_text(fix: Fix, label: &str) -> String {
+    let l = shell_word(label);
+    match fix {
+        Fix::Rotate => format!("keyward rotate begin {l}"),
+        Fix::NarrowScope => format!(
+            "remove the extra permission at the exchange (or on the key's page in the app), \
+             then `keyward verify {l}`"
+        ),
+        Fix::AddIpWhitelist => format!(
+            "restrict the key to your server's IP at the exchange, then \
+             `keyward edit {l} --ip YOUR.SERVER.IP`"
+        ),
+        Fix::RunCheck => format!("keyward verify {l}"),
+        Fix::OpenIncident => format!("keyward incident open --situation leaked --key {l}"),
+        Fix::ReviewServices => format!("keyward service list {l}"),
+        _ => format!("see `keyward show {l}`"),
     }
 }

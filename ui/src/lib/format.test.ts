@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { age, lines, rotationDue, runEnvNames, shellQuote } from './format';
+import { age, count, healthLevel, lines, rotationDue, runEnvNames, shellQuote } from './format';
 
 const NOW = 1_700_000_000;
 const DAY = 86_400;
@@ -39,5 +39,25 @@ describe('shellQuote', () => {
   it('quotes only when needed', () => {
     expect(shellQuote('binance-main')).toBe('binance-main');
     expect(shellQuote("grid bot's key")).toBe(`'grid bot'\\''s key'`);
+  });
+});
+
+describe('count', () => {
+  it('agrees in number and groups digits', () => {
+    expect(count(1, 'warning')).toBe('1 warning');
+    expect(count(0, 'warning')).toBe('0 warnings');
+    expect(count(21429, 'key')).toBe('21,429 keys');
+    expect(count(2, 'critical', 'critical')).toBe('2 critical');
+  });
+});
+
+describe('healthLevel', () => {
+  it('is red whenever a finding is critical', () => {
+    // One key with two critical findings loses at most its cap of 40.
+    expect(healthLevel(60, 2)).toBe('poor');
+    expect(healthLevel(95, 1)).toBe('poor');
+    expect(healthLevel(60, 0)).toBe('fair');
+    expect(healthLevel(85, 0)).toBe('good');
+    expect(healthLevel(40, 0)).toBe('poor');
   });
 });

@@ -45,3 +45,18 @@ export function runEnvNames(exchange: string, hasPassphrase: boolean): string[] 
 export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:@%+=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+/** "1 warning", "2 warnings", "21,429 keys": a count with its noun, grouped digits. */
+export function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? singular : plural}`;
+}
+
+/**
+ * The health score's colour. Any critical finding is red, whatever the
+ * number: the per-key cap keeps one bad key from sinking the score, which
+ * must not make a key with two critical findings look merely amber.
+ */
+export function healthLevel(score: number, critical: number): 'good' | 'fair' | 'poor' {
+  if (critical > 0 || score < 50) return 'poor';
+  return score >= 80 ? 'good' : 'fair';
+}

@@ -112,7 +112,9 @@ fn health_reports_findings_score_and_fixes_without_secrets() {
     let text = env.run(&["health"]).ok();
     assert!(text.stdout.contains(&format!("Health score: {score}/100")));
     assert!(
-        text.stdout.contains("fix: add_ip_whitelist"),
+        text.stdout.contains(
+            "fix: restrict the key to your server's IP at the exchange, then `keyward edit"
+        ),
         "{}",
         text.stdout
     );
