@@ -1129,31 +1129,6 @@ pub(crate) fn insert_key(
     last_rotated_at: Option<i64>,
     status: KeyStatus,
 ) -> Result<(), VaultError> {
-    insert_key_confirmed(
-        tx,
-        sealer,
-        id,
-        key,
-        created_at,
-        last_rotated_at,
-        status,
-        false,
-    )
-}
-
-/// [`insert_key`], saying whether a custom host was confirmed with a
-/// step-up (backup import under an export grant keeps the flag).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn insert_key_confirmed(
-    tx: &Transaction<'_>,
-    sealer: &Sealer<'_>,
-    id: [u8; 16],
-    key: &NewKey,
-    created_at: i64,
-    last_rotated_at: Option<i64>,
-    status: KeyStatus,
-    host_confirmed: bool,
-) -> Result<(), VaultError> {
     validate_new(key)?;
     if label_taken(tx, &key.label, None)? {
         return Err(ValidationError::DuplicateLabel {
@@ -1193,7 +1168,8 @@ pub(crate) fn insert_key_confirmed(
             last_rotated_at,
             key.rotate_every_days,
             status.as_str(),
-            host_confirmed,
+            // A custom host is confirmed only by a gated edit, never at add.
+            false,
         ],
     )?;
     super::rowmac::seal(tx, sealer, &id)
