@@ -15,7 +15,7 @@ use std::time::Duration;
 use keyward_core::mfa::TotpSeed;
 use serde_json::Value;
 
-use crate::support::{BINANCE_KEY, Env, Run, code};
+use crate::support::{BINANCE_KEY, Env, Run};
 
 const SECRET: &str = "CANARYCLIalertSECRET";
 const TOKEN: &str = "CANARYCLIhookTOKEN77";
@@ -114,7 +114,7 @@ fn incident_alert_reaches_the_webhook_and_the_url_stays_sealed() {
         .iter()
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
-    clean(env.run(&["mfa", "confirm", &code(&seed, -1)])).ok();
+    clean(env.run(&["mfa", "confirm", &env.code(&seed, -1)])).ok();
 
     // Without a code: refused (exit 4), nothing stored.
     clean(env.run_env(
@@ -127,7 +127,7 @@ fn incident_alert_reaches_the_webhook_and_the_url_stays_sealed() {
     assert!(v["webhook"].is_null());
     // A plain-http URL to another host is refused before any prompt.
     clean(env.run_env(
-        &["alerts", "set-webhook", "--totp", &code(&seed, 0)],
+        &["alerts", "set-webhook", "--totp", &env.code(&seed, 0)],
         &[("KEYWARD_WEBHOOK_URL", "http://example.org/hook")],
     ))
     .code(1);
@@ -139,7 +139,7 @@ fn incident_alert_reaches_the_webhook_and_the_url_stays_sealed() {
             "--kind",
             "discord",
             "--totp",
-            &code(&seed, 0),
+            &env.code(&seed, 0),
         ],
         &[("KEYWARD_WEBHOOK_URL", &url)],
     ))
@@ -194,7 +194,7 @@ fn incident_alert_reaches_the_webhook_and_the_url_stays_sealed() {
             "--kind",
             "slack",
             "--totp",
-            &code(&seed, 1),
+            &env.code(&seed, 1),
         ],
         &[("KEYWARD_WEBHOOK_URL", &dead)],
     ))

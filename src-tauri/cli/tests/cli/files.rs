@@ -319,17 +319,11 @@ fn log_verify_keeps_exiting_5_until_the_finding_is_acknowledged() {
     let enrolment: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     let seed =
         keyward_core::mfa::TotpSeed::from_base32(enrolment["secret"].as_str().unwrap()).unwrap();
-    env.run(&["mfa", "confirm", &crate::support::code(&seed, -1)])
-        .ok();
+    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
     env.run(&["log", "--acknowledge"]).code(4);
     env.run(&["log", "--verify"]).code(5);
     let run = env
-        .run(&[
-            "log",
-            "--acknowledge",
-            "--totp",
-            &crate::support::code(&seed, 0),
-        ])
+        .run(&["log", "--acknowledge", "--totp", &env.code(&seed, 0)])
         .ok();
     assert!(run.stdout.contains("acknowledged 1"), "{}", run.stdout);
     let run = env.run(&["log", "--verify"]).ok();

@@ -18,7 +18,7 @@ use keyward_sim::{
 };
 use serde_json::Value;
 
-use crate::support::{Env, Run, code};
+use crate::support::{Env, Run};
 
 const BYBIT_ID: &str = "BYBITINCIDENTKEY0001";
 const BYBIT_SECRET: &str = "CANARYCLIincBybitSECRET";
@@ -199,7 +199,7 @@ fn leaked_bybit_key_through_the_cli() {
     let seed = TotpSeed::from_base32(enrolment["secret"].as_str().unwrap()).unwrap();
     // Kept to replay below: a code computed again later could fall in a new,
     // never-used step and be accepted.
-    let confirm_code = code(&seed, -1);
+    let confirm_code = env.code(&seed, -1);
     clean(env.run(&["mfa", "confirm", &confirm_code])).ok();
 
     let run = clean(env.run(&[
@@ -257,7 +257,15 @@ fn leaked_bybit_key_through_the_cli() {
     clean(env.run(&["incident", "run", &id, "revoke", "--totp", &confirm_code])).code(4);
     assert_eq!(step_state(&show(&env, &id), "revoke"), "pending");
     assert_eq!(key_status(&env, "bybit-bot"), "active");
-    let run = clean(env.run(&["incident", "run", &id, "revoke", "--totp", &code(&seed, 0)])).ok();
+    let run = clean(env.run(&[
+        "incident",
+        "run",
+        &id,
+        "revoke",
+        "--totp",
+        &env.code(&seed, 0),
+    ]))
+    .ok();
     assert!(run.stdout.contains("revoke: done"), "{}", run.stdout);
     assert!(run.stdout.contains("revoked (api)"), "{}", run.stdout);
     assert_eq!(key_status(&env, "bybit-bot"), "revoked");

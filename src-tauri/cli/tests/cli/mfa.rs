@@ -8,7 +8,7 @@
 
 use keyward_core::mfa::TotpSeed;
 
-use crate::support::{Env, Run, code};
+use crate::support::{Env, Run};
 
 const CANARY: &str = "CANARY-SECRET-0b7e55c1-never-print";
 
@@ -60,7 +60,7 @@ fn enrolled() -> (Env, TotpSeed, Vec<String>) {
         "{}",
         short.stderr
     );
-    env.run(&["mfa", "confirm", &code(&seed, -1)]).ok();
+    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
     let status = env.run(&["mfa", "status", "--json"]).ok();
     let status: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
     assert_eq!(status["enrolled"], true);
@@ -96,7 +96,7 @@ fn missing_wrong_replayed_and_throttled_codes_exit_4_with_distinct_messages() {
         missing.stderr
     );
 
-    let good = code(&seed, 0);
+    let good = env.code(&seed, 0);
     let wrong_run = env
         .run(&["reveal", "planted", "--totp", &wrong(&good)])
         .code(4);
@@ -108,7 +108,7 @@ fn missing_wrong_replayed_and_throttled_codes_exit_4_with_distinct_messages() {
     let replay = env.run(&["reveal", "planted", "--totp", &good]).code(4);
     assert!(replay.stderr.contains("already used"));
 
-    let next = code(&seed, 1);
+    let next = env.code(&seed, 1);
     let mut last = None;
     // (The accepted code reset the counter: five wrong codes from here.)
     for _ in 0..5 {
@@ -179,14 +179,20 @@ fn gated_commands_need_a_code_and_a_recovery_code_works_once() {
         .code(4);
     assert!(again.stderr.contains("already been used"));
 
-    env.run(&["edit", "planted", "--allow-run", "--totp", &code(&seed, 0)])
-        .ok();
+    env.run(&[
+        "edit",
+        "planted",
+        "--allow-run",
+        "--totp",
+        &env.code(&seed, 0),
+    ])
+    .ok();
     let show = env.run(&["show", "planted", "--json"]).ok();
     let show: serde_json::Value = serde_json::from_str(show.stdout.trim()).unwrap();
     assert_eq!(show["allow_run"], true);
     env.run(&["edit", "planted", "--deny-run"]).ok();
 
-    env.run(&["delete", "planted", "--totp", &code(&seed, 1)])
+    env.run(&["delete", "planted", "--totp", &env.code(&seed, 1)])
         .ok();
     env.run(&["show", "planted"]).code(7);
     let log = env.run(&["log", "--key", "planted"]).ok();

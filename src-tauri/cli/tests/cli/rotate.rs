@@ -17,7 +17,7 @@ use keyward_core::mfa::TotpSeed;
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
 use serde_json::Value;
 
-use crate::support::{Env, Run, code};
+use crate::support::{Env, Run};
 
 const OKX_OLD: &str = "1b2c3d4e-0000-4000-8000-000000000001";
 const OKX_NEW: &str = "1b2c3d4e-0000-4000-8000-000000000002";
@@ -366,13 +366,13 @@ fn promote_and_revoke_refuse_missing_and_replayed_codes() {
     let run = clean(env.run(&["mfa", "enroll", "--json"])).ok();
     let json: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     let seed = TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
-    env.run(&["mfa", "confirm", &code(&seed, -1)]).ok();
+    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
     clean(env.run(&["rotate", "begin", "bybit-bot"])).ok();
     enter_new_key(&env, "bybit-bot").ok();
     clean(env.run(&["rotate", "verify", "bybit-bot", "--allow-unknown"])).ok();
     let run = clean(env.run(&["rotate", "promote", "bybit-bot"])).code(4);
     assert!(!run.stderr.is_empty());
-    let now = code(&seed, 0);
+    let now = env.code(&seed, 0);
     clean(env.run(&["rotate", "promote", "bybit-bot", "--totp", &now])).ok();
     clean(env.run(&["rotate", "revoke-old", "bybit-bot"])).code(4);
     clean(env.run(&["rotate", "revoke-old", "bybit-bot", "--totp", &now])).code(4);
@@ -383,7 +383,7 @@ fn promote_and_revoke_refuse_missing_and_replayed_codes() {
         "revoke-old",
         "bybit-bot",
         "--totp",
-        &code(&seed, 1),
+        &env.code(&seed, 1),
     ]))
     .ok();
     assert_eq!(state(&env, "bybit-bot"), "done");

@@ -49,14 +49,8 @@ impl Run {
     }
 }
 
-/// The TOTP code `offset` steps from now (the gate accepts ±1 step and
-/// refuses replays, so successive gated commands take successive steps).
-pub fn code(seed: &keyward_core::mfa::TotpSeed, offset: i64) -> String {
-    let now = std::time::SystemTime::now();
-    let step = std::time::Duration::from_secs(30 * offset.unsigned_abs());
-    let at = if offset >= 0 { now + step } else { now - step };
-    seed.code_at(at).expose_secret().to_owned()
-}
+/// The TOTP step length.
+const STEP: u64 = 30;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_keyward")
@@ -103,7 +97,48 @@ impl Env {
         if let Some(bus) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
             cmd.env("DBUS_SESSION_BUS_ADDRESS", bus);
         }
+        if self.clock_file().exists() {
+            cmd.env("KEYWARD_TEST_CLOCK", self.clock_file());
+        }
         cmd
+    }
+
+    fn clock_file(&self) -> PathBuf {
+        self.dir.path().join("clock")
+    }
+
+    /// The pinned "now" of this vault's commands, in Unix seconds. The first
+    /// call pins it in the middle of a TOTP step ten minutes ahead of the
+    /// wall clock (time only moves forward, and a code computed from the
+    /// wall clock would be refused, so a binary that ignored the pin fails
+    /// the test at once); from then on every command
+    /// reads it from the file named by `KEYWARD_TEST_CLOCK` (honoured by
+    /// debug builds only), so a code never crosses a step boundary between
+    /// being computed and being checked.
+    pub fn pinned_now(&self) -> u64 {
+        if let Ok(text) = std::fs::read_to_string(self.clock_file()) {
+            return text.trim().parse().unwrap();
+        }
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let pinned = (wall / STEP + 20) * STEP + STEP / 2;
+        std::fs::write(self.clock_file(), pinned.to_string()).unwrap();
+        pinned
+    }
+
+    /// The TOTP code `offset` steps from the pinned "now" (the gate accepts
+    /// ±1 step and refuses replays, so successive gated commands take
+    /// successive steps, or [`Env::advance`] moves the clock on).
+    pub fn code(&self, seed: &keyward_core::mfa::TotpSeed, offset: i64) -> String {
+        let now = self.pinned_now();
+        let at = now
+            .checked_add_signed(offset * STEP as i64)
+            .expect("a time after 1970");
+        seed.code_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at))
+            .expose_secret()
+            .to_owned()
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

@@ -144,8 +144,7 @@ fn enrolled_env() -> (Env, keyward_core::mfa::TotpSeed) {
     let run = env.run(&["mfa", "enroll", "--json"]).ok();
     let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     let seed = keyward_core::mfa::TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
-    env.run(&["mfa", "confirm", &crate::support::code(&seed, -1)])
-        .ok();
+    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
     (env, seed)
 }
 
@@ -168,7 +167,7 @@ fn base_url_edit_without_a_code_exits_4_and_changes_nothing() {
     env.run_stdin(&["edit", "main", "--secret-stdin"], "overwritten\n")
         .code(4);
     // With a code the host changes, and `show` says it is not Binance's.
-    let code = crate::support::code(&seed, 0);
+    let code = env.code(&seed, 0);
     env.run(&[
         "edit",
         "main",
@@ -232,8 +231,7 @@ fn revived_recovery_code_exits_5_at_unlock() {
     let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     let seed = keyward_core::mfa::TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
     let spent = json["recovery_codes"][0].as_str().unwrap().to_owned();
-    env.run(&["mfa", "confirm", &crate::support::code(&seed, -1)])
-        .ok();
+    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
     let old = snapshot(&env, "before-spending.keyward");
     env.run(&["reveal", "k", "--recovery-code", &spent]).ok();
     // Spent: refused as such.

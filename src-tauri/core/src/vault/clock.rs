@@ -25,6 +25,38 @@ impl Clock for SystemClock {
     }
 }
 
+/// The clock a vault uses unless told otherwise: the wall clock.
+///
+/// Debug builds only (the test builds of the CLI and the desktop app):
+/// when `KEYWARD_TEST_CLOCK` names a file, "now" is the Unix time in
+/// seconds written in that file, read again at every call, so tests that
+/// drive the real binaries pin TOTP steps instead of racing the wall clock
+/// across a 30-second boundary. Release builds never read the variable.
+pub fn default_clock() -> Arc<dyn Clock> {
+    #[cfg(debug_assertions)]
+    if let Some(path) = std::env::var_os("KEYWARD_TEST_CLOCK") {
+        return Arc::new(FileClock(path.into()));
+    }
+    Arc::new(SystemClock)
+}
+
+/// "Now" read from a file of Unix seconds (see [`default_clock`]); the wall
+/// clock when the file cannot be read.
+#[cfg(debug_assertions)]
+#[derive(Debug)]
+struct FileClock(std::path::PathBuf);
+
+#[cfg(debug_assertions)]
+impl Clock for FileClock {
+    fn now(&self) -> SystemTime {
+        std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
+            .unwrap_or_else(SystemTime::now)
+    }
+}
+
 /// A clock that only moves when told to (tests, simulations).
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<Mutex<SystemTime>>);

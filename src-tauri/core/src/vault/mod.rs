@@ -139,7 +139,7 @@ pub use checks::{
     CheckSelection, CheckStatus, KeyVerification, PendingCheck, RecordOutcome, run_checks,
     verify_keys, verify_session,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, default_clock};
 pub use device::{KeyringStatus, device_unlock_status};
 pub use error::VaultError;
 pub use gated::Revealed;

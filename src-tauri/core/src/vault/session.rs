@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::clock::{Clock, SystemClock, unix_millis, unix_secs};
+use super::clock::{Clock, default_clock, unix_millis, unix_secs};
 use super::error::VaultError;
 use super::journal;
 use super::kdf::{KdfParams, new_salt};
@@ -296,7 +296,7 @@ pub struct VaultOptions {
 impl Default for VaultOptions {
     fn default() -> Self {
         VaultOptions {
-            clock: Arc::new(SystemClock),
+            clock: default_clock(),
             throttle: UnlockThrottle::default(),
             actor: Actor::Cli,
         }
