@@ -267,3 +267,42 @@ fn key_form_error_is_next_to_the_button_and_the_secret_is_masked() {
     );
     app.assert_accessible("key-form-error");
 }
+
+#[test]
+fn without_a_system_keyring_settings_says_so_and_spends_no_code() {
+    let dir = tempfile::tempdir().expect("temp data dir");
+    let app = App::launch_with(
+        dir,
+        &[(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/keyward-test-bus",
+        )],
+    );
+    app.create_vault(PASSWORD);
+    app.add_key(key("alpha", SECRET_A));
+    app.reload_to_keys();
+    app.click("[data-testid=nav-settings]");
+    let why = app.wait_for_text("[data-testid=keyring-unavailable]", "Not available");
+    assert!(
+        why.len() > "Not available: ".len(),
+        "no reason given: {why}"
+    );
+    assert!(
+        app.execute(
+            "return document.querySelector('[data-testid=keyring-toggle]') === null",
+            json!([])
+        ) == json!(true),
+        "the keyring option is still offered"
+    );
+    app.execute(
+        "document.querySelector('[data-testid=keyring-unavailable]').scrollIntoView({ block: 'center' }); return true",
+        json!([]),
+    );
+    app.screenshot("settings-keyring-unavailable");
+    // Straight through IPC, with no proof: the keyring is named, not the
+    // missing step-up (which would have asked for a code first).
+    let refused = app.invoke("keyring_enable", json!({}));
+    let message = refused["err"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("keyring is not available"), "{refused}");
+    assert_ne!(refused["err"]["kind"], "mfa", "{refused}");
+}

@@ -20,6 +20,8 @@
 //! - `services`: linked services on the key's page, the dated vendor
 //!   checklist, reload, removal.
 //! - `scan`: leak scan of files and git history, import from .env, allow run.
+//! - `trial`: the README's trial path: the simulator's sample accounts added
+//!   through the form and checked live.
 
 mod a11y;
 mod alerts;
@@ -33,4 +35,5 @@ mod rotation;
 mod scale;
 mod scan;
 mod services;
+mod trial;
 mod vault;

@@ -956,6 +956,7 @@ fn keyring(path: &Path, use_keyring: bool, action: &KeyringAction) -> Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         KeyringAction::Enable { proof } => {
+            vault::require_device_unlock()?;
             let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
             let grant = gated::grant(
                 &mut session,

@@ -180,6 +180,8 @@ pub fn keyring_status(state: State<'_, AppState>) -> IpcResult<KeyringState> {
 /// Turns on "remember on this device" (a security setting: step-up).
 #[tauri::command]
 pub fn keyring_enable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
+    // Before the step-up: no code is spent when the keyring cannot work.
+    vault::require_device_unlock().map_err(|e| core_err(&e))?;
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
         s.enable_device_unlock(Actor::Gui, g)

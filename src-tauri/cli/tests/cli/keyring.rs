@@ -86,3 +86,35 @@ fn without_a_secret_service_the_reason_is_given_and_password_still_works() {
     let run = env.run_env(&["--use-keyring", "list"], &no_bus).ok();
     assert!(run.stdout.contains("main"));
 }
+
+#[test]
+fn without_a_secret_service_enable_refuses_before_asking_for_a_code() {
+    let env = Env::init();
+    let run = env.run(&["mfa", "enroll", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let seed = keyward_core::mfa::TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
+    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
+    let no_bus = [(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/keyward-test-bus",
+    )];
+    // No code given: the keyring is named, not the missing code.
+    let run = env.run_env(&["keyring", "enable"], &no_bus).code(1);
+    assert!(
+        run.stderr.contains("OS keyring is not available"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("authentication code"),
+        "{}",
+        run.stderr
+    );
+    // A code given is not spent on it: the same code still opens a gated
+    // setting afterwards.
+    let code = env.code(&seed, 0);
+    env.run_env(&["keyring", "enable", "--totp", &code], &no_bus)
+        .code(1);
+    env.run(&["settings", "--auto-lock-minutes", "9", "--totp", &code])
+        .ok();
+}

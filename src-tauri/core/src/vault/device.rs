@@ -43,6 +43,19 @@ fn describe(err: &keyring::Error) -> String {
     }
 }
 
+/// Why the keyring store as a whole cannot be used, in words a newcomer
+/// can act on: a failed connection is a missing Secret Service, not a
+/// transport error to decode.
+fn describe_store(err: &keyring::Error) -> String {
+    match err {
+        keyring::Error::PlatformFailure(_) | keyring::Error::NoDefaultStore => {
+            "no Secret Service answers on this desktop session (GNOME Keyring or KWallet must be running)"
+                .into()
+        }
+        other => describe(other),
+    }
+}
+
 fn unavailable(err: &keyring::Error) -> VaultError {
     VaultError::KeyringUnavailable {
         reason: describe(err),
@@ -59,15 +72,25 @@ pub fn device_unlock_status() -> KeyringStatus {
         },
         Err(e) => KeyringStatus {
             available: false,
-            reason: Some(describe(e)),
+            reason: Some(describe_store(e)),
         },
     }
 }
 
-fn entry(account: &str) -> Result<keyring::Entry, VaultError> {
-    if let Err(e) = keyring::Entry::store_status() {
-        return Err(unavailable(e));
+/// Refuses, with the reason, when the OS keyring cannot be used. Front ends
+/// call it before asking for a step-up, so no code is spent on something
+/// that cannot work on this computer.
+pub fn require_device_unlock() -> Result<(), VaultError> {
+    match keyring::Entry::store_status() {
+        Ok(()) => Ok(()),
+        Err(e) => Err(VaultError::KeyringUnavailable {
+            reason: describe_store(e),
+        }),
     }
+}
+
+fn entry(account: &str) -> Result<keyring::Entry, VaultError> {
+    require_device_unlock()?;
     keyring::Entry::new(SERVICE, account).map_err(|e| unavailable(&e))
 }
 

@@ -140,7 +140,7 @@ pub use checks::{
     verify_keys, verify_session,
 };
 pub use clock::{Clock, ManualClock, SystemClock, default_clock};
-pub use device::{KeyringStatus, device_unlock_status};
+pub use device::{KeyringStatus, device_unlock_status, require_device_unlock};
 pub use error::VaultError;
 pub use gated::Revealed;
 pub use incident::{StepRun, incident_run_step};
