@@ -4,7 +4,7 @@ use keyward_core::vault::{
     ValidationError, Vault, VaultError,
 };
 
-use crate::support::{TempVault, binance, grant, okx, password};
+use crate::vault::support::{TempVault, binance, grant, okx, password};
 use keyward_core::mfa::GatedAction;
 
 #[test]

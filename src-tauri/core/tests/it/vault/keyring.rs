@@ -10,7 +10,7 @@
 
 use keyward_core::vault::{Actor, Vault, VaultError, device_unlock_status};
 
-use crate::support::{TempVault, binance, grant, password};
+use crate::vault::support::{TempVault, binance, grant, password};
 use keyward_core::mfa::GatedAction;
 
 fn keyring_available() -> bool {

@@ -5,7 +5,7 @@ use keyward_core::KindedError;
 use keyward_core::vault::{KdfParams, Vault, VaultError};
 use sha2::{Digest, Sha256};
 
-use crate::support::{TempVault, password};
+use crate::vault::support::{TempVault, password};
 
 /// Rewrites the header and recomputes its damage check, as a deliberate
 /// attacker would (the encoding is public in `store.rs`).

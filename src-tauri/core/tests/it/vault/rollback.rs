@@ -16,8 +16,8 @@ use keyward_core::mfa::{GatedAction, MfaError, Proof};
 use keyward_core::vault::{Actor, Clock, ManualClock, MasterPassword, Session, Vault, VaultError};
 use rusqlite::Connection;
 
-use crate::stepup::{Enrolled, options};
-use crate::support::{TempVault, password};
+use crate::vault::stepup::{Enrolled, options};
+use crate::vault::support::{TempVault, password};
 
 /// A consistent copy of the vault file as it is now (safe while a session
 /// holds it open).
@@ -125,7 +125,7 @@ fn rolled_back_settings_blob_is_detected_at_unlock() {
         ManualClock::new(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010));
     let mut s = t.create_with(options(&clock));
     let old = snapshot(&t.path(), "before-mfa");
-    let g = crate::support::grant(&mut s, GatedAction::SecuritySettings);
+    let g = crate::vault::support::grant(&mut s, GatedAction::SecuritySettings);
     let enrolment = s.mfa_enrol(Actor::Cli, g).unwrap();
     let seed = keyward_core::mfa::TotpSeed::from_base32(enrolment.expose_secret_base32()).unwrap();
     s.mfa_confirm(Actor::Cli, &seed.code_at(clock.now()))
@@ -150,9 +150,10 @@ fn rolled_back_settings_blob_is_detected_at_unlock() {
 fn rolled_back_audit_head_hiding_entries_is_reported_at_unlock() {
     let t = TempVault::new();
     let mut s = t.create();
-    s.add_key(Actor::Cli, crate::support::binance("a")).unwrap();
+    s.add_key(Actor::Cli, crate::vault::support::binance("a"))
+        .unwrap();
     let old = snapshot(&t.path(), "before-reveal");
-    let g = crate::support::grant(&mut s, GatedAction::RevealSecret);
+    let g = crate::vault::support::grant(&mut s, GatedAction::RevealSecret);
     s.reveal(Actor::Cli, g, "a").unwrap();
     s.lock();
     // Hide the reveal: the older sealed head, and the log cut to match it.
@@ -284,7 +285,7 @@ fn a_vault_from_before_the_seal_is_sealed_at_its_first_unlock() {
         .audit_log(&AuditFilter::all().with_actions([Action::StateSealed]))
         .unwrap();
     assert_eq!(sealed.len(), 1);
-    s.add_key(Actor::Cli, crate::support::binance("after"))
+    s.add_key(Actor::Cli, crate::vault::support::binance("after"))
         .unwrap();
     s.lock();
     let s = Vault::open(&t.path()).unwrap().unlock(&pw).unwrap();

@@ -4,7 +4,7 @@ use keyward_core::vault::{
     Actor, ManualClock, MasterPassword, Settings, Vault, VaultError, VaultOptions,
 };
 
-use crate::support::{TempVault, binance, password};
+use crate::vault::support::{TempVault, binance, password};
 
 fn options(clock: &ManualClock) -> VaultOptions {
     VaultOptions::with_clock(clock.clone())

@@ -8,7 +8,7 @@ use keyward_core::vault::{
     LinkedService, MasterPassword, Scope, ServiceKind, Vault,
 };
 
-use crate::support::TempVault;
+use crate::vault::support::TempVault;
 
 const GOLDEN_PASSWORD: &str = "golden vault password v1";
 const GOLDEN_BACKUP_PASSPHRASE: &str = "golden backup passphrase v1";

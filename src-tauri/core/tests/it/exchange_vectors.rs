@@ -42,7 +42,7 @@ fn compute(v: &Value) -> String {
 
 #[test]
 fn published_signature_vectors() {
-    let text = include_str!("data/exchange/signature_vectors.json");
+    let text = include_str!("../data/exchange/signature_vectors.json");
     let data: Value = serde_json::from_str(text).unwrap();
     let vectors = data["vectors"].as_array().unwrap();
     assert!(vectors.len() >= 10);

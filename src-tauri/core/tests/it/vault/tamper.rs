@@ -12,8 +12,8 @@ use keyward_core::vault::{
 };
 use rusqlite::Connection;
 
-use crate::stepup::Enrolled;
-use crate::support::{TempVault, binance, grant, okx, password};
+use crate::vault::stepup::Enrolled;
+use crate::vault::support::{TempVault, binance, grant, okx, password};
 
 fn sql(t: &TempVault, statement: &str) {
     let conn = Connection::open(t.path()).unwrap();

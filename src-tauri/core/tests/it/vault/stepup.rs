@@ -10,7 +10,7 @@ use keyward_core::vault::{
     Actor, BackupPassphrase, Clock, ManualClock, Session, Settings, Vault, VaultError, VaultOptions,
 };
 
-use crate::support::{TempVault, binance, grant, okx, password};
+use crate::vault::support::{TempVault, binance, grant, okx, password};
 
 const T0: u64 = 1_700_000_010;
 

@@ -8,7 +8,7 @@ use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{Actor, ApiSecret, Exchange, NewKey, Session, Vault};
 use rusqlite::Connection;
 
-use crate::support::{TempVault, binance, grant, password};
+use crate::vault::support::{TempVault, binance, grant, password};
 
 const CANARY: &str = "CANARY-7f3a9c2e-do-not-leak-4b1d";
 

@@ -9,7 +9,7 @@ use keyward_core::vault::{
     NewService, ServiceKind, ServiceUpdate, ValidationError, VaultError, VaultOptions,
 };
 
-use crate::support::{TempVault, binance, grant};
+use crate::vault::support::{TempVault, binance, grant};
 
 const T0: i64 = 1_700_000_000;
 

@@ -17,7 +17,7 @@ use keyward_core::vault::{
 };
 use rusqlite::Connection;
 
-use crate::support::{TempVault, binance, grant, password};
+use crate::vault::support::{TempVault, binance, grant, password};
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
