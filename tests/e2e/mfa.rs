@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use keyward_tests::{App, files_containing, totp_code};
+use keyward_tests::{App, files_containing};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "orbit-violet-harbor-candle-42";
@@ -52,7 +52,7 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     // is refused whenever it happens (as a replay within the ±1 step
     // window, as a stale code after it), while a code recomputed later
     // could belong to a new, unused step.
-    let enrol_code = totp_code(&secret, 0);
+    let enrol_code = app.totp_code(&secret, 0);
     app.fill("#mfa-code", &enrol_code);
     app.click("[data-testid=mfa-confirm]");
     app.wait_for("[data-testid=recovery-codes]");
@@ -138,7 +138,7 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
     assert!(!app.page_html().contains(CANARY_SECRET));
     app.click("[data-testid=reveal-secret]");
     app.wait_for("[data-testid=step-up]");
-    app.fill("#stepup-code", &totp_code(&secret, 1));
+    app.fill("#stepup-code", &app.totp_code(&secret, 1));
     app.click("[data-testid=step-up-confirm]");
     let shown = app.text_of("[data-testid=revealed-secret]");
     assert_eq!(shown, CANARY_SECRET);

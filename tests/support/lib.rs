@@ -285,6 +285,38 @@ impl App {
         std::mem::replace(&mut self.data_dir, empty)
     }
 
+    /// The TOTP code for a base32 enrolment secret, `steps` time steps from
+    /// the app's pinned "now" (±1 step is accepted by the core; later steps
+    /// avoid replays). The first call pins the app's vault clock in the
+    /// middle of the next TOTP step, through the file named by
+    /// `KEYWARD_TEST_CLOCK` (read by debug builds only; before the file
+    /// exists the app uses the wall clock), so a code never crosses a step
+    /// boundary between being computed here and checked by the app.
+    pub fn totp_code(&self, secret_base32: &str, steps: i64) -> String {
+        use std::time::{Duration, SystemTime, UNIX_EPOCH};
+        const STEP: u64 = 30;
+        let file = self.data_dir.path().join("clock");
+        let now = match std::fs::read_to_string(&file) {
+            Ok(text) => text.trim().parse::<u64>().expect("pinned clock"),
+            Err(_) => {
+                let wall = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_secs();
+                let pinned = (wall / STEP + 1) * STEP + STEP / 2;
+                std::fs::write(&file, pinned.to_string()).expect("pin the clock");
+                pinned
+            }
+        };
+        let at = now
+            .checked_add_signed(steps * STEP as i64)
+            .expect("after 1970");
+        let seed = keyward_core::mfa::TotpSeed::from_base32(secret_base32).expect("valid secret");
+        seed.code_at(UNIX_EPOCH + Duration::from_secs(at))
+            .expose_secret()
+            .to_string()
+    }
+
     /// Gives this app's window the X keyboard focus (`xdotool`). Under a
     /// bare Xvfb, keyboard focus follows the pointer to whichever window is
     /// on top; with tests running side by side that may be another app's,
@@ -502,20 +534,6 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     found
 }
 
-/// The current TOTP code for a base32 enrolment secret, `steps` time steps
-/// from now (±1 step is accepted by the core; later steps avoid replays).
-pub fn totp_code(secret_base32: &str, steps: i64) -> String {
-    use std::time::{Duration, SystemTime};
-    let seed = keyward_core::mfa::TotpSeed::from_base32(secret_base32).expect("valid secret");
-    let now = SystemTime::now();
-    let at = if steps >= 0 {
-        now + Duration::from_secs(30 * steps.unsigned_abs())
-    } else {
-        now - Duration::from_secs(30 * steps.unsigned_abs())
-    };
-    seed.code_at(at).expose_secret().to_string()
-}
-
 /// Starts tauri-driver (which starts WebKitWebDriver, which starts the app)
 /// and opens a WebDriver session; on failure, ends the whole process group.
 fn start_driver(
@@ -534,6 +552,7 @@ fn start_driver(
         .args(["--port", &port.to_string()])
         .args(["--native-port", &native_port.to_string()])
         .env("KEYWARD_DATA_DIR", data_dir)
+        .env("KEYWARD_TEST_CLOCK", data_dir.join("clock"))
         .env("XDG_DATA_HOME", xdg.join("data"))
         .env("XDG_CACHE_HOME", xdg.join("cache"))
         .env("XDG_CONFIG_HOME", xdg.join("config"))
