@@ -76,9 +76,7 @@ fn activity(kinds: &[(ActivityKind, &str, &str)]) -> Vec<ActivityItem> {
         .collect()
 }
 
-fn bybit_groups(
-    groups: &[(&str, &[&str])],
-) -> std::collections::BTreeMap<String, Vec<String>> {
+fn bybit_groups(groups: &[(&str, &[&str])]) -> std::collections::BTreeMap<String, Vec<String>> {
     groups
         .iter()
         .map(|(g, items)| (g.to_string(), items.iter().map(|i| i.to_string()).collect()))
@@ -194,7 +192,10 @@ fn accounts() -> Accounts {
             bybit_permissions: Some(bybit_groups(&[
                 ("ContractTrade", &["Order", "Position"]),
                 ("Spot", &["SpotTrade"]),
-                ("Wallet", &["AccountTransfer", "SubMemberTransfer", "Withdraw"]),
+                (
+                    "Wallet",
+                    &["AccountTransfer", "SubMemberTransfer", "Withdraw"],
+                ),
                 ("Options", &["OptionsTrade"]),
                 ("Derivatives", &["DerivativesTrade"]),
                 ("Exchange", &["ExchangeHistory"]),
@@ -1074,7 +1075,10 @@ async fn bybit_drops_one_permission_and_nothing_else() {
     let before = bybit.verify(&c).await.unwrap();
     let names: Vec<&str> = before.removable.iter().map(|r| r.name.as_str()).collect();
     assert!(names.contains(&"Wallet.AccountTransfer"), "{names:?}");
-    assert!(!names.contains(&"Derivatives.DerivativesTrade"), "{names:?}");
+    assert!(
+        !names.contains(&"Derivatives.DerivativesTrade"),
+        "{names:?}"
+    );
     let (after, dropped) = bybit
         .narrow_dropping(&c, &Narrowing::dropping(["Wallet.AccountTransfer"]))
         .await
@@ -1082,7 +1086,10 @@ async fn bybit_drops_one_permission_and_nothing_else() {
     assert_eq!(dropped, ["Wallet.AccountTransfer"]);
     let mut expected = before.raw.clone();
     expected["permissions"]["Wallet"] = serde_json::json!(["SubMemberTransfer", "Withdraw"]);
-    assert_eq!(after.raw, expected, "only Wallet.AccountTransfer may change");
+    assert_eq!(
+        after.raw, expected,
+        "only Wallet.AccountTransfer may change"
+    );
     // Still a transfer key through SubMemberTransfer; the dropped one is no
     // longer offered, every other one still is.
     assert_eq!(after.permissions.transfer, Some(true));
@@ -1103,7 +1110,11 @@ async fn bybit_drops_one_permission_and_nothing_else() {
     );
     assert_eq!(e.code(), "permission_not_removable");
     assert_eq!(e.kind(), keyward_core::ErrorKind::Invalid);
-    for name in ["Wallet.Nonsense", "transfer", "Derivatives.DerivativesTrade"] {
+    for name in [
+        "Wallet.Nonsense",
+        "transfer",
+        "Derivatives.DerivativesTrade",
+    ] {
         let e = bybit
             .narrow(&c, &Narrowing::dropping([name]))
             .await
