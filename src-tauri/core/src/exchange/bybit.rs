@@ -378,8 +378,9 @@ fn scope_of(group: &str, item: &str) -> Option<Scope> {
 /// The permissions the key holds that it can drop through the update
 /// endpoint for its kind (main or sub), from its `query-api` answer, in the
 /// documented group order. Empty for a read-only key (its permissions act
-/// on nothing, and it cannot call the update endpoints) and when the answer
-/// does not say whether it is a main-account key.
+/// on nothing, and it cannot call the update endpoints), for a key without
+/// a permission that lets it modify itself ([`manages_itself`]), and when
+/// the answer does not say whether it is a main-account key.
 pub(super) fn removable(current: &Value) -> Vec<RemovablePermission> {
     let (Some(master), Some(perms), Some(0)) = (
         is_master(current),
@@ -393,6 +394,11 @@ pub(super) fn removable(current: &Value) -> Vec<RemovablePermission> {
         .into_iter()
         .filter(|i| manages_itself(master, i))
         .collect();
+    if managing.is_empty() {
+        // Without one, the update endpoints refuse the key: nothing can be
+        // dropped through the API any more.
+        return Vec::new();
+    }
     let mut out = Vec::new();
     for group in groups {
         for item in strings(perms.get(*group)) {
@@ -844,6 +850,9 @@ mod tests {
                 .is_some_and(|w| w.contains("bybit.com")),
             "{transfer:?}"
         );
+        // Without any, the key cannot call update-api: nothing to offer.
+        current["permissions"]["Wallet"] = json!([]);
+        assert!(removable(&current).is_empty());
     }
 
     #[test]
