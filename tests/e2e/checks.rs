@@ -110,7 +110,7 @@ fn narrowing_a_bybit_key_needs_step_up_and_is_verified_afterwards() {
         app.text_of("[data-testid=check-result]")
             .contains("granted, not declared")
     );
-    app.click("[data-testid=narrow-withdraw]");
+    app.click("[data-testid=narrow-drop][data-permission='Wallet.Withdraw']");
     app.wait_for("[data-testid=step-up]");
     app.fill("#stepup-code", PASSWORD);
     app.click("[data-testid=step-up-confirm]");
@@ -129,15 +129,21 @@ fn narrowing_a_bybit_key_needs_step_up_and_is_verified_afterwards() {
     }
     // Said next to the buttons, and the restriction now in place is no
     // longer offered.
-    app.wait_for_text("[data-testid=narrow-note]", "withdrawals are now off");
+    app.wait_for_text(
+        "[data-testid=narrow-note]",
+        "Wallet · Withdrawal is dropped",
+    );
     assert_eq!(
         app.execute(
-            "return !!document.querySelector('[data-testid=narrow-withdraw]')",
+            "return !!document.querySelector(\"[data-testid=narrow-drop][data-permission='Wallet.Withdraw']\")",
             json!([])
         ),
         json!(false),
-        "Remove withdraw is still offered after it was removed"
+        "Withdrawal is still offered after it was removed"
     );
+    // It was the key's last permission that lets it change itself: Bybit
+    // takes no more changes from it, so none are offered.
+    app.wait_for_text("[data-testid=narrow-nothing]", "exchange's website");
     app.assert_accessible("checks-3-narrowed");
     let log = app.invoke(
         "audit_log",
@@ -145,4 +151,99 @@ fn narrowing_a_bybit_key_needs_step_up_and_is_verified_afterwards() {
     );
     assert_eq!(log["ok"].as_array().map(Vec::len), Some(1), "{log}");
     assert!(!app.page_html().contains(SECRET));
+}
+
+/// One permission of many is dropped from the key's page: the control for
+/// it comes from the core's live check, the exchange (the simulator's
+/// query-api, read straight from the test) then holds every permission it
+/// held before except that one, the success is said next to the controls,
+/// and the dropped permission is no longer offered.
+#[test]
+fn dropping_one_permission_from_the_key_page() {
+    const KEY: &str = "BYBITDROP0000001";
+    const SECRET: &str = "CANARYdropSecret9f8e7d6c5b";
+    let sim = Simulator::start(json!({
+        "rate_limits": false,
+        "keys": [{ "exchange": "bybit", "api_key": KEY, "secret": SECRET, "ips": [],
+                   "bybit_permissions": {
+                       "Spot": ["SpotTrade"],
+                       "Wallet": ["AccountTransfer", "SubMemberTransfer", "Withdraw"],
+                       "Earn": ["Earn"] } }]
+    }));
+    let at_exchange = || -> serde_json::Value {
+        use keyward_core::exchange::{
+            BaseUrl, Credentials, Environment, Exchange, ExchangeClient, HttpConfig,
+        };
+        let client = ExchangeClient::new(HttpConfig::default()).unwrap();
+        let env = Environment::Custom(BaseUrl::parse(&sim.url("bybit")).unwrap());
+        let ep = client.endpoint(Exchange::Bybit, &env).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let report = rt
+            .block_on(ep.verify(&Credentials::hmac(KEY, SECRET)))
+            .unwrap();
+        report.raw["permissions"].clone()
+    };
+    let before = at_exchange();
+    let app = App::launch();
+    app.create_vault(PASSWORD);
+    app.add_key(json!({
+        "label": "bybit-saver", "exchange": "bybit",
+        "environment": { "kind": "custom", "base_url": sim.url("bybit") },
+        "api_key_id": KEY, "secret": SECRET, "scopes": ["read", "trade"]
+    }));
+    app.reload_to_keys();
+    app.click("[data-testid=key-row][data-label=bybit-saver] button.link");
+    // Before a live check there is nothing to offer but the check.
+    app.click("[data-testid=narrow-list]");
+    let transfer = "[data-testid=narrow-drop][data-permission='Wallet.AccountTransfer']";
+    app.wait_for(transfer);
+    let offered = app.text_of("[data-testid=narrow]");
+    for label in [
+        "Drop Spot · Trade",
+        "Drop Wallet · Account transfer",
+        "Drop Wallet · Sub-account transfer",
+        "Drop Wallet · Withdrawal",
+        "Drop Earn · Earn",
+    ] {
+        assert!(offered.contains(label), "{label} not offered: {offered}");
+    }
+    app.click(transfer);
+    app.wait_for("[data-testid=step-up]");
+    app.fill("#stepup-code", PASSWORD);
+    app.click("[data-testid=step-up-confirm]");
+    app.wait_for_text(
+        "[data-testid=narrow-note]",
+        "Wallet · Account transfer is dropped",
+    );
+    assert_eq!(
+        app.execute(
+            &format!("return !!document.querySelector(\"{transfer}\")"),
+            json!([])
+        ),
+        json!(false),
+        "the dropped permission is still offered"
+    );
+    let still = app.text_of("[data-testid=narrow]");
+    assert!(
+        still.contains("Drop Wallet · Sub-account transfer"),
+        "{still}"
+    );
+    // At the exchange: exactly that one permission is gone.
+    let mut expected = before.clone();
+    expected["Wallet"] = json!(["SubMemberTransfer", "Withdraw"]);
+    assert_eq!(at_exchange(), expected);
+    app.assert_accessible("checks-4-dropped-one");
+    let log = app.invoke(
+        "audit_log",
+        json!({ "filter": { "action": "key_narrowed" } }),
+    );
+    assert!(
+        log.to_string().contains("Wallet.AccountTransfer"),
+        "the audit names the dropped permission: {log}"
+    );
+    assert!(!app.page_html().contains(SECRET));
+    assert!(!app.output.text().contains(SECRET));
 }

@@ -59,6 +59,7 @@ mod health;
 mod import_env;
 mod incident;
 mod input;
+mod narrow;
 mod output;
 mod revoke;
 mod rotate;
@@ -246,6 +247,11 @@ enum Command {
     /// Revoke a key (or --exchange EX --all) and check live that it is
     /// rejected; needs --totp.
     Revoke(revoke::RevokeArgs),
+    /// Drop permissions from a key at its exchange (--drop GROUP.ITEM,
+    /// repeatable; --remove-withdraw; --read-only) where the exchange allows
+    /// it through its API, then check it live; needs --totp. Without a
+    /// change, lists the permissions the key can drop.
+    Narrow(narrow::NarrowArgs),
     /// The bots, platforms and scripts that hold a key, with the dated
     /// vendor checklist (see `keyward service --help`).
     Service {
@@ -725,6 +731,7 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Run(args) => run::run(path, cli.use_keyring, args),
         Command::Rotate { command } => rotate::run(path, cli.use_keyring, command),
         Command::Revoke(args) => revoke::run(path, cli.use_keyring, args),
+        Command::Narrow(args) => narrow::run(path, cli.use_keyring, args),
         Command::Incident { command } => incident::run(path, cli.use_keyring, command),
         Command::Service { command } => service::run(path, cli.use_keyring, command),
         Command::Alerts { command } => alerts::run(path, cli.use_keyring, command),

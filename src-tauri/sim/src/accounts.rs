@@ -215,6 +215,12 @@ pub struct KeyAccount {
     /// OKX demo-trading key (needs `x-simulated-trading: 1`).
     #[serde(default)]
     pub demo: bool,
+    /// Bybit: the key's permission object exactly as `query-api` reports
+    /// it (`{"Wallet": ["AccountTransfer"], "Earn": ["Earn"]}`), instead of
+    /// rendering `scopes`; groups not named are reported empty. The
+    /// scopes the simulator enforces are derived from it.
+    #[serde(default)]
+    pub bybit_permissions: Option<BTreeMap<String, Vec<String>>>,
     /// Bybit: the main account's UID when this is a sub-account key
     /// (`isMaster: false`, `parentUid`); `None` for a main-account key.
     #[serde(default)]
@@ -303,6 +309,7 @@ impl KeyAccount {
             ips: Vec::new(),
             enforce_ips: false,
             demo: false,
+            bybit_permissions: None,
             parent_uid: None,
             label: None,
             created_at_ms: None,

@@ -53,6 +53,11 @@
 //! - `scopes`: any of `read trade withdraw transfer margin futures options`,
 //!   rendered in each exchange's own permission format. A key with only
 //!   `read` is read-only.
+//! - `bybit_permissions` (Bybit only, optional): the key's permission
+//!   object exactly as `query-api` reports it, e.g. `{"Wallet":
+//!   ["AccountTransfer", "Withdraw"], "Earn": ["Earn"]}`, instead of
+//!   rendering `scopes`. `update-api` / `update-sub-api` replace it whole
+//!   when they carry `permissions`, and `query-api` reports what they set.
 //! - HMAC keys carry `secret` as the exchange issued it (Kraken: base64).
 //!   Ed25519 (Binance, Coinbase EdDSA) and P-256 (Coinbase ES256) keys carry
 //!   the `public_key` as an SPKI PEM, as the exchange holds it.

@@ -1,7 +1,7 @@
 //! Shared simulator state: keys (with their live permissions, revocation,
 //! Kraken nonces), rate-limit buckets, faults, clock offsets and counters.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -20,6 +20,10 @@ pub(crate) enum Verifier {
 pub(crate) struct KeyState {
     pub account: KeyAccount,
     pub scopes: BTreeSet<SimScope>,
+    /// Bybit: the permission object as the exchange holds it (`update-api`
+    /// replaces it whole); `None` until set, then it is the truth and
+    /// `scopes` is derived from it.
+    pub bybit_permissions: Option<BTreeMap<String, Vec<String>>>,
     pub ips: Vec<String>,
     pub read_only: bool,
     pub revoked: bool,
@@ -156,12 +160,17 @@ impl State {
         let mut keys = HashMap::new();
         for a in &accounts.keys {
             let verifier = verifier_for(a)?;
-            let read_only = !a.scopes.iter().any(|s| !matches!(s, SimScope::Read));
+            let mut scopes: BTreeSet<SimScope> = a.scopes.iter().copied().collect();
+            if let Some(p) = &a.bybit_permissions {
+                scopes = crate::exchanges::bybit::scopes_of(p, a.parent_uid.is_some());
+            }
+            let read_only = !scopes.iter().any(|s| !matches!(s, SimScope::Read));
             keys.insert(
                 (a.exchange, a.api_key.clone()),
                 KeyState {
                     account: a.clone(),
-                    scopes: a.scopes.iter().copied().collect(),
+                    scopes,
+                    bybit_permissions: a.bybit_permissions.clone(),
                     ips: a.ips.clone(),
                     read_only,
                     revoked: false,

@@ -345,12 +345,18 @@ pub fn health_report(state: State<'_, AppState>) -> IpcResult<HealthReport> {
     state.with_session(|s| s.health_report(now, &leaks))
 }
 
-/// What to narrow at the exchange.
+/// What to narrow at the exchange. `drop` holds permission names exactly as
+/// the key's live check listed them (`removable[].name`).
 #[derive(Debug, Deserialize)]
 pub struct NarrowInput {
+    #[serde(default)]
     remove_withdraw: bool,
+    #[serde(default)]
     read_only: bool,
+    #[serde(default)]
     ips: Option<Vec<String>>,
+    #[serde(default)]
+    drop: Vec<String>,
 }
 
 /// Narrows a key at its exchange where the exchange allows it on the key
@@ -368,6 +374,7 @@ pub async fn key_narrow(
         remove_withdraw: narrowing.remove_withdraw,
         read_only: narrowing.read_only,
         ips: narrowing.ips,
+        drop: narrowing.drop,
     };
     narrow_key(&*state.session, &client, Actor::Gui, g, &label, &narrowing)
         .await

@@ -19,6 +19,9 @@
 //!   fallback when none is reachable.
 //! - `mfa`: enrolment, distinct exit-4 messages for missing, wrong, replayed
 //!   and throttled codes, recovery codes, `log --verify` exit 5, canary.
+//! - `narrow`: `keyward narrow` lists what a Bybit key can drop, drops one
+//!   named permission (only it changes at the simulator), refuses a name the
+//!   key cannot drop with the list, and needs a code once MFA is enrolled.
 //! - `rotate`: staged rotation and revocation against the simulator (API
 //!   and manual revocation, verify refusals, MFA, SIGKILL in every step,
 //!   revoke faults, revoke by exchange), canary.
@@ -38,6 +41,7 @@ mod health;
 mod incident;
 mod keyring;
 mod mfa;
+mod narrow;
 mod rotate;
 mod service;
 mod tamper;

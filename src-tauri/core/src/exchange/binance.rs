@@ -126,6 +126,7 @@ pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, Exch
 fn report_of(ep: &Endpoint, raw: Value) -> Result<KeyReport, ExchangeError> {
     if ep.testnet {
         return Ok(KeyReport {
+            removable: Vec::new(),
             exchange: Exchange::Binance,
             authenticated: true,
             rejection: None,
@@ -177,6 +178,7 @@ fn report_of(ep: &Endpoint, raw: Value) -> Result<KeyReport, ExchangeError> {
         ));
     }
     Ok(KeyReport {
+        removable: Vec::new(),
         exchange: Exchange::Binance,
         authenticated: true,
         rejection: None,

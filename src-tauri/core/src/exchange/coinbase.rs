@@ -145,6 +145,7 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     }
     let transfer = bool_of(&raw, "can_transfer");
     Ok(KeyReport {
+        removable: Vec::new(),
         exchange: Exchange::Coinbase,
         authenticated: true,
         rejection: None,

@@ -120,6 +120,18 @@ pub enum ExchangeError {
         /// The operation.
         operation: &'static str,
     },
+    /// A narrowing named a permission the key does not hold, or one the
+    /// exchange does not let a key drop through its API (or a name that is
+    /// not one of the exchange's at all). Nothing was sent.
+    #[error("{exchange}: {permission:?} is not a permission this key holds and can drop through the API; it can drop: {}", if removable.is_empty() { "nothing".to_string() } else { removable.join(", ") })]
+    PermissionNotRemovable {
+        /// Which exchange.
+        exchange: Exchange,
+        /// The name asked for, as given (at most 80 characters of it).
+        permission: String,
+        /// The names the key can drop.
+        removable: Vec<String>,
+    },
     /// Not a known exchange name.
     #[error("unknown exchange")]
     UnknownExchange,
@@ -147,6 +159,7 @@ impl KindedError for ExchangeError {
             | ExchangeError::InvalidBaseUrl { .. }
             | ExchangeError::UnsupportedEnvironment { .. }
             | ExchangeError::Unsupported { .. }
+            | ExchangeError::PermissionNotRemovable { .. }
             | ExchangeError::UnknownExchange
             | ExchangeError::UnknownScope => ErrorKind::Invalid,
         }
@@ -169,6 +182,7 @@ impl ExchangeError {
             ExchangeError::InvalidBaseUrl { .. } => "invalid_base_url",
             ExchangeError::UnsupportedEnvironment { .. } => "unsupported_environment",
             ExchangeError::Unsupported { .. } => "unsupported",
+            ExchangeError::PermissionNotRemovable { .. } => "permission_not_removable",
             ExchangeError::UnknownExchange => "unknown_exchange",
             ExchangeError::UnknownScope => "unknown_scope",
             ExchangeError::ClientSetup => "client_setup",

@@ -200,6 +200,7 @@ mod tests {
 
     fn report(p: Permissions, ip: Option<bool>) -> KeyReport {
         KeyReport {
+            removable: Vec::new(),
             exchange: Exchange::Bybit,
             authenticated: true,
             rejection: None,

@@ -255,6 +255,7 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
         .filter(|t| *t > 0)
         .map(Timestamp::from_unix_secs);
     Ok(KeyReport {
+        removable: Vec::new(),
         exchange: Exchange::Kraken,
         authenticated: true,
         rejection: None,

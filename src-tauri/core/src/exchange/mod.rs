@@ -48,8 +48,8 @@ pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
 pub use sites::{SITES, Site, site_of};
 pub use types::{
     Activity, BaseUrl, Capabilities, Credentials, Environment, Exchange, KeyReport, KeyType,
-    MAX_PAGES, Narrowing, OrderEvent, Permissions, RejectReason, Rejection, Revocation,
-    RevocationCheck, Scope, SourceError, Timestamp, TransferEvent,
+    MAX_PAGES, Narrowing, OrderEvent, Permissions, RejectReason, Rejection, RemovablePermission,
+    Revocation, RevocationCheck, Scope, SourceError, Timestamp, TransferEvent,
 };
 
 use http::{CallSpec, Prepared, RawResponse, Transport};
@@ -397,10 +397,22 @@ impl Endpoint {
         creds: &Credentials,
         narrowing: &Narrowing,
     ) -> Result<KeyReport, ExchangeError> {
+        Ok(self.narrow_dropping(creds, narrowing).await?.0)
+    }
+
+    /// [`Endpoint::narrow`], also returning the exchange's names of the
+    /// permissions it dropped (what the audit records). A name in
+    /// [`Narrowing::drop`] that the key does not hold, or cannot drop
+    /// through the API, is refused before anything is sent.
+    pub async fn narrow_dropping(
+        &self,
+        creds: &Credentials,
+        narrowing: &Narrowing,
+    ) -> Result<(KeyReport, Vec<String>), ExchangeError> {
         match self.exchange {
             Exchange::Bybit => {
-                bybit::narrow(self, creds, narrowing).await?;
-                self.verify(creds).await
+                let dropped = bybit::narrow(self, creds, narrowing).await?;
+                Ok((self.verify(creds).await?, dropped))
             }
             other => Err(ExchangeError::Unsupported {
                 exchange: other,

@@ -171,6 +171,7 @@ fn report_of(data: Value) -> Result<KeyReport, ExchangeError> {
     });
     let cfg = cfg.clone();
     Ok(KeyReport {
+        removable: Vec::new(),
         exchange: Exchange::Okx,
         authenticated: true,
         rejection: None,

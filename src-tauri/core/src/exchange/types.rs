@@ -607,6 +607,10 @@ pub struct KeyReport {
     pub raw: serde_json::Value,
     /// What this exchange cannot report, said plainly.
     pub notes: Vec<String>,
+    /// The permissions the key holds that the exchange lets it drop
+    /// through the API; empty where the exchange cannot narrow a key
+    /// through its API (then it is done on the exchange's website).
+    pub removable: Vec<RemovablePermission>,
 }
 
 impl KeyReport {
@@ -622,6 +626,7 @@ impl KeyReport {
             checked_at: Timestamp::now(),
             raw: serde_json::Value::Null,
             notes: Vec::new(),
+            removable: Vec::new(),
         }
     }
 }
@@ -685,16 +690,54 @@ impl RevocationCheck {
     }
 }
 
-/// How to narrow a key in place (Bybit `update-api`).
+/// How to narrow a key in place (Bybit `update-api` / `update-sub-api`).
+/// Narrowing only ever takes away: nothing here can grant a permission.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Narrowing {
-    /// Drop the withdrawal permission.
+    /// Drop the withdrawal permission if the key holds it (a key without it
+    /// is left as it is; [`Narrowing::drop`] is the strict form).
     pub remove_withdraw: bool,
     /// Make the key read-only.
     pub read_only: bool,
     /// Restrict the key to these IPs (`Some(vec![])` removes the
     /// restriction; `None` leaves it as is).
     pub ips: Option<Vec<String>>,
+    /// Permissions to drop, each by its [`RemovablePermission::name`]
+    /// (Bybit: `Group.Item`, e.g. `Wallet.AccountTransfer`). Each must be
+    /// one the key holds and the exchange lets it drop through its API
+    /// (the key's [`KeyReport::removable`]); anything else is refused with
+    /// [`ExchangeError::PermissionNotRemovable`] before anything is sent.
+    pub drop: Vec<String>,
+}
+
+impl Narrowing {
+    /// Drops exactly these permissions and changes nothing else.
+    pub fn dropping<I, S>(names: I) -> Narrowing
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Narrowing {
+            drop: names.into_iter().map(Into::into).collect(),
+            ..Narrowing::default()
+        }
+    }
+}
+
+/// One permission a key holds that its exchange lets the key drop through
+/// the API. Front ends offer exactly these, by `label`, and pass `name`
+/// back in [`Narrowing::drop`]: they never spell an exchange's names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovablePermission {
+    /// The exchange's own name (Bybit: `Group.Item`, `Wallet.AccountTransfer`).
+    pub name: String,
+    /// For people: `Wallet · Account transfer`.
+    pub label: String,
+    /// The common scope it counts towards, when it maps onto one.
+    pub scope: Option<Scope>,
+    /// What else changes when it is dropped, said plainly (e.g. the key can
+    /// then no longer be narrowed or revoked through the API).
+    pub warning: Option<String>,
 }
 
 /// One order (or fill) in an activity listing. Amounts are decimal strings

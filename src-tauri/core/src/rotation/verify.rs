@@ -437,6 +437,7 @@ mod tests {
 
     fn report(p: Permissions, ips: Option<Vec<&str>>) -> KeyReport {
         KeyReport {
+            removable: Vec::new(),
             exchange: exchange::Exchange::Okx,
             authenticated: true,
             rejection: None,

@@ -198,6 +198,13 @@ pub struct KeyVerification {
     pub notes: Vec<String>,
     /// The rejection or failure, if any.
     pub error: Option<KeyCheckError>,
+    /// Whether the exchange lets a key be narrowed through its API; when
+    /// not, it is narrowed on the exchange's website.
+    pub narrow_via_api: bool,
+    /// The permissions the key holds that can be dropped through the API
+    /// (one narrowing control each, by label); empty when the check did not
+    /// authenticate or the exchange cannot narrow through its API.
+    pub removable: Vec<exchange::RemovablePermission>,
     /// Digest of the stored credential fields when the check was prepared;
     /// phase 3 stores nothing if they changed meanwhile. Not secret (a hash
     /// of ciphertexts and public fields), and not serialized.
@@ -249,6 +256,9 @@ impl KeyVerification {
                 exchange_code: None,
                 retry_after_secs: None,
             })),
+            narrow_via_api: live_exchange(pending.exchange)
+                .is_some_and(|e| exchange::capabilities(e).narrow_via_api),
+            removable: Vec::new(),
             fingerprint: pending.fingerprint,
         }
     }
@@ -288,6 +298,13 @@ impl KeyVerification {
                 .map(|r| r.notes.clone())
                 .unwrap_or_default(),
             error: check.error,
+            narrow_via_api: exchange::capabilities(live).narrow_via_api,
+            removable: outcome
+                .as_ref()
+                .ok()
+                .filter(|r| r.authenticated)
+                .map(|r| r.removable.clone())
+                .unwrap_or_default(),
             fingerprint: pending.fingerprint,
         }
     }

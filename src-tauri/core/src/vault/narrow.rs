@@ -1,5 +1,5 @@
-//! Narrowing a key at its exchange ("remove withdraw", "read-only",
-//! "restrict to these IPs") where the exchange allows it on the key itself
+//! Narrowing a key at its exchange (drop one of the permissions it holds,
+//! "remove withdraw", "read-only", "restrict to these IPs") where the exchange allows it on the key itself
 //! (Bybit's `update-api`), behind step-up MFA, verified by a fresh live
 //! check that is stored as the key's last check.
 //!
@@ -77,10 +77,14 @@ pub async fn narrow_key<S: SessionAccess>(
     // Phase 2, no lock: narrow (the exchange layer refuses exchanges that
     // cannot do it on the key) — the credentials drop right after.
     let endpoint = client.endpoint(target.exchange, &target.environment)?;
-    endpoint.narrow(&target.credentials, narrowing).await?;
+    let (_, dropped) = endpoint
+        .narrow_dropping(&target.credentials, narrowing)
+        .await?;
     drop(target);
-    // Phase 3, under the lock: audit what was changed at the exchange.
+    // Phase 3, under the lock: audit what was changed at the exchange:
+    // the exchange's names of the dropped permissions, nothing secret.
     let details = Details::new()
+        .with("dropped", dropped)
         .with("remove_withdraw", narrowing.remove_withdraw)
         .with("read_only", narrowing.read_only)
         .with(

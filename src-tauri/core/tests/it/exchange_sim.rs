@@ -76,6 +76,13 @@ fn activity(kinds: &[(ActivityKind, &str, &str)]) -> Vec<ActivityItem> {
         .collect()
 }
 
+fn bybit_groups(groups: &[(&str, &[&str])]) -> std::collections::BTreeMap<String, Vec<String>> {
+    groups
+        .iter()
+        .map(|(g, items)| (g.to_string(), items.iter().map(|i| i.to_string()).collect()))
+        .collect()
+}
+
 fn accounts() -> Accounts {
     use SimScope::*;
     let act = activity(&[
@@ -180,6 +187,22 @@ fn accounts() -> Accounts {
             BYBIT_SECRET,
             &[Read, Transfer],
         ),
+        // A main key with a permission object of many groups, set exactly.
+        KeyAccount {
+            bybit_permissions: Some(bybit_groups(&[
+                ("ContractTrade", &["Order", "Position"]),
+                ("Spot", &["SpotTrade"]),
+                (
+                    "Wallet",
+                    &["AccountTransfer", "SubMemberTransfer", "Withdraw"],
+                ),
+                ("Options", &["OptionsTrade"]),
+                ("Derivatives", &["DerivativesTrade"]),
+                ("Exchange", &["ExchangeHistory"]),
+                ("Earn", &["Earn"]),
+            ])),
+            ..KeyAccount::hmac(SimExchange::Bybit, "BYBITMANY", BYBIT_SECRET, &[])
+        },
     ];
     keys.push(KeyAccount::hmac(
         SimExchange::Kraken,
@@ -1041,6 +1064,77 @@ async fn the_simulator_applies_bybits_documented_update_defaults() {
     assert_eq!(body["retCode"], 10005, "{body}");
 }
 
+/// Dropping one permission changes exactly that one at the exchange: the
+/// simulator's query-api, read before and after, differs in that item and
+/// nothing else (readOnly, IPs and every other group stay as they were).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_drops_one_permission_and_nothing_else() {
+    let f = Fixture::new().await;
+    let bybit = f.ep(Exchange::Bybit);
+    let c = Credentials::hmac("BYBITMANY", BYBIT_SECRET);
+    let before = bybit.verify(&c).await.unwrap();
+    let names: Vec<&str> = before.removable.iter().map(|r| r.name.as_str()).collect();
+    assert!(names.contains(&"Wallet.AccountTransfer"), "{names:?}");
+    assert!(
+        !names.contains(&"Derivatives.DerivativesTrade"),
+        "{names:?}"
+    );
+    let (after, dropped) = bybit
+        .narrow_dropping(&c, &Narrowing::dropping(["Wallet.AccountTransfer"]))
+        .await
+        .unwrap();
+    assert_eq!(dropped, ["Wallet.AccountTransfer"]);
+    let mut expected = before.raw.clone();
+    expected["permissions"]["Wallet"] = serde_json::json!(["SubMemberTransfer", "Withdraw"]);
+    assert_eq!(
+        after.raw, expected,
+        "only Wallet.AccountTransfer may change"
+    );
+    // Still a transfer key through SubMemberTransfer; the dropped one is no
+    // longer offered, every other one still is.
+    assert_eq!(after.permissions.transfer, Some(true));
+    let left: Vec<&str> = after.removable.iter().map(|r| r.name.as_str()).collect();
+    let mut want = names.clone();
+    want.retain(|n| *n != "Wallet.AccountTransfer");
+    assert_eq!(left, want);
+
+    // Asking again for the permission just dropped is a specific error,
+    // and nothing is sent: the key stays exactly as it is.
+    let e = bybit
+        .narrow(&c, &Narrowing::dropping(["Wallet.AccountTransfer"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ExchangeError::PermissionNotRemovable { permission, .. } if permission == "Wallet.AccountTransfer"),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), "permission_not_removable");
+    assert_eq!(e.kind(), keyward_core::ErrorKind::Invalid);
+    for name in [
+        "Wallet.Nonsense",
+        "transfer",
+        "Derivatives.DerivativesTrade",
+    ] {
+        let e = bybit
+            .narrow(&c, &Narrowing::dropping([name]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ExchangeError::PermissionNotRemovable { .. }),
+            "{name}: {e:?}"
+        );
+    }
+    assert_eq!(bybit.verify(&c).await.unwrap().raw, expected);
+
+    // The last item of a group leaves it empty; the rest is untouched.
+    let after = bybit
+        .narrow(&c, &Narrowing::dropping(["Earn.Earn"]))
+        .await
+        .unwrap();
+    expected["permissions"]["Earn"] = serde_json::json!([]);
+    assert_eq!(after.raw, expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bybit_narrowing_removes_withdraw_and_makes_read_only() {
     let f = Fixture::new().await;
@@ -1050,6 +1144,7 @@ async fn bybit_narrowing_removes_withdraw_and_makes_read_only() {
         remove_withdraw: true,
         read_only: false,
         ips: None,
+        drop: Vec::new(),
     };
     let r = bybit.narrow(&c, &n).await.unwrap();
     assert_eq!(r.permissions.withdraw, Some(false));

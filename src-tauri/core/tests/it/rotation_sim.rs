@@ -41,6 +41,7 @@ const OKX_WD: &str = "0a1b2c3d-0000-4000-8000-000000000030";
 const BYBIT_OLD: &str = "BYBITOLDKEY1";
 const BYBIT_NEW: &str = "BYBITNEWKEY1";
 const BYBIT_WD: &str = "BYBITWDKEY1";
+const BYBIT_XFER: &str = "BYBITXFERKEY1";
 const BYBIT_OLD_SECRET: &str = "CANARYROTbybitOLDsecret";
 const BYBIT_NEW_SECRET: &str = "CANARYROTbybitNEWsecret";
 const KRAKEN_OLD: &str = "KRAKENOLD1";
@@ -143,6 +144,18 @@ fn accounts() -> Accounts {
                 BYBIT_OLD_SECRET,
                 &[Read, Trade, Withdraw],
             )),
+            ips(KeyAccount {
+                bybit_permissions: Some(
+                    [
+                        ("Spot", vec!["SpotTrade"]),
+                        ("Wallet", vec!["AccountTransfer", "Withdraw"]),
+                    ]
+                    .into_iter()
+                    .map(|(g, v)| (g.to_string(), v.into_iter().map(String::from).collect()))
+                    .collect(),
+                ),
+                ..KeyAccount::hmac(SimExchange::Bybit, BYBIT_XFER, BYBIT_OLD_SECRET, &[])
+            }),
             KeyAccount::asymmetric(SimExchange::Coinbase, CB_OLD, &public(2), &[Read, Trade]),
             KeyAccount::asymmetric(SimExchange::Coinbase, CB_NEW, &public(3), &[Read, Trade]),
         ],
@@ -805,6 +818,119 @@ async fn health_follows_a_narrowing() {
     let rules = health_rules(&mut f, "bybit-wd");
     assert!(!rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
     assert!(!rules.contains(&RuleId::NoIpWhitelist), "{rules:?}");
+    f.audit_ok();
+}
+
+/// One permission, named by the check's own list, is dropped behind
+/// step-up; the audit names it; the stored fresh check no longer offers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_permission_is_dropped_behind_step_up_and_audited() {
+    let mut f = Fixture::new().await;
+    f.session
+        .add_key(
+            Actor::Cli,
+            NewKey {
+                environment: Environment::Custom(f.sim.url(SimExchange::Bybit)),
+                scopes: vec![Scope::Read, Scope::Trade],
+                ..NewKey::new(
+                    "bybit-xfer",
+                    Exchange::Bybit,
+                    BYBIT_XFER,
+                    BYBIT_OLD_SECRET.into(),
+                )
+            },
+        )
+        .unwrap();
+    let checked = vault::verify_session(
+        &mut f.session,
+        &f.client,
+        &CheckSelection::Labels(vec!["bybit-xfer".into()]),
+        Actor::Cli,
+    )
+    .await
+    .unwrap();
+    let offered = checked[0].removable.clone();
+    assert!(checked[0].narrow_via_api);
+    let transfer = offered
+        .iter()
+        .find(|r| r.name == "Wallet.AccountTransfer")
+        .expect("offered");
+    assert_eq!(transfer.label, "Wallet · Account transfer");
+    let narrowing = Narrowing::dropping([transfer.name.clone()]);
+    let narrowed = |f: &mut Fixture| {
+        f.session.audit_log(&AuditFilter::default()).map(|log| {
+            log.into_iter()
+                .filter(|e| e.action.as_str() == "key_narrowed")
+                .collect::<Vec<_>>()
+        })
+    };
+    // A grant for another action does not narrow: nothing reaches the
+    // exchange, nothing is audited.
+    let wrong = f.grant(GatedAction::Revoke);
+    let err = vault::narrow_key(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        wrong,
+        "bybit-xfer",
+        &narrowing,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Mfa, "{err}");
+    // A permission the key does not hold: a specific error, nothing sent.
+    let g = f.grant(GatedAction::SecuritySettings);
+    let err = vault::narrow_key(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        g,
+        "bybit-xfer",
+        &Narrowing::dropping(["Options.OptionsTrade"]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("Wallet.AccountTransfer"), "{err}");
+    assert!(narrowed(&mut f).unwrap().is_empty());
+    let still = vault::verify_session(
+        &mut f.session,
+        &f.client,
+        &CheckSelection::Labels(vec!["bybit-xfer".into()]),
+        Actor::Cli,
+    )
+    .await
+    .unwrap();
+    assert_eq!(still[0].removable, offered, "nothing changed yet");
+
+    let g = f.grant(GatedAction::SecuritySettings);
+    let after = vault::narrow_key(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        g,
+        "bybit-xfer",
+        &narrowing,
+    )
+    .await
+    .unwrap();
+    let left: Vec<&str> = after.removable.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(left, ["Spot.SpotTrade", "Wallet.Withdraw"]);
+    assert_eq!(after.permissions.transfer, Some(false));
+    assert_eq!(after.permissions.withdraw, Some(true));
+    // The fresh check is the stored one.
+    let d = f.session.key_detail("bybit-xfer").unwrap();
+    let stored = d.last_audit_permissions.unwrap();
+    assert!(!stored.contains(&"transfer".to_owned()), "{stored:?}");
+    assert!(stored.contains(&"withdraw".to_owned()), "{stored:?}");
+    let log = narrowed(&mut f).unwrap();
+    assert_eq!(log.len(), 1);
+    let details: serde_json::Value = serde_json::from_str(&log[0].details).unwrap();
+    assert_eq!(
+        details["dropped"],
+        serde_json::json!(["Wallet.AccountTransfer"])
+    );
+    assert!(!log[0].details.contains(BYBIT_OLD_SECRET));
     f.audit_ok();
 }
 

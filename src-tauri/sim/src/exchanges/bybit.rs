@@ -18,7 +18,7 @@
 //! <https://bybit-exchange.github.io/docs/v5/user/rm-sub-apikey>,
 //! <https://bybit-exchange.github.io/docs/changelog/v5> (2026-02-10).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -245,7 +245,57 @@ fn authenticate<'a>(
     Ok(k)
 }
 
-fn permissions_of(k: &KeyState) -> Value {
+/// The groups `query-api` reports (every one, empty when nothing is
+/// held) (apikey-info response parameters).
+const GROUPS: [&str; 14] = [
+    "ContractTrade",
+    "Spot",
+    "Wallet",
+    "Options",
+    "Derivatives",
+    "CopyTrading",
+    "BlockTrade",
+    "Exchange",
+    "NFT",
+    "Earn",
+    "FiatP2P",
+    "FiatBitPay",
+    "FiatConvertBroker",
+    "Affiliate",
+];
+
+/// Groups an update may carry besides [`GROUPS`] (modify-master-apikey
+/// request parameters, apikey-info response example).
+const MORE_GROUPS: [&str; 4] = ["FiatBybitPay", "FiatGlobalPay", "BitCard", "ByXPost"];
+
+/// The common scopes a Bybit permission object grants (what the simulator
+/// enforces on the other endpoints).
+pub(crate) fn scopes_of(p: &BTreeMap<String, Vec<String>>, sub: bool) -> BTreeSet<SimScope> {
+    let has = |g: &str, f: &dyn Fn(&str) -> bool| {
+        p.get(g).is_some_and(|items| items.iter().any(|i| f(i)))
+    };
+    let mut scopes = BTreeSet::from([SimScope::Read]);
+    if has("Spot", &|i| i == "SpotTrade") {
+        scopes.insert(SimScope::Trade);
+    }
+    if !sub && has("Wallet", &|i| i == "Withdraw") {
+        scopes.insert(SimScope::Withdraw);
+    }
+    if has("Wallet", &|i| i.contains("Transfer")) {
+        scopes.insert(SimScope::Transfer);
+    }
+    if has("ContractTrade", &|_| true) || has("Derivatives", &|_| true) {
+        scopes.insert(SimScope::Futures);
+    }
+    if has("Options", &|_| true) {
+        scopes.insert(SimScope::Options);
+    }
+    scopes
+}
+
+/// The key's permission object from its scopes (until an update or the
+/// accounts file set it exactly).
+fn rendered(k: &KeyState) -> BTreeMap<String, Vec<String>> {
     // Wallet: "AccountTransfer, SubMemberTransfer(master account),
     // SubMemberTransferList(sub account), Withdraw(master account)"
     // (apikey-info).
@@ -262,16 +312,41 @@ fn permissions_of(k: &KeyState) -> Value {
     if k.has(SimScope::Withdraw) && !sub {
         wallet.push("Withdraw");
     }
-    let list = |on: bool, v: &[&str]| if on { json!(v) } else { json!([]) };
-    json!({
-        "ContractTrade": list(k.has(SimScope::Futures), &["Order", "Position"]),
-        "Spot": list(k.has(SimScope::Trade), &["SpotTrade"]),
-        "Wallet": wallet,
-        "Options": list(k.has(SimScope::Options), &["OptionsTrade"]),
-        "Derivatives": list(k.has(SimScope::Futures), &["DerivativesTrade"]),
-        "CopyTrading": [], "BlockTrade": [], "Exchange": [], "NFT": [], "Earn": [],
-        "FiatP2P": [], "FiatBitPay": [], "FiatConvertBroker": [], "Affiliate": [],
-    })
+    let list = |on: bool, v: &[&str]| -> Vec<String> {
+        if on {
+            v.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    BTreeMap::from([
+        (
+            "ContractTrade".to_string(),
+            list(k.has(SimScope::Futures), &["Order", "Position"]),
+        ),
+        ("Spot".into(), list(k.has(SimScope::Trade), &["SpotTrade"])),
+        ("Wallet".into(), list(true, &wallet)),
+        (
+            "Options".into(),
+            list(k.has(SimScope::Options), &["OptionsTrade"]),
+        ),
+        (
+            "Derivatives".into(),
+            list(k.has(SimScope::Futures), &["DerivativesTrade"]),
+        ),
+    ])
+}
+
+fn permissions_of(k: &KeyState) -> Value {
+    let held = k.bybit_permissions.clone().unwrap_or_else(|| rendered(k));
+    let mut out = serde_json::Map::new();
+    for g in GROUPS {
+        out.insert(g.into(), json!([]));
+    }
+    for (g, items) in held {
+        out.insert(g, json!(items));
+    }
+    Value::Object(out)
 }
 
 fn body_has(req: &Req, name: &str) -> bool {
@@ -348,44 +423,35 @@ fn update(k: &mut KeyState, req: &Req, sub: bool) -> Result<Value, String> {
             list
         };
     }
+    // "permissions: Tick the types of permission. Don't send this param if
+    // you don't want to change the permission": when sent, the object
+    // replaces the key's permissions whole (a group left out is no longer
+    // held), and the enforced scopes follow it.
     if let Some(p) = body.get("permissions") {
-        if !p.is_object() {
+        let Some(groups) = p.as_object() else {
             return Err("params error: permissions".into());
-        }
-        let has = |group: &str, name: Option<&str>| {
-            p.get(group)
-                .and_then(Value::as_array)
-                .is_some_and(|a| match name {
-                    Some(n) => a.iter().any(|v| v.as_str() == Some(n)),
-                    None => !a.is_empty(),
-                })
         };
-        let mut scopes: BTreeSet<SimScope> = BTreeSet::new();
-        scopes.insert(SimScope::Read);
-        let wallet = p
-            .get("Wallet")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if has("Spot", Some("SpotTrade")) {
-            scopes.insert(SimScope::Trade);
+        let mut held = BTreeMap::new();
+        for (group, items) in groups {
+            if !GROUPS.contains(&group.as_str()) && !MORE_GROUPS.contains(&group.as_str()) {
+                return Err(format!("params error: permissions.{group}"));
+            }
+            let Some(items) = items.as_array() else {
+                return Err(format!("params error: permissions.{group}"));
+            };
+            let mut list = Vec::new();
+            for item in items {
+                let Some(item) = item.as_str() else {
+                    return Err(format!("params error: permissions.{group}"));
+                };
+                if !list.iter().any(|i| i == item) {
+                    list.push(item.to_string());
+                }
+            }
+            held.insert(group.clone(), list);
         }
-        if wallet.iter().any(|v| v.as_str() == Some("Withdraw")) {
-            scopes.insert(SimScope::Withdraw);
-        }
-        if wallet
-            .iter()
-            .any(|v| v.as_str().is_some_and(|s| s.contains("Transfer")))
-        {
-            scopes.insert(SimScope::Transfer);
-        }
-        if has("ContractTrade", None) || has("Derivatives", None) {
-            scopes.insert(SimScope::Futures);
-        }
-        if has("Options", None) {
-            scopes.insert(SimScope::Options);
-        }
-        k.scopes = scopes;
+        k.scopes = scopes_of(&held, sub);
+        k.bybit_permissions = Some(held);
     }
     // Shape: the response examples of modify-master-apikey /
     // modify-sub-apikey (same fields).

@@ -165,6 +165,29 @@ export interface KeyVerification {
   findings: Finding[];
   notes: string[];
   error: { message: string; exchange_code?: string; code?: string } | null;
+  /** Whether the exchange lets a key be narrowed through its API. */
+  narrow_via_api: boolean;
+  /** Permissions the key holds that can be dropped through the API. */
+  removable: RemovablePermission[];
+}
+
+/** Mirrors `keyward_core::exchange::RemovablePermission`. */
+export interface RemovablePermission {
+  /** The exchange's own name, passed back in `drop`. */
+  name: string;
+  /** For people: "Wallet · Account transfer". */
+  label: string;
+  scope: LiveScope | null;
+  /** What else changes when it is dropped. */
+  warning: string | null;
+}
+
+/** What to narrow; `drop` names come from `KeyVerification.removable`. */
+export interface Narrowing {
+  remove_withdraw: boolean;
+  read_only: boolean;
+  ips: string[] | null;
+  drop: string[];
 }
 
 /** Live check against the exchange; `labels` null = every key. */
@@ -175,9 +198,9 @@ export const keyCheck = (labels: string[] | null) =>
 export const keyAllowRun = (label: string, allow: boolean, proof: Proof | null) =>
   call<KeyDetail>('key_allow_run', { label, allow, proof });
 
-/** Narrows a key at its exchange (Bybit), MFA-gated; returns the fresh check. */
+/** Narrows a key at its exchange (where its API allows it), MFA-gated; returns the fresh check. */
 export const keyNarrow = (
   label: string,
-  narrowing: { remove_withdraw: boolean; read_only: boolean; ips: string[] | null },
+  narrowing: Narrowing,
   proof: Proof | null,
 ) => call<KeyVerification>('key_narrow', { label, narrowing, proof });
