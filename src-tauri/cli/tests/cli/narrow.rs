@@ -8,7 +8,7 @@ use keyward_core::mfa::TotpSeed;
 use keyward_sim::{Accounts, KeyAccount, SimExchange, SimHandle};
 use serde_json::Value;
 
-use crate::support::{Env, Run, code};
+use crate::support::{Env, Run};
 
 const KEY: &str = "BYBITCLINARROW1";
 const SECRET: &str = "CANARYCLInarrowSecret";
@@ -147,7 +147,7 @@ fn narrow_needs_a_code_once_mfa_is_enrolled() {
     let run = clean(env.run(&["mfa", "enroll", "--json"])).ok();
     let json: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     let seed = TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
-    env.run(&["mfa", "confirm", &code(&seed, -1)]).ok();
+    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
     let before = wallet(&env);
     clean(env.run(&["narrow", "bybit-bot", "--drop", "Earn.Earn"])).code(4);
     assert_eq!(wallet(&env), before, "nothing changed without a code");
@@ -157,7 +157,7 @@ fn narrow_needs_a_code_once_mfa_is_enrolled() {
         "--drop",
         "Earn.Earn",
         "--totp",
-        &code(&seed, 0),
+        &env.code(&seed, 0),
     ]))
     .ok();
     assert!(
