@@ -12,7 +12,8 @@ use keyward_core::KindedError;
 use keyward_core::files;
 use keyward_core::incident::{self, IncidentError, IncidentView, Situation, StepState, report};
 use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{self, Actor, Exchange};
+use keyward_core::model::Exchange;
+use keyward_core::vault::{self, Actor};
 
 use crate::rotate::{exit, json, network};
 use crate::{CliError, gated};

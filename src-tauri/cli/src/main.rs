@@ -74,9 +74,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyward_core::mfa::GatedAction;
+use keyward_core::model::{
+    self, Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey, Scope,
+};
 use keyward_core::vault::{
-    self, Actor, ConflictPolicy, Environment, Exchange, KdfParams, KeyEdit, KeyStatus, KeyType,
-    NewKey, Scope, Session, Settings, Vault, VaultError,
+    self, Actor, ConflictPolicy, KdfParams, Session, Settings, Vault, VaultError,
 };
 use keyward_core::{ErrorKind, KindedError};
 
@@ -485,8 +487,8 @@ impl From<VaultError> for CliError {
     }
 }
 
-impl From<vault::ValidationError> for CliError {
-    fn from(e: vault::ValidationError) -> Self {
+impl From<model::ValidationError> for CliError {
+    fn from(e: model::ValidationError) -> Self {
         CliError::Vault(VaultError::Invalid(e))
     }
 }
@@ -811,7 +813,7 @@ fn add(session: &mut Session, args: &AddArgs) -> Result<ExitCode, CliError> {
     let (key_type, secret, key_name) = match &args.key_type {
         Some(kt) => (kt.parse::<KeyType>()?, secret, None),
         None => {
-            let found = vault::validate::recognise_secret(exchange, secret.expose())?;
+            let found = model::validate::recognise_secret(exchange, secret.expose())?;
             (found.key_type, found.secret, found.key_name)
         }
     };
@@ -839,7 +841,7 @@ fn add(session: &mut Session, args: &AddArgs) -> Result<ExitCode, CliError> {
         key_type,
         scopes: parse_scopes(&args.scopes)?,
         ip_whitelist: args.ips.clone(),
-        linked_services: vault::keep_by_name(&[], &args.used_by),
+        linked_services: model::keep_by_name(&[], &args.used_by),
         notes: args.notes.clone(),
         rotate_every_days: args.rotate_every,
     };

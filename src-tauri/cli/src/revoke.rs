@@ -19,8 +19,9 @@ use std::process::ExitCode;
 use clap::Args;
 use keyward_core::ErrorKind;
 use keyward_core::mfa::GatedAction;
+use keyward_core::model::Exchange;
 use keyward_core::rotation::RevokeOutcome;
-use keyward_core::vault::{self, Actor, Exchange};
+use keyward_core::vault::{self, Actor};
 
 use crate::rotate::{exit, json, network, outcome_code, print_outcome, refused};
 use crate::{CliError, gated};

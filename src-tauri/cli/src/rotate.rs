@@ -19,11 +19,12 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::mfa::GatedAction;
+use keyward_core::model::KeyType;
 use keyward_core::rotation::{
     RevokeOutcome, RotationError, RotationState, RotationView, ServiceState, Severity, StepStatus,
     VerifyOutcome,
 };
-use keyward_core::vault::{self, Actor, KeyType, NewRotationKey, Session, VerifyOptions};
+use keyward_core::vault::{self, Actor, NewRotationKey, Session, VerifyOptions};
 use keyward_core::{ErrorKind, KindedError};
 use serde::Serialize;
 

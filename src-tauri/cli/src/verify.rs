@@ -116,7 +116,7 @@ fn permissions(r: &KeyVerification) -> String {
         return "-".into();
     }
     let granted = r.granted();
-    let unknown: Vec<&str> = keyward_core::exchange::Scope::ALL
+    let unknown: Vec<&str> = keyward_core::exchange::Permissions::SCOPES
         .into_iter()
         .filter(|s| r.permissions.get(*s).is_none())
         .map(|s| s.as_str())
@@ -126,7 +126,7 @@ fn permissions(r: &KeyVerification) -> String {
     } else {
         granted.join(",")
     };
-    if !unknown.is_empty() && unknown.len() < keyward_core::exchange::Scope::ALL.len() {
+    if !unknown.is_empty() && unknown.len() < keyward_core::exchange::Permissions::SCOPES.len() {
         out.push_str(&format!(" (unknown: {})", unknown.join(",")));
     }
     out

@@ -14,7 +14,8 @@ use keyward_core::incident::{
     self, IncidentSummary, IncidentView, PlaybookSummary, Situation, report,
 };
 use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{Actor, Exchange, StepRun, incident_run_step};
+use keyward_core::model::Exchange;
+use keyward_core::vault::{Actor, StepRun, incident_run_step};
 use serde::Serialize;
 use tauri::State;
 

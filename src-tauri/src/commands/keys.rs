@@ -7,10 +7,12 @@
 use keyward_core::ErrorKind;
 use keyward_core::exchange::Narrowing;
 use keyward_core::mfa::GatedAction;
+use keyward_core::model::{
+    ApiSecret, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey,
+    Passphrase, Scope, ValidationError, keep_by_name,
+};
 use keyward_core::vault::{
-    Actor, ApiSecret, CheckSelection, Environment, Exchange, HealthReport, KeyDetail, KeyEdit,
-    KeyStatus, KeySummary, KeyType, KeyVerification, NewKey, Passphrase, Scope, ValidationError,
-    VaultError, keep_by_name, narrow_key, verify_keys,
+    Actor, CheckSelection, HealthReport, KeyVerification, VaultError, narrow_key, verify_keys,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -102,7 +104,7 @@ impl KeyInput {
         let exchange: Exchange = self.exchange.parse()?;
         let (key_type, secret, api_key_id) = if self.key_type.is_empty() || self.key_type == "auto"
         {
-            let found = keyward_core::vault::validate::recognise_secret(exchange, &self.secret)?;
+            let found = keyward_core::model::validate::recognise_secret(exchange, &self.secret)?;
             let id = match found.key_name {
                 Some(name) if self.api_key_id.trim().is_empty() => name,
                 _ => self.api_key_id,

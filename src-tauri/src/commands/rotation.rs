@@ -7,12 +7,13 @@
 
 use keyward_core::KindedError;
 use keyward_core::mfa::GatedAction;
+use keyward_core::model::{ApiSecret, Exchange, KeyType, Passphrase, Scope, ValidationError};
 use keyward_core::rotation::{
     RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOutcome,
 };
 use keyward_core::vault::{
-    Actor, ApiSecret, Exchange, KeyType, NewRotationKey, Passphrase, Scope, ValidationError,
-    VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old, rotation_verify,
+    Actor, NewRotationKey, VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old,
+    rotation_verify,
 };
 use serde::Deserialize;
 use tauri::State;

@@ -38,7 +38,7 @@ pub mod webhook;
 use serde::{Deserialize, Serialize};
 
 use crate::exchange::Severity;
-use crate::vault::Exchange;
+use crate::model::Exchange;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -46,8 +46,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 pub use crate::exchange::Severity;
+use crate::model::{KeyDetail, KeyStatus, LinkedService, Scope};
 use crate::scan::{self, FindingKind, Part};
-use crate::vault::{KeyDetail, KeyStatus, LinkedService, Scope};
 pub use rules::{Fix, RULES, Rule, RuleId};
 pub use score::{KEY_CAP, PointsLost, RULE_CAP, ScoreBreakdown, score};
 

@@ -31,7 +31,6 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use super::error::VaultError;
-use super::record::{Exchange, KeyStatus};
 use super::rotation::SessionAccess;
 use super::session::{Action, Actor, META_RECORD, Sealer, Session};
 use crate::alerts::reminders::{self, KeyFindings, Reminder};
@@ -40,6 +39,7 @@ use crate::alerts::{AlertEvent, AlertKey, AlertSeverity, EventKind, short_key_id
 use crate::exchange::{Finding, Severity};
 use crate::health::{self, RuleId};
 use crate::mfa::{GatedAction, StepUpGrant};
+use crate::model::{Exchange, KeyStatus};
 
 /// Schema of the alert tables (vault migration 6 → 7).
 pub(crate) const SCHEMA: &str = "CREATE TABLE alert_config (
@@ -158,7 +158,7 @@ impl std::str::FromStr for AuditSchedule {
             "off" => Ok(AuditSchedule::Off),
             "daily" => Ok(AuditSchedule::Daily),
             "weekly" => Ok(AuditSchedule::Weekly),
-            _ => Err(super::ValidationError::BadSetting {
+            _ => Err(crate::model::ValidationError::BadSetting {
                 name: "background_audit",
             }
             .into()),
@@ -754,7 +754,7 @@ impl Session {
                 continue;
             }
             let detail = self.key_detail(&summary.label)?;
-            let checkable = super::checks::live_exchange(summary.exchange).is_some();
+            let checkable = summary.exchange.has_adapter();
             let facts = health::KeyFacts::from_detail(&detail, checkable);
             let findings = health::evaluate(&facts, now);
             if findings.iter().any(|f| f.rule == RuleId::RotationOverdue) {

@@ -30,13 +30,14 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::error::VaultError;
 use super::kdf::{KdfParams, SALT_LEN, new_salt};
-use super::record::{Environment, KeyStatus, NewKey};
 use super::seal;
-use super::secret::{ApiSecret, BackupPassphrase, Passphrase};
-use super::service;
+use super::secret::BackupPassphrase;
 use super::session::{Action, Actor, Session, insert_key};
 use crate::files::{self, Overwrite};
 use crate::mfa::{GatedAction, StepUpGrant};
+use crate::model::service;
+use crate::model::{ApiSecret, Passphrase};
+use crate::model::{Environment, KeyStatus, NewKey};
 
 const MAGIC: &[u8] = b"KEYWARD-BACKUP\0";
 const BACKUP_VERSION: u8 = 1;
@@ -183,7 +184,7 @@ impl Session {
     ) -> Result<usize, VaultError> {
         grant.authorize(GatedAction::Export)?;
         if passphrase.is_empty() {
-            return Err(super::validate::ValidationError::EmptySecret.into());
+            return Err(crate::model::validate::ValidationError::EmptySecret.into());
         }
         // Before the expensive derivation; the writer checks again.
         files::check_destination(out, overwrite)?;
@@ -389,7 +390,8 @@ fn to_new_key(bk: &BackupKey) -> Result<NewKey, VaultError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vault::{Exchange, MasterPassword, Vault};
+    use crate::model::Exchange;
+    use crate::vault::{MasterPassword, Vault};
 
     // Found by fuzzing: a backup whose header claims 4 GiB (under the old
     // cap) is refused before deriving, not after allocating it.

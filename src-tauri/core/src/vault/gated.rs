@@ -26,7 +26,6 @@ use rusqlite::{Transaction, params};
 
 use super::error::VaultError;
 use super::journal::{self, AuditReport};
-use super::secret::{ApiSecret, Passphrase};
 use super::session::{Action, Actor, META_RECORD, Markers, Sealer, Session};
 use crate::audit::{Entry, store::AuditFilter};
 use crate::mfa::store::MfaRecord;
@@ -34,6 +33,7 @@ use crate::mfa::{
     Enrolment, GatedAction, MfaError, MfaKeys, MfaState, MfaSummary, OneTimeCode, Proof,
     ProofMethod, RecoveryCode, StepUpGrant, StepUpWindow, TotpSeed,
 };
+use crate::model::{ApiSecret, Passphrase};
 
 /// Field name (and AAD) of the sealed TOTP seed, pending or active.
 pub(super) const SEED_FIELD: &str = "mfa.seed";

@@ -6,7 +6,6 @@
 //! secret, write to the vault, or call an exchange — the live permissions
 //! are the last check already stored on each key.
 
-use super::checks::live_exchange;
 use super::error::VaultError;
 use super::session::Session;
 use crate::health::{self, HealthReport, KeyFacts};
@@ -30,7 +29,7 @@ impl Session {
         let mut facts = Vec::with_capacity(summaries.len());
         for summary in summaries {
             let detail = self.key_detail(&summary.label)?;
-            let checkable = live_exchange(summary.exchange).is_some();
+            let checkable = summary.exchange.has_adapter();
             facts.push(KeyFacts::from_detail(&detail, checkable).with_leaks(leaks));
         }
         Ok(facts)

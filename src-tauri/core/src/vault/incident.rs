@@ -17,10 +17,9 @@ use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::record::{Exchange, KeyStatus, mask_key_id};
+use super::VaultError;
 use super::rotation::SessionAccess;
 use super::session::{Action, Actor, Session};
-use super::{VaultError, checks};
 use crate::exchange::{Activity, ExchangeClient, RevocationCheck, Timestamp};
 use crate::incident::{
     ActivitySnapshot, AffectedKey, AutoAction, IncidentError, IncidentSummary, IncidentView,
@@ -28,6 +27,7 @@ use crate::incident::{
     StepView, TimelineEntry, catalogue,
 };
 use crate::mfa::{GatedAction, StepUpGrant};
+use crate::model::{Exchange, KeyStatus, mask_key_id};
 use crate::rotation::RevokeOutcome;
 
 /// Schema of the incident tables (vault migration 5 → 6).
@@ -1090,12 +1090,35 @@ fn revocation_proven(s: &mut Session, key_id: &str) -> Result<Option<i64>, Vault
 
 fn empty_activity(key: &AffectedKey) -> Activity {
     Activity {
-        exchange: checks::live_exchange(key.exchange).unwrap_or(crate::exchange::Exchange::Binance),
+        exchange: key.exchange,
         since: Timestamp::from_unix_ms(0),
         orders: None,
         withdrawals: None,
         deposits: None,
         notes: Vec::new(),
         errors: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key without a live adapter keeps its own exchange in the activity
+    /// an incident records for it (it was once labelled Binance).
+    #[test]
+    fn empty_activity_says_the_keys_own_exchange() {
+        for name in ["kucoin", "bitget", "other", "okx"] {
+            let key = AffectedKey {
+                id: "id".into(),
+                label: "k".into(),
+                exchange: name.parse().unwrap(),
+                masked_key_id: "****".into(),
+            };
+            let activity = empty_activity(&key);
+            assert_eq!(activity.exchange.as_str(), name);
+            let snapshot = snapshot_from(&key, 10, 0, activity);
+            assert_eq!(snapshot.exchange.as_str(), name);
+        }
     }
 }

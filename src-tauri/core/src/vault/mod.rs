@@ -1,7 +1,9 @@
 //! The encrypted vault: file format, schema and migrations, key derivation,
 //! envelope encryption, records, lock/unlock, OS-keyring unlock and backups.
 //!
-//! Owns: everything that touches the vault file. Must never: hand plaintext
+//! Owns: everything that touches the vault file. It speaks
+//! [`crate::model`]'s vocabulary (exchanges, key records, services,
+//! validation) and defines none of its own. Must never: hand plaintext
 //! secrets to anything but the gated reveal path, write a secret outside a
 //! sealed field, or write anything outside [`Session`]'s single transactional
 //! write path.
@@ -112,7 +114,6 @@ mod kdf;
 pub mod material;
 mod narrow;
 mod policy;
-mod record;
 mod rekey;
 mod rotation;
 mod rowmac;
@@ -122,7 +123,6 @@ mod service;
 mod session;
 mod state_seal;
 mod store;
-pub mod validate;
 
 use std::path::{Path, PathBuf};
 
@@ -148,25 +148,16 @@ pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
 pub use narrow::{NarrowError, narrow_key};
 pub use policy::{Settings, UnlockThrottle};
-pub use record::{
-    Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey, Scope,
-    custom_host, mask_key_id, official_hosts,
-};
 pub use rotation::{
     CheckedNewKey, NewRotationKey, PendingRevocation, PendingVerification, RevocationResult,
     RevokeTarget, SessionAccess, VerifyOptions, revoke_exchange, revoke_key, revoke_key_waiting,
     rotation_revoke_old, rotation_revoke_old_waiting, rotation_verify,
 };
-pub use secret::{ApiSecret, BackupPassphrase, MasterPassword, Passphrase, VaultKey};
-pub use service::{
-    ChecklistEntry, ChecklistItem, LinkedService, MAX_SERVICE_NAME_CHARS, MAX_SERVICE_NOTES_CHARS,
-    MAX_SERVICES_PER_KEY, NewService, ServiceKind, ServiceUpdate, VendorChecklist, keep_by_name,
-};
+pub use secret::{BackupPassphrase, MasterPassword, VaultKey};
 pub use session::{
     Action, Actor, DamagedRecord, IntegrityReport, Session, Vault, VaultInfo, VaultOptions,
 };
 pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
-pub use validate::ValidationError;
 
 /// What a front end may know about a vault before unlocking it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -33,17 +33,18 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::checks::{AccessError, live_exchange};
+use super::checks::AccessError;
 use super::error::VaultError;
-use super::record::{Exchange, KeyStatus, KeyType, Scope, mask_key_id};
-use super::secret::{ApiSecret, Passphrase};
 use super::session::{Action, Actor, Sealer, Session};
-use super::validate;
 use crate::KindedError;
 use crate::exchange::{
     self, Credentials, ExchangeClient, ExchangeError, Revocation, RevocationCheck,
 };
 use crate::mfa::{GatedAction, ProofMethod, StepUpGrant};
+use crate::model::validate;
+use crate::model::{
+    ApiSecret, Environment, Exchange, KeyStatus, KeyType, Passphrase, Scope, mask_key_id,
+};
 use crate::rotation::verify::{self as rverify, VerifyOutcome};
 use crate::rotation::{
     RevokeMethod, RevokeOutcome, RotationError, RotationEvent, RotationState, RotationView,
@@ -217,15 +218,6 @@ fn to_json<T: serde::Serialize>(value: &T, field: &'static str) -> Result<String
     serde_json::to_string(value).map_err(|_| malformed(field))
 }
 
-fn live_key_type(key_type: KeyType) -> exchange::KeyType {
-    match key_type {
-        KeyType::Hmac => exchange::KeyType::Hmac,
-        KeyType::Ed25519 => exchange::KeyType::Ed25519,
-        KeyType::Rsa => exchange::KeyType::Rsa,
-        KeyType::EcdsaJwt => exchange::KeyType::Ecdsa,
-    }
-}
-
 /// Builds exchange credentials from unsealed bytes; the bytes are zeroized
 /// when dropped, the strings live in `SecretString`s.
 fn credentials(
@@ -247,7 +239,7 @@ fn credentials(
         api_key: api_key.to_owned(),
         secret: text(secret, "secret")?,
         passphrase: passphrase.map(|p| text(p, "passphrase")).transpose()?,
-        key_type: live_key_type(key_type),
+        key_type,
     })
 }
 
@@ -293,8 +285,7 @@ pub struct PendingVerification {
     revision: i64,
     label: String,
     exchange: Exchange,
-    live: exchange::Exchange,
-    environment: exchange::Environment,
+    environment: Environment,
     credentials: Credentials,
     scopes: Vec<Scope>,
     intended_ips: Vec<String>,
@@ -326,7 +317,7 @@ impl PendingVerification {
     /// runtime.
     pub async fn run(self, client: &ExchangeClient) -> CheckedNewKey {
         let now = exchange::Timestamp::now().unix_ms().div_euclid(1000);
-        let result = match client.endpoint(self.live, &self.environment) {
+        let result = match client.endpoint(self.exchange, &self.environment) {
             Ok(endpoint) => endpoint.verify(&self.credentials).await,
             Err(e) => Err(e),
         };
@@ -374,8 +365,7 @@ pub struct PendingRevocation {
     target: RevokeTarget,
     label: String,
     exchange: Exchange,
-    live: exchange::Exchange,
-    environment: exchange::Environment,
+    environment: Environment,
     credentials: Credentials,
     confirm_manual: bool,
     proof: ProofMethod,
@@ -470,7 +460,7 @@ impl PendingRevocation {
         W: FnOnce(String, Vec<String>) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let endpoint = match client.endpoint(self.live, &self.environment) {
+        let endpoint = match client.endpoint(self.exchange, &self.environment) {
             Ok(e) => e,
             Err(e) => return Answer::Failed(e),
         };
@@ -688,9 +678,7 @@ impl Session {
         } else {
             (row.new_api_key_id.clone(), Some(current_kid))
         };
-        let revoke_via_api = live_exchange(exchange)
-            .map(|e| exchange::capabilities(e).revoke_via_api)
-            .unwrap_or(false);
+        let revoke_via_api = exchange::capabilities(exchange).revoke_via_api;
         Ok(RotationView {
             id: uuid_string(&row.id),
             key_id: uuid_string(&row.key_id),
@@ -804,7 +792,7 @@ impl Session {
         let detail = self.key_detail(label)?;
         let key_id = self.find_id(label)?;
         let summary = &detail.summary;
-        if live_exchange(summary.exchange).is_none() {
+        if !summary.exchange.has_adapter() {
             return Err(RotationError::NotSupported {
                 exchange: summary.exchange,
             });
@@ -1039,7 +1027,6 @@ impl Session {
             revision: row.revision,
             label: label.to_owned(),
             exchange: detail.summary.exchange,
-            live: access.exchange,
             environment: access.environment.clone(),
             credentials,
             scopes,
@@ -1352,7 +1339,6 @@ impl Session {
             },
             label: label.to_owned(),
             exchange: detail.summary.exchange,
-            live: access.exchange,
             environment: access.environment.clone(),
             credentials,
             confirm_manual,
@@ -1415,7 +1401,6 @@ impl Session {
             },
             label: label.to_owned(),
             exchange: detail.summary.exchange,
-            live: access.exchange,
             environment: access.environment,
             credentials: access.credentials,
             confirm_manual,

@@ -18,17 +18,18 @@ use super::error::VaultError;
 use super::journal;
 use super::kdf::{KdfParams, new_salt};
 use super::policy::{Settings, UnlockThrottle};
-use super::record::{
+use super::seal::{self, SealError};
+use super::secret::{MasterPassword, VaultKey};
+use super::state_seal::{self, StateSeal};
+use super::store::{self, FORMAT_VERSION, Header, Meta};
+use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant};
+use crate::model::service;
+use crate::model::validate::{self, ValidationError};
+use crate::model::{ApiSecret, Passphrase};
+use crate::model::{
     Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey, Scope,
     mask_key_id,
 };
-use super::seal::{self, SealError};
-use super::secret::{ApiSecret, MasterPassword, Passphrase, VaultKey};
-use super::service;
-use super::state_seal::{self, StateSeal};
-use super::store::{self, FORMAT_VERSION, Header, Meta};
-use super::validate::{self, ValidationError};
-use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant};
 
 pub use crate::audit::Actor;
 
@@ -1596,7 +1597,7 @@ impl Session {
             }),
             last_audit_ip_whitelist: stored.and_then(|c| c.ip_whitelist),
             allow_run,
-            custom_host: super::record::custom_host(summary.exchange, &summary.environment),
+            custom_host: crate::model::custom_host(summary.exchange, &summary.environment),
             host_confirmed,
             summary,
         })

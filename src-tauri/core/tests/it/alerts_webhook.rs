@@ -18,10 +18,11 @@ use keyward_core::audit::store::AuditFilter;
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::Situation;
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
+use keyward_core::model::{Environment, Exchange, KeyEdit, NewKey, Scope};
 use keyward_core::vault::{
-    self, Actor, AuditSchedule, CheckSelection, Environment, EventSwitches, Exchange, KdfParams,
-    KeyEdit, ManualClock, MasterPassword, NewKey, Scope, Session, Vault, VaultError, VaultOptions,
-    deliver_alerts, send_test_alert, verify_session,
+    self, Actor, AuditSchedule, CheckSelection, EventSwitches, KdfParams, ManualClock,
+    MasterPassword, Session, Vault, VaultError, VaultOptions, deliver_alerts, send_test_alert,
+    verify_session,
 };
 use keyward_sim::{Accounts, KeyAccount, SimExchange, SimScope};
 

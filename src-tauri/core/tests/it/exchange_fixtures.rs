@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use keyward_core::exchange::{Credentials, Environment, Exchange, ExchangeClient, HttpConfig};
+use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig};
 use keyward_core::fuzzing::exchange_response;
+use keyward_core::model::{Environment, Exchange};
 use keyward_sim::{Accounts, KeyAccount, SimExchange, SimScope};
 use serde_json::Value;
 
@@ -70,7 +71,7 @@ async fn simulator_agrees(exchange: Exchange, name: &str, account: KeyAccount, c
     .await
     .unwrap();
     let client = ExchangeClient::new(HttpConfig::default()).unwrap();
-    let env: Environment = sim.url(sim_ex).parse().unwrap();
+    let env = Environment::Custom(sim.url(sim_ex));
     let report = client
         .endpoint(exchange, &env)
         .unwrap()
@@ -268,7 +269,7 @@ async fn kraken_simulator_sends_only_documented_permission_values() {
     .await
     .unwrap();
     let client = ExchangeClient::new(HttpConfig::default()).unwrap();
-    let env: Environment = sim.url(SimExchange::Kraken).parse().unwrap();
+    let env = Environment::Custom(sim.url(SimExchange::Kraken));
     let r = client
         .endpoint(Exchange::Kraken, &env)
         .unwrap()
@@ -319,7 +320,7 @@ async fn okx_withdrawal_address_is_read_from_to() {
     .await
     .unwrap();
     let client = ExchangeClient::new(HttpConfig::default()).unwrap();
-    let env: Environment = sim.url(SimExchange::Okx).parse().unwrap();
+    let env = Environment::Custom(sim.url(SimExchange::Okx));
     let a = client
         .endpoint(Exchange::Okx, &env)
         .unwrap()

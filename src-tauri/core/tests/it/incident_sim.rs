@@ -12,9 +12,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::{self, Situation, StepState, report};
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
+use keyward_core::model::{
+    self, Environment, Exchange, KeyEdit, KeyStatus, NewKey, Passphrase, Scope,
+};
 use keyward_core::vault::{
-    self, Actor, Environment, Exchange, KdfParams, KeyEdit, KeyStatus, ManualClock, MasterPassword,
-    NewKey, Passphrase, Scope, Session, Vault, VaultOptions,
+    self, Actor, KdfParams, ManualClock, MasterPassword, Session, Vault, VaultOptions,
 };
 use keyward_sim::{
     Accounts, ActivityItem, ActivityKind, Fault, FaultKind, KeyAccount, SimExchange, SimHandle,
@@ -193,7 +195,7 @@ async fn leaked_bybit_key_end_to_end() {
         .unwrap();
     let id = view.id.clone();
     assert!(view.steps.iter().all(|s| s.state == StepState::Pending));
-    assert_eq!(view.keys[0].masked_key_id, vault::mask_key_id(BYBIT_ID));
+    assert_eq!(view.keys[0].masked_key_id, model::mask_key_id(BYBIT_ID));
 
     // Revoke needs the step-up grant.
     let err = vault::incident_run_step(
@@ -348,7 +350,7 @@ async fn leaked_bybit_key_end_to_end() {
     let html = report::html(&view);
     for text in [&md, &html] {
         assert!(text.contains("Timeline"));
-        assert!(text.contains(&vault::mask_key_id(BYBIT_ID)));
+        assert!(text.contains(&model::mask_key_id(BYBIT_ID)));
         assert!(text.contains("INCORDER1") && text.contains("INCWD1"));
         assert!(text.contains("changed at 10:02"));
         assert!(!text.contains(BYBIT_ID));

@@ -13,18 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use keyward_core::audit::store::AuditFilter;
-use keyward_core::exchange::{
-    Credentials, ExchangeClient, HttpConfig, KeyType as LiveKeyType, Narrowing,
-};
+use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig, Narrowing};
 use keyward_core::health::RuleId;
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant, TotpSeed};
+use keyward_core::model::{Environment, Exchange, KeyStatus, KeyType, NewKey, Passphrase, Scope};
 use keyward_core::rotation::{
     DifferenceCode, RevokeMethod, RevokeOutcome, RotationError, RotationState, ServiceState,
 };
 use keyward_core::vault::{
-    self, Actor, CheckSelection, Clock, Environment, Exchange, KdfParams, KeyStatus, KeyType,
-    ManualClock, MasterPassword, NewKey, NewRotationKey, Passphrase, Scope, Session, Vault,
-    VaultError, VaultOptions, VerifyOptions,
+    self, Actor, CheckSelection, Clock, KdfParams, ManualClock, MasterPassword, NewRotationKey,
+    Session, Vault, VaultError, VaultOptions, VerifyOptions,
 };
 use keyward_core::{ErrorKind, KindedError};
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
@@ -417,29 +415,18 @@ impl Fixture {
         } else {
             (&c.new_id, &c.new_secret, c.new_pass)
         };
-        let live_ex = match c.exchange {
-            Exchange::Okx => keyward_core::exchange::Exchange::Okx,
-            Exchange::Bybit => keyward_core::exchange::Exchange::Bybit,
-            Exchange::Kraken => keyward_core::exchange::Exchange::Kraken,
-            Exchange::Binance => keyward_core::exchange::Exchange::Binance,
-            _ => keyward_core::exchange::Exchange::Coinbase,
+        let key_type = if c.key_type == KeyType::EcdsaJwt {
+            KeyType::EcdsaJwt
+        } else {
+            KeyType::Hmac
         };
-        let mut creds = Credentials::new(
-            id.as_str(),
-            secret.as_str(),
-            if c.key_type == KeyType::EcdsaJwt {
-                LiveKeyType::Ecdsa
-            } else {
-                LiveKeyType::Hmac
-            },
-        );
+        let mut creds = Credentials::new(id.as_str(), secret.as_str(), key_type);
         if let Some(p) = pass {
             creds = creds.with_passphrase(p);
         }
-        let base = keyward_core::exchange::BaseUrl::parse(&self.sim.url(c.sim)).unwrap();
         let ep = self
             .client
-            .endpoint(live_ex, &keyward_core::exchange::Environment::Custom(base))
+            .endpoint(c.exchange, &Environment::Custom(self.sim.url(c.sim)))
             .unwrap();
         ep.verify(&creds).await.unwrap().authenticated
     }

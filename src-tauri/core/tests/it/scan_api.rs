@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use keyward_core::model::{ApiSecret, Exchange, NewKey};
 use keyward_core::scan::{self, Matcher, ScanError, ScanOptions, import};
-use keyward_core::vault::{Actor, ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Vault};
+use keyward_core::vault::{Actor, KdfParams, MasterPassword, Vault};
 
 const KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
 const SECRET: &str = "CanarySecretValue0123456789abcdef";

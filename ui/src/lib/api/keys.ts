@@ -30,7 +30,7 @@ export type Environment =
 /** Exchanges that issue a passphrase with every key. */
 export const NEEDS_PASSPHRASE: readonly Exchange[] = ['okx', 'kucoin', 'bitget'];
 
-/** Mirrors `keyward_core::vault::KeySummary` (metadata only). */
+/** Mirrors `keyward_core::model::KeySummary` (metadata only). */
 export interface KeySummary {
   id: string;
   label: string;
@@ -49,7 +49,7 @@ export interface KeySummary {
   last_audit_result: CheckStatus | null;
 }
 
-/** Mirrors `keyward_core::vault::KeyDetail` (never the secret). */
+/** Mirrors `keyward_core::model::KeyDetail` (never the secret). */
 export interface KeyDetail extends KeySummary {
   api_key_id: string;
   has_passphrase: boolean;

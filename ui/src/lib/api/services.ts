@@ -1,6 +1,6 @@
 import { call } from './core';
 
-/** Mirrors `keyward_core::vault::ServiceKind`. */
+/** Mirrors `keyward_core::model::ServiceKind`. */
 export const SERVICE_KINDS = ['own_bot', 'third_party_platform', 'script', 'unspecified'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 
@@ -11,7 +11,7 @@ export const SERVICE_KIND_TITLES: Record<ServiceKind, string> = {
   unspecified: 'Not specified',
 };
 
-/** Mirrors `keyward_core::vault::ChecklistItem`. */
+/** Mirrors `keyward_core::model::ChecklistItem`. */
 export type ChecklistItem =
   | 'key_storage_docs'
   | 'reputation'
@@ -26,7 +26,7 @@ export interface ChecklistEntry {
   checked_at: number | null;
 }
 
-/** Mirrors `keyward_core::vault::LinkedService` (no secret in it). */
+/** Mirrors `keyward_core::model::LinkedService` (no secret in it). */
 export interface LinkedService {
   name: string;
   kind: ServiceKind;

@@ -5,7 +5,8 @@
 
 use keyward_core::audit::{Action, store::AuditFilter};
 use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{Actor, ApiSecret, Exchange, NewKey, Session, Vault};
+use keyward_core::model::{ApiSecret, Exchange, NewKey};
+use keyward_core::vault::{Actor, Session, Vault};
 use rusqlite::Connection;
 
 use crate::vault::support::{TempVault, binance, grant, password};

@@ -12,9 +12,8 @@ use std::path::Path;
 use keyward_core::audit::{Action, store::AuditFilter};
 use keyward_core::files::Overwrite;
 use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{
-    Actor, BackupPassphrase, KdfParams, Session, ValidationError, Vault, VaultError,
-};
+use keyward_core::model::ValidationError;
+use keyward_core::vault::{Actor, BackupPassphrase, KdfParams, Session, Vault, VaultError};
 use rusqlite::Connection;
 
 use crate::vault::support::{TempVault, binance, grant, password};

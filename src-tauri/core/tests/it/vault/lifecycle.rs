@@ -1,8 +1,6 @@
 use keyward_core::KindedError;
-use keyward_core::vault::{
-    Actor, Environment, KdfParams, KeyEdit, KeyStatus, MasterPassword, Scope, Settings,
-    ValidationError, Vault, VaultError,
-};
+use keyward_core::model::{Environment, KeyEdit, KeyStatus, Scope, ValidationError};
+use keyward_core::vault::{Actor, KdfParams, MasterPassword, Settings, Vault, VaultError};
 
 use crate::vault::support::{TempVault, binance, grant, okx, password};
 use keyward_core::mfa::GatedAction;

@@ -4,9 +4,11 @@ use keyward_core::ErrorKind;
 use keyward_core::KindedError;
 use keyward_core::audit::{Action, store::AuditFilter};
 use keyward_core::mfa::GatedAction;
+use keyward_core::model::{
+    ChecklistItem, KeyEdit, LinkedService, NewService, ServiceKind, ServiceUpdate, ValidationError,
+};
 use keyward_core::vault::{
-    Actor, BackupPassphrase, ChecklistItem, ConflictPolicy, KeyEdit, LinkedService, ManualClock,
-    NewService, ServiceKind, ServiceUpdate, ValidationError, VaultError, VaultOptions,
+    Actor, BackupPassphrase, ConflictPolicy, ManualClock, VaultError, VaultOptions,
 };
 
 use crate::vault::support::{TempVault, binance, grant};

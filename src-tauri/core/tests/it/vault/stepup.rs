@@ -115,8 +115,8 @@ fn attempt(e: &mut Enrolled, action: GatedAction, proof: Option<Proof>) -> Resul
             s.edit_key(
                 Actor::Cli,
                 "okx",
-                keyward_core::vault::KeyEdit {
-                    environment: Some(keyward_core::vault::Environment::Custom(
+                keyward_core::model::KeyEdit {
+                    environment: Some(keyward_core::model::Environment::Custom(
                         "http://127.0.0.1:9".into(),
                     )),
                     ..Default::default()

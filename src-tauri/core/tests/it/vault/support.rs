@@ -1,10 +1,8 @@
 use std::path::PathBuf;
 
 use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
-use keyward_core::vault::{
-    Actor, ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Passphrase, Session, Vault,
-    VaultOptions,
-};
+use keyward_core::model::{ApiSecret, Exchange, NewKey, Passphrase};
+use keyward_core::vault::{Actor, KdfParams, MasterPassword, Session, Vault, VaultOptions};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const BINANCE_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";

@@ -6,10 +6,8 @@
 use keyward_core::KindedError;
 use keyward_core::audit::{Action as AuditAction, store::AuditFilter};
 use keyward_core::mfa::{GatedAction, MfaError, Proof};
-use keyward_core::vault::{
-    Actor, BackupPassphrase, ConflictPolicy, Environment, KeyEdit, KeyStatus, KeyType, Session,
-    Vault, VaultError,
-};
+use keyward_core::model::{Environment, KeyEdit, KeyStatus, KeyType};
+use keyward_core::vault::{Actor, BackupPassphrase, ConflictPolicy, Session, Vault, VaultError};
 use rusqlite::Connection;
 
 use crate::vault::stepup::Enrolled;
@@ -102,7 +100,7 @@ fn base_url_edit_without_step_up_is_refused() {
     // Metadata stays ungated.
     let notes = KeyEdit {
         notes: Some("grid bot".into()),
-        scopes: Some(vec![keyward_core::vault::Scope::Read]),
+        scopes: Some(vec![keyward_core::model::Scope::Read]),
         ip_whitelist: Some(vec!["203.0.113.7".into()]),
         ..KeyEdit::default()
     };
@@ -156,7 +154,7 @@ fn credential_edit_with_mfa_needs_a_code_not_the_password() {
 
 #[test]
 fn an_official_host_is_not_custom() {
-    use keyward_core::vault::{Exchange, custom_host};
+    use keyward_core::model::{Exchange, custom_host};
     let env = |u: &str| Environment::Custom(u.into());
     assert_eq!(
         custom_host(Exchange::Okx, &env("https://eea.okx.com")),
