@@ -32,10 +32,11 @@ use zeroize::Zeroize;
 
 use super::error::VaultError;
 use super::rotation::SessionAccess;
-use super::session::{Action, Actor, META_RECORD, Sealer, Session};
+use super::session::{Actor, META_RECORD, Sealer, Session};
 use crate::alerts::reminders::{self, KeyFindings, Reminder};
 use crate::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, WebhookUrl, resolve_kind};
 use crate::alerts::{AlertEvent, AlertKey, AlertSeverity, EventKind, short_key_id};
+use crate::audit::{self, Details, Event};
 use crate::exchange::{Finding, Severity};
 use crate::health::{self, RuleId};
 use crate::mfa::{GatedAction, StepUpGrant};
@@ -576,6 +577,13 @@ pub struct ReminderPass {
     pub queued: usize,
 }
 
+/// The audit event of a change of the alert configuration (never the
+/// webhook URL: `detail` is the kind and host, or the options).
+fn settings_changed(change: &'static str, detail: &str) -> Event {
+    Event::new(audit::Action::AlertSettingsChanged)
+        .with_details(Details::new().with("change", change).with("detail", detail))
+}
+
 impl Session {
     /// Runs `f` without it counting as user activity: the idle auto-lock
     /// deadline stays where it was. For background work (reminders, the
@@ -650,10 +658,7 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::AlertSettingsChange {
-                change: "webhook_set",
-                detail: format!("{} {host}", kind.as_str()),
-            },
+            |_| settings_changed("webhook_set", &format!("{} {host}", kind.as_str())),
             |tx, sealer| {
                 let mut config = read_config(tx, sealer)?;
                 config.webhook = Some(StoredWebhook {
@@ -677,10 +682,7 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::AlertSettingsChange {
-                change: "webhook_removed",
-                detail: String::new(),
-            },
+            |_| settings_changed("webhook_removed", ""),
             |tx, sealer| {
                 let mut config = read_config(tx, sealer)?;
                 if config.webhook.is_none() {
@@ -711,15 +713,17 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::AlertSettingsChange {
-                change: "options",
-                detail: format!(
-                    "background_audit={} incident_opened={} critical_finding={} rotation_overdue={}",
-                    schedule.as_str(),
-                    events.incident_opened,
-                    events.critical_finding,
-                    events.rotation_overdue
-                ),
+            |_| {
+                settings_changed(
+                    "options",
+                    &format!(
+                        "background_audit={} incident_opened={} critical_finding={} rotation_overdue={}",
+                        schedule.as_str(),
+                        events.incident_opened,
+                        events.critical_finding,
+                        events.rotation_overdue
+                    ),
+                )
             },
             |tx, sealer| {
                 let mut config = read_config(tx, sealer)?;
@@ -794,10 +798,13 @@ impl Session {
             actor,
             None,
             |queued: &usize| {
-                vec![Action::AlertReminders {
-                    labels: labels.clone(),
-                    queued: *queued,
-                }]
+                vec![
+                    Event::new(audit::Action::AlertReminded).with_details(
+                        Details::new()
+                            .with("labels", serde_json::json!(labels))
+                            .with("queued", *queued),
+                    ),
+                ]
             },
             |tx, sealer| {
                 for r in &due {
@@ -961,17 +968,27 @@ impl Session {
                 Ok(()) => false,
                 Err(e) => !e.is_transient() || attempt >= MAX_DELIVERY_ATTEMPTS,
             };
-            actions.push(Action::AlertDelivery {
-                event: q.event.kind.as_str(),
-                label: q.event.label().map(str::to_owned),
-                error: r.as_ref().err().map(|e| e.code()),
-                status: match r {
-                    Err(WebhookError::Status { status }) => Some(*status),
-                    _ => None,
-                },
-                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
-                dropped: dropped && q.seq.is_some(),
-            });
+            let error = r.as_ref().err().map(|e| e.code());
+            let mut details = Details::new()
+                .with("event", q.event.kind.as_str())
+                .with("attempt", u32::try_from(attempt).unwrap_or(u32::MAX));
+            if let Some(label) = q.event.label() {
+                details = details.with("label", label);
+            }
+            if let Some(error) = error {
+                details = details
+                    .with("error", error)
+                    .with("dropped", dropped && q.seq.is_some());
+            }
+            if let Err(WebhookError::Status { status }) = r {
+                details = details.with("status", *status);
+            }
+            let action = if error.is_some() {
+                audit::Action::AlertFailed
+            } else {
+                audit::Action::AlertDelivered
+            };
+            actions.push(Event::new(action).with_details(details));
         }
         self.quietly(|s| {
             s.write_events(

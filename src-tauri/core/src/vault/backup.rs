@@ -32,7 +32,8 @@ use super::error::VaultError;
 use super::kdf::{KdfParams, SALT_LEN, new_salt};
 use super::seal;
 use super::secret::BackupPassphrase;
-use super::session::{Action, Actor, Session, insert_key};
+use super::session::{Actor, Session, insert_key};
+use crate::audit::{self, Details, Event};
 use crate::files::{self, Overwrite};
 use crate::mfa::{GatedAction, StepUpGrant};
 use crate::model::service;
@@ -243,7 +244,7 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::BackupExport { keys: count },
+            |_| Event::new(audit::Action::Export).with_details(Details::new().with("keys", count)),
             |_, _| Ok(()),
         )?;
         Ok(count)
@@ -299,11 +300,14 @@ impl Session {
             actor,
             proof,
             |r: &ImportReport| {
-                vec![Action::BackupImport {
-                    added: r.added.len(),
-                    replaced: r.replaced.len(),
-                    replaced_labels: r.replaced.clone(),
-                }]
+                vec![
+                    Event::new(audit::Action::Import).with_details(
+                        Details::new()
+                            .with("added", r.added.len())
+                            .with("replaced", r.replaced.len())
+                            .with("replaced_labels", r.replaced.clone()),
+                    ),
+                ]
             },
             |tx, sealer| {
                 let mut report = ImportReport::default();

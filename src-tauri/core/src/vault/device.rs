@@ -14,7 +14,8 @@ use zeroize::Zeroize;
 use super::error::VaultError;
 use super::seal;
 use super::secret::{DeviceKey, VaultKey};
-use super::session::{Action, Actor, META_RECORD, Session, Vault};
+use super::session::{Actor, META_RECORD, Session, Vault};
+use crate::audit::{self, Event};
 use crate::mfa::{GatedAction, StepUpGrant};
 
 const SERVICE: &str = "keyward";
@@ -151,7 +152,7 @@ impl Session {
         let stored = self.write_gated(
             actor,
             grant.method(),
-            |_| Action::DeviceUnlockEnable,
+            |_| Event::new(audit::Action::KeyringUnlockEnabled),
             |tx, _| {
                 tx.execute(
                     "UPDATE vault_meta SET device_wrap = ?1, device_account = ?2 WHERE id = 1",
@@ -190,7 +191,7 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::DeviceUnlockDisable,
+            |_| Event::new(audit::Action::KeyringUnlockRemoved),
             |tx, _| {
                 tx.execute(
                     "UPDATE vault_meta SET device_wrap = NULL, device_account = NULL WHERE id = 1",

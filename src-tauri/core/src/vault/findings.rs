@@ -14,7 +14,8 @@
 
 use super::error::VaultError;
 use super::journal;
-use super::session::{Action, Actor, Session};
+use super::session::{Actor, Session};
+use crate::audit::{self, Details, Event};
 use crate::mfa::{GatedAction, StepUpGrant};
 
 impl Session {
@@ -31,8 +32,9 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |findings: &usize| Action::AuditAcknowledge {
-                findings: *findings,
+            |findings: &usize| {
+                Event::new(audit::Action::AuditFindingsAcknowledged)
+                    .with_details(Details::new().with("findings", *findings))
             },
             |tx, _| journal::unacknowledged_findings(tx),
         )

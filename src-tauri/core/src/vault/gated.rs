@@ -26,8 +26,8 @@ use rusqlite::{Transaction, params};
 
 use super::error::VaultError;
 use super::journal::{self, AuditReport};
-use super::session::{Action, Actor, META_RECORD, Markers, Sealer, Session};
-use crate::audit::{Entry, store::AuditFilter};
+use super::session::{Actor, META_RECORD, Markers, Sealer, Session};
+use crate::audit::{self, Details, Entry, Event, store::AuditFilter};
 use crate::mfa::store::MfaRecord;
 use crate::mfa::{
     Enrolment, GatedAction, MfaError, MfaKeys, MfaState, MfaSummary, OneTimeCode, Proof,
@@ -79,35 +79,47 @@ fn load_record(
 /// what to audit.
 struct GateOutcome {
     result: Result<StepUpGrant, MfaError>,
-    actions: Vec<Action>,
+    actions: Vec<Event>,
 }
 
 fn audit_outcome(
     action: GatedAction,
     result: &Result<StepUpGrant, MfaError>,
     codes_left: usize,
-) -> Vec<Action> {
+) -> Vec<Event> {
     match result {
         Ok(grant) if grant.method() == ProofMethod::RecoveryCode => {
-            vec![Action::RecoveryCodeUsed {
-                gated: action.as_str(),
-                left: codes_left,
-            }]
+            vec![
+                Event::new(audit::Action::MfaRecoveryCodeUsed).with_details(
+                    Details::new()
+                        .with("action", action.as_str())
+                        .with("codes_left", codes_left),
+                ),
+            ]
         }
         // The gated operation records itself, with the proof method.
         Ok(_) => Vec::new(),
-        Err(MfaError::Throttled { until }) => vec![Action::StepUpThrottled {
-            gated: action.as_str(),
-            until: until
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        }],
-        Err(e) => vec![Action::StepUpFailed {
-            gated: action.as_str(),
-            reason: e.reason(),
-        }],
+        Err(MfaError::Throttled { until }) => vec![
+            Event::new(audit::Action::StepUpThrottled).with_details(
+                Details::new().with("action", action.as_str()).with(
+                    "until",
+                    until
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                ),
+            ),
+        ],
+        Err(e) => vec![step_up_failed(action.as_str(), e.reason())],
     }
+}
+
+/// The audit event of a refused step-up (or MFA confirmation, or password
+/// re-check): `gated` is the gated action's wire name (or `mfa_confirm`,
+/// `master_password`), `reason` as [`MfaError::reason`] (never the code).
+pub(super) fn step_up_failed(gated: &'static str, reason: &'static str) -> Event {
+    Event::new(audit::Action::StepUpFailed)
+        .with_details(Details::new().with("action", gated).with("reason", reason))
 }
 
 impl Session {
@@ -255,7 +267,10 @@ impl Session {
         self.write_gated(
             actor,
             proof,
-            |_| Action::MfaEnrol { reenrolment },
+            |_| {
+                Event::new(audit::Action::MfaEnrolled)
+                    .with_details(Details::new().with("reenrolment", reenrolment))
+            },
             |tx, sealer| {
                 let mfa_key = sealer.mfa_key();
                 let mut record = load_record(tx, sealer, markers)?;
@@ -283,11 +298,8 @@ impl Session {
             actor,
             None,
             |r: &Result<(), MfaError>| match r {
-                Ok(()) => vec![Action::MfaConfirm],
-                Err(e) => vec![Action::StepUpFailed {
-                    gated: "mfa_confirm",
-                    reason: e.reason(),
-                }],
+                Ok(()) => vec![Event::new(audit::Action::MfaConfirmed)],
+                Err(e) => vec![step_up_failed("mfa_confirm", e.reason())],
             },
             |tx, sealer| {
                 let mfa_key = sealer.mfa_key();
@@ -322,7 +334,7 @@ impl Session {
             None,
             |had: &bool| {
                 if *had {
-                    vec![Action::MfaCancel]
+                    vec![Event::new(audit::Action::MfaEnrolmentCancelled)]
                 } else {
                     Vec::new()
                 }
@@ -349,7 +361,7 @@ impl Session {
         self.write_gated(
             actor,
             proof,
-            |_| Action::MfaDisable,
+            |_| Event::new(audit::Action::MfaDisabled),
             |tx, sealer| {
                 let mfa_key = sealer.mfa_key();
                 let mut record = load_record(tx, sealer, markers)?;
@@ -380,7 +392,7 @@ impl Session {
         self.write_gated(
             actor,
             proof,
-            |_| Action::RecoveryCodesRegenerate,
+            |_| Event::new(audit::Action::MfaRecoveryCodesRegenerated),
             |tx, sealer| {
                 let mfa_key = sealer.mfa_key();
                 let mut record = load_record(tx, sealer, markers)?;
@@ -416,11 +428,12 @@ impl Session {
             actor,
             grant.method(),
             |_| {
-                if copy {
-                    Action::SecretCopy { key_id, label }
+                let action = if copy {
+                    audit::Action::SecretCopied
                 } else {
-                    Action::SecretReveal { key_id, label }
-                }
+                    audit::Action::SecretRevealed
+                };
+                Event::new(action).with_key(key_id, label)
             },
             |_, _| Ok(()),
         )?;
@@ -444,7 +457,7 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::KeyDelete { key_id, label },
+            |_| Event::new(audit::Action::KeyDeleted).with_key(key_id, label),
             |tx, _| {
                 tx.execute("DELETE FROM keys WHERE id = ?1", params![&id[..]])?;
                 Ok(())
@@ -487,11 +500,11 @@ impl Session {
             actor,
             proof,
             |_| {
-                vec![Action::RunGrant {
-                    key_id,
-                    label,
-                    allowed,
-                }]
+                vec![
+                    Event::new(audit::Action::RunGrantChanged)
+                        .with_key(key_id, label)
+                        .with_details(Details::new().with("allowed", allowed)),
+                ]
             },
             |tx, sealer| {
                 super::rowmac::update(tx, sealer, &id, || {
@@ -520,7 +533,11 @@ impl Session {
         let (secret, passphrase) = self.open_secrets(label)?;
         let key_id = detail.summary.id.clone();
         let label = label.to_owned();
-        self.write(actor, |_| Action::RunUse { key_id, label }, |_, _| Ok(()))?;
+        self.write(
+            actor,
+            |_| Event::new(audit::Action::RunAllowed).with_key(key_id, label),
+            |_, _| Ok(()),
+        )?;
         Ok(Revealed { secret, passphrase })
     }
 

@@ -19,7 +19,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::VaultError;
 use super::rotation::SessionAccess;
-use super::session::{Action, Actor, Session};
+use super::session::{Actor, Session};
+use crate::audit::{self, Details, Event};
 use crate::exchange::{Activity, ExchangeClient, RevocationCheck, Timestamp};
 use crate::incident::{
     ActivitySnapshot, AffectedKey, AutoAction, IncidentError, IncidentSummary, IncidentView,
@@ -233,11 +234,7 @@ impl Session {
         };
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&id),
-                event: "opened",
-                step: None,
-            },
+            |_| incident_event(uuid_string(&id), "opened", None),
             |tx, sealer| {
                 tx.execute(
                     "INSERT INTO incidents (id, situation, playbook_version, state, opened_at,
@@ -485,11 +482,7 @@ impl Session {
         let iid = *id;
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&iid),
-                event,
-                step: Some(sid.clone()),
-            },
+            |_| incident_event(uuid_string(&iid), event, Some(sid.clone())),
             |tx, _| {
                 tx.execute(sql, params![&iid[..], step, now, value])?;
                 add_event(tx, &iid, now, event, Some(step), &text, None)?;
@@ -580,11 +573,7 @@ impl Session {
         let now = self.now_secs();
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&iid),
-                event: "note",
-                step: None,
-            },
+            |_| incident_event(uuid_string(&iid), "note", None),
             |tx, _| {
                 add_event(tx, &iid, now, "note", None, &text, attachment.as_deref())?;
                 Ok(())
@@ -617,11 +606,7 @@ impl Session {
         let now = self.now_secs();
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&iid),
-                event: "closed",
-                step: None,
-            },
+            |_| incident_event(uuid_string(&iid), "closed", None),
             |tx, _| {
                 tx.execute(
                     "UPDATE incidents SET state = 'closed', closed_at = ?2 WHERE id = ?1",
@@ -699,11 +684,7 @@ impl Session {
         let state = rec.state.as_str();
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&iid),
-                event,
-                step: Some(step.clone()),
-            },
+            |_| incident_event(uuid_string(&iid), event, Some(step.clone())),
             |tx, _| {
                 tx.execute(
                     "UPDATE incident_steps SET state = ?3, updated_at = ?4, results = ?5,
@@ -1086,6 +1067,26 @@ fn revocation_proven(s: &mut Session, key_id: &str) -> Result<Option<i64>, Vault
         .last()
         .filter(|e| revoked && e.action == AuditAction::KeyRevoked)
         .map(|e| e.time_ms))
+}
+
+/// The audit event of an incident's progress. The log has four incident
+/// actions; progress that is neither done, skipped, opened nor closed
+/// (`step_failed`, `step_pending`, `note`) is recorded as step progress and
+/// named by `event`.
+fn incident_event(incident_id: String, event: &'static str, step: Option<String>) -> Event {
+    let action = match event {
+        "opened" => audit::Action::IncidentOpened,
+        "step_skipped" => audit::Action::IncidentStepSkipped,
+        "closed" => audit::Action::IncidentClosed,
+        _ => audit::Action::IncidentStepDone,
+    };
+    let mut details = Details::new()
+        .with("incident", incident_id)
+        .with("event", event);
+    if let Some(step) = step {
+        details = details.with("step", step);
+    }
+    Event::new(action).with_details(details)
 }
 
 fn empty_activity(key: &AffectedKey) -> Activity {

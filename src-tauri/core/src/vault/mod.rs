@@ -90,8 +90,9 @@
 //! Session::verify_audit() -> Result<AuditReport>     // not ok while a finding is unacknowledged
 //! Session::acknowledge_audit_findings(Actor, grant /*SecuritySettings*/) -> Result<usize>
 //! ```
-//! Every write appends its audit entry in the same transaction
-//! (`journal`) and re-seals the state seal (`state_seal`: rollback of the
+//! Every write names its audit entry as a [`crate::audit::Event`] (the
+//! audit module's closed vocabulary; the vault has none of its own),
+//! appends it in the same transaction (`journal`) and re-seals the state seal (`state_seal`: rollback of the
 //! MFA record, recovery codes, settings, audit head or outbox is noticed);
 //! step-up runs in its own committed transaction so failure counters
 //! survive a refused action.
@@ -154,9 +155,7 @@ pub use rotation::{
     rotation_revoke_old, rotation_revoke_old_waiting, rotation_verify,
 };
 pub use secret::{BackupPassphrase, MasterPassword, VaultKey};
-pub use session::{
-    Action, Actor, DamagedRecord, IntegrityReport, Session, Vault, VaultInfo, VaultOptions,
-};
+pub use session::{Actor, DamagedRecord, IntegrityReport, Session, Vault, VaultInfo, VaultOptions};
 pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
 
 /// What a front end may know about a vault before unlocking it.

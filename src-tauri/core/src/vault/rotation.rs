@@ -35,8 +35,9 @@ use zeroize::Zeroizing;
 
 use super::checks::AccessError;
 use super::error::VaultError;
-use super::session::{Action, Actor, Sealer, Session};
+use super::session::{Actor, Sealer, Session};
 use crate::KindedError;
+use crate::audit::{self, Details, Event};
 use crate::exchange::{
     self, Credentials, ExchangeClient, ExchangeError, Revocation, RevocationCheck,
 };
@@ -201,6 +202,13 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Row, VaultError>> 
             stamps,
         })
     })())
+}
+
+/// The audit event of a rotation's move (or refused step).
+fn rotation_event(key_id: String, label: String, rotation_id: &str, event: RotationEvent) -> Event {
+    Event::new(event.audit_action())
+        .with_key(key_id, label)
+        .with_details(event.details(rotation_id))
 }
 
 fn join_scopes(scopes: &[Scope]) -> String {
@@ -737,12 +745,12 @@ impl Session {
             return Err(Self::wrong_state(label, row.state, event.name()));
         }
         let now = self.now_secs();
-        let action = Action::Rotation {
-            key_id: uuid_string(&row.key_id),
-            label: label.to_owned(),
-            rotation_id: uuid_string(&row.id),
+        let action = rotation_event(
+            uuid_string(&row.key_id),
+            label.to_owned(),
+            &uuid_string(&row.id),
             event,
-        };
+        );
         let (id, revision, from) = (row.id, row.revision, row.state);
         let applied = self.write_events(
             actor,
@@ -822,12 +830,12 @@ impl Session {
         let now = self.now_secs();
         let prior = summary.status;
         let scopes = join_scopes(&summary.scopes);
-        let action = Action::Rotation {
-            key_id: uuid_string(&key_id),
-            label: label.to_owned(),
-            rotation_id: uuid_string(&id),
-            event: RotationEvent::Planned,
-        };
+        let action = rotation_event(
+            uuid_string(&key_id),
+            label.to_owned(),
+            &uuid_string(&id),
+            RotationEvent::Planned,
+        );
         let inserted = self.write_events(
             actor,
             None,
@@ -1541,18 +1549,18 @@ impl Session {
                         return Err(RotationError::Stale { label });
                     }
                     let kid = *key_id;
-                    let mut actions = vec![Action::KeyRevoke {
-                        key_id: uuid_string(key_id),
-                        label: label.clone(),
-                        method: method.as_str(),
-                    }];
+                    let mut actions = vec![
+                        Event::new(audit::Action::KeyRevoked)
+                            .with_key(uuid_string(key_id), label.clone())
+                            .with_details(Details::new().with("method", method.as_str())),
+                    ];
                     if let Some(r) = &open {
-                        actions.push(Action::Rotation {
-                            key_id: uuid_string(key_id),
-                            label: label.clone(),
-                            rotation_id: uuid_string(&r.id),
-                            event: RotationEvent::Cancelled,
-                        });
+                        actions.push(rotation_event(
+                            uuid_string(key_id),
+                            label.clone(),
+                            &uuid_string(&r.id),
+                            RotationEvent::Cancelled,
+                        ));
                     }
                     let open_id = open.map(|r| r.id);
                     let now = self.now_secs();

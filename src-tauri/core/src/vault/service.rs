@@ -9,7 +9,8 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::error::VaultError;
-use super::session::{Action, Actor, Session};
+use super::session::{Actor, Session};
+use crate::audit::{self, Details, Event};
 use crate::model::ValidationError;
 use crate::model::service::{
     ChecklistItem, LinkedService, MAX_SERVICES_PER_KEY, NewService, ServiceUpdate, VendorChecklist,
@@ -200,14 +201,22 @@ impl Session {
             actor,
             None,
             |(key_id, _, change): &(String, Vec<LinkedService>, Option<Change>)| match change {
-                Some(c) => vec![Action::ServiceChange {
-                    key_id: key_id.clone(),
-                    label: key_label.clone(),
-                    service: c.service.clone(),
-                    change: c.change,
-                    fields: c.fields.clone(),
-                    item: c.item.map(ChecklistItem::as_str),
-                }],
+                Some(c) => {
+                    let mut details = Details::new()
+                        .with("service", c.service.as_str())
+                        .with("change", c.change);
+                    if !c.fields.is_empty() {
+                        details = details.with("fields", serde_json::json!(c.fields));
+                    }
+                    if let Some(item) = c.item {
+                        details = details.with("item", item.as_str());
+                    }
+                    vec![
+                        Event::new(audit::Action::ServiceChanged)
+                            .with_key(key_id.clone(), key_label.clone())
+                            .with_details(details),
+                    ]
+                }
                 None => Vec::new(),
             },
             |tx, sealer| {
