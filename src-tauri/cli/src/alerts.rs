@@ -287,7 +287,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &AlertsCommand) -> Result<ExitCo
             }
         }
         AlertsCommand::Remind { json: as_json } => {
-            let pass = session.alerts_reminder_pass(Actor::Cli, now_secs())?;
+            let pass = keyward_core::alerts::reminder_pass(&mut session, Actor::Cli, now_secs())?;
             if *as_json {
                 json(&pass);
             } else {

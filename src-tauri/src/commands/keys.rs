@@ -6,13 +6,14 @@
 
 use keyward_core::ErrorKind;
 use keyward_core::exchange::Narrowing;
+use keyward_core::health::HealthReport;
 use keyward_core::mfa::GatedAction;
 use keyward_core::model::{
     ApiSecret, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey,
     Passphrase, Scope, ValidationError, keep_by_name,
 };
 use keyward_core::vault::{
-    Actor, CheckSelection, HealthReport, KeyVerification, VaultError, narrow_key, verify_keys,
+    Actor, CheckSelection, KeyVerification, VaultError, narrow_key, verify_keys,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -344,7 +345,7 @@ pub fn health_report(state: State<'_, AppState>) -> IpcResult<HealthReport> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    state.with_session(|s| s.health_report(now, &leaks))
+    state.with_session(|s| keyward_core::health::report_for(s, now, &leaks))
 }
 
 /// What to narrow at the exchange. `drop` holds permission names exactly as

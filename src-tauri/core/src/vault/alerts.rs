@@ -38,9 +38,8 @@ use crate::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, WebhookUr
 use crate::alerts::{AlertEvent, AlertKey, AlertSeverity, EventKind, short_key_id};
 use crate::audit::{self, Details, Event};
 use crate::exchange::{Finding, Severity};
-use crate::health::{self, RuleId};
 use crate::mfa::{GatedAction, StepUpGrant};
-use crate::model::{Exchange, KeyStatus};
+use crate::model::Exchange;
 
 /// Schema of the alert tables (vault migration 6 → 7).
 pub(crate) const SCHEMA: &str = "CREATE TABLE alert_config (
@@ -735,56 +734,23 @@ impl Session {
         self.alert_settings()
     }
 
-    /// The reminder pass at `now` (unix seconds): decides which local
-    /// reminders are due (rotation due soon or overdue, last check failed;
-    /// each key at most once per [`reminders::INTERVAL_SECS`]) and queues
-    /// `rotation_overdue` webhook events (same rule, its own state). Marks
-    /// what it decided in one audited transaction; writes nothing when
-    /// nothing is due. Does not count as activity.
-    pub fn alerts_reminder_pass(
+    /// The write half of the reminder pass ([`crate::alerts::reminder_pass`]
+    /// gathers `keys`, each key's health findings, and `overdue`, the keys
+    /// whose rotation is overdue with the finding's sentence): decides which
+    /// local reminders are due (each key at most once per
+    /// [`reminders::INTERVAL_SECS`]) and queues `rotation_overdue` webhook
+    /// events (same rule, its own state). Marks what it decided in one
+    /// audited transaction; writes nothing when nothing is due. Call it
+    /// inside [`Session::quietly`].
+    pub(crate) fn alerts_record_reminders(
         &mut self,
         actor: Actor,
         now: i64,
+        keys: &[KeyFindings],
+        overdue: Vec<(String, AlertKey, String)>,
     ) -> Result<ReminderPass, VaultError> {
-        self.quietly(|s| s.reminder_pass_inner(actor, now))
-    }
-
-    fn reminder_pass_inner(&mut self, actor: Actor, now: i64) -> Result<ReminderPass, VaultError> {
-        let summaries = self.list_keys()?;
-        let mut keys = Vec::new();
-        let mut overdue = Vec::new();
-        for summary in summaries {
-            if summary.status == KeyStatus::Revoked {
-                continue;
-            }
-            let detail = self.key_detail(&summary.label)?;
-            let checkable = summary.exchange.has_adapter();
-            let facts = health::KeyFacts::from_detail(&detail, checkable);
-            let findings = health::evaluate(&facts, now);
-            if findings.iter().any(|f| f.rule == RuleId::RotationOverdue) {
-                overdue.push((
-                    summary.id.clone(),
-                    AlertKey {
-                        label: summary.label.clone(),
-                        exchange: summary.exchange,
-                        key_id: short_key_id(&detail.api_key_id),
-                    },
-                    findings
-                        .iter()
-                        .find(|f| f.rule == RuleId::RotationOverdue)
-                        .map(|f| f.why.clone())
-                        .unwrap_or_default(),
-                ));
-            }
-            keys.push(KeyFindings {
-                record_id: summary.id,
-                label: summary.label,
-                exchange: summary.exchange,
-                findings,
-            });
-        }
         let last = last_map(&self.conn, CHANNEL_REMINDER, "any")?;
-        let due = reminders::due(&keys, &last, now);
+        let due = reminders::due(keys, &last, now);
         let last_hook = last_map(&self.conn, CHANNEL_WEBHOOK, "rotation_overdue")?;
         let hook_due: Vec<_> = overdue
             .into_iter()

@@ -73,15 +73,12 @@
 //! Session::rotation_finish / rotation_cancel / rotation_fail / rotation_mark_service
 //! revoke_key(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
 //! revoke_exchange(access, &client, Actor, grant /*Revoke*/, Exchange, confirm_manual) -> Result<Vec<RevokeOutcome>>
-//! // health (see `crate::health`): stored metadata only, no network
-//! Session::health_report(now, &[scan::Finding]) -> Result<HealthReport>
-//! Session::health_facts(&[scan::Finding]) -> Result<Vec<KeyFacts>>
 //! // alerts (see `alerts` and `crate::alerts`): webhook URL sealed, never returned
 //! Session::alert_settings() -> Result<AlertSettings>                  // kind, host, masked form
 //! Session::set_webhook(Actor, grant /*SecuritySettings*/, &WebhookUrl, Option<WebhookKind>, Option<EventSwitches>)
 //! Session::remove_webhook(Actor, grant /*SecuritySettings*/)
 //! Session::set_alert_options(Actor, grant /*SecuritySettings*/, AuditSchedule, EventSwitches)
-//! Session::alerts_reminder_pass(Actor, now) -> Result<ReminderPass>   // not activity
+//! crate::alerts::reminder_pass(&mut Session, Actor, now) -> Result<ReminderPass>   // not activity
 //! Session::quietly(|s| ...)                                           // background work, not activity
 //! deliver_alerts(access, &WebhookSender, Actor, now) -> Result<DeliveryReport>   // 3 phases
 //! send_test_alert(access, &WebhookSender, Actor) / background_audit(&Mutex<Option<Session>>, &client, now)
@@ -108,7 +105,6 @@ mod device;
 mod error;
 mod findings;
 mod gated;
-mod health;
 mod incident;
 mod journal;
 mod kdf;
@@ -129,7 +125,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use crate::health::HealthReport;
 pub use alerts::{
     AlertSettings, AuditSchedule, BackgroundAuditRun, DeliveryReport, EventSwitches,
     MAX_DELIVERY_ATTEMPTS, PendingDelivery, QueuedEvent, Quiet, ReminderPass, WebhookInfo,

@@ -467,7 +467,7 @@ fn reminders_and_overdue_alerts_come_once_a_day_per_key() {
     // Rotation every day: overdue after two.
     f.advance(Duration::from_secs(2 * 86_400));
     let now = f.now();
-    let pass = f.session.alerts_reminder_pass(Actor::Cli, now).unwrap();
+    let pass = keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert_eq!(pass.reminders.len(), 1);
     let r = &pass.reminders[0];
     assert_eq!(r.label, "grid-bot");
@@ -477,12 +477,14 @@ fn reminders_and_overdue_alerts_come_once_a_day_per_key() {
     assert_eq!(pass.queued, 1);
     // An hour later: nothing.
     f.advance(Duration::from_secs(3600));
-    let pass = f.session.alerts_reminder_pass(Actor::Cli, f.now()).unwrap();
+    let now = f.now();
+    let pass = keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert!(pass.reminders.is_empty());
     assert_eq!(pass.queued, 0);
     // A day after the first: again, once.
     f.advance(Duration::from_secs(86_400 - 3600));
-    let pass = f.session.alerts_reminder_pass(Actor::Cli, f.now()).unwrap();
+    let now = f.now();
+    let pass = keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert_eq!(pass.reminders.len(), 1);
     assert_eq!(pass.queued, 1);
     let (sender, _) = recording_sender();
@@ -496,12 +498,14 @@ fn reminders_and_overdue_alerts_come_once_a_day_per_key() {
     assert!(requests[0].body.contains("rotation overdue"));
     // The state survives a new session.
     f.advance(Duration::from_secs(60));
-    let pass = f.session.alerts_reminder_pass(Actor::Cli, f.now()).unwrap();
+    let now = f.now();
+    let pass = keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert!(pass.reminders.is_empty());
     // Background passes do not count as activity: the idle deadline stays.
     let deadline = f.session.idle_deadline();
     f.clock.advance(Duration::from_secs(30));
-    f.session.alerts_reminder_pass(Actor::Cli, f.now()).unwrap();
+    let now = f.now();
+    keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert_eq!(f.session.idle_deadline(), deadline);
 }
 

@@ -667,8 +667,7 @@ fn health_rules(f: &mut Fixture, label: &str) -> Vec<RuleId> {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    f.session
-        .health_report(now, &[])
+    keyward_core::health::report_for(&mut f.session, now, &[])
         .unwrap()
         .findings
         .into_iter()

@@ -345,7 +345,7 @@ fn edit_by_names_keeps_records_and_health_counts_services() {
     );
     assert_eq!(d.linked_services[1], LinkedService::named("tax script"));
 
-    let report = s.health_report(T0, &[]).unwrap();
+    let report = keyward_core::health::report_for(&mut s, T0, &[]).unwrap();
     let rules: Vec<String> = report
         .findings
         .iter()
