@@ -60,10 +60,7 @@ pub fn mfa_enroll(
     proof: Option<ProofInput>,
 ) -> IpcResult<EnrolmentDto> {
     let enrolment = state.with_unlocked(|s| {
-        let enrolled = s
-            .mfa_status()
-            .map_err(|e| IpcError::from_core(&e))?
-            .enrolled;
+        let enrolled = s.mfa_status()?.enrolled;
         let action = if enrolled {
             GatedAction::ReenrolMfa
         } else {
@@ -75,7 +72,7 @@ pub fn mfa_enroll(
         } else {
             s.mfa_enrol(Actor::Gui, g)
         };
-        result.map_err(|e| IpcError::from_core(&e))
+        Ok(result?)
     })?;
     let uri = enrolment.otpauth_uri().expose_secret().to_string();
     let qr_svg = QrCode::new(uri.as_bytes())
@@ -110,8 +107,7 @@ pub fn mfa_confirm(state: State<'_, AppState>, code: String) -> IpcResult<()> {
 pub fn mfa_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::DisableMfa, proof)?;
-        s.mfa_disable(Actor::Gui, g)
-            .map_err(|e| IpcError::from_core(&e))
+        Ok(s.mfa_disable(Actor::Gui, g)?)
     })?;
     state.step_up_window().close();
     Ok(())
