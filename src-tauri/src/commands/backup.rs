@@ -37,6 +37,7 @@ pub fn backup_dir(state: State<'_, AppState>) -> IpcResult<String> {
 
 /// What an export wrote.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ExportResult {
     /// The backup file.
     pub path: String,

@@ -205,6 +205,8 @@ pub fn key_edit(
 /// The one DTO that carries a secret to the webview: the answer of the
 /// MFA-gated `key_reveal`. No `Debug`.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "Revealed"))]
 pub struct RevealedDto {
     secret: String,
     passphrase: Option<String>,

@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 /// MFA state for the settings page and the banner.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MfaStatus {
     /// MFA is active.
     pub enrolled: bool,
@@ -32,6 +33,8 @@ pub struct MfaStatus {
 
 /// What the enrolment screen shows, once. No `Debug`.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "Enrolment"))]
 pub struct EnrolmentDto {
     secret: String,
     otpauth_uri: String,

@@ -24,6 +24,7 @@ const KDF_TARGET: Duration = Duration::from_secs(1);
 
 /// What the first screen needs to know.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct VaultState {
     /// The vault file.
     pub path: PathBuf,
@@ -152,6 +153,7 @@ pub fn settings_update(
 
 /// Whether the OS keyring can be used, and whether this vault uses it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct KeyringState {
     /// Availability of the OS keyring, with the reason when unavailable.
     #[serde(flatten)]

@@ -1,4 +1,5 @@
 import { call } from './core';
+import type { Revealed } from './generated/Revealed';
 import type { Proof } from './mfa';
 import type { LinkedService } from './services';
 
@@ -115,10 +116,7 @@ export const touchesCredentials = (edit: KeyEditInput): boolean =>
   CREDENTIAL_FIELDS.some((f) => edit[f] !== undefined);
 
 /** The one path by which a secret reaches the webview: MFA-gated in the core. */
-export interface Revealed {
-  secret: string;
-  passphrase: string | null;
-}
+export type { Revealed };
 
 export type SecretField = 'secret' | 'passphrase';
 
