@@ -227,10 +227,10 @@ mod tests {
                 continue;
             };
             let args = args.trim_start();
-            if let Some(quoted) = args.strip_prefix('\'') {
-                if let Some(end) = quoted.find('\'') {
-                    found.push(quoted[..end].to_owned());
-                }
+            if let Some(quoted) = args.strip_prefix('\'')
+                && let Some(end) = quoted.find('\'')
+            {
+                found.push(quoted[..end].to_owned());
             }
         }
         found
