@@ -192,7 +192,7 @@ pub fn unlock_keep(
 pub fn warn_audit_problem(session: &Session) {
     if let Some(problem) = session.audit_problem() {
         say_err!(
-            "warning: the audit log failed verification at unlock: {};              run `keyward log --verify`",
+            "warning: the audit log failed verification at unlock: {}; run `keyward log --verify`",
             problem.finding
         );
     }
