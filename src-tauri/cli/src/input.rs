@@ -11,7 +11,7 @@ use keyward_core::model::{ApiSecret, Passphrase};
 use keyward_core::vault::{BackupPassphrase, MasterPassword};
 use zeroize::Zeroizing;
 
-use crate::CliError;
+use crate::app::CliError;
 
 /// Reads a secret from an environment variable if set, else from the
 /// terminal (`/dev/tty`, not stdin, so stdin stays free for key material).

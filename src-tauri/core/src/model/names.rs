@@ -17,6 +17,7 @@ macro_rules! name_enum {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[non_exhaustive]
         pub enum $ty {
             $($(#[$vdoc])* $variant),+
@@ -149,11 +150,12 @@ name_enum!(
 );
 
 /// Which endpoint the key talks to. Stored as its kind name and, for a
-/// custom one, its base URL (checked by [`super::validate::base_url`]; the
+/// custom one, its base URL (checked by `model::validate::base_url`; the
 /// exchange layer parses it again before it sends anything).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(tag = "kind", content = "base_url", rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Environment {
     /// The exchange's production API.
     #[default]
