@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use clap::Args;
 use keyward_core::exchange::{ExchangeClient, HttpConfig, KeyCheckError, Severity};
-use keyward_core::vault::{self, Actor, CheckSelection, CheckStatus, KeyVerification};
+use keyward_core::model::CheckStatus;
+use keyward_core::vault::{self, Actor, CheckSelection, KeyVerification};
 use keyward_core::{ErrorKind, KindedError};
 
 use crate::app::{self, CliError, exit};

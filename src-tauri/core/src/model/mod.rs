@@ -25,7 +25,7 @@ pub(crate) mod secret;
 pub mod service;
 pub mod validate;
 
-pub use names::{Environment, Exchange, KeyStatus, KeyType, Scope};
+pub use names::{CheckStatus, Environment, Exchange, KeyStatus, KeyType, Scope};
 pub use record::{
     KeyDetail, KeyEdit, KeySummary, NewKey, custom_host, mask_key_id, official_hosts,
 };

@@ -1,5 +1,5 @@
-//! The names of the vocabulary: exchange, key type, scope, key status and
-//! environment, each with its one wire name.
+//! The names of the vocabulary: exchange, key type, scope, key status,
+//! environment and the result of a live check, each with its one wire name.
 //!
 //! Every name here is written as-is to the vault (SQLite text), the audit
 //! log, JSON outputs, CLI flags and IPC DTOs: the `wire_names_are_pinned`
@@ -178,6 +178,54 @@ impl Environment {
     }
 }
 
+/// What a check found, in one word. Stored as the key's
+/// `last_audit_result` (except [`CheckStatus::NotSupported`], which is not
+/// a check and is not stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum CheckStatus {
+    /// Authenticated; no finding above info.
+    Ok,
+    /// Authenticated, with at least one warning (e.g. no IP restriction).
+    Warning,
+    /// Authenticated, with a critical finding (e.g. undeclared withdraw).
+    Critical,
+    /// The exchange rejected the key (its code and message are in `error`).
+    Rejected,
+    /// No usable answer: timeout, connection failure, 5xx, malformed
+    /// answer, rate limit or ban.
+    Unreachable,
+    /// The stored credentials cannot be used as they are (bad PEM, a base
+    /// URL or environment the exchange layer refuses); nothing was sent.
+    Unusable,
+    /// Keyward cannot check keys of this exchange live (KuCoin, Bitget,
+    /// other).
+    NotSupported,
+}
+
+impl CheckStatus {
+    /// The stable name (JSON, `last_audit_result`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Warning => "warning",
+            CheckStatus::Critical => "critical",
+            CheckStatus::Rejected => "rejected",
+            CheckStatus::Unreachable => "unreachable",
+            CheckStatus::Unusable => "unusable",
+            CheckStatus::NotSupported => "not_supported",
+        }
+    }
+
+    /// Whether the exchange rejected the key or could not be reached (the
+    /// CLI's exit 6).
+    pub fn is_exchange_failure(self) -> bool {
+        matches!(self, CheckStatus::Rejected | CheckStatus::Unreachable)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +303,18 @@ mod tests {
         assert_eq!(statuses.len(), KeyStatus::ALL.len());
         for (s, name) in statuses {
             assert_eq!((s.as_str(), json(s)), (name, format!("\"{name}\"")));
+        }
+        let checks = [
+            (CheckStatus::Ok, "ok"),
+            (CheckStatus::Warning, "warning"),
+            (CheckStatus::Critical, "critical"),
+            (CheckStatus::Rejected, "rejected"),
+            (CheckStatus::Unreachable, "unreachable"),
+            (CheckStatus::Unusable, "unusable"),
+            (CheckStatus::NotSupported, "not_supported"),
+        ];
+        for (c, name) in checks {
+            assert_eq!((c.as_str(), json(c)), (name, format!("\"{name}\"")));
         }
         assert_eq!(Environment::Mainnet.kind_str(), "mainnet");
         assert_eq!(Environment::Testnet.kind_str(), "testnet");

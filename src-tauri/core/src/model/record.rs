@@ -180,7 +180,7 @@ pub struct KeySummary {
     pub last_audit_at: Option<i64>,
     /// Last live check: `ok`, `warning`, `critical`, `rejected`,
     /// `unreachable`… (see `vault::checks`).
-    #[cfg_attr(feature = "ts", ts(as = "Option<crate::vault::CheckStatus>"))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<super::names::CheckStatus>"))]
     pub last_audit_result: Option<String>,
 }
 

@@ -1112,12 +1112,12 @@ pub async fn background_audit(
         at: now,
         checked: results
             .iter()
-            .filter(|r| r.status != super::CheckStatus::NotSupported)
+            .filter(|r| r.status != crate::model::CheckStatus::NotSupported)
             .count(),
         failed: results.iter().filter(|r| r.failed()).count(),
         critical: results
             .iter()
-            .filter(|r| r.status == super::CheckStatus::Critical)
+            .filter(|r| r.status == crate::model::CheckStatus::Critical)
             .count(),
         error: stored.as_ref().err().map(|e| e.to_string()),
     };

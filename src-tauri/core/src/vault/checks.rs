@@ -46,7 +46,7 @@ use crate::exchange::{
     self, Credentials, ErrorDto, ExchangeClient, ExchangeError, Finding, KeyCheck, KeyCheckError,
     KeyReport, Permissions, Severity, Timestamp,
 };
-use crate::model::{Environment, Exchange, KeyStatus, Scope};
+use crate::model::{CheckStatus, Environment, Exchange, KeyStatus, Scope};
 
 /// Most verify calls in flight at once. The exchange layer's limiters pace
 /// the requests per exchange; this only bounds open connections and memory.
@@ -112,54 +112,6 @@ pub enum CheckSelection {
     /// never confirmed with a step-up. Nobody is watching, so no request
     /// goes to a host the user did not confirm.
     Unattended,
-}
-
-/// What a check found, in one word. Stored as the key's
-/// `last_audit_result` (except [`CheckStatus::NotSupported`], which is not
-/// a check and is not stored).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum CheckStatus {
-    /// Authenticated; no finding above info.
-    Ok,
-    /// Authenticated, with at least one warning (e.g. no IP restriction).
-    Warning,
-    /// Authenticated, with a critical finding (e.g. undeclared withdraw).
-    Critical,
-    /// The exchange rejected the key (its code and message are in `error`).
-    Rejected,
-    /// No usable answer: timeout, connection failure, 5xx, malformed
-    /// answer, rate limit or ban.
-    Unreachable,
-    /// The stored credentials cannot be used as they are (bad PEM, a base
-    /// URL or environment the exchange layer refuses); nothing was sent.
-    Unusable,
-    /// Keyward cannot check keys of this exchange live (KuCoin, Bitget,
-    /// other).
-    NotSupported,
-}
-
-impl CheckStatus {
-    /// The stable name (JSON, `last_audit_result`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Ok => "ok",
-            CheckStatus::Warning => "warning",
-            CheckStatus::Critical => "critical",
-            CheckStatus::Rejected => "rejected",
-            CheckStatus::Unreachable => "unreachable",
-            CheckStatus::Unusable => "unusable",
-            CheckStatus::NotSupported => "not_supported",
-        }
-    }
-
-    /// Whether the exchange rejected the key or could not be reached (the
-    /// CLI's exit 6).
-    pub fn is_exchange_failure(self) -> bool {
-        matches!(self, CheckStatus::Rejected | CheckStatus::Unreachable)
-    }
 }
 
 /// One key's live check, as front ends show it. The JSON shape is

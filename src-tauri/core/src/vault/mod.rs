@@ -132,8 +132,8 @@ pub use alerts::{
 };
 pub use backup::{ConflictPolicy, ImportReport};
 pub use checks::{
-    CheckSelection, CheckStatus, KeyVerification, PendingCheck, RecordOutcome, run_checks,
-    verify_keys, verify_session,
+    CheckSelection, KeyVerification, PendingCheck, RecordOutcome, run_checks, verify_keys,
+    verify_session,
 };
 pub use clock::{Clock, ManualClock, SystemClock, default_clock};
 pub use device::{KeyringStatus, device_unlock_status, require_device_unlock};

@@ -1818,9 +1818,9 @@ fn promoted_check(
     label: &str,
 ) -> Result<(i64, &'static str, String), VaultError> {
     let result = if verified.differences.is_empty() {
-        super::checks::CheckStatus::Ok
+        crate::model::CheckStatus::Ok
     } else {
-        super::checks::CheckStatus::Warning
+        crate::model::CheckStatus::Warning
     };
     let stored = super::checks::StoredCheck {
         granted: verified.granted.clone(),

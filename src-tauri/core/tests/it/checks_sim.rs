@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use keyward_core::audit::{self, store::AuditFilter};
 use keyward_core::exchange::{ExchangeClient, HttpConfig, KeyCheckError, Severity};
 use keyward_core::model::{
-    Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey, Passphrase, Scope,
+    CheckStatus, Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey, Passphrase, Scope,
 };
 use keyward_core::vault::{
-    self, Actor, CheckSelection, CheckStatus, KdfParams, KeyVerification, MasterPassword,
-    RecordOutcome, Session, Vault, VaultError,
+    self, Actor, CheckSelection, KdfParams, KeyVerification, MasterPassword, RecordOutcome,
+    Session, Vault, VaultError,
 };
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
 
