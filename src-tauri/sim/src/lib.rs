@@ -27,7 +27,8 @@
 //! the documented permission manages the sub-accounts' keys. A created key
 //! gets a fresh id and secret, returned once by the create call (the lists
 //! never show it); it then authenticates on every endpoint like a key from
-//! the file. A deleted key is refused afterwards with the code an unknown
+//! the file (its IP list is reported but, as with `enforce_ips: false`,
+//! not enforced). A deleted key is refused afterwards with the code an unknown
 //! key gets on that exchange. Each answer has at least the fields, and the
 //! JSON types, of the documented example (fixtures under
 //! `src-tauri/core/tests/data/exchange/<exchange>/`, tested by

@@ -520,11 +520,7 @@ fn manage_as(
                 "apiKey": target, "perm": perm_of(k), "ip": k.ips.join(","), "ts": ts(k),
             }]))
         }
-        Manage::List => unreachable_list(),
+        // Answered above, before `subAcct` is required.
+        Manage::List => err(404, "404", "Not Found"),
     }
-}
-
-/// `List` returns before the sub-account is required.
-fn unreachable_list() -> Resp {
-    err(404, "404", "Not Found")
 }
