@@ -73,7 +73,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::vault::{
     self, Actor, ConflictPolicy, Environment, Exchange, KdfParams, KeyEdit, KeyStatus, KeyType,
     NewKey, Scope, Session, Settings, Vault, VaultError,
@@ -593,12 +593,8 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             let vault = Vault::open(path)?;
             let current = input::master_password()?;
             let mut session = vault.unlock(&current)?;
-            let grant = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::ChangePassword,
-                Some(&current),
-            )?;
+            let grant =
+                gated::grant::<actions::ChangePassword>(&mut session, proof, Some(&current))?;
             let new = input::new_master_password("KEYWARD_NEW_PASSWORD")?;
             let device = vault.info().device_unlock;
             session.change_password(Actor::Cli, grant, &current, &new)?;
@@ -657,10 +653,9 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
                 s.step_up_window_seconds = *v;
             }
             if s.security_values() != before.security_values() {
-                let grant = gated::grant(
+                let grant = gated::grant::<actions::SecuritySettings>(
                     &mut session,
                     proof,
-                    GatedAction::SecuritySettings,
                     password.as_ref(),
                 )?;
                 session.set_settings(Actor::Cli, grant, s)?;
@@ -675,7 +670,7 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             // Before the step-up: a refused destination spends no code.
             keyward_core::files::check_destination(out, overwrite).map_err(VaultError::from)?;
             let (mut session, password) = gated::unlock_keep(path, cli.use_keyring)?;
-            let grant = gated::grant(&mut session, proof, GatedAction::Export, password.as_ref())?;
+            let grant = gated::grant::<actions::Export>(&mut session, proof, password.as_ref())?;
             let passphrase = input::backup_passphrase(true)?;
             let n = session.export_backup_with(Actor::Cli, grant, out, &passphrase, overwrite)?;
             say!("exported {n} keys to {}", out.display());
@@ -690,10 +685,9 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             let (mut session, password) = gated::unlock_keep(path, cli.use_keyring)?;
             // Step up first: a refused code reads and changes nothing.
             let (policy, grant) = if *replace {
-                let grant = gated::grant(
+                let grant = gated::grant::<actions::EditCredentials>(
                     &mut session,
                     proof,
-                    GatedAction::EditCredentials,
                     password.as_ref(),
                 )?;
                 (ConflictPolicy::Replace, Some(grant))
@@ -916,18 +910,16 @@ fn edit(
     let credentials_grant = if credential_fields.is_empty() {
         None
     } else {
-        Some(gated::grant(
+        Some(gated::grant::<actions::EditCredentials>(
             session,
             &args.proof,
-            GatedAction::EditCredentials,
             password,
         )?)
     };
     let run_grant = if args.allow_run {
-        Some(gated::grant(
+        Some(gated::grant::<actions::AllowRun>(
             session,
             &args.proof,
-            GatedAction::AllowRun,
             password,
         )?)
     } else {
@@ -965,24 +957,16 @@ fn keyring(path: &Path, use_keyring: bool, action: &KeyringAction) -> Result<Exi
         KeyringAction::Enable { proof } => {
             vault::require_device_unlock()?;
             let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
-            let grant = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::SecuritySettings,
-                password.as_ref(),
-            )?;
+            let grant =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             session.enable_device_unlock(Actor::Cli, grant)?;
             say!("this device will unlock the vault with --use-keyring");
             Ok(ExitCode::SUCCESS)
         }
         KeyringAction::Disable { proof } => {
             let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
-            let grant = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::SecuritySettings,
-                password.as_ref(),
-            )?;
+            let grant =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             session.disable_device_unlock(Actor::Cli, grant)?;
             say!("device unlock disabled; the device key was deleted");
             Ok(ExitCode::SUCCESS)

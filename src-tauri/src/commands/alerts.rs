@@ -5,7 +5,7 @@
 
 use keyward_core::KindedError;
 use keyward_core::alerts::webhook::{WebhookKind, WebhookUrl};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::vault::{
     Actor, AlertSettings, AuditSchedule, EventSwitches, VaultError, send_test_alert,
 };
@@ -50,7 +50,7 @@ pub fn alerts_set_webhook(
         .transpose()
         .map_err(|e| err(&e))?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         s.set_webhook(Actor::Gui, g, &url, kind, None)
             .map_err(|e| err(&e))
     })
@@ -63,7 +63,7 @@ pub fn alerts_remove_webhook(
     proof: Option<ProofInput>,
 ) -> IpcResult<AlertSettings> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         s.remove_webhook(Actor::Gui, g)
             .and_then(|()| s.alert_settings())
             .map_err(|e| err(&e))
@@ -83,7 +83,7 @@ pub fn alerts_set_options(
         .parse::<AuditSchedule>()
         .map_err(|e: VaultError| err(&e))?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         s.set_alert_options(Actor::Gui, g, schedule, events)
             .map_err(|e| err(&e))
     })

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use keyward_core::ErrorKind;
 use keyward_core::files::{self, FileError, Overwrite};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::password;
 use keyward_core::vault::{Actor, BackupPassphrase, ConflictPolicy, ImportReport, MasterPassword};
 use serde::Serialize;
@@ -89,7 +89,7 @@ pub async fn backup_export(
         other => core_err(&other),
     })?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::Export, proof)?;
+        let g = grant::<actions::Export>(s, proof)?;
         let keys = s
             .export_backup_with(Actor::Gui, g, &out, &passphrase, overwrite)
             .map_err(|e| core_err(&e))?;
@@ -114,7 +114,7 @@ pub async fn backup_import(
     let file = typed_path(&path)?;
     state.with_unlocked(|s| {
         let (policy, g) = if replace {
-            let g = grant(&state, s, GatedAction::EditCredentials, proof)?;
+            let g = grant::<actions::EditCredentials>(s, proof)?;
             (ConflictPolicy::Replace, Some(g))
         } else {
             (ConflictPolicy::Skip, None)
@@ -138,7 +138,7 @@ pub async fn password_change(
     let new = MasterPassword::new(new);
     password::require_strong(new.expose(), &[]).map_err(|e| core_err(&e))?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::ChangePassword, proof)?;
+        let g = grant::<actions::ChangePassword>(s, proof)?;
         s.change_password(Actor::Gui, g, &current, &new)
             .map_err(|e| core_err(&e))
     })

@@ -6,7 +6,7 @@
 //! record under the lock), so the UI stays usable while an exchange answers.
 
 use keyward_core::KindedError;
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::rotation::{
     RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOutcome,
 };
@@ -115,7 +115,7 @@ pub fn rotation_promote(
     proof: Option<ProofInput>,
 ) -> IpcResult<RotationView> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::RotationPromote, proof)?;
+        let g = grant::<actions::RotationPromote>(s, proof)?;
         s.rotation_promote(Actor::Gui, g, &label)
             .map_err(|e| err(&e))
     })
@@ -149,7 +149,7 @@ pub async fn rotation_revoke_old_key(
     proof: Option<ProofInput>,
     confirm_manual: bool,
 ) -> IpcResult<RevokeOutcome> {
-    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
     rotation_revoke_old(
         &*state.session,
@@ -184,7 +184,7 @@ pub async fn key_revoke(
     proof: Option<ProofInput>,
     confirm_manual: bool,
 ) -> IpcResult<RevokeOutcome> {
-    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
     revoke_key(
         &*state.session,
@@ -208,7 +208,7 @@ pub async fn exchange_revoke_all(
     confirm_manual: bool,
 ) -> IpcResult<Vec<RevokeOutcome>> {
     let exchange = parse::<Exchange>(&exchange)?;
-    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
     revoke_exchange(
         &*state.session,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use keyward_core::KindedError;
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::password::{self, Assessment};
 use keyward_core::vault::{
     self, Actor, KdfParams, KeyringStatus, MasterPassword, Settings, Vault, VaultOptions,
@@ -150,7 +150,7 @@ pub fn settings_update(
     proof: Option<ProofInput>,
 ) -> IpcResult<Settings> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         s.set_settings(Actor::Gui, g, settings)
             .and_then(|()| s.settings())
             .map_err(|e| core_err(&e))
@@ -183,7 +183,7 @@ pub fn keyring_enable(state: State<'_, AppState>, proof: Option<ProofInput>) -> 
     // Before the step-up: no code is spent when the keyring cannot work.
     vault::require_device_unlock().map_err(|e| core_err(&e))?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         s.enable_device_unlock(Actor::Gui, g)
             .map_err(|e| core_err(&e))
     })
@@ -193,7 +193,7 @@ pub fn keyring_enable(state: State<'_, AppState>, proof: Option<ProofInput>) -> 
 #[tauri::command]
 pub fn keyring_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         s.disable_device_unlock(Actor::Gui, g)
             .map_err(|e| core_err(&e))
     })

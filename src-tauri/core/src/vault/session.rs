@@ -28,7 +28,8 @@ use super::service;
 use super::state_seal::{self, StateSeal};
 use super::store::{self, FORMAT_VERSION, Header, Meta};
 use super::validate::{self, ValidationError};
-use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant};
+use crate::mfa::actions::{ChangePassword, EditCredentials, SecuritySettings};
+use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant, StepUpWindow};
 
 pub use crate::audit::Actor;
 
@@ -527,6 +528,7 @@ impl Vault {
             actor: options.actor,
             last_activity: now,
             audit_problem: None,
+            step_up_window: StepUpWindow::default(),
         })
     }
 
@@ -644,6 +646,7 @@ impl Vault {
             actor: self.options.actor,
             last_activity: now,
             audit_problem: None,
+            step_up_window: StepUpWindow::default(),
         };
         session.start(method)?;
         Ok(session)
@@ -835,6 +838,9 @@ pub struct Session {
     pub(super) actor: Actor,
     pub(super) last_activity: SystemTime,
     pub(super) audit_problem: Option<journal::AuditProblem>,
+    /// The step-up window of [`Session::step_up_in_window`] (memory only;
+    /// closed on lock).
+    pub(super) step_up_window: StepUpWindow,
 }
 
 /// The sealing context handed to write closures.
@@ -1257,6 +1263,7 @@ impl Session {
         }
         // Dropping the VaultKey zeroizes its buffer (secrecy's SecretBox).
         self.key = None;
+        self.step_up_window.close();
     }
 
     /// Locks: records the lock in the audit log, then drops and zeroizes the
@@ -1661,14 +1668,11 @@ impl Session {
         actor: Actor,
         label: &str,
         edit: KeyEdit,
-        grant: Option<StepUpGrant>,
+        grant: Option<StepUpGrant<EditCredentials>>,
     ) -> Result<KeyDetail, VaultError> {
         let gated = edit.credential_fields();
         let proof = match (&grant, gated.is_empty()) {
-            (Some(g), _) => {
-                g.authorize(GatedAction::EditCredentials)?;
-                Some(g.method())
-            }
+            (Some(g), _) => Some(g.method()),
             (None, true) => None,
             (None, false) => {
                 return Err(crate::mfa::MfaError::StepUpRequired {
@@ -1814,10 +1818,9 @@ impl Session {
     pub fn set_settings(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
         settings: Settings,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         self.key()?;
         self.store_settings(actor, Some(grant.method()), settings)
     }
@@ -1957,11 +1960,10 @@ impl Session {
     pub fn change_password(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<ChangePassword>,
         current: &MasterPassword,
         new: &MasterPassword,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::ChangePassword)?;
         self.key()?;
         self.recheck_password(current)?;
         crate::password::require_strong(new.expose(), &[])?;

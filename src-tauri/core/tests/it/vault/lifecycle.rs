@@ -5,7 +5,7 @@ use keyward_core::vault::{
 };
 
 use crate::vault::support::{TempVault, binance, grant, okx, password};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 
 #[test]
 fn create_add_lock_unlock_list() {
@@ -75,7 +75,7 @@ fn edit_changes_only_what_is_asked() {
     let mut s = t.create();
     s.add_key(Actor::Gui, binance("a")).unwrap();
     s.add_key(Actor::Gui, binance("b")).unwrap();
-    let g = grant(&mut s, GatedAction::EditCredentials);
+    let g = grant::<actions::EditCredentials>(&mut s);
     let d = s
         .edit_key(
             Actor::Gui,
@@ -120,7 +120,7 @@ fn edit_changes_only_what_is_asked() {
     ));
     assert_eq!(s.key_detail("a2").unwrap().notes, "n");
     // Bad input is refused before anything is written.
-    let g = grant(&mut s, GatedAction::EditCredentials);
+    let g = grant::<actions::EditCredentials>(&mut s);
     let err = s
         .edit_key(
             Actor::Gui,
@@ -187,7 +187,7 @@ fn password_change_rotates_the_vault_key() {
     let new = MasterPassword::from("violet kettle orbit anchor");
     assert!(matches!(
         {
-            let g = grant(&mut s, GatedAction::ChangePassword);
+            let g = grant::<actions::ChangePassword>(&mut s);
             s.change_password(Actor::Gui, g, &MasterPassword::from("wrong"), &new)
         },
         Err(VaultError::WrongPassword)
@@ -197,7 +197,7 @@ fn password_change_rotates_the_vault_key() {
         blob_before,
         "a refused change writes nothing"
     );
-    let g = grant(&mut s, GatedAction::ChangePassword);
+    let g = grant::<actions::ChangePassword>(&mut s);
     s.change_password(Actor::Gui, g, &password(), &new).unwrap();
     assert_ne!(
         secret_of("desk"),
@@ -208,9 +208,8 @@ fn password_change_rotates_the_vault_key() {
     s.add_key(Actor::Gui, binance("later")).unwrap();
     let verified = s.verify_password(&new).unwrap();
     let g = s
-        .step_up(
+        .step_up::<actions::RevealSecret>(
             Actor::Cli,
-            GatedAction::RevealSecret,
             Some(keyward_core::mfa::Proof::MasterPassword(verified)),
         )
         .unwrap();
@@ -267,9 +266,9 @@ fn settings_are_sealed_and_persist() {
         default_rotation_days: 60,
         step_up_window_seconds: 120,
     };
-    let g = grant(&mut s, GatedAction::SecuritySettings);
+    let g = grant::<actions::SecuritySettings>(&mut s);
     s.set_settings(Actor::Gui, g, new).unwrap();
-    let g = grant(&mut s, GatedAction::SecuritySettings);
+    let g = grant::<actions::SecuritySettings>(&mut s);
     assert!(matches!(
         s.set_settings(
             Actor::Gui,
@@ -331,7 +330,7 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
         },
     )
     .unwrap();
-    let g = grant(&mut s, GatedAction::SecuritySettings);
+    let g = grant::<actions::SecuritySettings>(&mut s);
     let url = WebhookUrl::parse("https://discord.com/api/webhooks/1/abc").unwrap();
     s.set_webhook(Actor::Cli, g, &url, Some(WebhookKind::Discord), None)
         .unwrap();
@@ -339,7 +338,7 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
         .unwrap();
     assert_eq!(s.alert_settings().unwrap().pending, 1);
     let new = MasterPassword::from("violet kettle orbit anchor");
-    let g = grant(&mut s, GatedAction::ChangePassword);
+    let g = grant::<actions::ChangePassword>(&mut s);
     s.change_password(Actor::Cli, g, &password(), &new).unwrap();
     s.lock();
     let mut s = Vault::open(&t.path()).unwrap().unlock(&new).unwrap();
@@ -379,7 +378,7 @@ fn a_weak_master_password_is_refused_at_create_and_change() {
         assert!(!t.path().exists(), "{weak:?}: nothing written");
     }
     let mut s = t.create();
-    let g = grant(&mut s, GatedAction::ChangePassword);
+    let g = grant::<actions::ChangePassword>(&mut s);
     let err = s
         .change_password(
             Actor::Gui,
