@@ -145,8 +145,8 @@ enum Command {
         #[arg(long)]
         parallelism: Option<u32>,
     },
-    /// Show or change the vault settings (auto-lock, clipboard and step-up
-    /// window changes need --totp once MFA is enrolled).
+    /// Show or change the vault settings (any change needs --totp once MFA
+    /// is enrolled, the master password before).
     Settings {
         #[command(flatten)]
         proof: gated::ProofArgs,
@@ -639,7 +639,6 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         } => {
             let (mut session, password) = gated::unlock_keep(path, cli.use_keyring)?;
             let mut s: Settings = session.settings()?;
-            let before = s;
             if let Some(v) = auto_lock_minutes {
                 s.auto_lock_minutes = *v;
             }
@@ -652,16 +651,20 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
             if let Some(v) = step_up_window_seconds {
                 s.step_up_window_seconds = *v;
             }
-            if s.security_values() != before.security_values() {
-                let grant = gated::grant::<actions::SecuritySettings>(
+            // The core checks the values and decides whether the change
+            // needs a step-up (any change does); a refused value spends no
+            // code.
+            let change = session.settings_change(s)?;
+            let grant = if change.needs_step_up() {
+                Some(gated::grant::<actions::SecuritySettings>(
                     &mut session,
                     proof,
                     password.as_ref(),
-                )?;
-                session.set_settings(Actor::Cli, grant, s)?;
-            } else if s != before {
-                session.set_default_rotation_days(Actor::Cli, s.default_rotation_days)?;
-            }
+                )?)
+            } else {
+                None
+            };
+            let s = session.apply_settings(Actor::Cli, change, grant)?;
             output::settings(&s, *json);
             Ok(ExitCode::SUCCESS)
         }

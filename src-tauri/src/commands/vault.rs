@@ -141,8 +141,9 @@ pub fn settings_get(state: State<'_, AppState>) -> IpcResult<Settings> {
     state.with_session(|s| s.settings())
 }
 
-/// Changes the vault's settings (a security setting: step-up; validated by
-/// the core).
+/// Changes the vault's settings. The core checks the values and decides
+/// whether the change needs a step-up (any change does; none when nothing
+/// changes), the same rule as `keyward settings`.
 #[tauri::command]
 pub fn settings_update(
     state: State<'_, AppState>,
@@ -150,9 +151,13 @@ pub fn settings_update(
     proof: Option<ProofInput>,
 ) -> IpcResult<Settings> {
     state.with_unlocked(|s| {
-        let g = grant::<actions::SecuritySettings>(s, proof)?;
-        s.set_settings(Actor::Gui, g, settings)
-            .and_then(|()| s.settings())
+        let change = s.settings_change(settings).map_err(|e| core_err(&e))?;
+        let g = if change.needs_step_up() {
+            Some(grant::<actions::SecuritySettings>(s, proof)?)
+        } else {
+            None
+        };
+        s.apply_settings(Actor::Gui, change, g)
             .map_err(|e| core_err(&e))
     })
 }

@@ -105,7 +105,8 @@ pub enum GatedAction {
     /// Change the master password.
     ChangePassword,
     /// Change security settings (auto-lock, clipboard timeout, step-up
-    /// window, OS-keyring unlock, recovery codes).
+    /// window, default rotation period, OS-keyring unlock, recovery codes,
+    /// alerts).
     SecuritySettings,
     /// Allow `keyward run` to inject a key into a process.
     AllowRun,

@@ -35,7 +35,9 @@
 //! Session::update_service(Actor, label, name, ServiceUpdate) -> Result<Vec<LinkedService>>
 //! Session::remove_service(Actor, label, name) -> Result<Vec<LinkedService>>
 //! Session::set_service_check(Actor, label, name, ChecklistItem, checked) -> Result<Vec<LinkedService>>
-//! Session::settings() / set_default_rotation_days(Actor, days)
+//! Session::settings()
+//! Session::settings_change(Settings) -> Result<SettingsChange>   // validated; needs_step_up()
+//! Session::apply_settings(Actor, SettingsChange, Option<grant /*SecuritySettings*/>) -> Result<Settings>
 //! Session::raise_kdf_params(Actor, &password, KdfParams)
 //! Session::check_integrity() -> Result<IntegrityReport>
 //! device_unlock_status() -> KeyringStatus
@@ -164,7 +166,8 @@ pub use service::{
     MAX_SERVICES_PER_KEY, NewService, ServiceKind, ServiceUpdate, VendorChecklist, keep_by_name,
 };
 pub use session::{
-    Action, Actor, DamagedRecord, IntegrityReport, Session, Vault, VaultInfo, VaultOptions,
+    Action, Actor, DamagedRecord, IntegrityReport, Session, SettingsChange, Vault, VaultInfo,
+    VaultOptions,
 };
 pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
 pub use validate::ValidationError;

@@ -287,6 +287,97 @@ fn settings_are_sealed_and_persist() {
     assert_eq!(s.settings().unwrap(), new);
 }
 
+/// The one settings rule every front end follows (`keyward settings` and
+/// the desktop's settings page both go through `settings_change` and
+/// `apply_settings`): any change, the default rotation period included,
+/// needs a security-settings step-up; nothing changed needs none; values
+/// are checked before any step-up.
+#[test]
+fn every_settings_change_needs_the_security_settings_step_up() {
+    let t = TempVault::new();
+    let mut s = t.create();
+    let entries = |s: &mut keyward_core::vault::Session| {
+        s.audit_log(&keyward_core::audit::store::AuditFilter::all())
+            .unwrap()
+            .len()
+    };
+    let before = entries(&mut s);
+
+    // Nothing changes: no step-up, nothing written.
+    let same = s.settings_change(Settings::default()).unwrap();
+    assert!(!same.needs_step_up());
+    assert!(same.changed().is_empty());
+    assert_eq!(
+        s.apply_settings(Actor::Cli, same, None).unwrap(),
+        Settings::default()
+    );
+    assert_eq!(entries(&mut s), before);
+
+    // Each setting alone needs the grant; without it nothing is written.
+    let changes = [
+        Settings {
+            auto_lock_minutes: 10,
+            ..Settings::default()
+        },
+        Settings {
+            clipboard_clear_seconds: 30,
+            ..Settings::default()
+        },
+        Settings {
+            step_up_window_seconds: 60,
+            ..Settings::default()
+        },
+        // Raising the default rotation period silences rotation reminders
+        // and overdue alerts: as gated as the alert settings.
+        Settings {
+            default_rotation_days: 3650,
+            ..Settings::default()
+        },
+    ];
+    for new in changes {
+        let change = s.settings_change(new).unwrap();
+        assert!(change.needs_step_up(), "{:?}", change.changed());
+        assert_eq!(change.changed().len(), 1);
+        assert!(matches!(
+            s.apply_settings(Actor::Cli, change, None),
+            Err(VaultError::Mfa(
+                keyward_core::mfa::MfaError::StepUpRequired {
+                    action: keyward_core::mfa::GatedAction::SecuritySettings
+                }
+            ))
+        ));
+        assert_eq!(s.settings().unwrap(), Settings::default());
+    }
+    assert_eq!(entries(&mut s), before);
+
+    // An out-of-range value is refused before any step-up.
+    assert!(matches!(
+        s.settings_change(Settings {
+            step_up_window_seconds: 301,
+            ..Settings::default()
+        }),
+        Err(VaultError::Invalid(_))
+    ));
+
+    // With the grant the change is applied and audited with its proof.
+    let change = s
+        .settings_change(Settings {
+            default_rotation_days: 45,
+            ..Settings::default()
+        })
+        .unwrap();
+    assert_eq!(change.changed(), ["default_rotation_days"]);
+    let g = grant::<actions::SecuritySettings>(&mut s);
+    let now = s.apply_settings(Actor::Cli, change, Some(g)).unwrap();
+    assert_eq!(now.default_rotation_days, 45);
+    let log = s
+        .audit_log(&keyward_core::audit::store::AuditFilter::all())
+        .unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(last.action.as_str(), "settings_changed");
+    assert_eq!(last.details_value()["proof"], "master_password");
+}
+
 #[test]
 fn creating_over_an_existing_file_is_refused() {
     let t = TempVault::new();
