@@ -4,14 +4,18 @@
 //! Owns: the rules of step-up — which proofs are acceptable for which
 //! action, the ±1 time-step window, replay rejection (RFC 6238 §5.2), the
 //! lockout after five wrong codes (5 minutes, doubling on each repeat), the
-//! single use of recovery codes and the optional GUI step-up window — as
-//! plain state ([`MfaState`]) that the vault persists, plus the `mfa` table
-//! that holds it ([`store`]).
+//! single use of recovery codes and the optional step-up window's logic
+//! ([`StepUpWindow`], held by the vault session for the desktop) — as plain
+//! state ([`MfaState`]) that the vault persists, plus the `mfa` table that
+//! holds it ([`store`]); and the grants the gate issues, typed by their
+//! action ([`StepUpGrant`], [`actions`]).
 //!
 //! Must never:
 //! - decide policy per front end: the CLI and the GUI call the same gate,
 //!   [`MfaState::require_step_up`] (the GUI through [`StepUpWindow`], which
-//!   only adds the optional grace period);
+//!   only adds the optional grace period), through the vault session;
+//! - issue a grant for one action that another action's operation accepts:
+//!   [`StepUpGrant<A>`] is typed by the action, so that does not compile;
 //! - put a seed, a code or a recovery code in an error, a log line, a
 //!   `Debug` string, an audit detail or a DTO: those types are redacted and
 //!   have no `Serialize`;
