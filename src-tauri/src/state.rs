@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 
 use keyward_core::ErrorKind;
-use keyward_core::KindedError;
 use keyward_core::vault::{Session, VaultError};
 
 use crate::error::{IpcError, IpcResult};
@@ -68,8 +67,7 @@ impl AppState {
         if let Some(client) = self.exchange.get() {
             return Ok(client.clone());
         }
-        let client = ExchangeClient::new(HttpConfig::default())
-            .map_err(|e| IpcError::new(e.kind(), e.to_string()))?;
+        let client = ExchangeClient::new(HttpConfig::default())?;
         Ok(self.exchange.get_or_init(|| client).clone())
     }
 
@@ -119,7 +117,7 @@ impl AppState {
         let mut guard = lock_slot(&self.session);
         let session = guard
             .as_mut()
-            .ok_or_else(|| IpcError::from_core(&VaultError::Locked))?;
+            .ok_or_else(|| IpcError::from(VaultError::Locked))?;
         let result = f(session);
         if matches!(&result, Err(e) if e.kind == ErrorKind::Locked)
             && !session.is_unlocked()
@@ -145,7 +143,7 @@ pub fn with_session<T>(
     let mut guard = lock_slot(slot);
     let session = guard
         .as_mut()
-        .ok_or_else(|| IpcError::from_core(&VaultError::Locked))?;
+        .ok_or_else(|| IpcError::from(VaultError::Locked))?;
     match f(session) {
         Ok(v) => Ok(v),
         Err(e) => {
@@ -154,7 +152,7 @@ pub fn with_session<T>(
             {
                 s.lock();
             }
-            Err(IpcError::new(e.kind(), e.to_string()))
+            Err(e.into())
         }
     }
 }

@@ -17,9 +17,10 @@ use keyward_core::ErrorKind;
 use keyward_core::audit::{self, Entry, store::AuditFilter};
 use keyward_core::mfa::actions::{self, Gated};
 use keyward_core::mfa::{Enrolment, MfaSummary, OneTimeCode, Proof, StepUpGrant};
-use keyward_core::vault::{Actor, AuditReport, MasterPassword, Session, Vault, VaultError};
+use keyward_core::vault::{Actor, AuditReport, MasterPassword, Session, VaultError};
 
-use crate::{CliError, input};
+use crate::app::{self, CliError, unlock_keep};
+use crate::input;
 
 /// `--totp CODE` or `--recovery-code CODE`. TOTP codes on argv are
 /// acceptable: single use and valid for about a minute.
@@ -31,25 +32,6 @@ pub struct ProofArgs {
     /// One of your single-use recovery codes (instead of --totp).
     #[arg(long, value_name = "CODE")]
     pub recovery_code: Option<String>,
-}
-
-/// Unlocks like [`crate::unlock`] and keeps the master password when one was
-/// entered, so gated commands can re-check it while MFA is not enrolled.
-pub fn unlock_keep(
-    path: &Path,
-    use_keyring: bool,
-) -> Result<(Session, Option<MasterPassword>), CliError> {
-    let vault = Vault::open(path)?;
-    if use_keyring {
-        match vault.unlock_with_device() {
-            Ok(session) => return Ok((session, None)),
-            Err(e) => say_err!("warning: {e}; falling back to the master password"),
-        }
-    }
-    let password = input::master_password()?;
-    let session = vault.unlock(&password)?;
-    crate::warn_audit_problem(&session);
-    Ok((session, Some(password)))
 }
 
 /// Passes the core's step-up gate for the action `A` with what the user
@@ -211,7 +193,11 @@ pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode,
             print_enrolment(&enrolment, *json);
         }
         MfaCommand::Reenroll { proof, json } => {
-            let g = grant::<actions::ReenrolMfa>(&mut session, proof, password.as_ref())?;
+            let g = grant::<actions::ReenrolMfa>(
+                &mut session,
+                proof,
+                password.as_ref(),
+            )?;
             let enrolment = session.mfa_reenrol(Actor::Cli, g)?;
             print_enrolment(&enrolment, *json);
         }
@@ -228,12 +214,20 @@ pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode,
         }
         MfaCommand::Status { json } => print_status(&session.mfa_status()?, *json),
         MfaCommand::Disable { proof } => {
-            let g = grant::<actions::DisableMfa>(&mut session, proof, password.as_ref())?;
+            let g = grant::<actions::DisableMfa>(
+                &mut session,
+                proof,
+                password.as_ref(),
+            )?;
             session.mfa_disable(Actor::Cli, g)?;
             say!("MFA is off: gated commands now ask for the master password");
         }
         MfaCommand::RecoveryCodes { proof } => {
-            let g = grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
+            let g = grant::<actions::SecuritySettings>(
+                &mut session,
+                proof,
+                password.as_ref(),
+            )?;
             let codes = session.mfa_regenerate_recovery_codes(Actor::Cli, g)?;
             say!("new recovery codes (the old ones no longer work):");
             for code in &codes {
@@ -254,7 +248,11 @@ pub fn reveal(
     proof: &ProofArgs,
 ) -> Result<ExitCode, CliError> {
     let (mut session, password) = unlock_keep(path, use_keyring)?;
-    let g = grant::<actions::RevealSecret>(&mut session, proof, password.as_ref())?;
+    let g = grant::<actions::RevealSecret>(
+        &mut session,
+        proof,
+        password.as_ref(),
+    )?;
     let revealed = session.reveal(Actor::Cli, g, label)?;
     // Verbatim, not through `say!`: the user asked for these exact bytes
     // (a PEM key has line breaks), and they are theirs, not an exchange's.
@@ -275,7 +273,11 @@ pub fn delete(
     proof: &ProofArgs,
 ) -> Result<ExitCode, CliError> {
     let (mut session, password) = unlock_keep(path, use_keyring)?;
-    let g = grant::<actions::DeleteKey>(&mut session, proof, password.as_ref())?;
+    let g = grant::<actions::DeleteKey>(
+        &mut session,
+        proof,
+        password.as_ref(),
+    )?;
     session.delete_key(Actor::Cli, g, label)?;
     say!("deleted {label}");
     Ok(ExitCode::SUCCESS)
@@ -371,7 +373,11 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             say!("no unacknowledged integrity findings");
             return Ok(ExitCode::SUCCESS);
         }
-        let g = grant::<actions::SecuritySettings>(&mut session, &args.proof, password.as_ref())?;
+        let g = grant::<actions::SecuritySettings>(
+            &mut session,
+            &args.proof,
+            password.as_ref(),
+        )?;
         let n = session.acknowledge_audit_findings(Actor::Cli, g)?;
         say!("acknowledged {n} integrity finding(s)");
         if let Some(problem) = &report.problem {
@@ -394,9 +400,7 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             .or(report.found_at_unlock.as_ref().map(|p| p.finding.as_str()))
             .unwrap_or("an integrity finding is not acknowledged");
         say_err!("error: the audit log failed verification: {finding}");
-        return Ok(ExitCode::from(
-            u8::try_from(ErrorKind::Integrity.exit_code()).unwrap_or(5),
-        ));
+        return Ok(app::exit(ErrorKind::Integrity));
     }
     let mut filter = match &args.key {
         Some(label) => AuditFilter::for_label(label.as_str()),
@@ -411,26 +415,4 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
     let entries = session.audit_log(&filter)?;
     print_entries(&entries, args.json);
     Ok(ExitCode::SUCCESS)
-}
-
-/// A one-line, secret-free message for an MFA refusal on the command line,
-/// distinct for each way a step-up fails.
-pub fn mfa_message(err: &VaultError) -> Option<String> {
-    use keyward_core::mfa::MfaError;
-    match err {
-        VaultError::Mfa(MfaError::StepUpRequired { action }) => Some(format!(
-            "{} needs a code: pass --totp CODE from your authenticator app \
-             (or --recovery-code CODE)",
-            action.phrase()
-        )),
-        VaultError::Mfa(MfaError::NotEnrolled) => Some(
-            "MFA is not enrolled: leave out --totp (the master password is the step-up) \
-             or run `keyward mfa enroll`"
-                .into(),
-        ),
-        VaultError::Mfa(MfaError::AlreadyEnrolled) => Some(
-            "MFA is already enrolled: use `keyward mfa reenroll --totp CODE` to replace it".into(),
-        ),
-        _ => None,
-    }
 }

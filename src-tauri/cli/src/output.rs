@@ -3,18 +3,11 @@
 
 use std::path::Path;
 
+use crate::app::json;
 use keyward_core::vault::{
     self, ImportReport, IntegrityReport, KdfParams, KeyDetail, KeySummary, KeyringStatus, Settings,
     Vault,
 };
-use serde::Serialize;
-
-fn json<T: Serialize + ?Sized>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => say_lines!("{s}"),
-        Err(e) => say_err!("error: could not format JSON: {e}"),
-    }
-}
 
 fn days_from_now(unix: i64) -> String {
     let now = std::time::SystemTime::now()

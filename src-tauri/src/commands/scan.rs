@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use keyward_core::ErrorKind;
-use keyward_core::KindedError;
 use keyward_core::scan::import::{self, Candidate, CandidatePreview, ImportOutcome, Rewrite};
 use keyward_core::scan::{Matcher, ScanOptions, ScanReport, scan};
 use keyward_core::vault::Actor;
@@ -33,10 +32,6 @@ pub struct ScanRequest {
     history: bool,
     /// Honour `.gitignore` and similar files.
     honour_ignore: bool,
-}
-
-fn scan_err(e: &impl KindedError) -> IpcError {
-    IpcError::from_core(e)
 }
 
 /// Runs a leak scan (what it covers is decided by the core's `scan::plan`,
@@ -71,11 +66,11 @@ pub async fn scan_run<R: Runtime>(
     };
     *state.scan_cancel() = Some(options.cancel.clone());
     let result = tauri::async_runtime::spawn_blocking(move || -> IpcResult<ScanReport> {
-        let matcher = Matcher::new(needles, true).map_err(|e| scan_err(&e))?;
+        let matcher = Matcher::new(needles, true)?;
         let progress = |p| {
             let _ = app.emit(SCAN_PROGRESS_EVENT, p);
         };
-        scan(&matcher, &paths, &options, &progress).map_err(|e| scan_err(&e))
+        Ok(scan(&matcher, &paths, &options, &progress)?)
     })
     .await
     .map_err(|_| IpcError::new(ErrorKind::Internal, "the scan stopped unexpectedly"))?;
@@ -98,8 +93,7 @@ pub fn scan_cancel(state: State<'_, AppState>) {
 /// masked.
 #[tauri::command]
 pub fn import_preview(path: String) -> IpcResult<Vec<CandidatePreview>> {
-    let file =
-        import::read_file(std::path::Path::new(path.trim()), "").map_err(|e| scan_err(&e))?;
+    let file = import::read_file(std::path::Path::new(path.trim()), "")?;
     Ok(file.candidates.into_iter().map(|c| c.preview).collect())
 }
 
@@ -129,8 +123,7 @@ pub fn import_apply(
     choices: Vec<ImportChoice>,
     rewrite: bool,
 ) -> IpcResult<ImportResult> {
-    let mut file =
-        import::read_file(std::path::Path::new(path.trim()), "").map_err(|e| scan_err(&e))?;
+    let mut file = import::read_file(std::path::Path::new(path.trim()), "")?;
     for choice in &choices {
         let candidate = file.candidates.get_mut(choice.index).ok_or_else(|| {
             IpcError::new(
@@ -144,8 +137,7 @@ pub fn import_apply(
         .iter()
         .filter_map(|c| file.candidates.get(c.index))
         .collect();
-    let outcomes = state
-        .with_unlocked(|s| import::import(s, Actor::Gui, &chosen).map_err(|e| scan_err(&e)))?;
+    let outcomes = state.with_unlocked(|s| Ok(import::import(s, Actor::Gui, &chosen)?))?;
     let imported: Vec<&Candidate> = chosen
         .iter()
         .zip(&outcomes)
@@ -153,7 +145,7 @@ pub fn import_apply(
         .map(|(c, _)| *c)
         .collect();
     let rewrite = if rewrite && !imported.is_empty() {
-        Some(import::rewrite_without_values(&file, &imported).map_err(|e| scan_err(&e))?)
+        Some(import::rewrite_without_values(&file, &imported)?)
     } else {
         None
     };

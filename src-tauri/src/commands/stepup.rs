@@ -6,7 +6,6 @@
 //! converts the DTO.
 
 use keyward_core::ErrorKind;
-use keyward_core::KindedError;
 use keyward_core::mfa::actions::Gated;
 use keyward_core::mfa::{OneTimeCode, Proof, RecoveryCode, StepUpGrant};
 use keyward_core::vault::{Actor, MasterPassword, Session, VaultError};
@@ -42,7 +41,7 @@ pub enum ProofInput {
 fn step_up_error(e: VaultError) -> IpcError {
     match e {
         VaultError::WrongPassword => IpcError::new(ErrorKind::Mfa, "wrong master password"),
-        other => IpcError::new(other.kind(), other.to_string()),
+        other => other.into(),
     }
 }
 
