@@ -170,11 +170,7 @@ pub fn passwd(path: &Path, proof: &gated::ProofArgs) -> Result<ExitCode, CliErro
     let vault = Vault::open(path)?;
     let current = input::master_password()?;
     let mut session = vault.unlock(&current)?;
-    let grant = gated::grant::<actions::ChangePassword>(
-        &mut session,
-        proof,
-        Some(&current),
-    )?;
+    let grant = gated::grant::<actions::ChangePassword>(&mut session, proof, Some(&current))?;
     let new = input::new_master_password("KEYWARD_NEW_PASSWORD")?;
     let device = vault.info().device_unlock;
     session.change_password(Actor::Cli, grant, &current, &new)?;
@@ -279,11 +275,8 @@ pub fn import(path: &Path, use_keyring: bool, args: &ImportArgs) -> Result<ExitC
     let (mut session, password) = app::unlock_keep(path, use_keyring)?;
     // Step up first: a refused code reads and changes nothing.
     let (policy, grant) = if *replace {
-        let grant = gated::grant::<actions::EditCredentials>(
-            &mut session,
-            proof,
-            password.as_ref(),
-        )?;
+        let grant =
+            gated::grant::<actions::EditCredentials>(&mut session, proof, password.as_ref())?;
         (ConflictPolicy::Replace, Some(grant))
     } else {
         (ConflictPolicy::Skip, None)
@@ -328,22 +321,16 @@ pub fn keyring(
         KeyringAction::Enable { proof } => {
             vault::require_device_unlock()?;
             let (mut session, password) = app::unlock_keep(path, use_keyring)?;
-            let grant = gated::grant::<actions::SecuritySettings>(
-                &mut session,
-                proof,
-                password.as_ref(),
-            )?;
+            let grant =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             session.enable_device_unlock(Actor::Cli, grant)?;
             say!("this device will unlock the vault with --use-keyring");
             Ok(ExitCode::SUCCESS)
         }
         KeyringAction::Disable { proof } => {
             let (mut session, password) = app::unlock_keep(path, use_keyring)?;
-            let grant = gated::grant::<actions::SecuritySettings>(
-                &mut session,
-                proof,
-                password.as_ref(),
-            )?;
+            let grant =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             session.disable_device_unlock(Actor::Cli, grant)?;
             say!("device unlock disabled; the device key was deleted");
             Ok(ExitCode::SUCCESS)

@@ -193,11 +193,7 @@ pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode,
             print_enrolment(&enrolment, *json);
         }
         MfaCommand::Reenroll { proof, json } => {
-            let g = grant::<actions::ReenrolMfa>(
-                &mut session,
-                proof,
-                password.as_ref(),
-            )?;
+            let g = grant::<actions::ReenrolMfa>(&mut session, proof, password.as_ref())?;
             let enrolment = session.mfa_reenrol(Actor::Cli, g)?;
             print_enrolment(&enrolment, *json);
         }
@@ -214,20 +210,12 @@ pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode,
         }
         MfaCommand::Status { json } => print_status(&session.mfa_status()?, *json),
         MfaCommand::Disable { proof } => {
-            let g = grant::<actions::DisableMfa>(
-                &mut session,
-                proof,
-                password.as_ref(),
-            )?;
+            let g = grant::<actions::DisableMfa>(&mut session, proof, password.as_ref())?;
             session.mfa_disable(Actor::Cli, g)?;
             say!("MFA is off: gated commands now ask for the master password");
         }
         MfaCommand::RecoveryCodes { proof } => {
-            let g = grant::<actions::SecuritySettings>(
-                &mut session,
-                proof,
-                password.as_ref(),
-            )?;
+            let g = grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             let codes = session.mfa_regenerate_recovery_codes(Actor::Cli, g)?;
             say!("new recovery codes (the old ones no longer work):");
             for code in &codes {
@@ -248,11 +236,7 @@ pub fn reveal(
     proof: &ProofArgs,
 ) -> Result<ExitCode, CliError> {
     let (mut session, password) = unlock_keep(path, use_keyring)?;
-    let g = grant::<actions::RevealSecret>(
-        &mut session,
-        proof,
-        password.as_ref(),
-    )?;
+    let g = grant::<actions::RevealSecret>(&mut session, proof, password.as_ref())?;
     let revealed = session.reveal(Actor::Cli, g, label)?;
     // Verbatim, not through `say!`: the user asked for these exact bytes
     // (a PEM key has line breaks), and they are theirs, not an exchange's.
@@ -273,11 +257,7 @@ pub fn delete(
     proof: &ProofArgs,
 ) -> Result<ExitCode, CliError> {
     let (mut session, password) = unlock_keep(path, use_keyring)?;
-    let g = grant::<actions::DeleteKey>(
-        &mut session,
-        proof,
-        password.as_ref(),
-    )?;
+    let g = grant::<actions::DeleteKey>(&mut session, proof, password.as_ref())?;
     session.delete_key(Actor::Cli, g, label)?;
     say!("deleted {label}");
     Ok(ExitCode::SUCCESS)
@@ -373,11 +353,7 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             say!("no unacknowledged integrity findings");
             return Ok(ExitCode::SUCCESS);
         }
-        let g = grant::<actions::SecuritySettings>(
-            &mut session,
-            &args.proof,
-            password.as_ref(),
-        )?;
+        let g = grant::<actions::SecuritySettings>(&mut session, &args.proof, password.as_ref())?;
         let n = session.acknowledge_audit_findings(Actor::Cli, g)?;
         say!("acknowledged {n} integrity finding(s)");
         if let Some(problem) = &report.problem {

@@ -427,11 +427,8 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             if let Err(e) = session.rotation_status(label) {
                 return refused(e);
             }
-            let grant = gated::grant::<actions::RotationPromote>(
-                &mut session,
-                proof,
-                password.as_ref(),
-            )?;
+            let grant =
+                gated::grant::<actions::RotationPromote>(&mut session, proof, password.as_ref())?;
             if let Err(e) = session.rotation_promote(Actor::Cli, grant, label) {
                 return refused(e);
             }
