@@ -36,6 +36,7 @@ use super::secret::{ApiSecret, BackupPassphrase, Passphrase};
 use super::service;
 use super::session::{Action, Actor, Session, insert_key};
 use crate::files::{self, Overwrite};
+use crate::mfa::actions::{EditCredentials, Export};
 use crate::mfa::{GatedAction, StepUpGrant};
 
 const MAGIC: &[u8] = b"KEYWARD-BACKUP\0";
@@ -163,7 +164,7 @@ impl Session {
     pub fn export_backup(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Export>,
         out: &Path,
         passphrase: &BackupPassphrase,
     ) -> Result<usize, VaultError> {
@@ -177,12 +178,11 @@ impl Session {
     pub fn export_backup_with(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Export>,
         out: &Path,
         passphrase: &BackupPassphrase,
         overwrite: Overwrite,
     ) -> Result<usize, VaultError> {
-        grant.authorize(GatedAction::Export)?;
         if passphrase.is_empty() {
             return Err(super::validate::ValidationError::EmptySecret.into());
         }
@@ -263,13 +263,10 @@ impl Session {
         file: &Path,
         passphrase: &BackupPassphrase,
         policy: ConflictPolicy,
-        grant: Option<StepUpGrant>,
+        grant: Option<StepUpGrant<EditCredentials>>,
     ) -> Result<ImportReport, VaultError> {
         let proof = match (&grant, policy) {
-            (Some(g), _) => {
-                g.authorize(GatedAction::EditCredentials)?;
-                Some(g.method())
-            }
+            (Some(g), _) => Some(g.method()),
             (None, ConflictPolicy::Skip) => None,
             (None, ConflictPolicy::Replace) => {
                 return Err(crate::mfa::MfaError::StepUpRequired {
@@ -451,9 +448,7 @@ mod tests {
         let file = dir.path().join("backup");
         let pp = BackupPassphrase::from("bp");
         let proof = crate::mfa::Proof::MasterPassword(a.verify_password(&pw).unwrap());
-        let grant = a
-            .step_up(Actor::Cli, GatedAction::Export, Some(proof))
-            .unwrap();
+        let grant = a.step_up::<Export>(Actor::Cli, Some(proof)).unwrap();
         assert_eq!(a.export_backup(Actor::Cli, grant, &file, &pp).unwrap(), 2);
 
         let mut b =

@@ -43,7 +43,8 @@ use crate::KindedError;
 use crate::exchange::{
     self, Credentials, ExchangeClient, ExchangeError, Revocation, RevocationCheck,
 };
-use crate::mfa::{GatedAction, ProofMethod, StepUpGrant};
+use crate::mfa::actions::{Revoke, RotationPromote};
+use crate::mfa::{ProofMethod, StepUpGrant};
 use crate::rotation::verify::{self as rverify, VerifyOutcome};
 use crate::rotation::{
     RevokeMethod, RevokeOutcome, RotationError, RotationEvent, RotationState, RotationView,
@@ -1160,7 +1161,7 @@ impl Session {
     }
 
     /// Makes the verified new key current (gated:
-    /// [`GatedAction::RotationPromote`]): key id, secret, passphrase, type
+    /// [`GatedAction::RotationPromote`](crate::mfa::GatedAction::RotationPromote)): key id, secret, passphrase, type
     /// and (narrowed) scopes are replaced and `last_rotated_at` set; the new
     /// key's verified live check (permissions, IP allowlist) becomes the
     /// key's last check; the old key is resealed as the rotation's
@@ -1169,10 +1170,9 @@ impl Session {
     pub fn rotation_promote(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<RotationPromote>,
         label: &str,
     ) -> Result<RotationView, RotationError> {
-        grant.authorize(GatedAction::RotationPromote)?;
         let (row, key_id) = self.open_rotation(label)?;
         if row.state != RotationState::NewKeyVerified {
             return Err(Self::wrong_state(label, row.state, "promoting"));
@@ -1304,17 +1304,16 @@ impl Session {
     }
 
     /// Phase 1 of revoking a rotation's old key (gated:
-    /// [`GatedAction::Revoke`]): unseals the `previous` key. With
+    /// [`GatedAction::Revoke`](crate::mfa::GatedAction::Revoke)): unseals the `previous` key. With
     /// `confirm_manual`, the user states they deleted the key on the
     /// exchange by hand (for exchanges without a revocation API); the live
     /// check still decides.
     pub fn prepare_rotation_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         label: &str,
         confirm_manual: bool,
     ) -> Result<PendingRevocation, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         let (row, _) = self.open_rotation(label)?;
         if row.state != RotationState::Promoted {
             return Err(Self::wrong_state(label, row.state, "revoking the old key"));
@@ -1360,17 +1359,16 @@ impl Session {
         })
     }
 
-    /// Phase 1 of revoking a key on its own (gated: [`GatedAction::Revoke`]).
+    /// Phase 1 of revoking a key on its own (gated: [`GatedAction::Revoke`](crate::mfa::GatedAction::Revoke)).
     /// A key whose rotation is already promoted must finish it instead
     /// (`rotation_revoke_old`); an earlier open rotation is cancelled when
     /// the revocation is recorded.
     pub fn prepare_key_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         label: &str,
         confirm_manual: bool,
     ) -> Result<PendingRevocation, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         self.prepare_key_revoke_with(grant.method(), label, confirm_manual)
     }
 
@@ -1429,11 +1427,10 @@ impl Session {
     /// outcomes, and the batch goes on.
     pub fn prepare_exchange_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         exchange: Exchange,
         confirm_manual: bool,
     ) -> Result<Vec<Result<PendingRevocation, RevokeOutcome>>, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         let labels: Vec<String> = self
             .list_keys()?
             .into_iter()
@@ -1847,7 +1844,7 @@ pub async fn rotation_revoke_old<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
@@ -1863,7 +1860,7 @@ pub async fn rotation_revoke_old_waiting<S, W, Fut>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     wait: W,
 ) -> Result<RevokeOutcome, RotationError>
@@ -1882,7 +1879,7 @@ pub async fn revoke_key_waiting<S, W, Fut>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     wait: W,
 ) -> Result<RevokeOutcome, RotationError>
@@ -1901,7 +1898,7 @@ pub async fn revoke_key<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
@@ -1917,7 +1914,7 @@ pub async fn revoke_exchange<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     exchange: Exchange,
     confirm_manual: bool,
 ) -> Result<Vec<RevokeOutcome>, RotationError> {

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::{self, Situation, StepState, report};
-use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
+use keyward_core::mfa::actions;
+use keyward_core::mfa::{Proof, StepUpGrant};
 use keyward_core::vault::{
     self, Actor, Environment, Exchange, KdfParams, KeyEdit, KeyStatus, ManualClock, MasterPassword,
     NewKey, Passphrase, Scope, Session, Vault, VaultOptions,
@@ -147,17 +148,13 @@ impl Fixture {
         }
     }
 
-    fn grant(&mut self) -> StepUpGrant {
+    fn grant(&mut self) -> StepUpGrant<actions::Revoke> {
         let pw = self
             .session
             .verify_password(&MasterPassword::from(PASSWORD))
             .unwrap();
         self.session
-            .step_up(
-                Actor::Cli,
-                GatedAction::Revoke,
-                Some(Proof::MasterPassword(pw)),
-            )
+            .step_up::<actions::Revoke>(Actor::Cli, Some(Proof::MasterPassword(pw)))
             .unwrap()
     }
 
@@ -461,11 +458,7 @@ async fn a_key_marked_revoked_by_an_edit_is_no_proof() {
         .unwrap();
     let edit_grant = f
         .session
-        .step_up(
-            Actor::Cli,
-            GatedAction::EditCredentials,
-            Some(Proof::MasterPassword(pw)),
-        )
+        .step_up::<actions::EditCredentials>(Actor::Cli, Some(Proof::MasterPassword(pw)))
         .unwrap();
     f.session
         .edit_key(
@@ -575,7 +568,7 @@ async fn fails_under(
     id: &str,
     step: &str,
     fault: Fault,
-    grant: Option<StepUpGrant>,
+    grant: Option<StepUpGrant<actions::Revoke>>,
 ) {
     let before = untouched(f, id, step);
     f.sim.add_fault(fault.on(SimExchange::Bybit).times(0));
