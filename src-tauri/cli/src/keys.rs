@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use keyward_core::mfa::GatedAction;
-use keyward_core::model;
-use keyward_core::model::{Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey};
+use keyward_core::mfa::actions;
+use keyward_core::model::{self, Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey};
 use keyward_core::vault::Actor;
 
 use crate::app::{self, CliError, parse_scopes};
@@ -301,18 +300,16 @@ pub fn edit(path: &Path, use_keyring: bool, args: &EditArgs) -> Result<ExitCode,
     let credentials_grant = if credential_fields.is_empty() {
         None
     } else {
-        Some(gated::grant(
+        Some(gated::grant::<actions::EditCredentials>(
             &mut session,
             &args.proof,
-            GatedAction::EditCredentials,
             password.as_ref(),
         )?)
     };
     let run_grant = if args.allow_run {
-        Some(gated::grant(
+        Some(gated::grant::<actions::AllowRun>(
             &mut session,
             &args.proof,
-            GatedAction::AllowRun,
             password.as_ref(),
         )?)
     } else {

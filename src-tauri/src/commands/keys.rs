@@ -7,7 +7,7 @@
 use keyward_core::ErrorKind;
 use keyward_core::exchange::Narrowing;
 use keyward_core::health::HealthReport;
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::model::{
     ApiSecret, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey,
     Passphrase, Scope, ValidationError, keep_by_name,
@@ -199,7 +199,7 @@ pub fn key_edit(
         let g = if edit.credential_fields().is_empty() {
             None
         } else {
-            Some(grant(&state, s, GatedAction::EditCredentials, proof)?)
+            Some(grant::<actions::EditCredentials>(s, proof)?)
         };
         Ok(s.edit_key(Actor::Gui, &label, edit, g)?)
     })
@@ -224,7 +224,7 @@ pub fn key_reveal(
     proof: Option<ProofInput>,
 ) -> IpcResult<RevealedDto> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::RevealSecret, proof)?;
+        let g = grant::<actions::RevealSecret>(s, proof)?;
         let revealed = s.reveal(Actor::Gui, g, &label)?;
         Ok(RevealedDto {
             secret: revealed.secret.expose().to_string(),
@@ -255,7 +255,7 @@ pub fn key_copy(
 ) -> IpcResult<()> {
     state.with_unlocked(|s| {
         let clear_after = s.settings()?.clipboard_clear_seconds;
-        let g = grant(&state, s, GatedAction::CopySecret, proof)?;
+        let g = grant::<actions::CopySecret>(s, proof)?;
         let revealed = s.reveal(Actor::Gui, g, &label)?;
         let text = match field {
             SecretField::Secret => Some(revealed.secret.expose()),
@@ -278,7 +278,7 @@ pub fn key_delete(
     proof: Option<ProofInput>,
 ) -> IpcResult<()> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::DeleteKey, proof)?;
+        let g = grant::<actions::DeleteKey>(s, proof)?;
         Ok(s.delete_key(Actor::Gui, g, &label)?)
     })
 }
@@ -313,7 +313,7 @@ pub fn key_allow_run(
 ) -> IpcResult<KeyDetail> {
     state.with_unlocked(|s| {
         if allow {
-            let g = grant(&state, s, GatedAction::AllowRun, proof)?;
+            let g = grant::<actions::AllowRun>(s, proof)?;
             s.set_allow_run(Actor::Gui, g, &label, true)?;
         } else {
             s.deny_run(Actor::Gui, &label)?;
@@ -361,7 +361,7 @@ pub async fn key_narrow(
     narrowing: NarrowInput,
     proof: Option<ProofInput>,
 ) -> IpcResult<KeyVerification> {
-    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::SecuritySettings, proof))?;
+    let g = state.with_unlocked(|s| grant::<actions::SecuritySettings>(s, proof))?;
     let client = state.exchange_client()?;
     let narrowing = Narrowing {
         remove_withdraw: narrowing.remove_withdraw,

@@ -7,7 +7,7 @@
 //! alerted" state (`alert_state`), the outbox of events waiting for
 //! delivery (`alert_outbox`) and the last background audit
 //! (`alert_runs`). Changing the webhook or the schedule is a security
-//! setting (step-up [`GatedAction::SecuritySettings`]): an attacker could
+//! setting (step-up [`GatedAction::SecuritySettings`](crate::mfa::GatedAction::SecuritySettings)): an attacker could
 //! redirect or silence alerts. Every change is audited without the URL.
 //!
 //! Every outbox row carries an HMAC-SHA256 (`alert_outbox.mac`, under an
@@ -38,7 +38,8 @@ use crate::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, WebhookUr
 use crate::alerts::{AlertEvent, AlertKey, AlertSeverity, EventKind, short_key_id};
 use crate::audit::{self, Details, Event};
 use crate::exchange::{Finding, Severity};
-use crate::mfa::{GatedAction, StepUpGrant};
+use crate::mfa::StepUpGrant;
+use crate::mfa::actions::SecuritySettings;
 use crate::model::Exchange;
 
 /// Schema of the alert tables (vault migration 6 → 7).
@@ -651,12 +652,11 @@ impl Session {
     pub fn set_webhook(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
         url: &WebhookUrl,
         kind: Option<WebhookKind>,
         events: Option<EventSwitches>,
     ) -> Result<AlertSettings, VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         let kind = resolve_kind(url, kind)?;
         let host = url.host().to_owned();
         self.write_gated(
@@ -681,8 +681,11 @@ impl Session {
     /// Removes the webhook and drops undelivered events (step-up:
     /// SecuritySettings; audited). Removing none is
     /// [`WebhookError::NotConfigured`].
-    pub fn remove_webhook(&mut self, actor: Actor, grant: StepUpGrant) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
+    pub fn remove_webhook(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant<SecuritySettings>,
+    ) -> Result<(), VaultError> {
         self.write_gated(
             actor,
             grant.method(),
@@ -709,11 +712,10 @@ impl Session {
     pub fn set_alert_options(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
         schedule: AuditSchedule,
         events: EventSwitches,
     ) -> Result<AlertSettings, VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         self.write_gated(
             actor,
             grant.method(),

@@ -35,6 +35,7 @@ use super::secret::BackupPassphrase;
 use super::session::{Actor, Session, insert_key};
 use crate::audit::{self, Details, Event};
 use crate::files::{self, Overwrite};
+use crate::mfa::actions::{EditCredentials, Export};
 use crate::mfa::{GatedAction, StepUpGrant};
 use crate::model::service;
 use crate::model::{ApiSecret, Passphrase};
@@ -165,7 +166,7 @@ impl Session {
     pub fn export_backup(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Export>,
         out: &Path,
         passphrase: &BackupPassphrase,
     ) -> Result<usize, VaultError> {
@@ -179,12 +180,11 @@ impl Session {
     pub fn export_backup_with(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Export>,
         out: &Path,
         passphrase: &BackupPassphrase,
         overwrite: Overwrite,
     ) -> Result<usize, VaultError> {
-        grant.authorize(GatedAction::Export)?;
         if passphrase.is_empty() {
             return Err(crate::model::validate::ValidationError::EmptySecret.into());
         }
@@ -265,13 +265,10 @@ impl Session {
         file: &Path,
         passphrase: &BackupPassphrase,
         policy: ConflictPolicy,
-        grant: Option<StepUpGrant>,
+        grant: Option<StepUpGrant<EditCredentials>>,
     ) -> Result<ImportReport, VaultError> {
         let proof = match (&grant, policy) {
-            (Some(g), _) => {
-                g.authorize(GatedAction::EditCredentials)?;
-                Some(g.method())
-            }
+            (Some(g), _) => Some(g.method()),
             (None, ConflictPolicy::Skip) => None,
             (None, ConflictPolicy::Replace) => {
                 return Err(crate::mfa::MfaError::StepUpRequired {
@@ -457,9 +454,7 @@ mod tests {
         let file = dir.path().join("backup");
         let pp = BackupPassphrase::from("bp");
         let proof = crate::mfa::Proof::MasterPassword(a.verify_password(&pw).unwrap());
-        let grant = a
-            .step_up(Actor::Cli, GatedAction::Export, Some(proof))
-            .unwrap();
+        let grant = a.step_up::<Export>(Actor::Cli, Some(proof)).unwrap();
         assert_eq!(a.export_backup(Actor::Cli, grant, &file, &pp).unwrap(), 2);
 
         let mut b =

@@ -27,7 +27,8 @@ use crate::incident::{
     Instruction, Progress, Situation, SnapshotOrder, SnapshotTransfer, StepKind, StepState,
     StepView, TimelineEntry, catalogue,
 };
-use crate::mfa::{GatedAction, StepUpGrant};
+use crate::mfa::StepUpGrant;
+use crate::mfa::actions::Revoke;
 use crate::model::{Exchange, KeyStatus, mask_key_id};
 use crate::rotation::RevokeOutcome;
 
@@ -804,7 +805,7 @@ pub async fn incident_run_step<S: SessionAccess>(
     actor: Actor,
     id: &str,
     step: &str,
-    grant: Option<StepUpGrant>,
+    grant: Option<StepUpGrant<Revoke>>,
     confirm_manual: bool,
 ) -> Result<StepRun, IncidentError> {
     let plan = access.with_session(|s| s.incident_plan(id, step))?;
@@ -822,9 +823,6 @@ pub async fn incident_run_step<S: SessionAccess>(
             let grant = grant.ok_or_else(|| IncidentError::StepUpRequired {
                 step: plan.step.clone(),
             })?;
-            grant
-                .authorize(GatedAction::Revoke)
-                .map_err(VaultError::from)?;
             let mut pending_manual = false;
             for key in &plan.keys {
                 let status = access.with_session(|s| {
@@ -854,7 +852,7 @@ pub async fn incident_run_step<S: SessionAccess>(
                 }
                 // One proof for the batch: each key gets its own grant,
                 // minted from the one the user gave for this step.
-                let each = StepUpGrant::new(GatedAction::Revoke, grant.method(), grant.issued_at());
+                let each = StepUpGrant::<Revoke>::new(grant.method(), grant.issued_at());
                 let pending = match access
                     .with_session(|s| s.prepare_key_revoke(each, &key.label, confirm_manual))
                 {

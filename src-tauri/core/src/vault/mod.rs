@@ -37,7 +37,9 @@
 //! Session::update_service(Actor, label, name, ServiceUpdate) -> Result<Vec<LinkedService>>
 //! Session::remove_service(Actor, label, name) -> Result<Vec<LinkedService>>
 //! Session::set_service_check(Actor, label, name, ChecklistItem, checked) -> Result<Vec<LinkedService>>
-//! Session::settings() / set_default_rotation_days(Actor, days)
+//! Session::settings()
+//! Session::settings_change(Settings) -> Result<SettingsChange>   // validated; needs_step_up()
+//! Session::apply_settings(Actor, SettingsChange, Option<grant /*SecuritySettings*/>) -> Result<Settings>
 //! Session::raise_kdf_params(Actor, &password, KdfParams)
 //! Session::check_integrity() -> Result<IntegrityReport>
 //! device_unlock_status() -> KeyringStatus
@@ -46,15 +48,16 @@
 //!
 //! // step-up (see `gated`)
 //! Session::verify_password(&MasterPassword) -> Result<PasswordVerified>   // proof until MFA is on
-//! Session::step_up(Actor, GatedAction, Option<Proof>) -> Result<StepUpGrant>
-//! Session::step_up_in_window(Actor, &mut StepUpWindow, GatedAction, Option<Proof>) -> Result<StepUpGrant>
+//! Session::step_up::<A: Gated>(Actor, Option<Proof>) -> Result<StepUpGrant<A>>   // CLI: no window
+//! Session::step_up_in_window::<A: Gated>(Actor, Option<Proof>) -> Result<StepUpGrant<A>>  // desktop
+//! Session::window_covers(GatedAction) -> Result<bool> / close_step_up_window()
 //! Session::mfa_status() -> Result<MfaSummary>
 //! Session::mfa_enrol(Actor, grant /*SecuritySettings*/) -> Result<Enrolment>
 //! Session::mfa_confirm(Actor, &OneTimeCode) / mfa_cancel_pending(Actor)
 //! Session::mfa_reenrol(Actor, grant /*ReenrolMfa*/) -> Result<Enrolment>
 //! Session::mfa_disable(Actor, grant /*DisableMfa*/)
 //! Session::mfa_regenerate_recovery_codes(Actor, grant /*SecuritySettings*/) -> Result<Vec<RecoveryCode>>
-//! // gated operations: each takes the grant by value and checks its action first
+//! // gated operations: each takes the grant, typed by its action, by value
 //! Session::reveal(Actor, grant /*RevealSecret|CopySecret*/, label) -> Result<Revealed>
 //! Session::delete_key(Actor, grant /*DeleteKey*/, label)
 //! Session::set_allow_run(Actor, grant /*AllowRun*/, label, bool) / deny_run(Actor, label)
@@ -150,7 +153,9 @@ pub use rotation::{
     rotation_revoke_old, rotation_revoke_old_waiting, rotation_verify,
 };
 pub use secret::{BackupPassphrase, MasterPassword, VaultKey};
-pub use session::{Actor, DamagedRecord, IntegrityReport, Session, Vault, VaultInfo, VaultOptions};
+pub use session::{
+    Actor, DamagedRecord, IntegrityReport, Session, SettingsChange, Vault, VaultInfo, VaultOptions,
+};
 pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
 
 /// What a front end may know about a vault before unlocking it.

@@ -41,7 +41,8 @@ use crate::audit::{self, Details, Event};
 use crate::exchange::{
     self, Credentials, ExchangeClient, ExchangeError, Revocation, RevocationCheck,
 };
-use crate::mfa::{GatedAction, ProofMethod, StepUpGrant};
+use crate::mfa::actions::{Revoke, RotationPromote};
+use crate::mfa::{ProofMethod, StepUpGrant};
 use crate::model::validate;
 use crate::model::{
     ApiSecret, Environment, Exchange, KeyStatus, KeyType, Passphrase, Scope, mask_key_id,
@@ -1155,7 +1156,7 @@ impl Session {
     }
 
     /// Makes the verified new key current (gated:
-    /// [`GatedAction::RotationPromote`]): key id, secret, passphrase, type
+    /// [`GatedAction::RotationPromote`](crate::mfa::GatedAction::RotationPromote)): key id, secret, passphrase, type
     /// and (narrowed) scopes are replaced and `last_rotated_at` set; the new
     /// key's verified live check (permissions, IP allowlist) becomes the
     /// key's last check; the old key is resealed as the rotation's
@@ -1164,10 +1165,9 @@ impl Session {
     pub fn rotation_promote(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<RotationPromote>,
         label: &str,
     ) -> Result<RotationView, RotationError> {
-        grant.authorize(GatedAction::RotationPromote)?;
         let (row, key_id) = self.open_rotation(label)?;
         if row.state != RotationState::NewKeyVerified {
             return Err(Self::wrong_state(label, row.state, "promoting"));
@@ -1299,17 +1299,16 @@ impl Session {
     }
 
     /// Phase 1 of revoking a rotation's old key (gated:
-    /// [`GatedAction::Revoke`]): unseals the `previous` key. With
+    /// [`GatedAction::Revoke`](crate::mfa::GatedAction::Revoke)): unseals the `previous` key. With
     /// `confirm_manual`, the user states they deleted the key on the
     /// exchange by hand (for exchanges without a revocation API); the live
     /// check still decides.
     pub fn prepare_rotation_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         label: &str,
         confirm_manual: bool,
     ) -> Result<PendingRevocation, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         let (row, _) = self.open_rotation(label)?;
         if row.state != RotationState::Promoted {
             return Err(Self::wrong_state(label, row.state, "revoking the old key"));
@@ -1354,17 +1353,16 @@ impl Session {
         })
     }
 
-    /// Phase 1 of revoking a key on its own (gated: [`GatedAction::Revoke`]).
+    /// Phase 1 of revoking a key on its own (gated: [`GatedAction::Revoke`](crate::mfa::GatedAction::Revoke)).
     /// A key whose rotation is already promoted must finish it instead
     /// (`rotation_revoke_old`); an earlier open rotation is cancelled when
     /// the revocation is recorded.
     pub fn prepare_key_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         label: &str,
         confirm_manual: bool,
     ) -> Result<PendingRevocation, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         self.prepare_key_revoke_with(grant.method(), label, confirm_manual)
     }
 
@@ -1422,11 +1420,10 @@ impl Session {
     /// outcomes, and the batch goes on.
     pub fn prepare_exchange_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         exchange: Exchange,
         confirm_manual: bool,
     ) -> Result<Vec<Result<PendingRevocation, RevokeOutcome>>, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         let labels: Vec<String> = self
             .list_keys()?
             .into_iter()
@@ -1840,7 +1837,7 @@ pub async fn rotation_revoke_old<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
@@ -1856,7 +1853,7 @@ pub async fn rotation_revoke_old_waiting<S, W, Fut>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     wait: W,
 ) -> Result<RevokeOutcome, RotationError>
@@ -1875,7 +1872,7 @@ pub async fn revoke_key_waiting<S, W, Fut>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     wait: W,
 ) -> Result<RevokeOutcome, RotationError>
@@ -1894,7 +1891,7 @@ pub async fn revoke_key<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
@@ -1910,7 +1907,7 @@ pub async fn revoke_exchange<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     exchange: Exchange,
     confirm_manual: bool,
 ) -> Result<Vec<RevokeOutcome>, RotationError> {

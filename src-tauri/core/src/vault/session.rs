@@ -24,7 +24,8 @@ use super::secret::{MasterPassword, VaultKey};
 use super::state_seal::{self, StateSeal};
 use super::store::{self, FORMAT_VERSION, Header, Meta};
 use crate::audit::{self, Details, Event, NewEvent};
-use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant};
+use crate::mfa::actions::{ChangePassword, EditCredentials, SecuritySettings};
+use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant, StepUpWindow};
 use crate::model::service;
 use crate::model::validate::{self, ValidationError};
 use crate::model::{ApiSecret, Passphrase};
@@ -282,6 +283,7 @@ impl Vault {
             actor: options.actor,
             last_activity: now,
             audit_problem: None,
+            step_up_window: StepUpWindow::default(),
         })
     }
 
@@ -399,6 +401,7 @@ impl Vault {
             actor: self.options.actor,
             last_activity: now,
             audit_problem: None,
+            step_up_window: StepUpWindow::default(),
         };
         session.start(method)?;
         Ok(session)
@@ -570,6 +573,43 @@ fn open_settings(
     ))
 }
 
+/// A settings change checked against the settings in force
+/// ([`Session::settings_change`]); applied by [`Session::apply_settings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsChange {
+    new: Settings,
+    changed: Vec<&'static str>,
+}
+
+impl SettingsChange {
+    fn between(before: &Settings, new: Settings) -> SettingsChange {
+        let old = before.values();
+        let changed = new
+            .values()
+            .into_iter()
+            .filter(|v| !old.contains(v))
+            .map(|(name, _)| name)
+            .collect();
+        SettingsChange { new, changed }
+    }
+
+    /// The settings after the change.
+    pub fn settings(&self) -> &Settings {
+        &self.new
+    }
+
+    /// The names of the settings that change (wire names, as audited).
+    pub fn changed(&self) -> &[&'static str] {
+        &self.changed
+    }
+
+    /// Whether applying it needs a [`GatedAction::SecuritySettings`] grant:
+    /// whenever anything changes (see [`Session::apply_settings`]).
+    pub fn needs_step_up(&self) -> bool {
+        !self.changed.is_empty()
+    }
+}
+
 /// An unlocked vault. Holds the vault key until [`Session::lock`], drop, or
 /// the idle timeout of [`Settings::auto_lock_minutes`].
 ///
@@ -590,6 +630,9 @@ pub struct Session {
     pub(super) actor: Actor,
     pub(super) last_activity: SystemTime,
     pub(super) audit_problem: Option<journal::AuditProblem>,
+    /// The step-up window of [`Session::step_up_in_window`] (memory only;
+    /// closed on lock).
+    pub(super) step_up_window: StepUpWindow,
 }
 
 /// The sealing context handed to write closures.
@@ -1012,6 +1055,7 @@ impl Session {
         }
         // Dropping the VaultKey zeroizes its buffer (secrecy's SecretBox).
         self.key = None;
+        self.step_up_window.close();
     }
 
     /// Locks: records the lock in the audit log, then drops and zeroizes the
@@ -1408,14 +1452,11 @@ impl Session {
         actor: Actor,
         label: &str,
         edit: KeyEdit,
-        grant: Option<StepUpGrant>,
+        grant: Option<StepUpGrant<EditCredentials>>,
     ) -> Result<KeyDetail, VaultError> {
         let gated = edit.credential_fields();
         let proof = match (&grant, gated.is_empty()) {
-            (Some(g), _) => {
-                g.authorize(GatedAction::EditCredentials)?;
-                Some(g.method())
-            }
+            (Some(g), _) => Some(g.method()),
             (None, true) => None,
             (None, false) => {
                 return Err(crate::mfa::MfaError::StepUpRequired {
@@ -1554,28 +1595,61 @@ impl Session {
     }
 
     /// Replaces the settings after checking their ranges. Gated
-    /// ([`GatedAction::SecuritySettings`]): auto-lock, clipboard clearing and
-    /// the step-up window decide how exposed the vault is. The harmless
-    /// default rotation period alone can be changed without step-up through
-    /// [`Session::set_default_rotation_days`].
+    /// ([`GatedAction::SecuritySettings`]): see [`Session::apply_settings`]
+    /// for the rule, which this follows.
     pub fn set_settings(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
         settings: Settings,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
-        self.key()?;
-        self.store_settings(actor, Some(grant.method()), settings)
+        let change = self.settings_change(settings)?;
+        self.apply_settings(actor, change, Some(grant)).map(|_| ())
     }
 
-    /// Changes only the default rotation period (not a security setting).
-    pub fn set_default_rotation_days(&mut self, actor: Actor, days: u32) -> Result<(), VaultError> {
-        let settings = Settings {
-            default_rotation_days: days,
-            ..self.settings()?
+    /// Checks `new` (every range, before any step-up, so a refused value
+    /// spends no code) and compares it with the settings in force: what a
+    /// front end then passes to [`Session::apply_settings`], asking for a
+    /// [`GatedAction::SecuritySettings`] step-up first when
+    /// [`SettingsChange::needs_step_up`] says so.
+    pub fn settings_change(&mut self, new: Settings) -> Result<SettingsChange, VaultError> {
+        self.key()?;
+        new.validate()?;
+        Ok(SettingsChange::between(&self.settings, new))
+    }
+
+    /// Applies a settings change; returns the settings now in force.
+    ///
+    /// The one rule for every front end: **any change of a setting needs a
+    /// [`GatedAction::SecuritySettings`] grant** — auto-lock, clipboard
+    /// clearing and the step-up window decide how exposed the vault is, and
+    /// the default rotation period decides when rotation reminders and
+    /// overdue alerts fire, so raising it silences them (the same reason
+    /// alert settings are gated). A change that changes nothing needs no
+    /// grant and writes nothing. Without a needed grant the change is
+    /// refused with [`crate::mfa::MfaError::StepUpRequired`] before
+    /// anything is written.
+    pub fn apply_settings(
+        &mut self,
+        actor: Actor,
+        change: SettingsChange,
+        grant: Option<StepUpGrant<SecuritySettings>>,
+    ) -> Result<Settings, VaultError> {
+        self.key()?;
+        // Compared again with what is in force now: a change planned
+        // earlier cannot carry a stale "nothing to do".
+        let change = SettingsChange::between(&self.settings, change.new);
+        if !change.needs_step_up() {
+            return Ok(self.settings);
+        }
+        let Some(grant) = grant else {
+            return Err(crate::mfa::MfaError::StepUpRequired {
+                action: GatedAction::SecuritySettings,
+            }
+            .into());
         };
-        self.store_settings(actor, None, settings)
+        self.store_settings(actor, Some(grant.method()), change.new)?;
+        Ok(self.settings)
     }
 
     fn store_settings(
@@ -1710,11 +1784,10 @@ impl Session {
     pub fn change_password(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<ChangePassword>,
         current: &MasterPassword,
         new: &MasterPassword,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::ChangePassword)?;
         self.key()?;
         self.recheck_password(current)?;
         crate::password::require_strong(new.expose(), &[])?;

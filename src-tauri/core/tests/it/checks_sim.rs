@@ -93,14 +93,15 @@ fn accounts() -> Accounts {
 
 /// A step-up grant for a credential edit, from the master password (MFA
 /// is not enrolled in these fixtures).
-fn cred_grant(session: &mut Session) -> keyward_core::mfa::StepUpGrant {
+fn cred_grant(
+    session: &mut Session,
+) -> keyward_core::mfa::StepUpGrant<keyward_core::mfa::actions::EditCredentials> {
     let verified = session
         .verify_password(&MasterPassword::from("correct horse battery staple"))
         .unwrap();
     session
-        .step_up(
+        .step_up::<keyward_core::mfa::actions::EditCredentials>(
             Actor::Cli,
-            keyward_core::mfa::GatedAction::EditCredentials,
             Some(keyward_core::mfa::Proof::MasterPassword(verified)),
         )
         .unwrap()

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::{self, Situation, StepState, report};
-use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
+use keyward_core::mfa::actions;
+use keyward_core::mfa::{Proof, StepUpGrant};
 use keyward_core::model::{
     self, Environment, Exchange, KeyEdit, KeyStatus, NewKey, Passphrase, Scope,
 };
@@ -149,17 +150,13 @@ impl Fixture {
         }
     }
 
-    fn grant(&mut self) -> StepUpGrant {
+    fn grant(&mut self) -> StepUpGrant<actions::Revoke> {
         let pw = self
             .session
             .verify_password(&MasterPassword::from(PASSWORD))
             .unwrap();
         self.session
-            .step_up(
-                Actor::Cli,
-                GatedAction::Revoke,
-                Some(Proof::MasterPassword(pw)),
-            )
+            .step_up::<actions::Revoke>(Actor::Cli, Some(Proof::MasterPassword(pw)))
             .unwrap()
     }
 
@@ -463,11 +460,7 @@ async fn a_key_marked_revoked_by_an_edit_is_no_proof() {
         .unwrap();
     let edit_grant = f
         .session
-        .step_up(
-            Actor::Cli,
-            GatedAction::EditCredentials,
-            Some(Proof::MasterPassword(pw)),
-        )
+        .step_up::<actions::EditCredentials>(Actor::Cli, Some(Proof::MasterPassword(pw)))
         .unwrap();
     f.session
         .edit_key(
@@ -577,7 +570,7 @@ async fn fails_under(
     id: &str,
     step: &str,
     fault: Fault,
-    grant: Option<StepUpGrant>,
+    grant: Option<StepUpGrant<actions::Revoke>>,
 ) {
     let before = untouched(f, id, step);
     f.sim.add_fault(fault.on(SimExchange::Bybit).times(0));

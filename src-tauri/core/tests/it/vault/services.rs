@@ -3,7 +3,7 @@ use std::time::{Duration, SystemTime};
 use keyward_core::ErrorKind;
 use keyward_core::KindedError;
 use keyward_core::audit::{Action, store::AuditFilter};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::model::{
     ChecklistItem, KeyEdit, LinkedService, NewService, ServiceKind, ServiceUpdate, ValidationError,
 };
@@ -385,7 +385,7 @@ fn backups_carry_structured_services() {
         .unwrap();
     let out = t.dir.path().join("b.kwbackup");
     let pass = BackupPassphrase::from("backup passphrase for services");
-    let g = grant(&mut s, GatedAction::Export);
+    let g = grant::<actions::Export>(&mut s);
     s.export_backup(Actor::Cli, g, &out, &pass).unwrap();
 
     let t2 = TempVault::new();
