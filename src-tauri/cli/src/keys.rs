@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use keyward_core::mfa::actions;
 use keyward_core::model::{self, Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey};
 use keyward_core::vault::Actor;
@@ -16,31 +17,11 @@ use keyward_core::vault::Actor;
 use crate::app::{self, CliError, parse_scopes};
 use crate::{gated, input};
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ExchangeArg {
-    Binance,
-    Coinbase,
-    Kraken,
-    Okx,
-    Bybit,
-    Kucoin,
-    Bitget,
-    Other,
-}
-
-impl From<ExchangeArg> for Exchange {
-    fn from(e: ExchangeArg) -> Exchange {
-        match e {
-            ExchangeArg::Binance => Exchange::Binance,
-            ExchangeArg::Coinbase => Exchange::Coinbase,
-            ExchangeArg::Kraken => Exchange::Kraken,
-            ExchangeArg::Okx => Exchange::Okx,
-            ExchangeArg::Bybit => Exchange::Bybit,
-            ExchangeArg::Kucoin => Exchange::Kucoin,
-            ExchangeArg::Bitget => Exchange::Bitget,
-            ExchangeArg::Other => Exchange::Other,
-        }
-    }
+/// `--exchange`: the model's exchange names, offered as the possible
+/// values (no list of its own).
+fn exchange_parser() -> impl TypedValueParser<Value = Exchange> {
+    PossibleValuesParser::new(Exchange::ALL.iter().map(|e| e.as_str()))
+        .map(|name| name.parse::<Exchange>().unwrap_or(Exchange::Other))
 }
 
 #[derive(Args)]
@@ -57,8 +38,8 @@ pub struct SecretSource {
 #[derive(Args)]
 pub struct AddArgs {
     /// Exchange.
-    #[arg(long, value_enum)]
-    exchange: ExchangeArg,
+    #[arg(long, value_parser = exchange_parser())]
+    exchange: Exchange,
     /// Unique label (1–64 characters).
     #[arg(long)]
     label: String,
@@ -170,7 +151,7 @@ pub struct EditArgs {
 /// `keyward add`.
 pub fn add(path: &Path, use_keyring: bool, args: &AddArgs) -> Result<ExitCode, CliError> {
     let mut session = app::unlock(path, use_keyring)?;
-    let exchange: Exchange = args.exchange.into();
+    let exchange = args.exchange;
     let (secret, mut passphrase) = if let Some(file) = &args.secret.secret_file {
         (input::secret_from_file(file)?, None)
     } else if args.secret.secret_stdin {
