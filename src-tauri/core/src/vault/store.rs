@@ -92,8 +92,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE keys ADD COLUMN allow_run INTEGER NOT NULL DEFAULT 0;",
     // 4 -> 5: staged rotations (see `vault::rotation`).
     super::rotation::SCHEMA,
-    // 5 -> 6: incidents, their steps, timeline and activity snapshots.
-    super::incident::SCHEMA,
+    // 5 -> 6: incidents, their steps, timeline and activity snapshots (the
+    // records are `incident::store`'s; the vault only creates the tables).
+    include_str!("migrations/06_incidents.sql"),
     // 6 -> 7: alert configuration (sealed), per-key alert state, the
     // webhook outbox and the last background audit.
     super::alerts::SCHEMA,
