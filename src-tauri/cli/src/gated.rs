@@ -332,24 +332,46 @@ pub struct LogArgs {
     proof: ProofArgs,
 }
 
+/// An entry as `keyward log --json` prints it: the stored entry, plus its
+/// sentence ([`audit::describe`]).
+#[derive(serde::Serialize)]
+struct EntryJson<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry,
+    sentence: String,
+}
+
+/// Who did it, in words.
+fn by(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Gui => "app",
+        Actor::Cli => "CLI",
+        _ => "Keyward",
+    }
+}
+
 fn print_entries(entries: &[Entry], json: bool) {
     if json {
+        let out: Vec<EntryJson<'_>> = entries
+            .iter()
+            .map(|entry| EntryJson {
+                entry,
+                sentence: audit::describe(entry),
+            })
+            .collect();
         say!(
             "{}",
-            serde_json::to_string(entries).unwrap_or_else(|_| "[]".into())
+            serde_json::to_string(&out).unwrap_or_else(|_| "[]".into())
         );
         return;
     }
     for e in entries {
-        let key = e.key_label.as_deref().unwrap_or("-");
         say!(
-            "{:>5}  {}  {:<6} {:<28} {:<20} {}",
+            "{:>5}  {}  {:<7}  {}",
             e.seq,
-            e.time_ms / 1000,
-            e.actor,
-            e.action,
-            key,
-            e.details
+            keyward_core::alerts::format_time(e.time_ms.div_euclid(1000)),
+            by(e.actor),
+            audit::describe(e)
         );
     }
 }

@@ -1,7 +1,8 @@
 //! The tamper-evident audit log: what happened, when, through which front
 //! end, to which key.
 //!
-//! Owns: the event vocabulary ([`Action`]), the entry format, the MAC chain
+//! Owns: the event vocabulary ([`Action`]) and its sentences and
+//! categories for people ([`describe`], [`Category`]), the entry format, the MAC chain
 //! and its verification ([`verify_chain`]), and the `audit_log` table
 //! ([`store`]). Each entry's MAC is HMAC-SHA256, under a key derived with
 //! HKDF-SHA256 from the vault key ([`AuditKey`]), over the previous entry's
@@ -49,6 +50,7 @@
 //! ```
 
 mod chain;
+mod describe;
 mod error;
 mod key;
 pub mod store;
@@ -60,6 +62,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 pub use chain::{next_entry, verify_chain};
+pub use describe::{Category, describe};
 pub use error::AuditError;
 pub use key::AuditKey;
 

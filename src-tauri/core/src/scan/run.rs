@@ -34,6 +34,9 @@ pub fn scan(
         let repos = repositories(paths, options)?;
         report.merge(scan_histories(matcher, &repos, options, progress, &report)?);
     }
+    for f in &mut report.findings {
+        f.location = f.location(paths);
+    }
     Ok(report)
 }
 

@@ -96,7 +96,12 @@ fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
     let plain = |a: A| NewEvent::new(actor, a, at);
     match action {
         Action::VaultCreate => plain(A::VaultCreated),
-        Action::KeyAdd { key_id, label } => keyed(A::KeyAdded, key_id, label),
+        Action::KeyAdd {
+            key_id,
+            label,
+            exchange,
+        } => keyed(A::KeyAdded, key_id, label)
+            .with_details(Details::new().with("exchange", exchange.as_str())),
         Action::KeyEdit {
             key_id,
             label,

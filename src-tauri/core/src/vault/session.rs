@@ -47,6 +47,8 @@ pub enum Action {
         key_id: String,
         /// Label.
         label: String,
+        /// The key's exchange.
+        exchange: super::Exchange,
     },
     /// A key was edited.
     KeyEdit {
@@ -1440,6 +1442,7 @@ impl Session {
             |_| Action::KeyAdd {
                 key_id: uuid::Uuid::from_bytes(id).to_string(),
                 label: label.clone(),
+                exchange: key.exchange,
             },
             |tx, sealer| insert_key(tx, sealer, id, &key, now, None, KeyStatus::Active),
         )?;
