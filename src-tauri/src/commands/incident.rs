@@ -18,6 +18,7 @@ use keyward_core::vault::{Actor, Exchange, StepRun, incident_run_step};
 use serde::Serialize;
 use tauri::State;
 
+use super::brand::Branded;
 use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
@@ -39,7 +40,7 @@ pub fn incident_open(
     situation: Situation,
     labels: Vec<String>,
     exchange: Option<String>,
-) -> IpcResult<IncidentView> {
+) -> IpcResult<Branded<IncidentView>> {
     let exchange = exchange
         .filter(|e| !e.is_empty())
         .map(|e| {
@@ -53,7 +54,7 @@ pub fn incident_open(
     })?;
     // Committed: the webhook alert (if any) goes out in the background.
     crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
-    Ok(view)
+    Ok(Branded(view))
 }
 
 /// Every incident, newest first.
@@ -64,8 +65,10 @@ pub fn incident_list(state: State<'_, AppState>) -> IpcResult<Vec<IncidentSummar
 
 /// One incident with its steps, timeline and snapshots.
 #[tauri::command]
-pub fn incident_view(state: State<'_, AppState>, id: String) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| s.incident_view(&id).map_err(|e| err(&e)))
+pub fn incident_view(state: State<'_, AppState>, id: String) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| s.incident_view(&id).map_err(|e| err(&e)))
+        .map(Branded)
 }
 
 /// Marks a manual or evidence step done, with an optional note.
@@ -75,16 +78,18 @@ pub fn incident_step_done(
     id: String,
     step: String,
     note: Option<String>,
-) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| {
-        s.incident_step_done(
-            Actor::Gui,
-            &id,
-            &step,
-            note.as_deref().filter(|n| !n.is_empty()),
-        )
-        .map_err(|e| err(&e))
-    })
+) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| {
+            s.incident_step_done(
+                Actor::Gui,
+                &id,
+                &step,
+                note.as_deref().filter(|n| !n.is_empty()),
+            )
+            .map_err(|e| err(&e))
+        })
+        .map(Branded)
 }
 
 /// Skips a step; a reason is required.
@@ -94,11 +99,13 @@ pub fn incident_step_skip(
     id: String,
     step: String,
     reason: String,
-) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| {
-        s.incident_step_skip(Actor::Gui, &id, &step, &reason)
-            .map_err(|e| err(&e))
-    })
+) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| {
+            s.incident_step_skip(Actor::Gui, &id, &step, &reason)
+                .map_err(|e| err(&e))
+        })
+        .map(Branded)
 }
 
 /// Adds a note to the timeline.
@@ -107,17 +114,21 @@ pub fn incident_note(
     state: State<'_, AppState>,
     id: String,
     text: String,
-) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| {
-        s.incident_note(Actor::Gui, &id, &text, None)
-            .map_err(|e| err(&e))
-    })
+) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| {
+            s.incident_note(Actor::Gui, &id, &text, None)
+                .map_err(|e| err(&e))
+        })
+        .map(Branded)
 }
 
 /// Closes an incident (refused while a step is unresolved).
 #[tauri::command]
-pub fn incident_close(state: State<'_, AppState>, id: String) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| s.incident_close(Actor::Gui, &id).map_err(|e| err(&e)))
+pub fn incident_close(state: State<'_, AppState>, id: String) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| s.incident_close(Actor::Gui, &id).map_err(|e| err(&e)))
+        .map(Branded)
 }
 
 /// Runs an automated step. With `proof`, a Revoke grant is obtained first.
@@ -129,7 +140,7 @@ pub async fn incident_run(
     step: String,
     proof: Option<ProofInput>,
     confirm_manual: bool,
-) -> IpcResult<StepRun> {
+) -> IpcResult<Branded<StepRun>> {
     let g = match proof {
         Some(p) => Some(state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, Some(p)))?),
         None => None,
@@ -149,7 +160,7 @@ pub async fn incident_run(
     if run.lock_requested {
         state.lock();
     }
-    Ok(run)
+    Ok(Branded(run))
 }
 
 /// A report, for preview.

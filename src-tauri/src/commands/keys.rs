@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tauri::State;
 
+use super::brand::Branded;
 use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
@@ -153,8 +154,8 @@ impl KeyEditInput {
 
 /// Every key, metadata only.
 #[tauri::command]
-pub fn key_list(state: State<'_, AppState>) -> IpcResult<Vec<KeySummary>> {
-    state.with_session(|s| s.list_keys())
+pub fn key_list(state: State<'_, AppState>) -> IpcResult<Branded<Vec<KeySummary>>> {
+    state.with_session(|s| s.list_keys()).map(Branded)
 }
 
 /// The ids of the keys whose label, exchange, key id, services or notes
@@ -168,17 +169,19 @@ pub fn key_search(state: State<'_, AppState>, query: String) -> IpcResult<Vec<St
 
 /// One key's metadata (never its secret).
 #[tauri::command]
-pub fn key_get(state: State<'_, AppState>, label: String) -> IpcResult<KeyDetail> {
-    state.with_session(|s| s.key_detail(&label))
+pub fn key_get(state: State<'_, AppState>, label: String) -> IpcResult<Branded<KeyDetail>> {
+    state.with_session(|s| s.key_detail(&label)).map(Branded)
 }
 
 /// Adds a key; the core validates every field and seals the secret.
 #[tauri::command]
-pub fn key_add(state: State<'_, AppState>, key: KeyInput) -> IpcResult<KeySummary> {
-    state.with_session(|s| {
-        let key = key.into_new_key()?;
-        s.add_key(Actor::Gui, key)
-    })
+pub fn key_add(state: State<'_, AppState>, key: KeyInput) -> IpcResult<Branded<KeySummary>> {
+    state
+        .with_session(|s| {
+            let key = key.into_new_key()?;
+            s.add_key(Actor::Gui, key)
+        })
+        .map(Branded)
 }
 
 /// Edits a key. Changing its endpoint, key id, secret, passphrase, key
@@ -190,17 +193,19 @@ pub fn key_edit(
     label: String,
     edit: KeyEditInput,
     proof: Option<ProofInput>,
-) -> IpcResult<KeyDetail> {
-    state.with_unlocked(|s| {
-        let edit = edit.into_edit().map_err(|e| IpcError::from_core(&e))?;
-        let g = if edit.credential_fields().is_empty() {
-            None
-        } else {
-            Some(grant(&state, s, GatedAction::EditCredentials, proof)?)
-        };
-        s.edit_key(Actor::Gui, &label, edit, g)
-            .map_err(|e| IpcError::from_core(&e))
-    })
+) -> IpcResult<Branded<KeyDetail>> {
+    state
+        .with_unlocked(|s| {
+            let edit = edit.into_edit().map_err(|e| IpcError::from_core(&e))?;
+            let g = if edit.credential_fields().is_empty() {
+                None
+            } else {
+                Some(grant(&state, s, GatedAction::EditCredentials, proof)?)
+            };
+            s.edit_key(Actor::Gui, &label, edit, g)
+                .map_err(|e| IpcError::from_core(&e))
+        })
+        .map(Branded)
 }
 
 /// The one DTO that carries a secret to the webview: the answer of the
@@ -294,7 +299,7 @@ pub fn key_delete(
 pub async fn key_check(
     state: State<'_, AppState>,
     labels: Option<Vec<String>>,
-) -> IpcResult<Vec<KeyVerification>> {
+) -> IpcResult<Branded<Vec<KeyVerification>>> {
     let selection = match labels {
         Some(labels) => CheckSelection::Labels(labels),
         None => CheckSelection::All,
@@ -305,7 +310,7 @@ pub async fn key_check(
         .map_err(|e| IpcError::from_core(&e))?;
     // Critical findings were queued with the stored checks; send them.
     crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
-    Ok(results)
+    Ok(Branded(results))
 }
 
 /// Allows `keyward run` to hand this key to a process (step-up: AllowRun;
@@ -316,7 +321,7 @@ pub fn key_allow_run(
     label: String,
     allow: bool,
     proof: Option<ProofInput>,
-) -> IpcResult<KeyDetail> {
+) -> IpcResult<Branded<KeyDetail>> {
     state.with_unlocked(|s| {
         if allow {
             let g = grant(&state, s, GatedAction::AllowRun, proof)?;
@@ -325,6 +330,7 @@ pub fn key_allow_run(
             s.deny_run(Actor::Gui, &label)
         }
         .and_then(|()| s.key_detail(&label))
+        .map(Branded)
         .map_err(|e| IpcError::from_core(&e))
     })
 }
@@ -367,7 +373,7 @@ pub async fn key_narrow(
     label: String,
     narrowing: NarrowInput,
     proof: Option<ProofInput>,
-) -> IpcResult<KeyVerification> {
+) -> IpcResult<Branded<KeyVerification>> {
     let g = state.with_unlocked(|s| grant(&state, s, GatedAction::SecuritySettings, proof))?;
     let client = state.exchange_client()?;
     let narrowing = Narrowing {
@@ -378,5 +384,6 @@ pub async fn key_narrow(
     };
     narrow_key(&*state.session, &client, Actor::Gui, g, &label, &narrowing)
         .await
+        .map(Branded)
         .map_err(|e| IpcError::from_core(&e))
 }

@@ -30,11 +30,29 @@ export type Environment =
 /** Exchanges that issue a passphrase with every key. */
 export const NEEDS_PASSPHRASE: readonly Exchange[] = ['okx', 'kucoin', 'bitget'];
 
+/**
+ * Brand names for the exchange picker of the key form (the one place that
+ * has no DTO yet; mirrors `keyward_core::vault::Exchange::display_name`).
+ * Everything the core sends carries `exchange_name` instead.
+ */
+export const EXCHANGE_NAMES: Readonly<Record<Exchange, string>> = {
+  binance: 'Binance',
+  coinbase: 'Coinbase',
+  kraken: 'Kraken',
+  okx: 'OKX',
+  bybit: 'Bybit',
+  kucoin: 'KuCoin',
+  bitget: 'Bitget',
+  other: 'Other',
+};
+
 /** Mirrors `keyward_core::vault::KeySummary` (metadata only). */
 export interface KeySummary {
   id: string;
   label: string;
   exchange: Exchange;
+  /** The exchange's brand ("OKX"), for display. */
+  exchange_name: string;
   environment: Environment;
   api_key_id_masked: string;
   key_type: KeyType;
@@ -153,6 +171,8 @@ export interface KeyVerification {
   id: string;
   label: string;
   exchange: Exchange;
+  /** The exchange's brand ("OKX"), for display. */
+  exchange_name: string;
   status: CheckStatus;
   authenticated: boolean;
   declared: Scope[];
