@@ -172,6 +172,7 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
         );
     }
     assert!(!table.contains(CANARY_SECRET));
+    app.screenshot("mfa-4-activity-all");
     // The filter offers categories in words, not event names.
     let options = app.text_of("[data-testid=audit-category]");
     assert!(options.contains("Secrets revealed or used"), "{options}");
