@@ -81,6 +81,11 @@ pub fn run(
     if !args.json {
         if all.is_empty() {
             say!("no exchange credentials found");
+        } else {
+            say!(
+                "{} found:",
+                keyward_core::text::count(all.len() as u64, "credential", "credentials")
+            );
         }
         for (i, c) in all.iter().enumerate() {
             let p = &c.preview;
@@ -91,7 +96,7 @@ pub fn run(
                 p.file.display(),
                 fields.join(", "),
                 p.label,
-                p.exchange,
+                p.exchange.display_name(),
                 p.key_id_masked,
                 if p.has_passphrase {
                     ", with passphrase"

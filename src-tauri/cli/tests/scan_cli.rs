@@ -352,7 +352,16 @@ fn the_scan_import_hint_is_a_command_that_runs() {
     );
     let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
     let preview = env.run(&args).ok();
-    assert!(preview.stdout.contains("binance"), "{}", preview.stdout);
+    assert!(
+        preview.stdout.contains("1 credential found:"),
+        "{}",
+        preview.stdout
+    );
+    assert!(
+        preview.stdout.contains("(Binance, key id"),
+        "{}",
+        preview.stdout
+    );
     let mut yes = args.clone();
     yes.push("--yes");
     let imported = env.run(&yes).ok();
