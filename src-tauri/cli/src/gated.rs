@@ -393,21 +393,25 @@ fn print_report(r: &AuditReport, json: bool) {
     }
     match &r.problem {
         Some(problem) => say!("BROKEN: {problem}"),
-        None => say!("chain intact: {} entries", r.entries),
+        None => say!(
+            "chain intact: {}",
+            keyward_core::text::count(r.entries, "entry", "entries")
+        ),
     }
     if r.recorded_findings > 0 {
-        say!(
-            "the log records {} integrity finding(s)",
-            r.recorded_findings
-        );
+        say!("the log records {}", findings(r.recorded_findings));
     }
     if r.unacknowledged_findings > 0 {
         say!(
-            "NOT ACKNOWLEDGED: {} integrity finding(s); review them with \
+            "NOT ACKNOWLEDGED: {}; review them with \
              `keyward log --action audit_integrity_failed`, then run `keyward log --acknowledge`",
-            r.unacknowledged_findings
+            findings(r.unacknowledged_findings)
         );
     }
+}
+
+fn findings(n: usize) -> String {
+    keyward_core::text::count(n as u64, "integrity finding", "integrity findings")
 }
 
 /// Runs `keyward log`.
@@ -426,7 +430,7 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             password.as_ref(),
         )?;
         let n = session.acknowledge_audit_findings(Actor::Cli, g)?;
-        say!("acknowledged {n} integrity finding(s)");
+        say!("acknowledged {}", findings(n));
         if let Some(problem) = &report.problem {
             say_err!(
                 "warning: the audit log is still broken ({problem}); `keyward log --verify` \

@@ -181,9 +181,9 @@ pub fn run(
                 Ok(r) => {
                     if !args.json {
                         say!(
-                            "rewrote {} ({} value(s) removed); backup with the values: {} — delete it once the bot runs with keyward run",
+                            "rewrote {} ({} removed); backup with the values: {} — delete it once the bot runs with keyward run",
                             r.file.display(),
-                            r.removed,
+                            keyward_core::text::count(r.removed as u64, "value", "values"),
                             r.backup.display()
                         );
                     }

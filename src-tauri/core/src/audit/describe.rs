@@ -509,14 +509,12 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
             match text(d, "change") {
                 Some("added") => format!("Linked {service} to key {key}"),
                 Some("removed") => format!("Unlinked {service} from key {key}"),
-                Some("checked") => format!(
-                    "Checked off {} for {service} (key {key})",
-                    text(d, "item").map_or_else(|| "an item".to_owned(), words)
-                ),
-                Some("unchecked") => format!(
-                    "Unchecked {} for {service} (key {key})",
-                    text(d, "item").map_or_else(|| "an item".to_owned(), words)
-                ),
+                Some("checked") => {
+                    format!("Ticked “{}” for {service} (key {key})", checklist_item(d))
+                }
+                Some("unchecked") => {
+                    format!("Unticked “{}” for {service} (key {key})", checklist_item(d))
+                }
                 _ => {
                     let fields = list(d, "fields");
                     if fields.is_empty() {
@@ -595,6 +593,24 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
         }
         A::StateSealed => "Turned on rollback protection for the vault".into(),
     }
+}
+
+/// A vendor-checklist item as its checkbox reads ("Reputation checked").
+fn checklist_item(d: &Map<String, Value>) -> String {
+    let item = text(d, "item").unwrap_or("");
+    crate::vault::ChecklistItem::ALL
+        .iter()
+        .find(|i| i.as_str() == item)
+        .map_or_else(
+            || {
+                if item.is_empty() {
+                    "an item".to_owned()
+                } else {
+                    capital(&words(item))
+                }
+            },
+            |i| i.title().to_owned(),
+        )
 }
 
 fn grouped(n: u64) -> String {
@@ -735,6 +751,15 @@ mod tests {
         assert_eq!(
             describe(&failed),
             "Step-up failed: wrong code (revealing a secret)"
+        );
+        let ticked = entry(
+            Action::ServiceChanged,
+            Some("main"),
+            json!({ "service": "3Commas", "change": "checked", "item": "reputation" }),
+        );
+        assert_eq!(
+            describe(&ticked),
+            "Ticked “Reputation checked” for 3Commas (key main)"
         );
         let export = entry(Action::Export, None, json!({ "keys": 1, "proof": "totp" }));
         assert_eq!(describe(&export), "Exported a backup of 1 key (TOTP)");
