@@ -319,14 +319,19 @@ pub struct LogArgs {
     /// Only entries about the key with this label.
     #[arg(long, value_name = "LABEL")]
     key: Option<String>,
-    /// Only entries of this action (e.g. secret_revealed, step_up_failed).
+    /// Only entries of this stored action (e.g. secret_revealed,
+    /// step_up_failed; the names `--json` prints).
     #[arg(long, value_name = "ACTION")]
     action: Option<String>,
+    /// Only entries of this kind: vault, keys, secrets, mfa, backups,
+    /// rotation, incidents, services, alerts, integrity.
+    #[arg(long, value_name = "CATEGORY", conflicts_with = "action")]
+    category: Option<String>,
     /// Acknowledge every integrity finding recorded so far (read them first
     /// with `--action audit_integrity_failed`); needs --totp once MFA is
     /// enrolled. Until then `--verify` exits 5, even once the chain
     /// verifies again.
-    #[arg(long, conflicts_with_all = ["verify", "key", "action", "json"])]
+    #[arg(long, conflicts_with_all = ["verify", "key", "action", "category", "json"])]
     acknowledge: bool,
     #[command(flatten)]
     proof: ProofArgs,
@@ -464,6 +469,19 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             message: format!("unknown audit action {name:?}"),
         })?;
         filter = filter.with_actions([action]);
+    }
+    if let Some(name) = &args.category {
+        let category = audit::Category::from_name(name).ok_or_else(|| CliError::Input {
+            message: format!(
+                "unknown category {name:?}: use one of {}",
+                audit::Category::ALL
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        filter = filter.with_actions(category.actions());
     }
     let entries = session.audit_log(&filter)?;
     print_entries(&entries, args.json);

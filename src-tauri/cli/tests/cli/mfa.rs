@@ -227,6 +227,20 @@ fn gated_commands_need_a_code_and_a_recovery_code_works_once() {
         "{}",
         log.stdout
     );
+    let secrets = env.run(&["log", "--category", "secrets"]).ok();
+    assert!(
+        secrets
+            .stdout
+            .contains("Allowed keyward run to use key planted"),
+        "{}",
+        secrets.stdout
+    );
+    assert!(
+        !secrets.stdout.contains("Deleted key"),
+        "{}",
+        secrets.stdout
+    );
+    env.run(&["log", "--category", "nope"]).code(1);
     let json = env.run(&["log", "--key", "planted", "--json"]).ok();
     let json: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
     let deleted = json
