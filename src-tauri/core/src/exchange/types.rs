@@ -50,6 +50,18 @@ impl Exchange {
         }
     }
 
+    /// The exchange's brand as a person writes it ("OKX"), for messages;
+    /// [`Exchange::as_str`] stays the identifier.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Exchange::Binance => "Binance",
+            Exchange::Coinbase => "Coinbase",
+            Exchange::Kraken => "Kraken",
+            Exchange::Okx => "OKX",
+            Exchange::Bybit => "Bybit",
+        }
+    }
+
     /// The production REST base URL.
     pub fn mainnet_url(self) -> &'static str {
         match self {
