@@ -72,6 +72,10 @@ build_ui() {
 # The binary the e2e tests drive: a debug build with the UI embedded. The
 # same feature set is used for clippy and tests so nothing builds twice.
 FEATURES=(--features keyward-desktop/custom-protocol)
+# Tests also generate the UI's TypeScript types (keyward-core's `ts` feature,
+# a dev-dependency of the desktop); clippy, the e2e build and the tests all
+# use this set so keyward-core and its dependents compile once.
+TEST_FEATURES=("${FEATURES[@]}" --features keyward-core/ts)
 
 target_dir() { echo "${CARGO_TARGET_DIR:-$ROOT/target}"; }
 
@@ -136,10 +140,10 @@ cmd_test() {
   npm --prefix ui test
   build_ui
   log "clippy"
-  cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
+  cargo clippy --workspace --all-targets "${TEST_FEATURES[@]}" -- -D warnings
   supply_chain
   log "building the desktop binary for the e2e suite"
-  cargo build -p keyward-desktop "${FEATURES[@]}"
+  cargo build -p keyward-desktop "${TEST_FEATURES[@]}"
   log "Rust tests (unit, integration, CLI, keyring, GUI e2e)"
   # A private D-Bus session with a real gnome-keyring, and a private X
   # server, so tests never touch the user's keyring or screen.
@@ -154,7 +158,7 @@ cmd_test() {
     dbus-run-session -- bash -c '
       set -euo pipefail
       echo -n keyward-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-      xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --no-fail-fast '"${FEATURES[*]}"' -- --test-threads=2
+      xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --no-fail-fast '"${TEST_FEATURES[*]}"' -- --test-threads=2
     '
   log "figures measured by the e2e suite"
   cat "$figures" 2>/dev/null || echo "(none recorded)"

@@ -24,9 +24,14 @@ impl IpcError {
             message: message.into(),
         }
     }
+}
 
-    /// Converts any core error.
-    pub fn from_core<E: KindedError>(err: &E) -> Self {
+/// Every core error crosses IPC as its own kind and message, so adapters use
+/// `?`. An adapter that maps an error differently (a wrong master password
+/// given as step-up proof is an MFA failure, see `commands::stepup`) says so
+/// explicitly with [`IpcError::new`].
+impl<E: KindedError> From<E> for IpcError {
+    fn from(err: E) -> Self {
         IpcError::new(err.kind(), err.to_string())
     }
 }
@@ -46,6 +51,16 @@ mod tests {
             json,
             serde_json::json!({ "kind": "not_found", "message": "no key labelled \"x\"" })
         );
+    }
+
+    /// `?` on a core error keeps its kind and its message.
+    #[test]
+    fn core_errors_convert_with_their_kind_and_message() {
+        let core = keyward_core::vault::VaultError::Locked;
+        let (kind, message) = (core.kind(), core.to_string());
+        let err: IpcError = core.into();
+        assert_eq!(err, IpcError::new(kind, message));
+        assert_eq!(err.kind, ErrorKind::Locked);
     }
 
     /// The TypeScript mirror of `ErrorKind` must list exactly the same kinds,

@@ -11,6 +11,8 @@ pub mod clipboard;
 pub mod commands;
 pub mod error;
 pub mod state;
+#[cfg(test)]
+mod ts_types;
 
 use std::time::Duration;
 

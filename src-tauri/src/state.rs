@@ -9,7 +9,6 @@ use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::mfa::StepUpWindow;
 
 use keyward_core::ErrorKind;
-use keyward_core::KindedError;
 use keyward_core::vault::{Session, VaultError};
 
 use crate::error::{IpcError, IpcResult};
@@ -72,8 +71,7 @@ impl AppState {
         if let Some(client) = self.exchange.get() {
             return Ok(client.clone());
         }
-        let client = ExchangeClient::new(HttpConfig::default())
-            .map_err(|e| IpcError::new(e.kind(), e.to_string()))?;
+        let client = ExchangeClient::new(HttpConfig::default())?;
         Ok(self.exchange.get_or_init(|| client).clone())
     }
 
@@ -129,7 +127,7 @@ impl AppState {
         let mut guard = lock_slot(&self.session);
         let session = guard
             .as_mut()
-            .ok_or_else(|| IpcError::from_core(&VaultError::Locked))?;
+            .ok_or_else(|| IpcError::from(VaultError::Locked))?;
         let result = f(session);
         if matches!(&result, Err(e) if e.kind == ErrorKind::Locked)
             && !session.is_unlocked()
@@ -155,7 +153,7 @@ pub fn with_session<T>(
     let mut guard = lock_slot(slot);
     let session = guard
         .as_mut()
-        .ok_or_else(|| IpcError::from_core(&VaultError::Locked))?;
+        .ok_or_else(|| IpcError::from(VaultError::Locked))?;
     match f(session) {
         Ok(v) => Ok(v),
         Err(e) => {
@@ -164,7 +162,7 @@ pub fn with_session<T>(
             {
                 s.lock();
             }
-            Err(IpcError::new(e.kind(), e.to_string()))
+            Err(e.into())
         }
     }
 }

@@ -22,8 +22,8 @@ use keyward_core::vault::{self, Actor, AuditSchedule, EventSwitches, Session};
 use keyward_core::{ErrorKind, KindedError};
 use zeroize::Zeroizing;
 
-use crate::rotate::{exit, json};
-use crate::{CliError, gated};
+use crate::app::{self, CliError, exit, json, runtime};
+use crate::gated;
 
 /// The variable `set-webhook` reads the URL from (else stdin).
 pub const URL_VAR: &str = "KEYWARD_WEBHOOK_URL";
@@ -80,16 +80,6 @@ fn now_secs() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            say_err!("error: cannot start the network runtime: {e}");
-            exit(ErrorKind::Internal)
-        })
 }
 
 /// Delivers queued webhook events after a command committed its change.
@@ -211,7 +201,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &AlertsCommand) -> Result<ExitCo
         AlertsCommand::SetWebhook { .. } => Some(read_url()?),
         _ => None,
     };
-    let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+    let (mut session, password) = app::unlock_keep(path, use_keyring)?;
     match cmd {
         AlertsCommand::Status { json: as_json } => {
             let s = session.alert_settings()?;

@@ -16,9 +16,10 @@ use clap::{Args, Subcommand};
 use keyward_core::ErrorKind;
 use keyward_core::audit::{self, Entry, store::AuditFilter};
 use keyward_core::mfa::{Enrolment, GatedAction, MfaSummary, OneTimeCode, Proof, StepUpGrant};
-use keyward_core::vault::{Actor, AuditReport, MasterPassword, Session, Vault, VaultError};
+use keyward_core::vault::{Actor, AuditReport, MasterPassword, Session, VaultError};
 
-use crate::{CliError, input};
+use crate::app::{self, CliError, unlock_keep};
+use crate::input;
 
 /// `--totp CODE` or `--recovery-code CODE`. TOTP codes on argv are
 /// acceptable: single use and valid for about a minute.
@@ -30,25 +31,6 @@ pub struct ProofArgs {
     /// One of your single-use recovery codes (instead of --totp).
     #[arg(long, value_name = "CODE")]
     pub recovery_code: Option<String>,
-}
-
-/// Unlocks like [`crate::unlock`] and keeps the master password when one was
-/// entered, so gated commands can re-check it while MFA is not enrolled.
-pub fn unlock_keep(
-    path: &Path,
-    use_keyring: bool,
-) -> Result<(Session, Option<MasterPassword>), CliError> {
-    let vault = Vault::open(path)?;
-    if use_keyring {
-        match vault.unlock_with_device() {
-            Ok(session) => return Ok((session, None)),
-            Err(e) => say_err!("warning: {e}; falling back to the master password"),
-        }
-    }
-    let password = input::master_password()?;
-    let session = vault.unlock(&password)?;
-    crate::warn_audit_problem(&session);
-    Ok((session, Some(password)))
 }
 
 /// Passes the core's step-up gate for `action` with what the user gave.
@@ -456,9 +438,7 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             .or(report.found_at_unlock.as_ref().map(|p| p.finding.as_str()))
             .unwrap_or("an integrity finding is not acknowledged");
         say_err!("error: the audit log failed verification: {finding}");
-        return Ok(ExitCode::from(
-            u8::try_from(ErrorKind::Integrity.exit_code()).unwrap_or(5),
-        ));
+        return Ok(app::exit(ErrorKind::Integrity));
     }
     let mut filter = match &args.key {
         Some(label) => AuditFilter::for_label(label.as_str()),
@@ -486,26 +466,4 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
     let entries = session.audit_log(&filter)?;
     print_entries(&entries, args.json);
     Ok(ExitCode::SUCCESS)
-}
-
-/// A one-line, secret-free message for an MFA refusal on the command line,
-/// distinct for each way a step-up fails.
-pub fn mfa_message(err: &VaultError) -> Option<String> {
-    use keyward_core::mfa::MfaError;
-    match err {
-        VaultError::Mfa(MfaError::StepUpRequired { action }) => Some(format!(
-            "{} needs a code: pass --totp CODE from your authenticator app \
-             (or --recovery-code CODE)",
-            action.phrase()
-        )),
-        VaultError::Mfa(MfaError::NotEnrolled) => Some(
-            "MFA is not enrolled: leave out --totp (the master password is the step-up) \
-             or run `keyward mfa enroll`"
-                .into(),
-        ),
-        VaultError::Mfa(MfaError::AlreadyEnrolled) => Some(
-            "MFA is already enrolled: use `keyward mfa reenroll --totp CODE` to replace it".into(),
-        ),
-        _ => None,
-    }
 }

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::Args;
 use keyward_core::health::{Fix, HealthReport, Severity};
 
-use crate::CliError;
+use crate::app::{self, CliError};
 use crate::output::{count, grouped};
 
 /// Arguments of `keyward health`.
@@ -32,7 +32,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &HealthArgs) -> Result<ExitCode
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    let mut session = crate::unlock(path, use_keyring)?;
+    let mut session = app::unlock(path, use_keyring)?;
     let report = session.health_report(now, &[])?;
     if args.json {
         match serde_json::to_string_pretty(&report) {

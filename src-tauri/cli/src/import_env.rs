@@ -12,12 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use keyward_core::KindedError;
 use keyward_core::scan::import::{self, Candidate, FileCandidates};
 use keyward_core::vault::Actor;
 use serde::Serialize;
 
-use crate::CliError;
+use crate::app::{self, CliError, fail};
 
 /// Arguments of `keyward import-env`.
 #[derive(Args)]
@@ -38,11 +37,6 @@ pub struct ImportEnvArgs {
     /// next to it as FILE.keyward-backup, mode 0600).
     #[arg(long)]
     rewrite: bool,
-}
-
-fn fail(e: &dyn KindedError) -> ExitCode {
-    say_err!("error: {e}");
-    ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
 }
 
 fn ask(question: &str) -> bool {
@@ -127,7 +121,7 @@ pub fn run(
         run: None,
     };
     if !chosen.is_empty() {
-        let mut session = crate::unlock(vault, use_keyring)?;
+        let mut session = app::unlock(vault, use_keyring)?;
         report.imported = match import::import(&mut session, Actor::Cli, &chosen) {
             Ok(o) => o,
             Err(e) => return Ok(fail(&e)),

@@ -14,8 +14,8 @@ use keyward_core::incident::{self, IncidentError, IncidentView, Situation, StepS
 use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{self, Actor, Exchange};
 
-use crate::rotate::{exit, json, network};
-use crate::{CliError, gated};
+use crate::app::{self, CliError, exit, json, network};
+use crate::gated;
 
 /// Report formats.
 #[derive(Clone, Copy, ValueEnum)]
@@ -224,7 +224,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
             Err(e) => fail(e),
         };
     }
-    let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+    let (mut session, password) = app::unlock_keep(path, use_keyring)?;
     let result = match cmd {
         IncidentCommand::Playbooks { .. } => return Ok(ExitCode::SUCCESS),
         IncidentCommand::Open {
@@ -340,7 +340,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
             return Ok(match run.state {
                 StepState::Done => ExitCode::SUCCESS,
                 StepState::Failed => exit(keyward_core::ErrorKind::Exchange),
-                _ => ExitCode::from(1),
+                _ => exit(keyward_core::ErrorKind::Invalid),
             });
         }
         IncidentCommand::Step {

@@ -10,7 +10,7 @@ use keyward_core::files;
 use keyward_core::vault::{ApiSecret, BackupPassphrase, MasterPassword, Passphrase};
 use zeroize::Zeroizing;
 
-use crate::CliError;
+use crate::app::CliError;
 
 /// Reads a secret from an environment variable if set, else from the
 /// terminal (`/dev/tty`, not stdin, so stdin stays free for key material).

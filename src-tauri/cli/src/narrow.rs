@@ -21,8 +21,8 @@ use keyward_core::mfa::GatedAction;
 use keyward_core::vault::{self, Actor, CheckSelection, KeyVerification, NarrowError};
 use keyward_core::{ErrorKind, KindedError};
 
-use crate::rotate::{exit, json, network};
-use crate::{CliError, gated};
+use crate::app::{self, CliError, exit, json, network};
+use crate::gated;
 
 /// Arguments of `keyward narrow`.
 #[derive(Args)]
@@ -52,7 +52,7 @@ pub struct NarrowArgs {
 
 /// Runs the command.
 pub fn run(path: &Path, use_keyring: bool, args: &NarrowArgs) -> Result<ExitCode, CliError> {
-    let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+    let (mut session, password) = app::unlock_keep(path, use_keyring)?;
     session.key_detail(&args.label)?;
     let (client, runtime) = match network(args.timeout) {
         Ok(n) => n,

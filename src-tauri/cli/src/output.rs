@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
+use crate::app::json;
 use keyward_core::vault::{
     self, ImportReport, IntegrityReport, KdfParams, KeyDetail, KeySummary, KeyringStatus, Settings,
     Vault,
 };
-use serde::Serialize;
 
 /// `n` with its noun, grouped by thousands ("1 key", "21,429 files").
 pub fn count(n: usize, one: &str, many: &str) -> String {
@@ -17,13 +17,6 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 /// `n` grouped by thousands ("21,429").
 pub fn grouped(n: usize) -> String {
     keyward_core::text::grouped(n as u64)
-}
-
-fn json<T: Serialize + ?Sized>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => say_lines!("{s}"),
-        Err(e) => say_err!("error: could not format JSON: {e}"),
-    }
 }
 
 fn days_from_now(unix: i64) -> String {

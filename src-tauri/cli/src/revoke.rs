@@ -22,9 +22,10 @@ use keyward_core::mfa::GatedAction;
 use keyward_core::rotation::RevokeOutcome;
 use keyward_core::vault::{self, Actor, Exchange};
 
+use crate::app::{self, CliError, exit, json, network};
+use crate::gated;
 use crate::output::{count, grouped};
-use crate::rotate::{exit, json, network, outcome_code, print_outcome, refused};
-use crate::{CliError, gated};
+use crate::rotate::{outcome_code, print_outcome, refused};
 
 /// Arguments of `keyward revoke`.
 #[derive(Args)]
@@ -63,7 +64,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
         .as_deref()
         .map(str::parse::<Exchange>)
         .transpose()?;
-    let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+    let (mut session, password) = app::unlock_keep(path, use_keyring)?;
     if let Some(label) = &args.label {
         // Unknown labels fail before a code is spent.
         session.key_detail(label)?;

@@ -14,10 +14,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::mfa::GatedAction;
 use keyward_core::rotation::{
     RevokeOutcome, RotationError, RotationState, RotationView, ServiceState, Severity, StepStatus,
@@ -25,9 +23,9 @@ use keyward_core::rotation::{
 };
 use keyward_core::vault::{self, Actor, KeyType, NewRotationKey, Session, VerifyOptions};
 use keyward_core::{ErrorKind, KindedError};
-use serde::Serialize;
 
-use crate::{CliError, gated, input};
+use crate::app::{self, CliError, exit, json, network, when};
+use crate::{gated, input};
 
 /// `keyward rotate …`.
 #[derive(Subcommand)]
@@ -145,10 +143,6 @@ pub struct NewKeyArgs {
     json: bool,
 }
 
-pub(crate) fn exit(kind: ErrorKind) -> ExitCode {
-    ExitCode::from(u8::try_from(kind.exit_code()).unwrap_or(1))
-}
-
 /// A refused step: vault errors go through the CLI's usual mapping (MFA
 /// messages, exit codes), the rest are printed here.
 pub(crate) fn refused(e: RotationError) -> Result<ExitCode, CliError> {
@@ -159,39 +153,6 @@ pub(crate) fn refused(e: RotationError) -> Result<ExitCode, CliError> {
             Ok(exit(other.kind()))
         }
     }
-}
-
-pub(crate) fn json<T: Serialize + ?Sized>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => say_lines!("{s}"),
-        Err(e) => say_err!("error: could not format JSON: {e}"),
-    }
-}
-
-/// The exchange client and a runtime for one networked step.
-pub(crate) fn network(timeout: u64) -> Result<(ExchangeClient, tokio::runtime::Runtime), ExitCode> {
-    let config = HttpConfig {
-        connect_timeout: Duration::from_secs(timeout),
-        request_timeout: Duration::from_secs(timeout),
-        ..HttpConfig::default()
-    };
-    let client = ExchangeClient::new(config).map_err(|e| {
-        say_err!("error: {e}");
-        exit(e.kind())
-    })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            say_err!("error: cannot start the network runtime: {e}");
-            exit(ErrorKind::Internal)
-        })?;
-    Ok((client, runtime))
-}
-
-pub(crate) fn when(at: Option<i64>) -> String {
-    at.map(keyward_core::alerts::format_time_seconds)
-        .unwrap_or_default()
 }
 
 pub(crate) fn print_view(v: &RotationView) {
@@ -384,14 +345,14 @@ fn show(session: &mut Session, label: &str, as_json: bool) -> Result<ExitCode, C
 pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<ExitCode, CliError> {
     match command {
         RotateCommand::Begin { label, json } => {
-            let mut session = crate::unlock(path, use_keyring)?;
+            let mut session = app::unlock(path, use_keyring)?;
             if let Err(e) = session.rotation_begin(Actor::Cli, label) {
                 return refused(e);
             }
             show(&mut session, label, *json)
         }
         RotateCommand::NewKey(args) => {
-            let mut session = crate::unlock(path, use_keyring)?;
+            let mut session = app::unlock(path, use_keyring)?;
             let (secret, mut passphrase) = if let Some(file) = &args.secret_file {
                 (input::secret_from_file(file)?, None)
             } else if args.secret_stdin {
@@ -428,11 +389,8 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             scopes,
             timeout,
         } => {
-            let scopes = scopes
-                .as_ref()
-                .map(|s| crate::parse_scopes(s))
-                .transpose()?;
-            let mut session = crate::unlock(path, use_keyring)?;
+            let scopes = scopes.as_ref().map(|s| app::parse_scopes(s)).transpose()?;
+            let mut session = app::unlock(path, use_keyring)?;
             let (client, runtime) = match network(*timeout) {
                 Ok(n) => n,
                 Err(code) => return Ok(code),
@@ -472,7 +430,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             })
         }
         RotateCommand::Promote { label, proof, json } => {
-            let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+            let (mut session, password) = app::unlock_keep(path, use_keyring)?;
             // Refuse a step that cannot happen before spending a code on it.
             if let Err(e) = session.rotation_status(label) {
                 return refused(e);
@@ -496,7 +454,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             json: as_json,
             timeout,
         } => {
-            let (mut session, password) = gated::unlock_keep(path, use_keyring)?;
+            let (mut session, password) = app::unlock_keep(path, use_keyring)?;
             let view = match session.rotation_status(label) {
                 Ok(v) => v,
                 Err(e) => return refused(e),
@@ -547,11 +505,11 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             Ok(outcome_code(&outcome))
         }
         RotateCommand::Status { label, json } => {
-            let mut session = crate::unlock(path, use_keyring)?;
+            let mut session = app::unlock(path, use_keyring)?;
             show(&mut session, label, *json)
         }
         RotateCommand::Cancel { label } => {
-            let mut session = crate::unlock(path, use_keyring)?;
+            let mut session = app::unlock(path, use_keyring)?;
             match session.rotation_cancel(Actor::Cli, label) {
                 Ok(_) => {
                     say!("cancelled the rotation of {label}");
@@ -565,7 +523,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             service,
             pending,
         } => {
-            let mut session = crate::unlock(path, use_keyring)?;
+            let mut session = app::unlock(path, use_keyring)?;
             let state = if *pending {
                 ServiceState::Pending
             } else {

@@ -21,7 +21,7 @@ use secrecy::ExposeSecret;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::CliError;
+use crate::app::{self, CliError, fail};
 
 /// Arguments of `keyward run`.
 ///
@@ -58,11 +58,6 @@ pub struct RunArgs {
     command: Vec<OsString>,
 }
 
-fn fail(e: &dyn KindedError) -> ExitCode {
-    say_err!("error: {e}");
-    ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
-}
-
 /// Variables that unlock Keyward itself: never inherited by the child.
 const WITHHELD: &[&str] = &[
     "KEYWARD_PASSWORD",
@@ -85,7 +80,7 @@ pub fn run(vault: &Path, use_keyring: bool, args: &RunArgs) -> Result<ExitCode, 
         });
     };
     let vars = {
-        let mut session = crate::unlock(vault, use_keyring)?;
+        let mut session = app::unlock(vault, use_keyring)?;
         let vars = match session.run_env(Actor::Cli, &args.keys, &overrides) {
             Ok(v) => v,
             Err(e) => {
@@ -94,7 +89,7 @@ pub fn run(vault: &Path, use_keyring: bool, args: &RunArgs) -> Result<ExitCode, 
                         "error: a key lacks the \"allow run\" grant; allow it with \
                          `keyward edit LABEL --allow-run --totp CODE`"
                     );
-                    return Ok(ExitCode::from(4));
+                    return Ok(app::exit(keyward_core::ErrorKind::Mfa));
                 }
                 return Ok(fail(&e));
             }

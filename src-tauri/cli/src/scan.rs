@@ -5,16 +5,14 @@
 //! key's label and the part, or the rule and variable name.
 
 use std::path::{Path, PathBuf};
-
 use std::process::ExitCode;
 
 use clap::Args;
-use keyward_core::KindedError;
 use keyward_core::scan::import::Format;
 use keyward_core::scan::{self, Finding, FindingKind, Matcher, Progress, ScanOptions, ScanReport};
 use keyward_core::text::{count, grouped, shell_quote};
 
-use crate::CliError;
+use crate::app::{self, CliError, fail};
 
 /// Arguments of `keyward scan`.
 #[derive(Args)]
@@ -43,11 +41,6 @@ pub struct ScanArgs {
     /// Only look for the vault's own keys, not for unknown credentials.
     #[arg(long)]
     no_unknown: bool,
-}
-
-fn fail(e: &dyn KindedError) -> ExitCode {
-    say_err!("error: {e}");
-    ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
 }
 
 fn describe(f: &Finding) -> String {
@@ -106,7 +99,7 @@ pub fn import_hint(findings: &[Finding]) -> Option<String> {
 /// Runs `keyward scan`.
 pub fn run(vault: &Path, use_keyring: bool, args: &ScanArgs) -> Result<ExitCode, CliError> {
     let needles = {
-        let mut session = crate::unlock(vault, use_keyring)?;
+        let mut session = app::unlock(vault, use_keyring)?;
         let needles = session.scan_needles()?;
         session.lock();
         needles
@@ -134,7 +127,7 @@ pub fn run(vault: &Path, use_keyring: bool, args: &ScanArgs) -> Result<ExitCode,
     Ok(if report.findings.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(8)
+        app::exit(keyward_core::ErrorKind::Findings)
     })
 }
 

@@ -14,7 +14,7 @@ use keyward_core::vault::{
     Actor, ChecklistItem, LinkedService, NewService, ServiceKind, ServiceUpdate,
 };
 
-use crate::CliError;
+use crate::app::{self, CliError};
 
 /// `keyward service …`
 #[derive(Subcommand)]
@@ -121,7 +121,7 @@ pub struct EditArgs {
 
 /// Runs the command.
 pub fn run(path: &Path, use_keyring: bool, command: &ServiceCommand) -> Result<ExitCode, CliError> {
-    let mut session = crate::unlock(path, use_keyring)?;
+    let mut session = app::unlock(path, use_keyring)?;
     match command {
         ServiceCommand::List { label, json } => {
             let services = session.services(label)?;
@@ -225,7 +225,7 @@ fn print(s: &LinkedService) {
                 "  [x] {:<17} {} ({})",
                 e.item.as_str(),
                 e.title,
-                crate::rotate::when(Some(at))
+                app::when(Some(at))
             ),
             None => say!("  [ ] {:<17} {}", e.item.as_str(), e.title),
         }

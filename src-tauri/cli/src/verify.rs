@@ -21,7 +21,7 @@ use keyward_core::exchange::{ExchangeClient, HttpConfig, KeyCheckError, Severity
 use keyward_core::vault::{self, Actor, CheckSelection, CheckStatus, KeyVerification};
 use keyward_core::{ErrorKind, KindedError};
 
-use crate::CliError;
+use crate::app::{self, CliError, exit};
 use crate::output::{count, grouped};
 
 /// Arguments of `keyward verify`.
@@ -41,17 +41,13 @@ pub struct VerifyArgs {
     timeout: u64,
 }
 
-fn exit(kind: ErrorKind) -> ExitCode {
-    ExitCode::from(u8::try_from(kind.exit_code()).unwrap_or(1))
-}
-
 /// Runs the command.
 pub fn run(path: &Path, use_keyring: bool, args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let selection = match &args.label {
         Some(label) if !args.all => CheckSelection::Labels(vec![label.clone()]),
         _ => CheckSelection::All,
     };
-    let mut session = crate::unlock(path, use_keyring)?;
+    let mut session = app::unlock(path, use_keyring)?;
     let config = HttpConfig {
         connect_timeout: Duration::from_secs(args.timeout),
         request_timeout: Duration::from_secs(args.timeout),

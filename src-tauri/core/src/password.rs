@@ -18,6 +18,7 @@ pub const MAX_ASSESSED: usize = 256;
 
 /// How strong a candidate master password is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Assessment {
     /// zxcvbn score, 0 (too guessable) to 4 (very unguessable).
     pub score: u8,

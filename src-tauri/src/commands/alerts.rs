@@ -3,12 +3,9 @@
 //! audit schedule, and a test message. Changes are security settings
 //! (step-up: SecuritySettings), decided and audited by the core.
 
-use keyward_core::KindedError;
 use keyward_core::alerts::webhook::{WebhookKind, WebhookUrl};
 use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{
-    Actor, AlertSettings, AuditSchedule, EventSwitches, VaultError, send_test_alert,
-};
+use keyward_core::vault::{Actor, AlertSettings, AuditSchedule, EventSwitches, send_test_alert};
 use serde::Deserialize;
 use tauri::State;
 use zeroize::Zeroizing;
@@ -16,10 +13,6 @@ use zeroize::Zeroizing;
 use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
-
-fn err(e: &impl KindedError) -> IpcError {
-    IpcError::from_core(e)
-}
 
 /// The alert settings (no URL).
 #[tauri::command]
@@ -42,17 +35,15 @@ pub fn alerts_set_webhook(
     proof: Option<ProofInput>,
 ) -> IpcResult<AlertSettings> {
     let raw = Zeroizing::new(webhook.url);
-    let url = WebhookUrl::parse(&raw).map_err(|e| err(&e))?;
+    let url = WebhookUrl::parse(&raw)?;
     let kind = webhook
         .kind
         .filter(|k| !k.is_empty())
         .map(|k| k.parse::<WebhookKind>())
-        .transpose()
-        .map_err(|e| err(&e))?;
+        .transpose()?;
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
-        s.set_webhook(Actor::Gui, g, &url, kind, None)
-            .map_err(|e| err(&e))
+        Ok(s.set_webhook(Actor::Gui, g, &url, kind, None)?)
     })
 }
 
@@ -64,9 +55,8 @@ pub fn alerts_remove_webhook(
 ) -> IpcResult<AlertSettings> {
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
-        s.remove_webhook(Actor::Gui, g)
-            .and_then(|()| s.alert_settings())
-            .map_err(|e| err(&e))
+        s.remove_webhook(Actor::Gui, g)?;
+        Ok(s.alert_settings()?)
     })
 }
 
@@ -79,13 +69,10 @@ pub fn alerts_set_options(
     events: EventSwitches,
     proof: Option<ProofInput>,
 ) -> IpcResult<AlertSettings> {
-    let schedule = background_audit
-        .parse::<AuditSchedule>()
-        .map_err(|e: VaultError| err(&e))?;
+    let schedule = background_audit.parse::<AuditSchedule>()?;
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
-        s.set_alert_options(Actor::Gui, g, schedule, events)
-            .map_err(|e| err(&e))
+        Ok(s.set_alert_options(Actor::Gui, g, schedule, events)?)
     })
 }
 
@@ -98,7 +85,5 @@ pub async fn alerts_test(state: State<'_, AppState>) -> IpcResult<()> {
             "the HTTP client could not be set up",
         )
     })?;
-    send_test_alert(&*state.session, &sender, Actor::Gui)
-        .await
-        .map_err(|e| err(&e))
+    Ok(send_test_alert(&*state.session, &sender, Actor::Gui).await?)
 }

@@ -20,10 +20,6 @@ use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
 
-fn core_err(e: &impl keyward_core::KindedError) -> IpcError {
-    IpcError::from_core(e)
-}
-
 /// The default folder for backups: `backups/` next to the vault file.
 fn backups_dir(state: &AppState) -> IpcResult<PathBuf> {
     state
@@ -41,6 +37,7 @@ pub fn backup_dir(state: State<'_, AppState>) -> IpcResult<String> {
 
 /// What an export wrote.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ExportResult {
     /// The backup file.
     pub path: String,
@@ -75,7 +72,7 @@ pub async fn backup_export(
     let out = typed_path(&path)?;
     let overwrite = Overwrite::when(overwrite);
     if out.parent() == Some(backups_dir(&state)?.as_path()) {
-        files::create_private_dir(&backups_dir(&state)?).map_err(|e| core_err(&e))?;
+        files::create_private_dir(&backups_dir(&state)?)?;
     }
     // Before the step-up: a refused destination spends no code.
     files::check_destination(&out, overwrite).map_err(|e| match e {
@@ -86,13 +83,11 @@ pub async fn backup_export(
                 path.display()
             ),
         ),
-        other => core_err(&other),
+        other => other.into(),
     })?;
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::Export, proof)?;
-        let keys = s
-            .export_backup_with(Actor::Gui, g, &out, &passphrase, overwrite)
-            .map_err(|e| core_err(&e))?;
+        let keys = s.export_backup_with(Actor::Gui, g, &out, &passphrase, overwrite)?;
         Ok(ExportResult {
             path: out.display().to_string(),
             keys,
@@ -119,8 +114,7 @@ pub async fn backup_import(
         } else {
             (ConflictPolicy::Skip, None)
         };
-        s.import_backup(Actor::Gui, &file, &passphrase, policy, g)
-            .map_err(|e| core_err(&e))
+        Ok(s.import_backup(Actor::Gui, &file, &passphrase, policy, g)?)
     })
 }
 
@@ -136,10 +130,9 @@ pub async fn password_change(
 ) -> IpcResult<()> {
     let current = MasterPassword::new(current);
     let new = MasterPassword::new(new);
-    password::require_strong(new.expose(), &[]).map_err(|e| core_err(&e))?;
+    password::require_strong(new.expose(), &[])?;
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::ChangePassword, proof)?;
-        s.change_password(Actor::Gui, g, &current, &new)
-            .map_err(|e| core_err(&e))
+        Ok(s.change_password(Actor::Gui, g, &current, &new)?)
     })
 }

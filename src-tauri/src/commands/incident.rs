@@ -8,7 +8,6 @@
 //! the vault's own `reports/` folder, never to a path the webview chooses.
 
 use keyward_core::ErrorKind;
-use keyward_core::KindedError;
 use keyward_core::files;
 use keyward_core::incident::{
     self, IncidentSummary, IncidentView, PlaybookSummary, Situation, report,
@@ -23,14 +22,10 @@ use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
 
-fn err(e: &impl KindedError) -> IpcError {
-    IpcError::from_core(e)
-}
-
 /// The situations Keyward has a playbook for.
 #[tauri::command]
 pub fn incident_playbooks() -> IpcResult<Vec<PlaybookSummary>> {
-    incident::playbooks().map_err(|e| err(&e))
+    Ok(incident::playbooks()?)
 }
 
 /// Opens an incident for `situation` and the affected keys.
@@ -48,10 +43,8 @@ pub fn incident_open(
                 .map_err(|v| IpcError::new(ErrorKind::Invalid, v.to_string()))
         })
         .transpose()?;
-    let view = state.with_unlocked(|s| {
-        s.incident_open(Actor::Gui, situation, &labels, exchange)
-            .map_err(|e| err(&e))
-    })?;
+    let view = state
+        .with_unlocked(|s| Ok(s.incident_open(Actor::Gui, situation, &labels, exchange)?))?;
     // Committed: the webhook alert (if any) goes out in the background.
     crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
     Ok(Branded(view))
@@ -60,14 +53,14 @@ pub fn incident_open(
 /// Every incident, newest first.
 #[tauri::command]
 pub fn incident_list(state: State<'_, AppState>) -> IpcResult<Vec<IncidentSummary>> {
-    state.with_unlocked(|s| s.incident_list().map_err(|e| err(&e)))
+    state.with_unlocked(|s| Ok(s.incident_list()?))
 }
 
 /// One incident with its steps, timeline and snapshots.
 #[tauri::command]
 pub fn incident_view(state: State<'_, AppState>, id: String) -> IpcResult<Branded<IncidentView>> {
     state
-        .with_unlocked(|s| s.incident_view(&id).map_err(|e| err(&e)))
+        .with_unlocked(|s| Ok(s.incident_view(&id)?))
         .map(Branded)
 }
 
@@ -81,13 +74,12 @@ pub fn incident_step_done(
 ) -> IpcResult<Branded<IncidentView>> {
     state
         .with_unlocked(|s| {
-            s.incident_step_done(
+            Ok(s.incident_step_done(
                 Actor::Gui,
                 &id,
                 &step,
                 note.as_deref().filter(|n| !n.is_empty()),
-            )
-            .map_err(|e| err(&e))
+            )?)
         })
         .map(Branded)
 }
@@ -101,10 +93,7 @@ pub fn incident_step_skip(
     reason: String,
 ) -> IpcResult<Branded<IncidentView>> {
     state
-        .with_unlocked(|s| {
-            s.incident_step_skip(Actor::Gui, &id, &step, &reason)
-                .map_err(|e| err(&e))
-        })
+        .with_unlocked(|s| Ok(s.incident_step_skip(Actor::Gui, &id, &step, &reason)?))
         .map(Branded)
 }
 
@@ -116,10 +105,7 @@ pub fn incident_note(
     text: String,
 ) -> IpcResult<Branded<IncidentView>> {
     state
-        .with_unlocked(|s| {
-            s.incident_note(Actor::Gui, &id, &text, None)
-                .map_err(|e| err(&e))
-        })
+        .with_unlocked(|s| Ok(s.incident_note(Actor::Gui, &id, &text, None)?))
         .map(Branded)
 }
 
@@ -127,7 +113,7 @@ pub fn incident_note(
 #[tauri::command]
 pub fn incident_close(state: State<'_, AppState>, id: String) -> IpcResult<Branded<IncidentView>> {
     state
-        .with_unlocked(|s| s.incident_close(Actor::Gui, &id).map_err(|e| err(&e)))
+        .with_unlocked(|s| Ok(s.incident_close(Actor::Gui, &id)?))
         .map(Branded)
 }
 
@@ -155,8 +141,7 @@ pub async fn incident_run(
         g,
         confirm_manual,
     )
-    .await
-    .map_err(|e| err(&e))?;
+    .await?;
     if run.lock_requested {
         state.lock();
     }
@@ -172,7 +157,7 @@ pub struct ReportDto {
 /// The Markdown report, for the preview.
 #[tauri::command]
 pub fn incident_report(state: State<'_, AppState>, id: String) -> IpcResult<ReportDto> {
-    let view = state.with_unlocked(|s| s.incident_view(&id).map_err(|e| err(&e)))?;
+    let view = state.with_unlocked(|s| Ok(s.incident_view(&id)?))?;
     Ok(ReportDto {
         markdown: report::markdown(&view),
     })
@@ -182,7 +167,7 @@ pub fn incident_report(state: State<'_, AppState>, id: String) -> IpcResult<Repo
 /// vault's `reports/` folder and returns the two paths.
 #[tauri::command]
 pub fn incident_export(state: State<'_, AppState>, id: String) -> IpcResult<Vec<String>> {
-    let view = state.with_unlocked(|s| s.incident_view(&id).map_err(|e| err(&e)))?;
+    let view = state.with_unlocked(|s| Ok(s.incident_view(&id)?))?;
     let dir = state
         .path()?
         .parent()
@@ -190,13 +175,12 @@ pub fn incident_export(state: State<'_, AppState>, id: String) -> IpcResult<Vec<
         .ok_or_else(|| IpcError::new(ErrorKind::Internal, "no folder for reports"))?;
     // The app's own folder: a new export of the same incident replaces the
     // last one, but never through a link, and every file is 0600.
-    files::create_private_dir(&dir).map_err(|e| err(&e))?;
+    files::create_private_dir(&dir)?;
     let stem = format!("incident-{}", view.id.chars().take(8).collect::<String>());
     let md = dir.join(format!("{stem}.md"));
     let html = dir.join(format!("{stem}.html"));
     for (path, text) in [(&md, report::markdown(&view)), (&html, report::html(&view))] {
-        files::write_private(path, text.as_bytes(), files::Overwrite::Replace)
-            .map_err(|e| err(&e))?;
+        files::write_private(path, text.as_bytes(), files::Overwrite::Replace)?;
     }
     Ok(vec![md.display().to_string(), html.display().to_string()])
 }

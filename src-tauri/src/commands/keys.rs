@@ -196,14 +196,13 @@ pub fn key_edit(
 ) -> IpcResult<Branded<KeyDetail>> {
     state
         .with_unlocked(|s| {
-            let edit = edit.into_edit().map_err(|e| IpcError::from_core(&e))?;
+            let edit = edit.into_edit()?;
             let g = if edit.credential_fields().is_empty() {
                 None
             } else {
                 Some(grant(&state, s, GatedAction::EditCredentials, proof)?)
             };
-            s.edit_key(Actor::Gui, &label, edit, g)
-                .map_err(|e| IpcError::from_core(&e))
+            Ok(s.edit_key(Actor::Gui, &label, edit, g)?)
         })
         .map(Branded)
 }
@@ -211,6 +210,8 @@ pub fn key_edit(
 /// The one DTO that carries a secret to the webview: the answer of the
 /// MFA-gated `key_reveal`. No `Debug`.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "Revealed"))]
 pub struct RevealedDto {
     secret: String,
     passphrase: Option<String>,
@@ -226,9 +227,7 @@ pub fn key_reveal(
 ) -> IpcResult<RevealedDto> {
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::RevealSecret, proof)?;
-        let revealed = s
-            .reveal(Actor::Gui, g, &label)
-            .map_err(|e| IpcError::from_core(&e))?;
+        let revealed = s.reveal(Actor::Gui, g, &label)?;
         Ok(RevealedDto {
             secret: revealed.secret.expose().to_string(),
             passphrase: revealed.passphrase.as_ref().map(|p| p.expose().to_string()),
@@ -257,14 +256,9 @@ pub fn key_copy(
     proof: Option<ProofInput>,
 ) -> IpcResult<()> {
     state.with_unlocked(|s| {
-        let clear_after = s
-            .settings()
-            .map_err(|e| IpcError::from_core(&e))?
-            .clipboard_clear_seconds;
+        let clear_after = s.settings()?.clipboard_clear_seconds;
         let g = grant(&state, s, GatedAction::CopySecret, proof)?;
-        let revealed = s
-            .reveal(Actor::Gui, g, &label)
-            .map_err(|e| IpcError::from_core(&e))?;
+        let revealed = s.reveal(Actor::Gui, g, &label)?;
         let text = match field {
             SecretField::Secret => Some(revealed.secret.expose()),
             SecretField::Passphrase => revealed.passphrase.as_ref().map(|p| p.expose()),
@@ -287,8 +281,7 @@ pub fn key_delete(
 ) -> IpcResult<()> {
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::DeleteKey, proof)?;
-        s.delete_key(Actor::Gui, g, &label)
-            .map_err(|e| IpcError::from_core(&e))
+        Ok(s.delete_key(Actor::Gui, g, &label)?)
     })
 }
 
@@ -305,9 +298,7 @@ pub async fn key_check(
         None => CheckSelection::All,
     };
     let client = state.exchange_client()?;
-    let results = verify_keys(&state.session, &client, &selection, Actor::Gui)
-        .await
-        .map_err(|e| IpcError::from_core(&e))?;
+    let results = verify_keys(&state.session, &client, &selection, Actor::Gui).await?;
     // Critical findings were queued with the stored checks; send them.
     crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
     Ok(Branded(results))
@@ -325,13 +316,11 @@ pub fn key_allow_run(
     state.with_unlocked(|s| {
         if allow {
             let g = grant(&state, s, GatedAction::AllowRun, proof)?;
-            s.set_allow_run(Actor::Gui, g, &label, true)
+            s.set_allow_run(Actor::Gui, g, &label, true)?;
         } else {
-            s.deny_run(Actor::Gui, &label)
+            s.deny_run(Actor::Gui, &label)?;
         }
-        .and_then(|()| s.key_detail(&label))
-        .map(Branded)
-        .map_err(|e| IpcError::from_core(&e))
+        Ok(Branded(s.key_detail(&label)?))
     })
 }
 
@@ -382,8 +371,7 @@ pub async fn key_narrow(
         ips: narrowing.ips,
         drop: narrowing.drop,
     };
-    narrow_key(&*state.session, &client, Actor::Gui, g, &label, &narrowing)
-        .await
-        .map(Branded)
-        .map_err(|e| IpcError::from_core(&e))
+    Ok(Branded(
+        narrow_key(&*state.session, &client, Actor::Gui, g, &label, &narrowing).await?,
+    ))
 }

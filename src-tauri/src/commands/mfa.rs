@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 /// MFA state for the settings page and the banner.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MfaStatus {
     /// MFA is active.
     pub enrolled: bool,
@@ -32,6 +33,8 @@ pub struct MfaStatus {
 
 /// What the enrolment screen shows, once. No `Debug`.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "Enrolment"))]
 pub struct EnrolmentDto {
     secret: String,
     otpauth_uri: String,
@@ -60,10 +63,7 @@ pub fn mfa_enroll(
     proof: Option<ProofInput>,
 ) -> IpcResult<EnrolmentDto> {
     let enrolment = state.with_unlocked(|s| {
-        let enrolled = s
-            .mfa_status()
-            .map_err(|e| IpcError::from_core(&e))?
-            .enrolled;
+        let enrolled = s.mfa_status()?.enrolled;
         let action = if enrolled {
             GatedAction::ReenrolMfa
         } else {
@@ -75,7 +75,7 @@ pub fn mfa_enroll(
         } else {
             s.mfa_enrol(Actor::Gui, g)
         };
-        result.map_err(|e| IpcError::from_core(&e))
+        Ok(result?)
     })?;
     let uri = enrolment.otpauth_uri().expose_secret().to_string();
     let qr_svg = QrCode::new(uri.as_bytes())
@@ -110,8 +110,7 @@ pub fn mfa_confirm(state: State<'_, AppState>, code: String) -> IpcResult<()> {
 pub fn mfa_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::DisableMfa, proof)?;
-        s.mfa_disable(Actor::Gui, g)
-            .map_err(|e| IpcError::from_core(&e))
+        Ok(s.mfa_disable(Actor::Gui, g)?)
     })?;
     state.step_up_window().close();
     Ok(())

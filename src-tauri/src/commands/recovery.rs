@@ -81,7 +81,7 @@ pub fn recovery_codes_save(
             ErrorKind::Invalid,
             format!("{} already exists; choose another name", path.display()),
         ),
-        other => IpcError::from_core(&other),
+        other => other.into(),
     })?;
     Ok(path.display().to_string())
 }

@@ -5,7 +5,6 @@
 //! the core's three phases (prepare under the lock → network without it →
 //! record under the lock), so the UI stays usable while an exchange answers.
 
-use keyward_core::KindedError;
 use keyward_core::mfa::GatedAction;
 use keyward_core::rotation::{
     RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOutcome,
@@ -20,10 +19,6 @@ use tauri::State;
 use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
-
-fn err(e: &impl KindedError) -> IpcError {
-    IpcError::from_core(e)
-}
 
 fn parse<T: std::str::FromStr<Err = ValidationError>>(s: &str) -> IpcResult<T> {
     s.parse::<T>()
@@ -40,14 +35,14 @@ pub fn rotation_status(
         Ok(view) => Ok(Some(view)),
         // No open rotation is the usual state of a key, not an error.
         Err(RotationError::NoOpenRotation { .. }) => Ok(None),
-        Err(e) => Err(err(&e)),
+        Err(e) => Err(e.into()),
     })
 }
 
 /// Starts a rotation (`planned`).
 #[tauri::command]
 pub fn rotation_begin(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| s.rotation_begin(Actor::Gui, &label).map_err(|e| err(&e)))
+    state.with_unlocked(|s| Ok(s.rotation_begin(Actor::Gui, &label)?))
 }
 
 /// The new key from the wizard. No `Debug`: it holds the secret.
@@ -75,10 +70,7 @@ pub fn rotation_new_key(
             .map(Passphrase::new),
         key_type: key.key_type.as_deref().map(parse::<KeyType>).transpose()?,
     };
-    state.with_unlocked(|s| {
-        s.rotation_enter_new_key(Actor::Gui, &label, new)
-            .map_err(|e| err(&e))
-    })
+    state.with_unlocked(|s| Ok(s.rotation_enter_new_key(Actor::Gui, &label, new)?))
 }
 
 /// Checks the new key live; the declared scope may be narrowed here, and
@@ -102,9 +94,7 @@ pub async fn rotation_verify_new(
         allow_unknown,
     };
     let client = state.exchange_client()?;
-    rotation_verify(&*state.session, &client, Actor::Gui, &label, &options)
-        .await
-        .map_err(|e| err(&e))
+    Ok(rotation_verify(&*state.session, &client, Actor::Gui, &label, &options).await?)
 }
 
 /// Makes the verified new key current (step-up: RotationPromote).
@@ -116,8 +106,7 @@ pub fn rotation_promote(
 ) -> IpcResult<RotationView> {
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::RotationPromote, proof)?;
-        s.rotation_promote(Actor::Gui, g, &label)
-            .map_err(|e| err(&e))
+        Ok(s.rotation_promote(Actor::Gui, g, &label)?)
     })
 }
 
@@ -134,10 +123,7 @@ pub fn rotation_mark_service(
     } else {
         ServiceState::Pending
     };
-    state.with_unlocked(|s| {
-        s.rotation_mark_service(Actor::Gui, &label, &service, mark)
-            .map_err(|e| err(&e))
-    })
+    state.with_unlocked(|s| Ok(s.rotation_mark_service(Actor::Gui, &label, &service, mark)?))
 }
 
 /// Revokes the old key (step-up: Revoke) and proves it is dead with a live
@@ -151,7 +137,7 @@ pub async fn rotation_revoke_old_key(
 ) -> IpcResult<RevokeOutcome> {
     let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
     let client = state.exchange_client()?;
-    rotation_revoke_old(
+    Ok(rotation_revoke_old(
         &*state.session,
         &client,
         Actor::Gui,
@@ -159,20 +145,19 @@ pub async fn rotation_revoke_old_key(
         &label,
         confirm_manual,
     )
-    .await
-    .map_err(|e| err(&e))
+    .await?)
 }
 
 /// Closes a rotation whose old key was shown to be dead.
 #[tauri::command]
 pub fn rotation_finish(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| s.rotation_finish(Actor::Gui, &label).map_err(|e| err(&e)))
+    state.with_unlocked(|s| Ok(s.rotation_finish(Actor::Gui, &label)?))
 }
 
 /// Abandons a rotation before promotion.
 #[tauri::command]
 pub fn rotation_cancel(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| s.rotation_cancel(Actor::Gui, &label).map_err(|e| err(&e)))
+    state.with_unlocked(|s| Ok(s.rotation_cancel(Actor::Gui, &label)?))
 }
 
 /// Revokes one key outside a rotation (step-up: Revoke), with the same live
@@ -186,7 +171,7 @@ pub async fn key_revoke(
 ) -> IpcResult<RevokeOutcome> {
     let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
     let client = state.exchange_client()?;
-    revoke_key(
+    Ok(revoke_key(
         &*state.session,
         &client,
         Actor::Gui,
@@ -194,8 +179,7 @@ pub async fn key_revoke(
         &label,
         confirm_manual,
     )
-    .await
-    .map_err(|e| err(&e))
+    .await?)
 }
 
 /// "Revoke everything on this exchange": one step-up for the batch, one
@@ -210,7 +194,7 @@ pub async fn exchange_revoke_all(
     let exchange = parse::<Exchange>(&exchange)?;
     let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
     let client = state.exchange_client()?;
-    revoke_exchange(
+    Ok(revoke_exchange(
         &*state.session,
         &client,
         Actor::Gui,
@@ -218,6 +202,5 @@ pub async fn exchange_revoke_all(
         exchange,
         confirm_manual,
     )
-    .await
-    .map_err(|e| err(&e))
+    .await?)
 }

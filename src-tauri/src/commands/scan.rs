@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use keyward_core::ErrorKind;
-use keyward_core::KindedError;
 use keyward_core::scan::import::{self, Candidate, CandidatePreview, ImportOutcome, Rewrite};
 use keyward_core::scan::{Matcher, ScanOptions, ScanReport, scan};
 use keyward_core::vault::Actor;
@@ -34,10 +33,6 @@ pub struct ScanRequest {
     history: bool,
     /// Honour `.gitignore` and similar files.
     honour_ignore: bool,
-}
-
-fn scan_err(e: &impl KindedError) -> IpcError {
-    IpcError::from_core(e)
 }
 
 /// Runs a leak scan; progress arrives as `scan-progress` events.
@@ -74,11 +69,11 @@ pub async fn scan_run<R: Runtime>(
     };
     *state.scan_cancel() = Some(options.cancel.clone());
     let result = tauri::async_runtime::spawn_blocking(move || -> IpcResult<ScanReport> {
-        let matcher = Matcher::new(needles, true).map_err(|e| scan_err(&e))?;
+        let matcher = Matcher::new(needles, true)?;
         let progress = |p| {
             let _ = app.emit(SCAN_PROGRESS_EVENT, p);
         };
-        scan(&matcher, &paths, &options, &progress).map_err(|e| scan_err(&e))
+        Ok(scan(&matcher, &paths, &options, &progress)?)
     })
     .await
     .map_err(|_| IpcError::new(ErrorKind::Internal, "the scan stopped unexpectedly"))?;
@@ -101,8 +96,7 @@ pub fn scan_cancel(state: State<'_, AppState>) {
 /// masked.
 #[tauri::command]
 pub fn import_preview(path: String) -> IpcResult<Branded<Vec<CandidatePreview>>> {
-    let file =
-        import::read_file(std::path::Path::new(path.trim()), "").map_err(|e| scan_err(&e))?;
+    let file = import::read_file(std::path::Path::new(path.trim()), "")?;
     Ok(Branded(
         file.candidates.into_iter().map(|c| c.preview).collect(),
     ))
@@ -134,8 +128,7 @@ pub fn import_apply(
     choices: Vec<ImportChoice>,
     rewrite: bool,
 ) -> IpcResult<ImportResult> {
-    let mut file =
-        import::read_file(std::path::Path::new(path.trim()), "").map_err(|e| scan_err(&e))?;
+    let mut file = import::read_file(std::path::Path::new(path.trim()), "")?;
     for choice in &choices {
         let candidate = file.candidates.get_mut(choice.index).ok_or_else(|| {
             IpcError::new(
@@ -149,8 +142,7 @@ pub fn import_apply(
         .iter()
         .filter_map(|c| file.candidates.get(c.index))
         .collect();
-    let outcomes = state
-        .with_unlocked(|s| import::import(s, Actor::Gui, &chosen).map_err(|e| scan_err(&e)))?;
+    let outcomes = state.with_unlocked(|s| Ok(import::import(s, Actor::Gui, &chosen)?))?;
     let imported: Vec<&Candidate> = chosen
         .iter()
         .zip(&outcomes)
@@ -158,7 +150,7 @@ pub fn import_apply(
         .map(|(c, _)| *c)
         .collect();
     let rewrite = if rewrite && !imported.is_empty() {
-        Some(import::rewrite_without_values(&file, &imported).map_err(|e| scan_err(&e))?)
+        Some(import::rewrite_without_values(&file, &imported)?)
     } else {
         None
     };

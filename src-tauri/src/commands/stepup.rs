@@ -6,7 +6,6 @@
 //! within the window pass without a new code; it is closed on lock.
 
 use keyward_core::ErrorKind;
-use keyward_core::KindedError;
 use keyward_core::mfa::{GatedAction, MfaError, OneTimeCode, Proof, RecoveryCode, StepUpGrant};
 use keyward_core::vault::{Actor, MasterPassword, Session, VaultError};
 use serde::Deserialize;
@@ -42,7 +41,7 @@ pub enum ProofInput {
 fn step_up_error(e: VaultError) -> IpcError {
     match e {
         VaultError::WrongPassword => IpcError::new(ErrorKind::Mfa, "wrong master password"),
-        other => IpcError::new(other.kind(), other.to_string()),
+        other => other.into(),
     }
 }
 
@@ -60,7 +59,7 @@ pub fn grant(
     // audit log. The core still refuses anything without a grant.
     if proof.is_none() && !window.is_open(std::time::SystemTime::now()) {
         let e = MfaError::StepUpRequired { action };
-        return Err(IpcError::new(e.kind(), e.to_string()));
+        return Err(e.into());
     }
     let proof = match proof {
         None => None,

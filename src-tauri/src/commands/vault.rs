@@ -7,7 +7,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use keyward_core::KindedError;
 use keyward_core::mfa::GatedAction;
 use keyward_core::password::{self, Assessment};
 use keyward_core::vault::{
@@ -25,6 +24,7 @@ const KDF_TARGET: Duration = Duration::from_secs(1);
 
 /// What the first screen needs to know.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct VaultState {
     /// The vault file.
     pub path: PathBuf,
@@ -36,10 +36,6 @@ pub struct VaultState {
     pub device_unlock: bool,
     /// What the audit-log check at unlock found, if anything (GUI banner).
     pub audit_problem: Option<String>,
-}
-
-fn core_err(e: &impl KindedError) -> IpcError {
-    IpcError::from_core(e)
 }
 
 /// Where the vault is, whether it exists and whether it is unlocked.
@@ -77,15 +73,14 @@ pub fn password_assess(password: String) -> Assessment {
 pub async fn vault_create(state: State<'_, AppState>, password: String) -> IpcResult<()> {
     let path = state.path()?;
     let password = MasterPassword::new(password);
-    password::require_strong(password.expose(), &[]).map_err(|e| core_err(&e))?;
+    password::require_strong(password.expose(), &[])?;
     let slot = state.session.clone();
-    tauri::async_runtime::spawn_blocking(move || {
+    tauri::async_runtime::spawn_blocking(move || -> IpcResult<()> {
         if let Some(parent) = path.parent() {
-            keyward_core::files::create_private_dir(parent).map_err(|e| core_err(&e))?;
+            keyward_core::files::create_private_dir(parent)?;
         }
-        let params = KdfParams::calibrate(KDF_TARGET).map_err(|e| core_err(&e))?;
-        let session =
-            Vault::create(&path, &password, params, Actor::Gui).map_err(|e| core_err(&e))?;
+        let params = KdfParams::calibrate(KDF_TARGET)?;
+        let session = Vault::create(&path, &password, params, Actor::Gui)?;
         *lock_slot(&slot) = Some(session);
         Ok(())
     })
@@ -99,9 +94,9 @@ pub async fn vault_unlock(state: State<'_, AppState>, password: String) -> IpcRe
     let path = state.path()?;
     let password = MasterPassword::new(password);
     let slot = state.session.clone();
-    tauri::async_runtime::spawn_blocking(move || {
+    tauri::async_runtime::spawn_blocking(move || -> IpcResult<()> {
         let vault = open(&path)?;
-        let session = vault.unlock(&password).map_err(|e| core_err(&e))?;
+        let session = vault.unlock(&password)?;
         *lock_slot(&slot) = Some(session);
         Ok(())
     })
@@ -114,9 +109,9 @@ pub async fn vault_unlock(state: State<'_, AppState>, password: String) -> IpcRe
 pub async fn vault_unlock_device(state: State<'_, AppState>) -> IpcResult<()> {
     let path = state.path()?;
     let slot = state.session.clone();
-    tauri::async_runtime::spawn_blocking(move || {
+    tauri::async_runtime::spawn_blocking(move || -> IpcResult<()> {
         let vault = open(&path)?;
-        let session = vault.unlock_with_device().map_err(|e| core_err(&e))?;
+        let session = vault.unlock_with_device()?;
         *lock_slot(&slot) = Some(session);
         Ok(())
     })
@@ -125,7 +120,7 @@ pub async fn vault_unlock_device(state: State<'_, AppState>) -> IpcResult<()> {
 }
 
 fn open(path: &std::path::Path) -> IpcResult<Vault> {
-    Vault::open_with(path, VaultOptions::for_actor(Actor::Gui)).map_err(|e| core_err(&e))
+    Ok(Vault::open_with(path, VaultOptions::for_actor(Actor::Gui))?)
 }
 
 /// Locks now: the core drops and zeroizes the vault key; a copied secret is
@@ -151,14 +146,14 @@ pub fn settings_update(
 ) -> IpcResult<Settings> {
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
-        s.set_settings(Actor::Gui, g, settings)
-            .and_then(|()| s.settings())
-            .map_err(|e| core_err(&e))
+        s.set_settings(Actor::Gui, g, settings)?;
+        Ok(s.settings()?)
     })
 }
 
 /// Whether the OS keyring can be used, and whether this vault uses it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct KeyringState {
     /// Availability of the OS keyring, with the reason when unavailable.
     #[serde(flatten)]
@@ -181,11 +176,10 @@ pub fn keyring_status(state: State<'_, AppState>) -> IpcResult<KeyringState> {
 #[tauri::command]
 pub fn keyring_enable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
     // Before the step-up: no code is spent when the keyring cannot work.
-    vault::require_device_unlock().map_err(|e| core_err(&e))?;
+    vault::require_device_unlock()?;
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
-        s.enable_device_unlock(Actor::Gui, g)
-            .map_err(|e| core_err(&e))
+        Ok(s.enable_device_unlock(Actor::Gui, g)?)
     })
 }
 
@@ -194,7 +188,6 @@ pub fn keyring_enable(state: State<'_, AppState>, proof: Option<ProofInput>) -> 
 pub fn keyring_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
     state.with_unlocked(|s| {
         let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
-        s.disable_device_unlock(Actor::Gui, g)
-            .map_err(|e| core_err(&e))
+        Ok(s.disable_device_unlock(Actor::Gui, g)?)
     })
 }

@@ -36,6 +36,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Which chat service's incoming-webhook format to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum WebhookKind {
     /// `{"content": …, "embeds": […]}`.
     Discord,

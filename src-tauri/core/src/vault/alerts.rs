@@ -87,6 +87,7 @@ const BATCH: i64 = 20;
 
 /// Which events go to the webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventSwitches {
     /// An incident was opened.
     pub incident_opened: bool,
@@ -121,6 +122,7 @@ impl EventSwitches {
 /// unlocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum AuditSchedule {
     /// Never.
     Off,
@@ -189,6 +191,7 @@ struct StoredConfig {
 
 /// What a front end may know of the webhook: never the URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WebhookInfo {
     /// Discord or Slack format.
     pub kind: WebhookKind,
@@ -200,6 +203,7 @@ pub struct WebhookInfo {
 
 /// The last background audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BackgroundAuditRun {
     /// Unix seconds.
     pub at: i64,
@@ -215,6 +219,7 @@ pub struct BackgroundAuditRun {
 
 /// The alert settings as front ends show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AlertSettings {
     /// The webhook, if one is configured.
     pub webhook: Option<WebhookInfo>,

@@ -58,6 +58,7 @@ pub enum ConflictPolicy {
 
 /// What an import did, by label.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportReport {
     /// Keys added.
     pub added: Vec<String>,

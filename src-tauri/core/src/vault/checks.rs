@@ -120,6 +120,7 @@ pub enum CheckSelection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum CheckStatus {
     /// Authenticated; no finding above info.
     Ok,

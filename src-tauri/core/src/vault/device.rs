@@ -21,6 +21,7 @@ const SERVICE: &str = "keyward";
 
 /// Whether the OS keyring can be used, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyringStatus {
     /// A credential store is reachable.
     pub available: bool,

@@ -48,6 +48,7 @@ impl UnlockThrottle {
 
 /// Per-vault settings, stored sealed in the vault header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Settings {
     /// Lock after this many idle minutes (1–1440).
     pub auto_lock_minutes: u32,

@@ -19,6 +19,7 @@ macro_rules! name_enum {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[non_exhaustive]
         pub enum $ty {
             $($(#[$vdoc])* $variant),+
@@ -152,6 +153,7 @@ name_enum!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "base_url", rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Environment {
     /// The exchange's production API.
     Mainnet,
@@ -308,6 +310,7 @@ impl KeyEdit {
 
 /// One row of the key list. Metadata only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeySummary {
     /// Record id (uuid).
     pub id: String,
@@ -339,11 +342,13 @@ pub struct KeySummary {
     pub last_audit_at: Option<i64>,
     /// Last live check: `ok`, `warning`, `critical`, `rejected`,
     /// `unreachable`… (see `vault::checks`).
+    #[cfg_attr(feature = "ts", ts(as = "Option<super::CheckStatus>"))]
     pub last_audit_result: Option<String>,
 }
 
 /// Everything about one key except its secret and passphrase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyDetail {
     /// The list fields.
     #[serde(flatten)]
@@ -361,9 +366,12 @@ pub struct KeyDetail {
     pub notes: String,
     /// The key's own rotation period, if it overrides the vault default.
     pub rotate_every_days_override: Option<u32>,
-    /// Last exchange audit: unix seconds.
+    /// Last exchange audit: unix seconds. (The same value as the summary's;
+    /// the TypeScript declaration names it once.)
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub last_audit_at: Option<i64>,
-    /// Last exchange audit: result.
+    /// Last exchange audit: result (as in the summary).
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub last_audit_result: Option<String>,
     /// Last exchange audit: permissions the exchange reported.
     pub last_audit_permissions: Option<Vec<String>>,

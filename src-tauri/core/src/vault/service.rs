@@ -57,6 +57,7 @@ const MAX_HOST_CHARS: usize = 253;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ServiceKind {
     /// Not recorded (older vaults, `--used-by`, the add form's name list).
     #[default]
@@ -136,6 +137,7 @@ impl FromStr for ServiceKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ChecklistItem {
     /// Their documentation on how they store API keys was read.
     KeyStorageDocs,
@@ -204,6 +206,7 @@ impl FromStr for ChecklistItem {
 
 /// One checklist entry as front ends see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChecklistEntry {
     /// Which question.
     pub item: ChecklistItem,
@@ -278,6 +281,7 @@ impl Serialize for VendorChecklist {
 
 /// A bot, platform or script recorded as holding a key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LinkedService {
     /// Name, unique per key (case-insensitive), 1–64 characters.
     pub name: String,
@@ -288,6 +292,7 @@ pub struct LinkedService {
     /// Free-form notes (not secret).
     pub notes: String,
     /// The dated vendor checklist.
+    #[cfg_attr(feature = "ts", ts(as = "Vec<ChecklistEntry>"))]
     pub checklist: VendorChecklist,
 }
 

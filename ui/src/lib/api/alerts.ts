@@ -1,40 +1,22 @@
 import { call } from './core';
+import type { AlertSettings } from './generated/AlertSettings';
+import type { AuditSchedule } from './generated/AuditSchedule';
+import type { BackgroundAuditRun } from './generated/BackgroundAuditRun';
+import type { EventSwitches } from './generated/EventSwitches';
+import type { WebhookInfo } from './generated/WebhookInfo';
+import type { WebhookKind } from './generated/WebhookKind';
 import type { Proof } from './mfa';
 
-export type WebhookKind = 'discord' | 'slack';
-export type AuditSchedule = 'off' | 'daily' | 'weekly';
-
-/** Mirrors `keyward_core::vault::EventSwitches`. */
-export interface EventSwitches {
-  incident_opened: boolean;
-  critical_finding: boolean;
-  rotation_overdue: boolean;
-}
-
-/** Mirrors `keyward_core::vault::WebhookInfo`: never the URL itself. */
-export interface WebhookInfo {
-  kind: WebhookKind;
-  host: string;
-  masked: string;
-}
-
-/** Mirrors `keyward_core::vault::BackgroundAuditRun`. */
-export interface BackgroundAuditRun {
-  at: number;
-  checked: number;
-  failed: number;
-  critical: number;
-  error: string | null;
-}
-
-/** Mirrors `keyward_core::vault::AlertSettings`. */
-export interface AlertSettings {
-  webhook: WebhookInfo | null;
-  events: EventSwitches;
-  background_audit: AuditSchedule;
-  last_background_audit: BackgroundAuditRun | null;
-  pending: number;
-}
+// The shapes are generated from the Rust DTOs (`generated/`); the webhook's
+// URL itself never comes back (`WebhookInfo` has its host and a masked form).
+export type {
+  AlertSettings,
+  AuditSchedule,
+  BackgroundAuditRun,
+  EventSwitches,
+  WebhookInfo,
+  WebhookKind,
+};
 
 export const alertsGet = () => call<AlertSettings>('alerts_get');
 /** The URL goes to the core once, to be sealed; it never comes back. */

@@ -1,19 +1,11 @@
 // Encrypted backups and the master-password change (Settings).
 import { call } from './core';
+import type { ExportResult } from './generated/ExportResult';
+import type { ImportReport } from './generated/ImportReport';
 import type { Proof } from './mfa';
 
-/** What an export wrote. */
-export interface ExportResult {
-  path: string;
-  keys: number;
-}
-
-/** What an import did, by label (mirrors the core's `ImportReport`). */
-export interface ImportReport {
-  added: string[];
-  replaced: string[];
-  conflicts: string[];
-}
+// The shapes are generated from the Rust DTOs (`generated/`).
+export type { ExportResult, ImportReport };
 
 /** The default backups folder (next to the vault file). */
 export const backupDir = () => call<string>('backup_dir');

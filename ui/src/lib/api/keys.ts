@@ -1,6 +1,18 @@
 import { call } from './core';
+import type { CheckStatus } from './generated/CheckStatus';
+import type { Environment } from './generated/Environment';
+import type { Exchange } from './generated/Exchange';
+import type { KeyDetail as KeyDetailRecord } from './generated/KeyDetail';
+import type { KeyStatus } from './generated/KeyStatus';
+import type { KeySummary as KeySummaryRecord } from './generated/KeySummary';
+import type { KeyType } from './generated/KeyType';
+import type { Revealed } from './generated/Revealed';
+import type { Scope } from './generated/Scope';
 import type { Proof } from './mfa';
-import type { LinkedService } from './services';
+
+// The names are generated from the Rust types (`generated/`); the lists are
+// for forms and must stay within them.
+export type { Environment, Exchange, KeyStatus, KeyType, Scope };
 
 export const EXCHANGES = [
   'binance',
@@ -11,28 +23,26 @@ export const EXCHANGES = [
   'kucoin',
   'bitget',
   'other',
-] as const;
-export type Exchange = (typeof EXCHANGES)[number];
+] as const satisfies readonly Exchange[];
 
-export const SCOPES = ['read', 'trade', 'withdraw', 'transfer', 'futures', 'margin', 'options'] as const;
-export type Scope = (typeof SCOPES)[number];
+export const SCOPES = [
+  'read',
+  'trade',
+  'withdraw',
+  'transfer',
+  'futures',
+  'margin',
+  'options',
+] as const satisfies readonly Scope[];
 
-export const KEY_TYPES = ['hmac', 'ed25519', 'rsa', 'ecdsa_jwt'] as const;
-export type KeyType = (typeof KEY_TYPES)[number];
-
-export type KeyStatus = 'active' | 'rotating' | 'revoked' | 'compromised';
-
-export type Environment =
-  | { kind: 'mainnet' }
-  | { kind: 'testnet' }
-  | { kind: 'custom'; base_url: string };
+export const KEY_TYPES = ['hmac', 'ed25519', 'rsa', 'ecdsa_jwt'] as const satisfies readonly KeyType[];
 
 /** Exchanges that issue a passphrase with every key. */
 export const NEEDS_PASSPHRASE: readonly Exchange[] = ['okx', 'kucoin', 'bitget'];
 
 /**
  * Brand names for the exchange picker of the key form (the one place that
- * has no DTO yet; mirrors `keyward_core::vault::Exchange::display_name`).
+ * has no DTO; mirrors `keyward_core::vault::Exchange::display_name`).
  * Everything the core sends carries `exchange_name` instead.
  */
 export const EXCHANGE_NAMES: Readonly<Record<Exchange, string>> = {
@@ -46,46 +56,16 @@ export const EXCHANGE_NAMES: Readonly<Record<Exchange, string>> = {
   other: 'Other',
 };
 
-/** Mirrors `keyward_core::vault::KeySummary` (metadata only). */
-export interface KeySummary {
-  id: string;
-  label: string;
-  exchange: Exchange;
-  /** The exchange's brand ("OKX"), for display. */
+/** What the desktop adds beside every `exchange` it sends
+ * (`commands/brand.rs`): the exchange's brand ("OKX"), for display. */
+export interface Branded {
   exchange_name: string;
-  environment: Environment;
-  api_key_id_masked: string;
-  key_type: KeyType;
-  scopes: Scope[];
-  ip_restricted: boolean;
-  status: KeyStatus;
-  created_at: number;
-  last_rotated_at: number | null;
-  rotate_every_days: number;
-  rotation_due_at: number;
-  last_audit_at: number | null;
-  last_audit_result: CheckStatus | null;
 }
 
-/** Mirrors `keyward_core::vault::KeyDetail` (never the secret). */
-export interface KeyDetail extends KeySummary {
-  api_key_id: string;
-  has_passphrase: boolean;
-  ip_whitelist: string[];
-  linked_services: LinkedService[];
-  notes: string;
-  rotate_every_days_override: number | null;
-  last_audit_permissions: string[] | null;
-  /** Whether the last live check saw an IP allowlist on the key (null: not reported). */
-  last_audit_ip_restricted: boolean | null;
-  /** The live IP allowlist of the last check, when the exchange reports it. */
-  last_audit_ip_whitelist: string[] | null;
-  allow_run: boolean;
-  /** `host[:port]` of a custom base URL that is not the exchange's own host. */
-  custom_host: string | null;
-  /** Whether that host was confirmed with a step-up (the background audit skips it otherwise). */
-  host_confirmed: boolean;
-}
+// Key records as the core sends them, generated from the Rust DTOs
+// (`generated/`): metadata only, never a secret; plus the brand.
+export type KeySummary = KeySummaryRecord & Branded;
+export type KeyDetail = KeyDetailRecord & Branded;
 
 export interface KeyInput {
   label: string;
@@ -133,10 +113,7 @@ export const touchesCredentials = (edit: KeyEditInput): boolean =>
   CREDENTIAL_FIELDS.some((f) => edit[f] !== undefined);
 
 /** The one path by which a secret reaches the webview: MFA-gated in the core. */
-export interface Revealed {
-  secret: string;
-  passphrase: string | null;
-}
+export type { Revealed };
 
 export type SecretField = 'secret' | 'passphrase';
 
@@ -148,14 +125,7 @@ export const keyCopy = (label: string, field: SecretField, proof: Proof | null) 
 export const keyDelete = (label: string, proof: Proof | null) =>
   call<void>('key_delete', { label, proof });
 
-export type CheckStatus =
-  | 'ok'
-  | 'warning'
-  | 'critical'
-  | 'rejected'
-  | 'unreachable'
-  | 'unusable'
-  | 'not_supported';
+export type { CheckStatus };
 
 export const LIVE_SCOPES = ['read', 'trade', 'withdraw', 'transfer', 'margin', 'futures', 'options'] as const;
 export type LiveScope = (typeof LIVE_SCOPES)[number];

@@ -1,4 +1,6 @@
 import { call } from './core';
+import type { Enrolment } from './generated/Enrolment';
+import type { MfaStatus } from './generated/MfaStatus';
 
 /**
  * Proof for a gated action. The core decides which kinds it accepts: a TOTP
@@ -9,21 +11,8 @@ export type Proof =
   | { kind: 'recovery_code'; code: string }
   | { kind: 'password'; password: string };
 
-/** Mirrors the desktop's `MfaStatus`. */
-export interface MfaStatus {
-  enrolled: boolean;
-  pending: boolean;
-  recovery_codes_left: number;
-  throttled_until: number | null;
-}
-
-/** Shown once, at enrolment. */
-export interface Enrolment {
-  secret: string;
-  otpauth_uri: string;
-  qr_svg: string;
-  recovery_codes: string[];
-}
+// The shapes are generated from the Rust DTOs (`generated/`).
+export type { Enrolment, MfaStatus };
 
 export const mfaStatus = () => call<MfaStatus>('mfa_status');
 export const mfaEnroll = (proof: Proof | null) => call<Enrolment>('mfa_enroll', { proof });

@@ -1,8 +1,17 @@
 import { call } from './core';
+import type { ChecklistEntry } from './generated/ChecklistEntry';
+import type { ChecklistItem } from './generated/ChecklistItem';
+import type { LinkedService } from './generated/LinkedService';
+import type { ServiceKind } from './generated/ServiceKind';
 
-/** Mirrors `keyward_core::vault::ServiceKind`. */
-export const SERVICE_KINDS = ['own_bot', 'third_party_platform', 'script', 'unspecified'] as const;
-export type ServiceKind = (typeof SERVICE_KINDS)[number];
+/** The kinds a form offers (the type is generated from the Rust one). */
+export const SERVICE_KINDS = [
+  'own_bot',
+  'third_party_platform',
+  'script',
+  'unspecified',
+] as const satisfies readonly ServiceKind[];
+export type { ServiceKind };
 
 export const SERVICE_KIND_TITLES: Record<ServiceKind, string> = {
   own_bot: 'Own bot',
@@ -11,29 +20,9 @@ export const SERVICE_KIND_TITLES: Record<ServiceKind, string> = {
   unspecified: 'Not specified',
 };
 
-/** Mirrors `keyward_core::vault::ChecklistItem`. */
-export type ChecklistItem =
-  | 'key_storage_docs'
-  | 'reputation'
-  | 'incident_history'
-  | 'compliance'
-  | 'open_source';
-
-/** One vendor-checklist entry; `checked_at` is unix seconds or null. */
-export interface ChecklistEntry {
-  item: ChecklistItem;
-  title: string;
-  checked_at: number | null;
-}
-
-/** Mirrors `keyward_core::vault::LinkedService` (no secret in it). */
-export interface LinkedService {
-  name: string;
-  kind: ServiceKind;
-  host: string | null;
-  notes: string;
-  checklist: ChecklistEntry[];
-}
+// A linked service and its vendor checklist (`checked_at`: unix seconds or
+// null), generated from the Rust DTOs (`generated/`); no secret in them.
+export type { ChecklistEntry, ChecklistItem, LinkedService };
 
 export interface ServiceInput {
   name: string;

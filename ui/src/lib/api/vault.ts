@@ -1,37 +1,12 @@
 import { call } from './core';
+import type { Assessment as PasswordAssessment } from './generated/Assessment';
+import type { KeyringState } from './generated/KeyringState';
+import type { Settings } from './generated/Settings';
+import type { VaultState } from './generated/VaultState';
 import type { Proof } from './mfa';
 
-/** What the first screen needs (mirrors the desktop's `VaultState`). */
-export interface VaultState {
-  path: string;
-  exists: boolean;
-  unlocked: boolean;
-  device_unlock: boolean;
-  /** Set when the audit log failed verification at unlock. */
-  audit_problem: string | null;
-}
-
-/** Mirrors `keyward_core::password::Assessment`. */
-export interface PasswordAssessment {
-  score: number;
-  acceptable: boolean;
-  warning: string | null;
-  suggestions: string[];
-}
-
-/** Mirrors `keyward_core::vault::Settings`. */
-export interface Settings {
-  auto_lock_minutes: number;
-  clipboard_clear_seconds: number;
-  default_rotation_days: number;
-  step_up_window_seconds: number;
-}
-
-export interface KeyringState {
-  available: boolean;
-  reason: string | null;
-  enabled: boolean;
-}
+// The shapes are generated from the Rust DTOs (`generated/`).
+export type { KeyringState, PasswordAssessment, Settings, VaultState };
 
 export const vaultStatus = () => call<VaultState>('vault_status');
 export const passwordAssess = (password: string) =>
