@@ -2,7 +2,7 @@
 //! typed error. Input framing: see `keyward_fuzz::exchange`.
 #![no_main]
 
-use keyward_core::exchange::Exchange;
+use keyward_core::model::Exchange;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use keyward_core::mfa::{GatedAction, MfaKey, MfaKeys, MfaState, OneTimeCode, Proof, TotpSeed};
+use keyward_core::mfa::actions;
+use keyward_core::mfa::{MfaKey, MfaKeys, MfaState, OneTimeCode, Proof, TotpSeed};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -56,9 +57,8 @@ fuzz_target!(|data: &[u8]| {
             let t1 = t0 + Duration::from_secs(60);
             let expected = seed.code_at(t1);
             let typed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-            let result = state.require_step_up(
+            let result = state.require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::totp(text.to_string())),
                 t1,
             );
@@ -100,9 +100,8 @@ fuzz_target!(|data: &[u8]| {
                 key: &key,
             };
             let t1 = t0 + Duration::from_secs(90);
-            let result = state.require_step_up(
+            let result = state.require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::recovery_code(text.to_string())),
                 t1,
             );
@@ -133,15 +132,13 @@ fuzz_target!(|data: &[u8]| {
                     seed: None,
                     key: &key,
                 };
-                let _ = state.require_step_up(
+                let _ = state.require_step_up::<actions::RevealSecret>(
                     &keys,
-                    GatedAction::RevealSecret,
                     Some(Proof::totp("123456")),
                     t0,
                 );
-                let _ = state.require_step_up(
+                let _ = state.require_step_up::<actions::RevealSecret>(
                     &keys,
-                    GatedAction::RevealSecret,
                     Some(Proof::recovery_code("AAAA-BBBB-CCCC-DDDD")),
                     t0,
                 );

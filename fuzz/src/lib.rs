@@ -1,7 +1,8 @@
 //! Shared harness code for the fuzz targets: input framing and the
 //! invariants checked on every result.
 
-use keyward_core::exchange::{Exchange, ExchangeError, KeyReport};
+use keyward_core::exchange::{ExchangeError, KeyReport};
+use keyward_core::model::Exchange;
 use keyward_core::fuzzing;
 use keyward_core::scan::ImportError;
 use keyward_core::scan::import::Format;

@@ -83,7 +83,7 @@ fn pass<R: Runtime>(app: &AppHandle<R>, state: &AppState, audit: bool) {
         let _ = tauri::async_runtime::block_on(background_audit(&state.session, &client, now));
     }
     let reminders = Quiet(&state.session)
-        .with_session(|s| s.alerts_reminder_pass(Actor::System, now))
+        .with_session(|s| keyward_core::alerts::reminder_pass(s, Actor::System, now))
         .map(|p| p.reminders)
         .unwrap_or_default();
     for r in reminders {

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
-use keyward_core::mfa::StepUpWindow;
 
 use keyward_core::ErrorKind;
 use keyward_core::vault::{Session, VaultError};
@@ -24,8 +23,6 @@ pub struct AppState {
     pub vault_path: Option<PathBuf>,
     /// The unlocked session, if any.
     pub session: Arc<Mutex<Option<Session>>>,
-    /// The GUI's step-up window (closed on lock and after MFA changes).
-    window: Mutex<StepUpWindow>,
     /// The clipboard guard for copied secrets.
     pub clipboard: crate::clipboard::SecretClipboard,
     /// The one exchange client of the process (its rate limiters and clock
@@ -51,7 +48,6 @@ impl AppState {
         AppState {
             vault_path: keyward_core::paths::vault_path(None),
             session: Arc::new(Mutex::new(None)),
-            window: Mutex::new(StepUpWindow::default()),
             clipboard: crate::clipboard::SecretClipboard::system(),
             exchange: std::sync::OnceLock::new(),
             webhook: std::sync::OnceLock::new(),
@@ -85,19 +81,13 @@ impl AppState {
         Some(self.webhook.get_or_init(|| sender).clone())
     }
 
-    /// The step-up window (lock order: session first, then window).
-    pub fn step_up_window(&self) -> MutexGuard<'_, StepUpWindow> {
-        self.window.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Locks the vault: drops the session (zeroizing the vault key), closes
-    /// the step-up window and takes back a copied secret.
+    /// Locks the vault: drops the session (zeroizing the vault key and
+    /// closing its step-up window) and takes back a copied secret.
     pub fn lock(&self) {
         if let Some(session) = lock_slot(&self.session).take() {
             session.lock();
         }
         self.locks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.step_up_window().close();
         self.clipboard.clear_now();
     }
 

@@ -38,8 +38,8 @@ fn export_all(dir: &Path) {
         keyward_core::password::Assessment,
         keyward_core::vault::Settings,
         // keys
-        keyward_core::vault::KeySummary,
-        keyward_core::vault::KeyDetail,
+        keyward_core::model::KeySummary,
+        keyward_core::model::KeyDetail,
         crate::commands::keys::RevealedDto,
         // mfa
         crate::commands::mfa::MfaStatus,

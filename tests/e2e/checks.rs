@@ -178,11 +178,10 @@ fn dropping_one_permission_from_the_key_page() {
                        "Earn": ["Earn"] } }]
     }));
     let at_exchange = || -> serde_json::Value {
-        use keyward_core::exchange::{
-            BaseUrl, Credentials, Environment, Exchange, ExchangeClient, HttpConfig,
-        };
+        use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig};
+        use keyward_core::model::{Environment, Exchange};
         let client = ExchangeClient::new(HttpConfig::default()).unwrap();
-        let env = Environment::Custom(BaseUrl::parse(&sim.url("bybit")).unwrap());
+        let env = Environment::Custom(sim.url("bybit"));
         let ep = client.endpoint(Exchange::Bybit, &env).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

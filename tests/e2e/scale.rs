@@ -5,7 +5,8 @@
 //! depends on the machine.
 
 use keyward_core::audit::Actor;
-use keyward_core::vault::{ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Scope, Vault};
+use keyward_core::model::{ApiSecret, Exchange, NewKey, Scope};
+use keyward_core::vault::{KdfParams, MasterPassword, Vault};
 use keyward_tests::{App, wait_until};
 use serde_json::json;
 

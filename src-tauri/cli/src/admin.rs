@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use keyward_core::ErrorKind;
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::vault::{self, Actor, ConflictPolicy, KdfParams, Settings, Vault, VaultError};
 
 use crate::app::{self, CliError};
@@ -170,12 +170,7 @@ pub fn passwd(path: &Path, proof: &gated::ProofArgs) -> Result<ExitCode, CliErro
     let vault = Vault::open(path)?;
     let current = input::master_password()?;
     let mut session = vault.unlock(&current)?;
-    let grant = gated::grant(
-        &mut session,
-        proof,
-        GatedAction::ChangePassword,
-        Some(&current),
-    )?;
+    let grant = gated::grant::<actions::ChangePassword>(&mut session, proof, Some(&current))?;
     let new = input::new_master_password("KEYWARD_NEW_PASSWORD")?;
     let device = vault.info().device_unlock;
     session.change_password(Actor::Cli, grant, &current, &new)?;
@@ -226,7 +221,6 @@ pub fn settings(path: &Path, use_keyring: bool, args: &SettingsArgs) -> Result<E
     } = args;
     let (mut session, password) = app::unlock_keep(path, use_keyring)?;
     let mut s: Settings = session.settings()?;
-    let before = s;
     if let Some(v) = auto_lock_minutes {
         s.auto_lock_minutes = *v;
     }
@@ -239,17 +233,19 @@ pub fn settings(path: &Path, use_keyring: bool, args: &SettingsArgs) -> Result<E
     if let Some(v) = step_up_window_seconds {
         s.step_up_window_seconds = *v;
     }
-    if s.security_values() != before.security_values() {
-        let grant = gated::grant(
+    // The core checks the values and decides whether the change needs a
+    // step-up (any change does); a refused value spends no code.
+    let change = session.settings_change(s)?;
+    let grant = if change.needs_step_up() {
+        Some(gated::grant::<actions::SecuritySettings>(
             &mut session,
             proof,
-            GatedAction::SecuritySettings,
             password.as_ref(),
-        )?;
-        session.set_settings(Actor::Cli, grant, s)?;
-    } else if s != before {
-        session.set_default_rotation_days(Actor::Cli, s.default_rotation_days)?;
-    }
+        )?)
+    } else {
+        None
+    };
+    let s = session.apply_settings(Actor::Cli, change, grant)?;
     output::settings(&s, *json);
     Ok(ExitCode::SUCCESS)
 }
@@ -261,7 +257,7 @@ pub fn export(path: &Path, use_keyring: bool, args: &ExportArgs) -> Result<ExitC
     // Before the step-up: a refused destination spends no code.
     keyward_core::files::check_destination(out, overwrite).map_err(VaultError::from)?;
     let (mut session, password) = app::unlock_keep(path, use_keyring)?;
-    let grant = gated::grant(&mut session, proof, GatedAction::Export, password.as_ref())?;
+    let grant = gated::grant::<actions::Export>(&mut session, proof, password.as_ref())?;
     let passphrase = input::backup_passphrase(true)?;
     let n = session.export_backup_with(Actor::Cli, grant, out, &passphrase, overwrite)?;
     say!("exported {n} keys to {}", out.display());
@@ -279,12 +275,8 @@ pub fn import(path: &Path, use_keyring: bool, args: &ImportArgs) -> Result<ExitC
     let (mut session, password) = app::unlock_keep(path, use_keyring)?;
     // Step up first: a refused code reads and changes nothing.
     let (policy, grant) = if *replace {
-        let grant = gated::grant(
-            &mut session,
-            proof,
-            GatedAction::EditCredentials,
-            password.as_ref(),
-        )?;
+        let grant =
+            gated::grant::<actions::EditCredentials>(&mut session, proof, password.as_ref())?;
         (ConflictPolicy::Replace, Some(grant))
     } else {
         (ConflictPolicy::Skip, None)
@@ -329,24 +321,16 @@ pub fn keyring(
         KeyringAction::Enable { proof } => {
             vault::require_device_unlock()?;
             let (mut session, password) = app::unlock_keep(path, use_keyring)?;
-            let grant = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::SecuritySettings,
-                password.as_ref(),
-            )?;
+            let grant =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             session.enable_device_unlock(Actor::Cli, grant)?;
             say!("this device will unlock the vault with --use-keyring");
             Ok(ExitCode::SUCCESS)
         }
         KeyringAction::Disable { proof } => {
             let (mut session, password) = app::unlock_keep(path, use_keyring)?;
-            let grant = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::SecuritySettings,
-                password.as_ref(),
-            )?;
+            let grant =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             session.disable_device_unlock(Actor::Cli, grant)?;
             say!("device unlock disabled; the device key was deleted");
             Ok(ExitCode::SUCCESS)

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use keyward_core::alerts::webhook::{WebhookKind, WebhookSender, WebhookUrl};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::vault::{self, Actor, AuditSchedule, EventSwitches, Session};
 use keyward_core::{ErrorKind, KindedError};
 use zeroize::Zeroizing;
@@ -220,22 +220,14 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &AlertsCommand) -> Result<ExitCo
             let Some(url) = url else {
                 return Ok(exit(ErrorKind::Internal));
             };
-            let g = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::SecuritySettings,
-                password.as_ref(),
-            )?;
+            let g =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             let s = session.set_webhook(Actor::Cli, g, &url, kind, None)?;
             print_status(&s);
         }
         AlertsCommand::RemoveWebhook { proof } => {
-            let g = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::SecuritySettings,
-                password.as_ref(),
-            )?;
+            let g =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             session.remove_webhook(Actor::Cli, g)?;
             say!("webhook removed");
         }
@@ -253,12 +245,8 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &AlertsCommand) -> Result<ExitCo
                 Some(list) => parse_events(list)?,
                 None => current.events,
             };
-            let g = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::SecuritySettings,
-                password.as_ref(),
-            )?;
+            let g =
+                gated::grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             let s = session.set_alert_options(Actor::Cli, g, schedule, events)?;
             print_status(&s);
         }
@@ -277,7 +265,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &AlertsCommand) -> Result<ExitCo
             }
         }
         AlertsCommand::Remind { json: as_json } => {
-            let pass = session.alerts_reminder_pass(Actor::Cli, now_secs())?;
+            let pass = keyward_core::alerts::reminder_pass(&mut session, Actor::Cli, now_secs())?;
             if *as_json {
                 json(&pass);
             } else {

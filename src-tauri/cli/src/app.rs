@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::mfa::MfaError;
-use keyward_core::vault::{self, MasterPassword, Scope, Session, Vault, VaultError};
+use keyward_core::model;
+use keyward_core::model::Scope;
+use keyward_core::vault::{MasterPassword, Session, Vault, VaultError};
 use keyward_core::{ErrorKind, KindedError};
 use serde::Serialize;
 
@@ -93,8 +95,8 @@ impl From<VaultError> for CliError {
     }
 }
 
-impl From<vault::ValidationError> for CliError {
-    fn from(e: vault::ValidationError) -> Self {
+impl From<model::ValidationError> for CliError {
+    fn from(e: model::ValidationError) -> Self {
         CliError::Vault(VaultError::Invalid(e))
     }
 }

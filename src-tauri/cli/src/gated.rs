@@ -15,7 +15,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use keyward_core::ErrorKind;
 use keyward_core::audit::{self, Entry, store::AuditFilter};
-use keyward_core::mfa::{Enrolment, GatedAction, MfaSummary, OneTimeCode, Proof, StepUpGrant};
+use keyward_core::mfa::actions::{self, Gated};
+use keyward_core::mfa::{Enrolment, MfaSummary, OneTimeCode, Proof, StepUpGrant};
 use keyward_core::vault::{Actor, AuditReport, MasterPassword, Session, VaultError};
 
 use crate::app::{self, CliError, unlock_keep};
@@ -33,25 +34,24 @@ pub struct ProofArgs {
     pub recovery_code: Option<String>,
 }
 
-/// Passes the core's step-up gate for `action` with what the user gave.
-pub fn grant(
+/// Passes the core's step-up gate for the action `A` with what the user
+/// gave: `grant::<actions::DeleteKey>(…)` is what `delete_key` accepts.
+pub fn grant<A: Gated>(
     session: &mut Session,
     proof: &ProofArgs,
-    action: GatedAction,
     password: Option<&MasterPassword>,
-) -> Result<StepUpGrant, CliError> {
-    grant_as(session, proof, action, password, false)
+) -> Result<StepUpGrant<A>, CliError> {
+    grant_as(session, proof, password, false)
 }
 
 /// [`grant`]; `enrolling` is set by `mfa enroll` itself, which is not told
 /// to run `mfa enroll`.
-fn grant_as(
+fn grant_as<A: Gated>(
     session: &mut Session,
     proof: &ProofArgs,
-    action: GatedAction,
     password: Option<&MasterPassword>,
     enrolling: bool,
-) -> Result<StepUpGrant, CliError> {
+) -> Result<StepUpGrant<A>, CliError> {
     let offered = if let Some(code) = &proof.totp {
         Some(Proof::totp(code.as_str()))
     } else if let Some(code) = &proof.recovery_code {
@@ -71,7 +71,7 @@ fn grant_as(
     } else {
         None
     };
-    Ok(session.step_up(Actor::Cli, action, offered)?)
+    Ok(session.step_up::<A>(Actor::Cli, offered)?)
 }
 
 /// `keyward mfa …`.
@@ -183,10 +183,9 @@ pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode,
                     keyward_core::mfa::MfaError::AlreadyEnrolled,
                 )));
             }
-            let g = grant_as(
+            let g = grant_as::<actions::SecuritySettings>(
                 &mut session,
                 &ProofArgs::default(),
-                GatedAction::SecuritySettings,
                 password.as_ref(),
                 true,
             )?;
@@ -194,12 +193,7 @@ pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode,
             print_enrolment(&enrolment, *json);
         }
         MfaCommand::Reenroll { proof, json } => {
-            let g = grant(
-                &mut session,
-                proof,
-                GatedAction::ReenrolMfa,
-                password.as_ref(),
-            )?;
+            let g = grant::<actions::ReenrolMfa>(&mut session, proof, password.as_ref())?;
             let enrolment = session.mfa_reenrol(Actor::Cli, g)?;
             print_enrolment(&enrolment, *json);
         }
@@ -216,22 +210,12 @@ pub fn mfa(path: &Path, use_keyring: bool, cmd: &MfaCommand) -> Result<ExitCode,
         }
         MfaCommand::Status { json } => print_status(&session.mfa_status()?, *json),
         MfaCommand::Disable { proof } => {
-            let g = grant(
-                &mut session,
-                proof,
-                GatedAction::DisableMfa,
-                password.as_ref(),
-            )?;
+            let g = grant::<actions::DisableMfa>(&mut session, proof, password.as_ref())?;
             session.mfa_disable(Actor::Cli, g)?;
             say!("MFA is off: gated commands now ask for the master password");
         }
         MfaCommand::RecoveryCodes { proof } => {
-            let g = grant(
-                &mut session,
-                proof,
-                GatedAction::SecuritySettings,
-                password.as_ref(),
-            )?;
+            let g = grant::<actions::SecuritySettings>(&mut session, proof, password.as_ref())?;
             let codes = session.mfa_regenerate_recovery_codes(Actor::Cli, g)?;
             say!("new recovery codes (the old ones no longer work):");
             for code in &codes {
@@ -252,12 +236,7 @@ pub fn reveal(
     proof: &ProofArgs,
 ) -> Result<ExitCode, CliError> {
     let (mut session, password) = unlock_keep(path, use_keyring)?;
-    let g = grant(
-        &mut session,
-        proof,
-        GatedAction::RevealSecret,
-        password.as_ref(),
-    )?;
+    let g = grant::<actions::RevealSecret>(&mut session, proof, password.as_ref())?;
     let revealed = session.reveal(Actor::Cli, g, label)?;
     // Verbatim, not through `say!`: the user asked for these exact bytes
     // (a PEM key has line breaks), and they are theirs, not an exchange's.
@@ -278,12 +257,7 @@ pub fn delete(
     proof: &ProofArgs,
 ) -> Result<ExitCode, CliError> {
     let (mut session, password) = unlock_keep(path, use_keyring)?;
-    let g = grant(
-        &mut session,
-        proof,
-        GatedAction::DeleteKey,
-        password.as_ref(),
-    )?;
+    let g = grant::<actions::DeleteKey>(&mut session, proof, password.as_ref())?;
     session.delete_key(Actor::Cli, g, label)?;
     say!("deleted {label}");
     Ok(ExitCode::SUCCESS)
@@ -410,12 +384,7 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             say!("no unacknowledged integrity findings");
             return Ok(ExitCode::SUCCESS);
         }
-        let g = grant(
-            &mut session,
-            &args.proof,
-            GatedAction::SecuritySettings,
-            password.as_ref(),
-        )?;
+        let g = grant::<actions::SecuritySettings>(&mut session, &args.proof, password.as_ref())?;
         let n = session.acknowledge_audit_findings(Actor::Cli, g)?;
         say!("acknowledged {}", findings(n));
         if let Some(problem) = &report.problem {

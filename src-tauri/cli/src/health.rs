@@ -33,7 +33,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &HealthArgs) -> Result<ExitCode
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     let mut session = app::unlock(path, use_keyring)?;
-    let report = session.health_report(now, &[])?;
+    let report = keyward_core::health::report_for(&mut session, now, &[])?;
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => say_lines!("{s}"),

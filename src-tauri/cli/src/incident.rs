@@ -11,8 +11,9 @@ use clap::{Subcommand, ValueEnum};
 use keyward_core::KindedError;
 use keyward_core::files;
 use keyward_core::incident::{self, IncidentError, IncidentView, Situation, StepState, report};
-use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{self, Actor, Exchange};
+use keyward_core::mfa::actions;
+use keyward_core::model::Exchange;
+use keyward_core::vault::{self, Actor};
 
 use crate::app::{self, CliError, exit, json, network};
 use crate::gated;
@@ -291,10 +292,9 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
                 .iter()
                 .any(|s| s.id == *step && s.action == Some(incident::AutoAction::Revoke));
             let grant = if needs_grant {
-                Some(gated::grant(
+                Some(gated::grant::<actions::Revoke>(
                     &mut session,
                     proof,
-                    GatedAction::Revoke,
                     password.as_ref(),
                 )?)
             } else {

@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use keyward_core::files;
-use keyward_core::vault::{ApiSecret, BackupPassphrase, MasterPassword, Passphrase};
+use keyward_core::model::{ApiSecret, Passphrase};
+use keyward_core::vault::{BackupPassphrase, MasterPassword};
 use zeroize::Zeroizing;
 
 use crate::app::CliError;

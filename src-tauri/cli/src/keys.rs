@@ -8,40 +8,20 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
-use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{
-    self, Actor, Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey,
-};
+use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use keyward_core::mfa::actions;
+use keyward_core::model::{self, Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey};
+use keyward_core::vault::Actor;
 
 use crate::app::{self, CliError, parse_scopes};
 use crate::{gated, input};
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ExchangeArg {
-    Binance,
-    Coinbase,
-    Kraken,
-    Okx,
-    Bybit,
-    Kucoin,
-    Bitget,
-    Other,
-}
-
-impl From<ExchangeArg> for Exchange {
-    fn from(e: ExchangeArg) -> Exchange {
-        match e {
-            ExchangeArg::Binance => Exchange::Binance,
-            ExchangeArg::Coinbase => Exchange::Coinbase,
-            ExchangeArg::Kraken => Exchange::Kraken,
-            ExchangeArg::Okx => Exchange::Okx,
-            ExchangeArg::Bybit => Exchange::Bybit,
-            ExchangeArg::Kucoin => Exchange::Kucoin,
-            ExchangeArg::Bitget => Exchange::Bitget,
-            ExchangeArg::Other => Exchange::Other,
-        }
-    }
+/// `--exchange`: the model's exchange names, offered as the possible
+/// values (no list of its own).
+fn exchange_parser() -> impl TypedValueParser<Value = Exchange> {
+    PossibleValuesParser::new(Exchange::ALL.iter().map(|e| e.as_str()))
+        .map(|name| name.parse::<Exchange>().unwrap_or(Exchange::Other))
 }
 
 #[derive(Args)]
@@ -58,8 +38,8 @@ pub struct SecretSource {
 #[derive(Args)]
 pub struct AddArgs {
     /// Exchange.
-    #[arg(long, value_enum)]
-    exchange: ExchangeArg,
+    #[arg(long, value_parser = exchange_parser())]
+    exchange: Exchange,
     /// Unique label (1–64 characters).
     #[arg(long)]
     label: String,
@@ -171,7 +151,7 @@ pub struct EditArgs {
 /// `keyward add`.
 pub fn add(path: &Path, use_keyring: bool, args: &AddArgs) -> Result<ExitCode, CliError> {
     let mut session = app::unlock(path, use_keyring)?;
-    let exchange: Exchange = args.exchange.into();
+    let exchange = args.exchange;
     let (secret, mut passphrase) = if let Some(file) = &args.secret.secret_file {
         (input::secret_from_file(file)?, None)
     } else if args.secret.secret_stdin {
@@ -198,7 +178,7 @@ pub fn add(path: &Path, use_keyring: bool, args: &AddArgs) -> Result<ExitCode, C
     let (key_type, secret, key_name) = match &args.key_type {
         Some(kt) => (kt.parse::<KeyType>()?, secret, None),
         None => {
-            let found = vault::validate::recognise_secret(exchange, secret.expose())?;
+            let found = model::validate::recognise_secret(exchange, secret.expose())?;
             (found.key_type, found.secret, found.key_name)
         }
     };
@@ -226,7 +206,7 @@ pub fn add(path: &Path, use_keyring: bool, args: &AddArgs) -> Result<ExitCode, C
         key_type,
         scopes: parse_scopes(&args.scopes)?,
         ip_whitelist: args.ips.clone(),
-        linked_services: vault::keep_by_name(&[], &args.used_by),
+        linked_services: model::keep_by_name(&[], &args.used_by),
         notes: args.notes.clone(),
         rotate_every_days: args.rotate_every,
     };
@@ -301,18 +281,16 @@ pub fn edit(path: &Path, use_keyring: bool, args: &EditArgs) -> Result<ExitCode,
     let credentials_grant = if credential_fields.is_empty() {
         None
     } else {
-        Some(gated::grant(
+        Some(gated::grant::<actions::EditCredentials>(
             &mut session,
             &args.proof,
-            GatedAction::EditCredentials,
             password.as_ref(),
         )?)
     };
     let run_grant = if args.allow_run {
-        Some(gated::grant(
+        Some(gated::grant::<actions::AllowRun>(
             &mut session,
             &args.proof,
-            GatedAction::AllowRun,
             password.as_ref(),
         )?)
     } else {

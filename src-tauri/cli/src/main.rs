@@ -89,8 +89,8 @@ enum Command {
     },
     /// Show or raise the key-derivation (Argon2id) parameters.
     Kdf(admin::KdfArgs),
-    /// Show or change the vault settings (auto-lock, clipboard and step-up
-    /// window changes need --totp once MFA is enrolled).
+    /// Show or change the vault settings (any change needs --totp once MFA
+    /// is enrolled, the master password before).
     Settings(admin::SettingsArgs),
     /// Write an encrypted backup ($KEYWARD_BACKUP_PASSPHRASE or a prompt).
     Export(admin::ExportArgs),

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use keyward_core::exchange::Narrowing;
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::vault::{self, Actor, CheckSelection, KeyVerification, NarrowError};
 use keyward_core::{ErrorKind, KindedError};
 
@@ -107,12 +107,8 @@ pub fn run(path: &Path, use_keyring: bool, args: &NarrowArgs) -> Result<ExitCode
         list_to_stderr(&check);
         return Ok(exit(ErrorKind::Invalid));
     }
-    let grant = gated::grant(
-        &mut session,
-        &args.proof,
-        GatedAction::SecuritySettings,
-        password.as_ref(),
-    )?;
+    let grant =
+        gated::grant::<actions::SecuritySettings>(&mut session, &args.proof, password.as_ref())?;
     let narrowing = Narrowing {
         remove_withdraw: args.remove_withdraw,
         read_only: args.read_only,

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use crate::app::json;
+use keyward_core::model::{self, KeyDetail, KeySummary};
 use keyward_core::vault::{
-    self, ImportReport, IntegrityReport, KdfParams, KeyDetail, KeySummary, KeyringStatus, Settings,
-    Vault,
+    self, ImportReport, IntegrityReport, KdfParams, KeyringStatus, Settings, Vault,
 };
 
 /// `n` with its noun, grouped by thousands ("1 key", "21,429 files").
@@ -34,7 +34,7 @@ fn days_from_now(unix: i64) -> String {
 
 fn env_name(s: &KeySummary) -> String {
     match &s.environment {
-        vault::Environment::Custom(url) => url.clone(),
+        model::Environment::Custom(url) => url.clone(),
         other => other.kind_str().to_owned(),
     }
 }

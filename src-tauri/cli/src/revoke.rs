@@ -18,9 +18,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 use keyward_core::ErrorKind;
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
+use keyward_core::model::Exchange;
 use keyward_core::rotation::RevokeOutcome;
-use keyward_core::vault::{self, Actor, Exchange};
+use keyward_core::vault::{self, Actor};
 
 use crate::app::{self, CliError, exit, json, network};
 use crate::gated;
@@ -69,12 +70,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
         // Unknown labels fail before a code is spent.
         session.key_detail(label)?;
     }
-    let grant = gated::grant(
-        &mut session,
-        &args.proof,
-        GatedAction::Revoke,
-        password.as_ref(),
-    )?;
+    let grant = gated::grant::<actions::Revoke>(&mut session, &args.proof, password.as_ref())?;
     let (client, runtime) = match network(args.timeout) {
         Ok(n) => n,
         Err(code) => return Ok(code),

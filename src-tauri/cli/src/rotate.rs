@@ -16,12 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
+use keyward_core::model::KeyType;
 use keyward_core::rotation::{
     RevokeOutcome, RotationError, RotationState, RotationView, ServiceState, Severity, StepStatus,
     VerifyOutcome,
 };
-use keyward_core::vault::{self, Actor, KeyType, NewRotationKey, Session, VerifyOptions};
+use keyward_core::vault::{self, Actor, NewRotationKey, Session, VerifyOptions};
 use keyward_core::{ErrorKind, KindedError};
 
 use crate::app::{self, CliError, exit, json, network, when};
@@ -435,12 +436,8 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             if let Err(e) = session.rotation_status(label) {
                 return refused(e);
             }
-            let grant = gated::grant(
-                &mut session,
-                proof,
-                GatedAction::RotationPromote,
-                password.as_ref(),
-            )?;
+            let grant =
+                gated::grant::<actions::RotationPromote>(&mut session, proof, password.as_ref())?;
             if let Err(e) = session.rotation_promote(Actor::Cli, grant, label) {
                 return refused(e);
             }
@@ -467,7 +464,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 }
                 return show(&mut session, label, *as_json);
             }
-            let grant = gated::grant(&mut session, proof, GatedAction::Revoke, password.as_ref())?;
+            let grant = gated::grant::<actions::Revoke>(&mut session, proof, password.as_ref())?;
             let (client, runtime) = match network(*timeout) {
                 Ok(n) => n,
                 Err(code) => return Ok(code),

@@ -3,16 +3,15 @@
 //!
 //! Owns: the command's arguments and output. Must never: decide anything
 //! the core decides (names, hosts, notes and checklist items are validated
-//! by `keyward_core::vault::service`), or print a secret (service records
+//! by `keyward_core::model::service`), or print a secret (service records
 //! hold none).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use keyward_core::vault::{
-    Actor, ChecklistItem, LinkedService, NewService, ServiceKind, ServiceUpdate,
-};
+use keyward_core::model::{ChecklistItem, LinkedService, NewService, ServiceKind, ServiceUpdate};
+use keyward_core::vault::Actor;
 
 use crate::app::{self, CliError};
 

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use clap::Args;
 use keyward_core::exchange::{ExchangeClient, HttpConfig, KeyCheckError, Severity};
-use keyward_core::vault::{self, Actor, CheckSelection, CheckStatus, KeyVerification};
+use keyward_core::model::CheckStatus;
+use keyward_core::vault::{self, Actor, CheckSelection, KeyVerification};
 use keyward_core::{ErrorKind, KindedError};
 
 use crate::app::{self, CliError, exit};
@@ -113,7 +114,7 @@ fn permissions(r: &KeyVerification) -> String {
         return "-".into();
     }
     let granted = r.granted();
-    let unknown: Vec<&str> = keyward_core::exchange::Scope::ALL
+    let unknown: Vec<&str> = keyward_core::exchange::Permissions::SCOPES
         .into_iter()
         .filter(|s| r.permissions.get(*s).is_none())
         .map(|s| s.as_str())
@@ -123,7 +124,7 @@ fn permissions(r: &KeyVerification) -> String {
     } else {
         granted.join(",")
     };
-    if !unknown.is_empty() && unknown.len() < keyward_core::exchange::Scope::ALL.len() {
+    if !unknown.is_empty() && unknown.len() < keyward_core::exchange::Permissions::SCOPES.len() {
         out.push_str(&format!(" (unknown: {})", unknown.join(",")));
     }
     out

@@ -9,9 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use keyward_core::vault::{
-    Actor, ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Scope, Vault,
-};
+use keyward_core::model::{ApiSecret, Exchange, NewKey, Scope};
+use keyward_core::vault::{Actor, KdfParams, MasterPassword, Vault};
 
 const KEYS: usize = 10_000;
 

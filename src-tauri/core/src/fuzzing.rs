@@ -11,9 +11,8 @@ use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 use crate::exchange::http::{RawResponse, retry_after};
-use crate::exchange::{
-    Environment, Exchange, ExchangeClient, ExchangeError, HttpConfig, KeyReport,
-};
+use crate::exchange::{ExchangeClient, ExchangeError, HttpConfig, KeyReport};
+use crate::model::{Environment, Exchange};
 use crate::scan::ImportError;
 use crate::scan::import::{FileCandidates, Format};
 
@@ -45,7 +44,7 @@ pub fn exchange_response(
         .get_or_init(|| ExchangeClient::new(HttpConfig::default()))
         .as_ref()
         .map_err(|_| ExchangeError::ClientSetup)?;
-    let environment = if testnet && exchange.testnet_url().is_some() {
+    let environment = if testnet && crate::exchange::testnet_url(exchange).is_some() {
         Environment::Testnet
     } else {
         Environment::Mainnet

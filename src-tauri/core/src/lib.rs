@@ -19,6 +19,7 @@ pub mod fuzzing;
 pub mod health;
 pub mod incident;
 pub mod mfa;
+pub mod model;
 pub mod password;
 pub mod paths;
 pub mod rotation;

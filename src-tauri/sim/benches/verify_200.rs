@@ -15,9 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use keyward_core::exchange::{
-    Bucket, Credentials, Environment, Exchange, ExchangeClient, ExchangeLimits, HttpConfig, KeyType,
-};
+use keyward_core::exchange::{Bucket, Credentials, ExchangeClient, ExchangeLimits, HttpConfig};
+use keyward_core::model::{Environment, Exchange, KeyType};
 use keyward_sim::{Accounts, KeyAccount, Limits, SimExchange, SimScope};
 
 const PER_EXCHANGE: usize = 40;
@@ -103,7 +102,7 @@ fn keys() -> (Accounts, Vec<(Exchange, SimExchange, Credentials)>) {
             creds.push((
                 Exchange::Coinbase,
                 SimExchange::Coinbase,
-                Credentials::new(id, private.to_string(), KeyType::Ecdsa),
+                Credentials::new(id, private.to_string(), KeyType::EcdsaJwt),
             ));
         }
         let id = format!("kraken-{i}");
@@ -164,7 +163,7 @@ fn main() {
         let (accounts, creds) = keys();
         let (_, sim) = keyward_sim::spawn(accounts).await.unwrap();
         let mut config = HttpConfig::default();
-        for ex in Exchange::ALL {
+        for ex in Exchange::with_adapter() {
             let documented = ExchangeLimits::documented(ex);
             // A little under the simulator's per-address limit.
             config.limits.insert(ex, ExchangeLimits { host: Some(Bucket { rate: SIM_RATE * 0.95, burst: 1.0 }), key: documented.key });
@@ -174,7 +173,7 @@ fn main() {
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for (ex, sim_ex, c) in creds {
-            let env: Environment = sim.url(sim_ex).parse().unwrap();
+            let env = Environment::Custom(sim.url(sim_ex));
             let ep = client.endpoint(ex, &env).unwrap();
             let gate = gate.clone();
             tasks.spawn(async move {

@@ -225,6 +225,11 @@ pub struct KeyAccount {
     /// (`isMaster: false`, `parentUid`); `None` for a main-account key.
     #[serde(default)]
     pub parent_uid: Option<String>,
+    /// The sub-account this key belongs to (its [`SubAccount::id`]);
+    /// `None` for a key of the master account. The master account's keys
+    /// manage the sub-accounts' keys (see the crate docs).
+    #[serde(default)]
+    pub sub_account: Option<String>,
     /// Label / note.
     #[serde(default)]
     pub label: Option<String>,
@@ -258,6 +263,33 @@ pub struct Accounts {
     /// The keys.
     #[serde(default)]
     pub keys: Vec<KeyAccount>,
+    /// Sub-accounts under each exchange's master account (the keys without
+    /// `sub_account`).
+    #[serde(default)]
+    pub sub_accounts: Vec<SubAccount>,
+}
+
+/// A sub-account under an exchange's master account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubAccount {
+    /// Which exchange.
+    pub exchange: SimExchange,
+    /// How the exchange names it in requests: Bybit the sub UID (digits),
+    /// OKX the sub-account name (`subAcct`), Binance the sub-account email.
+    pub id: String,
+    /// The numeric UID where the exchange reports one besides `id` (OKX).
+    #[serde(default)]
+    pub uid: Option<String>,
+    /// Remark / label / username.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Creation time, Unix ms.
+    #[serde(default)]
+    pub created_at_ms: Option<i64>,
+    /// Free text for people reading the file; ignored.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 fn yes() -> bool {
@@ -272,6 +304,7 @@ impl Default for Accounts {
             rate_limits: true,
             limits: BTreeMap::new(),
             keys: Vec::new(),
+            sub_accounts: Vec::new(),
         }
     }
 }
@@ -311,6 +344,7 @@ impl KeyAccount {
             demo: false,
             bybit_permissions: None,
             parent_uid: None,
+            sub_account: None,
             label: None,
             created_at_ms: None,
             expires_at_ms: None,

@@ -13,11 +13,52 @@
 //! allowlist from the accounts file), its time endpoint, recent activity,
 //! Bybit's `update-api` / `delete-api` (main-account keys) and
 //! `update-sub-api` / `delete-sub-api` (sub-account keys, `parent_uid`) on
-//! the calling key with the documented defaults, the exchange's
+//! the calling key with the documented defaults, master-account management
+//! of sub-account keys (below), the exchange's
 //! own error codes and HTTP statuses, rate limits (429 + `Retry-After`;
 //! Kraken answers `EAPI:Rate limit exceeded` in the body as it does), and
 //! injected faults. Verification here is written independently of
 //! Keyward's signers, so a signing bug fails against it.
+//!
+//! # Master and sub-accounts
+//! The accounts file's `sub_accounts` lists sub-accounts under each
+//! exchange's master account; a key with `sub_account` belongs to one,
+//! every other key is a key of the master account. Only a master key with
+//! the documented permission manages the sub-accounts' keys. A created key
+//! gets a fresh id and secret, returned once by the create call (the lists
+//! never show it); it then authenticates on every endpoint like a key from
+//! the file (its IP list is reported but, as with `enforce_ips: false`,
+//! not enforced). A deleted key is refused afterwards with the code an unknown
+//! key gets on that exchange. Each answer has at least the fields, and the
+//! JSON types, of the documented example (fixtures under
+//! `src-tauri/core/tests/data/exchange/<exchange>/`, tested by
+//! `core/tests/it/exchange_fixtures.rs`, module `sub_accounts`).
+//!
+//! | exchange | endpoints | caller | refused with |
+//! |---|---|---|---|
+//! | Bybit | `POST /v5/user/create-sub-api` (`subuid`, `readOnly`, `permissions`, `ips`, `note`); `POST /v5/user/update-sub-api` and `/v5/user/delete-sub-api` with `apikey`; `GET /v5/user/sub-apikeys?subMemberId=`; `GET /v5/user/query-sub-members` | master key with "Account Transfer", "Subaccount Transfer" or "Withdrawal" (`sub-apikeys`: any permission) | sub-account key or missing permission: `10005`; sub UID not the master's: `500010`; deleted key: `10003` (HTTP 401) |
+//! | OKX | `GET /api/v5/users/subaccount/list`; `POST` / `GET /api/v5/users/subaccount/apikey`; `POST /api/v5/users/subaccount/modify-apikey`; `POST /api/v5/users/subaccount/delete-apikey` | master key; the writes need Trade and an IP binding | sub-account key or no Trade: `50030` (HTTP 200); master key without IPs: `50035` (HTTP 403); bad value: `51000`; missing field: `50014`; deleted key: `50111` (HTTP 401) |
+//! | Binance | `POST` / `DELETE /sapi/v1/sub-account/subAccountApi`; `POST /sapi/v1/sub-account/subAccountApiPermission`; `POST /sapi/v2/sub-account/subAccountApi/ipRestriction`; `GET /sapi/v1/sub-account/subAccountApi/ipRestriction` | master key; the writes need "Enable Spot & Margin Trading" | sub-account key: `-1002` (HTTP 401); master without trading: `-2015`; missing parameter: `-1102`; bad value: `-1130`; deleted key: `-2015` (HTTP 401) |
+//!
+//! Types follow the documentation: Bybit's `readOnly` is an integer in
+//! create/update answers and a boolean in `sub-apikeys`; OKX sends every
+//! value as a string (`perm` `"read_only,trade"`, `ip` comma-separated,
+//! `ts`); Binance's create answer has `apiKey` and a numeric `status`, the
+//! permission answer `apikey`, the IP-restriction answers a string
+//! `status` / `ipRestrict`. OKX's modify example shows `perm: "read,trade"`
+//! although its parameters name `read_only` / `trade`; the simulator takes
+//! and answers `read_only` / `trade`.
+//!
+//! Binance, regular master account: the sub-account API-management pages
+//! also list `Query Sub-account API Key` and `DELETE
+//! /sapi/v1/sub-account/subAccountApi/ipRestriction/ipList`; they are not
+//! simulated (no documented example answer was available for the first).
+//! Create takes HMAC keys only (`publicKey` is refused with `-1130`). The
+//! `/sapi/v1/broker/subAccountApi` family is for Binance Link (broker)
+//! accounts and is not simulated; neither is Bybit's or OKX's broker API.
+//! Which code a real exchange gives a sub-account key on these endpoints
+//! is not in the documentation of any of the three: the codes above are
+//! the documented general ones for "no permission".
 //!
 //! **Coinbase `uri` on loopback:** the JWT's `uri` claim must be
 //! `"<METHOD> <host><path>"` where `<host>` equals the request's `Host`
@@ -46,7 +87,14 @@
 //!                       "asset": "BTC", "amount": "0.5", "address": "bc1q…", "tx_id": "ab12" } ] },
 //!     { "exchange": "okx", "api_key": "OKXKEY", "secret": "…", "passphrase": "…", "demo": false },
 //!     { "exchange": "coinbase", "api_key": "organizations/o/apiKeys/k",
-//!       "public_key": "-----BEGIN PUBLIC KEY-----\n…" }
+//!       "public_key": "-----BEGIN PUBLIC KEY-----\n…" },
+//!     { "exchange": "okx", "api_key": "OKXSUBKEY", "secret": "…", "passphrase": "…",
+//!       "sub_account": "botsub01" }
+//!   ],
+//!   "sub_accounts": [
+//!     { "exchange": "okx", "id": "botsub01", "uid": "698827017768230914", "label": "bot" },
+//!     { "exchange": "bybit", "id": "100400345" },
+//!     { "exchange": "binance", "id": "sub1@example.com" }
 //!   ]
 //! }
 //! ```
@@ -63,6 +111,11 @@
 //!   the `public_key` as an SPKI PEM, as the exchange holds it.
 //! - `ips` is reported by the introspection endpoints; requests from other
 //!   addresses are refused only with `enforce_ips: true`.
+//! - `sub_accounts`: sub-accounts under each exchange's master account;
+//!   `id` is what the exchange's requests name it by (Bybit the sub UID,
+//!   OKX `subAcct`, Binance the email), `uid` the numeric UID OKX reports.
+//!   A key's `sub_account` names its sub-account (which must be listed);
+//!   keys without one are the master account's (see above).
 //! - `about` (top level) and `note` (per key) are free text, ignored.
 //! - `limits` overrides the documented limits per exchange: `ip` is shared
 //!   by every key calling from one address, `key` is per API key, each a
@@ -105,6 +158,7 @@ use std::sync::Arc;
 
 pub use accounts::{
     Accounts, ActivityItem, ActivityKind, Bucket, KeyAccount, Limits, SimExchange, SimScope,
+    SubAccount,
 };
 pub use state::{Fault, FaultKind, SimStats};
 

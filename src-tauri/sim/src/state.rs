@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Accounts, KeyAccount, Limits, SimExchange, SimScope};
+use crate::accounts::{Accounts, KeyAccount, Limits, SimExchange, SimScope, SubAccount};
 
 /// How a key's requests are verified.
 pub(crate) enum Verifier {
@@ -29,9 +29,45 @@ pub(crate) struct KeyState {
     pub revoked: bool,
     pub last_nonce: u64,
     pub verifier: Verifier,
+    /// When the permissions or IPs last changed (exchange ms; Binance
+    /// `updateTime`).
+    pub updated_ms: i64,
 }
 
 impl KeyState {
+    /// A key as the accounts file or a create endpoint describes it.
+    pub fn new(a: &KeyAccount) -> Result<KeyState, String> {
+        let verifier = verifier_for(a)?;
+        let mut a = a.clone();
+        // A Bybit key of a sub-account reports `isMaster: false` and the
+        // master's UID as `parentUid`.
+        if a.exchange == SimExchange::Bybit && a.sub_account.is_some() && a.parent_uid.is_none() {
+            a.parent_uid = Some(crate::exchanges::bybit::MASTER_UID.to_string());
+        }
+        let a = &a;
+        let mut scopes: BTreeSet<SimScope> = a.scopes.iter().copied().collect();
+        if let Some(p) = &a.bybit_permissions {
+            scopes = crate::exchanges::bybit::scopes_of(p, a.parent_uid.is_some());
+        }
+        let read_only = !scopes.iter().any(|s| !matches!(s, SimScope::Read));
+        Ok(KeyState {
+            account: a.clone(),
+            scopes,
+            bybit_permissions: a.bybit_permissions.clone(),
+            ips: a.ips.clone(),
+            read_only,
+            revoked: false,
+            last_nonce: 0,
+            verifier,
+            updated_ms: a.created_at_ms.unwrap_or(1_700_000_000_000),
+        })
+    }
+
+    /// A key of the master account (not of a sub-account).
+    pub fn is_master(&self) -> bool {
+        self.account.sub_account.is_none() && self.account.parent_uid.is_none()
+    }
+
     pub fn has(&self, s: SimScope) -> bool {
         self.scopes.contains(&s)
     }
@@ -140,6 +176,8 @@ pub struct SimStats {
 
 pub(crate) struct State {
     pub keys: Mutex<HashMap<(SimExchange, String), KeyState>>,
+    /// Sub-accounts under each exchange's master account.
+    pub subs: Vec<SubAccount>,
     limits: HashMap<SimExchange, Limits>,
     limits_enabled: bool,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
@@ -159,28 +197,24 @@ impl State {
     pub fn new(accounts: &Accounts) -> Result<State, String> {
         let mut keys = HashMap::new();
         for a in &accounts.keys {
-            let verifier = verifier_for(a)?;
-            let mut scopes: BTreeSet<SimScope> = a.scopes.iter().copied().collect();
-            if let Some(p) = &a.bybit_permissions {
-                scopes = crate::exchanges::bybit::scopes_of(p, a.parent_uid.is_some());
+            keys.insert((a.exchange, a.api_key.clone()), KeyState::new(a)?);
+        }
+        for a in &accounts.keys {
+            if let Some(sub) = &a.sub_account
+                && !accounts
+                    .sub_accounts
+                    .iter()
+                    .any(|s| s.exchange == a.exchange && &s.id == sub)
+            {
+                return Err(format!(
+                    "key {}: sub_account {sub:?} is not in sub_accounts",
+                    a.api_key
+                ));
             }
-            let read_only = !scopes.iter().any(|s| !matches!(s, SimScope::Read));
-            keys.insert(
-                (a.exchange, a.api_key.clone()),
-                KeyState {
-                    account: a.clone(),
-                    scopes,
-                    bybit_permissions: a.bybit_permissions.clone(),
-                    ips: a.ips.clone(),
-                    read_only,
-                    revoked: false,
-                    last_nonce: 0,
-                    verifier,
-                },
-            );
         }
         Ok(State {
             keys: Mutex::new(keys),
+            subs: accounts.sub_accounts.clone(),
             limits: SimExchange::ALL
                 .into_iter()
                 .map(|e| (e, accounts.limits_for(e)))
@@ -321,7 +355,7 @@ impl State {
     }
 }
 
-fn verifier_for(a: &KeyAccount) -> Result<Verifier, String> {
+pub(crate) fn verifier_for(a: &KeyAccount) -> Result<Verifier, String> {
     if let Some(pem) = &a.public_key {
         let pem = pem.replace("\\n", "\n");
         if let Ok(k) = {

@@ -1,9 +1,8 @@
 //! Every key in `accounts.sample.json` verifies through Keyward's exchange
 //! layer, so the demo works as shipped.
 
-use keyward_core::exchange::{
-    Credentials, Environment, Exchange, ExchangeClient, HttpConfig, KeyType,
-};
+use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig};
+use keyward_core::model::{Environment, Exchange, KeyType};
 use keyward_sim::{Accounts, SimExchange};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,7 +22,7 @@ async fn sample_keys_verify_through_the_core() {
             (None, Some(note)) => {
                 let pem = &note[note.find("-----BEGIN").unwrap()..];
                 let kt = if k.exchange == SimExchange::Coinbase {
-                    KeyType::Ecdsa
+                    KeyType::EcdsaJwt
                 } else {
                     KeyType::Ed25519
                 };
@@ -35,7 +34,7 @@ async fn sample_keys_verify_through_the_core() {
         if let Some(p) = &k.passphrase {
             creds = creds.with_passphrase(p.clone());
         }
-        let env: Environment = sim.url(k.exchange).parse().unwrap();
+        let env = Environment::Custom(sim.url(k.exchange));
         let report = client
             .endpoint(ex, &env)
             .unwrap()

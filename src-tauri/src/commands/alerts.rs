@@ -4,7 +4,7 @@
 //! (step-up: SecuritySettings), decided and audited by the core.
 
 use keyward_core::alerts::webhook::{WebhookKind, WebhookUrl};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::vault::{Actor, AlertSettings, AuditSchedule, EventSwitches, send_test_alert};
 use serde::Deserialize;
 use tauri::State;
@@ -42,7 +42,7 @@ pub fn alerts_set_webhook(
         .map(|k| k.parse::<WebhookKind>())
         .transpose()?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         Ok(s.set_webhook(Actor::Gui, g, &url, kind, None)?)
     })
 }
@@ -54,7 +54,7 @@ pub fn alerts_remove_webhook(
     proof: Option<ProofInput>,
 ) -> IpcResult<AlertSettings> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         s.remove_webhook(Actor::Gui, g)?;
         Ok(s.alert_settings()?)
     })
@@ -71,7 +71,7 @@ pub fn alerts_set_options(
 ) -> IpcResult<AlertSettings> {
     let schedule = background_audit.parse::<AuditSchedule>()?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         Ok(s.set_alert_options(Actor::Gui, g, schedule, events)?)
     })
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use keyward_core::ErrorKind;
 use keyward_core::files::{self, FileError, Overwrite};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::password;
 use keyward_core::vault::{Actor, BackupPassphrase, ConflictPolicy, ImportReport, MasterPassword};
 use serde::Serialize;
@@ -86,7 +86,7 @@ pub async fn backup_export(
         other => other.into(),
     })?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::Export, proof)?;
+        let g = grant::<actions::Export>(s, proof)?;
         let keys = s.export_backup_with(Actor::Gui, g, &out, &passphrase, overwrite)?;
         Ok(ExportResult {
             path: out.display().to_string(),
@@ -109,7 +109,7 @@ pub async fn backup_import(
     let file = typed_path(&path)?;
     state.with_unlocked(|s| {
         let (policy, g) = if replace {
-            let g = grant(&state, s, GatedAction::EditCredentials, proof)?;
+            let g = grant::<actions::EditCredentials>(s, proof)?;
             (ConflictPolicy::Replace, Some(g))
         } else {
             (ConflictPolicy::Skip, None)
@@ -132,7 +132,7 @@ pub async fn password_change(
     let new = MasterPassword::new(new);
     password::require_strong(new.expose(), &[])?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::ChangePassword, proof)?;
+        let g = grant::<actions::ChangePassword>(s, proof)?;
         Ok(s.change_password(Actor::Gui, g, &current, &new)?)
     })
 }

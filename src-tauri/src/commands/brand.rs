@@ -7,7 +7,7 @@
 //! back). One wrapper for every DTO that carries an exchange, so the core's
 //! DTOs keep one field each and the brand names live in one place.
 
-use keyward_core::vault::Exchange;
+use keyward_core::model::Exchange;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 

@@ -12,8 +12,9 @@ use keyward_core::files;
 use keyward_core::incident::{
     self, IncidentSummary, IncidentView, PlaybookSummary, Situation, report,
 };
-use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{Actor, Exchange, StepRun, incident_run_step};
+use keyward_core::mfa::actions;
+use keyward_core::model::Exchange;
+use keyward_core::vault::{Actor, StepRun, incident_run_step};
 use serde::Serialize;
 use tauri::State;
 
@@ -128,7 +129,7 @@ pub async fn incident_run(
     confirm_manual: bool,
 ) -> IpcResult<Branded<StepRun>> {
     let g = match proof {
-        Some(p) => Some(state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, Some(p)))?),
+        Some(p) => Some(state.with_unlocked(|s| grant::<actions::Revoke>(s, Some(p)))?),
         None => None,
     };
     let client = state.exchange_client()?;

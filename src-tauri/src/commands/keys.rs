@@ -6,11 +6,14 @@
 
 use keyward_core::ErrorKind;
 use keyward_core::exchange::Narrowing;
-use keyward_core::mfa::GatedAction;
+use keyward_core::health::HealthReport;
+use keyward_core::mfa::actions;
+use keyward_core::model::{
+    ApiSecret, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey,
+    Passphrase, Scope, ValidationError, keep_by_name,
+};
 use keyward_core::vault::{
-    Actor, ApiSecret, CheckSelection, Environment, Exchange, HealthReport, KeyDetail, KeyEdit,
-    KeyStatus, KeySummary, KeyType, KeyVerification, NewKey, Passphrase, Scope, ValidationError,
-    VaultError, keep_by_name, narrow_key, verify_keys,
+    Actor, CheckSelection, KeyVerification, VaultError, narrow_key, verify_keys,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -103,7 +106,7 @@ impl KeyInput {
         let exchange: Exchange = self.exchange.parse()?;
         let (key_type, secret, api_key_id) = if self.key_type.is_empty() || self.key_type == "auto"
         {
-            let found = keyward_core::vault::validate::recognise_secret(exchange, &self.secret)?;
+            let found = keyward_core::model::validate::recognise_secret(exchange, &self.secret)?;
             let id = match found.key_name {
                 Some(name) if self.api_key_id.trim().is_empty() => name,
                 _ => self.api_key_id,
@@ -200,7 +203,7 @@ pub fn key_edit(
             let g = if edit.credential_fields().is_empty() {
                 None
             } else {
-                Some(grant(&state, s, GatedAction::EditCredentials, proof)?)
+                Some(grant::<actions::EditCredentials>(s, proof)?)
             };
             Ok(s.edit_key(Actor::Gui, &label, edit, g)?)
         })
@@ -226,7 +229,7 @@ pub fn key_reveal(
     proof: Option<ProofInput>,
 ) -> IpcResult<RevealedDto> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::RevealSecret, proof)?;
+        let g = grant::<actions::RevealSecret>(s, proof)?;
         let revealed = s.reveal(Actor::Gui, g, &label)?;
         Ok(RevealedDto {
             secret: revealed.secret.expose().to_string(),
@@ -257,7 +260,7 @@ pub fn key_copy(
 ) -> IpcResult<()> {
     state.with_unlocked(|s| {
         let clear_after = s.settings()?.clipboard_clear_seconds;
-        let g = grant(&state, s, GatedAction::CopySecret, proof)?;
+        let g = grant::<actions::CopySecret>(s, proof)?;
         let revealed = s.reveal(Actor::Gui, g, &label)?;
         let text = match field {
             SecretField::Secret => Some(revealed.secret.expose()),
@@ -280,7 +283,7 @@ pub fn key_delete(
     proof: Option<ProofInput>,
 ) -> IpcResult<()> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::DeleteKey, proof)?;
+        let g = grant::<actions::DeleteKey>(s, proof)?;
         Ok(s.delete_key(Actor::Gui, g, &label)?)
     })
 }
@@ -315,7 +318,7 @@ pub fn key_allow_run(
 ) -> IpcResult<Branded<KeyDetail>> {
     state.with_unlocked(|s| {
         if allow {
-            let g = grant(&state, s, GatedAction::AllowRun, proof)?;
+            let g = grant::<actions::AllowRun>(s, proof)?;
             s.set_allow_run(Actor::Gui, g, &label, true)?;
         } else {
             s.deny_run(Actor::Gui, &label)?;
@@ -337,7 +340,7 @@ pub fn health_report(state: State<'_, AppState>) -> IpcResult<HealthReport> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    state.with_session(|s| s.health_report(now, &leaks))
+    state.with_session(|s| keyward_core::health::report_for(s, now, &leaks))
 }
 
 /// What to narrow at the exchange. `drop` holds permission names exactly as
@@ -363,7 +366,7 @@ pub async fn key_narrow(
     narrowing: NarrowInput,
     proof: Option<ProofInput>,
 ) -> IpcResult<Branded<KeyVerification>> {
-    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::SecuritySettings, proof))?;
+    let g = state.with_unlocked(|s| grant::<actions::SecuritySettings>(s, proof))?;
     let client = state.exchange_client()?;
     let narrowing = Narrowing {
         remove_withdraw: narrowing.remove_withdraw,

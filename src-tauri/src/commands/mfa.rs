@@ -5,7 +5,7 @@
 
 use keyward_core::ErrorKind;
 use keyward_core::audit::{self, store::AuditFilter};
-use keyward_core::mfa::{GatedAction, OneTimeCode};
+use keyward_core::mfa::{OneTimeCode, actions};
 use keyward_core::vault::{Actor, AuditReport};
 use qrcode::QrCode;
 use qrcode::render::svg;
@@ -64,15 +64,11 @@ pub fn mfa_enroll(
 ) -> IpcResult<EnrolmentDto> {
     let enrolment = state.with_unlocked(|s| {
         let enrolled = s.mfa_status()?.enrolled;
-        let action = if enrolled {
-            GatedAction::ReenrolMfa
-        } else {
-            GatedAction::SecuritySettings
-        };
-        let g = grant(&state, s, action, proof)?;
         let result = if enrolled {
+            let g = grant::<actions::ReenrolMfa>(s, proof)?;
             s.mfa_reenrol(Actor::Gui, g)
         } else {
+            let g = grant::<actions::SecuritySettings>(s, proof)?;
             s.mfa_enrol(Actor::Gui, g)
         };
         Ok(result?)
@@ -100,20 +96,16 @@ pub fn mfa_enroll(
 #[tauri::command]
 pub fn mfa_confirm(state: State<'_, AppState>, code: String) -> IpcResult<()> {
     let code = OneTimeCode::new(code);
-    state.with_session(|s| s.mfa_confirm(Actor::Gui, &code))?;
-    state.step_up_window().close();
-    Ok(())
+    state.with_session(|s| s.mfa_confirm(Actor::Gui, &code))
 }
 
 /// Turns MFA off (needs a code).
 #[tauri::command]
 pub fn mfa_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::DisableMfa, proof)?;
+        let g = grant::<actions::DisableMfa>(s, proof)?;
         Ok(s.mfa_disable(Actor::Gui, g)?)
-    })?;
-    state.step_up_window().close();
-    Ok(())
+    })
 }
 
 /// Audit-log filter from the activity page: a key label, and a category

@@ -5,13 +5,14 @@
 //! the core's three phases (prepare under the lock → network without it →
 //! record under the lock), so the UI stays usable while an exchange answers.
 
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
+use keyward_core::model::{ApiSecret, Exchange, KeyType, Passphrase, Scope, ValidationError};
 use keyward_core::rotation::{
     RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOutcome,
 };
 use keyward_core::vault::{
-    Actor, ApiSecret, Exchange, KeyType, NewRotationKey, Passphrase, Scope, ValidationError,
-    VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old, rotation_verify,
+    Actor, NewRotationKey, VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old,
+    rotation_verify,
 };
 use serde::Deserialize;
 use tauri::State;
@@ -105,7 +106,7 @@ pub fn rotation_promote(
     proof: Option<ProofInput>,
 ) -> IpcResult<RotationView> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::RotationPromote, proof)?;
+        let g = grant::<actions::RotationPromote>(s, proof)?;
         Ok(s.rotation_promote(Actor::Gui, g, &label)?)
     })
 }
@@ -135,7 +136,7 @@ pub async fn rotation_revoke_old_key(
     proof: Option<ProofInput>,
     confirm_manual: bool,
 ) -> IpcResult<RevokeOutcome> {
-    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
     Ok(rotation_revoke_old(
         &*state.session,
@@ -169,7 +170,7 @@ pub async fn key_revoke(
     proof: Option<ProofInput>,
     confirm_manual: bool,
 ) -> IpcResult<RevokeOutcome> {
-    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
     Ok(revoke_key(
         &*state.session,
@@ -192,7 +193,7 @@ pub async fn exchange_revoke_all(
     confirm_manual: bool,
 ) -> IpcResult<Vec<RevokeOutcome>> {
     let exchange = parse::<Exchange>(&exchange)?;
-    let g = state.with_unlocked(|s| grant(&state, s, GatedAction::Revoke, proof))?;
+    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
     Ok(revoke_exchange(
         &*state.session,

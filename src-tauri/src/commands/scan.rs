@@ -35,7 +35,8 @@ pub struct ScanRequest {
     honour_ignore: bool,
 }
 
-/// Runs a leak scan; progress arrives as `scan-progress` events.
+/// Runs a leak scan (what it covers is decided by the core's `scan::plan`,
+/// as for `keyward scan`); progress arrives as `scan-progress` events.
 #[tauri::command]
 pub async fn scan_run<R: Runtime>(
     app: AppHandle<R>,
@@ -49,12 +50,9 @@ pub async fn scan_run<R: Runtime>(
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .collect();
-    if paths.is_empty() {
-        return Err(IpcError::new(
-            ErrorKind::Invalid,
-            "choose at least one folder to scan",
-        ));
-    }
+    // No path, a missing one, a history without a repository: refused by
+    // the core's `scan::plan`, the same as `keyward scan`. A relative path
+    // means nothing to the webview, which has no working directory.
     if let Some(relative) = paths.iter().find(|p| !p.is_absolute()) {
         return Err(IpcError::new(
             ErrorKind::Invalid,

@@ -5,9 +5,8 @@
 //! validates every field and records one audit entry per change. Each
 //! command answers with the key's services after the change.
 
-use keyward_core::vault::{
-    Actor, ChecklistItem, LinkedService, NewService, ServiceKind, ServiceUpdate, VaultError,
-};
+use keyward_core::model::{ChecklistItem, LinkedService, NewService, ServiceKind, ServiceUpdate};
+use keyward_core::vault::{Actor, VaultError};
 use serde::Deserialize;
 use tauri::State;
 

@@ -1,17 +1,17 @@
 //! Turning the webview's proof into a core step-up grant.
 //!
-//! The core's gate (`Session::step_up_in_window`) decides; this module only
-//! converts the DTO. A window kept by the desktop (setting
-//! `step_up_window_seconds`, default 0 = off) lets a second gated action
-//! within the window pass without a new code; it is closed on lock.
+//! The core's gate (`Session::step_up_in_window`) decides, step-up window
+//! included (setting `step_up_window_seconds`, default 0 = off; kept by the
+//! core session on the vault's clock, closed on lock); this module only
+//! converts the DTO.
 
 use keyward_core::ErrorKind;
-use keyward_core::mfa::{GatedAction, MfaError, OneTimeCode, Proof, RecoveryCode, StepUpGrant};
+use keyward_core::mfa::actions::Gated;
+use keyward_core::mfa::{OneTimeCode, Proof, RecoveryCode, StepUpGrant};
 use keyward_core::vault::{Actor, MasterPassword, Session, VaultError};
 use serde::Deserialize;
 
 use crate::error::IpcError;
-use crate::state::AppState;
 
 /// Proof as the step-up dialog sends it. No `Debug`: it holds a code or the
 /// master password.
@@ -45,22 +45,13 @@ fn step_up_error(e: VaultError) -> IpcError {
     }
 }
 
-/// Runs the core's gate for `action` with the desktop's step-up window.
-pub fn grant(
-    state: &AppState,
+/// Runs the core's gate for the action `A`, with the session's step-up
+/// window: the core decides whether a request without a proof passes (an
+/// open window) or is answered "proof required" (without an audit entry).
+pub fn grant<A: Gated>(
     session: &mut Session,
-    action: GatedAction,
     proof: Option<ProofInput>,
-) -> Result<StepUpGrant, IpcError> {
-    let mut window = state.step_up_window();
-    // The UI first asks without proof in case a step-up window is open. When
-    // none is, answer "proof required" here instead of running the core's
-    // gate, so every reveal does not leave a `step_up_failed` entry in the
-    // audit log. The core still refuses anything without a grant.
-    if proof.is_none() && !window.is_open(std::time::SystemTime::now()) {
-        let e = MfaError::StepUpRequired { action };
-        return Err(e.into());
-    }
+) -> Result<StepUpGrant<A>, IpcError> {
     let proof = match proof {
         None => None,
         Some(ProofInput::Totp { code }) => Some(Proof::Totp(OneTimeCode::new(code))),
@@ -74,6 +65,6 @@ pub fn grant(
         }
     };
     session
-        .step_up_in_window(Actor::Gui, &mut window, action, proof)
+        .step_up_in_window::<A>(Actor::Gui, proof)
         .map_err(step_up_error)
 }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 use keyward_core::password::{self, Assessment};
 use keyward_core::vault::{
     self, Actor, KdfParams, KeyringStatus, MasterPassword, Settings, Vault, VaultOptions,
@@ -136,8 +136,9 @@ pub fn settings_get(state: State<'_, AppState>) -> IpcResult<Settings> {
     state.with_session(|s| s.settings())
 }
 
-/// Changes the vault's settings (a security setting: step-up; validated by
-/// the core).
+/// Changes the vault's settings. The core checks the values and decides
+/// whether the change needs a step-up (any change does; none when nothing
+/// changes), the same rule as `keyward settings`.
 #[tauri::command]
 pub fn settings_update(
     state: State<'_, AppState>,
@@ -145,9 +146,13 @@ pub fn settings_update(
     proof: Option<ProofInput>,
 ) -> IpcResult<Settings> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
-        s.set_settings(Actor::Gui, g, settings)?;
-        Ok(s.settings()?)
+        let change = s.settings_change(settings)?;
+        let g = if change.needs_step_up() {
+            Some(grant::<actions::SecuritySettings>(s, proof)?)
+        } else {
+            None
+        };
+        Ok(s.apply_settings(Actor::Gui, change, g)?)
     })
 }
 
@@ -178,7 +183,7 @@ pub fn keyring_enable(state: State<'_, AppState>, proof: Option<ProofInput>) -> 
     // Before the step-up: no code is spent when the keyring cannot work.
     vault::require_device_unlock()?;
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         Ok(s.enable_device_unlock(Actor::Gui, g)?)
     })
 }
@@ -187,7 +192,7 @@ pub fn keyring_enable(state: State<'_, AppState>, proof: Option<ProofInput>) -> 
 #[tauri::command]
 pub fn keyring_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> IpcResult<()> {
     state.with_unlocked(|s| {
-        let g = grant(&state, s, GatedAction::SecuritySettings, proof)?;
+        let g = grant::<actions::SecuritySettings>(s, proof)?;
         Ok(s.disable_device_unlock(Actor::Gui, g)?)
     })
 }

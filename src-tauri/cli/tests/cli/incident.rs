@@ -12,7 +12,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyward_core::mfa::TotpSeed;
-use keyward_core::vault::mask_key_id;
+use keyward_core::model::mask_key_id;
 use keyward_sim::{
     Accounts, ActivityItem, ActivityKind, KeyAccount, SimExchange, SimHandle, SimScope,
 };

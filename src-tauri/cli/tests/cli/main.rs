@@ -25,6 +25,8 @@
 //! - `rotate`: staged rotation and revocation against the simulator (API
 //!   and manual revocation, verify refusals, MFA, SIGKILL in every step,
 //!   revoke faults, revoke by exchange), canary.
+//! - `scan`: `--history` over a folder covers every repository in it, nested
+//!   ones too, and a folder without one is refused before anything is read.
 //! - `service`: linked services and the vendor checklist through `keyward
 //!   service`, `show` and `--used-by`; specific errors and exit codes.
 //! - `verify`: live checks against the exchange simulator, exit 6, the
@@ -43,6 +45,7 @@ mod keyring;
 mod mfa;
 mod narrow;
 mod rotate;
+mod scan;
 mod service;
 mod tamper;
 mod verify;

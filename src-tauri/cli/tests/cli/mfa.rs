@@ -170,8 +170,8 @@ fn gated_commands_need_a_code_and_a_recovery_code_works_once() {
     env.run_env(&["export", "--out", backup], &pp).code(4);
     env.run(&["passwd"]).code(4);
     env.run(&["settings", "--auto-lock-minutes", "9"]).code(4);
-    // Harmless settings need no code.
-    env.run(&["settings", "--default-rotation-days", "30"]).ok();
+    env.run(&["settings", "--default-rotation-days", "30"])
+        .code(4);
     env.run(&["edit", "planted", "--allow-run"]).code(4);
     env.run(&["mfa", "disable"]).code(4);
 
@@ -253,6 +253,52 @@ fn gated_commands_need_a_code_and_a_recovery_code_works_once() {
     assert_eq!(deleted["details"]["proof"], "totp");
     no_canary(&log, "log --key");
     env.run(&["log", "--verify"]).ok();
+}
+
+/// `keyward settings` follows the core's one settings rule, the same as the
+/// desktop's settings page: any change needs a code (the default rotation
+/// period included: raising it silences rotation reminders), nothing
+/// changed needs none, and a value out of range is refused before the code
+/// is asked for.
+#[test]
+fn every_settings_change_needs_a_code_and_no_change_needs_none() {
+    let (env, seed, _) = enrolled();
+    let settings = |env: &Env| -> serde_json::Value {
+        serde_json::from_str(&env.run(&["settings", "--json"]).ok().stdout).unwrap()
+    };
+    let refused = env
+        .run(&["settings", "--default-rotation-days", "3650"])
+        .code(4);
+    assert!(
+        refused.stderr.contains("changing security settings"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(settings(&env)["default_rotation_days"], 90);
+    // Out of range: refused as invalid (exit 1) before any code is asked for.
+    let invalid = env
+        .run(&["settings", "--step-up-window-seconds", "301"])
+        .code(1);
+    assert!(!invalid.stderr.contains("changing security settings"));
+    env.run(&[
+        "settings",
+        "--default-rotation-days",
+        "45",
+        "--totp",
+        &env.code(&seed, 0),
+    ])
+    .ok();
+    assert_eq!(settings(&env)["default_rotation_days"], 45);
+    // The same value again changes nothing and needs no code.
+    env.run(&["settings", "--default-rotation-days", "45"]).ok();
+    let log = env.run(&["log", "--action", "settings_changed"]).ok();
+    assert_eq!(log.stdout.lines().count(), 1, "{}", log.stdout);
+    assert!(
+        log.stdout
+            .contains("Changed settings: default rotation days set to 45"),
+        "{}",
+        log.stdout
+    );
 }
 
 fn sqlite(env: &Env, sql: &str) {

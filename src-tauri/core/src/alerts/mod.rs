@@ -6,7 +6,9 @@
 //! payloads and sender ([`webhook`]), and the masking rule of everything an
 //! alert may say about a key ([`short_key_id`]). The vault side — the
 //! sealed configuration, the per-key "last notified" state, the outbox of
-//! events waiting for delivery — lives in `vault/alerts.rs`.
+//! events waiting for delivery — lives in `vault/alerts.rs`; the reminder
+//! pass ([`reminder_pass`]) evaluates health here and records what is due
+//! there, so the vault never reads health rules.
 //!
 //! Must never: put a secret, a passphrase, a full API key id or the webhook
 //! URL in an alert, an error, a log line or an audit entry; make a network
@@ -38,7 +40,9 @@ pub mod webhook;
 use serde::{Deserialize, Serialize};
 
 use crate::exchange::Severity;
-use crate::vault::Exchange;
+use crate::health::{self, RuleId};
+use crate::model::{Exchange, KeyStatus};
+use crate::vault::{Actor, ReminderPass, Session, VaultError};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -104,6 +108,51 @@ pub struct AlertEvent {
     pub exchanges: Vec<Exchange>,
     /// One line of detail (a finding's sentence, an incident's situation).
     pub detail: String,
+}
+
+/// The reminder pass at `now` (unix seconds): evaluates every key's health
+/// from its stored metadata, then decides which local reminders are due
+/// (rotation due soon or overdue, last check failed; each key at most once
+/// per [`reminders::INTERVAL_SECS`]) and queues `rotation_overdue` webhook
+/// events (same rule, its own state). Marks what it decided in one audited
+/// transaction; writes nothing when nothing is due. Does not count as
+/// activity.
+pub fn reminder_pass(
+    session: &mut Session,
+    actor: Actor,
+    now: i64,
+) -> Result<ReminderPass, VaultError> {
+    session.quietly(|s| {
+        let mut keys = Vec::new();
+        let mut overdue = Vec::new();
+        for summary in s.list_keys()? {
+            if summary.status == KeyStatus::Revoked {
+                continue;
+            }
+            let detail = s.key_detail(&summary.label)?;
+            let checkable = summary.exchange.has_adapter();
+            let facts = health::KeyFacts::from_detail(&detail, checkable);
+            let findings = health::evaluate(&facts, now);
+            if let Some(f) = findings.iter().find(|f| f.rule == RuleId::RotationOverdue) {
+                overdue.push((
+                    summary.id.clone(),
+                    AlertKey {
+                        label: summary.label.clone(),
+                        exchange: summary.exchange,
+                        key_id: short_key_id(&detail.api_key_id),
+                    },
+                    f.why.clone(),
+                ));
+            }
+            keys.push(reminders::KeyFindings {
+                record_id: summary.id,
+                label: summary.label,
+                exchange: summary.exchange,
+                findings,
+            });
+        }
+        s.alerts_record_reminders(actor, now, &keys, overdue)
+    })
 }
 
 /// Exchanges as their stable names (the outbox reads them back).

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::health::{HealthFinding, RuleId};
-use crate::vault::Exchange;
+use crate::model::Exchange;
 
 /// At most one reminder per key within this many seconds.
 pub const INTERVAL_SECS: i64 = 86_400;

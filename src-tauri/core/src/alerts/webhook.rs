@@ -518,7 +518,7 @@ async fn read_capped(mut resp: reqwest::Response) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::alerts::{AlertKey, AlertSeverity, EventKind, short_key_id};
-    use crate::vault::Exchange;
+    use crate::model::Exchange;
 
     #[test]
     fn urls_are_checked() {

@@ -312,7 +312,7 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
         A::KeyringUnlockEnabled => "Turned on unlock with the OS keyring on this device".into(),
         A::KeyringUnlockRemoved => "Turned off unlock with the OS keyring".into(),
         A::KeyAdded => {
-            match text(d, "exchange").and_then(|e| e.parse::<crate::vault::Exchange>().ok()) {
+            match text(d, "exchange").and_then(|e| e.parse::<crate::model::Exchange>().ok()) {
                 Some(exchange) => format!("Added key {key} ({})", exchange.display_name()),
                 None => format!("Added key {key}"),
             }
@@ -357,7 +357,7 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
         }
         A::Verify => {
             let at = text(d, "exchange")
-                .and_then(|e| e.parse::<crate::vault::Exchange>().ok())
+                .and_then(|e| e.parse::<crate::model::Exchange>().ok())
                 .map(|e| format!(" at {}", e.display_name()))
                 .unwrap_or_default();
             let result = match text(d, "result") {
@@ -598,7 +598,7 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
 /// A vendor-checklist item as its checkbox reads ("Reputation checked").
 fn checklist_item(d: &Map<String, Value>) -> String {
     let item = text(d, "item").unwrap_or("");
-    crate::vault::ChecklistItem::ALL
+    crate::model::ChecklistItem::ALL
         .iter()
         .find(|i| i.as_str() == item)
         .map_or_else(

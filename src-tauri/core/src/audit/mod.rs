@@ -1,8 +1,10 @@
 //! The tamper-evident audit log: what happened, when, through which front
 //! end, to which key.
 //!
-//! Owns: the event vocabulary ([`Action`]) and its sentences and
-//! categories for people ([`describe`], [`Category`]), the entry format, the MAC chain
+//! Owns: the event vocabulary ([`Action`], closed: one stored name per
+//! event, and the only one — the vault names its writes' entries with it,
+//! as an [`Event`]) and its sentences and categories for people
+//! ([`describe`], [`Category`]), the entry format, the MAC chain
 //! and its verification ([`verify_chain`]), and the `audit_log` table
 //! ([`store`]). Each entry's MAC is HMAC-SHA256, under a key derived with
 //! HKDF-SHA256 from the vault key ([`AuditKey`]), over the previous entry's
@@ -370,6 +372,59 @@ fn check_names(map: &Map<String, Value>) -> Result<(), AuditError> {
     Ok(())
 }
 
+/// What a write did, before the write path says who and when: the audit
+/// entry a vault write names (`Session::write` and its siblings stamp it
+/// with the write's actor and time, and the proof of a gated write, and
+/// append it in the write's transaction). Metadata only, like every entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// What happened.
+    pub action: Action,
+    /// The key concerned, if any (its id, as text).
+    pub key_id: Option<String>,
+    /// The key's label at the time, if any.
+    pub key_label: Option<String>,
+    /// Non-secret facts. See [`Details`].
+    pub details: Details,
+}
+
+impl Event {
+    /// An event with no key and no details.
+    pub fn new(action: Action) -> Self {
+        Event {
+            action,
+            key_id: None,
+            key_label: None,
+            details: Details::new(),
+        }
+    }
+
+    /// Names the key concerned.
+    pub fn with_key(mut self, id: impl Into<String>, label: impl Into<String>) -> Self {
+        self.key_id = Some(id.into());
+        self.key_label = Some(label.into());
+        self
+    }
+
+    /// Sets the details.
+    pub fn with_details(mut self, details: Details) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The event as `actor` did it at `time`, ready to append.
+    pub fn stamped(self, actor: Actor, time: SystemTime) -> NewEvent {
+        NewEvent {
+            time,
+            actor,
+            action: self.action,
+            key_id: self.key_id,
+            key_label: self.key_label,
+            details: self.details,
+        }
+    }
+}
+
 /// An event to append: everything but the sequence number and the MACs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
@@ -390,14 +445,7 @@ pub struct NewEvent {
 impl NewEvent {
     /// An event with no key and no details.
     pub fn new(actor: Actor, action: Action, time: SystemTime) -> Self {
-        NewEvent {
-            time,
-            actor,
-            action,
-            key_id: None,
-            key_label: None,
-            details: Details::new(),
-        }
+        Event::new(action).stamped(actor, time)
     }
 
     /// Names the key concerned.

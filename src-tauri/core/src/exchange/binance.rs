@@ -11,6 +11,7 @@ use super::http::{Prepared, RawResponse};
 use super::json::{bool_of, field, int};
 use super::types::*;
 use super::{Endpoint, ExchangeError, sign};
+use crate::model::{Exchange, KeyType};
 
 const RECV_WINDOW: u32 = 5000;
 
@@ -19,7 +20,7 @@ pub(super) fn capabilities() -> Capabilities {
         exchange: Exchange::Binance,
         key_types: vec![KeyType::Hmac, KeyType::Ed25519],
         introspection_endpoint: "GET /sapi/v1/account/apiRestrictions",
-        reports_scopes: Scope::ALL.to_vec(),
+        reports_scopes: Permissions::SCOPES.to_vec(),
         reports_ip_restriction: true,
         reports_ip_whitelist: false,
         reports_expiry: false,

@@ -20,6 +20,7 @@ use super::http::{Prepared, RawResponse};
 use super::json::{field, int};
 use super::types::*;
 use super::{Endpoint, ExchangeError, sign};
+use crate::model::{Exchange, KeyType, Scope};
 
 const RECV_WINDOW: u32 = 5000;
 

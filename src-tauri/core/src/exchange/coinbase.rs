@@ -11,11 +11,12 @@ use super::http::{Prepared, RawResponse};
 use super::json::{bool_of, field};
 use super::types::*;
 use super::{Endpoint, ExchangeError, MAX_PAGES, sign};
+use crate::model::{Exchange, KeyType, Scope};
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {
         exchange: Exchange::Coinbase,
-        key_types: vec![KeyType::Ecdsa, KeyType::Ed25519],
+        key_types: vec![KeyType::EcdsaJwt, KeyType::Ed25519],
         introspection_endpoint: "GET /api/v3/brokerage/key_permissions",
         reports_scopes: vec![Scope::Read, Scope::Trade, Scope::Withdraw, Scope::Transfer],
         reports_ip_restriction: false,

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::types::{Exchange, RejectReason};
+use super::types::RejectReason;
 use crate::error::{ErrorKind, KindedError};
+use crate::model::Exchange;
 
 /// Why an exchange operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,12 +133,13 @@ pub enum ExchangeError {
         /// The names the key can drop.
         removable: Vec<String>,
     },
-    /// Not a known exchange name.
-    #[error("unknown exchange")]
-    UnknownExchange,
-    /// Not a known scope name.
-    #[error("unknown scope")]
-    UnknownScope,
+    /// Keyward has no live adapter for the exchange (see
+    /// [`crate::model::Exchange::has_adapter`]).
+    #[error("Keyward has no live adapter for {exchange}")]
+    NoAdapter {
+        /// Which exchange.
+        exchange: Exchange,
+    },
     /// The HTTP client could not be built (TLS setup).
     #[error("HTTP client setup failed")]
     ClientSetup,
@@ -160,8 +162,7 @@ impl KindedError for ExchangeError {
             | ExchangeError::UnsupportedEnvironment { .. }
             | ExchangeError::Unsupported { .. }
             | ExchangeError::PermissionNotRemovable { .. }
-            | ExchangeError::UnknownExchange
-            | ExchangeError::UnknownScope => ErrorKind::Invalid,
+            | ExchangeError::NoAdapter { .. } => ErrorKind::Invalid,
         }
     }
 }
@@ -183,8 +184,7 @@ impl ExchangeError {
             ExchangeError::UnsupportedEnvironment { .. } => "unsupported_environment",
             ExchangeError::Unsupported { .. } => "unsupported",
             ExchangeError::PermissionNotRemovable { .. } => "permission_not_removable",
-            ExchangeError::UnknownExchange => "unknown_exchange",
-            ExchangeError::UnknownScope => "unknown_scope",
+            ExchangeError::NoAdapter { .. } => "no_adapter",
             ExchangeError::ClientSetup => "client_setup",
         }
     }

@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::error::{ErrorDto, ExchangeError};
-use super::types::{Exchange, KeyReport, Permissions, Scope, Timestamp};
+use super::types::{KeyReport, Permissions, Timestamp};
+use crate::model::{Exchange, Scope};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -67,7 +68,7 @@ pub fn findings(declared: &[Scope], report: &KeyReport) -> Vec<Finding> {
                 .to_string(),
         });
     }
-    for scope in Scope::ALL {
+    for scope in Permissions::SCOPES {
         if scope == Scope::Withdraw || p.get(scope) != Some(true) || declared.contains(&scope) {
             continue;
         }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use url::Url;
 
 use super::error::{ExchangeError, excerpt};
-use super::types::Exchange;
+use crate::model::Exchange;
 
 /// A token bucket: `rate` units per second, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -46,6 +46,8 @@ impl ExchangeLimits {
     /// - Kraken: counter max 15, decay 0.33/s (Starter tier) → 0.3/s, burst 12.
     /// - OKX: `account/config` 5 req per 2 s per user → 2/s, burst 4.
     /// - Bybit: 600 req per 5 s per IP → 80/s burst 300; 10 req/s per key → 8/s, burst 8.
+    ///
+    /// An exchange without a live adapter has no limits (nothing is sent).
     pub fn documented(exchange: Exchange) -> ExchangeLimits {
         let b = |rate, burst| Some(Bucket { rate, burst });
         match exchange {
@@ -68,6 +70,11 @@ impl ExchangeLimits {
             Exchange::Bybit => ExchangeLimits {
                 host: b(80.0, 300.0),
                 key: b(8.0, 8.0),
+            },
+            // No live adapter: nothing is ever sent to these.
+            _ => ExchangeLimits {
+                host: None,
+                key: None,
             },
         }
     }
@@ -106,8 +113,7 @@ impl Default for HttpConfig {
             max_retries: 3,
             backoff_base: Duration::from_millis(250),
             max_retry_after: Duration::from_secs(30),
-            limits: Exchange::ALL
-                .into_iter()
+            limits: Exchange::with_adapter()
                 .map(|e| (e, ExchangeLimits::documented(e)))
                 .collect(),
             user_agent: concat!("keyward/", env!("CARGO_PKG_VERSION")).to_string(),

@@ -10,6 +10,7 @@ use super::http::{Prepared, RawResponse};
 use super::json::{field, int};
 use super::types::*;
 use super::{Endpoint, ExchangeError, MAX_PAGES, sign};
+use crate::model::{Exchange, KeyType, Scope};
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {

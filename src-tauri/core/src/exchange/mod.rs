@@ -3,14 +3,18 @@
 //!
 //! **Owns:** the signers ([`sign`]), the shared HTTP layer (timeouts, rate
 //! limits, retries, `Retry-After`, clock offsets), one adapter per exchange
-//! behind [`Endpoint`], the report types and [`findings`].
+//! behind [`Endpoint`], the report types and [`findings`]. It takes
+//! [`crate::model`]'s [`Exchange`], [`Environment`], `Scope` and `KeyType`
+//! as they are; [`ExchangeClient::endpoint`] refuses an exchange without a
+//! live adapter ([`Exchange::has_adapter`]).
 //!
 //! **Must never:** read or write the vault (callers hand it [`Credentials`]),
 //! enforce MFA (the caller's step-up gate runs before [`Endpoint::narrow`] or
 //! [`Endpoint::revoke`]), put a secret, a passphrase, a signature or a request
 //! header in an error, a log line or a DTO, guess a permission the exchange
-//! did not report (unknown stays `None`), or talk plain HTTP to anything but
-//! loopback.
+//! did not report (unknown stays `None`), talk plain HTTP to anything but
+//! loopback, or define a second name for an exchange, scope, key type or
+//! environment.
 //!
 //! Runtime: the calls are `async` and need a Tokio runtime (reqwest). One
 //! [`ExchangeClient`] is meant to be shared (it is cheap to clone): its rate
@@ -19,6 +23,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), keyward_core::exchange::ExchangeError> {
 //! use keyward_core::exchange::*;
+//! use keyward_core::model::{Environment, Exchange, Scope};
 //! let client = ExchangeClient::new(HttpConfig::default())?;
 //! let okx = client.endpoint(Exchange::Okx, &Environment::Mainnet)?;
 //! let creds = Credentials::hmac("key-id", "secret").with_passphrase("passphrase");
@@ -47,10 +52,12 @@ pub use findings::{Finding, KeyCheck, KeyCheckError, Severity, findings};
 pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
 pub use sites::{SITES, Site, site_of};
 pub use types::{
-    Activity, BaseUrl, Capabilities, Credentials, Environment, Exchange, KeyReport, KeyType,
-    MAX_PAGES, Narrowing, OrderEvent, Permissions, RejectReason, Rejection, RemovablePermission,
-    Revocation, RevocationCheck, Scope, SourceError, Timestamp, TransferEvent,
+    Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing, OrderEvent,
+    Permissions, RejectReason, Rejection, RemovablePermission, Revocation, RevocationCheck,
+    SourceError, Timestamp, TransferEvent,
 };
+
+use crate::model::{Environment, Exchange};
 
 use http::{CallSpec, Prepared, RawResponse, Transport};
 
@@ -68,15 +75,18 @@ impl ExchangeClient {
         })
     }
 
-    /// A handle for one exchange in one environment.
+    /// A handle for one exchange in one environment. Errors: the exchange
+    /// has no live adapter ([`Exchange::has_adapter`]), it has no such
+    /// environment, or a custom base URL is refused ([`BaseUrl::parse`]).
     pub fn endpoint(
         &self,
         exchange: Exchange,
         environment: &Environment,
     ) -> Result<Endpoint, ExchangeError> {
+        let mainnet = mainnet_url(exchange).ok_or(ExchangeError::NoAdapter { exchange })?;
         let (base, demo) = match environment {
-            Environment::Mainnet => (BaseUrl::parse(exchange.mainnet_url())?, false),
-            Environment::Testnet => match exchange.testnet_url() {
+            Environment::Mainnet => (BaseUrl::parse(mainnet)?, false),
+            Environment::Testnet => match testnet_url(exchange) {
                 Some(u) => (BaseUrl::parse(u)?, exchange == Exchange::Okx),
                 None => {
                     return Err(ExchangeError::UnsupportedEnvironment {
@@ -85,7 +95,7 @@ impl ExchangeClient {
                     });
                 }
             },
-            Environment::Custom(b) => (b.clone(), false),
+            Environment::Custom(url) => (BaseUrl::parse(url)?, false),
         };
         // A custom base URL on a known host is that site: a Binance testnet
         // URL is the testnet (no /sapi) whatever the environment says.
@@ -170,6 +180,7 @@ impl Endpoint {
             Exchange::Kraken => kraken::verify(self, creds).await,
             Exchange::Okx => okx::verify(self, creds).await,
             Exchange::Bybit => bybit::verify(self, creds).await,
+            exchange => Err(ExchangeError::NoAdapter { exchange }),
         };
         rejection_as_report(result)
     }
@@ -298,6 +309,7 @@ impl Endpoint {
             Exchange::Kraken => kraken::report(self, resp),
             Exchange::Okx => okx::report(self, resp),
             Exchange::Bybit => bybit::report(self, resp),
+            exchange => Err(ExchangeError::NoAdapter { exchange }),
         };
         rejection_as_report(result)
     }
@@ -386,6 +398,7 @@ impl Endpoint {
             Exchange::Kraken => kraken::activity(self, creds, since).await,
             Exchange::Okx => okx::activity(self, creds, since).await,
             Exchange::Bybit => bybit::activity(self, creds, since).await,
+            exchange => Err(ExchangeError::NoAdapter { exchange }),
         }
     }
 
@@ -602,7 +615,8 @@ pub(crate) fn windows(since: i64, now: i64, span_ms: i64, max: usize) -> (Vec<(i
     (out, end > since)
 }
 
-/// What each adapter does automatically.
+/// What each adapter does automatically. An exchange without a live
+/// adapter can do nothing automatically: every flag is false.
 pub fn capabilities(exchange: Exchange) -> Capabilities {
     match exchange {
         Exchange::Binance => binance::capabilities(),
@@ -610,6 +624,46 @@ pub fn capabilities(exchange: Exchange) -> Capabilities {
         Exchange::Kraken => kraken::capabilities(),
         Exchange::Okx => okx::capabilities(),
         Exchange::Bybit => bybit::capabilities(),
+        _ => Capabilities {
+            exchange,
+            key_types: Vec::new(),
+            introspection_endpoint: "",
+            reports_scopes: Vec::new(),
+            reports_ip_restriction: false,
+            reports_ip_whitelist: false,
+            reports_expiry: false,
+            revoke_via_api: false,
+            narrow_via_api: false,
+            activity_orders: false,
+            activity_withdrawals: false,
+            activity_deposits: false,
+            testnet: false,
+            notes: vec!["Keyward has no live adapter for this exchange"],
+        },
+    }
+}
+
+/// The production REST base URL of an exchange with a live adapter.
+pub(crate) fn mainnet_url(exchange: Exchange) -> Option<&'static str> {
+    match exchange {
+        Exchange::Binance => Some("https://api.binance.com"),
+        Exchange::Coinbase => Some("https://api.coinbase.com"),
+        Exchange::Kraken => Some("https://api.kraken.com"),
+        Exchange::Okx => Some("https://www.okx.com"),
+        Exchange::Bybit => Some("https://api.bybit.com"),
+        _ => None,
+    }
+}
+
+/// The test or demo base URL, where the exchange has one for
+/// authenticated calls. OKX demo trading uses the production host with a
+/// header; Coinbase and Kraken have no authenticated spot testnet.
+pub(crate) fn testnet_url(exchange: Exchange) -> Option<&'static str> {
+    match exchange {
+        Exchange::Binance => Some("https://testnet.binance.vision"),
+        Exchange::Okx => Some("https://www.okx.com"),
+        Exchange::Bybit => Some("https://api-testnet.bybit.com"),
+        _ => None,
     }
 }
 
@@ -652,6 +706,8 @@ fn ambiguity(exchange: Exchange) -> &'static str {
         Exchange::Bybit => {
             "the key belongs to another host (testnet, demo trading, or a regional site such as Bybit EU, NL, TR or KZ)"
         }
+        // No endpoint exists for an exchange without an adapter.
+        _ => "the key is refused for another reason",
     }
 }
 
@@ -685,6 +741,7 @@ fn check_by_hand(exchange: Exchange, api_key: &str) -> Vec<String> {
         Exchange::Bybit => {
             "API Management on the Bybit site the key was created on (bybit.com, testnet.bybit.com, Demo Trading, or the regional site: EU, NL, TR, KZ…)"
         }
+        _ => "the exchange's API key page",
     };
     let mut steps = vec![
         format!("Sign in to {page}."),
@@ -702,6 +759,7 @@ fn check_by_hand(exchange: Exchange, api_key: &str) -> Vec<String> {
         Exchange::Okx | Exchange::Bybit => steps.push(
             "Make sure the key's environment in Keyward matches the site it was created on, then run the check again.".into(),
         ),
+        _ => {}
     }
     steps
 }
@@ -728,6 +786,10 @@ fn manual_revocation(exchange: Exchange, api_key: &str) -> Revocation {
         Exchange::Bybit => (
             "Bybit did not delete this key",
             "bybit.com → Account → API Management",
+        ),
+        _ => (
+            "Keyward has no live adapter for this exchange",
+            "the exchange's API key page",
         ),
     };
     Revocation::Unsupported {

@@ -11,6 +11,7 @@ use super::http::{Prepared, RawResponse};
 use super::json::{field, int};
 use super::types::*;
 use super::{Endpoint, ExchangeError, sign};
+use crate::model::{Exchange, KeyType, Scope};
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroizing;
 
 use super::error::ExchangeError;
-use super::types::KeyType;
+use crate::model::KeyType;
 
 type HmacSha256 = Hmac<Sha256>;
 type HmacSha512 = Hmac<Sha512>;
@@ -107,7 +107,7 @@ pub fn coinbase_jwt(
     claims: &JwtClaims<'_>,
 ) -> Result<String, ExchangeError> {
     let alg = match key_type {
-        KeyType::Ecdsa => "ES256",
+        KeyType::EcdsaJwt => "ES256",
         KeyType::Ed25519 => "EdDSA",
         _ => {
             return Err(ExchangeError::InvalidCredentials {
@@ -134,7 +134,7 @@ pub fn coinbase_jwt(
         URL_SAFE_NO_PAD.encode(body.to_string())
     );
     let sig: Vec<u8> = match key_type {
-        KeyType::Ecdsa => {
+        KeyType::EcdsaJwt => {
             use p256::ecdsa::signature::Signer;
             let key = p256_from_pem(secret)?;
             let sig: p256::ecdsa::Signature = key.sign(signing_input.as_bytes());
@@ -240,7 +240,7 @@ mod tests {
             now_secs: 1,
             nonce_hex: "00",
         };
-        assert!(coinbase_jwt("garbage", KeyType::Ecdsa, &claims).is_err());
+        assert!(coinbase_jwt("garbage", KeyType::EcdsaJwt, &claims).is_err());
         assert!(coinbase_jwt("garbage", KeyType::Ed25519, &claims).is_err());
         assert!(coinbase_jwt("garbage", KeyType::Hmac, &claims).is_err());
     }
@@ -279,10 +279,10 @@ impl std::fmt::Debug for InspectedSecret {
 /// HMAC secret. The others: HMAC. Nothing is sent anywhere; errors never
 /// carry the secret.
 pub fn inspect_secret(
-    exchange: super::Exchange,
+    exchange: crate::model::Exchange,
     text: &str,
 ) -> Result<InspectedSecret, ExchangeError> {
-    use super::Exchange as E;
+    use crate::model::Exchange as E;
     let trimmed = text.trim();
     match exchange {
         E::Coinbase => {
@@ -304,7 +304,7 @@ pub fn inspect_secret(
                 (None, normalize_pem(trimmed))
             };
             let key_type = if p256_from_pem(&secret).is_ok() {
-                KeyType::Ecdsa
+                KeyType::EcdsaJwt
             } else if coinbase_ed25519(&secret).is_ok() {
                 KeyType::Ed25519
             } else {
@@ -338,13 +338,13 @@ pub fn inspect_secret(
 /// used). A secret that cannot is refused when the key is added, not at
 /// its first check.
 pub fn check_secret(
-    exchange: super::Exchange,
+    exchange: crate::model::Exchange,
     key_type: KeyType,
     secret: &str,
 ) -> Result<(), ExchangeError> {
-    use super::Exchange as E;
+    use crate::model::Exchange as E;
     match (exchange, key_type) {
-        (E::Coinbase, KeyType::Ecdsa) => p256_from_pem(secret).map(|_| ()),
+        (E::Coinbase, KeyType::EcdsaJwt) => p256_from_pem(secret).map(|_| ()),
         (E::Coinbase, KeyType::Ed25519) => coinbase_ed25519(secret).map(|_| ()),
         (E::Coinbase, _) => Err(ExchangeError::InvalidCredentials {
             reason: "Coinbase CDP keys are ECDSA (ES256) or Ed25519",
@@ -369,7 +369,7 @@ pub fn check_secret(
 #[cfg(test)]
 mod import_tests {
     use super::*;
-    use crate::exchange::Exchange;
+    use crate::model::Exchange;
 
     fn sec1() -> String {
         use p256::pkcs8::LineEnding;
@@ -390,7 +390,7 @@ mod import_tests {
         .to_string();
         assert!(file.contains("\\n"));
         let s = inspect_secret(Exchange::Coinbase, &file).unwrap();
-        assert_eq!(s.key_type, KeyType::Ecdsa);
+        assert_eq!(s.key_type, KeyType::EcdsaJwt);
         assert_eq!(s.key_name.as_deref(), Some("organizations/o-1/apiKeys/k-1"));
         assert!(s.secret.starts_with("-----BEGIN EC PRIVATE KEY-----\n"));
         // A SEC1 PEM, a PKCS#8 P-256 PEM.
@@ -398,7 +398,7 @@ mod import_tests {
             inspect_secret(Exchange::Coinbase, &sec1())
                 .unwrap()
                 .key_type,
-            KeyType::Ecdsa
+            KeyType::EcdsaJwt
         );
         let pkcs8 = {
             use p256::pkcs8::{EncodePrivateKey, LineEnding};
@@ -410,7 +410,7 @@ mod import_tests {
         };
         assert_eq!(
             inspect_secret(Exchange::Coinbase, &pkcs8).unwrap().key_type,
-            KeyType::Ecdsa
+            KeyType::EcdsaJwt
         );
         // A base64 Ed25519 secret (seed ‖ public key) and a PKCS#8 Ed25519 PEM.
         let ed = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
@@ -446,9 +446,9 @@ mod import_tests {
 
     #[test]
     fn a_secret_that_cannot_be_the_declared_type_is_refused() {
-        assert!(check_secret(Exchange::Coinbase, KeyType::Ecdsa, &sec1()).is_ok());
+        assert!(check_secret(Exchange::Coinbase, KeyType::EcdsaJwt, &sec1()).is_ok());
         let b64 = STANDARD.encode([3u8; 64]);
-        assert!(check_secret(Exchange::Coinbase, KeyType::Ecdsa, &b64).is_err());
+        assert!(check_secret(Exchange::Coinbase, KeyType::EcdsaJwt, &b64).is_err());
         assert!(check_secret(Exchange::Coinbase, KeyType::Ed25519, &b64).is_ok());
         assert!(check_secret(Exchange::Coinbase, KeyType::Hmac, "abc").is_err());
         assert!(check_secret(Exchange::Binance, KeyType::Ed25519, "hex-secret").is_err());

@@ -10,7 +10,7 @@
 //! (<https://bybit-exchange.github.io/docs/v5/guide>) and demo trading
 //! (`api-demo.bybit.com`, <https://bybit-exchange.github.io/docs/v5/demo>).
 
-use super::types::Exchange;
+use crate::model::Exchange;
 
 /// One site of an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

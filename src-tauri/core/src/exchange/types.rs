@@ -1,170 +1,17 @@
-//! Plain data: exchanges, scopes, environments, credentials and the reports
-//! the adapters return. Everything here that leaves the core derives
+//! Plain data: credentials, base URLs and the reports the adapters return.
+//! The names (exchange, scope, key type, environment) are
+//! [`crate::model`]'s. Everything here that leaves the core derives
 //! `Serialize`; nothing here that holds a secret does.
 
 use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use secrecy::SecretString;
 use serde::{Serialize, Serializer};
 use url::Url;
 
 use super::error::ExchangeError;
-
-/// An exchange Keyward can talk to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Exchange {
-    /// Binance spot (`/api`, `/sapi`).
-    Binance,
-    /// Coinbase Advanced Trade with CDP API keys.
-    Coinbase,
-    /// Kraken spot REST.
-    Kraken,
-    /// OKX v5.
-    Okx,
-    /// Bybit v5.
-    Bybit,
-}
-
-impl Exchange {
-    /// Every supported exchange, in a fixed order.
-    pub const ALL: [Exchange; 5] = [
-        Exchange::Binance,
-        Exchange::Coinbase,
-        Exchange::Kraken,
-        Exchange::Okx,
-        Exchange::Bybit,
-    ];
-
-    /// The wire name (`binance`, `coinbase`, `kraken`, `okx`, `bybit`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Exchange::Binance => "binance",
-            Exchange::Coinbase => "coinbase",
-            Exchange::Kraken => "kraken",
-            Exchange::Okx => "okx",
-            Exchange::Bybit => "bybit",
-        }
-    }
-
-    /// The exchange's brand as a person writes it ("OKX"), for messages;
-    /// [`Exchange::as_str`] stays the identifier.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Exchange::Binance => "Binance",
-            Exchange::Coinbase => "Coinbase",
-            Exchange::Kraken => "Kraken",
-            Exchange::Okx => "OKX",
-            Exchange::Bybit => "Bybit",
-        }
-    }
-
-    /// The production REST base URL.
-    pub fn mainnet_url(self) -> &'static str {
-        match self {
-            Exchange::Binance => "https://api.binance.com",
-            Exchange::Coinbase => "https://api.coinbase.com",
-            Exchange::Kraken => "https://api.kraken.com",
-            Exchange::Okx => "https://www.okx.com",
-            Exchange::Bybit => "https://api.bybit.com",
-        }
-    }
-
-    /// The test or demo base URL, where the exchange has one for
-    /// authenticated calls. OKX demo trading uses the production host with a
-    /// header; Coinbase and Kraken have no authenticated spot testnet.
-    pub fn testnet_url(self) -> Option<&'static str> {
-        match self {
-            Exchange::Binance => Some("https://testnet.binance.vision"),
-            Exchange::Okx => Some("https://www.okx.com"),
-            Exchange::Bybit => Some("https://api-testnet.bybit.com"),
-            Exchange::Coinbase | Exchange::Kraken => None,
-        }
-    }
-}
-
-impl fmt::Display for Exchange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Exchange {
-    type Err = ExchangeError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Exchange::ALL
-            .into_iter()
-            .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or(ExchangeError::UnknownExchange)
-    }
-}
-
-/// A permission in Keyward's common vocabulary. Every exchange's own
-/// permission names are mapped onto these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Scope {
-    /// Read balances, orders, history.
-    Read,
-    /// Place and cancel spot orders.
-    Trade,
-    /// Withdraw funds off the exchange.
-    Withdraw,
-    /// Move funds between the user's own accounts or sub-accounts.
-    Transfer,
-    /// Margin trading and borrowing.
-    Margin,
-    /// Futures / perpetual contracts.
-    Futures,
-    /// Options.
-    Options,
-}
-
-impl Scope {
-    /// Every scope, in a fixed order.
-    pub const ALL: [Scope; 7] = [
-        Scope::Read,
-        Scope::Trade,
-        Scope::Withdraw,
-        Scope::Transfer,
-        Scope::Margin,
-        Scope::Futures,
-        Scope::Options,
-    ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Read => "read",
-            Scope::Trade => "trade",
-            Scope::Withdraw => "withdraw",
-            Scope::Transfer => "transfer",
-            Scope::Margin => "margin",
-            Scope::Futures => "futures",
-            Scope::Options => "options",
-        }
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Scope {
-    type Err = ExchangeError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
-            .into_iter()
-            .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or(ExchangeError::UnknownScope)
-    }
-}
+use crate::model::{Exchange, KeyType, Scope};
 
 /// Live permissions as the exchange reported them. Each field is tri-state:
 /// `Some(true)` granted, `Some(false)` not granted, `None` the exchange does
@@ -188,6 +35,18 @@ pub struct Permissions {
 }
 
 impl Permissions {
+    /// The scopes in the order of the report's fields (the order of
+    /// [`Permissions::granted`], of findings and of listings of a check).
+    pub const SCOPES: [Scope; 7] = [
+        Scope::Read,
+        Scope::Trade,
+        Scope::Withdraw,
+        Scope::Transfer,
+        Scope::Margin,
+        Scope::Futures,
+        Scope::Options,
+    ];
+
     /// The tri-state value of one scope.
     pub fn get(&self, scope: Scope) -> Option<bool> {
         match scope {
@@ -217,27 +76,11 @@ impl Permissions {
 
     /// The scopes reported as granted.
     pub fn granted(&self) -> Vec<Scope> {
-        Scope::ALL
+        Permissions::SCOPES
             .into_iter()
             .filter(|s| self.get(*s) == Some(true))
             .collect()
     }
-}
-
-/// How the key signs requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum KeyType {
-    /// A shared secret (HMAC-SHA256/512 depending on the exchange).
-    Hmac,
-    /// An Ed25519 private key (Binance: PKCS#8 PEM; Coinbase: base64 of the
-    /// 64-byte seed‖public key, or a PKCS#8 PEM).
-    Ed25519,
-    /// An EC P-256 private key used for ES256 JWTs (Coinbase CDP), PEM.
-    Ecdsa,
-    /// An RSA private key. Stored by the vault, not signed with here yet.
-    Rsa,
 }
 
 /// What an adapter needs to sign requests for one key. Holds secrets:
@@ -379,47 +222,6 @@ impl BaseUrl {
 impl fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Where a key lives.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Environment {
-    /// Production.
-    #[default]
-    Mainnet,
-    /// The exchange's testnet or demo environment (Binance spot testnet,
-    /// Bybit testnet, OKX demo trading).
-    Testnet,
-    /// Any other base URL (a proxy, the simulator).
-    Custom(BaseUrl),
-}
-
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Environment::Mainnet => f.write_str("mainnet"),
-            Environment::Testnet => f.write_str("testnet"),
-            Environment::Custom(u) => f.write_str(u.as_str()),
-        }
-    }
-}
-
-impl FromStr for Environment {
-    type Err = ExchangeError;
-    /// `mainnet`, `testnet` (or `demo`), or a base URL.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "mainnet" | "" => Ok(Environment::Mainnet),
-            "testnet" | "demo" => Ok(Environment::Testnet),
-            _ => BaseUrl::parse(s).map(Environment::Custom),
-        }
-    }
-}
-
-impl Serialize for Environment {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 

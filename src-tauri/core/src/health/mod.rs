@@ -3,11 +3,13 @@
 //!
 //! Owns: the health rules ([`RULES`], one static table: id, severity,
 //! points, title, explanation, fix), their evaluation over plain
-//! [`KeyFacts`] ([`evaluate`]), the score formula ([`score`]) and the report
-//! DTOs the dashboard and `keyward health` print ([`HealthReport`]).
+//! [`KeyFacts`] ([`evaluate`]), the score formula ([`score`]), the report
+//! DTOs the dashboard and `keyward health` print ([`HealthReport`]), and
+//! the gathering of facts from a vault session ([`report_for`],
+//! [`facts_for`] in `store`: public key metadata only).
 //!
-//! Must never: read or write the vault (facts come in as plain values —
-//! `Session::health_report` gathers them from public key metadata), make a
+//! Must never: write to the vault or unseal a secret (the rules see plain
+//! values; `store` reads public key metadata only), make a
 //! network call (live permissions are the *stored* last check, see
 //! `vault::checks`), or hold a secret: every DTO here derives `Serialize`
 //! and carries labels, rule ids and explanations only. Health is advice; it
@@ -15,7 +17,8 @@
 //!
 //! # API for front ends
 //! ```text
-//! Session::health_report(now, &[scan::Finding]) -> Result<HealthReport, VaultError>
+//! report_for(&mut Session, now, &[scan::Finding]) -> Result<HealthReport, VaultError>
+//! facts_for(&mut Session, &[scan::Finding]) -> Result<Vec<KeyFacts>, VaultError>
 //! KeyFacts::from_detail(&KeyDetail, live_checkable) -> KeyFacts   // then .with_leaks(&findings)
 //! evaluate(&KeyFacts, now) -> Vec<HealthFinding>          // one key, every rule of RULES
 //! score(&[HealthFinding]) -> ScoreBreakdown               // see "Score" below
@@ -40,16 +43,18 @@
 
 mod rules;
 mod score;
+mod store;
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
 pub use crate::exchange::Severity;
+use crate::model::{KeyDetail, KeyStatus, LinkedService, Scope};
 use crate::scan::{self, FindingKind, Part};
-use crate::vault::{KeyDetail, KeyStatus, LinkedService, Scope};
 pub use rules::{Fix, RULES, Rule, RuleId};
 pub use score::{KEY_CAP, PointsLost, RULE_CAP, ScoreBreakdown, score};
+pub use store::{facts_for, report_for};
 
 /// An audit older than this many days (or none) is stale.
 pub const AUDIT_STALE_DAYS: i64 = 7;

@@ -8,9 +8,9 @@
 use serde::Serialize;
 
 use super::{AUDIT_STALE_DAYS, KeyFacts, Severity};
+use crate::model::{ChecklistItem, KeyStatus, Scope};
 use crate::rotation::policy::{DUE_SOON_DAYS, due_within_at, overdue_at};
 use crate::scan::Part;
-use crate::vault::{ChecklistItem, KeyStatus, Scope};
 
 const DAY: i64 = 86_400;
 
@@ -608,7 +608,7 @@ mod tests {
 
     #[test]
     fn vendor_checklist_incomplete_only_for_third_party_platforms() {
-        use crate::vault::{LinkedService, ServiceKind};
+        use crate::model::{LinkedService, ServiceKind};
         let mut k = healthy("k");
         let mut platform = LinkedService::named("3commas");
         platform.kind = ServiceKind::ThirdPartyPlatform;

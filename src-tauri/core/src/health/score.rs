@@ -101,8 +101,8 @@ mod tests {
     use super::super::tests::{DAY, NOW, healthy};
     use super::super::{KeyFacts, evaluate};
     use super::*;
+    use crate::model::{KeyStatus, Scope};
     use crate::scan::Part;
-    use crate::vault::{KeyStatus, Scope};
 
     fn all(keys: &[KeyFacts]) -> Vec<HealthFinding> {
         keys.iter().flat_map(|k| evaluate(k, NOW)).collect()

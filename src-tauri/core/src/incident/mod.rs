@@ -20,8 +20,9 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorKind, KindedError};
+use crate::model::Exchange;
 use crate::rotation::RotationError;
-use crate::vault::{Exchange, VaultError};
+use crate::vault::VaultError;
 
 const CATALOGUE: &str = include_str!("playbooks.toml");
 
@@ -525,7 +526,7 @@ pub struct IncidentSummary {
 pub(crate) mod exchange_name {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use crate::vault::Exchange;
+    use crate::model::Exchange;
 
     pub fn serialize<S: Serializer>(e: &Exchange, s: S) -> Result<S::Ok, S::Error> {
         e.serialize(s)

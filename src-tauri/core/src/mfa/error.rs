@@ -56,15 +56,6 @@ pub enum MfaError {
     /// The recovery code is malformed or not one of this enrolment's codes.
     #[error("invalid recovery code")]
     InvalidRecoveryCode,
-    /// A step-up grant was presented for a different action than the one
-    /// being performed.
-    #[error("the step-up grant was issued for {granted}, not for {required}")]
-    WrongGrant {
-        /// What the grant authorizes.
-        granted: GatedAction,
-        /// What was attempted.
-        required: GatedAction,
-    },
     /// The step-up window setting is outside `0..=300` seconds.
     #[error("the step-up window must be between 0 and 300 seconds, got {seconds}")]
     InvalidWindow {
@@ -108,8 +99,7 @@ impl KindedError for MfaError {
             | MfaError::AlreadyEnrolled
             | MfaError::NoPendingEnrolment
             | MfaError::RecoveryCodeUsed
-            | MfaError::InvalidRecoveryCode
-            | MfaError::WrongGrant { .. } => ErrorKind::Mfa,
+            | MfaError::InvalidRecoveryCode => ErrorKind::Mfa,
             MfaError::InvalidWindow { .. } | MfaError::InvalidAccountName => ErrorKind::Invalid,
             MfaError::MalformedSeed | MfaError::Corrupt { .. } => ErrorKind::Integrity,
             MfaError::SeedUnavailable | MfaError::Random | MfaError::Storage(_) => {
@@ -134,7 +124,6 @@ impl MfaError {
             MfaError::NoPendingEnrolment => "no_pending_enrolment",
             MfaError::RecoveryCodeUsed => "recovery_code_used",
             MfaError::InvalidRecoveryCode => "invalid_recovery_code",
-            MfaError::WrongGrant { .. } => "wrong_grant",
             MfaError::InvalidWindow { .. } => "invalid_window",
             MfaError::InvalidAccountName => "invalid_account_name",
             MfaError::MalformedSeed => "malformed_seed",

@@ -4,14 +4,18 @@
 //! Owns: the rules of step-up — which proofs are acceptable for which
 //! action, the ±1 time-step window, replay rejection (RFC 6238 §5.2), the
 //! lockout after five wrong codes (5 minutes, doubling on each repeat), the
-//! single use of recovery codes and the optional GUI step-up window — as
-//! plain state ([`MfaState`]) that the vault persists, plus the `mfa` table
-//! that holds it ([`store`]).
+//! single use of recovery codes and the optional step-up window's logic
+//! ([`StepUpWindow`], held by the vault session for the desktop) — as plain
+//! state ([`MfaState`]) that the vault persists, plus the `mfa` table that
+//! holds it ([`store`]); and the grants the gate issues, typed by their
+//! action ([`StepUpGrant`], [`actions`]).
 //!
 //! Must never:
 //! - decide policy per front end: the CLI and the GUI call the same gate,
 //!   [`MfaState::require_step_up`] (the GUI through [`StepUpWindow`], which
-//!   only adds the optional grace period);
+//!   only adds the optional grace period), through the vault session;
+//! - issue a grant for one action that another action's operation accepts:
+//!   [`StepUpGrant<A>`] is typed by the action, so that does not compile;
 //! - put a seed, a code or a recovery code in an error, a log line, a
 //!   `Debug` string, an audit detail or a DTO: those types are redacted and
 //!   have no `Serialize`;
@@ -30,6 +34,7 @@
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
+//! use keyward_core::mfa::actions::RevealSecret;
 //! use keyward_core::mfa::{GatedAction, MfaKey, MfaKeys, MfaState, OneTimeCode, Proof};
 //!
 //! let vault_key = [7u8; 32]; // the unwrapped vault key, in reality
@@ -46,11 +51,11 @@
 //! let code: OneTimeCode = seed.code_at(t0); // typed by the user, in reality
 //! state.confirm(seed, &code, t0)?;
 //!
-//! // Every gated action: one gate, one proof.
+//! // Every gated action: one gate, one proof, a grant typed by the action.
 //! let keys = MfaKeys { seed: Some(seed), key: &mfa_key };
 //! let t1 = t0 + Duration::from_secs(30);
 //! let proof = Proof::Totp(seed.code_at(t1));
-//! let grant = state.require_step_up(&keys, GatedAction::RevealSecret, Some(proof), t1)?;
+//! let grant = state.require_step_up::<RevealSecret>(&keys, Some(proof), t1)?;
 //! assert_eq!(grant.action(), GatedAction::RevealSecret);
 //! # Ok::<(), keyward_core::mfa::MfaError>(())
 //! ```
@@ -65,6 +70,7 @@ mod time;
 mod window;
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -103,7 +109,8 @@ pub enum GatedAction {
     /// Change the master password.
     ChangePassword,
     /// Change security settings (auto-lock, clipboard timeout, step-up
-    /// window, OS-keyring unlock, recovery codes).
+    /// window, default rotation period, OS-keyring unlock, recovery codes,
+    /// alerts).
     SecuritySettings,
     /// Allow `keyward run` to inject a key into a process.
     AllowRun,
@@ -267,31 +274,128 @@ impl ProofMethod {
     }
 }
 
-/// Permission to perform one gated action, issued by the gate.
+/// One marker type per gated action, for [`StepUpGrant`]'s type parameter.
 ///
-/// It cannot be built outside this module, cloned or serialized: a function
-/// that takes a `StepUpGrant` by value can only run after the gate said yes,
-/// and only once per grant.
-#[derive(Debug)]
-#[must_use = "a step-up grant authorizes an action; pass it to that action"]
-pub struct StepUpGrant {
-    action: GatedAction,
-    method: ProofMethod,
-    issued_at: SystemTime,
+/// The markers are uninhabited types that exist only at compile time; the
+/// [`Gated`](actions::Gated) trait they implement is sealed, so the list
+/// matches [`GatedAction`] one to one and cannot grow outside this module.
+/// [`GatedAction`] stays the runtime and wire name (audit entries, IPC
+/// errors): `<A as Gated>::ACTION`.
+pub mod actions {
+    use super::GatedAction;
+
+    mod sealed {
+        pub trait Sealed {}
+    }
+
+    /// A gated action, as a type. Sealed: implemented only by the markers
+    /// of this module.
+    pub trait Gated: sealed::Sealed + 'static {
+        /// The action's runtime name.
+        const ACTION: GatedAction;
+    }
+
+    /// The two actions that hand a secret out: [`RevealSecret`] (shown)
+    /// and [`CopySecret`] (put on the clipboard).
+    pub trait Reveal: Gated {}
+
+    macro_rules! markers {
+        ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+            $(
+                $(#[$doc])*
+                #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+                pub enum $name {}
+                impl sealed::Sealed for $name {}
+                impl Gated for $name {
+                    const ACTION: GatedAction = GatedAction::$name;
+                }
+            )*
+            #[cfg(test)]
+            pub(super) const MARKED: &[GatedAction] = &[$(GatedAction::$name),*];
+        };
+    }
+
+    markers! {
+        /// [`GatedAction::RevealSecret`].
+        RevealSecret,
+        /// [`GatedAction::CopySecret`].
+        CopySecret,
+        /// [`GatedAction::Export`].
+        Export,
+        /// [`GatedAction::RotationPromote`].
+        RotationPromote,
+        /// [`GatedAction::Revoke`].
+        Revoke,
+        /// [`GatedAction::DeleteKey`].
+        DeleteKey,
+        /// [`GatedAction::DisableMfa`].
+        DisableMfa,
+        /// [`GatedAction::ReenrolMfa`].
+        ReenrolMfa,
+        /// [`GatedAction::ChangePassword`].
+        ChangePassword,
+        /// [`GatedAction::SecuritySettings`].
+        SecuritySettings,
+        /// [`GatedAction::AllowRun`].
+        AllowRun,
+        /// [`GatedAction::EditCredentials`].
+        EditCredentials,
+    }
+
+    impl Reveal for RevealSecret {}
+    impl Reveal for CopySecret {}
 }
 
-impl StepUpGrant {
-    pub(crate) fn new(action: GatedAction, method: ProofMethod, issued_at: SystemTime) -> Self {
+use actions::Gated;
+
+/// Permission to perform one gated action `A`, issued by the gate.
+///
+/// It cannot be built outside the core, cloned or serialized: a function
+/// that takes a `StepUpGrant<A>` by value can only run after the gate said
+/// yes, only once per grant, and only for the action `A` — a grant for
+/// another action is a type error, not a refusal at run time:
+///
+/// ```compile_fail,E0308
+/// use keyward_core::mfa::StepUpGrant;
+/// use keyward_core::mfa::actions::RevealSecret;
+/// use keyward_core::vault::{Actor, Session};
+///
+/// // A grant to reveal a secret cannot delete the key.
+/// fn delete(session: &mut Session, grant: StepUpGrant<RevealSecret>) {
+///     let _ = session.delete_key(Actor::Cli, grant, "binance-main");
+/// }
+/// ```
+///
+/// The same function with the right grant compiles:
+///
+/// ```
+/// use keyward_core::mfa::StepUpGrant;
+/// use keyward_core::mfa::actions::DeleteKey;
+/// use keyward_core::vault::{Actor, Session};
+///
+/// fn delete(session: &mut Session, grant: StepUpGrant<DeleteKey>) {
+///     let _ = session.delete_key(Actor::Cli, grant, "binance-main");
+/// }
+/// ```
+#[must_use = "a step-up grant authorizes an action; pass it to that action"]
+pub struct StepUpGrant<A: Gated> {
+    method: ProofMethod,
+    issued_at: SystemTime,
+    action: PhantomData<fn() -> A>,
+}
+
+impl<A: Gated> StepUpGrant<A> {
+    pub(crate) fn new(method: ProofMethod, issued_at: SystemTime) -> Self {
         StepUpGrant {
-            action,
             method,
             issued_at,
+            action: PhantomData,
         }
     }
 
-    /// The action this grant authorizes.
+    /// The action this grant authorizes (its runtime name).
     pub fn action(&self) -> GatedAction {
-        self.action
+        A::ACTION
     }
 
     /// How the user proved presence.
@@ -303,18 +407,15 @@ impl StepUpGrant {
     pub fn issued_at(&self) -> SystemTime {
         self.issued_at
     }
+}
 
-    /// Checks that this grant is for `action`; every gated operation starts
-    /// with this.
-    pub fn authorize(&self, action: GatedAction) -> Result<(), MfaError> {
-        if self.action == action {
-            Ok(())
-        } else {
-            Err(MfaError::WrongGrant {
-                granted: self.action,
-                required: action,
-            })
-        }
+impl<A: Gated> fmt::Debug for StepUpGrant<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepUpGrant")
+            .field("action", &A::ACTION)
+            .field("method", &self.method)
+            .field("issued_at", &self.issued_at)
+            .finish()
     }
 }
 
@@ -353,20 +454,12 @@ mod tests {
     }
 
     #[test]
-    fn grant_authorizes_only_its_action() {
-        let grant = StepUpGrant::new(
-            GatedAction::RevealSecret,
-            ProofMethod::Totp,
-            SystemTime::UNIX_EPOCH,
-        );
-        assert!(grant.authorize(GatedAction::RevealSecret).is_ok());
-        assert!(matches!(
-            grant.authorize(GatedAction::DeleteKey),
-            Err(MfaError::WrongGrant {
-                granted: GatedAction::RevealSecret,
-                required: GatedAction::DeleteKey
-            })
-        ));
+    fn every_gated_action_has_its_marker() {
+        assert_eq!(actions::MARKED, &GatedAction::ALL[..]);
+        let grant =
+            StepUpGrant::<actions::RevealSecret>::new(ProofMethod::Totp, SystemTime::UNIX_EPOCH);
+        assert_eq!(grant.action(), GatedAction::RevealSecret);
+        assert!(format!("{grant:?}").contains("RevealSecret"));
     }
 
     #[test]

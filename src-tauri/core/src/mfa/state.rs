@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::actions::{DisableMfa, Gated, ReenrolMfa, SecuritySettings};
 use super::key::MfaKey;
 use super::recovery::{RECOVERY_CODE_COUNT, RecoveryCode, hash_eq};
 use super::seed::{OneTimeCode, TotpSeed, matching_steps};
@@ -230,12 +231,12 @@ impl MfaState {
     /// confirmed, so an abandoned re-enrolment never leaves MFA off.
     pub fn reenrol(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<ReenrolMfa>,
         account_name: &str,
         mfa_key: &MfaKey,
         now: SystemTime,
     ) -> Result<Enrolment, MfaError> {
-        grant.authorize(GatedAction::ReenrolMfa)?;
+        let _ = grant;
         if self.active.is_none() {
             return Err(MfaError::NotEnrolled);
         }
@@ -308,8 +309,8 @@ impl MfaState {
 
     /// Turns MFA off, after a step-up for [`GatedAction::DisableMfa`]. The
     /// caller drops both sealed seeds.
-    pub fn disable(&mut self, grant: StepUpGrant) -> Result<(), MfaError> {
-        grant.authorize(GatedAction::DisableMfa)?;
+    pub fn disable(&mut self, grant: StepUpGrant<DisableMfa>) -> Result<(), MfaError> {
+        let _ = grant;
         if self.active.is_none() {
             return Err(MfaError::NotEnrolled);
         }
@@ -323,10 +324,10 @@ impl MfaState {
     /// stop working.
     pub fn regenerate_recovery_codes(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
         mfa_key: &MfaKey,
     ) -> Result<Vec<RecoveryCode>, MfaError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
+        let _ = grant;
         let Some(active) = self.active.as_mut() else {
             return Err(MfaError::NotEnrolled);
         };
@@ -351,21 +352,31 @@ impl MfaState {
     ///   [`MfaError::Throttled`].
     ///
     /// The state changes on success *and* on failure; persist it either way.
-    pub fn require_step_up(
+    pub fn require_step_up<A: Gated>(
+        &mut self,
+        keys: &MfaKeys<'_>,
+        proof: Option<Proof>,
+        now: SystemTime,
+    ) -> Result<StepUpGrant<A>, MfaError> {
+        self.check_proof(keys, A::ACTION, proof, now)
+            .map(|method| StepUpGrant::new(method, now))
+    }
+
+    /// [`MfaState::require_step_up`] with the action known at run time
+    /// only: how the proof passed, or why not.
+    pub(crate) fn check_proof(
         &mut self,
         keys: &MfaKeys<'_>,
         action: GatedAction,
         proof: Option<Proof>,
         now: SystemTime,
-    ) -> Result<StepUpGrant, MfaError> {
+    ) -> Result<ProofMethod, MfaError> {
         let Some(proof) = proof else {
             return Err(MfaError::StepUpRequired { action });
         };
         if self.active.is_none() {
             return match proof {
-                Proof::MasterPassword(_) => {
-                    Ok(StepUpGrant::new(action, ProofMethod::MasterPassword, now))
-                }
+                Proof::MasterPassword(_) => Ok(ProofMethod::MasterPassword),
                 Proof::Totp(_) | Proof::RecoveryCode(_) => Err(MfaError::NotEnrolled),
             };
         }
@@ -383,7 +394,7 @@ impl MfaState {
                             active.last_step = Some(step);
                         }
                         self.record_success();
-                        Ok(StepUpGrant::new(action, ProofMethod::Totp, now))
+                        Ok(ProofMethod::Totp)
                     }
                     // Not counted as a failure: replaying a known code is not
                     // guessing, and the owner double-submitting should not
@@ -397,7 +408,7 @@ impl MfaState {
                 self.check_throttle(now)?;
                 self.use_recovery_code(keys.key, &code, now)?;
                 self.record_success();
-                Ok(StepUpGrant::new(action, ProofMethod::RecoveryCode, now))
+                Ok(ProofMethod::RecoveryCode)
             }
         }
     }
@@ -599,6 +610,7 @@ mod hex32 {
 mod tests {
     use super::*;
     use crate::mfa::PasswordVerified;
+    use crate::mfa::actions;
     use secrecy::ExposeSecret;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -648,9 +660,8 @@ mod tests {
             key: &key,
         };
         let grant = state
-            .require_step_up(
+            .require_step_up::<actions::DeleteKey>(
                 &keys,
-                GatedAction::DeleteKey,
                 Some(Proof::MasterPassword(PasswordVerified::attest())),
                 at(T0),
             )
@@ -663,9 +674,8 @@ mod tests {
             key: &key,
         };
         assert!(matches!(
-            state.require_step_up(
+            state.require_step_up::<actions::DeleteKey>(
                 &keys,
-                GatedAction::DeleteKey,
                 Some(Proof::MasterPassword(PasswordVerified::attest())),
                 at(T0 + 60),
             ),
@@ -685,9 +695,8 @@ mod tests {
             key: &key,
         };
         assert!(matches!(
-            state.require_step_up(
+            state.require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::Totp(e.seed().code_at(at(T0)))),
                 at(T0)
             ),
@@ -696,9 +705,8 @@ mod tests {
         // Before enrolment completes, the password still works.
         assert!(
             state
-                .require_step_up(
+                .require_step_up::<actions::RevealSecret>(
                     &keys,
-                    GatedAction::RevealSecret,
                     Some(Proof::MasterPassword(PasswordVerified::attest())),
                     at(T0)
                 )
@@ -715,9 +723,8 @@ mod tests {
         };
         let t = T0 + 30;
         let grant = state
-            .require_step_up(
+            .require_step_up::<actions::ReenrolMfa>(
                 &keys,
-                GatedAction::ReenrolMfa,
                 Some(Proof::Totp(old_seed.code_at(at(t)))),
                 at(t),
             )
@@ -727,9 +734,8 @@ mod tests {
         // The old seed still gates actions.
         let t = t + 30;
         let _grant = state
-            .require_step_up(
+            .require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::Totp(old_seed.code_at(at(t)))),
                 at(t),
             )
@@ -746,18 +752,16 @@ mod tests {
         };
         let t = t + 30;
         assert!(matches!(
-            state.require_step_up(
+            state.require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::Totp(old_seed.code_at(at(t)))),
                 at(t)
             ),
             Err(MfaError::InvalidCode)
         ));
         let _grant = state
-            .require_step_up(
+            .require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::Totp(e.seed().code_at(at(t)))),
                 at(t),
             )
@@ -765,26 +769,12 @@ mod tests {
     }
 
     #[test]
-    fn grants_for_other_actions_do_not_disable_or_reenrol() {
-        let (mut state, seed, key, _) = enrolled();
-        let keys = MfaKeys {
-            seed: Some(&seed),
-            key: &key,
-        };
+    fn an_enrolled_state_refuses_a_second_first_enrolment() {
+        // A grant for another action cannot disable or re-enrol: that is a
+        // type error (`StepUpGrant<A>`), see the compile-fail example on
+        // `StepUpGrant`.
+        let (mut state, _, key, _) = enrolled();
         let t = T0 + 30;
-        let grant = state
-            .require_step_up(
-                &keys,
-                GatedAction::RevealSecret,
-                Some(Proof::Totp(seed.code_at(at(t)))),
-                at(t),
-            )
-            .unwrap();
-        assert!(matches!(
-            state.disable(grant),
-            Err(MfaError::WrongGrant { .. })
-        ));
-        assert!(state.is_enrolled());
         assert!(matches!(
             state.enrol("again", &key, at(t)),
             Err(MfaError::AlreadyEnrolled)
@@ -800,9 +790,8 @@ mod tests {
         };
         let t = T0 + 30;
         let grant = state
-            .require_step_up(
+            .require_step_up::<actions::DisableMfa>(
                 &keys,
-                GatedAction::DisableMfa,
                 Some(Proof::Totp(seed.code_at(at(t)))),
                 at(t),
             )
@@ -821,9 +810,8 @@ mod tests {
         };
         let t = T0 + 30;
         let grant = state
-            .require_step_up(
+            .require_step_up::<actions::SecuritySettings>(
                 &keys,
-                GatedAction::SecuritySettings,
                 Some(Proof::Totp(seed.code_at(at(t)))),
                 at(t),
             )
@@ -832,9 +820,8 @@ mod tests {
         assert_eq!(new_codes.len(), 10);
         let old = RecoveryCode::new(old_codes[0].expose_secret());
         assert!(matches!(
-            state.require_step_up(
+            state.require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::RecoveryCode(old)),
                 at(t)
             ),
@@ -842,12 +829,7 @@ mod tests {
         ));
         let new = RecoveryCode::new(new_codes[0].expose_secret());
         let _grant = state
-            .require_step_up(
-                &keys,
-                GatedAction::RevealSecret,
-                Some(Proof::RecoveryCode(new)),
-                at(t),
-            )
+            .require_step_up::<actions::RevealSecret>(&keys, Some(Proof::RecoveryCode(new)), at(t))
             .unwrap();
     }
 
@@ -859,9 +841,8 @@ mod tests {
             key: &key,
         };
         assert!(matches!(
-            state.require_step_up(
+            state.require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::Totp(seed.code_at(at(T0 + 30)))),
                 at(T0 + 30)
             ),

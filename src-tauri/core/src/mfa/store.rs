@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use subtle::ConstantTimeEq;
 
+use super::actions::{DisableMfa, ReenrolMfa};
 use super::key::MfaKey;
 use super::seed::{OneTimeCode, TotpSeed};
 use super::state::{RecoverySlot, Stage};
@@ -120,7 +121,7 @@ impl MfaRecord {
     /// before storing.
     pub fn reenrol(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<ReenrolMfa>,
         account_name: &str,
         key: &MfaKey,
         now: SystemTime,
@@ -162,7 +163,7 @@ impl MfaRecord {
     }
 
     /// Turns MFA off ([`MfaState::disable`]) and drops both sealed seeds.
-    pub fn disable(&mut self, grant: StepUpGrant) -> Result<(), MfaError> {
+    pub fn disable(&mut self, grant: StepUpGrant<DisableMfa>) -> Result<(), MfaError> {
         self.state.disable(grant)?;
         self.active_seed = None;
         self.pending_seed = None;

@@ -6,7 +6,8 @@ use thiserror::Error;
 use super::RotationState;
 use crate::error::{ErrorKind, KindedError};
 use crate::exchange::ExchangeError;
-use crate::vault::{Exchange, VaultError};
+use crate::model::Exchange;
+use crate::vault::VaultError;
 
 /// Why a rotation or revocation step was refused or failed.
 #[derive(Debug, Error)]
@@ -203,8 +204,8 @@ impl From<rusqlite::Error> for RotationError {
     }
 }
 
-impl From<crate::vault::ValidationError> for RotationError {
-    fn from(e: crate::vault::ValidationError) -> Self {
+impl From<crate::model::ValidationError> for RotationError {
+    fn from(e: crate::model::ValidationError) -> Self {
         RotationError::Vault(VaultError::Invalid(e))
     }
 }

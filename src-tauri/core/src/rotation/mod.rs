@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use error::RotationError;
 pub use verify::{Difference, DifferenceCode, Severity, VerifyOutcome};
 
-use crate::vault::{Exchange, KeyStatus, Scope};
+use crate::model::{Exchange, KeyStatus, Scope};
 
 /// Where a rotation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

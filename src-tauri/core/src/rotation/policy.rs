@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::vault::{KeyStatus, KeySummary};
+use crate::model::{KeyStatus, KeySummary};
 
 /// How far ahead "due soon" looks.
 pub const DUE_SOON_DAYS: i64 = 7;

@@ -10,8 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::exchange::{self, ExchangeError, KeyReport, RejectReason};
-use crate::vault::{Exchange, Scope};
+use crate::exchange::{ExchangeError, KeyReport, RejectReason};
+use crate::model::{Exchange, Scope};
 use crate::{ErrorKind, KindedError};
 
 /// How much a difference blocks promotion.
@@ -149,18 +149,6 @@ impl VerifyOutcome {
     }
 }
 
-fn live_scope(scope: Scope) -> exchange::Scope {
-    match scope {
-        Scope::Read => exchange::Scope::Read,
-        Scope::Trade => exchange::Scope::Trade,
-        Scope::Withdraw => exchange::Scope::Withdraw,
-        Scope::Transfer => exchange::Scope::Transfer,
-        Scope::Futures => exchange::Scope::Futures,
-        Scope::Margin => exchange::Scope::Margin,
-        Scope::Options => exchange::Scope::Options,
-    }
-}
-
 fn rejection_fix(exchange: Exchange, reason: RejectReason) -> &'static str {
     match (exchange, reason) {
         (_, RejectReason::BadSignature) => {
@@ -278,7 +266,7 @@ pub fn compare(
     out.authenticated = true;
     let p = &report.permissions;
     for &scope in Scope::ALL {
-        let live = p.get(live_scope(scope));
+        let live = p.get(scope);
         let is_declared = declared.contains(&scope);
         match live {
             Some(true) => out.granted.push(scope.as_str().into()),
@@ -331,7 +319,7 @@ pub fn compare(
         }
     }
     // Options cannot be declared in the vault: granted is always more.
-    if p.get(exchange::Scope::Options) == Some(true) {
+    if p.get(Scope::Options) == Some(true) {
         out.differences.push(Difference {
             code: DifferenceCode::MoreThanDeclared,
             severity: Severity::Blocking,
@@ -441,7 +429,7 @@ mod tests {
     fn report(p: Permissions, ips: Option<Vec<&str>>) -> KeyReport {
         KeyReport {
             removable: Vec::new(),
-            exchange: exchange::Exchange::Okx,
+            exchange: Exchange::Okx,
             authenticated: true,
             rejection: None,
             permissions: p,
@@ -454,9 +442,9 @@ mod tests {
         }
     }
 
-    fn all_known(granted: &[exchange::Scope]) -> Permissions {
+    fn all_known(granted: &[Scope]) -> Permissions {
         let mut p = Permissions::default();
-        for s in exchange::Scope::ALL {
+        for s in Permissions::SCOPES {
             p.set(s, Some(granted.contains(&s)));
         }
         p
@@ -464,7 +452,7 @@ mod tests {
 
     #[test]
     fn exact_match_passes() {
-        use exchange::Scope as E;
+        use Scope as E;
         let r = report(all_known(&[E::Read, E::Trade]), Some(vec!["192.0.2.1"]));
         let out = compare(
             Exchange::Okx,
@@ -479,7 +467,7 @@ mod tests {
 
     #[test]
     fn undeclared_withdraw_blocks_and_cannot_be_overridden() {
-        use exchange::Scope as E;
+        use Scope as E;
         let r = report(all_known(&[E::Read, E::Trade, E::Withdraw]), Some(vec![]));
         let out = compare(Exchange::Okx, &[Scope::Read, Scope::Trade], &[], &Ok(r), 1);
         assert!(!out.passed);
@@ -492,7 +480,7 @@ mod tests {
 
     #[test]
     fn unknown_needs_the_override() {
-        let mut p = all_known(&[exchange::Scope::Read, exchange::Scope::Trade]);
+        let mut p = all_known(&[Scope::Read, Scope::Trade]);
         p.withdraw = None;
         let out = compare(
             Exchange::Okx,
@@ -510,7 +498,7 @@ mod tests {
 
     #[test]
     fn missing_permission_and_ip_mismatch_block() {
-        use exchange::Scope as E;
+        use Scope as E;
         let r = report(all_known(&[E::Read]), Some(vec!["198.51.100.9"]));
         let out = compare(
             Exchange::Okx,
@@ -527,7 +515,7 @@ mod tests {
     #[test]
     fn a_rejection_says_how_to_fix_it() {
         let r = KeyReport::rejected(
-            exchange::Exchange::Okx,
+            Exchange::Okx,
             Rejection {
                 code: "50113".into(),
                 message: "Invalid Sign".into(),

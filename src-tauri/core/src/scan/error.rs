@@ -68,13 +68,18 @@ pub enum ScanError {
     /// The scan was cancelled through [`super::ScanOptions::cancel`].
     #[error("scan cancelled")]
     Cancelled,
+    /// No path was given.
+    #[error("choose at least one file or folder to scan")]
+    NothingToScan,
 }
 
 impl KindedError for ScanError {
     fn kind(&self) -> ErrorKind {
         match self {
             ScanError::NotFound { .. } => ErrorKind::NotFound,
-            ScanError::NotARepository { .. } | ScanError::Cancelled => ErrorKind::Invalid,
+            ScanError::NotARepository { .. } | ScanError::Cancelled | ScanError::NothingToScan => {
+                ErrorKind::Invalid
+            }
             ScanError::Io { .. }
             | ScanError::GitUnavailable { .. }
             | ScanError::Git { .. }

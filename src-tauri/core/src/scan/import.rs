@@ -27,10 +27,10 @@ use zeroize::Zeroizing;
 use super::error::ImportError;
 use super::finding::Part;
 use super::rules::{self, classify, exchange_in};
-use crate::vault::{
-    Actor, ApiSecret, Exchange, LinkedService, MAX_SERVICE_NAME_CHARS, NewKey, Passphrase, Session,
-    VaultError, mask_key_id,
+use crate::model::{
+    ApiSecret, Exchange, LinkedService, MAX_SERVICE_NAME_CHARS, NewKey, Passphrase, mask_key_id,
 };
+use crate::vault::{Actor, Session, VaultError};
 
 /// Configuration files larger than this are refused.
 pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;

@@ -25,8 +25,10 @@
 //! Session::scan_needles() -> Result<Vec<Needle>>            // vault::material
 //! Matcher::new(needles) -> Result<Matcher>                  // one automaton
 //! scan(&matcher, &[PathBuf], &ScanOptions, &dyn Fn(Progress)) -> Result<ScanReport>
-//!     // files, then with `ScanOptions::history` every repository in or
-//!     // below the paths; `ScanReport::repositories` lists them
+//!     // = plan + run: files, then with `ScanOptions::history` every
+//!     // repository in or below the paths; `ScanReport::repositories` lists them
+//! plan(&[PathBuf], &ScanOptions) -> Result<ScanPlan>   // refusals before reading anything
+//! run(&matcher, &ScanPlan, &ScanOptions, &dyn Fn(Progress)) -> Result<ScanReport>
 //! scan_paths(&matcher, &[PathBuf], &ScanOptions, &dyn Fn(Progress)) -> Result<ScanReport>
 //! scan_history(&matcher, repo, &ScanOptions, &dyn Fn(Progress)) -> Result<ScanReport>
 //! import::read_file(path) -> Result<FileCandidates>        // preview, values masked
@@ -49,4 +51,4 @@ pub use files::scan_paths;
 pub use finding::{Finding, FindingKind, Part, Progress, ScanOptions, ScanReport};
 pub use history::scan_history;
 pub use matcher::{Matcher, Needle};
-pub use run::{repositories, scan};
+pub use run::{ScanPlan, plan, repositories, run, scan};

@@ -15,7 +15,7 @@
 //! and placeholders (`your_api_key`, `xxxx`, `<secret>`, `changeme`) do not
 //! fire.
 
-use crate::vault::Exchange;
+use crate::model::Exchange;
 
 use super::finding::Part;
 

@@ -1,8 +1,9 @@
 //! What one scan covers.
 //!
-//! Owns: the one entry point front ends call ([`scan`]): the files under the
-//! given paths, then, when asked, the git history of every repository the
-//! paths name or hold — a path inside a repository stands for that
+//! Owns: the one entry point front ends call ([`scan`] = [`plan`], then
+//! [`run`]): deciding, before anything is read, what a scan covers — the
+//! files under the given paths and, when asked, the git history of every
+//! repository the paths name or hold — a path inside a repository stands for that
 //! repository, and every repository found below a path by the same walk as
 //! the file scan (ignore rules honoured, `.git` never descended into) is
 //! scanned too, so a folder of bot repositories is covered whole. The
@@ -20,24 +21,88 @@ use super::finding::{Progress, ScanOptions, ScanReport};
 use super::history::{common_dir, scan_history};
 use super::matcher::Matcher;
 
-/// Scans the files under `paths` and, with [`ScanOptions::history`], the
-/// history of every repository in or below them ([`repositories`]).
-/// Progress counts run on across the parts.
+/// What one scan covers, decided before anything is read ([`plan`]): the
+/// paths whose files are scanned and, with [`ScanOptions::history`], the
+/// repositories whose history is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPlan {
+    paths: Vec<PathBuf>,
+    repositories: Vec<PathBuf>,
+}
+
+impl ScanPlan {
+    /// The files and folders whose files are scanned.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// The repositories whose history is scanned (empty without
+    /// [`ScanOptions::history`]), each once, in path order.
+    pub fn repositories(&self) -> &[PathBuf] {
+        &self.repositories
+    }
+}
+
+/// Decides what a scan of `paths` covers, for every front end the same way:
+/// at least one path ([`ScanError::NothingToScan`]), each one existing
+/// ([`ScanError::NotFound`]), and with [`ScanOptions::history`] the
+/// repositories of [`repositories`] — a path with no repository in or below
+/// it is [`ScanError::NotARepository`]. Refusals come before any file is
+/// read, so a wrong path does not cost a full file scan first.
+pub fn plan(paths: &[PathBuf], options: &ScanOptions) -> Result<ScanPlan, ScanError> {
+    if paths.is_empty() {
+        return Err(ScanError::NothingToScan);
+    }
+    for path in paths {
+        if std::fs::symlink_metadata(path).is_err() {
+            return Err(ScanError::NotFound { path: path.clone() });
+        }
+    }
+    let repositories = if options.history {
+        repositories(paths, options)?
+    } else {
+        Vec::new()
+    };
+    Ok(ScanPlan {
+        paths: paths.to_vec(),
+        repositories,
+    })
+}
+
+/// Runs a [`plan`]: the files under its paths, then the history of its
+/// repositories. Progress counts run on across the parts.
+pub fn run(
+    matcher: &Matcher,
+    plan: &ScanPlan,
+    options: &ScanOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ScanReport, ScanError> {
+    let mut report = scan_paths(matcher, &plan.paths, options, progress)?;
+    if !plan.repositories.is_empty() {
+        report.merge(scan_histories(
+            matcher,
+            &plan.repositories,
+            options,
+            progress,
+            &report,
+        )?);
+    }
+    for f in &mut report.findings {
+        f.location = f.location(&plan.paths);
+    }
+    Ok(report)
+}
+
+/// [`plan`], then [`run`]: the one call the CLI (`keyward scan`) and the
+/// desktop's scan command make.
 pub fn scan(
     matcher: &Matcher,
     paths: &[PathBuf],
     options: &ScanOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ScanReport, ScanError> {
-    let mut report = scan_paths(matcher, paths, options, progress)?;
-    if options.history {
-        let repos = repositories(paths, options)?;
-        report.merge(scan_histories(matcher, &repos, options, progress, &report)?);
-    }
-    for f in &mut report.findings {
-        f.location = f.location(paths);
-    }
-    Ok(report)
+    let plan = plan(paths, options)?;
+    run(matcher, &plan, options, progress)
 }
 
 /// Scans the history of each repository in `repos`, one after the other.

@@ -7,7 +7,7 @@
 //! alerted" state (`alert_state`), the outbox of events waiting for
 //! delivery (`alert_outbox`) and the last background audit
 //! (`alert_runs`). Changing the webhook or the schedule is a security
-//! setting (step-up [`GatedAction::SecuritySettings`]): an attacker could
+//! setting (step-up [`GatedAction::SecuritySettings`](crate::mfa::GatedAction::SecuritySettings)): an attacker could
 //! redirect or silence alerts. Every change is audited without the URL.
 //!
 //! Every outbox row carries an HMAC-SHA256 (`alert_outbox.mac`, under an
@@ -31,15 +31,16 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use super::error::VaultError;
-use super::record::{Exchange, KeyStatus};
 use super::rotation::SessionAccess;
-use super::session::{Action, Actor, META_RECORD, Sealer, Session};
+use super::session::{Actor, META_RECORD, Sealer, Session};
 use crate::alerts::reminders::{self, KeyFindings, Reminder};
 use crate::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, WebhookUrl, resolve_kind};
 use crate::alerts::{AlertEvent, AlertKey, AlertSeverity, EventKind, short_key_id};
+use crate::audit::{self, Details, Event};
 use crate::exchange::{Finding, Severity};
-use crate::health::{self, RuleId};
-use crate::mfa::{GatedAction, StepUpGrant};
+use crate::mfa::StepUpGrant;
+use crate::mfa::actions::SecuritySettings;
+use crate::model::Exchange;
 
 /// Schema of the alert tables (vault migration 6 → 7).
 pub(crate) const SCHEMA: &str = "CREATE TABLE alert_config (
@@ -160,7 +161,7 @@ impl std::str::FromStr for AuditSchedule {
             "off" => Ok(AuditSchedule::Off),
             "daily" => Ok(AuditSchedule::Daily),
             "weekly" => Ok(AuditSchedule::Weekly),
-            _ => Err(super::ValidationError::BadSetting {
+            _ => Err(crate::model::ValidationError::BadSetting {
                 name: "background_audit",
             }
             .into()),
@@ -581,6 +582,13 @@ pub struct ReminderPass {
     pub queued: usize,
 }
 
+/// The audit event of a change of the alert configuration (never the
+/// webhook URL: `detail` is the kind and host, or the options).
+fn settings_changed(change: &'static str, detail: &str) -> Event {
+    Event::new(audit::Action::AlertSettingsChanged)
+        .with_details(Details::new().with("change", change).with("detail", detail))
+}
+
 impl Session {
     /// Runs `f` without it counting as user activity: the idle auto-lock
     /// deadline stays where it was. For background work (reminders, the
@@ -644,21 +652,17 @@ impl Session {
     pub fn set_webhook(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
         url: &WebhookUrl,
         kind: Option<WebhookKind>,
         events: Option<EventSwitches>,
     ) -> Result<AlertSettings, VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         let kind = resolve_kind(url, kind)?;
         let host = url.host().to_owned();
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::AlertSettingsChange {
-                change: "webhook_set",
-                detail: format!("{} {host}", kind.as_str()),
-            },
+            |_| settings_changed("webhook_set", &format!("{} {host}", kind.as_str())),
             |tx, sealer| {
                 let mut config = read_config(tx, sealer)?;
                 config.webhook = Some(StoredWebhook {
@@ -677,15 +681,15 @@ impl Session {
     /// Removes the webhook and drops undelivered events (step-up:
     /// SecuritySettings; audited). Removing none is
     /// [`WebhookError::NotConfigured`].
-    pub fn remove_webhook(&mut self, actor: Actor, grant: StepUpGrant) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
+    pub fn remove_webhook(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant<SecuritySettings>,
+    ) -> Result<(), VaultError> {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::AlertSettingsChange {
-                change: "webhook_removed",
-                detail: String::new(),
-            },
+            |_| settings_changed("webhook_removed", ""),
             |tx, sealer| {
                 let mut config = read_config(tx, sealer)?;
                 if config.webhook.is_none() {
@@ -708,23 +712,24 @@ impl Session {
     pub fn set_alert_options(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
         schedule: AuditSchedule,
         events: EventSwitches,
     ) -> Result<AlertSettings, VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::AlertSettingsChange {
-                change: "options",
-                detail: format!(
-                    "background_audit={} incident_opened={} critical_finding={} rotation_overdue={}",
-                    schedule.as_str(),
-                    events.incident_opened,
-                    events.critical_finding,
-                    events.rotation_overdue
-                ),
+            |_| {
+                settings_changed(
+                    "options",
+                    &format!(
+                        "background_audit={} incident_opened={} critical_finding={} rotation_overdue={}",
+                        schedule.as_str(),
+                        events.incident_opened,
+                        events.critical_finding,
+                        events.rotation_overdue
+                    ),
+                )
             },
             |tx, sealer| {
                 let mut config = read_config(tx, sealer)?;
@@ -736,56 +741,23 @@ impl Session {
         self.alert_settings()
     }
 
-    /// The reminder pass at `now` (unix seconds): decides which local
-    /// reminders are due (rotation due soon or overdue, last check failed;
-    /// each key at most once per [`reminders::INTERVAL_SECS`]) and queues
-    /// `rotation_overdue` webhook events (same rule, its own state). Marks
-    /// what it decided in one audited transaction; writes nothing when
-    /// nothing is due. Does not count as activity.
-    pub fn alerts_reminder_pass(
+    /// The write half of the reminder pass ([`crate::alerts::reminder_pass`]
+    /// gathers `keys`, each key's health findings, and `overdue`, the keys
+    /// whose rotation is overdue with the finding's sentence): decides which
+    /// local reminders are due (each key at most once per
+    /// [`reminders::INTERVAL_SECS`]) and queues `rotation_overdue` webhook
+    /// events (same rule, its own state). Marks what it decided in one
+    /// audited transaction; writes nothing when nothing is due. Call it
+    /// inside [`Session::quietly`].
+    pub(crate) fn alerts_record_reminders(
         &mut self,
         actor: Actor,
         now: i64,
+        keys: &[KeyFindings],
+        overdue: Vec<(String, AlertKey, String)>,
     ) -> Result<ReminderPass, VaultError> {
-        self.quietly(|s| s.reminder_pass_inner(actor, now))
-    }
-
-    fn reminder_pass_inner(&mut self, actor: Actor, now: i64) -> Result<ReminderPass, VaultError> {
-        let summaries = self.list_keys()?;
-        let mut keys = Vec::new();
-        let mut overdue = Vec::new();
-        for summary in summaries {
-            if summary.status == KeyStatus::Revoked {
-                continue;
-            }
-            let detail = self.key_detail(&summary.label)?;
-            let checkable = super::checks::live_exchange(summary.exchange).is_some();
-            let facts = health::KeyFacts::from_detail(&detail, checkable);
-            let findings = health::evaluate(&facts, now);
-            if findings.iter().any(|f| f.rule == RuleId::RotationOverdue) {
-                overdue.push((
-                    summary.id.clone(),
-                    AlertKey {
-                        label: summary.label.clone(),
-                        exchange: summary.exchange,
-                        key_id: short_key_id(&detail.api_key_id),
-                    },
-                    findings
-                        .iter()
-                        .find(|f| f.rule == RuleId::RotationOverdue)
-                        .map(|f| f.why.clone())
-                        .unwrap_or_default(),
-                ));
-            }
-            keys.push(KeyFindings {
-                record_id: summary.id,
-                label: summary.label,
-                exchange: summary.exchange,
-                findings,
-            });
-        }
         let last = last_map(&self.conn, CHANNEL_REMINDER, "any")?;
-        let due = reminders::due(&keys, &last, now);
+        let due = reminders::due(keys, &last, now);
         let last_hook = last_map(&self.conn, CHANNEL_WEBHOOK, "rotation_overdue")?;
         let hook_due: Vec<_> = overdue
             .into_iter()
@@ -799,10 +771,13 @@ impl Session {
             actor,
             None,
             |queued: &usize| {
-                vec![Action::AlertReminders {
-                    labels: labels.clone(),
-                    queued: *queued,
-                }]
+                vec![
+                    Event::new(audit::Action::AlertReminded).with_details(
+                        Details::new()
+                            .with("labels", serde_json::json!(labels))
+                            .with("queued", *queued),
+                    ),
+                ]
             },
             |tx, sealer| {
                 for r in &due {
@@ -966,17 +941,27 @@ impl Session {
                 Ok(()) => false,
                 Err(e) => !e.is_transient() || attempt >= MAX_DELIVERY_ATTEMPTS,
             };
-            actions.push(Action::AlertDelivery {
-                event: q.event.kind.as_str(),
-                label: q.event.label().map(str::to_owned),
-                error: r.as_ref().err().map(|e| e.code()),
-                status: match r {
-                    Err(WebhookError::Status { status }) => Some(*status),
-                    _ => None,
-                },
-                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
-                dropped: dropped && q.seq.is_some(),
-            });
+            let error = r.as_ref().err().map(|e| e.code());
+            let mut details = Details::new()
+                .with("event", q.event.kind.as_str())
+                .with("attempt", u32::try_from(attempt).unwrap_or(u32::MAX));
+            if let Some(label) = q.event.label() {
+                details = details.with("label", label);
+            }
+            if let Some(error) = error {
+                details = details
+                    .with("error", error)
+                    .with("dropped", dropped && q.seq.is_some());
+            }
+            if let Err(WebhookError::Status { status }) = r {
+                details = details.with("status", *status);
+            }
+            let action = if error.is_some() {
+                audit::Action::AlertFailed
+            } else {
+                audit::Action::AlertDelivered
+            };
+            actions.push(Event::new(action).with_details(details));
         }
         self.quietly(|s| {
             s.write_events(
@@ -1129,12 +1114,12 @@ pub async fn background_audit(
         at: now,
         checked: results
             .iter()
-            .filter(|r| r.status != super::CheckStatus::NotSupported)
+            .filter(|r| r.status != crate::model::CheckStatus::NotSupported)
             .count(),
         failed: results.iter().filter(|r| r.failed()).count(),
         critical: results
             .iter()
-            .filter(|r| r.status == super::CheckStatus::Critical)
+            .filter(|r| r.status == crate::model::CheckStatus::Critical)
             .count(),
         error: stored.as_ref().err().map(|e| e.to_string()),
     };

@@ -30,13 +30,16 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::error::VaultError;
 use super::kdf::{KdfParams, SALT_LEN, new_salt};
-use super::record::{Environment, KeyStatus, NewKey};
 use super::seal;
-use super::secret::{ApiSecret, BackupPassphrase, Passphrase};
-use super::service;
-use super::session::{Action, Actor, Session, insert_key};
+use super::secret::BackupPassphrase;
+use super::session::{Actor, Session, insert_key};
+use crate::audit::{self, Details, Event};
 use crate::files::{self, Overwrite};
+use crate::mfa::actions::{EditCredentials, Export};
 use crate::mfa::{GatedAction, StepUpGrant};
+use crate::model::service;
+use crate::model::{ApiSecret, Passphrase};
+use crate::model::{Environment, KeyStatus, NewKey};
 
 const MAGIC: &[u8] = b"KEYWARD-BACKUP\0";
 const BACKUP_VERSION: u8 = 1;
@@ -163,7 +166,7 @@ impl Session {
     pub fn export_backup(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Export>,
         out: &Path,
         passphrase: &BackupPassphrase,
     ) -> Result<usize, VaultError> {
@@ -177,14 +180,13 @@ impl Session {
     pub fn export_backup_with(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Export>,
         out: &Path,
         passphrase: &BackupPassphrase,
         overwrite: Overwrite,
     ) -> Result<usize, VaultError> {
-        grant.authorize(GatedAction::Export)?;
         if passphrase.is_empty() {
-            return Err(super::validate::ValidationError::EmptySecret.into());
+            return Err(crate::model::validate::ValidationError::EmptySecret.into());
         }
         // Before the expensive derivation; the writer checks again.
         files::check_destination(out, overwrite)?;
@@ -243,7 +245,7 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::BackupExport { keys: count },
+            |_| Event::new(audit::Action::Export).with_details(Details::new().with("keys", count)),
             |_, _| Ok(()),
         )?;
         Ok(count)
@@ -263,13 +265,10 @@ impl Session {
         file: &Path,
         passphrase: &BackupPassphrase,
         policy: ConflictPolicy,
-        grant: Option<StepUpGrant>,
+        grant: Option<StepUpGrant<EditCredentials>>,
     ) -> Result<ImportReport, VaultError> {
         let proof = match (&grant, policy) {
-            (Some(g), _) => {
-                g.authorize(GatedAction::EditCredentials)?;
-                Some(g.method())
-            }
+            (Some(g), _) => Some(g.method()),
             (None, ConflictPolicy::Skip) => None,
             (None, ConflictPolicy::Replace) => {
                 return Err(crate::mfa::MfaError::StepUpRequired {
@@ -299,11 +298,14 @@ impl Session {
             actor,
             proof,
             |r: &ImportReport| {
-                vec![Action::BackupImport {
-                    added: r.added.len(),
-                    replaced: r.replaced.len(),
-                    replaced_labels: r.replaced.clone(),
-                }]
+                vec![
+                    Event::new(audit::Action::Import).with_details(
+                        Details::new()
+                            .with("added", r.added.len())
+                            .with("replaced", r.replaced.len())
+                            .with("replaced_labels", r.replaced.clone()),
+                    ),
+                ]
             },
             |tx, sealer| {
                 let mut report = ImportReport::default();
@@ -390,7 +392,8 @@ fn to_new_key(bk: &BackupKey) -> Result<NewKey, VaultError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vault::{Exchange, MasterPassword, Vault};
+    use crate::model::Exchange;
+    use crate::vault::{MasterPassword, Vault};
 
     // Found by fuzzing: a backup whose header claims 4 GiB (under the old
     // cap) is refused before deriving, not after allocating it.
@@ -451,9 +454,7 @@ mod tests {
         let file = dir.path().join("backup");
         let pp = BackupPassphrase::from("bp");
         let proof = crate::mfa::Proof::MasterPassword(a.verify_password(&pw).unwrap());
-        let grant = a
-            .step_up(Actor::Cli, GatedAction::Export, Some(proof))
-            .unwrap();
+        let grant = a.step_up::<Export>(Actor::Cli, Some(proof)).unwrap();
         assert_eq!(a.export_backup(Actor::Cli, grant, &file, &pp).unwrap(), 2);
 
         let mut b =

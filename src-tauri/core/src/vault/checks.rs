@@ -37,7 +37,6 @@ use sha2::{Digest, Sha256};
 
 use super::error::VaultError;
 use super::journal;
-use super::record::{Environment, Exchange, KeyStatus, KeyType, Scope};
 use super::rotation::SessionAccess;
 use super::session::{Actor, Session};
 use crate::KindedError;
@@ -47,6 +46,7 @@ use crate::exchange::{
     self, Credentials, ErrorDto, ExchangeClient, ExchangeError, Finding, KeyCheck, KeyCheckError,
     KeyReport, Permissions, Severity, Timestamp,
 };
+use crate::model::{CheckStatus, Environment, Exchange, KeyStatus, Scope};
 
 /// Most verify calls in flight at once. The exchange layer's limiters pace
 /// the requests per exchange; this only bounds open connections and memory.
@@ -112,54 +112,6 @@ pub enum CheckSelection {
     /// never confirmed with a step-up. Nobody is watching, so no request
     /// goes to a host the user did not confirm.
     Unattended,
-}
-
-/// What a check found, in one word. Stored as the key's
-/// `last_audit_result` (except [`CheckStatus::NotSupported`], which is not
-/// a check and is not stored).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum CheckStatus {
-    /// Authenticated; no finding above info.
-    Ok,
-    /// Authenticated, with at least one warning (e.g. no IP restriction).
-    Warning,
-    /// Authenticated, with a critical finding (e.g. undeclared withdraw).
-    Critical,
-    /// The exchange rejected the key (its code and message are in `error`).
-    Rejected,
-    /// No usable answer: timeout, connection failure, 5xx, malformed
-    /// answer, rate limit or ban.
-    Unreachable,
-    /// The stored credentials cannot be used as they are (bad PEM, a base
-    /// URL or environment the exchange layer refuses); nothing was sent.
-    Unusable,
-    /// Keyward cannot check keys of this exchange live (KuCoin, Bitget,
-    /// other).
-    NotSupported,
-}
-
-impl CheckStatus {
-    /// The stable name (JSON, `last_audit_result`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Ok => "ok",
-            CheckStatus::Warning => "warning",
-            CheckStatus::Critical => "critical",
-            CheckStatus::Rejected => "rejected",
-            CheckStatus::Unreachable => "unreachable",
-            CheckStatus::Unusable => "unusable",
-            CheckStatus::NotSupported => "not_supported",
-        }
-    }
-
-    /// Whether the exchange rejected the key or could not be reached (the
-    /// CLI's exit 6).
-    pub fn is_exchange_failure(self) -> bool {
-        matches!(self, CheckStatus::Rejected | CheckStatus::Unreachable)
-    }
 }
 
 /// One key's live check, as front ends show it. The JSON shape is
@@ -257,8 +209,7 @@ impl KeyVerification {
                 exchange_code: None,
                 retry_after_secs: None,
             })),
-            narrow_via_api: live_exchange(pending.exchange)
-                .is_some_and(|e| exchange::capabilities(e).narrow_via_api),
+            narrow_via_api: exchange::capabilities(pending.exchange).narrow_via_api,
             removable: Vec::new(),
             fingerprint: pending.fingerprint,
         }
@@ -266,8 +217,8 @@ impl KeyVerification {
 
     fn from_outcome(
         pending: &PendingCheck,
-        live: exchange::Exchange,
-        declared: &[exchange::Scope],
+        live: Exchange,
+        declared: &[Scope],
         outcome: &Result<KeyReport, ExchangeError>,
     ) -> KeyVerification {
         let check = KeyCheck::new(pending.label.clone(), live, declared, outcome);
@@ -315,14 +266,15 @@ impl KeyVerification {
 /// on purpose: [`Credentials`] exposes the secret to whoever holds it, and
 /// front ends reach secrets only through the MFA-gated reveal path.
 pub(crate) struct ExchangeAccess {
-    /// The exchange, in the exchange layer's vocabulary.
-    pub exchange: exchange::Exchange,
-    /// Where to reach it.
-    pub environment: exchange::Environment,
+    /// The exchange (one with a live adapter).
+    pub exchange: Exchange,
+    /// Where to reach it (a custom base URL already accepted by
+    /// [`exchange::BaseUrl::parse`]).
+    pub environment: Environment,
     /// The unsealed key (redacted `Debug`, no `Serialize`).
     pub credentials: Credentials,
-    /// The declared scopes, in the exchange layer's vocabulary.
-    pub declared: Vec<exchange::Scope>,
+    /// The declared scopes.
+    pub declared: Vec<Scope>,
 }
 
 /// Why a stored key cannot be turned into [`ExchangeAccess`].
@@ -342,49 +294,6 @@ pub(crate) enum AccessError {
     /// layer refuses).
     #[error(transparent)]
     Exchange(#[from] ExchangeError),
-}
-
-/// The exchange layer's name for a stored exchange, where it has an
-/// adapter.
-pub(crate) fn live_exchange(exchange: Exchange) -> Option<exchange::Exchange> {
-    match exchange {
-        Exchange::Binance => Some(exchange::Exchange::Binance),
-        Exchange::Coinbase => Some(exchange::Exchange::Coinbase),
-        Exchange::Kraken => Some(exchange::Exchange::Kraken),
-        Exchange::Okx => Some(exchange::Exchange::Okx),
-        Exchange::Bybit => Some(exchange::Exchange::Bybit),
-        Exchange::Kucoin | Exchange::Bitget | Exchange::Other => None,
-    }
-}
-
-/// A stored scope in the exchange layer's vocabulary.
-pub(crate) fn live_scope(scope: Scope) -> exchange::Scope {
-    match scope {
-        Scope::Read => exchange::Scope::Read,
-        Scope::Trade => exchange::Scope::Trade,
-        Scope::Withdraw => exchange::Scope::Withdraw,
-        Scope::Transfer => exchange::Scope::Transfer,
-        Scope::Futures => exchange::Scope::Futures,
-        Scope::Margin => exchange::Scope::Margin,
-        Scope::Options => exchange::Scope::Options,
-    }
-}
-
-fn live_key_type(key_type: KeyType) -> exchange::KeyType {
-    match key_type {
-        KeyType::Hmac => exchange::KeyType::Hmac,
-        KeyType::Ed25519 => exchange::KeyType::Ed25519,
-        KeyType::Rsa => exchange::KeyType::Rsa,
-        KeyType::EcdsaJwt => exchange::KeyType::Ecdsa,
-    }
-}
-
-fn live_environment(env: &Environment) -> Result<exchange::Environment, ExchangeError> {
-    Ok(match env {
-        Environment::Mainnet => exchange::Environment::Mainnet,
-        Environment::Testnet => exchange::Environment::Testnet,
-        Environment::Custom(url) => exchange::Environment::Custom(exchange::BaseUrl::parse(url)?),
-    })
 }
 
 /// What phase 1 hands to phase 2 for one key. Opaque: it may hold the
@@ -445,10 +354,14 @@ impl Session {
     pub(crate) fn exchange_access(&mut self, label: &str) -> Result<ExchangeAccess, AccessError> {
         let detail = self.key_detail(label)?;
         let summary = &detail.summary;
-        let live = live_exchange(summary.exchange).ok_or(AccessError::NotSupported {
-            exchange: summary.exchange,
-        })?;
-        let environment = live_environment(&summary.environment)?;
+        if !summary.exchange.has_adapter() {
+            return Err(AccessError::NotSupported {
+                exchange: summary.exchange,
+            });
+        }
+        if let Environment::Custom(url) = &summary.environment {
+            exchange::BaseUrl::parse(url)?;
+        }
         let (secret, passphrase) = self.open_secrets(label)?;
         // One copy of each, straight into a zeroizing SecretString; the
         // vault's own wrappers are dropped (and zeroized) on return.
@@ -456,16 +369,16 @@ impl Session {
             api_key: detail.api_key_id.clone(),
             secret: SecretString::from(secret.expose().to_owned()),
             passphrase: None,
-            key_type: live_key_type(summary.key_type),
+            key_type: summary.key_type,
         };
         if let Some(p) = passphrase {
             credentials.passphrase = Some(SecretString::from(p.expose().to_owned()));
         }
         Ok(ExchangeAccess {
-            exchange: live,
-            environment,
+            exchange: summary.exchange,
+            environment: summary.environment.clone(),
             credentials,
-            declared: summary.scopes.iter().copied().map(live_scope).collect(),
+            declared: summary.scopes.clone(),
         })
     }
 
@@ -841,29 +754,23 @@ mod tests {
     }
 
     #[test]
-    fn every_stored_exchange_maps_or_is_refused() {
-        for e in Exchange::ALL {
-            let live = live_exchange(*e);
-            match e {
-                Exchange::Kucoin | Exchange::Bitget | Exchange::Other => assert!(live.is_none()),
-                _ => assert_eq!(live.map(|l| l.as_str()), Some(e.as_str())),
-            }
-        }
-    }
-
-    #[test]
-    fn scopes_keep_their_names() {
-        for s in Scope::ALL {
-            assert_eq!(live_scope(*s).as_str(), s.as_str());
-        }
-    }
-
-    #[test]
     fn custom_environment_is_checked_by_the_exchange_layer() {
-        assert!(live_environment(&Environment::Custom("http://127.0.0.1:9/okx".into())).is_ok());
+        let client = ExchangeClient::new(exchange::HttpConfig::default()).unwrap();
+        let custom = |u: &str| Environment::Custom(u.into());
+        assert!(
+            client
+                .endpoint(Exchange::Okx, &custom("http://127.0.0.1:9/okx"))
+                .is_ok()
+        );
         assert!(matches!(
-            live_environment(&Environment::Custom("http://example.com".into())),
+            client.endpoint(Exchange::Okx, &custom("http://example.com")),
             Err(ExchangeError::InvalidBaseUrl { .. })
+        ));
+        assert!(matches!(
+            client.endpoint(Exchange::Kucoin, &Environment::Mainnet),
+            Err(ExchangeError::NoAdapter {
+                exchange: Exchange::Kucoin
+            })
         ));
     }
 

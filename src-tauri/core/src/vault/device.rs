@@ -14,8 +14,10 @@ use zeroize::Zeroize;
 use super::error::VaultError;
 use super::seal;
 use super::secret::{DeviceKey, VaultKey};
-use super::session::{Action, Actor, META_RECORD, Session, Vault};
-use crate::mfa::{GatedAction, StepUpGrant};
+use super::session::{Actor, META_RECORD, Session, Vault};
+use crate::audit::{self, Event};
+use crate::mfa::StepUpGrant;
+use crate::mfa::actions::SecuritySettings;
 
 const SERVICE: &str = "keyward";
 
@@ -130,13 +132,12 @@ impl Session {
 
     /// Stores a fresh random device key in the OS keyring and a second wrap
     /// of the vault key under it in the vault. Replaces any earlier one.
-    /// Gated: [`GatedAction::SecuritySettings`].
+    /// Gated: [`GatedAction::SecuritySettings`](crate::mfa::GatedAction::SecuritySettings).
     pub fn enable_device_unlock(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         let vault_id = self.header().vault_id;
         let account = account_for(&vault_id);
         let entry = entry(&account)?;
@@ -152,7 +153,7 @@ impl Session {
         let stored = self.write_gated(
             actor,
             grant.method(),
-            |_| Action::DeviceUnlockEnable,
+            |_| Event::new(audit::Action::KeyringUnlockEnabled),
             |tx, _| {
                 tx.execute(
                     "UPDATE vault_meta SET device_wrap = ?1, device_account = ?2 WHERE id = 1",
@@ -171,13 +172,12 @@ impl Session {
     /// Deletes the device key from the OS keyring and the wrap from the
     /// vault. The wrap is removed even if the keyring cannot be reached (the
     /// orphaned keyring entry then unlocks nothing).
-    /// Gated: [`GatedAction::SecuritySettings`].
+    /// Gated: [`GatedAction::SecuritySettings`](crate::mfa::GatedAction::SecuritySettings).
     pub fn disable_device_unlock(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         let account: Option<String> = self.conn().query_row(
             "SELECT device_account FROM vault_meta WHERE id = 1",
             [],
@@ -191,7 +191,7 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::DeviceUnlockDisable,
+            |_| Event::new(audit::Action::KeyringUnlockRemoved),
             |tx, _| {
                 tx.execute(
                     "UPDATE vault_meta SET device_wrap = NULL, device_account = NULL WHERE id = 1",

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use super::kdf::KdfParams;
-use super::validate::ValidationError;
 use crate::audit::AuditError;
 use crate::error::{ErrorKind, KindedError};
 use crate::mfa::MfaError;
+use crate::model::validate::ValidationError;
 
 /// Something a vault operation could not do.
 #[derive(Debug, Error)]

@@ -14,25 +14,27 @@
 
 use super::error::VaultError;
 use super::journal;
-use super::session::{Action, Actor, Session};
-use crate::mfa::{GatedAction, StepUpGrant};
+use super::session::{Actor, Session};
+use crate::audit::{self, Details, Event};
+use crate::mfa::StepUpGrant;
+use crate::mfa::actions::SecuritySettings;
 
 impl Session {
-    /// Records, after step-up ([`GatedAction::SecuritySettings`]: the user
+    /// Records, after step-up ([`GatedAction::SecuritySettings`](crate::mfa::GatedAction::SecuritySettings): the user
     /// accepts the state of the log), that every integrity finding recorded
     /// so far has been seen. Returns how many findings were unacknowledged.
     /// One transaction, one `audit_findings_acknowledged` entry.
     pub fn acknowledge_audit_findings(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
     ) -> Result<usize, VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         self.write_gated(
             actor,
             grant.method(),
-            |findings: &usize| Action::AuditAcknowledge {
-                findings: *findings,
+            |findings: &usize| {
+                Event::new(audit::Action::AuditFindingsAcknowledged)
+                    .with_details(Details::new().with("findings", *findings))
             },
             |tx, _| journal::unacknowledged_findings(tx),
         )

@@ -5,10 +5,12 @@
 //! (its own committed transaction, so failure counters and lockouts survive
 //! a refused action and a restart), sealing the TOTP seed, and the
 //! operations that need a [`StepUpGrant`]: reveal/copy, delete, the "allow
-//! run" grant, MFA disable and re-enrolment. Every gated operation takes the
-//! grant by value and starts with [`StepUpGrant::authorize`], so it cannot be
-//! called without passing the gate first — a compile-time rule, not a
-//! convention of the front ends.
+//! run" grant, MFA disable and re-enrolment. Every gated operation takes a
+//! grant typed by its action (`StepUpGrant<DeleteKey>`, …) by value, so it
+//! cannot be called without passing the gate first, nor with a grant for
+//! another action — compile-time rules, not conventions of the front ends.
+//! The session's step-up window ([`Session::step_up_in_window`]) lives here
+//! too, on the vault's clock.
 //!
 //! Must never: accept a proof anywhere but [`Session::step_up`] /
 //! [`Session::step_up_in_window`], return a secret except from
@@ -26,14 +28,17 @@ use rusqlite::{Transaction, params};
 
 use super::error::VaultError;
 use super::journal::{self, AuditReport};
-use super::secret::{ApiSecret, Passphrase};
-use super::session::{Action, Actor, META_RECORD, Markers, Sealer, Session};
-use crate::audit::{Entry, store::AuditFilter};
+use super::session::{Actor, META_RECORD, Markers, Sealer, Session};
+use crate::audit::{self, Details, Entry, Event, store::AuditFilter};
+use crate::mfa::actions::{
+    AllowRun, DeleteKey, DisableMfa, Gated, ReenrolMfa, Reveal, SecuritySettings,
+};
 use crate::mfa::store::MfaRecord;
 use crate::mfa::{
     Enrolment, GatedAction, MfaError, MfaKeys, MfaState, MfaSummary, OneTimeCode, Proof,
     ProofMethod, RecoveryCode, StepUpGrant, StepUpWindow, TotpSeed,
 };
+use crate::model::{ApiSecret, Passphrase};
 
 /// Field name (and AAD) of the sealed TOTP seed, pending or active.
 pub(super) const SEED_FIELD: &str = "mfa.seed";
@@ -75,44 +80,58 @@ fn load_record(
     Ok(record)
 }
 
-/// What one pass through the gate produced: the grant or the refusal, and
-/// what to audit.
+/// What one pass through the gate produced: how the proof passed or why
+/// not, and what to audit.
 struct GateOutcome {
-    result: Result<StepUpGrant, MfaError>,
-    actions: Vec<Action>,
+    result: Result<ProofMethod, MfaError>,
+    actions: Vec<Event>,
 }
 
 fn audit_outcome(
     action: GatedAction,
-    result: &Result<StepUpGrant, MfaError>,
+    result: &Result<ProofMethod, MfaError>,
     codes_left: usize,
-) -> Vec<Action> {
+) -> Vec<Event> {
     match result {
-        Ok(grant) if grant.method() == ProofMethod::RecoveryCode => {
-            vec![Action::RecoveryCodeUsed {
-                gated: action.as_str(),
-                left: codes_left,
-            }]
+        Ok(ProofMethod::RecoveryCode) => {
+            vec![
+                Event::new(audit::Action::MfaRecoveryCodeUsed).with_details(
+                    Details::new()
+                        .with("action", action.as_str())
+                        .with("codes_left", codes_left),
+                ),
+            ]
         }
         // The gated operation records itself, with the proof method.
         Ok(_) => Vec::new(),
-        Err(MfaError::Throttled { until }) => vec![Action::StepUpThrottled {
-            gated: action.as_str(),
-            until: until
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        }],
-        Err(e) => vec![Action::StepUpFailed {
-            gated: action.as_str(),
-            reason: e.reason(),
-        }],
+        Err(MfaError::Throttled { until }) => vec![
+            Event::new(audit::Action::StepUpThrottled).with_details(
+                Details::new().with("action", action.as_str()).with(
+                    "until",
+                    until
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                ),
+            ),
+        ],
+        Err(e) => vec![step_up_failed(action.as_str(), e.reason())],
     }
 }
 
+/// The audit event of a refused step-up (or MFA confirmation, or password
+/// re-check): `gated` is the gated action's wire name (or `mfa_confirm`,
+/// `master_password`), `reason` as [`MfaError::reason`] (never the code).
+pub(super) fn step_up_failed(gated: &'static str, reason: &'static str) -> Event {
+    Event::new(audit::Action::StepUpFailed)
+        .with_details(Details::new().with("action", gated).with("reason", reason))
+}
+
 impl Session {
-    /// The step-up gate for one gated action (the CLI: no window, every
-    /// command brings its own proof).
+    /// The step-up gate for the gated action `A` (the CLI: no window, every
+    /// command brings its own proof): `session.step_up::<RevealSecret>(actor,
+    /// proof)` returns a [`StepUpGrant<RevealSecret>`], which only the
+    /// operations of that action accept.
     ///
     /// Runs in its own committed transaction whatever the outcome, so a
     /// wrong code counts towards the lockout even though the action is
@@ -122,43 +141,73 @@ impl Session {
     ///
     /// Until MFA is enrolled the only accepted proof is
     /// [`Proof::MasterPassword`] from [`Session::verify_password`].
-    pub fn step_up(
+    pub fn step_up<A: Gated>(
         &mut self,
         actor: Actor,
-        action: GatedAction,
         proof: Option<Proof>,
-    ) -> Result<StepUpGrant, VaultError> {
-        self.gate(actor, action, |state, keys, now| {
-            state.require_step_up(keys, action, proof, now)
+    ) -> Result<StepUpGrant<A>, VaultError> {
+        self.gate::<A>(actor, |state, keys, now| {
+            state.check_proof(keys, A::ACTION, proof, now)
         })
     }
 
-    /// The gate for the desktop, which may keep a step-up window: an open
-    /// window grants window-eligible actions without a new proof. The
-    /// window's length follows [`super::Settings::step_up_window_seconds`]
-    /// (a changed setting resets the window, closed).
-    pub fn step_up_in_window(
+    /// The gate with this session's step-up window (the desktop): an open
+    /// window grants [window-eligible](GatedAction::window_eligible)
+    /// actions without a new proof, and every proof that passes (re)opens
+    /// it. Its length follows [`super::Settings::step_up_window_seconds`]
+    /// (a changed setting resets it, closed); it lives in memory only and
+    /// closes on lock, on a failed proof and after an MFA change; its
+    /// "now" is the vault's clock.
+    ///
+    /// A request without a proof that the window does not cover (closed,
+    /// expired, an action it never covers, step-up locked) is answered
+    /// [`MfaError::StepUpRequired`] at once, without running the gate: no
+    /// `step_up_failed` entry, no counter touched, the window left as it
+    /// is. A front end may therefore always ask without a proof first.
+    pub fn step_up_in_window<A: Gated>(
         &mut self,
         actor: Actor,
-        window: &mut StepUpWindow,
-        action: GatedAction,
         proof: Option<Proof>,
-    ) -> Result<StepUpGrant, VaultError> {
+    ) -> Result<StepUpGrant<A>, VaultError> {
         let seconds = u64::from(self.settings()?.step_up_window_seconds);
-        if window.seconds() != seconds {
-            *window = StepUpWindow::new(seconds.min(StepUpWindow::MAX_SECONDS))?;
+        if self.step_up_window.seconds() != seconds {
+            self.step_up_window = StepUpWindow::new(seconds.min(StepUpWindow::MAX_SECONDS))?;
         }
-        self.gate(actor, action, |state, keys, now| {
-            window.require_step_up(state, keys, action, proof, now)
-        })
+        if proof.is_none() && !self.window_covers(A::ACTION)? {
+            return Err(MfaError::StepUpRequired { action: A::ACTION }.into());
+        }
+        let mut window = std::mem::take(&mut self.step_up_window);
+        let result = self.gate::<A>(actor, |state, keys, now| {
+            window.check_proof(state, keys, A::ACTION, proof, now)
+        });
+        self.step_up_window = window;
+        result
     }
 
-    fn gate(
+    /// Whether this session's step-up window grants `action` now without a
+    /// proof (read only: nothing is written or audited).
+    pub fn window_covers(&mut self, action: GatedAction) -> Result<bool, VaultError> {
+        let now = self.now();
+        if !action.window_eligible() || !self.step_up_window.is_open(now) {
+            return Ok(false);
+        }
+        let mfa_key = self.mfa_key()?;
+        let record = MfaRecord::load(&self.conn, &mfa_key)?;
+        Ok(self.step_up_window.covers(&record.state, action, now))
+    }
+
+    /// Closes this session's step-up window (it also closes by itself on
+    /// lock, on a failed proof and after an MFA change).
+    pub fn close_step_up_window(&mut self) {
+        self.step_up_window.close();
+    }
+
+    fn gate<A: Gated>(
         &mut self,
         actor: Actor,
-        action: GatedAction,
-        check: impl FnOnce(&mut MfaState, &MfaKeys<'_>, SystemTime) -> Result<StepUpGrant, MfaError>,
-    ) -> Result<StepUpGrant, VaultError> {
+        check: impl FnOnce(&mut MfaState, &MfaKeys<'_>, SystemTime) -> Result<ProofMethod, MfaError>,
+    ) -> Result<StepUpGrant<A>, VaultError> {
+        let action = A::ACTION;
         let now = self.now();
         let markers = self.markers();
         let outcome = self.write_events(
@@ -182,7 +231,7 @@ impl Session {
                 Ok(GateOutcome { result, actions })
             },
         )?;
-        Ok(outcome.result?)
+        Ok(StepUpGrant::new(outcome.result?, now))
     }
 
     /// What may be shown about MFA (enrolled, pending, codes left, lockout).
@@ -225,9 +274,12 @@ impl Session {
     ///
     /// The returned [`Enrolment`] holds the seed, its otpauth URI and the
     /// ten recovery codes in plaintext, to be shown once.
-    pub fn mfa_enrol(&mut self, actor: Actor, grant: StepUpGrant) -> Result<Enrolment, VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
-        self.start_enrolment(actor, grant, false)
+    pub fn mfa_enrol(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant<SecuritySettings>,
+    ) -> Result<Enrolment, VaultError> {
+        self.start_enrolment(actor, grant.method(), None)
     }
 
     /// Starts replacing the active MFA seed and recovery codes (gated:
@@ -236,33 +288,36 @@ impl Session {
     pub fn mfa_reenrol(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<ReenrolMfa>,
     ) -> Result<Enrolment, VaultError> {
-        grant.authorize(GatedAction::ReenrolMfa)?;
-        self.start_enrolment(actor, grant, true)
+        self.start_enrolment(actor, grant.method(), Some(grant))
     }
 
+    /// A first enrolment without `reenrolment`, a re-enrolment with its
+    /// grant.
     fn start_enrolment(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
-        reenrolment: bool,
+        proof: ProofMethod,
+        reenrolment: Option<StepUpGrant<ReenrolMfa>>,
     ) -> Result<Enrolment, VaultError> {
         let now = self.now();
         let markers = self.markers();
         let account = self.account_name();
-        let proof = grant.method();
+        let is_reenrolment = reenrolment.is_some();
         self.write_gated(
             actor,
             proof,
-            |_| Action::MfaEnrol { reenrolment },
+            |_| {
+                Event::new(audit::Action::MfaEnrolled)
+                    .with_details(Details::new().with("reenrolment", is_reenrolment))
+            },
             |tx, sealer| {
                 let mfa_key = sealer.mfa_key();
                 let mut record = load_record(tx, sealer, markers)?;
-                let enrolment = if reenrolment {
-                    record.reenrol(grant, &account, &mfa_key, now)?
-                } else {
-                    record.enrol(&account, &mfa_key, now)?
+                let enrolment = match reenrolment {
+                    Some(grant) => record.reenrol(grant, &account, &mfa_key, now)?,
+                    None => record.enrol(&account, &mfa_key, now)?,
                 };
                 let sealed =
                     sealer.seal(&META_RECORD, SEED_FIELD, enrolment.seed().expose_secret())?;
@@ -283,11 +338,8 @@ impl Session {
             actor,
             None,
             |r: &Result<(), MfaError>| match r {
-                Ok(()) => vec![Action::MfaConfirm],
-                Err(e) => vec![Action::StepUpFailed {
-                    gated: "mfa_confirm",
-                    reason: e.reason(),
-                }],
+                Ok(()) => vec![Event::new(audit::Action::MfaConfirmed)],
+                Err(e) => vec![step_up_failed("mfa_confirm", e.reason())],
             },
             |tx, sealer| {
                 let mfa_key = sealer.mfa_key();
@@ -310,6 +362,7 @@ impl Session {
         let mut enrolled = markers;
         enrolled.mfa_enrolled = true;
         self.set_markers(enrolled);
+        self.step_up_window.close();
         Ok(())
     }
 
@@ -322,7 +375,7 @@ impl Session {
             None,
             |had: &bool| {
                 if *had {
-                    vec![Action::MfaCancel]
+                    vec![Event::new(audit::Action::MfaEnrolmentCancelled)]
                 } else {
                     Vec::new()
                 }
@@ -340,16 +393,18 @@ impl Session {
     }
 
     /// Turns MFA off (gated: [`GatedAction::DisableMfa`]). Gated actions go
-    /// back to asking for the master password. The desktop must close its
-    /// step-up window.
-    pub fn mfa_disable(&mut self, actor: Actor, grant: StepUpGrant) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::DisableMfa)?;
+    /// back to asking for the master password. Closes the step-up window.
+    pub fn mfa_disable(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant<DisableMfa>,
+    ) -> Result<(), VaultError> {
         let markers = self.markers();
         let proof = grant.method();
         self.write_gated(
             actor,
             proof,
-            |_| Action::MfaDisable,
+            |_| Event::new(audit::Action::MfaDisabled),
             |tx, sealer| {
                 let mfa_key = sealer.mfa_key();
                 let mut record = load_record(tx, sealer, markers)?;
@@ -364,6 +419,7 @@ impl Session {
         let mut off = markers;
         off.mfa_enrolled = false;
         self.set_markers(off);
+        self.step_up_window.close();
         Ok(())
     }
 
@@ -372,15 +428,14 @@ impl Session {
     pub fn mfa_regenerate_recovery_codes(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
     ) -> Result<Vec<RecoveryCode>, VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
         let markers = self.markers();
         let proof = grant.method();
         self.write_gated(
             actor,
             proof,
-            |_| Action::RecoveryCodesRegenerate,
+            |_| Event::new(audit::Action::MfaRecoveryCodesRegenerated),
             |tx, sealer| {
                 let mfa_key = sealer.mfa_key();
                 let mut record = load_record(tx, sealer, markers)?;
@@ -396,18 +451,13 @@ impl Session {
     /// desktop puts it on the clipboard — audited as `secret_revealed` or
     /// `secret_copied`). The audit entry is committed before the secret is
     /// returned: no reveal without its record.
-    pub fn reveal(
+    pub fn reveal<A: Reveal>(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<A>,
         label: &str,
     ) -> Result<Revealed, VaultError> {
-        let copy = grant.action() == GatedAction::CopySecret;
-        grant.authorize(if copy {
-            GatedAction::CopySecret
-        } else {
-            GatedAction::RevealSecret
-        })?;
+        let copy = A::ACTION == GatedAction::CopySecret;
         self.key()?;
         let key_id = uuid::Uuid::from_bytes(self.find_id(label)?).to_string();
         let (secret, passphrase) = self.open_secrets(label)?;
@@ -416,11 +466,12 @@ impl Session {
             actor,
             grant.method(),
             |_| {
-                if copy {
-                    Action::SecretCopy { key_id, label }
+                let action = if copy {
+                    audit::Action::SecretCopied
                 } else {
-                    Action::SecretReveal { key_id, label }
-                }
+                    audit::Action::SecretRevealed
+                };
+                Event::new(action).with_key(key_id, label)
             },
             |_, _| Ok(()),
         )?;
@@ -433,10 +484,9 @@ impl Session {
     pub fn delete_key(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<DeleteKey>,
         label: &str,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::DeleteKey)?;
         self.key()?;
         let id = self.find_id(label)?;
         let key_id = uuid::Uuid::from_bytes(id).to_string();
@@ -444,7 +494,7 @@ impl Session {
         self.write_gated(
             actor,
             grant.method(),
-            |_| Action::KeyDelete { key_id, label },
+            |_| Event::new(audit::Action::KeyDeleted).with_key(key_id, label),
             |tx, _| {
                 tx.execute("DELETE FROM keys WHERE id = ?1", params![&id[..]])?;
                 Ok(())
@@ -458,11 +508,10 @@ impl Session {
     pub fn set_allow_run(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<AllowRun>,
         label: &str,
         allowed: bool,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::AllowRun)?;
         self.store_allow_run(actor, Some(grant.method()), label, allowed)
     }
 
@@ -487,11 +536,11 @@ impl Session {
             actor,
             proof,
             |_| {
-                vec![Action::RunGrant {
-                    key_id,
-                    label,
-                    allowed,
-                }]
+                vec![
+                    Event::new(audit::Action::RunGrantChanged)
+                        .with_key(key_id, label)
+                        .with_details(Details::new().with("allowed", allowed)),
+                ]
             },
             |tx, sealer| {
                 super::rowmac::update(tx, sealer, &id, || {
@@ -520,7 +569,11 @@ impl Session {
         let (secret, passphrase) = self.open_secrets(label)?;
         let key_id = detail.summary.id.clone();
         let label = label.to_owned();
-        self.write(actor, |_| Action::RunUse { key_id, label }, |_, _| Ok(()))?;
+        self.write(
+            actor,
+            |_| Event::new(audit::Action::RunAllowed).with_key(key_id, label),
+            |_, _| Ok(()),
+        )?;
         Ok(Revealed { secret, passphrase })
     }
 

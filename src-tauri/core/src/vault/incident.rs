@@ -17,17 +17,19 @@ use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::record::{Exchange, KeyStatus, mask_key_id};
+use super::VaultError;
 use super::rotation::SessionAccess;
-use super::session::{Action, Actor, Session};
-use super::{VaultError, checks};
+use super::session::{Actor, Session};
+use crate::audit::{self, Details, Event};
 use crate::exchange::{Activity, ExchangeClient, RevocationCheck, Timestamp};
 use crate::incident::{
     ActivitySnapshot, AffectedKey, AutoAction, IncidentError, IncidentSummary, IncidentView,
     Instruction, Progress, Situation, SnapshotOrder, SnapshotTransfer, StepKind, StepState,
     StepView, TimelineEntry, catalogue,
 };
-use crate::mfa::{GatedAction, StepUpGrant};
+use crate::mfa::StepUpGrant;
+use crate::mfa::actions::Revoke;
+use crate::model::{Exchange, KeyStatus, mask_key_id};
 use crate::rotation::RevokeOutcome;
 
 /// Schema of the incident tables (vault migration 5 → 6).
@@ -233,11 +235,7 @@ impl Session {
         };
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&id),
-                event: "opened",
-                step: None,
-            },
+            |_| incident_event(uuid_string(&id), "opened", None),
             |tx, sealer| {
                 tx.execute(
                     "INSERT INTO incidents (id, situation, playbook_version, state, opened_at,
@@ -485,11 +483,7 @@ impl Session {
         let iid = *id;
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&iid),
-                event,
-                step: Some(sid.clone()),
-            },
+            |_| incident_event(uuid_string(&iid), event, Some(sid.clone())),
             |tx, _| {
                 tx.execute(sql, params![&iid[..], step, now, value])?;
                 add_event(tx, &iid, now, event, Some(step), &text, None)?;
@@ -580,11 +574,7 @@ impl Session {
         let now = self.now_secs();
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&iid),
-                event: "note",
-                step: None,
-            },
+            |_| incident_event(uuid_string(&iid), "note", None),
             |tx, _| {
                 add_event(tx, &iid, now, "note", None, &text, attachment.as_deref())?;
                 Ok(())
@@ -617,11 +607,7 @@ impl Session {
         let now = self.now_secs();
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&iid),
-                event: "closed",
-                step: None,
-            },
+            |_| incident_event(uuid_string(&iid), "closed", None),
             |tx, _| {
                 tx.execute(
                     "UPDATE incidents SET state = 'closed', closed_at = ?2 WHERE id = ?1",
@@ -699,11 +685,7 @@ impl Session {
         let state = rec.state.as_str();
         self.write(
             actor,
-            |_| Action::Incident {
-                incident_id: uuid_string(&iid),
-                event,
-                step: Some(step.clone()),
-            },
+            |_| incident_event(uuid_string(&iid), event, Some(step.clone())),
             |tx, _| {
                 tx.execute(
                     "UPDATE incident_steps SET state = ?3, updated_at = ?4, results = ?5,
@@ -823,7 +805,7 @@ pub async fn incident_run_step<S: SessionAccess>(
     actor: Actor,
     id: &str,
     step: &str,
-    grant: Option<StepUpGrant>,
+    grant: Option<StepUpGrant<Revoke>>,
     confirm_manual: bool,
 ) -> Result<StepRun, IncidentError> {
     let plan = access.with_session(|s| s.incident_plan(id, step))?;
@@ -841,9 +823,6 @@ pub async fn incident_run_step<S: SessionAccess>(
             let grant = grant.ok_or_else(|| IncidentError::StepUpRequired {
                 step: plan.step.clone(),
             })?;
-            grant
-                .authorize(GatedAction::Revoke)
-                .map_err(VaultError::from)?;
             let mut pending_manual = false;
             for key in &plan.keys {
                 let status = access.with_session(|s| {
@@ -873,7 +852,7 @@ pub async fn incident_run_step<S: SessionAccess>(
                 }
                 // One proof for the batch: each key gets its own grant,
                 // minted from the one the user gave for this step.
-                let each = StepUpGrant::new(GatedAction::Revoke, grant.method(), grant.issued_at());
+                let each = StepUpGrant::<Revoke>::new(grant.method(), grant.issued_at());
                 let pending = match access
                     .with_session(|s| s.prepare_key_revoke(each, &key.label, confirm_manual))
                 {
@@ -1088,14 +1067,57 @@ fn revocation_proven(s: &mut Session, key_id: &str) -> Result<Option<i64>, Vault
         .map(|e| e.time_ms))
 }
 
+/// The audit event of an incident's progress. The log has four incident
+/// actions; progress that is neither done, skipped, opened nor closed
+/// (`step_failed`, `step_pending`, `note`) is recorded as step progress and
+/// named by `event`.
+fn incident_event(incident_id: String, event: &'static str, step: Option<String>) -> Event {
+    let action = match event {
+        "opened" => audit::Action::IncidentOpened,
+        "step_skipped" => audit::Action::IncidentStepSkipped,
+        "closed" => audit::Action::IncidentClosed,
+        _ => audit::Action::IncidentStepDone,
+    };
+    let mut details = Details::new()
+        .with("incident", incident_id)
+        .with("event", event);
+    if let Some(step) = step {
+        details = details.with("step", step);
+    }
+    Event::new(action).with_details(details)
+}
+
 fn empty_activity(key: &AffectedKey) -> Activity {
     Activity {
-        exchange: checks::live_exchange(key.exchange).unwrap_or(crate::exchange::Exchange::Binance),
+        exchange: key.exchange,
         since: Timestamp::from_unix_ms(0),
         orders: None,
         withdrawals: None,
         deposits: None,
         notes: Vec::new(),
         errors: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key without a live adapter keeps its own exchange in the activity
+    /// an incident records for it (it was once labelled Binance).
+    #[test]
+    fn empty_activity_says_the_keys_own_exchange() {
+        for name in ["kucoin", "bitget", "other", "okx"] {
+            let key = AffectedKey {
+                id: "id".into(),
+                label: "k".into(),
+                exchange: name.parse().unwrap(),
+                masked_key_id: "****".into(),
+            };
+            let activity = empty_activity(&key);
+            assert_eq!(activity.exchange.as_str(), name);
+            let snapshot = snapshot_from(&key, 10, 0, activity);
+            assert_eq!(snapshot.exchange.as_str(), name);
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! Where the audit log joins the vault: every write, every unlock.
 //!
-//! Owns: the translation of a vault [`Action`] into an audit event, the
-//! append of that event inside the write's own transaction, the sealing of
-//! the chain head into `vault_meta.audit_head` (field `audit_head`, AAD =
-//! vault id ‖ the header record id ‖ field name), and the unlock-time
-//! verification of the whole chain against that sealed head.
+//! Owns: the append of a write's [`audit::Event`]s (stamped with the
+//! write's actor and time: an [`audit::NewEvent`]) inside the write's own
+//! transaction, the sealing of the chain head into `vault_meta.audit_head`
+//! (field `audit_head`, AAD = vault id ‖ the header record id ‖ field
+//! name), and the unlock-time verification of the whole chain against that
+//! sealed head. The event names are the audit module's closed
+//! [`audit::Action`] list: the vault has no vocabulary of its own.
 //!
 //! Must never: open or commit a transaction ([`after_write`] and
-//! [`on_unlock`] run inside the caller's), record a secret (an [`Action`]
+//! [`on_unlock`] run inside the caller's), record a secret (an event
 //! carries metadata only: ids, labels, counts, names of fields — never
 //! values of secret fields), or let a broken chain block an unlock: the
 //! finding is appended to the log itself and reported to the front end,
@@ -22,28 +24,14 @@ use std::time::SystemTime;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
-use serde_json::json;
 
 use super::error::VaultError;
-use super::session::{Action, Actor, META_RECORD, Sealer};
+use super::session::{Actor, META_RECORD, Sealer};
 use crate::audit::{self, AuditError, ChainHead, Details, Entry, NewEvent, store as audit_store};
 use crate::mfa::ProofMethod;
 
 /// The field name (and AAD) of the sealed chain head.
 pub(crate) const AUDIT_HEAD_FIELD: &str = "audit_head";
-
-/// One write, as the audit log will see it.
-#[derive(Debug)]
-pub(crate) struct WriteEvent<'a> {
-    /// Who asked.
-    pub actor: Actor,
-    /// What was done.
-    pub action: &'a Action,
-    /// When.
-    pub at: SystemTime,
-    /// For gated actions: how step-up was passed.
-    pub proof: Option<ProofMethod>,
-}
 
 /// A broken audit chain found when the vault was unlocked.
 ///
@@ -89,188 +77,19 @@ impl AuditReport {
     }
 }
 
-/// The audit event describing `action` (never a secret: see [`Action`]).
-fn event_for(actor: Actor, action: &Action, at: SystemTime) -> NewEvent {
-    use audit::Action as A;
-    let keyed = |a: A, id: &str, label: &str| NewEvent::new(actor, a, at).with_key(id, label);
-    let plain = |a: A| NewEvent::new(actor, a, at);
-    match action {
-        Action::VaultCreate => plain(A::VaultCreated),
-        Action::KeyAdd {
-            key_id,
-            label,
-            exchange,
-        } => keyed(A::KeyAdded, key_id, label)
-            .with_details(Details::new().with("exchange", exchange.as_str())),
-        Action::KeyEdit {
-            key_id,
-            label,
-            fields,
-        } => keyed(A::KeyEdited, key_id, label)
-            .with_details(Details::new().with("fields", json!(fields))),
-        Action::KeyDelete { key_id, label } => keyed(A::KeyDeleted, key_id, label),
-        Action::SecretReveal { key_id, label } => keyed(A::SecretRevealed, key_id, label),
-        Action::SecretCopy { key_id, label } => keyed(A::SecretCopied, key_id, label),
-        Action::RunGrant {
-            key_id,
-            label,
-            allowed,
-        } => keyed(A::RunGrantChanged, key_id, label)
-            .with_details(Details::new().with("allowed", *allowed)),
-        Action::RunUse { key_id, label } => keyed(A::RunAllowed, key_id, label),
-        Action::SettingsChange { changed } => {
-            let mut map = serde_json::Map::new();
-            for (name, value) in changed {
-                map.insert((*name).to_owned(), json!(value));
-            }
-            plain(A::SettingsChanged).with_details(Details::new().with("changed", map))
-        }
-        Action::KdfChange => plain(A::SettingsChanged)
-            .with_details(Details::new().with("changed", json!({ "kdf": "raised" }))),
-        Action::PasswordChange => plain(A::PasswordChanged),
-        Action::DeviceUnlockEnable => plain(A::KeyringUnlockEnabled),
-        Action::DeviceUnlockDisable => plain(A::KeyringUnlockRemoved),
-        Action::AuditAcknowledge { findings } => plain(A::AuditFindingsAcknowledged)
-            .with_details(Details::new().with("findings", *findings)),
-        Action::BackupExport { keys } => {
-            plain(A::Export).with_details(Details::new().with("keys", *keys))
-        }
-        Action::BackupImport {
-            added,
-            replaced,
-            replaced_labels,
-        } => plain(A::Import).with_details(
-            Details::new()
-                .with("added", *added)
-                .with("replaced", *replaced)
-                .with("replaced_labels", replaced_labels.clone()),
-        ),
-        Action::MfaEnrol { reenrolment } => {
-            plain(A::MfaEnrolled).with_details(Details::new().with("reenrolment", *reenrolment))
-        }
-        Action::MfaConfirm => plain(A::MfaConfirmed),
-        Action::MfaCancel => plain(A::MfaEnrolmentCancelled),
-        Action::MfaDisable => plain(A::MfaDisabled),
-        Action::RecoveryCodesRegenerate => plain(A::MfaRecoveryCodesRegenerated),
-        Action::RecoveryCodeUsed { gated, left } => plain(A::MfaRecoveryCodeUsed).with_details(
-            Details::new()
-                .with("action", *gated)
-                .with("codes_left", *left),
-        ),
-        Action::StepUpFailed { gated, reason } => plain(A::StepUpFailed).with_details(
-            Details::new()
-                .with("action", *gated)
-                .with("reason", *reason),
-        ),
-        Action::StepUpThrottled { gated, until } => plain(A::StepUpThrottled)
-            .with_details(Details::new().with("action", *gated).with("until", *until)),
-        Action::Rotation {
-            key_id,
-            label,
-            rotation_id,
-            event,
-        } => keyed(event.audit_action(), key_id, label).with_details(event.details(rotation_id)),
-        Action::KeyRevoke {
-            key_id,
-            label,
-            method,
-        } => {
-            keyed(A::KeyRevoked, key_id, label).with_details(Details::new().with("method", *method))
-        }
-        Action::ServiceChange {
-            key_id,
-            label,
-            service,
-            change,
-            fields,
-            item,
-        } => {
-            let mut details = Details::new()
-                .with("service", service.as_str())
-                .with("change", *change);
-            if !fields.is_empty() {
-                details = details.with("fields", json!(fields));
-            }
-            if let Some(item) = item {
-                details = details.with("item", *item);
-            }
-            keyed(A::ServiceChanged, key_id, label).with_details(details)
-        }
-        Action::Incident {
-            incident_id,
-            event,
-            step,
-        } => {
-            // The log has four incident actions; progress that is neither
-            // done, skipped, opened nor closed is recorded as step progress
-            // and named by `event`.
-            let a = match *event {
-                "opened" => A::IncidentOpened,
-                "step_skipped" => A::IncidentStepSkipped,
-                "closed" => A::IncidentClosed,
-                _ => A::IncidentStepDone,
-            };
-            let mut details = Details::new()
-                .with("incident", incident_id.as_str())
-                .with("event", *event);
-            if let Some(step) = step {
-                details = details.with("step", step.as_str());
-            }
-            plain(a).with_details(details)
-        }
-        Action::AlertSettingsChange { change, detail } => plain(A::AlertSettingsChanged)
-            .with_details(
-                Details::new()
-                    .with("change", *change)
-                    .with("detail", detail.as_str()),
-            ),
-        Action::AlertReminders { labels, queued } => plain(A::AlertReminded).with_details(
-            Details::new()
-                .with("labels", json!(labels))
-                .with("queued", *queued),
-        ),
-        Action::AlertDelivery {
-            event,
-            label,
-            error,
-            status,
-            attempt,
-            dropped,
-        } => {
-            let a = if error.is_some() {
-                A::AlertFailed
-            } else {
-                A::AlertDelivered
-            };
-            let mut details = Details::new()
-                .with("event", *event)
-                .with("attempt", *attempt);
-            if let Some(label) = label {
-                details = details.with("label", label.as_str());
-            }
-            if let Some(error) = error {
-                details = details.with("error", *error).with("dropped", *dropped);
-            }
-            if let Some(status) = status {
-                details = details.with("status", *status);
-            }
-            plain(a).with_details(details)
-        }
-    }
-}
-
 /// Called by the vault's single write path inside the open transaction:
-/// appends the entry for `event` and seals the new chain head.
+/// appends `event` (with how step-up was passed, for a gated write) and
+/// seals the new chain head.
 pub(crate) fn after_write(
     tx: &Transaction<'_>,
     sealer: &Sealer<'_>,
-    event: &WriteEvent<'_>,
+    mut event: NewEvent,
+    proof: Option<ProofMethod>,
 ) -> Result<Entry, VaultError> {
-    let mut new = event_for(event.actor, event.action, event.at);
-    if let Some(proof) = event.proof {
-        new.details = new.details.with("proof", proof.as_str());
+    if let Some(proof) = proof {
+        event.details = event.details.with("proof", proof.as_str());
     }
-    append(tx, sealer, new)
+    append(tx, sealer, event)
 }
 
 /// Appends one event and seals the head, inside `tx`.

@@ -18,9 +18,9 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 use super::error::VaultError;
-use super::record::Exchange;
 use super::session::{Actor, Session};
 use crate::error::{ErrorKind, KindedError};
+use crate::model::Exchange;
 use crate::scan::{Needle, Part};
 
 /// Which value of a key an environment variable receives.

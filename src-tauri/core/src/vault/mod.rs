@@ -1,7 +1,9 @@
 //! The encrypted vault: file format, schema and migrations, key derivation,
 //! envelope encryption, records, lock/unlock, OS-keyring unlock and backups.
 //!
-//! Owns: everything that touches the vault file. Must never: hand plaintext
+//! Owns: everything that touches the vault file. It speaks
+//! [`crate::model`]'s vocabulary (exchanges, key records, services,
+//! validation) and defines none of its own. Must never: hand plaintext
 //! secrets to anything but the gated reveal path, write a secret outside a
 //! sealed field, or write anything outside [`Session`]'s single transactional
 //! write path.
@@ -35,7 +37,9 @@
 //! Session::update_service(Actor, label, name, ServiceUpdate) -> Result<Vec<LinkedService>>
 //! Session::remove_service(Actor, label, name) -> Result<Vec<LinkedService>>
 //! Session::set_service_check(Actor, label, name, ChecklistItem, checked) -> Result<Vec<LinkedService>>
-//! Session::settings() / set_default_rotation_days(Actor, days)
+//! Session::settings()
+//! Session::settings_change(Settings) -> Result<SettingsChange>   // validated; needs_step_up()
+//! Session::apply_settings(Actor, SettingsChange, Option<grant /*SecuritySettings*/>) -> Result<Settings>
 //! Session::raise_kdf_params(Actor, &password, KdfParams)
 //! Session::check_integrity() -> Result<IntegrityReport>
 //! device_unlock_status() -> KeyringStatus
@@ -44,15 +48,16 @@
 //!
 //! // step-up (see `gated`)
 //! Session::verify_password(&MasterPassword) -> Result<PasswordVerified>   // proof until MFA is on
-//! Session::step_up(Actor, GatedAction, Option<Proof>) -> Result<StepUpGrant>
-//! Session::step_up_in_window(Actor, &mut StepUpWindow, GatedAction, Option<Proof>) -> Result<StepUpGrant>
+//! Session::step_up::<A: Gated>(Actor, Option<Proof>) -> Result<StepUpGrant<A>>   // CLI: no window
+//! Session::step_up_in_window::<A: Gated>(Actor, Option<Proof>) -> Result<StepUpGrant<A>>  // desktop
+//! Session::window_covers(GatedAction) -> Result<bool> / close_step_up_window()
 //! Session::mfa_status() -> Result<MfaSummary>
 //! Session::mfa_enrol(Actor, grant /*SecuritySettings*/) -> Result<Enrolment>
 //! Session::mfa_confirm(Actor, &OneTimeCode) / mfa_cancel_pending(Actor)
 //! Session::mfa_reenrol(Actor, grant /*ReenrolMfa*/) -> Result<Enrolment>
 //! Session::mfa_disable(Actor, grant /*DisableMfa*/)
 //! Session::mfa_regenerate_recovery_codes(Actor, grant /*SecuritySettings*/) -> Result<Vec<RecoveryCode>>
-//! // gated operations: each takes the grant by value and checks its action first
+//! // gated operations: each takes the grant, typed by its action, by value
 //! Session::reveal(Actor, grant /*RevealSecret|CopySecret*/, label) -> Result<Revealed>
 //! Session::delete_key(Actor, grant /*DeleteKey*/, label)
 //! Session::set_allow_run(Actor, grant /*AllowRun*/, label, bool) / deny_run(Actor, label)
@@ -71,15 +76,12 @@
 //! Session::rotation_finish / rotation_cancel / rotation_fail / rotation_mark_service
 //! revoke_key(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
 //! revoke_exchange(access, &client, Actor, grant /*Revoke*/, Exchange, confirm_manual) -> Result<Vec<RevokeOutcome>>
-//! // health (see `crate::health`): stored metadata only, no network
-//! Session::health_report(now, &[scan::Finding]) -> Result<HealthReport>
-//! Session::health_facts(&[scan::Finding]) -> Result<Vec<KeyFacts>>
 //! // alerts (see `alerts` and `crate::alerts`): webhook URL sealed, never returned
 //! Session::alert_settings() -> Result<AlertSettings>                  // kind, host, masked form
 //! Session::set_webhook(Actor, grant /*SecuritySettings*/, &WebhookUrl, Option<WebhookKind>, Option<EventSwitches>)
 //! Session::remove_webhook(Actor, grant /*SecuritySettings*/)
 //! Session::set_alert_options(Actor, grant /*SecuritySettings*/, AuditSchedule, EventSwitches)
-//! Session::alerts_reminder_pass(Actor, now) -> Result<ReminderPass>   // not activity
+//! crate::alerts::reminder_pass(&mut Session, Actor, now) -> Result<ReminderPass>   // not activity
 //! Session::quietly(|s| ...)                                           // background work, not activity
 //! deliver_alerts(access, &WebhookSender, Actor, now) -> Result<DeliveryReport>   // 3 phases
 //! send_test_alert(access, &WebhookSender, Actor) / background_audit(&Mutex<Option<Session>>, &client, now)
@@ -88,8 +90,9 @@
 //! Session::verify_audit() -> Result<AuditReport>     // not ok while a finding is unacknowledged
 //! Session::acknowledge_audit_findings(Actor, grant /*SecuritySettings*/) -> Result<usize>
 //! ```
-//! Every write appends its audit entry in the same transaction
-//! (`journal`) and re-seals the state seal (`state_seal`: rollback of the
+//! Every write names its audit entry as a [`crate::audit::Event`] (the
+//! audit module's closed vocabulary; the vault has none of its own),
+//! appends it in the same transaction (`journal`) and re-seals the state seal (`state_seal`: rollback of the
 //! MFA record, recovery codes, settings, audit head or outbox is noticed);
 //! step-up runs in its own committed transaction so failure counters
 //! survive a refused action.
@@ -105,14 +108,12 @@ mod device;
 mod error;
 mod findings;
 mod gated;
-mod health;
 mod incident;
 mod journal;
 mod kdf;
 pub mod material;
 mod narrow;
 mod policy;
-mod record;
 mod rekey;
 mod rotation;
 mod rowmac;
@@ -122,13 +123,11 @@ mod service;
 mod session;
 mod state_seal;
 mod store;
-pub mod validate;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use crate::health::HealthReport;
 pub use alerts::{
     AlertSettings, AuditSchedule, BackgroundAuditRun, DeliveryReport, EventSwitches,
     MAX_DELIVERY_ATTEMPTS, PendingDelivery, QueuedEvent, Quiet, ReminderPass, WebhookInfo,
@@ -136,8 +135,8 @@ pub use alerts::{
 };
 pub use backup::{ConflictPolicy, ImportReport};
 pub use checks::{
-    CheckSelection, CheckStatus, KeyVerification, PendingCheck, RecordOutcome, run_checks,
-    verify_keys, verify_session,
+    CheckSelection, KeyVerification, PendingCheck, RecordOutcome, run_checks, verify_keys,
+    verify_session,
 };
 pub use clock::{Clock, ManualClock, SystemClock, default_clock};
 pub use device::{KeyringStatus, device_unlock_status, require_device_unlock};
@@ -148,25 +147,16 @@ pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
 pub use narrow::{NarrowError, narrow_key};
 pub use policy::{Settings, UnlockThrottle};
-pub use record::{
-    Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey, Scope,
-    custom_host, mask_key_id, official_hosts,
-};
 pub use rotation::{
     CheckedNewKey, NewRotationKey, PendingRevocation, PendingVerification, RevocationResult,
     RevokeTarget, SessionAccess, VerifyOptions, revoke_exchange, revoke_key, revoke_key_waiting,
     rotation_revoke_old, rotation_revoke_old_waiting, rotation_verify,
 };
-pub use secret::{ApiSecret, BackupPassphrase, MasterPassword, Passphrase, VaultKey};
-pub use service::{
-    ChecklistEntry, ChecklistItem, LinkedService, MAX_SERVICE_NAME_CHARS, MAX_SERVICE_NOTES_CHARS,
-    MAX_SERVICES_PER_KEY, NewService, ServiceKind, ServiceUpdate, VendorChecklist, keep_by_name,
-};
+pub use secret::{BackupPassphrase, MasterPassword, VaultKey};
 pub use session::{
-    Action, Actor, DamagedRecord, IntegrityReport, Session, Vault, VaultInfo, VaultOptions,
+    Actor, DamagedRecord, IntegrityReport, Session, SettingsChange, Vault, VaultInfo, VaultOptions,
 };
 pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
-pub use validate::ValidationError;
 
 /// What a front end may know about a vault before unlocking it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

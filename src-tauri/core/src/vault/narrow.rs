@@ -18,7 +18,8 @@ use crate::KindedError;
 use crate::audit::{self, Details, NewEvent};
 use crate::error::ErrorKind;
 use crate::exchange::{ExchangeClient, ExchangeError, Narrowing};
-use crate::mfa::{GatedAction, StepUpGrant};
+use crate::mfa::StepUpGrant;
+use crate::mfa::actions::SecuritySettings;
 
 /// Why narrowing failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,18 +51,16 @@ impl KindedError for NarrowError {
 }
 
 /// Narrows `label` at its exchange, then checks it live and stores that
-/// check. The grant must be for [`GatedAction::SecuritySettings`].
+/// check. The grant is for [`crate::mfa::GatedAction::SecuritySettings`].
 pub async fn narrow_key<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<SecuritySettings>,
     label: &str,
     narrowing: &Narrowing,
 ) -> Result<KeyVerification, NarrowError> {
-    grant
-        .authorize(GatedAction::SecuritySettings)
-        .map_err(VaultError::from)?;
+    let _ = grant;
     // Phase 1, under the lock: unseal what the exchange layer needs.
     let (target, key_id) = access.with_session(|s| {
         let detail = s.key_detail(label)?;

@@ -75,8 +75,8 @@ impl Default for Settings {
 
 impl Settings {
     /// Checks every value's range.
-    pub fn validate(&self) -> Result<(), super::validate::ValidationError> {
-        use super::validate::ValidationError::BadSetting;
+    pub fn validate(&self) -> Result<(), crate::model::validate::ValidationError> {
+        use crate::model::validate::ValidationError::BadSetting;
         if !(1..=1440).contains(&self.auto_lock_minutes) {
             return Err(BadSetting {
                 name: "auto_lock_minutes",

@@ -28,9 +28,10 @@ use super::error::VaultError;
 use super::journal::{self, AUDIT_HEAD_FIELD};
 use super::kdf::new_salt;
 use super::secret::{MasterPassword, VaultKey};
-use super::session::{Action, Actor, META_RECORD, Sealer, Session, open_sealed, seal_sealed};
+use super::session::{Actor, META_RECORD, Sealer, Session, open_sealed, seal_sealed};
 use super::store::Header;
 use super::{alerts, gated, rotation, rowmac, seal, state_seal};
+use crate::audit::{self, NewEvent};
 use crate::mfa::ProofMethod;
 use crate::mfa::store::MfaRecord;
 
@@ -249,21 +250,12 @@ impl Session {
              WHERE id = 1",
             params![&header.salt[..], &wrap, header.check(&wrap)],
         )?;
-        let mut actions = vec![Action::PasswordChange];
+        let mut actions = vec![audit::Action::PasswordChanged];
         if device.is_some() {
-            actions.push(Action::DeviceUnlockDisable);
+            actions.push(audit::Action::KeyringUnlockRemoved);
         }
-        for action in &actions {
-            journal::after_write(
-                &tx,
-                &new,
-                &journal::WriteEvent {
-                    actor,
-                    action,
-                    at,
-                    proof: Some(proof),
-                },
-            )?;
+        for action in actions {
+            journal::after_write(&tx, &new, NewEvent::new(actor, action, at), Some(proof))?;
         }
         state_seal::reseal(&tx, &new, Some(&prev))?;
         tx.commit()?;

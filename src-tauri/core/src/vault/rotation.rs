@@ -33,17 +33,20 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::checks::{AccessError, live_exchange};
+use super::checks::AccessError;
 use super::error::VaultError;
-use super::record::{Exchange, KeyStatus, KeyType, Scope, mask_key_id};
-use super::secret::{ApiSecret, Passphrase};
-use super::session::{Action, Actor, Sealer, Session};
-use super::validate;
+use super::session::{Actor, Sealer, Session};
 use crate::KindedError;
+use crate::audit::{self, Details, Event};
 use crate::exchange::{
     self, Credentials, ExchangeClient, ExchangeError, Revocation, RevocationCheck,
 };
-use crate::mfa::{GatedAction, ProofMethod, StepUpGrant};
+use crate::mfa::actions::{Revoke, RotationPromote};
+use crate::mfa::{ProofMethod, StepUpGrant};
+use crate::model::validate;
+use crate::model::{
+    ApiSecret, Environment, Exchange, KeyStatus, KeyType, Passphrase, Scope, mask_key_id,
+};
 use crate::rotation::verify::{self as rverify, VerifyOutcome};
 use crate::rotation::{
     RevokeMethod, RevokeOutcome, RotationError, RotationEvent, RotationState, RotationView,
@@ -202,6 +205,13 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Row, VaultError>> 
     })())
 }
 
+/// The audit event of a rotation's move (or refused step).
+fn rotation_event(key_id: String, label: String, rotation_id: &str, event: RotationEvent) -> Event {
+    Event::new(event.audit_action())
+        .with_key(key_id, label)
+        .with_details(event.details(rotation_id))
+}
+
 fn join_scopes(scopes: &[Scope]) -> String {
     let mut names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
     names.sort_unstable();
@@ -215,15 +225,6 @@ fn uuid_string(id: &[u8; 16]) -> String {
 
 fn to_json<T: serde::Serialize>(value: &T, field: &'static str) -> Result<String, VaultError> {
     serde_json::to_string(value).map_err(|_| malformed(field))
-}
-
-fn live_key_type(key_type: KeyType) -> exchange::KeyType {
-    match key_type {
-        KeyType::Hmac => exchange::KeyType::Hmac,
-        KeyType::Ed25519 => exchange::KeyType::Ed25519,
-        KeyType::Rsa => exchange::KeyType::Rsa,
-        KeyType::EcdsaJwt => exchange::KeyType::Ecdsa,
-    }
 }
 
 /// Builds exchange credentials from unsealed bytes; the bytes are zeroized
@@ -247,7 +248,7 @@ fn credentials(
         api_key: api_key.to_owned(),
         secret: text(secret, "secret")?,
         passphrase: passphrase.map(|p| text(p, "passphrase")).transpose()?,
-        key_type: live_key_type(key_type),
+        key_type,
     })
 }
 
@@ -293,8 +294,7 @@ pub struct PendingVerification {
     revision: i64,
     label: String,
     exchange: Exchange,
-    live: exchange::Exchange,
-    environment: exchange::Environment,
+    environment: Environment,
     credentials: Credentials,
     scopes: Vec<Scope>,
     intended_ips: Vec<String>,
@@ -326,7 +326,7 @@ impl PendingVerification {
     /// runtime.
     pub async fn run(self, client: &ExchangeClient) -> CheckedNewKey {
         let now = exchange::Timestamp::now().unix_ms().div_euclid(1000);
-        let result = match client.endpoint(self.live, &self.environment) {
+        let result = match client.endpoint(self.exchange, &self.environment) {
             Ok(endpoint) => endpoint.verify(&self.credentials).await,
             Err(e) => Err(e),
         };
@@ -374,8 +374,7 @@ pub struct PendingRevocation {
     target: RevokeTarget,
     label: String,
     exchange: Exchange,
-    live: exchange::Exchange,
-    environment: exchange::Environment,
+    environment: Environment,
     credentials: Credentials,
     confirm_manual: bool,
     proof: ProofMethod,
@@ -470,7 +469,7 @@ impl PendingRevocation {
         W: FnOnce(String, Vec<String>) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let endpoint = match client.endpoint(self.live, &self.environment) {
+        let endpoint = match client.endpoint(self.exchange, &self.environment) {
             Ok(e) => e,
             Err(e) => return Answer::Failed(e),
         };
@@ -688,9 +687,7 @@ impl Session {
         } else {
             (row.new_api_key_id.clone(), Some(current_kid))
         };
-        let revoke_via_api = live_exchange(exchange)
-            .map(|e| exchange::capabilities(e).revoke_via_api)
-            .unwrap_or(false);
+        let revoke_via_api = exchange::capabilities(exchange).revoke_via_api;
         Ok(RotationView {
             id: uuid_string(&row.id),
             key_id: uuid_string(&row.key_id),
@@ -749,12 +746,12 @@ impl Session {
             return Err(Self::wrong_state(label, row.state, event.name()));
         }
         let now = self.now_secs();
-        let action = Action::Rotation {
-            key_id: uuid_string(&row.key_id),
-            label: label.to_owned(),
-            rotation_id: uuid_string(&row.id),
+        let action = rotation_event(
+            uuid_string(&row.key_id),
+            label.to_owned(),
+            &uuid_string(&row.id),
             event,
-        };
+        );
         let (id, revision, from) = (row.id, row.revision, row.state);
         let applied = self.write_events(
             actor,
@@ -804,7 +801,7 @@ impl Session {
         let detail = self.key_detail(label)?;
         let key_id = self.find_id(label)?;
         let summary = &detail.summary;
-        if live_exchange(summary.exchange).is_none() {
+        if !summary.exchange.has_adapter() {
             return Err(RotationError::NotSupported {
                 exchange: summary.exchange,
             });
@@ -834,12 +831,12 @@ impl Session {
         let now = self.now_secs();
         let prior = summary.status;
         let scopes = join_scopes(&summary.scopes);
-        let action = Action::Rotation {
-            key_id: uuid_string(&key_id),
-            label: label.to_owned(),
-            rotation_id: uuid_string(&id),
-            event: RotationEvent::Planned,
-        };
+        let action = rotation_event(
+            uuid_string(&key_id),
+            label.to_owned(),
+            &uuid_string(&id),
+            RotationEvent::Planned,
+        );
         let inserted = self.write_events(
             actor,
             None,
@@ -1039,7 +1036,6 @@ impl Session {
             revision: row.revision,
             label: label.to_owned(),
             exchange: detail.summary.exchange,
-            live: access.exchange,
             environment: access.environment.clone(),
             credentials,
             scopes,
@@ -1160,7 +1156,7 @@ impl Session {
     }
 
     /// Makes the verified new key current (gated:
-    /// [`GatedAction::RotationPromote`]): key id, secret, passphrase, type
+    /// [`GatedAction::RotationPromote`](crate::mfa::GatedAction::RotationPromote)): key id, secret, passphrase, type
     /// and (narrowed) scopes are replaced and `last_rotated_at` set; the new
     /// key's verified live check (permissions, IP allowlist) becomes the
     /// key's last check; the old key is resealed as the rotation's
@@ -1169,10 +1165,9 @@ impl Session {
     pub fn rotation_promote(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<RotationPromote>,
         label: &str,
     ) -> Result<RotationView, RotationError> {
-        grant.authorize(GatedAction::RotationPromote)?;
         let (row, key_id) = self.open_rotation(label)?;
         if row.state != RotationState::NewKeyVerified {
             return Err(Self::wrong_state(label, row.state, "promoting"));
@@ -1304,17 +1299,16 @@ impl Session {
     }
 
     /// Phase 1 of revoking a rotation's old key (gated:
-    /// [`GatedAction::Revoke`]): unseals the `previous` key. With
+    /// [`GatedAction::Revoke`](crate::mfa::GatedAction::Revoke)): unseals the `previous` key. With
     /// `confirm_manual`, the user states they deleted the key on the
     /// exchange by hand (for exchanges without a revocation API); the live
     /// check still decides.
     pub fn prepare_rotation_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         label: &str,
         confirm_manual: bool,
     ) -> Result<PendingRevocation, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         let (row, _) = self.open_rotation(label)?;
         if row.state != RotationState::Promoted {
             return Err(Self::wrong_state(label, row.state, "revoking the old key"));
@@ -1352,7 +1346,6 @@ impl Session {
             },
             label: label.to_owned(),
             exchange: detail.summary.exchange,
-            live: access.exchange,
             environment: access.environment.clone(),
             credentials,
             confirm_manual,
@@ -1360,17 +1353,16 @@ impl Session {
         })
     }
 
-    /// Phase 1 of revoking a key on its own (gated: [`GatedAction::Revoke`]).
+    /// Phase 1 of revoking a key on its own (gated: [`GatedAction::Revoke`](crate::mfa::GatedAction::Revoke)).
     /// A key whose rotation is already promoted must finish it instead
     /// (`rotation_revoke_old`); an earlier open rotation is cancelled when
     /// the revocation is recorded.
     pub fn prepare_key_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         label: &str,
         confirm_manual: bool,
     ) -> Result<PendingRevocation, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         self.prepare_key_revoke_with(grant.method(), label, confirm_manual)
     }
 
@@ -1415,7 +1407,6 @@ impl Session {
             },
             label: label.to_owned(),
             exchange: detail.summary.exchange,
-            live: access.exchange,
             environment: access.environment,
             credentials: access.credentials,
             confirm_manual,
@@ -1429,11 +1420,10 @@ impl Session {
     /// outcomes, and the batch goes on.
     pub fn prepare_exchange_revoke(
         &mut self,
-        grant: StepUpGrant,
+        grant: StepUpGrant<Revoke>,
         exchange: Exchange,
         confirm_manual: bool,
     ) -> Result<Vec<Result<PendingRevocation, RevokeOutcome>>, RotationError> {
-        grant.authorize(GatedAction::Revoke)?;
         let labels: Vec<String> = self
             .list_keys()?
             .into_iter()
@@ -1556,18 +1546,18 @@ impl Session {
                         return Err(RotationError::Stale { label });
                     }
                     let kid = *key_id;
-                    let mut actions = vec![Action::KeyRevoke {
-                        key_id: uuid_string(key_id),
-                        label: label.clone(),
-                        method: method.as_str(),
-                    }];
+                    let mut actions = vec![
+                        Event::new(audit::Action::KeyRevoked)
+                            .with_key(uuid_string(key_id), label.clone())
+                            .with_details(Details::new().with("method", method.as_str())),
+                    ];
                     if let Some(r) = &open {
-                        actions.push(Action::Rotation {
-                            key_id: uuid_string(key_id),
-                            label: label.clone(),
-                            rotation_id: uuid_string(&r.id),
-                            event: RotationEvent::Cancelled,
-                        });
+                        actions.push(rotation_event(
+                            uuid_string(key_id),
+                            label.clone(),
+                            &uuid_string(&r.id),
+                            RotationEvent::Cancelled,
+                        ));
                     }
                     let open_id = open.map(|r| r.id);
                     let now = self.now_secs();
@@ -1825,9 +1815,9 @@ fn promoted_check(
     label: &str,
 ) -> Result<(i64, &'static str, String), VaultError> {
     let result = if verified.differences.is_empty() {
-        super::checks::CheckStatus::Ok
+        crate::model::CheckStatus::Ok
     } else {
-        super::checks::CheckStatus::Warning
+        crate::model::CheckStatus::Warning
     };
     let stored = super::checks::StoredCheck {
         granted: verified.granted.clone(),
@@ -1847,7 +1837,7 @@ pub async fn rotation_revoke_old<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
@@ -1863,7 +1853,7 @@ pub async fn rotation_revoke_old_waiting<S, W, Fut>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     wait: W,
 ) -> Result<RevokeOutcome, RotationError>
@@ -1882,7 +1872,7 @@ pub async fn revoke_key_waiting<S, W, Fut>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     wait: W,
 ) -> Result<RevokeOutcome, RotationError>
@@ -1901,7 +1891,7 @@ pub async fn revoke_key<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     label: &str,
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
@@ -1917,7 +1907,7 @@ pub async fn revoke_exchange<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant,
+    grant: StepUpGrant<Revoke>,
     exchange: Exchange,
     confirm_manual: bool,
 ) -> Result<Vec<RevokeOutcome>, RotationError> {

@@ -1,6 +1,8 @@
 //! One newtype per secret role.
 //!
-//! Owns: the in-memory representation of every secret the vault handles.
+//! Owns: the in-memory representation of the vault's own secrets (the key
+//! record's API secret and passphrase are [`crate::model::ApiSecret`] and
+//! [`crate::model::Passphrase`]).
 //! Must never: implement `Serialize`, `Display` or a revealing `Debug`, or
 //! hand out a copy that is not zeroized on drop. Leaking one of these into a
 //! DTO or a log line is meant to be a compile error, not a review finding.
@@ -10,66 +12,11 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use zeroize::Zeroizing;
 
-macro_rules! redacted_debug {
-    ($ty:ident) => {
-        impl fmt::Debug for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($ty), "([redacted])"))
-            }
-        }
-    };
-}
-
-macro_rules! text_secret {
-    ($(#[$doc:meta])* $ty:ident) => {
-        $(#[$doc])*
-        pub struct $ty(SecretString);
-
-        impl $ty {
-            /// Wraps `value`; the `String` is moved, not copied.
-            pub fn new(value: String) -> Self {
-                $ty(SecretString::from(value))
-            }
-
-            /// The secret text. Callers must not copy it into anything that
-            /// outlives the call (logs, errors, DTOs).
-            pub fn expose(&self) -> &str {
-                self.0.expose_secret()
-            }
-
-            /// Whether the secret is the empty string.
-            pub fn is_empty(&self) -> bool {
-                self.0.expose_secret().is_empty()
-            }
-        }
-
-        impl From<String> for $ty {
-            fn from(value: String) -> Self {
-                $ty::new(value)
-            }
-        }
-
-        impl From<&str> for $ty {
-            fn from(value: &str) -> Self {
-                $ty::new(value.to_owned())
-            }
-        }
-
-        redacted_debug!($ty);
-    };
-}
+use crate::model::secret::{redacted_debug, text_secret};
 
 text_secret!(
     /// The master password. It only ever feeds Argon2id.
     MasterPassword
-);
-text_secret!(
-    /// An exchange API secret (HMAC secret or a PEM private key).
-    ApiSecret
-);
-text_secret!(
-    /// An exchange API passphrase (OKX, KuCoin, Bitget).
-    Passphrase
 );
 text_secret!(
     /// The passphrase protecting an exported backup file.
@@ -198,7 +145,7 @@ mod tests {
     #[test]
     fn debug_never_shows_the_value() {
         let pw = MasterPassword::from("hunter2-canary");
-        let secret = ApiSecret::from("s3cr3t-canary");
+        let secret = crate::model::ApiSecret::from("s3cr3t-canary");
         let key = VaultKey::generate().unwrap();
         let shown = format!("{pw:?} {secret:?} {key:?}");
         assert!(!shown.contains("canary"));

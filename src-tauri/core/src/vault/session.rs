@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
+use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::clock::{Clock, default_clock, unix_millis, unix_secs};
@@ -18,269 +19,22 @@ use super::error::VaultError;
 use super::journal;
 use super::kdf::{KdfParams, new_salt};
 use super::policy::{Settings, UnlockThrottle};
-use super::record::{
+use super::seal::{self, SealError};
+use super::secret::{MasterPassword, VaultKey};
+use super::state_seal::{self, StateSeal};
+use super::store::{self, FORMAT_VERSION, Header, Meta};
+use crate::audit::{self, Details, Event, NewEvent};
+use crate::mfa::actions::{ChangePassword, EditCredentials, SecuritySettings};
+use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant, StepUpWindow};
+use crate::model::service;
+use crate::model::validate::{self, ValidationError};
+use crate::model::{ApiSecret, Passphrase};
+use crate::model::{
     Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey, Scope,
     mask_key_id,
 };
-use super::seal::{self, SealError};
-use super::secret::{ApiSecret, MasterPassword, Passphrase, VaultKey};
-use super::service;
-use super::state_seal::{self, StateSeal};
-use super::store::{self, FORMAT_VERSION, Header, Meta};
-use super::validate::{self, ValidationError};
-use crate::mfa::{GatedAction, PasswordVerified, ProofMethod, StepUpGrant};
 
 pub use crate::audit::Actor;
-
-/// What a write did, in metadata only: the audit log records one entry per
-/// action, in the write's transaction (see `journal`). Never a secret: ids,
-/// labels, counts and the *names* of changed fields only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Action {
-    /// A vault was created.
-    VaultCreate,
-    /// A key was added.
-    KeyAdd {
-        /// Record id.
-        key_id: String,
-        /// Label.
-        label: String,
-        /// The key's exchange.
-        exchange: super::Exchange,
-    },
-    /// A key was edited.
-    KeyEdit {
-        /// Record id.
-        key_id: String,
-        /// Label after the edit.
-        label: String,
-        /// Names of the changed fields (never their values).
-        fields: Vec<&'static str>,
-    },
-    /// A key was deleted (gated).
-    KeyDelete {
-        /// Record id.
-        key_id: String,
-        /// Label.
-        label: String,
-    },
-    /// A key's secret was revealed (gated).
-    SecretReveal {
-        /// Record id.
-        key_id: String,
-        /// Label.
-        label: String,
-    },
-    /// A key's secret was handed over for the clipboard (gated).
-    SecretCopy {
-        /// Record id.
-        key_id: String,
-        /// Label.
-        label: String,
-    },
-    /// The "allow `keyward run`" grant of a key changed (gated to allow).
-    RunGrant {
-        /// Record id.
-        key_id: String,
-        /// Label.
-        label: String,
-        /// The new value.
-        allowed: bool,
-    },
-    /// A key's secrets were handed to `keyward run` under its grant.
-    RunUse {
-        /// Record id.
-        key_id: String,
-        /// Label.
-        label: String,
-    },
-    /// Settings changed.
-    SettingsChange {
-        /// The changed settings and their new values (none is secret).
-        changed: Vec<(&'static str, u32)>,
-    },
-    /// The master password changed.
-    PasswordChange,
-    /// The KDF parameters were raised.
-    KdfChange,
-    /// OS-keyring unlock was turned on.
-    DeviceUnlockEnable,
-    /// OS-keyring unlock was turned off.
-    DeviceUnlockDisable,
-    /// The integrity findings recorded so far were acknowledged (gated).
-    AuditAcknowledge {
-        /// How many findings this acknowledges.
-        findings: usize,
-    },
-    /// A backup was written.
-    BackupExport {
-        /// Number of keys exported.
-        keys: usize,
-    },
-    /// A backup was imported.
-    BackupImport {
-        /// Number of keys added.
-        added: usize,
-        /// Number of keys replaced.
-        replaced: usize,
-        /// Labels of the replaced keys (their old records are gone).
-        replaced_labels: Vec<String>,
-    },
-    /// An MFA enrolment (or re-enrolment) was started.
-    MfaEnrol {
-        /// Whether it replaces an active enrolment.
-        reenrolment: bool,
-    },
-    /// The pending MFA enrolment was confirmed.
-    MfaConfirm,
-    /// The pending MFA enrolment was abandoned.
-    MfaCancel,
-    /// MFA was turned off.
-    MfaDisable,
-    /// New recovery codes replaced the old ones.
-    RecoveryCodesRegenerate,
-    /// A recovery code was spent on a step-up.
-    RecoveryCodeUsed {
-        /// The gated action's wire name.
-        gated: &'static str,
-        /// Unused codes left.
-        left: usize,
-    },
-    /// A step-up (or an MFA confirmation, or a password re-check) was
-    /// refused.
-    StepUpFailed {
-        /// The gated action's wire name (or `mfa_confirm`,
-        /// `master_password`).
-        gated: &'static str,
-        /// Why, as [`crate::mfa::MfaError::reason`] (never the code).
-        reason: &'static str,
-    },
-    /// A step-up was refused because step-up is locked.
-    StepUpThrottled {
-        /// The gated action's wire name.
-        gated: &'static str,
-        /// Unix time the lockout ends.
-        until: u64,
-    },
-    /// A rotation moved, or one of its steps was refused.
-    Rotation {
-        /// Record id of the key.
-        key_id: String,
-        /// Label.
-        label: String,
-        /// Rotation id.
-        rotation_id: String,
-        /// What happened.
-        event: crate::rotation::RotationEvent,
-    },
-    /// A key was revoked outside a rotation (gated).
-    KeyRevoke {
-        /// Record id.
-        key_id: String,
-        /// Label.
-        label: String,
-        /// `api` or `manual`.
-        method: &'static str,
-    },
-    /// A linked service of a key was added, changed or removed, or one of
-    /// its vendor-checklist items was checked or unchecked (see
-    /// `vault::service`). Never the host or notes.
-    ServiceChange {
-        /// Record id of the key.
-        key_id: String,
-        /// The key's label.
-        label: String,
-        /// The service's name (after a rename).
-        service: String,
-        /// `added`, `updated`, `removed`, `checked`, `unchecked`.
-        change: &'static str,
-        /// For `updated`: names of the changed fields.
-        fields: Vec<&'static str>,
-        /// For `checked`/`unchecked`: the checklist item.
-        item: Option<&'static str>,
-    },
-    /// An incident was opened, changed or closed (see `vault::incident`).
-    Incident {
-        /// Incident id.
-        incident_id: String,
-        /// What happened: `opened`, `step_done`, `step_skipped`,
-        /// `step_failed`, `step_pending`, `note`, `closed`.
-        event: &'static str,
-        /// The playbook step, when the event is about one.
-        step: Option<String>,
-    },
-    /// The alert configuration changed (see `vault::alerts`; never the
-    /// webhook URL).
-    AlertSettingsChange {
-        /// `webhook_set`, `webhook_removed`, `options`.
-        change: &'static str,
-        /// Kind and host of a new webhook, or the new options.
-        detail: String,
-    },
-    /// A reminder pass decided reminders or queued webhook events.
-    AlertReminders {
-        /// Labels of the keys reminded of.
-        labels: Vec<String>,
-        /// `rotation_overdue` events queued for the webhook.
-        queued: usize,
-    },
-    /// A webhook delivery was attempted.
-    AlertDelivery {
-        /// The event's name.
-        event: &'static str,
-        /// The first key's label, if any.
-        label: Option<String>,
-        /// The failure's code, if it failed.
-        error: Option<&'static str>,
-        /// The receiver's HTTP status, if it answered with an error.
-        status: Option<u16>,
-        /// Which attempt this was.
-        attempt: u32,
-        /// Whether the event was given up on.
-        dropped: bool,
-    },
-}
-
-impl Action {
-    /// Short stable name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Action::VaultCreate => "vault_create",
-            Action::KeyAdd { .. } => "key_add",
-            Action::KeyEdit { .. } => "key_edit",
-            Action::KeyDelete { .. } => "key_delete",
-            Action::SecretReveal { .. } => "secret_reveal",
-            Action::SecretCopy { .. } => "secret_copy",
-            Action::RunGrant { .. } => "run_grant",
-            Action::RunUse { .. } => "run_use",
-            Action::SettingsChange { .. } => "settings_change",
-            Action::PasswordChange => "password_change",
-            Action::KdfChange => "kdf_change",
-            Action::DeviceUnlockEnable => "device_unlock_enable",
-            Action::DeviceUnlockDisable => "device_unlock_disable",
-            Action::AuditAcknowledge { .. } => "audit_acknowledge",
-            Action::BackupExport { .. } => "backup_export",
-            Action::BackupImport { .. } => "backup_import",
-            Action::MfaEnrol { .. } => "mfa_enrol",
-            Action::MfaConfirm => "mfa_confirm",
-            Action::MfaCancel => "mfa_cancel",
-            Action::MfaDisable => "mfa_disable",
-            Action::RecoveryCodesRegenerate => "recovery_codes_regenerate",
-            Action::RecoveryCodeUsed { .. } => "recovery_code_used",
-            Action::StepUpFailed { .. } => "step_up_failed",
-            Action::StepUpThrottled { .. } => "step_up_throttled",
-            Action::Rotation { event, .. } => event.name(),
-            Action::KeyRevoke { .. } => "key_revoke",
-            Action::ServiceChange { .. } => "service_change",
-            Action::Incident { .. } => "incident",
-            Action::AlertSettingsChange { .. } => "alert_settings_change",
-            Action::AlertReminders { .. } => "alert_reminders",
-            Action::AlertDelivery { .. } => "alert_delivery",
-        }
-    }
-}
 
 /// Injectable time and throttle policy, and which front end is asking.
 #[derive(Debug, Clone)]
@@ -500,12 +254,12 @@ impl Vault {
                 key: &key,
                 vault_id: &vault_id,
             },
-            &journal::WriteEvent {
-                actor: options.actor,
-                action: &Action::VaultCreate,
-                at: options.clock.now(),
-                proof: None,
-            },
+            NewEvent::new(
+                options.actor,
+                audit::Action::VaultCreated,
+                options.clock.now(),
+            ),
+            None,
         )?;
         state_seal::reseal(
             &tx,
@@ -529,6 +283,7 @@ impl Vault {
             actor: options.actor,
             last_activity: now,
             audit_problem: None,
+            step_up_window: StepUpWindow::default(),
         })
     }
 
@@ -646,6 +401,7 @@ impl Vault {
             actor: self.options.actor,
             last_activity: now,
             audit_problem: None,
+            step_up_window: StepUpWindow::default(),
         };
         session.start(method)?;
         Ok(session)
@@ -817,6 +573,43 @@ fn open_settings(
     ))
 }
 
+/// A settings change checked against the settings in force
+/// ([`Session::settings_change`]); applied by [`Session::apply_settings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsChange {
+    new: Settings,
+    changed: Vec<&'static str>,
+}
+
+impl SettingsChange {
+    fn between(before: &Settings, new: Settings) -> SettingsChange {
+        let old = before.values();
+        let changed = new
+            .values()
+            .into_iter()
+            .filter(|v| !old.contains(v))
+            .map(|(name, _)| name)
+            .collect();
+        SettingsChange { new, changed }
+    }
+
+    /// The settings after the change.
+    pub fn settings(&self) -> &Settings {
+        &self.new
+    }
+
+    /// The names of the settings that change (wire names, as audited).
+    pub fn changed(&self) -> &[&'static str] {
+        &self.changed
+    }
+
+    /// Whether applying it needs a [`GatedAction::SecuritySettings`] grant:
+    /// whenever anything changes (see [`Session::apply_settings`]).
+    pub fn needs_step_up(&self) -> bool {
+        !self.changed.is_empty()
+    }
+}
+
 /// An unlocked vault. Holds the vault key until [`Session::lock`], drop, or
 /// the idle timeout of [`Settings::auto_lock_minutes`].
 ///
@@ -837,6 +630,9 @@ pub struct Session {
     pub(super) actor: Actor,
     pub(super) last_activity: SystemTime,
     pub(super) audit_problem: Option<journal::AuditProblem>,
+    /// The step-up window of [`Session::step_up_in_window`] (memory only;
+    /// closed on lock).
+    pub(super) step_up_window: StepUpWindow,
 }
 
 /// The sealing context handed to write closures.
@@ -1259,6 +1055,7 @@ impl Session {
         }
         // Dropping the VaultKey zeroizes its buffer (secrecy's SecretBox).
         self.key = None;
+        self.step_up_window.close();
     }
 
     /// Locks: records the lock in the audit log, then drops and zeroizes the
@@ -1364,15 +1161,15 @@ impl Session {
     }
 
     /// The one write path: runs `f` inside a single immediate transaction,
-    /// records `action` through [`journal::after_write`] in that same
+    /// records `event` through [`journal::after_write`] in that same
     /// transaction, and commits. Nothing else in the vault writes records.
     pub(crate) fn write<T>(
         &mut self,
         actor: Actor,
-        action: impl FnOnce(&T) -> Action,
+        event: impl FnOnce(&T) -> Event,
         f: impl FnOnce(&Transaction<'_>, &Sealer<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        self.write_events(actor, None, |out| vec![action(out)], f)
+        self.write_events(actor, None, |out| vec![event(out)], f)
     }
 
     /// [`Session::write`] for a gated action: the audit entry also says how
@@ -1381,20 +1178,21 @@ impl Session {
         &mut self,
         actor: Actor,
         proof: ProofMethod,
-        action: impl FnOnce(&T) -> Action,
+        event: impl FnOnce(&T) -> Event,
         f: impl FnOnce(&Transaction<'_>, &Sealer<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        self.write_events(actor, Some(proof), |out| vec![action(out)], f)
+        self.write_events(actor, Some(proof), |out| vec![event(out)], f)
     }
 
-    /// The general form: `f`'s result decides which actions (possibly none,
-    /// e.g. an accepted step-up whose action audits itself) are recorded.
-    /// If `f` fails, nothing is written.
+    /// The general form: `f`'s result decides which events (possibly none,
+    /// e.g. an accepted step-up whose action audits itself) are recorded,
+    /// each stamped with `actor` and the write's time. If `f` fails,
+    /// nothing is written.
     pub(crate) fn write_events<T>(
         &mut self,
         actor: Actor,
         proof: Option<ProofMethod>,
-        actions: impl FnOnce(&T) -> Vec<Action>,
+        events: impl FnOnce(&T) -> Vec<Event>,
         f: impl FnOnce(&Transaction<'_>, &Sealer<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
         self.key()?;
@@ -1412,17 +1210,8 @@ impl Session {
         // not sealed over (see `state_seal`).
         let prev = state_seal::before_write(&tx, &sealer)?;
         let out = f(&tx, &sealer)?;
-        for action in actions(&out) {
-            journal::after_write(
-                &tx,
-                &sealer,
-                &journal::WriteEvent {
-                    actor,
-                    action: &action,
-                    at,
-                    proof,
-                },
-            )?;
+        for event in events(&out) {
+            journal::after_write(&tx, &sealer, event.stamped(actor, at), proof)?;
         }
         state_seal::reseal(&tx, &sealer, Some(&prev))?;
         tx.commit()?;
@@ -1437,12 +1226,13 @@ impl Session {
         let id = *uuid::Uuid::new_v4().as_bytes();
         let now = self.now_secs();
         let label = key.label.clone();
+        let exchange = key.exchange;
         self.write(
             actor,
-            |_| Action::KeyAdd {
-                key_id: uuid::Uuid::from_bytes(id).to_string(),
-                label: label.clone(),
-                exchange: key.exchange,
+            |_| {
+                Event::new(audit::Action::KeyAdded)
+                    .with_key(uuid::Uuid::from_bytes(id).to_string(), label.clone())
+                    .with_details(Details::new().with("exchange", exchange.as_str()))
             },
             |tx, sealer| insert_key(tx, sealer, id, &key, now, None, KeyStatus::Active),
         )?;
@@ -1599,7 +1389,7 @@ impl Session {
             }),
             last_audit_ip_whitelist: stored.and_then(|c| c.ip_whitelist),
             allow_run,
-            custom_host: super::record::custom_host(summary.exchange, &summary.environment),
+            custom_host: crate::model::custom_host(summary.exchange, &summary.environment),
             host_confirmed,
             summary,
         })
@@ -1664,14 +1454,11 @@ impl Session {
         actor: Actor,
         label: &str,
         edit: KeyEdit,
-        grant: Option<StepUpGrant>,
+        grant: Option<StepUpGrant<EditCredentials>>,
     ) -> Result<KeyDetail, VaultError> {
         let gated = edit.credential_fields();
         let proof = match (&grant, gated.is_empty()) {
-            (Some(g), _) => {
-                g.authorize(GatedAction::EditCredentials)?;
-                Some(g.method())
-            }
+            (Some(g), _) => Some(g.method()),
             (None, true) => None,
             (None, false) => {
                 return Err(crate::mfa::MfaError::StepUpRequired {
@@ -1755,11 +1542,11 @@ impl Session {
             actor,
             proof,
             |_| {
-                vec![Action::KeyEdit {
-                    key_id,
-                    label: new_label.clone(),
-                    fields: fields_for_action,
-                }]
+                vec![
+                    Event::new(audit::Action::KeyEdited)
+                        .with_key(key_id, new_label.clone())
+                        .with_details(Details::new().with("fields", json!(fields_for_action))),
+                ]
             },
             |tx, sealer| {
                 if let Some(l) = &edit.label
@@ -1810,28 +1597,61 @@ impl Session {
     }
 
     /// Replaces the settings after checking their ranges. Gated
-    /// ([`GatedAction::SecuritySettings`]): auto-lock, clipboard clearing and
-    /// the step-up window decide how exposed the vault is. The harmless
-    /// default rotation period alone can be changed without step-up through
-    /// [`Session::set_default_rotation_days`].
+    /// ([`GatedAction::SecuritySettings`]): see [`Session::apply_settings`]
+    /// for the rule, which this follows.
     pub fn set_settings(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<SecuritySettings>,
         settings: Settings,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::SecuritySettings)?;
-        self.key()?;
-        self.store_settings(actor, Some(grant.method()), settings)
+        let change = self.settings_change(settings)?;
+        self.apply_settings(actor, change, Some(grant)).map(|_| ())
     }
 
-    /// Changes only the default rotation period (not a security setting).
-    pub fn set_default_rotation_days(&mut self, actor: Actor, days: u32) -> Result<(), VaultError> {
-        let settings = Settings {
-            default_rotation_days: days,
-            ..self.settings()?
+    /// Checks `new` (every range, before any step-up, so a refused value
+    /// spends no code) and compares it with the settings in force: what a
+    /// front end then passes to [`Session::apply_settings`], asking for a
+    /// [`GatedAction::SecuritySettings`] step-up first when
+    /// [`SettingsChange::needs_step_up`] says so.
+    pub fn settings_change(&mut self, new: Settings) -> Result<SettingsChange, VaultError> {
+        self.key()?;
+        new.validate()?;
+        Ok(SettingsChange::between(&self.settings, new))
+    }
+
+    /// Applies a settings change; returns the settings now in force.
+    ///
+    /// The one rule for every front end: **any change of a setting needs a
+    /// [`GatedAction::SecuritySettings`] grant** — auto-lock, clipboard
+    /// clearing and the step-up window decide how exposed the vault is, and
+    /// the default rotation period decides when rotation reminders and
+    /// overdue alerts fire, so raising it silences them (the same reason
+    /// alert settings are gated). A change that changes nothing needs no
+    /// grant and writes nothing. Without a needed grant the change is
+    /// refused with [`crate::mfa::MfaError::StepUpRequired`] before
+    /// anything is written.
+    pub fn apply_settings(
+        &mut self,
+        actor: Actor,
+        change: SettingsChange,
+        grant: Option<StepUpGrant<SecuritySettings>>,
+    ) -> Result<Settings, VaultError> {
+        self.key()?;
+        // Compared again with what is in force now: a change planned
+        // earlier cannot carry a stale "nothing to do".
+        let change = SettingsChange::between(&self.settings, change.new);
+        if !change.needs_step_up() {
+            return Ok(self.settings);
+        }
+        let Some(grant) = grant else {
+            return Err(crate::mfa::MfaError::StepUpRequired {
+                action: GatedAction::SecuritySettings,
+            }
+            .into());
         };
-        self.store_settings(actor, None, settings)
+        self.store_settings(actor, Some(grant.method()), change.new)?;
+        Ok(self.settings)
     }
 
     fn store_settings(
@@ -1854,7 +1674,16 @@ impl Session {
         self.write_events(
             actor,
             proof,
-            |_| vec![Action::SettingsChange { changed }],
+            |_| {
+                let mut map = serde_json::Map::new();
+                for (name, value) in changed {
+                    map.insert(name.to_owned(), json!(value));
+                }
+                vec![
+                    Event::new(audit::Action::SettingsChanged)
+                        .with_details(Details::new().with("changed", map)),
+                ]
+            },
             |tx, sealer| {
                 let blob = sealer.seal_settings(&settings, markers)?;
                 tx.execute(
@@ -1895,10 +1724,7 @@ impl Session {
                 let actor = self.actor;
                 self.write(
                     actor,
-                    |_| Action::StepUpFailed {
-                        gated: "master_password",
-                        reason: "wrong_password",
-                    },
+                    |_| super::gated::step_up_failed("master_password", "wrong_password"),
                     |_, _| Ok(()),
                 )?;
                 Err(VaultError::WrongPassword)
@@ -1910,7 +1736,7 @@ impl Session {
     fn rewrap(
         &mut self,
         actor: Actor,
-        action: Action,
+        event: Event,
         password: &MasterPassword,
         kdf: KdfParams,
     ) -> Result<(), VaultError> {
@@ -1924,7 +1750,7 @@ impl Session {
         let h = header.clone();
         self.write(
             actor,
-            |_| action,
+            |_| event,
             |tx, sealer| {
                 let wrap = seal::seal(kek.bytes(), &h.password_wrap_aad(), sealer.key.bytes())
                     .map_err(seal_internal)?;
@@ -1960,11 +1786,10 @@ impl Session {
     pub fn change_password(
         &mut self,
         actor: Actor,
-        grant: StepUpGrant,
+        grant: StepUpGrant<ChangePassword>,
         current: &MasterPassword,
         new: &MasterPassword,
     ) -> Result<(), VaultError> {
-        grant.authorize(GatedAction::ChangePassword)?;
         self.key()?;
         self.recheck_password(current)?;
         crate::password::require_strong(new.expose(), &[])?;
@@ -1984,7 +1809,13 @@ impl Session {
             return Err(VaultError::KdfDowngrade);
         }
         self.recheck_password(password)?;
-        self.rewrap(actor, Action::KdfChange, password, kdf)
+        self.rewrap(
+            actor,
+            Event::new(audit::Action::SettingsChanged)
+                .with_details(Details::new().with("changed", json!({ "kdf": "raised" }))),
+            password,
+            kdf,
+        )
     }
 
     /// Opens every sealed field and reports which records are damaged.

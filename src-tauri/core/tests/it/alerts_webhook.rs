@@ -17,11 +17,13 @@ use keyward_core::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, We
 use keyward_core::audit::store::AuditFilter;
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::Situation;
-use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
+use keyward_core::mfa::actions::{self, Gated};
+use keyward_core::mfa::{Proof, StepUpGrant};
+use keyward_core::model::{Environment, Exchange, KeyEdit, NewKey, Scope};
 use keyward_core::vault::{
-    self, Actor, AuditSchedule, CheckSelection, Environment, EventSwitches, Exchange, KdfParams,
-    KeyEdit, ManualClock, MasterPassword, NewKey, Scope, Session, Vault, VaultError, VaultOptions,
-    deliver_alerts, send_test_alert, verify_session,
+    self, Actor, AuditSchedule, CheckSelection, EventSwitches, KdfParams, ManualClock,
+    MasterPassword, Session, Vault, VaultError, VaultOptions, deliver_alerts, send_test_alert,
+    verify_session,
 };
 use keyward_sim::{Accounts, KeyAccount, SimExchange, SimScope};
 
@@ -182,18 +184,18 @@ impl Fixture {
         }
     }
 
-    fn grant(&mut self, action: GatedAction) -> StepUpGrant {
+    fn grant<A: Gated>(&mut self) -> StepUpGrant<A> {
         let pw = self
             .session
             .verify_password(&MasterPassword::from(PASSWORD))
             .unwrap();
         self.session
-            .step_up(Actor::Cli, action, Some(Proof::MasterPassword(pw)))
+            .step_up::<A>(Actor::Cli, Some(Proof::MasterPassword(pw)))
             .unwrap()
     }
 
     fn set_hook(&mut self, url: &str) {
-        let g = self.grant(GatedAction::SecuritySettings);
+        let g = self.grant::<actions::SecuritySettings>();
         let url = WebhookUrl::parse(url).unwrap();
         self.session
             .set_webhook(Actor::Cli, g, &url, Some(WebhookKind::Discord), None)
@@ -399,20 +401,13 @@ fn failed_deliveries_are_typed_audited_and_never_undo_the_action() {
 fn webhook_changes_need_step_up_and_removal_drops_the_queue() {
     let receiver = Receiver::start(Vec::new());
     let mut f = Fixture::new(Environment::Mainnet, vec![Scope::Read]);
-    // A grant for another action is refused.
-    let wrong = f.grant(GatedAction::RevealSecret);
-    let url = WebhookUrl::parse(&receiver.url()).unwrap();
-    assert!(
-        f.session
-            .set_webhook(Actor::Cli, wrong, &url, None, None)
-            .is_err()
-    );
+    // A grant for another action does not compile (`StepUpGrant<A>`).
     assert!(f.session.alert_settings().unwrap().webhook.is_none());
     // No webhook: nothing is queued.
     f.open_incident();
     assert_eq!(f.session.alert_settings().unwrap().pending, 0);
     // Unknown service without a kind is refused.
-    let g = f.grant(GatedAction::SecuritySettings);
+    let g = f.grant::<actions::SecuritySettings>();
     let other = WebhookUrl::parse("https://chat.example.org/hooks/abc").unwrap();
     assert!(matches!(
         f.session.set_webhook(Actor::Cli, g, &other, None, None),
@@ -420,7 +415,7 @@ fn webhook_changes_need_step_up_and_removal_drops_the_queue() {
     ));
     f.set_hook(&receiver.url());
     // Switched-off events are not queued.
-    let g = f.grant(GatedAction::SecuritySettings);
+    let g = f.grant::<actions::SecuritySettings>();
     f.session
         .set_alert_options(
             Actor::Cli,
@@ -434,7 +429,7 @@ fn webhook_changes_need_step_up_and_removal_drops_the_queue() {
         .unwrap();
     f.open_incident();
     assert_eq!(f.session.alert_settings().unwrap().pending, 0);
-    let g = f.grant(GatedAction::SecuritySettings);
+    let g = f.grant::<actions::SecuritySettings>();
     f.session
         .set_alert_options(
             Actor::Cli,
@@ -445,12 +440,12 @@ fn webhook_changes_need_step_up_and_removal_drops_the_queue() {
         .unwrap();
     f.open_incident();
     assert_eq!(f.session.alert_settings().unwrap().pending, 1);
-    let g = f.grant(GatedAction::SecuritySettings);
+    let g = f.grant::<actions::SecuritySettings>();
     f.session.remove_webhook(Actor::Cli, g).unwrap();
     let s = f.session.alert_settings().unwrap();
     assert!(s.webhook.is_none());
     assert_eq!(s.pending, 0);
-    let g = f.grant(GatedAction::SecuritySettings);
+    let g = f.grant::<actions::SecuritySettings>();
     assert!(matches!(
         f.session.remove_webhook(Actor::Cli, g),
         Err(VaultError::Webhook(WebhookError::NotConfigured))
@@ -466,7 +461,7 @@ fn reminders_and_overdue_alerts_come_once_a_day_per_key() {
     // Rotation every day: overdue after two.
     f.advance(Duration::from_secs(2 * 86_400));
     let now = f.now();
-    let pass = f.session.alerts_reminder_pass(Actor::Cli, now).unwrap();
+    let pass = keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert_eq!(pass.reminders.len(), 1);
     let r = &pass.reminders[0];
     assert_eq!(r.label, "grid-bot");
@@ -476,12 +471,14 @@ fn reminders_and_overdue_alerts_come_once_a_day_per_key() {
     assert_eq!(pass.queued, 1);
     // An hour later: nothing.
     f.advance(Duration::from_secs(3600));
-    let pass = f.session.alerts_reminder_pass(Actor::Cli, f.now()).unwrap();
+    let now = f.now();
+    let pass = keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert!(pass.reminders.is_empty());
     assert_eq!(pass.queued, 0);
     // A day after the first: again, once.
     f.advance(Duration::from_secs(86_400 - 3600));
-    let pass = f.session.alerts_reminder_pass(Actor::Cli, f.now()).unwrap();
+    let now = f.now();
+    let pass = keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert_eq!(pass.reminders.len(), 1);
     assert_eq!(pass.queued, 1);
     let (sender, _) = recording_sender();
@@ -495,12 +492,14 @@ fn reminders_and_overdue_alerts_come_once_a_day_per_key() {
     assert!(requests[0].body.contains("rotation overdue"));
     // The state survives a new session.
     f.advance(Duration::from_secs(60));
-    let pass = f.session.alerts_reminder_pass(Actor::Cli, f.now()).unwrap();
+    let now = f.now();
+    let pass = keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert!(pass.reminders.is_empty());
     // Background passes do not count as activity: the idle deadline stays.
     let deadline = f.session.idle_deadline();
     f.clock.advance(Duration::from_secs(30));
-    f.session.alerts_reminder_pass(Actor::Cli, f.now()).unwrap();
+    let now = f.now();
+    keyward_core::alerts::reminder_pass(&mut f.session, Actor::Cli, now).unwrap();
     assert_eq!(f.session.idle_deadline(), deadline);
 }
 
@@ -587,7 +586,7 @@ fn the_background_audit_runs_when_due_and_records_its_summary() {
         None
     );
     // Confirmed with a step-up (the same URL, set again under a grant).
-    let g = f.grant(GatedAction::EditCredentials);
+    let g = f.grant::<actions::EditCredentials>();
     let confirmed = f
         .session
         .edit_key(

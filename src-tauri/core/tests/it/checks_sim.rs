@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use keyward_core::audit::{self, store::AuditFilter};
 use keyward_core::exchange::{ExchangeClient, HttpConfig, KeyCheckError, Severity};
+use keyward_core::model::{
+    CheckStatus, Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey, Passphrase, Scope,
+};
 use keyward_core::vault::{
-    self, Actor, CheckSelection, CheckStatus, Environment, Exchange, KdfParams, KeyEdit, KeyStatus,
-    KeyType, KeyVerification, MasterPassword, NewKey, Passphrase, RecordOutcome, Scope, Session,
-    Vault, VaultError,
+    self, Actor, CheckSelection, KdfParams, KeyVerification, MasterPassword, RecordOutcome,
+    Session, Vault, VaultError,
 };
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
 
@@ -91,14 +93,15 @@ fn accounts() -> Accounts {
 
 /// A step-up grant for a credential edit, from the master password (MFA
 /// is not enrolled in these fixtures).
-fn cred_grant(session: &mut Session) -> keyward_core::mfa::StepUpGrant {
+fn cred_grant(
+    session: &mut Session,
+) -> keyward_core::mfa::StepUpGrant<keyward_core::mfa::actions::EditCredentials> {
     let verified = session
         .verify_password(&MasterPassword::from("correct horse battery staple"))
         .unwrap();
     session
-        .step_up(
+        .step_up::<keyward_core::mfa::actions::EditCredentials>(
             Actor::Cli,
-            keyward_core::mfa::GatedAction::EditCredentials,
             Some(keyward_core::mfa::Proof::MasterPassword(verified)),
         )
         .unwrap()

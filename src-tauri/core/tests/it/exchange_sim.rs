@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keyward_core::KindedError;
 use keyward_core::exchange::*;
+use keyward_core::model::{Environment, Exchange, KeyType, Scope};
 use keyward_sim::{
     Accounts, ActivityItem, ActivityKind, Fault, FaultKind, KeyAccount, SimExchange, SimHandle,
     SimScope,
@@ -222,7 +223,7 @@ fn creds(ex: Exchange) -> Credentials {
         Exchange::Coinbase => Credentials::new(
             CB_ES,
             p256_key(2).to_sec1_pem(lf()).unwrap().to_string(),
-            KeyType::Ecdsa,
+            KeyType::EcdsaJwt,
         ),
         Exchange::Kraken => Credentials::hmac("KRAKENKEY", KRAKEN_SECRET),
         Exchange::Okx => Credentials::hmac("OKXKEY", OKX_SECRET).with_passphrase(OKX_PASS),
@@ -271,7 +272,7 @@ impl Fixture {
     }
 
     fn ep(&self, ex: Exchange) -> Endpoint {
-        let env: Environment = self.sim.url(sim_ex(ex)).parse().unwrap();
+        let env = Environment::Custom(self.sim.url(sim_ex(ex)));
         self.client.endpoint(ex, &env).unwrap()
     }
 }
@@ -476,7 +477,11 @@ async fn one_bit_change_of_the_secret_is_rejected_with_the_exchange_code() {
         .unwrap();
     let r = f
         .ep(Exchange::Coinbase)
-        .verify(&Credentials::new(CB_ES, wrong.to_string(), KeyType::Ecdsa))
+        .verify(&Credentials::new(
+            CB_ES,
+            wrong.to_string(),
+            KeyType::EcdsaJwt,
+        ))
         .await
         .unwrap();
     assert_eq!(rejection(&r).code, "401");
@@ -669,7 +674,7 @@ async fn stale_timestamps_and_reused_nonces_are_refused() {
     let uri = format!("GET {host}/api/v3/brokerage/key_permissions");
     let jwt = sign::coinbase_jwt(
         &pem,
-        KeyType::Ecdsa,
+        KeyType::EcdsaJwt,
         &sign::JwtClaims {
             key_name: CB_ES,
             uri: &uri,
@@ -692,7 +697,7 @@ async fn stale_timestamps_and_reused_nonces_are_refused() {
     let bad_uri = format!("GET {host}/coinbase/api/v3/brokerage/key_permissions");
     let jwt = sign::coinbase_jwt(
         &pem,
-        KeyType::Ecdsa,
+        KeyType::EcdsaJwt,
         &sign::JwtClaims {
             key_name: CB_ES,
             uri: &bad_uri,
@@ -1466,7 +1471,10 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         ..Fault::new(FaultKind::RateLimit).on(SimExchange::Okx)
     });
     let ep = client
-        .endpoint(Exchange::Okx, &f.sim.url(SimExchange::Okx).parse().unwrap())
+        .endpoint(
+            Exchange::Okx,
+            &Environment::Custom(f.sim.url(SimExchange::Okx)),
+        )
         .unwrap();
     match ep.verify(&creds(Exchange::Okx)).await.unwrap_err() {
         ExchangeError::RateLimited {
@@ -1772,7 +1780,7 @@ async fn timeouts_and_dropped_connections_are_typed_errors() {
     );
 
     // Nothing listening at all.
-    let dead: Environment = "http://127.0.0.1:1/bybit".parse().unwrap();
+    let dead = Environment::Custom("http://127.0.0.1:1/bybit".into());
     let e = f
         .client
         .endpoint(Exchange::Bybit, &dead)
@@ -1866,7 +1874,7 @@ async fn an_okx_demo_key_at_a_custom_base_url_is_recognised() {
     // key.
     f.sim.revoke(SimExchange::Okx, "OKXDEMO");
     let fresh = ExchangeClient::new(fast_config()).unwrap();
-    let env: Environment = f.sim.url(SimExchange::Okx).parse().unwrap();
+    let env = Environment::Custom(f.sim.url(SimExchange::Okx));
     let r = fresh
         .endpoint(Exchange::Okx, &env)
         .unwrap()
@@ -1896,7 +1904,7 @@ fn known_hosts_are_their_sites() {
             "Binance spot testnet",
         ),
     ] {
-        let env: Environment = url.parse().unwrap();
+        let env = Environment::Custom(url.into());
         assert!(client.endpoint(ex, &env).is_ok());
         let host = url.trim_start_matches("https://");
         assert_eq!(site_of(ex, host).map(|s| s.name), Some(name));
@@ -1916,7 +1924,7 @@ fn environments_and_capabilities() {
             .endpoint(Exchange::Kraken, &Environment::Testnet)
             .is_err()
     );
-    for ex in Exchange::ALL {
+    for ex in Exchange::with_adapter() {
         assert!(client.endpoint(ex, &Environment::Mainnet).is_ok());
         let c = capabilities(ex);
         assert_eq!(c.revoke_via_api, ex == Exchange::Bybit);
@@ -1926,12 +1934,23 @@ fn environments_and_capabilities() {
             matches!(ex, Exchange::Kraken | Exchange::Okx | Exchange::Bybit)
         );
     }
+    for ex in [Exchange::Kucoin, Exchange::Bitget, Exchange::Other] {
+        assert!(matches!(
+            client.endpoint(ex, &Environment::Mainnet),
+            Err(ExchangeError::NoAdapter { .. })
+        ));
+    }
+    let custom = |u: &str| Environment::Custom(u.into());
     assert!(
-        "http://192.168.1.5:8080/okx"
-            .parse::<Environment>()
+        client
+            .endpoint(Exchange::Okx, &custom("http://192.168.1.5:8080/okx"))
             .is_err()
     );
-    assert!("https://proxy.example/okx".parse::<Environment>().is_ok());
+    assert!(
+        client
+            .endpoint(Exchange::Okx, &custom("https://proxy.example/okx"))
+            .is_ok()
+    );
 }
 
 /// The README's trial path adds the simulator's sample accounts as keys, so
@@ -1944,10 +1963,10 @@ fn the_sample_accounts_have_key_ids_of_the_real_shape() {
     let keys = sample["keys"].as_array().unwrap();
     assert!(keys.len() >= 5);
     for key in keys {
-        let exchange: keyward_core::vault::Exchange =
+        let exchange: keyward_core::model::Exchange =
             key["exchange"].as_str().unwrap().parse().unwrap();
         let id = key["api_key"].as_str().unwrap();
-        keyward_core::vault::validate::api_key_id(exchange, id)
+        keyward_core::model::validate::api_key_id(exchange, id)
             .unwrap_or_else(|e| panic!("{exchange:?} sample id {id:?}: {e}"));
     }
 }

@@ -88,7 +88,7 @@ fn binance_ed25519_signature_is_valid_base64_of_64_bytes_and_verifies() {
 fn coinbase_jwt_has_the_sdk_header_and_claims_and_verifies() {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use keyward_core::exchange::KeyType;
+    use keyward_core::model::KeyType;
     use p256::ecdsa::signature::Verifier;
     use p256::pkcs8::LineEnding;
     let secret = p256::SecretKey::from_slice(&[5u8; 32]).unwrap();
@@ -99,7 +99,7 @@ fn coinbase_jwt_has_the_sdk_header_and_claims_and_verifies() {
         now_secs: 1_700_000_000,
         nonce_hex: "ab",
     };
-    let jwt = sign::coinbase_jwt(&pem, KeyType::Ecdsa, &claims).unwrap();
+    let jwt = sign::coinbase_jwt(&pem, KeyType::EcdsaJwt, &claims).unwrap();
     let parts: Vec<&str> = jwt.split('.').collect();
     assert_eq!(parts.len(), 3);
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
@@ -123,5 +123,5 @@ fn coinbase_jwt_has_the_sdk_header_and_claims_and_verifies() {
     vk.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
         .unwrap();
     // The literal "\n" form of Coinbase downloads is accepted too.
-    assert!(sign::coinbase_jwt(&pem.replace('\n', "\\n"), KeyType::Ecdsa, &claims).is_ok());
+    assert!(sign::coinbase_jwt(&pem.replace('\n', "\\n"), KeyType::EcdsaJwt, &claims).is_ok());
 }

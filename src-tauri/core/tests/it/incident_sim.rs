@@ -11,10 +11,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::{self, Situation, StepState, report};
-use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
+use keyward_core::mfa::actions;
+use keyward_core::mfa::{Proof, StepUpGrant};
+use keyward_core::model::{
+    self, Environment, Exchange, KeyEdit, KeyStatus, NewKey, Passphrase, Scope,
+};
 use keyward_core::vault::{
-    self, Actor, Environment, Exchange, KdfParams, KeyEdit, KeyStatus, ManualClock, MasterPassword,
-    NewKey, Passphrase, Scope, Session, Vault, VaultOptions,
+    self, Actor, KdfParams, ManualClock, MasterPassword, Session, Vault, VaultOptions,
 };
 use keyward_sim::{
     Accounts, ActivityItem, ActivityKind, Fault, FaultKind, KeyAccount, SimExchange, SimHandle,
@@ -147,17 +150,13 @@ impl Fixture {
         }
     }
 
-    fn grant(&mut self) -> StepUpGrant {
+    fn grant(&mut self) -> StepUpGrant<actions::Revoke> {
         let pw = self
             .session
             .verify_password(&MasterPassword::from(PASSWORD))
             .unwrap();
         self.session
-            .step_up(
-                Actor::Cli,
-                GatedAction::Revoke,
-                Some(Proof::MasterPassword(pw)),
-            )
+            .step_up::<actions::Revoke>(Actor::Cli, Some(Proof::MasterPassword(pw)))
             .unwrap()
     }
 
@@ -193,7 +192,7 @@ async fn leaked_bybit_key_end_to_end() {
         .unwrap();
     let id = view.id.clone();
     assert!(view.steps.iter().all(|s| s.state == StepState::Pending));
-    assert_eq!(view.keys[0].masked_key_id, vault::mask_key_id(BYBIT_ID));
+    assert_eq!(view.keys[0].masked_key_id, model::mask_key_id(BYBIT_ID));
 
     // Revoke needs the step-up grant.
     let err = vault::incident_run_step(
@@ -348,7 +347,7 @@ async fn leaked_bybit_key_end_to_end() {
     let html = report::html(&view);
     for text in [&md, &html] {
         assert!(text.contains("Timeline"));
-        assert!(text.contains(&vault::mask_key_id(BYBIT_ID)));
+        assert!(text.contains(&model::mask_key_id(BYBIT_ID)));
         assert!(text.contains("INCORDER1") && text.contains("INCWD1"));
         assert!(text.contains("changed at 10:02"));
         // The exchange by its brand, as a person writes it.
@@ -463,11 +462,7 @@ async fn a_key_marked_revoked_by_an_edit_is_no_proof() {
         .unwrap();
     let edit_grant = f
         .session
-        .step_up(
-            Actor::Cli,
-            GatedAction::EditCredentials,
-            Some(Proof::MasterPassword(pw)),
-        )
+        .step_up::<actions::EditCredentials>(Actor::Cli, Some(Proof::MasterPassword(pw)))
         .unwrap();
     f.session
         .edit_key(
@@ -577,7 +572,7 @@ async fn fails_under(
     id: &str,
     step: &str,
     fault: Fault,
-    grant: Option<StepUpGrant>,
+    grant: Option<StepUpGrant<actions::Revoke>>,
 ) {
     let before = untouched(f, id, step);
     f.sim.add_fault(fault.on(SimExchange::Bybit).times(0));

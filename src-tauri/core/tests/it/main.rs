@@ -2,6 +2,9 @@
 //! of fourteen). Each module was a test file of its own; `vault` holds the
 //! vault tests with their shared `support`.
 
+#[macro_use]
+mod gate;
+
 mod alerts_webhook;
 mod audit_chain;
 mod audit_store;

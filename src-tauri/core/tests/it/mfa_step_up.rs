@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use keyward_core::mfa::actions;
 use keyward_core::mfa::{
     BASE_LOCKOUT_SECS, GatedAction, MAX_FAILURES, MfaError, MfaKey, MfaKeys, MfaState, OneTimeCode,
     Proof, ProofMethod, RecoveryCode, StepUpWindow, TotpSeed,
@@ -53,9 +54,10 @@ impl Fixture {
             seed: Some(&self.seed),
             key: &self.key,
         };
-        self.state
-            .require_step_up(&keys, action, Some(Proof::Totp(code)), at(now))
-            .map(|g| assert_eq!(g.action(), action))
+        let state = &mut self.state;
+        with_action!(action, |A| state
+            .require_step_up::<A>(&keys, Some(Proof::Totp(code)), at(now))
+            .map(|g| assert_eq!(g.action(), action)))
     }
 
     fn wrong(&mut self, now: u64) -> Result<(), MfaError> {
@@ -75,12 +77,7 @@ impl Fixture {
             key: &self.key,
         };
         self.state
-            .require_step_up(
-                &keys,
-                GatedAction::RevealSecret,
-                Some(Proof::totp(wrong)),
-                at(now),
-            )
+            .require_step_up::<actions::RevealSecret>(&keys, Some(Proof::totp(wrong)), at(now))
             .map(|_| ())
     }
 
@@ -90,9 +87,8 @@ impl Fixture {
             key: &self.key,
         };
         self.state
-            .require_step_up(
+            .require_step_up::<actions::RevealSecret>(
                 &keys,
-                GatedAction::RevealSecret,
                 Some(Proof::RecoveryCode(RecoveryCode::new(code))),
                 at(now),
             )
@@ -346,7 +342,10 @@ fn every_gated_action_refuses_missing_wrong_replayed_and_throttled_proofs() {
         // No proof.
         assert!(
             matches!(
-                f.state.require_step_up(&keys, action, None, at(now)),
+                with_action!(action, |A| f
+                    .state
+                    .require_step_up::<A>(&keys, None, at(now))
+                    .map(|_| ())),
                 Err(MfaError::StepUpRequired { action: a }) if a == action
             ),
             "{action}"
@@ -354,8 +353,10 @@ fn every_gated_action_refuses_missing_wrong_replayed_and_throttled_proofs() {
         // Malformed code: said so.
         let wrong = OneTimeCode::new("12345"); // malformed, never valid
         assert!(matches!(
-            f.state
-                .require_step_up(&keys, action, Some(Proof::Totp(wrong)), at(now)),
+            with_action!(action, |A| f
+                .state
+                .require_step_up::<A>(&keys, Some(Proof::Totp(wrong)), at(now))
+                .map(|_| ())),
             Err(MfaError::MalformedCode)
         ));
         // Fresh code: accepted.
@@ -396,16 +397,11 @@ fn codes_are_refused_before_enrolment_is_confirmed() {
         key: &key,
     };
     assert!(matches!(
-        state.require_step_up(
-            &keys,
-            GatedAction::RevealSecret,
-            Some(Proof::totp("123456")),
-            at(T0)
-        ),
+        state.require_step_up::<actions::RevealSecret>(&keys, Some(Proof::totp("123456")), at(T0)),
         Err(MfaError::NotEnrolled)
     ));
     assert!(matches!(
-        state.require_step_up(&keys, GatedAction::RevealSecret, None, at(T0)),
+        state.require_step_up::<actions::RevealSecret>(&keys, None, at(T0)),
         Err(MfaError::StepUpRequired { .. })
     ));
 }
@@ -459,10 +455,9 @@ fn window_covers_eligible_actions_until_it_expires() {
         key: &f.key,
     };
     let grant = window
-        .require_step_up(
+        .require_step_up::<actions::RevealSecret>(
             &mut f.state,
             &keys,
-            GatedAction::RevealSecret,
             Some(Proof::Totp(code)),
             at(now),
         )
@@ -474,11 +469,12 @@ fn window_covers_eligible_actions_until_it_expires() {
         GatedAction::DeleteKey,
         GatedAction::AllowRun,
     ] {
-        let g = window
-            .require_step_up(&mut f.state, &keys, action, None, at(now + 119))
-            .unwrap();
-        assert_eq!(g.method(), ProofMethod::Window);
-        assert_eq!(g.action(), action);
+        let (method, granted) = with_action!(action, |A| window
+            .require_step_up::<A>(&mut f.state, &keys, None, at(now + 119))
+            .map(|g| (g.method(), g.action()))
+            .unwrap());
+        assert_eq!(method, ProofMethod::Window);
+        assert_eq!(granted, action);
     }
     // Never for protection changes or export.
     for action in [
@@ -489,7 +485,9 @@ fn window_covers_eligible_actions_until_it_expires() {
         GatedAction::ReenrolMfa,
     ] {
         assert!(matches!(
-            window.require_step_up(&mut f.state, &keys, action, None, at(now + 10)),
+            with_action!(action, |A| window
+                .require_step_up::<A>(&mut f.state, &keys, None, at(now + 10))
+                .map(|_| ())),
             Err(MfaError::StepUpRequired { .. })
         ));
     }
@@ -507,10 +505,9 @@ fn window_expires_and_closes() {
         key: &f.key,
     };
     let _ = window
-        .require_step_up(
+        .require_step_up::<actions::RevealSecret>(
             &mut f.state,
             &keys,
-            GatedAction::RevealSecret,
             Some(Proof::Totp(f.seed.code_at(at(now)))),
             at(now),
         )
@@ -518,21 +515,14 @@ fn window_expires_and_closes() {
     assert!(window.is_open(at(now + 59)));
     assert!(!window.is_open(at(now + 60)));
     assert!(matches!(
-        window.require_step_up(
-            &mut f.state,
-            &keys,
-            GatedAction::RevealSecret,
-            None,
-            at(now + 60)
-        ),
+        window.require_step_up::<actions::RevealSecret>(&mut f.state, &keys, None, at(now + 60)),
         Err(MfaError::StepUpRequired { .. })
     ));
     // Lock closes it.
     let _ = window
-        .require_step_up(
+        .require_step_up::<actions::RevealSecret>(
             &mut f.state,
             &keys,
-            GatedAction::RevealSecret,
             Some(Proof::Totp(f.seed.code_at(at(now + STEP)))),
             at(now + STEP),
         )
@@ -552,22 +542,15 @@ fn default_window_is_zero_and_never_opens() {
         key: &f.key,
     };
     let _ = window
-        .require_step_up(
+        .require_step_up::<actions::RevealSecret>(
             &mut f.state,
             &keys,
-            GatedAction::RevealSecret,
             Some(Proof::Totp(f.seed.code_at(at(now)))),
             at(now),
         )
         .unwrap();
     assert!(matches!(
-        window.require_step_up(
-            &mut f.state,
-            &keys,
-            GatedAction::RevealSecret,
-            None,
-            at(now)
-        ),
+        window.require_step_up::<actions::RevealSecret>(&mut f.state, &keys, None, at(now)),
         Err(MfaError::StepUpRequired { .. })
     ));
 }
@@ -591,10 +574,9 @@ fn window_is_ignored_while_throttled() {
         key: &f.key,
     };
     let _ = window
-        .require_step_up(
+        .require_step_up::<actions::RevealSecret>(
             &mut f.state,
             &keys,
-            GatedAction::RevealSecret,
             Some(Proof::Totp(f.seed.code_at(at(now)))),
             at(now),
         )
@@ -602,9 +584,8 @@ fn window_is_ignored_while_throttled() {
     // Wrong codes entered elsewhere (another front end on the same state).
     let mut state = f.state.clone();
     for _ in 0..MAX_FAILURES {
-        let _ = state.require_step_up(
+        let _ = state.require_step_up::<actions::DisableMfa>(
             &keys,
-            GatedAction::DisableMfa,
             Some(Proof::totp("000000")),
             at(now + 1),
         );
@@ -615,9 +596,8 @@ fn window_is_ignored_while_throttled() {
         // "000000" happened to be valid; use another wrong value.
         let mut s = f.state.clone();
         for _ in 0..MAX_FAILURES {
-            let _ = s.require_step_up(
+            let _ = s.require_step_up::<actions::DisableMfa>(
                 &keys,
-                GatedAction::DisableMfa,
                 Some(Proof::totp("999999")),
                 at(now + 1),
             );
@@ -627,13 +607,7 @@ fn window_is_ignored_while_throttled() {
     assert!(state.is_throttled(at(now + 2)));
     assert!(window.is_open(at(now + 2)));
     assert!(matches!(
-        window.require_step_up(
-            &mut state,
-            &keys,
-            GatedAction::RevealSecret,
-            None,
-            at(now + 2)
-        ),
+        window.require_step_up::<actions::RevealSecret>(&mut state, &keys, None, at(now + 2)),
         Err(MfaError::StepUpRequired { .. })
     ));
 }

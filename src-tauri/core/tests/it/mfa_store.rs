@@ -4,10 +4,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use keyward_core::mfa::actions;
 use keyward_core::mfa::store::{MfaRecord, SCHEMA};
-use keyward_core::mfa::{
-    GatedAction, MAX_FAILURES, MfaError, MfaKey, MfaKeys, Proof, RecoveryCode, TotpSeed,
-};
+use keyward_core::mfa::{MAX_FAILURES, MfaError, MfaKey, MfaKeys, Proof, RecoveryCode, TotpSeed};
 use keyward_core::{ErrorKind, KindedError};
 use rusqlite::Connection;
 
@@ -85,7 +84,7 @@ fn step_up(
     let proof = proof(seed.as_ref().unwrap());
     let result = record
         .state
-        .require_step_up(&keys, GatedAction::RevealSecret, Some(proof), at(now))
+        .require_step_up::<actions::RevealSecret>(&keys, Some(proof), at(now))
         .map(|_| ());
     save(conn, &record, key);
     result
@@ -287,9 +286,8 @@ fn disable_clears_seeds_and_codes() {
     };
     let grant = record
         .state
-        .require_step_up(
+        .require_step_up::<actions::DisableMfa>(
             &keys,
-            GatedAction::DisableMfa,
             Some(Proof::Totp(seed.code_at(at(now)))),
             at(now),
         )

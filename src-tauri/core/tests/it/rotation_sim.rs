@@ -13,18 +13,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use keyward_core::audit::store::AuditFilter;
-use keyward_core::exchange::{
-    Credentials, ExchangeClient, HttpConfig, KeyType as LiveKeyType, Narrowing,
-};
+use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig, Narrowing};
 use keyward_core::health::RuleId;
-use keyward_core::mfa::{GatedAction, Proof, StepUpGrant, TotpSeed};
+use keyward_core::mfa::actions::{self, Gated};
+use keyward_core::mfa::{Proof, StepUpGrant, TotpSeed};
+use keyward_core::model::{Environment, Exchange, KeyStatus, KeyType, NewKey, Passphrase, Scope};
 use keyward_core::rotation::{
     DifferenceCode, RevokeMethod, RevokeOutcome, RotationError, RotationState, ServiceState,
 };
 use keyward_core::vault::{
-    self, Actor, CheckSelection, Clock, Environment, Exchange, KdfParams, KeyStatus, KeyType,
-    ManualClock, MasterPassword, NewKey, NewRotationKey, Passphrase, Scope, Session, Vault,
-    VaultError, VaultOptions, VerifyOptions,
+    self, Actor, CheckSelection, Clock, KdfParams, ManualClock, MasterPassword, NewRotationKey,
+    Session, Vault, VaultError, VaultOptions, VerifyOptions,
 };
 use keyward_core::{ErrorKind, KindedError};
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
@@ -308,11 +307,7 @@ impl Fixture {
             .verify_password(&MasterPassword::from(PASSWORD))
             .unwrap();
         let g = session
-            .step_up(
-                Actor::Cli,
-                GatedAction::SecuritySettings,
-                Some(Proof::MasterPassword(pw)),
-            )
+            .step_up::<actions::SecuritySettings>(Actor::Cli, Some(Proof::MasterPassword(pw)))
             .unwrap();
         let enrolment = session.mfa_enrol(Actor::Cli, g).unwrap();
         let seed = TotpSeed::from_base32(enrolment.expose_secret_base32()).unwrap();
@@ -331,11 +326,11 @@ impl Fixture {
     }
 
     /// A fresh code for the next time step, and the grant it buys.
-    fn grant(&mut self, action: GatedAction) -> StepUpGrant {
+    fn grant<A: Gated>(&mut self) -> StepUpGrant<A> {
         self.clock.advance(Duration::from_secs(30));
         let code = self.seed.code_at(self.clock.now());
         self.session
-            .step_up(Actor::Cli, action, Some(Proof::Totp(code)))
+            .step_up::<A>(Actor::Cli, Some(Proof::Totp(code)))
             .unwrap()
     }
 
@@ -386,7 +381,7 @@ impl Fixture {
     }
 
     async fn revoke_old(&mut self, label: &str, confirm: bool) -> RevokeOutcome {
-        let g = self.grant(GatedAction::Revoke);
+        let g = self.grant::<actions::Revoke>();
         vault::rotation_revoke_old(
             &mut self.session,
             &self.client,
@@ -400,7 +395,7 @@ impl Fixture {
     }
 
     fn promote(&mut self, label: &str) {
-        let g = self.grant(GatedAction::RotationPromote);
+        let g = self.grant::<actions::RotationPromote>();
         let v = self.session.rotation_promote(Actor::Cli, g, label).unwrap();
         assert_eq!(v.state, RotationState::Promoted);
         assert_eq!(v.services.len(), 2);
@@ -417,29 +412,18 @@ impl Fixture {
         } else {
             (&c.new_id, &c.new_secret, c.new_pass)
         };
-        let live_ex = match c.exchange {
-            Exchange::Okx => keyward_core::exchange::Exchange::Okx,
-            Exchange::Bybit => keyward_core::exchange::Exchange::Bybit,
-            Exchange::Kraken => keyward_core::exchange::Exchange::Kraken,
-            Exchange::Binance => keyward_core::exchange::Exchange::Binance,
-            _ => keyward_core::exchange::Exchange::Coinbase,
+        let key_type = if c.key_type == KeyType::EcdsaJwt {
+            KeyType::EcdsaJwt
+        } else {
+            KeyType::Hmac
         };
-        let mut creds = Credentials::new(
-            id.as_str(),
-            secret.as_str(),
-            if c.key_type == KeyType::EcdsaJwt {
-                LiveKeyType::Ecdsa
-            } else {
-                LiveKeyType::Hmac
-            },
-        );
+        let mut creds = Credentials::new(id.as_str(), secret.as_str(), key_type);
         if let Some(p) = pass {
             creds = creds.with_passphrase(p);
         }
-        let base = keyward_core::exchange::BaseUrl::parse(&self.sim.url(c.sim)).unwrap();
         let ep = self
             .client
-            .endpoint(live_ex, &keyward_core::exchange::Environment::Custom(base))
+            .endpoint(c.exchange, &Environment::Custom(self.sim.url(c.sim)))
             .unwrap();
         ep.verify(&creds).await.unwrap().authenticated
     }
@@ -608,7 +592,7 @@ async fn verify_refuses_undeclared_withdraw_and_a_wrong_secret() {
     }
     assert_eq!(f.state("okx-bot"), RotationState::NewKeyEntered);
     // Promotion is refused (and the grant is spent on nothing).
-    let g = f.grant(GatedAction::RotationPromote);
+    let g = f.grant::<actions::RotationPromote>();
     let err = f
         .session
         .rotation_promote(Actor::Cli, g, "okx-bot")
@@ -680,8 +664,7 @@ fn health_rules(f: &mut Fixture, label: &str) -> Vec<RuleId> {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    f.session
-        .health_report(now, &[])
+    keyward_core::health::report_for(&mut f.session, now, &[])
         .unwrap()
         .findings
         .into_iter()
@@ -793,7 +776,7 @@ async fn health_follows_a_narrowing() {
     let rules = health_rules(&mut f, "bybit-wd");
     assert!(rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
     assert!(!rules.contains(&RuleId::NoIpWhitelist), "{rules:?}");
-    let g = f.grant(GatedAction::SecuritySettings);
+    let g = f.grant::<actions::SecuritySettings>();
     let checked = vault::narrow_key(
         &mut f.session,
         &f.client,
@@ -864,22 +847,9 @@ async fn a_single_permission_is_dropped_behind_step_up_and_audited() {
                 .collect::<Vec<_>>()
         })
     };
-    // A grant for another action does not narrow: nothing reaches the
-    // exchange, nothing is audited.
-    let wrong = f.grant(GatedAction::Revoke);
-    let err = vault::narrow_key(
-        &mut f.session,
-        &f.client,
-        Actor::Cli,
-        wrong,
-        "bybit-xfer",
-        &narrowing,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Mfa, "{err}");
+    // A grant for another action does not compile (`StepUpGrant<A>`).
     // A permission the key does not hold: a specific error, nothing sent.
-    let g = f.grant(GatedAction::SecuritySettings);
+    let g = f.grant::<actions::SecuritySettings>();
     let err = vault::narrow_key(
         &mut f.session,
         &f.client,
@@ -903,7 +873,7 @@ async fn a_single_permission_is_dropped_behind_step_up_and_audited() {
     .unwrap();
     assert_eq!(still[0].removable, offered, "nothing changed yet");
 
-    let g = f.grant(GatedAction::SecuritySettings);
+    let g = f.grant::<actions::SecuritySettings>();
     let after = vault::narrow_key(
         &mut f.session,
         &f.client,
@@ -988,35 +958,19 @@ async fn promote_and_revoke_need_a_fresh_code() {
     // No code.
     let err = f
         .session
-        .step_up(Actor::Cli, GatedAction::RotationPromote, None)
+        .step_up::<actions::RotationPromote>(Actor::Cli, None)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Mfa);
-    // A grant for something else.
-    let g = f.grant(GatedAction::RevealSecret);
-    let err = f
-        .session
-        .rotation_promote(Actor::Cli, g, c.label)
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Mfa);
+    // A grant for something else does not compile (`StepUpGrant<A>`).
     // A replayed code.
     let used = f.seed.code_at(f.clock.now());
     let err = f
         .session
-        .step_up(
-            Actor::Cli,
-            GatedAction::RotationPromote,
-            Some(Proof::Totp(used)),
-        )
+        .step_up::<actions::RotationPromote>(Actor::Cli, Some(Proof::Totp(used)))
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Mfa);
     assert_eq!(f.state(c.label), RotationState::NewKeyVerified);
     f.promote(c.label);
-    let g = f.grant(GatedAction::RotationPromote);
-    let err = f
-        .session
-        .prepare_rotation_revoke(g, c.label, false)
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Mfa);
     let log = f.session.audit_log(&AuditFilter::default()).unwrap();
     let promoted = log
         .iter()
@@ -1107,12 +1061,12 @@ async fn standalone_and_whole_exchange_revocation() {
         )
         .unwrap();
     // Unknown label.
-    let g = f.grant(GatedAction::Revoke);
+    let g = f.grant::<actions::Revoke>();
     let err = f.session.prepare_key_revoke(g, "nope", false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     // First the steps: Keyward checks each key live before the user
     // deletes it (the baseline that makes the later rejection a proof).
-    let g = f.grant(GatedAction::Revoke);
+    let g = f.grant::<actions::Revoke>();
     let shown = vault::revoke_exchange(
         &mut f.session,
         &f.client,
@@ -1131,7 +1085,7 @@ async fn standalone_and_whole_exchange_revocation() {
     );
     // The user deleted one of them; the other still works.
     f.sim.revoke(SimExchange::Okx, OKX_OLD);
-    let g = f.grant(GatedAction::Revoke);
+    let g = f.grant::<actions::Revoke>();
     let outcomes = vault::revoke_exchange(
         &mut f.session,
         &f.client,
@@ -1159,7 +1113,7 @@ async fn standalone_and_whole_exchange_revocation() {
     // region", so nothing is recorded.
     f.sim.revoke(SimExchange::Okx, OKX_NEW);
     let fresh = ExchangeClient::new(config(Duration::from_secs(3))).unwrap();
-    let g = f.grant(GatedAction::Revoke);
+    let g = f.grant::<actions::Revoke>();
     let outcome = vault::revoke_key(&mut f.session, &fresh, Actor::Cli, g, "okx-two", true)
         .await
         .unwrap();
@@ -1181,7 +1135,7 @@ async fn standalone_and_whole_exchange_revocation() {
         KeyStatus::Active
     );
     // The client that saw it work a moment before the deletion: proof.
-    let g = f.grant(GatedAction::Revoke);
+    let g = f.grant::<actions::Revoke>();
     let outcome = vault::revoke_key(&mut f.session, &f.client, Actor::Cli, g, "okx-two", true)
         .await
         .unwrap();
@@ -1189,7 +1143,7 @@ async fn standalone_and_whole_exchange_revocation() {
     // Standalone, Bybit through its API; an open rotation before
     // promotion is cancelled by it.
     f.session.rotation_begin(Actor::Cli, "bybit-bot").unwrap();
-    let g = f.grant(GatedAction::Revoke);
+    let g = f.grant::<actions::Revoke>();
     let outcome = vault::revoke_key(&mut f.session, &f.client, Actor::Cli, g, "bybit-bot", false)
         .await
         .unwrap();

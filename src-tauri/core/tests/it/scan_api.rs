@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use keyward_core::model::{ApiSecret, Exchange, NewKey};
 use keyward_core::scan::{self, Matcher, ScanError, ScanOptions, import};
-use keyward_core::vault::{Actor, ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Vault};
+use keyward_core::vault::{Actor, KdfParams, MasterPassword, Vault};
 
 const KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
 const SECRET: &str = "CanarySecretValue0123456789abcdef";
@@ -204,4 +205,54 @@ fn history_of_a_folder_covers_every_repository_below_it() {
         scan::scan(&m, &[plain], &options, &|_| {}),
         Err(ScanError::NotARepository { .. })
     ));
+}
+
+/// `scan::plan` decides what a scan covers for the CLI and the desktop
+/// alike, and refuses before reading anything: no path, a missing path, a
+/// history asked for a folder with no repository (even next to one that
+/// has repositories: the file scan does not run first).
+#[test]
+fn the_plan_decides_the_repositories_and_refuses_before_reading_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path());
+    let bots = dir.path().join("bots");
+    let nested = bots.join("alpha").join("vendored").join("lib");
+    for repo in [&bots.join("alpha"), &nested] {
+        std::fs::create_dir_all(repo).unwrap();
+        git(repo, &["init", "-q"]);
+        std::fs::write(repo.join("README.md"), "a bot\n").unwrap();
+        git(repo, &["add", "README.md"]);
+        git(repo, &["commit", "-q", "-m", "first"]);
+    }
+    let plain = dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::write(plain.join("leak.env"), format!("S={SECRET}\n")).unwrap();
+    let history = ScanOptions {
+        history: true,
+        ..ScanOptions::default()
+    };
+
+    assert!(matches!(
+        scan::plan(&[], &ScanOptions::default()),
+        Err(ScanError::NothingToScan)
+    ));
+    assert!(matches!(
+        scan::plan(&[dir.path().join("missing")], &history),
+        Err(ScanError::NotFound { .. })
+    ));
+    // Files only: no repository is planned, a plain folder is fine.
+    let files = scan::plan(&[bots.clone(), plain.clone()], &ScanOptions::default()).unwrap();
+    assert!(files.repositories().is_empty());
+    // History: the repository and the one nested in it, each once.
+    let plan = scan::plan(std::slice::from_ref(&bots), &history).unwrap();
+    assert_eq!(plan.repositories(), [bots.join("alpha"), nested.clone()]);
+    // A folder without a repository is refused, and nothing was scanned:
+    // the secret in it is never reached and progress never reported.
+    let m = Matcher::new(s.scan_needles().unwrap(), true).unwrap();
+    let called = AtomicBool::new(false);
+    let refused = scan::scan(&m, &[bots.clone(), plain.clone()], &history, &|_| {
+        called.store(true, Ordering::Relaxed)
+    });
+    assert!(matches!(refused, Err(ScanError::NotARepository { ref path }) if *path == plain));
+    assert!(!called.load(Ordering::Relaxed));
 }

@@ -2,6 +2,9 @@
 //! Ed25519 base64 (percent-encoded) over query ‖ body without the signature
 //! parameter; `timestamp < server + 1000` and `server - timestamp <=
 //! recvWindow` (default 5000, max 60000).
+//!
+//! Sub-account API key management by the master account's key (`manage`):
+//! <https://developers.binance.com/docs/sub_account/api-management>.
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -77,6 +80,11 @@ fn route(st: &State, req: &Req, weight: f64) -> Resp {
     }
     if req.method == hyper::Method::GET && req.path == "/api/v3/time" {
         return Resp::json(200, json!({"serverTime": st.now_ms(EX)}));
+    }
+    if req.path.starts_with("/sapi/v1/sub-account/subAccountApi")
+        || req.path.starts_with("/sapi/v2/sub-account/subAccountApi")
+    {
+        return manage(st, req);
     }
     let answer: fn(&KeyState, &Req) -> Value = match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/sapi/v1/account/apiRestrictions") => restrictions,
@@ -278,4 +286,258 @@ fn withdrawals(k: &KeyState, req: &Req) -> Value {
             })
             .collect(),
     )
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Manage {
+    Create,
+    Delete,
+    Permission,
+    AddIpRestriction,
+    GetIpRestriction,
+}
+
+/// The permission flags of a sub-account key, as the create and
+/// permission endpoints name them, with the scope each stands for.
+const FLAGS: [(&str, SimScope); 5] = [
+    ("canTrade", SimScope::Trade),
+    ("canMarginLoanRepay", SimScope::Margin),
+    ("canFuturesTrade", SimScope::Futures),
+    ("canUniversalTransfer", SimScope::Transfer),
+    ("canVanillaOptions", SimScope::Options),
+];
+
+fn all_params(req: &Req) -> Vec<(String, String)> {
+    let mut v = parse_form(&req.query);
+    if req
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    {
+        v.extend(parse_form(req.body_str()));
+    }
+    v
+}
+
+/// Sub-account API key management "For Master Account" (Binance's
+/// sub-account API-management pages):
+/// `POST /sapi/v1/sub-account/subAccountApi` (create; the secret is
+/// "returned only once at creation"), `DELETE
+/// /sapi/v1/sub-account/subAccountApi`, `POST
+/// /sapi/v1/sub-account/subAccountApiPermission`, `POST
+/// /sapi/v2/sub-account/subAccountApi/ipRestriction` and `GET
+/// /sapi/v1/sub-account/subAccountApi/ipRestriction`. The calling key must
+/// be the master account's; a sub-account key gets `-1002` "You are not
+/// authorized to execute this request." (HTTP 401). The writes need the
+/// master key's "Enable Spot & Margin Trading" (the ipRestriction page
+/// says so; create / delete / permission are `TRADE` endpoints), else
+/// `-2015`. A deleted key afterwards gets `-2015`, as an unknown key does.
+fn manage(st: &State, req: &Req) -> Resp {
+    let m = match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/sapi/v1/sub-account/subAccountApi") => Manage::Create,
+        ("DELETE", "/sapi/v1/sub-account/subAccountApi") => Manage::Delete,
+        ("POST", "/sapi/v1/sub-account/subAccountApiPermission") => Manage::Permission,
+        ("POST", "/sapi/v2/sub-account/subAccountApi/ipRestriction") => Manage::AddIpRestriction,
+        ("GET", "/sapi/v1/sub-account/subAccountApi/ipRestriction") => Manage::GetIpRestriction,
+        _ => return Resp::not_found(),
+    };
+    let mut keys = lock(&st.keys);
+    let (master, can_trade) = match authenticate(st, &mut keys, req) {
+        Ok(k) => (k.is_master(), !k.read_only && k.has(SimScope::Trade)),
+        Err(r) => {
+            drop(keys);
+            st.count_auth_failure(EX);
+            return r;
+        }
+    };
+    if !master {
+        return err(
+            401,
+            -1002,
+            "You are not authorized to execute this request.",
+        );
+    }
+    if m != Manage::GetIpRestriction && !can_trade {
+        return err(
+            401,
+            -2015,
+            "Invalid API-key, IP, or permissions for action.",
+        );
+    }
+    let params = all_params(req);
+    let get = |n: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let mandatory = |n: &str| {
+        err(
+            400,
+            -1102,
+            &format!("Mandatory parameter '{n}' was not sent, was empty/null, or malformed."),
+        )
+    };
+    let invalid = |n: &str| {
+        err(
+            400,
+            -1130,
+            &format!("Data sent for parameter '{n}' is not valid."),
+        )
+    };
+    let Some(email) = get("email") else {
+        return mandatory("email");
+    };
+    if super::sub_account(st, EX, &email).is_none() {
+        return invalid("email");
+    }
+    let now = st.now_ms(EX);
+    let flag = |n: &str| -> Result<Option<bool>, Resp> {
+        match get(n).as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(invalid(n)),
+        }
+    };
+    if m == Manage::Create {
+        let Some(api_name) = get("apiName") else {
+            return mandatory("apiName");
+        };
+        let Some(status) = get("status") else {
+            return mandatory("status");
+        };
+        let ips = match status.as_str() {
+            "1" | "3" => Vec::new(),
+            "2" => match get("ipAddress") {
+                Some(ips) if ips.len() <= 500 => super::comma_list(&ips),
+                Some(_) => return invalid("ipAddress"),
+                None => return mandatory("ipAddress"),
+            },
+            _ => return invalid("status"),
+        };
+        if status == "3" && get("thirdPartyName").is_none() {
+            return mandatory("thirdPartyName");
+        }
+        if get("publicKey").is_some() {
+            // Keys with a public key (Ed25519) are not simulated here.
+            return invalid("publicKey");
+        }
+        let mut scopes = vec![SimScope::Read];
+        let mut out = serde_json::Map::new();
+        out.insert("apiName".into(), json!(api_name));
+        for (name, scope) in FLAGS {
+            let on = match flag(name) {
+                Ok(v) => v.unwrap_or(false),
+                Err(r) => return r,
+            };
+            if on {
+                scopes.push(scope);
+            }
+        }
+        let api_key = super::random_string(super::ALNUM, 64);
+        let secret = super::random_string(super::ALNUM, 64);
+        let mut account = crate::accounts::KeyAccount::hmac(EX, &api_key, &secret, &scopes);
+        account.ips = ips.clone();
+        account.label = Some(api_name);
+        account.sub_account = Some(email);
+        account.created_at_ms = Some(now);
+        let Ok(mut k) = crate::state::KeyState::new(&account) else {
+            return invalid("apiName");
+        };
+        k.updated_ms = now;
+        out.insert("apiKey".into(), json!(api_key));
+        out.insert("secretKey".into(), json!(secret));
+        for (name, scope) in FLAGS {
+            out.insert(name.into(), json!(k.has(scope)));
+        }
+        out.insert("status".into(), json!(status.parse::<i64>().unwrap_or(1)));
+        out.insert("ipList".into(), json!(ips));
+        keys.insert((EX, api_key), k);
+        return Resp::json(200, Value::Object(out));
+    }
+    let Some(target) = get("subAccountApiKey") else {
+        return mandatory("subAccountApiKey");
+    };
+    let Some(k) = keys
+        .get_mut(&(EX, target.clone()))
+        .filter(|k| !k.revoked && k.account.sub_account.as_deref() == Some(email.as_str()))
+    else {
+        return invalid("subAccountApiKey");
+    };
+    match m {
+        Manage::Delete => {
+            k.revoked = true;
+            Resp::json(200, json!({}))
+        }
+        Manage::Permission => {
+            let mut changes = Vec::new();
+            for (name, scope) in FLAGS {
+                match flag(name) {
+                    Ok(Some(on)) => changes.push((scope, on)),
+                    Ok(None) => {}
+                    Err(r) => return r,
+                }
+            }
+            for (scope, on) in changes {
+                if on {
+                    k.scopes.insert(scope);
+                } else {
+                    k.scopes.remove(&scope);
+                }
+            }
+            k.read_only = !k.scopes.iter().any(|s| *s != SimScope::Read);
+            k.updated_ms = now;
+            let mut out = serde_json::Map::new();
+            out.insert(
+                "apiName".into(),
+                json!(k.account.label.clone().unwrap_or_default()),
+            );
+            // `apikey` in lower case here (response example and
+            // parameters), unlike create's `apiKey`.
+            out.insert("apikey".into(), json!(target));
+            for (name, scope) in FLAGS {
+                out.insert(name.into(), json!(k.has(scope)));
+            }
+            out.insert("timestamp".into(), json!(now));
+            Resp::json(200, Value::Object(out))
+        }
+        Manage::AddIpRestriction => {
+            // "1 or not filled (null) = IP Unrestricted. 2 = Restrict
+            // access to trusted IPs only." `ipAddress`: "Can be added in
+            // batches, separated by commas".
+            let status = get("status").unwrap_or_else(|| "1".into());
+            match status.as_str() {
+                "1" => k.ips.clear(),
+                "2" => {
+                    for ip in get("ipAddress")
+                        .map(|s| super::comma_list(&s))
+                        .unwrap_or_default()
+                    {
+                        if !k.ips.contains(&ip) {
+                            k.ips.push(ip);
+                        }
+                    }
+                }
+                _ => return invalid("status"),
+            }
+            k.updated_ms = now;
+            let mut out = serde_json::Map::new();
+            out.insert("status".into(), json!(status));
+            // "only returned when the IP whitelist is on and has addresses".
+            if status == "2" && !k.ips.is_empty() {
+                out.insert("ipList".into(), json!(k.ips));
+            }
+            out.insert("updateTime".into(), json!(k.updated_ms));
+            out.insert("apiKey".into(), json!(target));
+            Resp::json(200, Value::Object(out))
+        }
+        Manage::GetIpRestriction => Resp::json(
+            200,
+            // `ipRestrict` is the string "true" / "false" here.
+            json!({"ipRestrict": (!k.ips.is_empty()).to_string(), "ipList": k.ips,
+                   "updateTime": k.updated_ms, "apiKey": target}),
+        ),
+        Manage::Create => Resp::not_found(),
+    }
 }

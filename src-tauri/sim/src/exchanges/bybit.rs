@@ -11,12 +11,19 @@
 //! - `update-sub-api` / `delete-sub-api`: a **sub-account** key on itself
 //!   (without `apikey`), which must hold a transfer permission. `ips`
 //!   omitted or `"*"` means *no IP binding*; `readOnly` omitted means `0`.
+//!   A master-account key passing `apikey` manages that sub-account key
+//!   instead (see `manage`, with `create-sub-api`, `sub-apikeys` and
+//!   `query-sub-members`).
 //!
 //! <https://bybit-exchange.github.io/docs/v5/user/modify-master-apikey>,
 //! <https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey>,
 //! <https://bybit-exchange.github.io/docs/v5/user/rm-master-apikey>,
 //! <https://bybit-exchange.github.io/docs/v5/user/rm-sub-apikey>,
-//! <https://bybit-exchange.github.io/docs/changelog/v5> (2026-02-10).
+//! <https://bybit-exchange.github.io/docs/changelog/v5> (2026-02-10),
+//! <https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey>,
+//! <https://bybit-exchange.github.io/docs/v5/user/list-sub-apikeys>,
+//! <https://bybit-exchange.github.io/docs/v5/user/subuid-list>,
+//! <https://bybit-exchange.github.io/docs/v5/error>.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,10 +51,29 @@ pub(crate) fn rate_limited(retry_after: u64) -> Resp {
     .with_header("Retry-After", retry_after.to_string())
 }
 
+/// The UID the simulator reports for every Bybit master account
+/// (`userID` in `query-api`, `parentUid` of its sub-accounts' keys).
+pub(crate) const MASTER_UID: &str = "24617703";
+
 enum Op {
     Read(fn(&KeyState, &Req) -> Value),
-    Update { sub: bool },
-    Delete { sub: bool },
+    Update {
+        sub: bool,
+    },
+    Delete {
+        sub: bool,
+    },
+    /// Master-account key management of sub-accounts.
+    Manage(Manage),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Manage {
+    Create,
+    Update,
+    Delete,
+    ListKeys,
+    Members,
 }
 
 pub(crate) fn handle(st: &State, req: &Req) -> Resp {
@@ -73,6 +99,9 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
         ("POST", "/v5/user/delete-api") => Op::Delete { sub: false },
         ("POST", "/v5/user/update-sub-api") => Op::Update { sub: true },
         ("POST", "/v5/user/delete-sub-api") => Op::Delete { sub: true },
+        ("POST", "/v5/user/create-sub-api") => Op::Manage(Manage::Create),
+        ("GET", "/v5/user/sub-apikeys") => Op::Manage(Manage::ListKeys),
+        ("GET", "/v5/user/query-sub-members") => Op::Manage(Manage::Members),
         _ => return Resp::not_found(),
     };
     let mut keys = lock(&st.keys);
@@ -90,7 +119,21 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
         drop(keys);
         return refused;
     }
+    // A master key passing `apikey` to update-sub-api / delete-sub-api
+    // manages that sub-account key ("You must pass this param when you use
+    // master account manage sub account api key settings").
+    let op = match op {
+        Op::Update { sub: true } if !is_sub && body_has(req, "apikey") => {
+            Op::Manage(Manage::Update)
+        }
+        Op::Delete { sub: true } if !is_sub && body_has(req, "apikey") => {
+            Op::Manage(Manage::Delete)
+        }
+        op => op,
+    };
+    let may_manage = !k.read_only && (k.has(SimScope::Transfer) || k.has(SimScope::Withdraw));
     let resp = match op {
+        Op::Manage(m) => manage(st, &mut keys, m, is_sub, may_manage, req),
         Op::Read(f) => reply(st, 200, 0, "OK", f(k, req)),
         // The main-account endpoints take main-account keys only, the
         // sub-account ones (without `apikey`) the calling sub key only.
@@ -120,7 +163,7 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
                 json!({}),
             )
         }
-        Op::Update { sub } => match update(k, req, sub) {
+        Op::Update { sub } => match update(k, req, sub, false) {
             Ok(v) => reply(st, 200, 0, "", v),
             Err(msg) => reply(st, 200, 10001, &msg, json!({})),
         },
@@ -377,10 +420,10 @@ fn query_api(k: &KeyState, _: &Req) -> Value {
 
 /// `update-api` (main key) or `update-sub-api` (sub key, on itself), with
 /// the documented defaults for omitted fields.
-fn update(k: &mut KeyState, req: &Req, sub: bool) -> Result<Value, String> {
+fn update(k: &mut KeyState, req: &Req, sub: bool, managed: bool) -> Result<Value, String> {
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|_| "params error: body is not JSON".to_string())?;
-    if sub && body.get("apikey").is_some() {
+    if sub && !managed && body.get("apikey").is_some() {
         // "If you use corresponding sub uid api key call this endpoint,
         // `apikey` param cannot be passed, otherwise throwing an error".
         return Err("params error: apikey".into());
@@ -574,4 +617,280 @@ fn deposits(k: &KeyState, req: &Req) -> Value {
         })
         .collect();
     json!({"rows": rows, "nextPageCursor": next(more)})
+}
+
+/// The permission groups a sub-account key reports (create-sub-api and
+/// sub-apikeys response parameters; groups a sub-account cannot hold are
+/// "always `[]`").
+const SUB_GROUPS: [&str; 13] = [
+    "ContractTrade",
+    "Spot",
+    "Wallet",
+    "Options",
+    "Derivatives",
+    "Exchange",
+    "Earn",
+    "BlockTrade",
+    "Affiliate",
+    "FiatP2P",
+    "FiatConvertBroker",
+    "NFT",
+    "CopyTrading",
+];
+
+/// What create-sub-api accepts per group (its request parameters, plus
+/// `Derivatives` as update-sub-api documents it).
+fn sub_items(group: &str) -> Option<&'static [&'static str]> {
+    Some(match group {
+        "ContractTrade" => &["Order", "Position"],
+        "Spot" => &["SpotTrade"],
+        "Options" => &["OptionsTrade"],
+        "Wallet" => &["AccountTransfer", "SubMemberTransferList"],
+        "Exchange" => &["ExchangeHistory"],
+        "Earn" => &["Earn"],
+        "Derivatives" => &["DerivativesTrade"],
+        _ => return None,
+    })
+}
+
+fn sub_permissions(k: &KeyState) -> Value {
+    let held = k.bybit_permissions.clone().unwrap_or_else(|| rendered(k));
+    let mut out = serde_json::Map::new();
+    for g in SUB_GROUPS {
+        out.insert(g.into(), json!(held.get(g).cloned().unwrap_or_default()));
+    }
+    for (g, items) in held {
+        out.entry(g).or_insert_with(|| json!(items));
+    }
+    Value::Object(out)
+}
+
+fn ips_of(k: &KeyState) -> Vec<String> {
+    if k.ips.is_empty() {
+        vec!["*".to_string()]
+    } else {
+        k.ips.clone()
+    }
+}
+
+fn iso_s(ms: i64) -> String {
+    iso_ms(ms).replace(".000Z", "Z")
+}
+
+/// Master-account management of sub-account keys:
+/// - `create-sub-api` (Create Sub UID API Key): "Use master user's api
+///   key only", which must hold "Account Transfer", "Subaccount Transfer"
+///   or "Withdrawal"; returns the secret once.
+/// - `update-sub-api` / `delete-sub-api` with `apikey`: the same
+///   permissions; the deleted key is "invalid immediately" (afterwards it
+///   gets `10003`, as an unknown key does).
+/// - `sub-apikeys` (Get Sub Account All API Keys): "Any permission",
+///   "Only master account can call this endpoint".
+/// - `query-sub-members` (Get Sub UID List (Limited)): master key with the
+///   permissions of `create-sub-api`.
+///
+/// A sub-account key gets `10005` (permission denied); a sub UID that is
+/// not the master's gets `500010` "The subaccount specified does not
+/// belong to the parent account" (error codes page).
+fn manage(
+    st: &State,
+    keys: &mut std::collections::HashMap<(SimExchange, String), KeyState>,
+    m: Manage,
+    is_sub: bool,
+    may_manage: bool,
+    req: &Req,
+) -> Resp {
+    let denied = |msg: &str| reply(st, 200, 10005, msg, json!({}));
+    let params = |msg: &str| reply(st, 200, 10001, msg, json!({}));
+    let not_ours = || {
+        reply(
+            st,
+            200,
+            500010,
+            "The subaccount specified does not belong to the parent account",
+            json!({}),
+        )
+    };
+    if is_sub {
+        return denied(
+            "Permission denied: only the master account's api key can call this endpoint.",
+        );
+    }
+    if m != Manage::ListKeys && !may_manage {
+        return denied("Permission denied, please check your API key permissions.");
+    }
+    let body: Value = if req.method == hyper::Method::POST {
+        match serde_json::from_slice(&req.body) {
+            Ok(b @ Value::Object(_)) => b,
+            _ => return params("params error: body is not a JSON object"),
+        }
+    } else {
+        Value::Null
+    };
+    match m {
+        Manage::Members => {
+            let members: Vec<Value> = st
+                .subs
+                .iter()
+                .filter(|s| s.exchange == EX)
+                .map(|s| {
+                    json!({"uid": s.id, "username": s.label.clone().unwrap_or_else(|| s.id.clone()),
+                           "memberType": 1, "status": 1, "remark": s.note.clone().unwrap_or_default(),
+                           "accountMode": 5})
+                })
+                .collect();
+            reply(st, 200, 0, "", json!({"subMembers": members}))
+        }
+        Manage::ListKeys => {
+            let Some(sub) = req.param("subMemberId").filter(|s| !s.is_empty()) else {
+                return params("params error: subMemberId is required");
+            };
+            if super::sub_account(st, EX, &sub).is_none() {
+                return not_ours();
+            }
+            let (limit, offset) = paging(req, 20, 20);
+            let all = super::keys_of_sub(keys, EX, &sub);
+            let (page, more) = super::page(&all, offset, limit);
+            let list: Vec<Value> = page
+                .into_iter()
+                .map(|k| {
+                    let created = k.account.created_at_ms.unwrap_or(1_700_000_000_000);
+                    let bound = !k.ips.is_empty();
+                    json!({
+                        "id": k.account.created_at_ms.unwrap_or(0).rem_euclid(100_000_000).to_string(),
+                        "ips": ips_of(k), "apiKey": k.account.api_key,
+                        "note": k.account.label.clone().unwrap_or_default(),
+                        // 1 permanent (IP bound), 3 within the validity period.
+                        "status": if bound { 1 } else { 3 },
+                        "expiredAt": k.account.expires_at_ms.map(iso_s).unwrap_or_default(),
+                        "createdAt": iso_s(created), "type": 1,
+                        "permissions": sub_permissions(k), "secret": "******",
+                        // Here `readOnly` is a boolean (sub-apikeys response
+                        // parameters), unlike create/update's integer.
+                        "readOnly": k.read_only,
+                        "deadlineDay": match k.account.expires_at_ms {
+                            Some(e) if !bound => (e - st.now_ms(EX)).max(0) / 86_400_000,
+                            _ => -1,
+                        },
+                        "flag": "hmac",
+                    })
+                })
+                .collect();
+            reply(
+                st,
+                200,
+                0,
+                "",
+                json!({"result": list, "nextPageCursor": next(more)}),
+            )
+        }
+        Manage::Create => {
+            let sub = match body.get("subuid") {
+                Some(Value::Number(n)) if n.is_u64() => n.to_string(),
+                _ => return params("params error: subuid must be an integer"),
+            };
+            if super::sub_account(st, EX, &sub).is_none() {
+                return not_ours();
+            }
+            let read_only = match body.get("readOnly").and_then(Value::as_i64) {
+                Some(0) => false,
+                Some(1) => true,
+                _ => return params("params error: readOnly"),
+            };
+            let Some(groups) = body.get("permissions").and_then(Value::as_object) else {
+                return params("params error: permissions");
+            };
+            let mut held = BTreeMap::new();
+            for (group, items) in groups {
+                let (Some(allowed), Some(items)) = (sub_items(group), items.as_array()) else {
+                    return params(&format!("params error: permissions.{group}"));
+                };
+                let mut list: Vec<String> = Vec::new();
+                for item in items {
+                    match item.as_str() {
+                        Some(i) if allowed.contains(&i) => {
+                            if !list.iter().any(|l| l == i) {
+                                list.push(i.to_string());
+                            }
+                        }
+                        _ => return params(&format!("params error: permissions.{group}")),
+                    }
+                }
+                held.insert(group.clone(), list);
+            }
+            if held.is_empty() {
+                // "one of below types must be passed, otherwise the error
+                // is thrown".
+                return params("params error: permissions");
+            }
+            let ips = match body.get("ips") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::String(s)) => super::comma_list(s),
+                Some(_) => return params("params error: ips must be a string"),
+            };
+            let ips = if ips.iter().any(|i| i == "*") {
+                Vec::new()
+            } else {
+                ips
+            };
+            let note = match body.get("note") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(_) => return params("params error: note"),
+            };
+            let now = st.now_ms(EX);
+            let mut account = crate::accounts::KeyAccount::hmac(
+                EX,
+                &super::random_string(super::ALNUM, 18),
+                &super::random_string(super::ALNUM, 36),
+                &[],
+            );
+            account.bybit_permissions = Some(held);
+            account.parent_uid = Some(MASTER_UID.to_string());
+            account.sub_account = Some(sub);
+            account.ips = ips.clone();
+            account.label = Some(note.clone());
+            account.created_at_ms = Some(now);
+            // "No ip bound api key will be invalid after 90 days".
+            account.expires_at_ms = ips.is_empty().then_some(now + 90 * 86_400_000);
+            let Ok(mut k) = KeyState::new(&account) else {
+                return params("params error");
+            };
+            k.read_only = read_only;
+            k.updated_ms = now;
+            let secret = account.secret.clone().unwrap_or_default();
+            let v = json!({
+                "id": now.rem_euclid(100_000_000).to_string(), "note": note,
+                "apiKey": account.api_key, "readOnly": i64::from(k.read_only),
+                "secret": secret, "permissions": sub_permissions(&k),
+            });
+            keys.insert((EX, account.api_key.clone()), k);
+            reply(st, 200, 0, "", v)
+        }
+        Manage::Update | Manage::Delete => {
+            let Some(target) = body.get("apikey").and_then(Value::as_str) else {
+                return params("params error: apikey");
+            };
+            let Some(k) = keys
+                .get_mut(&(EX, target.to_string()))
+                .filter(|k| !k.revoked)
+            else {
+                return params("params error: apikey");
+            };
+            if k.account.sub_account.is_none() {
+                return not_ours();
+            }
+            if m == Manage::Delete {
+                k.revoked = true;
+                return reply(st, 200, 0, "", json!({}));
+            }
+            match update(k, req, true, true) {
+                Ok(v) => {
+                    k.updated_ms = st.now_ms(EX);
+                    reply(st, 200, 0, "", v)
+                }
+                Err(msg) => params(&msg),
+            }
+        }
+    }
 }

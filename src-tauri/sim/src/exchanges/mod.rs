@@ -75,3 +75,55 @@ pub(crate) fn page<T: Clone>(v: &[T], offset: usize, limit: usize) -> (Vec<T>, O
     let slice = v.get(offset.min(v.len())..end).unwrap_or_default().to_vec();
     (slice, (end < v.len()).then_some(end))
 }
+
+/// `n` random characters from `alphabet` (new key ids and secrets).
+pub(crate) fn random_string(alphabet: &[u8], n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
+        .collect()
+}
+
+pub(crate) const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub(crate) const HEX_UPPER: &[u8] = b"0123456789ABCDEF";
+
+/// The sub-account `id` of exchange `ex`, if the master account has it.
+pub(crate) fn sub_account<'a>(
+    st: &'a crate::state::State,
+    ex: crate::accounts::SimExchange,
+    id: &str,
+) -> Option<&'a crate::accounts::SubAccount> {
+    st.subs.iter().find(|s| s.exchange == ex && s.id == id)
+}
+
+/// The live (not deleted) keys of one sub-account, oldest first.
+pub(crate) fn keys_of_sub<'a>(
+    keys: &'a std::collections::HashMap<
+        (crate::accounts::SimExchange, String),
+        crate::state::KeyState,
+    >,
+    ex: crate::accounts::SimExchange,
+    sub: &str,
+) -> Vec<&'a crate::state::KeyState> {
+    let mut v: Vec<_> = keys
+        .iter()
+        .filter(|((e, _), k)| {
+            *e == ex && !k.revoked && k.account.sub_account.as_deref() == Some(sub)
+        })
+        .map(|(_, k)| k)
+        .collect();
+    v.sort_by(|a, b| {
+        (a.account.created_at_ms, &a.account.api_key)
+            .cmp(&(b.account.created_at_ms, &b.account.api_key))
+    });
+    v
+}
+
+/// Comma-separated list (`"1.1.1.1,2.2.2.2"`), blanks dropped.
+pub(crate) fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}

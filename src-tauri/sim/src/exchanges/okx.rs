@@ -4,6 +4,10 @@
 //! at most 30 s; demo keys need `x-simulated-trading: 1` and live keys must
 //! not send it. Errors are `{"code","msg","data":[]}` with the HTTP status
 //! OKX uses (401 for authentication).
+//!
+//! Sub-account key management by the master account's key (`manage`):
+//! <https://www.okx.com/docs-v5/en/#sub-account-rest-api>; error codes
+//! <https://www.okx.com/docs-v5/en/#error-code-rest-api-public>.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -39,6 +43,9 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
     }
     if req.method == hyper::Method::GET && req.path == "/api/v5/public/time" {
         return ok(json!([{"ts": st.now_ms(EX).to_string()}]));
+    }
+    if req.path.starts_with("/api/v5/users/subaccount/") {
+        return manage(st, req);
     }
     let route: fn(&KeyState, &Req) -> Value = match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/api/v5/account/config") => config,
@@ -231,4 +238,289 @@ fn withdrawals(k: &KeyState, req: &Req) -> Value {
 
 fn deposits(k: &KeyState, req: &Req) -> Value {
     transfers(k, req, ActivityKind::Deposit)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Manage {
+    List,
+    Create,
+    Query,
+    Modify,
+    Delete,
+}
+
+fn perm_of(k: &KeyState) -> String {
+    if !k.read_only && k.has(SimScope::Trade) {
+        "read_only,trade".into()
+    } else {
+        "read_only".into()
+    }
+}
+
+/// `perm` as create-apikey / modify-apikey take it: `read_only` and/or
+/// `trade`, comma-separated. `None` when a value is not one of them.
+fn parse_perm(s: &str) -> Option<bool> {
+    let items = super::comma_list(s);
+    if items.is_empty() || items.iter().any(|i| i != "read_only" && i != "trade") {
+        return None;
+    }
+    Some(items.iter().any(|i| i == "trade"))
+}
+
+/// "8 to 32 alphanumeric characters containing at least 1 number, 1
+/// uppercase letter, 1 lowercase letter and 1 special character".
+fn passphrase_ok(p: &str) -> bool {
+    (8..=32).contains(&p.chars().count())
+        && p.chars().any(|c| c.is_ascii_digit())
+        && p.chars().any(|c| c.is_ascii_uppercase())
+        && p.chars().any(|c| c.is_ascii_lowercase())
+        && p.chars().any(|c| !c.is_ascii_alphanumeric())
+}
+
+/// Sub-account management through the master account's key ("Applies to
+/// master accounts only"; create / modify / delete also "master accounts
+/// API Key must be linked to IP addresses" and need the Trade permission;
+/// list / query need Read):
+/// `GET /api/v5/users/subaccount/list`, `POST|GET
+/// /api/v5/users/subaccount/apikey`, `POST
+/// /api/v5/users/subaccount/modify-apikey`, `POST
+/// /api/v5/users/subaccount/delete-apikey`.
+/// A sub-account key, or a master key without Trade where it is needed,
+/// gets `50030` (HTTP 200) "No permission to use this API"; a master key
+/// without an IP binding gets `50035` (HTTP 403) "This endpoint requires
+/// APIKey binding IP" (error-code table). A deleted key afterwards gets
+/// `50111` "Invalid OK-ACCESS-KEY", as an unknown key does.
+fn manage(st: &State, req: &Req) -> Resp {
+    let m = match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/api/v5/users/subaccount/list") => Manage::List,
+        ("POST", "/api/v5/users/subaccount/apikey") => Manage::Create,
+        ("GET", "/api/v5/users/subaccount/apikey") => Manage::Query,
+        ("POST", "/api/v5/users/subaccount/modify-apikey") => Manage::Modify,
+        ("POST", "/api/v5/users/subaccount/delete-apikey") => Manage::Delete,
+        _ => return err(404, "404", "Not Found"),
+    };
+    let mut keys = lock(&st.keys);
+    let (api_key, master, can_trade, ip_bound, demo) = match authenticate(st, &keys, req) {
+        Ok(k) => (
+            k.account.api_key.clone(),
+            k.is_master(),
+            !k.read_only && k.has(SimScope::Trade),
+            !k.ips.is_empty(),
+            k.account.demo,
+        ),
+        Err(r) => {
+            drop(keys);
+            st.count_auth_failure(EX);
+            return r;
+        }
+    };
+    let resp = manage_as(st, &mut keys, m, master, can_trade, ip_bound, demo, req);
+    drop(keys);
+    if let Err(ra) = st.take_key(EX, &api_key, 1.0) {
+        return rate_limited(ra);
+    }
+    resp
+}
+
+fn no_permission() -> Resp {
+    err(200, "50030", "No permission to use this API")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn manage_as(
+    st: &State,
+    keys: &mut std::collections::HashMap<(SimExchange, String), KeyState>,
+    m: Manage,
+    master: bool,
+    can_trade: bool,
+    ip_bound: bool,
+    demo: bool,
+    req: &Req,
+) -> Resp {
+    let writes = matches!(m, Manage::Create | Manage::Modify | Manage::Delete);
+    if !master || (writes && !can_trade) {
+        return no_permission();
+    }
+    if writes && !ip_bound {
+        return err(403, "50035", "This endpoint requires APIKey binding IP");
+    }
+    let empty = |p: &str| err(400, "50014", &format!("Parameter {p} can not be empty."));
+    let bad = |p: &str| err(200, "51000", &format!("Parameter {p} error"));
+    let body: serde_json::Map<String, Value> = if writes {
+        match serde_json::from_slice(&req.body) {
+            Ok(Value::Object(o)) => o,
+            _ => return err(400, "50002", "JSON syntax error"),
+        }
+    } else {
+        req.params()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect()
+    };
+    // Every field is a string in OKX's requests.
+    let field = |name: &str| -> Result<Option<String>, Resp> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(name)),
+        }
+    };
+    macro_rules! field {
+        ($n:expr) => {
+            match field($n) {
+                Ok(v) => v,
+                Err(r) => return r,
+            }
+        };
+    }
+    macro_rules! required {
+        ($n:expr) => {
+            match field!($n) {
+                Some(v) if !v.is_empty() => v,
+                _ => return empty($n),
+            }
+        };
+    }
+    if m == Manage::List {
+        let only = field!("subAcct");
+        let enable = field!("enable");
+        if enable.as_deref().is_some_and(|e| e == "false") {
+            return ok(json!([]));
+        }
+        let data: Vec<Value> = st
+            .subs
+            .iter()
+            .filter(|s| s.exchange == EX && only.as_deref().is_none_or(|o| o == s.id))
+            .map(|s| {
+                json!({"canTransOut": false, "enable": true, "frozenFunc": [], "gAuth": false,
+                       "label": s.label.clone().unwrap_or_default(), "mobile": "", "subAcct": s.id,
+                       "ts": s.created_at_ms.unwrap_or(1_700_000_000_000).to_string(), "type": "1",
+                       "uid": s.uid.clone().unwrap_or_default(), "subAcctLv": "1",
+                       "firstLvSubAcct": s.id, "ifDma": false})
+            })
+            .collect();
+        return ok(Value::Array(data));
+    }
+    let sub = required!("subAcct");
+    if super::sub_account(st, EX, &sub).is_none() {
+        return bad("subAcct");
+    }
+    let ts = |k: &KeyState| {
+        k.account
+            .created_at_ms
+            .unwrap_or(1_700_000_000_000)
+            .to_string()
+    };
+    match m {
+        Manage::Query => {
+            let only = field!("apiKey");
+            let data: Vec<Value> = super::keys_of_sub(keys, EX, &sub)
+                .into_iter()
+                .filter(|k| only.as_deref().is_none_or(|o| o == k.account.api_key))
+                .map(|k| {
+                    json!({"label": k.account.label.clone().unwrap_or_default(), "apiKey": k.account.api_key,
+                           "perm": perm_of(k), "ip": k.ips.join(","), "ts": ts(k)})
+                })
+                .collect();
+            ok(Value::Array(data))
+        }
+        Manage::Create => {
+            let label = required!("label");
+            let passphrase = required!("passphrase");
+            if !passphrase_ok(&passphrase) {
+                return bad("passphrase");
+            }
+            let trade = match field!("perm") {
+                None => false,
+                Some(p) => match parse_perm(&p) {
+                    Some(t) => t,
+                    None => return bad("perm"),
+                },
+            };
+            let ips = field!("ip")
+                .map(|s| super::comma_list(&s))
+                .unwrap_or_default();
+            if ips.len() > 20 {
+                return bad("ip");
+            }
+            let now = st.now_ms(EX);
+            let hex = |n| super::random_string(b"0123456789abcdef", n);
+            let api_key = format!("{}-{}-4{}-8{}-{}", hex(8), hex(4), hex(3), hex(3), hex(12));
+            let scopes: &[SimScope] = if trade {
+                &[SimScope::Read, SimScope::Trade]
+            } else {
+                &[SimScope::Read]
+            };
+            let mut account = crate::accounts::KeyAccount::hmac(
+                EX,
+                &api_key,
+                &super::random_string(super::HEX_UPPER, 32),
+                scopes,
+            );
+            account.passphrase = Some(passphrase.clone());
+            account.ips = ips;
+            account.label = Some(label);
+            account.demo = demo;
+            account.sub_account = Some(sub.clone());
+            account.created_at_ms = Some(now);
+            let Ok(k) = KeyState::new(&account) else {
+                return bad("apiKey");
+            };
+            let data = json!([{
+                "subAcct": sub, "label": account.label, "apiKey": api_key,
+                "secretKey": account.secret, "passphrase": passphrase,
+                "perm": perm_of(&k), "ip": k.ips.join(","), "ts": now.to_string(),
+            }]);
+            keys.insert((EX, api_key), k);
+            ok(data)
+        }
+        Manage::Modify | Manage::Delete => {
+            let target = required!("apiKey");
+            let label = field!("label");
+            let perm = field!("perm");
+            let ip = field!("ip");
+            let Some(k) = keys
+                .get_mut(&(EX, target.clone()))
+                .filter(|k| !k.revoked && k.account.sub_account.as_deref() == Some(sub.as_str()))
+            else {
+                return bad("apiKey");
+            };
+            if m == Manage::Delete {
+                k.revoked = true;
+                return ok(json!([{"subAcct": sub}]));
+            }
+            // "The permission will be reset if this is passed through."
+            let trade = match perm.as_deref().map(parse_perm) {
+                None => None,
+                Some(Some(t)) => Some(t),
+                Some(None) => return bad("perm"),
+            };
+            let ips = ip.as_deref().map(super::comma_list);
+            if ips.as_ref().is_some_and(|i| i.len() > 20) {
+                return bad("ip");
+            }
+            if let Some(l) = label {
+                k.account.label = Some(l);
+            }
+            if let Some(t) = trade {
+                if t {
+                    k.scopes.insert(SimScope::Trade);
+                } else {
+                    k.scopes.remove(&SimScope::Trade);
+                }
+                k.read_only = !t;
+            }
+            // "If ip is set to "", then no IP addresses is linked".
+            if let Some(ips) = ips {
+                k.ips = ips;
+            }
+            k.updated_ms = st.now_ms(EX);
+            ok(json!([{
+                "subAcct": sub, "label": k.account.label.clone().unwrap_or_default(),
+                "apiKey": target, "perm": perm_of(k), "ip": k.ips.join(","), "ts": ts(k),
+            }]))
+        }
+        // Answered above, before `subAcct` is required.
+        Manage::List => err(404, "404", "Not Found"),
+    }
 }

@@ -4,8 +4,9 @@
 //! `verify_audit`; a planted secret never reaches the log or the file.
 
 use keyward_core::audit::{Action, store::AuditFilter};
-use keyward_core::mfa::GatedAction;
-use keyward_core::vault::{Actor, ApiSecret, Exchange, NewKey, Session, Vault};
+use keyward_core::mfa::actions;
+use keyward_core::model::{ApiSecret, Exchange, NewKey};
+use keyward_core::vault::{Actor, Session, Vault};
 use rusqlite::Connection;
 
 use crate::vault::support::{TempVault, binance, grant, password};
@@ -28,7 +29,7 @@ fn populated() -> TempVault {
     s.add_key(Actor::Cli, binance("a")).unwrap();
     s.add_key(Actor::Cli, binance("b")).unwrap();
     s.add_key(Actor::Cli, planted()).unwrap();
-    let g = grant(&mut s, GatedAction::RevealSecret);
+    let g = grant::<actions::RevealSecret>(&mut s);
     s.reveal(Actor::Cli, g, "planted").unwrap();
     s.lock();
     t
@@ -170,7 +171,7 @@ fn a_deleted_log_with_a_cleared_head_is_reported() {
 fn the_planted_secret_is_never_in_the_log_or_the_file() {
     let t = populated();
     let mut s = unlock(&t);
-    let g = grant(&mut s, GatedAction::Export);
+    let g = grant::<actions::Export>(&mut s);
     let out = t.dir.path().join("backup");
     s.export_backup(
         Actor::Cli,
@@ -179,7 +180,7 @@ fn the_planted_secret_is_never_in_the_log_or_the_file() {
         &keyward_core::vault::BackupPassphrase::from("bp"),
     )
     .unwrap();
-    let g = grant(&mut s, GatedAction::DeleteKey);
+    let g = grant::<actions::DeleteKey>(&mut s);
     s.delete_key(Actor::Cli, g, "planted").unwrap();
     let json = serde_json::to_string(&s.audit_log(&AuditFilter::all()).unwrap()).unwrap();
     assert!(!json.contains(CANARY));

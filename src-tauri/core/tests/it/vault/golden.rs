@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use keyward_core::vault::{
-    Actor, BackupPassphrase, ChecklistItem, ConflictPolicy, Environment, Exchange, KeyType,
-    LinkedService, MasterPassword, Scope, ServiceKind, Vault,
+use keyward_core::model::{
+    ChecklistItem, Environment, Exchange, KeyType, LinkedService, Scope, ServiceKind,
 };
+use keyward_core::vault::{Actor, BackupPassphrase, ConflictPolicy, MasterPassword, Vault};
 
 use crate::vault::support::TempVault;
 

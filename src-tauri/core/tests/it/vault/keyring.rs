@@ -11,7 +11,7 @@
 use keyward_core::vault::{Actor, Vault, VaultError, device_unlock_status};
 
 use crate::vault::support::{TempVault, binance, grant, password};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 
 fn keyring_available() -> bool {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
@@ -38,7 +38,7 @@ fn device_unlock_round_trip() {
     s.add_key(Actor::Gui, binance("k")).unwrap();
     assert!(!s.device_unlock_enabled().unwrap());
     {
-        let g = grant(&mut s, GatedAction::SecuritySettings);
+        let g = grant::<actions::SecuritySettings>(&mut s);
         s.enable_device_unlock(Actor::Gui, g)
     }
     .unwrap();
@@ -51,7 +51,7 @@ fn device_unlock_round_trip() {
     assert_eq!(s.list_keys().unwrap().len(), 1);
     let account = format!("vault-{}", s.vault_id());
     {
-        let g = grant(&mut s, GatedAction::SecuritySettings);
+        let g = grant::<actions::SecuritySettings>(&mut s);
         s.disable_device_unlock(Actor::Gui, g)
     }
     .unwrap();
@@ -76,7 +76,7 @@ fn a_deleted_device_key_is_a_clear_error() {
     let t = TempVault::new();
     let mut s = t.create();
     {
-        let g = grant(&mut s, GatedAction::SecuritySettings);
+        let g = grant::<actions::SecuritySettings>(&mut s);
         s.enable_device_unlock(Actor::Gui, g)
     }
     .unwrap();
@@ -103,14 +103,14 @@ fn password_change_turns_off_device_unlock_of_the_old_key() {
     let mut s = t.create();
     s.add_key(Actor::Gui, binance("k")).unwrap();
     {
-        let g = grant(&mut s, GatedAction::SecuritySettings);
+        let g = grant::<actions::SecuritySettings>(&mut s);
         s.enable_device_unlock(Actor::Gui, g)
     }
     .unwrap();
     let account = format!("vault-{}", s.vault_id());
     let new = keyward_core::vault::MasterPassword::from("violet kettle orbit anchor");
     {
-        let g = grant(&mut s, GatedAction::ChangePassword);
+        let g = grant::<actions::ChangePassword>(&mut s);
         s.change_password(Actor::Gui, g, &password(), &new)
     }
     .unwrap();

@@ -1,11 +1,9 @@
 use keyward_core::KindedError;
-use keyward_core::vault::{
-    Actor, Environment, KdfParams, KeyEdit, KeyStatus, MasterPassword, Scope, Settings,
-    ValidationError, Vault, VaultError,
-};
+use keyward_core::model::{Environment, KeyEdit, KeyStatus, Scope, ValidationError};
+use keyward_core::vault::{Actor, KdfParams, MasterPassword, Settings, Vault, VaultError};
 
 use crate::vault::support::{TempVault, binance, grant, okx, password};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
 
 #[test]
 fn create_add_lock_unlock_list() {
@@ -75,7 +73,7 @@ fn edit_changes_only_what_is_asked() {
     let mut s = t.create();
     s.add_key(Actor::Gui, binance("a")).unwrap();
     s.add_key(Actor::Gui, binance("b")).unwrap();
-    let g = grant(&mut s, GatedAction::EditCredentials);
+    let g = grant::<actions::EditCredentials>(&mut s);
     let d = s
         .edit_key(
             Actor::Gui,
@@ -120,7 +118,7 @@ fn edit_changes_only_what_is_asked() {
     ));
     assert_eq!(s.key_detail("a2").unwrap().notes, "n");
     // Bad input is refused before anything is written.
-    let g = grant(&mut s, GatedAction::EditCredentials);
+    let g = grant::<actions::EditCredentials>(&mut s);
     let err = s
         .edit_key(
             Actor::Gui,
@@ -187,7 +185,7 @@ fn password_change_rotates_the_vault_key() {
     let new = MasterPassword::from("violet kettle orbit anchor");
     assert!(matches!(
         {
-            let g = grant(&mut s, GatedAction::ChangePassword);
+            let g = grant::<actions::ChangePassword>(&mut s);
             s.change_password(Actor::Gui, g, &MasterPassword::from("wrong"), &new)
         },
         Err(VaultError::WrongPassword)
@@ -197,7 +195,7 @@ fn password_change_rotates_the_vault_key() {
         blob_before,
         "a refused change writes nothing"
     );
-    let g = grant(&mut s, GatedAction::ChangePassword);
+    let g = grant::<actions::ChangePassword>(&mut s);
     s.change_password(Actor::Gui, g, &password(), &new).unwrap();
     assert_ne!(
         secret_of("desk"),
@@ -208,9 +206,8 @@ fn password_change_rotates_the_vault_key() {
     s.add_key(Actor::Gui, binance("later")).unwrap();
     let verified = s.verify_password(&new).unwrap();
     let g = s
-        .step_up(
+        .step_up::<actions::RevealSecret>(
             Actor::Cli,
-            GatedAction::RevealSecret,
             Some(keyward_core::mfa::Proof::MasterPassword(verified)),
         )
         .unwrap();
@@ -267,9 +264,9 @@ fn settings_are_sealed_and_persist() {
         default_rotation_days: 60,
         step_up_window_seconds: 120,
     };
-    let g = grant(&mut s, GatedAction::SecuritySettings);
+    let g = grant::<actions::SecuritySettings>(&mut s);
     s.set_settings(Actor::Gui, g, new).unwrap();
-    let g = grant(&mut s, GatedAction::SecuritySettings);
+    let g = grant::<actions::SecuritySettings>(&mut s);
     assert!(matches!(
         s.set_settings(
             Actor::Gui,
@@ -286,6 +283,97 @@ fn settings_are_sealed_and_persist() {
     s.lock();
     let mut s = Vault::open(&t.path()).unwrap().unlock(&password()).unwrap();
     assert_eq!(s.settings().unwrap(), new);
+}
+
+/// The one settings rule every front end follows (`keyward settings` and
+/// the desktop's settings page both go through `settings_change` and
+/// `apply_settings`): any change, the default rotation period included,
+/// needs a security-settings step-up; nothing changed needs none; values
+/// are checked before any step-up.
+#[test]
+fn every_settings_change_needs_the_security_settings_step_up() {
+    let t = TempVault::new();
+    let mut s = t.create();
+    let entries = |s: &mut keyward_core::vault::Session| {
+        s.audit_log(&keyward_core::audit::store::AuditFilter::all())
+            .unwrap()
+            .len()
+    };
+    let before = entries(&mut s);
+
+    // Nothing changes: no step-up, nothing written.
+    let same = s.settings_change(Settings::default()).unwrap();
+    assert!(!same.needs_step_up());
+    assert!(same.changed().is_empty());
+    assert_eq!(
+        s.apply_settings(Actor::Cli, same, None).unwrap(),
+        Settings::default()
+    );
+    assert_eq!(entries(&mut s), before);
+
+    // Each setting alone needs the grant; without it nothing is written.
+    let changes = [
+        Settings {
+            auto_lock_minutes: 10,
+            ..Settings::default()
+        },
+        Settings {
+            clipboard_clear_seconds: 30,
+            ..Settings::default()
+        },
+        Settings {
+            step_up_window_seconds: 60,
+            ..Settings::default()
+        },
+        // Raising the default rotation period silences rotation reminders
+        // and overdue alerts: as gated as the alert settings.
+        Settings {
+            default_rotation_days: 3650,
+            ..Settings::default()
+        },
+    ];
+    for new in changes {
+        let change = s.settings_change(new).unwrap();
+        assert!(change.needs_step_up(), "{:?}", change.changed());
+        assert_eq!(change.changed().len(), 1);
+        assert!(matches!(
+            s.apply_settings(Actor::Cli, change, None),
+            Err(VaultError::Mfa(
+                keyward_core::mfa::MfaError::StepUpRequired {
+                    action: keyward_core::mfa::GatedAction::SecuritySettings
+                }
+            ))
+        ));
+        assert_eq!(s.settings().unwrap(), Settings::default());
+    }
+    assert_eq!(entries(&mut s), before);
+
+    // An out-of-range value is refused before any step-up.
+    assert!(matches!(
+        s.settings_change(Settings {
+            step_up_window_seconds: 301,
+            ..Settings::default()
+        }),
+        Err(VaultError::Invalid(_))
+    ));
+
+    // With the grant the change is applied and audited with its proof.
+    let change = s
+        .settings_change(Settings {
+            default_rotation_days: 45,
+            ..Settings::default()
+        })
+        .unwrap();
+    assert_eq!(change.changed(), ["default_rotation_days"]);
+    let g = grant::<actions::SecuritySettings>(&mut s);
+    let now = s.apply_settings(Actor::Cli, change, Some(g)).unwrap();
+    assert_eq!(now.default_rotation_days, 45);
+    let log = s
+        .audit_log(&keyward_core::audit::store::AuditFilter::all())
+        .unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(last.action.as_str(), "settings_changed");
+    assert_eq!(last.details_value()["proof"], "master_password");
 }
 
 #[test]
@@ -331,7 +419,7 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
         },
     )
     .unwrap();
-    let g = grant(&mut s, GatedAction::SecuritySettings);
+    let g = grant::<actions::SecuritySettings>(&mut s);
     let url = WebhookUrl::parse("https://discord.com/api/webhooks/1/abc").unwrap();
     s.set_webhook(Actor::Cli, g, &url, Some(WebhookKind::Discord), None)
         .unwrap();
@@ -339,7 +427,7 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
         .unwrap();
     assert_eq!(s.alert_settings().unwrap().pending, 1);
     let new = MasterPassword::from("violet kettle orbit anchor");
-    let g = grant(&mut s, GatedAction::ChangePassword);
+    let g = grant::<actions::ChangePassword>(&mut s);
     s.change_password(Actor::Cli, g, &password(), &new).unwrap();
     s.lock();
     let mut s = Vault::open(&t.path()).unwrap().unlock(&new).unwrap();
@@ -379,7 +467,7 @@ fn a_weak_master_password_is_refused_at_create_and_change() {
         assert!(!t.path().exists(), "{weak:?}: nothing written");
     }
     let mut s = t.create();
-    let g = grant(&mut s, GatedAction::ChangePassword);
+    let g = grant::<actions::ChangePassword>(&mut s);
     let err = s
         .change_password(
             Actor::Gui,

@@ -10,6 +10,9 @@
 //! - `keyring`: OS-keyring unlock against a real Secret Service.
 //! - `stepup`: every gated action against missing, wrong, replayed and
 //!   throttled proofs; recovery codes; counters across reopening.
+//! - `window`: the session's step-up window on the injected clock: a second
+//!   action without a proof, expiry, the actions it never covers, closing
+//!   on lock, a failed proof and an MFA change.
 //! - `services`: linked services and their vendor checklist: validation,
 //!   one audit entry per change, search, backups, the locked vault.
 //! - `tamper`: attacks on the file and on an unlocked vault: credential
@@ -37,3 +40,4 @@ mod rollback;
 mod services;
 mod stepup;
 mod tamper;
+mod window;

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use keyward_core::audit::{Action, store::AuditFilter};
 use keyward_core::error::{ErrorKind, KindedError};
-use keyward_core::mfa::{GatedAction, MfaError, Proof};
+use keyward_core::mfa::actions;
+use keyward_core::mfa::{MfaError, Proof};
 use keyward_core::vault::{Actor, Clock, ManualClock, MasterPassword, Session, Vault, VaultError};
 use rusqlite::Connection;
 
@@ -69,11 +70,8 @@ fn lock_out(e: &mut Enrolled) {
     let code = e.fresh();
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
     for _ in 0..5 {
-        let _ = e.s.step_up(
-            Actor::Cli,
-            GatedAction::RevealSecret,
-            Some(Proof::totp(wrong.as_str())),
-        );
+        let _ =
+            e.s.step_up::<actions::RevealSecret>(Actor::Cli, Some(Proof::totp(wrong.as_str())));
     }
     assert!(e.s.mfa_status().unwrap().locked_until.is_some());
 }
@@ -101,12 +99,8 @@ fn revived_recovery_code_is_detected_at_unlock() {
     let old = snapshot(&e.t.path(), "before-spending");
     let code = e.recovery[0].clone();
     let g =
-        e.s.step_up(
-            Actor::Cli,
-            GatedAction::DeleteKey,
-            Some(Proof::recovery_code(code.as_str())),
-        )
-        .unwrap();
+        e.s.step_up::<actions::DeleteKey>(Actor::Cli, Some(Proof::recovery_code(code.as_str())))
+            .unwrap();
     e.s.delete_key(Actor::Cli, g, "bin").unwrap();
     let path = e.t.path();
     // The recovery-code rows alone, then with the MFA row that matches them.
@@ -125,7 +119,7 @@ fn rolled_back_settings_blob_is_detected_at_unlock() {
         ManualClock::new(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010));
     let mut s = t.create_with(options(&clock));
     let old = snapshot(&t.path(), "before-mfa");
-    let g = crate::vault::support::grant(&mut s, GatedAction::SecuritySettings);
+    let g = crate::vault::support::grant::<actions::SecuritySettings>(&mut s);
     let enrolment = s.mfa_enrol(Actor::Cli, g).unwrap();
     let seed = keyward_core::mfa::TotpSeed::from_base32(enrolment.expose_secret_base32()).unwrap();
     s.mfa_confirm(Actor::Cli, &seed.code_at(clock.now()))
@@ -153,7 +147,7 @@ fn rolled_back_audit_head_hiding_entries_is_reported_at_unlock() {
     s.add_key(Actor::Cli, crate::vault::support::binance("a"))
         .unwrap();
     let old = snapshot(&t.path(), "before-reveal");
-    let g = crate::vault::support::grant(&mut s, GatedAction::RevealSecret);
+    let g = crate::vault::support::grant::<actions::RevealSecret>(&mut s);
     s.reveal(Actor::Cli, g, "a").unwrap();
     s.lock();
     // Hide the reveal: the older sealed head, and the log cut to match it.
@@ -184,11 +178,7 @@ fn rolled_back_lockout_while_unlocked_is_refused_before_the_next_write() {
     put_back(&e.t.path(), &old, MFA_ROW);
     let code = e.fresh();
     assert!(matches!(
-        e.s.step_up(
-            Actor::Cli,
-            GatedAction::RevealSecret,
-            Some(Proof::totp(code.as_str()))
-        ),
+        e.s.step_up::<actions::RevealSecret>(Actor::Cli, Some(Proof::totp(code.as_str()))),
         Err(VaultError::RolledBack {
             what: "the MFA state"
         })
@@ -205,21 +195,13 @@ fn failed_unlocks_and_refused_step_ups_do_not_trip_the_seal() {
     let code = e.fresh();
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
     assert!(matches!(
-        e.s.step_up(
-            Actor::Cli,
-            GatedAction::RevealSecret,
-            Some(Proof::totp(wrong.as_str()))
-        ),
+        e.s.step_up::<actions::RevealSecret>(Actor::Cli, Some(Proof::totp(wrong.as_str()))),
         Err(VaultError::Mfa(MfaError::InvalidCode))
     ));
     // An accepted code writes no audit entry of its own, only the record.
     let _grant =
-        e.s.step_up(
-            Actor::Cli,
-            GatedAction::RevealSecret,
-            Some(Proof::totp(code.as_str())),
-        )
-        .unwrap();
+        e.s.step_up::<actions::RevealSecret>(Actor::Cli, Some(Proof::totp(code.as_str())))
+            .unwrap();
     let Enrolled { t, clock, s, .. } = e;
     s.lock();
     let vault = Vault::open_with(&t.path(), options(&clock)).unwrap();

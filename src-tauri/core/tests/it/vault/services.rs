@@ -3,10 +3,12 @@ use std::time::{Duration, SystemTime};
 use keyward_core::ErrorKind;
 use keyward_core::KindedError;
 use keyward_core::audit::{Action, store::AuditFilter};
-use keyward_core::mfa::GatedAction;
+use keyward_core::mfa::actions;
+use keyward_core::model::{
+    ChecklistItem, KeyEdit, LinkedService, NewService, ServiceKind, ServiceUpdate, ValidationError,
+};
 use keyward_core::vault::{
-    Actor, BackupPassphrase, ChecklistItem, ConflictPolicy, KeyEdit, LinkedService, ManualClock,
-    NewService, ServiceKind, ServiceUpdate, ValidationError, VaultError, VaultOptions,
+    Actor, BackupPassphrase, ConflictPolicy, ManualClock, VaultError, VaultOptions,
 };
 
 use crate::vault::support::{TempVault, binance, grant};
@@ -343,7 +345,7 @@ fn edit_by_names_keeps_records_and_health_counts_services() {
     );
     assert_eq!(d.linked_services[1], LinkedService::named("tax script"));
 
-    let report = s.health_report(T0, &[]).unwrap();
+    let report = keyward_core::health::report_for(&mut s, T0, &[]).unwrap();
     let rules: Vec<String> = report
         .findings
         .iter()
@@ -383,7 +385,7 @@ fn backups_carry_structured_services() {
         .unwrap();
     let out = t.dir.path().join("b.kwbackup");
     let pass = BackupPassphrase::from("backup passphrase for services");
-    let g = grant(&mut s, GatedAction::Export);
+    let g = grant::<actions::Export>(&mut s);
     s.export_backup(Actor::Cli, g, &out, &pass).unwrap();
 
     let t2 = TempVault::new();

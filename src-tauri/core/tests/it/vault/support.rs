@@ -1,10 +1,9 @@
 use std::path::PathBuf;
 
-use keyward_core::mfa::{GatedAction, Proof, StepUpGrant};
-use keyward_core::vault::{
-    Actor, ApiSecret, Exchange, KdfParams, MasterPassword, NewKey, Passphrase, Session, Vault,
-    VaultOptions,
-};
+use keyward_core::mfa::actions::Gated;
+use keyward_core::mfa::{Proof, StepUpGrant};
+use keyward_core::model::{ApiSecret, Exchange, NewKey, Passphrase};
+use keyward_core::vault::{Actor, KdfParams, MasterPassword, Session, Vault, VaultOptions};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const BINANCE_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
@@ -58,7 +57,7 @@ pub fn okx(label: &str) -> NewKey {
 }
 
 /// A step-up grant from the master password (MFA not enrolled).
-pub fn grant(session: &mut Session, action: GatedAction) -> StepUpGrant {
+pub fn grant<A: Gated>(session: &mut Session) -> StepUpGrant<A> {
     let proof = Proof::MasterPassword(session.verify_password(&password()).unwrap());
-    session.step_up(Actor::Cli, action, Some(proof)).unwrap()
+    session.step_up::<A>(Actor::Cli, Some(proof)).unwrap()
 }

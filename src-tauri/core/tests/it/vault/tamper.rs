@@ -5,11 +5,10 @@
 
 use keyward_core::KindedError;
 use keyward_core::audit::{Action as AuditAction, store::AuditFilter};
+use keyward_core::mfa::actions;
 use keyward_core::mfa::{GatedAction, MfaError, Proof};
-use keyward_core::vault::{
-    Actor, BackupPassphrase, ConflictPolicy, Environment, KeyEdit, KeyStatus, KeyType, Session,
-    Vault, VaultError,
-};
+use keyward_core::model::{Environment, KeyEdit, KeyStatus, KeyType};
+use keyward_core::vault::{Actor, BackupPassphrase, ConflictPolicy, Session, Vault, VaultError};
 use rusqlite::Connection;
 
 use crate::vault::stepup::Enrolled;
@@ -84,25 +83,16 @@ fn base_url_edit_without_step_up_is_refused() {
     for edit in edits {
         step_up_required(s.edit_key(Actor::Cli, "okx1", edit, None));
     }
-    // A grant for another action does not do.
-    let g = grant(&mut s, GatedAction::AllowRun);
-    let edit = KeyEdit {
-        secret: Some("overwritten".into()),
-        ..KeyEdit::default()
-    };
-    assert!(matches!(
-        s.edit_key(Actor::Cli, "okx1", edit, Some(g)),
-        Err(VaultError::Mfa(MfaError::WrongGrant { .. }))
-    ));
+    // A grant for another action does not compile (`StepUpGrant<A>`).
     // Nothing changed: the only copy of the secret is intact.
-    let g = grant(&mut s, GatedAction::RevealSecret);
+    let g = grant::<actions::RevealSecret>(&mut s);
     let r = s.reveal(Actor::Cli, g, "okx1").unwrap();
     assert_eq!(r.secret.expose(), "okx-secret");
     assert_eq!(r.passphrase.unwrap().expose(), "okx-passphrase");
     // Metadata stays ungated.
     let notes = KeyEdit {
         notes: Some("grid bot".into()),
-        scopes: Some(vec![keyward_core::vault::Scope::Read]),
+        scopes: Some(vec![keyward_core::model::Scope::Read]),
         ip_whitelist: Some(vec!["203.0.113.7".into()]),
         ..KeyEdit::default()
     };
@@ -113,20 +103,13 @@ fn base_url_edit_without_step_up_is_refused() {
 fn credential_edit_with_mfa_needs_a_code_not_the_password() {
     let mut e = Enrolled::new();
     let verified = e.s.verify_password(&password()).unwrap();
-    let refused = e.s.step_up(
-        Actor::Cli,
-        GatedAction::EditCredentials,
-        Some(Proof::MasterPassword(verified)),
-    );
+    let refused =
+        e.s.step_up::<actions::EditCredentials>(Actor::Cli, Some(Proof::MasterPassword(verified)));
     assert!(matches!(refused, Err(VaultError::Mfa(_))));
     let code = e.fresh();
     let g =
-        e.s.step_up(
-            Actor::Cli,
-            GatedAction::EditCredentials,
-            Some(Proof::totp(code)),
-        )
-        .unwrap();
+        e.s.step_up::<actions::EditCredentials>(Actor::Cli, Some(Proof::totp(code)))
+            .unwrap();
     let d =
         e.s.edit_key(
             Actor::Cli,
@@ -156,7 +139,7 @@ fn credential_edit_with_mfa_needs_a_code_not_the_password() {
 
 #[test]
 fn an_official_host_is_not_custom() {
-    use keyward_core::vault::{Exchange, custom_host};
+    use keyward_core::model::{Exchange, custom_host};
     let env = |u: &str| Environment::Custom(u.into());
     assert_eq!(
         custom_host(Exchange::Okx, &env("https://eea.okx.com")),
@@ -208,7 +191,7 @@ fn swapped_labels_make_reveal_refuse() {
          UPDATE keys SET label = 'spare' WHERE label = 'tmp';",
     );
     let mut s = reopen(&t);
-    let g = grant(&mut s, GatedAction::RevealSecret);
+    let g = grant::<actions::RevealSecret>(&mut s);
     tampered(s.reveal(Actor::Cli, g, "main"), "main");
     let damaged: Vec<String> = s
         .check_integrity()
@@ -260,7 +243,7 @@ fn tampered_row_is_not_laundered_by_a_later_edit() {
     tampered(s.deny_run(Actor::Cli, "main"), "main");
     assert!(!s.check_integrity().unwrap().is_ok());
     // Deleting the record (gated) exposes nothing and is the way out.
-    let g = grant(&mut s, GatedAction::DeleteKey);
+    let g = grant::<actions::DeleteKey>(&mut s);
     s.delete_key(Actor::Cli, g, "main").unwrap();
     assert!(s.check_integrity().unwrap().is_ok());
 }
@@ -288,7 +271,7 @@ fn old_sealed_secret_put_back_is_detected() {
         .unwrap();
     drop(conn);
     let mut s = reopen(&t);
-    let g = grant(&mut s, GatedAction::EditCredentials);
+    let g = grant::<actions::EditCredentials>(&mut s);
     let edit = KeyEdit {
         secret: Some("the new secret".into()),
         ..KeyEdit::default()
@@ -299,7 +282,7 @@ fn old_sealed_secret_put_back_is_detected() {
     conn.execute("UPDATE keys SET secret = ?1", [old]).unwrap();
     drop(conn);
     let mut s = reopen(&t);
-    let g = grant(&mut s, GatedAction::RevealSecret);
+    let g = grant::<actions::RevealSecret>(&mut s);
     tampered(s.reveal(Actor::Cli, g, "main"), "main");
 }
 
@@ -311,7 +294,7 @@ fn replacing_import_without_step_up_is_refused_and_names_the_labels() {
     s.add_key(Actor::Cli, okx("desk")).unwrap();
     let out = t.dir.path().join("b.kwbackup");
     let pass = BackupPassphrase::from("backup passphrase");
-    let g = grant(&mut s, GatedAction::Export);
+    let g = grant::<actions::Export>(&mut s);
     s.export_backup(Actor::Cli, g, &out, &pass).unwrap();
     let r = s.import_backup(Actor::Cli, &out, &pass, ConflictPolicy::Replace, None);
     step_up_required(r);
@@ -320,7 +303,7 @@ fn replacing_import_without_step_up_is_refused_and_names_the_labels() {
         .import_backup(Actor::Cli, &out, &pass, ConflictPolicy::Skip, None)
         .unwrap();
     assert_eq!(merged.conflicts, ["desk", "main"]);
-    let g = grant(&mut s, GatedAction::EditCredentials);
+    let g = grant::<actions::EditCredentials>(&mut s);
     let report = s
         .import_backup(Actor::Cli, &out, &pass, ConflictPolicy::Replace, Some(g))
         .unwrap();
@@ -379,12 +362,8 @@ fn old_header_and_old_password_open_nothing_after_a_password_change() {
     let new_password = keyward_core::vault::MasterPassword::from("violet kettle orbit anchor");
     let code = e.fresh();
     let g =
-        e.s.step_up(
-            Actor::Cli,
-            GatedAction::ChangePassword,
-            Some(Proof::totp(code)),
-        )
-        .unwrap();
+        e.s.step_up::<actions::ChangePassword>(Actor::Cli, Some(Proof::totp(code)))
+            .unwrap();
     e.s.change_password(Actor::Cli, g, &password(), &new_password)
         .unwrap();
     e.s.add_key(Actor::Cli, binance("later")).unwrap();
@@ -417,24 +396,16 @@ fn old_header_and_old_password_open_nothing_after_a_password_change() {
     assert!(e.s.check_integrity().unwrap().is_ok());
     let code = e.fresh();
     let g =
-        e.s.step_up(
-            Actor::Cli,
-            GatedAction::RevealSecret,
-            Some(Proof::totp(code)),
-        )
-        .unwrap();
+        e.s.step_up::<actions::RevealSecret>(Actor::Cli, Some(Proof::totp(code)))
+            .unwrap();
     assert_eq!(
         e.s.reveal(Actor::Cli, g, "okx").unwrap().secret.expose(),
         "okx-secret"
     );
     let recovery = e.recovery[0].clone();
     let g =
-        e.s.step_up(
-            Actor::Cli,
-            GatedAction::RevealSecret,
-            Some(Proof::recovery_code(recovery)),
-        )
-        .unwrap();
+        e.s.step_up::<actions::RevealSecret>(Actor::Cli, Some(Proof::recovery_code(recovery)))
+            .unwrap();
     assert!(e.s.reveal(Actor::Cli, g, "later").is_ok());
     assert!(e.s.verify_audit().unwrap().is_ok());
 }

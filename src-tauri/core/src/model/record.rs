@@ -1,178 +1,16 @@
 //! Key records: what a front end sends in and gets back.
 //!
-//! Owns: the record vocabulary (exchange, environment, key type, scopes,
-//! status) and the DTOs. Must never: put a secret or passphrase in a type that
-//! derives `Serialize` — input types hold them in [`ApiSecret`] /
+//! Owns: the key DTOs ([`NewKey`], [`KeyEdit`], [`KeySummary`],
+//! [`KeyDetail`]) and what is derived from a record alone (official hosts,
+//! custom host, masked key id). Must never: put a secret or passphrase in a
+//! type that derives `Serialize` — input types hold them in [`ApiSecret`] /
 //! [`Passphrase`], output types hold only metadata.
-
-use std::fmt;
-use std::str::FromStr;
 
 use serde::Serialize;
 
+use super::names::{Environment, Exchange, KeyStatus, KeyType, Scope};
 use super::secret::{ApiSecret, Passphrase};
 use super::service::LinkedService;
-use super::validate::ValidationError;
-
-macro_rules! name_enum {
-    ($(#[$doc:meta])* $ty:ident, $err:ident { $($(#[$vdoc:meta])* $variant:ident => $name:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-        #[serde(rename_all = "snake_case")]
-        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-        #[non_exhaustive]
-        pub enum $ty {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $ty {
-            /// Every value, in display order.
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-
-            /// The stable name (database, CLI, JSON).
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $name),+ }
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = ValidationError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let lower = s.trim().to_ascii_lowercase();
-                match lower.as_str() {
-                    $($name => Ok($ty::$variant),)+
-                    _ => Err(ValidationError::$err { value: s.chars().take(32).collect() }),
-                }
-            }
-        }
-    };
-}
-
-name_enum!(
-    /// A supported exchange.
-    Exchange, UnknownExchange {
-        /// Binance.
-        Binance => "binance",
-        /// Coinbase (Advanced Trade / CDP keys).
-        Coinbase => "coinbase",
-        /// Kraken.
-        Kraken => "kraken",
-        /// OKX (needs a passphrase).
-        Okx => "okx",
-        /// Bybit.
-        Bybit => "bybit",
-        /// KuCoin (needs a passphrase).
-        Kucoin => "kucoin",
-        /// Bitget (needs a passphrase).
-        Bitget => "bitget",
-        /// Any other exchange or service.
-        Other => "other",
-    }
-);
-
-impl Exchange {
-    /// The exchange's brand as a person writes it ("Binance", "OKX",
-    /// "KuCoin"): for every text a person reads. [`Exchange::as_str`] stays
-    /// the identifier (database, CLI arguments, JSON).
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Exchange::Binance => "Binance",
-            Exchange::Coinbase => "Coinbase",
-            Exchange::Kraken => "Kraken",
-            Exchange::Okx => "OKX",
-            Exchange::Bybit => "Bybit",
-            Exchange::Kucoin => "KuCoin",
-            Exchange::Bitget => "Bitget",
-            Exchange::Other => "Other",
-        }
-    }
-}
-
-impl Exchange {
-    /// Whether the exchange issues a passphrase with every key.
-    pub fn requires_passphrase(self) -> bool {
-        matches!(self, Exchange::Okx | Exchange::Kucoin | Exchange::Bitget)
-    }
-}
-
-name_enum!(
-    /// The kind of credential.
-    KeyType, UnknownKeyType {
-        /// A shared HMAC secret.
-        Hmac => "hmac",
-        /// An Ed25519 private key.
-        Ed25519 => "ed25519",
-        /// An RSA private key.
-        Rsa => "rsa",
-        /// An ECDSA private key used to sign JWTs (e.g. Coinbase CDP).
-        EcdsaJwt => "ecdsa_jwt",
-    }
-);
-
-name_enum!(
-    /// A permission a key was created with.
-    Scope, UnknownScope {
-        /// Read balances, orders, history.
-        Read => "read",
-        /// Place and cancel spot orders.
-        Trade => "trade",
-        /// Withdraw funds.
-        Withdraw => "withdraw",
-        /// Move funds between accounts.
-        Transfer => "transfer",
-        /// Trade futures or derivatives.
-        Futures => "futures",
-        /// Margin trading.
-        Margin => "margin",
-        /// Trade options (Bybit, OKX and Binance report it).
-        Options => "options",
-    }
-);
-
-name_enum!(
-    /// Lifecycle state of a key.
-    KeyStatus, UnknownStatus {
-        /// In use.
-        Active => "active",
-        /// A rotation is in progress.
-        Rotating => "rotating",
-        /// Revoked at the exchange.
-        Revoked => "revoked",
-        /// Known or suspected to be exposed.
-        Compromised => "compromised",
-    }
-);
-
-/// Which endpoint the key talks to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "base_url", rename_all = "snake_case")]
-#[non_exhaustive]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum Environment {
-    /// The exchange's production API.
-    Mainnet,
-    /// The exchange's public testnet.
-    Testnet,
-    /// A custom base URL (https, or http to loopback only).
-    Custom(String),
-}
-
-impl Environment {
-    /// The stored kind name.
-    pub fn kind_str(&self) -> &'static str {
-        match self {
-            Environment::Mainnet => "mainnet",
-            Environment::Testnet => "testnet",
-            Environment::Custom(_) => "custom",
-        }
-    }
-}
 
 /// A new key, as entered by the user.
 #[derive(Debug)]
@@ -196,7 +34,7 @@ pub struct NewKey {
     /// IP addresses or CIDR ranges the key is restricted to at the exchange.
     pub ip_whitelist: Vec<String>,
     /// Which bots, platforms or scripts hold this key (names unique per
-    /// key; see `vault::service`).
+    /// key; see [`super::service`]).
     pub linked_services: Vec<LinkedService>,
     /// Free-form notes (not secret; do not paste secrets here).
     pub notes: String,
@@ -342,7 +180,7 @@ pub struct KeySummary {
     pub last_audit_at: Option<i64>,
     /// Last live check: `ok`, `warning`, `critical`, `rejected`,
     /// `unreachable`… (see `vault::checks`).
-    #[cfg_attr(feature = "ts", ts(as = "Option<super::CheckStatus>"))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<super::names::CheckStatus>"))]
     pub last_audit_result: Option<String>,
 }
 
@@ -467,29 +305,6 @@ pub fn mask_key_id(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        for e in Exchange::ALL {
-            assert_eq!(e.as_str().parse::<Exchange>().unwrap(), *e);
-        }
-        for s in Scope::ALL {
-            assert_eq!(s.as_str().parse::<Scope>().unwrap(), *s);
-        }
-        assert!("nope".parse::<Exchange>().is_err());
-    }
-
-    #[test]
-    fn exchanges_have_brand_names() {
-        assert_eq!(Exchange::Okx.display_name(), "OKX");
-        assert_eq!(Exchange::Kucoin.display_name(), "KuCoin");
-        assert_eq!(Exchange::Binance.display_name(), "Binance");
-        for e in Exchange::ALL {
-            let name = e.display_name();
-            assert_ne!(name, e.as_str(), "{name}");
-            assert_eq!(name.to_ascii_lowercase(), e.as_str(), "{name}");
-        }
-    }
 
     #[test]
     fn masking_hides_the_middle() {

@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use thiserror::Error;
 
-use super::record::{Environment, Exchange};
+use super::names::{Environment, Exchange, KeyType};
+use super::secret::ApiSecret;
 
 /// Longest label, in characters.
 pub const MAX_LABEL_CHARS: usize = 64;
@@ -299,24 +300,15 @@ pub fn secret(secret: &str) -> Result<(), ValidationError> {
 /// live adapter are not checked.
 pub fn secret_for(
     exchange: Exchange,
-    key_type: super::record::KeyType,
+    key_type: KeyType,
     secret: &str,
 ) -> Result<(), ValidationError> {
-    use super::record::KeyType as K;
-    use crate::exchange::{self, sign};
-    let Some(live) = super::checks::live_exchange(exchange) else {
+    use crate::exchange::{ExchangeError, sign};
+    if !exchange.has_adapter() {
         return Ok(());
-    };
-    let kt = match key_type {
-        K::Hmac => exchange::KeyType::Hmac,
-        K::Ed25519 => exchange::KeyType::Ed25519,
-        K::Rsa => exchange::KeyType::Rsa,
-        K::EcdsaJwt => exchange::KeyType::Ecdsa,
-    };
-    sign::check_secret(live, kt, secret).map_err(|e| match e {
-        exchange::ExchangeError::InvalidCredentials { reason } => {
-            ValidationError::SecretWrongType { reason }
-        }
+    }
+    sign::check_secret(exchange, key_type, secret).map_err(|e| match e {
+        ExchangeError::InvalidCredentials { reason } => ValidationError::SecretWrongType { reason },
         _ => ValidationError::SecretWrongType {
             reason: "the secret does not fit the key type",
         },
@@ -328,11 +320,11 @@ pub fn secret_for(
 #[derive(Debug)]
 pub struct RecognisedSecret {
     /// Its key type.
-    pub key_type: super::record::KeyType,
+    pub key_type: KeyType,
     /// The key name a Coinbase CDP key file carries (`name`).
     pub key_name: Option<String>,
     /// The secret out of its wrapping (redacted `Debug`, zeroized on drop).
-    pub secret: super::secret::ApiSecret,
+    pub secret: ApiSecret,
 }
 
 /// Recognises a secret as the exchange hands it over, for adding a key
@@ -344,32 +336,24 @@ pub fn recognise_secret(
     exchange: Exchange,
     text: &str,
 ) -> Result<RecognisedSecret, ValidationError> {
-    use super::record::KeyType as K;
-    use crate::exchange::{self, sign};
-    let Some(live) = super::checks::live_exchange(exchange) else {
+    use crate::exchange::{ExchangeError, sign};
+    if !exchange.has_adapter() {
         return Ok(RecognisedSecret {
-            key_type: K::Hmac,
+            key_type: KeyType::Hmac,
             key_name: None,
-            secret: super::secret::ApiSecret::new(text.trim().to_string()),
+            secret: ApiSecret::new(text.trim().to_string()),
         });
-    };
-    let found = sign::inspect_secret(live, text).map_err(|e| match e {
-        exchange::ExchangeError::InvalidCredentials { reason } => {
-            ValidationError::SecretWrongType { reason }
-        }
+    }
+    let found = sign::inspect_secret(exchange, text).map_err(|e| match e {
+        ExchangeError::InvalidCredentials { reason } => ValidationError::SecretWrongType { reason },
         _ => ValidationError::SecretWrongType {
             reason: "the secret is not a key of this exchange",
         },
     })?;
     Ok(RecognisedSecret {
-        key_type: match found.key_type {
-            exchange::KeyType::Ed25519 => K::Ed25519,
-            exchange::KeyType::Ecdsa => K::EcdsaJwt,
-            exchange::KeyType::Rsa => K::Rsa,
-            _ => K::Hmac,
-        },
+        key_type: found.key_type,
         key_name: found.key_name.clone(),
-        secret: super::secret::ApiSecret::new(found.secret.as_str().to_owned()),
+        secret: ApiSecret::new(found.secret.as_str().to_owned()),
     })
 }
 
