@@ -119,7 +119,7 @@ fn a_due_rotation_is_reminded_once_and_the_webhook_url_never_returns() {
     let seen = monitor.text();
     assert!(seen.contains("reminder-bot"), "{seen}");
     assert!(seen.contains("rotation due soon"), "{seen}");
-    assert!(seen.contains("binance"), "{seen}");
+    assert!(seen.contains("Binance"), "{seen}");
     assert!(!seen.contains("quiet-bot"), "{seen}");
     assert!(
         !seen.contains(&API_KEY[..8]),

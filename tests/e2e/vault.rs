@@ -125,7 +125,7 @@ fn create_add_list_lock_unlock_edit() {
     app.fill("#stepup-code", PASSWORD);
     app.click("[data-testid=step-up-confirm]");
     let host = app.wait_for_text("[data-testid=custom-host]", "127.0.0.1:9");
-    assert!(host.contains("not one of binance"), "{host}");
+    assert!(host.contains("not one of Binance"), "{host}");
     app.screenshot("vault-6-custom-host");
 
     // Nothing the IPC returns carries the secret.
