@@ -18,7 +18,7 @@ use std::path::Path;
 use rusqlite::{OptionalExtension, params};
 
 use super::VaultError;
-use super::rotation::SessionAccess;
+use super::access::SessionAccess;
 use super::session::{Actor, Session};
 use crate::audit::{self, Details, Event};
 use crate::exchange::{Activity, ExchangeClient, RevocationCheck, Timestamp};
@@ -30,7 +30,7 @@ use crate::incident::{
 use crate::mfa::StepUpGrant;
 use crate::mfa::actions::Revoke;
 use crate::model::{Exchange, KeyStatus, mask_key_id};
-use crate::rotation::RevokeOutcome;
+use crate::rotation::{self, RevokeOutcome};
 
 /// Schema of the incident tables (vault migration 5 → 6).
 pub(crate) const SCHEMA: &str = "CREATE TABLE incidents (
@@ -853,9 +853,9 @@ pub async fn incident_run_step<S: SessionAccess>(
                 // One proof for the batch: each key gets its own grant,
                 // minted from the one the user gave for this step.
                 let each = StepUpGrant::<Revoke>::new(grant.method(), grant.issued_at());
-                let pending = match access
-                    .with_session(|s| s.prepare_key_revoke(each, &key.label, confirm_manual))
-                {
+                let pending = match access.with_session(|s| {
+                    rotation::prepare_key_revoke(s, each, &key.label, confirm_manual)
+                }) {
                     Ok(p) => p,
                     Err(e) => {
                         failed.push(format!("{}: {e}", key.label));
@@ -863,7 +863,7 @@ pub async fn incident_run_step<S: SessionAccess>(
                     }
                 };
                 let result = pending.run(client).await;
-                match access.with_session(|s| s.record_revocation(actor, result)) {
+                match access.with_session(|s| rotation::record_revocation(s, actor, result)) {
                     Ok(RevokeOutcome::Revoked {
                         method,
                         confirmation,
@@ -1012,7 +1012,7 @@ pub async fn incident_run_step<S: SessionAccess>(
                     .collect();
                 let mut lines = Vec::new();
                 for label in others {
-                    match s.rotation_begin(actor, &label) {
+                    match rotation::begin(s, actor, &label) {
                         Ok(_) => lines.push(format!("{label}: rotation planned")),
                         Err(e) => lines.push(format!("{label}: not planned: {e}")),
                     }
