@@ -181,3 +181,33 @@ pub fn status(path: &Path) -> VaultStatus {
         exists: path.is_file(),
     }
 }
+
+/// The files under `src/vault/` (migrations included) whose text contains
+/// any of `needles`: the tests that keep features out of the vault
+/// (`vault` imports no feature) call it with a feature's module paths.
+#[cfg(test)]
+pub(crate) fn sources_naming(needles: &[&str]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/vault"),
+        &mut files,
+    );
+    assert!(files.len() > 20, "the vault's sources not found: {files:?}");
+    files
+        .into_iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            needles.iter().any(|n| text.contains(n))
+        })
+        .collect()
+}

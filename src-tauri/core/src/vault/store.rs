@@ -40,48 +40,9 @@ pub const SCHEMA_VERSION: i64 = 10;
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
-/// Schema of the `rotations` table (migration 4 → 5), frozen with the
-/// vault format; the rotation feature reads and writes it. The partial
-/// unique index enforces "at most one open rotation per key" in the file
-/// itself, whatever the code above it does.
-const ROTATIONS_SCHEMA: &str = "CREATE TABLE rotations (
-        id                   BLOB PRIMARY KEY,
-        key_id               BLOB NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
-        state                TEXT NOT NULL,
-        revision             INTEGER NOT NULL DEFAULT 0,
-        prior_status         TEXT NOT NULL,
-        old_fingerprint      BLOB NOT NULL,
-        scopes               TEXT NOT NULL,
-        new_api_key_id       TEXT,
-        new_key_type         TEXT,
-        new_secret           BLOB,
-        new_passphrase       BLOB,
-        previous_api_key_id  TEXT,
-        previous_key_type    TEXT,
-        previous_secret      BLOB,
-        previous_passphrase  BLOB,
-        verification         TEXT,
-        unknown_override     INTEGER NOT NULL DEFAULT 0,
-        services             TEXT NOT NULL DEFAULT '[]',
-        manual_steps         TEXT NOT NULL DEFAULT '[]',
-        error                TEXT,
-        planned_at           INTEGER NOT NULL,
-        new_key_entered_at   INTEGER,
-        new_key_verified_at  INTEGER,
-        promoted_at          INTEGER,
-        old_key_revoked_at   INTEGER,
-        done_at              INTEGER,
-        failed_at            INTEGER,
-        cancelled_at         INTEGER
-    );
-    CREATE UNIQUE INDEX rotations_one_open_per_key ON rotations (key_id)
-        WHERE state IN ('planned', 'new_key_entered', 'new_key_verified', 'promoted',
-                        'old_key_revoked');
-    CREATE INDEX rotations_by_key ON rotations (key_id, planned_at);";
-
-/// AAD field names of the sealed columns of `rotations`, frozen with the
-/// table: the rotation feature seals with them, a change of vault key
-/// reseals them (`rekey`).
+/// AAD field names of the sealed columns of `rotations` (created by
+/// `migrations/05_rotations.sql`), frozen with the table: the rotation
+/// feature seals with them, a change of vault key reseals them (`rekey`).
 pub(crate) const ROTATION_NEW_SECRET: &str = "rotation.new_secret";
 /// See [`ROTATION_NEW_SECRET`].
 pub(crate) const ROTATION_NEW_PASSPHRASE: &str = "rotation.new_passphrase";
@@ -140,8 +101,10 @@ const MIGRATIONS: &[&str] = &[
     // 3 -> 4: the per-key "allow `keyward run`" grant (off for every existing
     // key: a migration never grants anything).
     "ALTER TABLE keys ADD COLUMN allow_run INTEGER NOT NULL DEFAULT 0;",
-    // 4 -> 5: staged rotations (read and written by the rotation feature).
-    ROTATIONS_SCHEMA,
+    // 4 -> 5: staged rotations (the rows are the rotation feature's; the
+    // vault only creates the table). The partial unique index enforces "at
+    // most one open rotation per key" in the file itself.
+    include_str!("migrations/05_rotations.sql"),
     // 5 -> 6: incidents, their steps, timeline and activity snapshots.
     super::incident::SCHEMA,
     // 6 -> 7: alert configuration (sealed), per-key alert state, the
