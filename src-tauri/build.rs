@@ -43,6 +43,7 @@ const COMMANDS: &[&str] = &[
     "recovery_codes_copy",
     "recovery_codes_save",
     "audit_log",
+    "audit_categories",
     "audit_verify",
     "scan_run",
     "scan_cancel",

@@ -46,6 +46,9 @@ fn check_all_and_check_now_against_the_simulator() {
     );
     let okx_row = app.text_of("[data-testid=key-row][data-label=okx-reader]");
     assert!(okx_row.contains("ok"), "{okx_row}");
+    // Exchanges by their brand, not their id.
+    assert!(okx_row.contains("OKX"), "{okx_row}");
+    assert!(binance_row.contains("Binance"), "{binance_row}");
     // The health panel scores the vault from the stored checks.
     let health = app.wait_for_text("[data-testid=health]", "binance-bot");
     assert!(health.contains("critical"), "{health}");
@@ -65,6 +68,10 @@ fn check_all_and_check_now_against_the_simulator() {
     let findings = app.text_of("[data-testid=findings]");
     assert!(findings.contains("critical"), "{findings}");
     assert!(app.text_of("[data-testid=last-check]").contains("critical"));
+    assert!(
+        app.page_text().contains("Revoke everything on Binance"),
+        "the revoke panel names the exchange by its brand"
+    );
     app.assert_accessible("checks-2-detail");
 
     for needle in [BINANCE_SECRET, OKX_SECRET, OKX_PASSPHRASE] {

@@ -43,6 +43,10 @@ fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
     app.click("[data-testid=affected-bybit-bot]");
     app.click("[data-testid=incident-open]");
     app.wait_for("[data-testid=incident-progress]");
+    // The affected key and the exchange's own steps name it by its brand.
+    let page = app.page_text();
+    assert!(page.contains("bybit-bot (Bybit, BYBI"), "{page}");
+    assert!(page.contains("Bybit:"), "{page}");
     app.assert_accessible("incident-1-checklist");
 
     // Evidence first, while the key can still read its history.

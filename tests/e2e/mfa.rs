@@ -150,21 +150,52 @@ fn enrol_then_reveal_with_a_code_and_refuse_direct_ipc_without_one() {
         "secret left in the DOM after hiding"
     );
 
-    // The activity page lists what happened, and the chain verifies.
+    // The activity page tells what happened in sentences (not stored event
+    // names or JSON), and the chain verifies.
     app.click("[data-testid=nav-activity]");
     let table = app.text_of("[data-testid=audit-table]");
-    for action in [
-        "key_added",
-        "mfa_confirmed",
-        "secret_revealed",
-        "step_up_failed",
+    for sentence in [
+        "Added key binance-main (Binance)",
+        "Turned MFA on",
+        "Revealed the secret of binance-main (TOTP)",
+        "Step-up failed: wrong code (revealing a secret)",
     ] {
         assert!(
-            table.contains(action),
-            "{action} missing from the audit view:\n{table}"
+            table.contains(sentence),
+            "{sentence:?} missing from the activity view:\n{table}"
+        );
+    }
+    for raw in ['_', '{', '"'] {
+        assert!(
+            !table.contains(raw),
+            "{raw:?} in the activity view:\n{table}"
         );
     }
     assert!(!table.contains(CANARY_SECRET));
+    app.screenshot("mfa-4-activity-all");
+    // The filter offers categories in words, not event names.
+    let options = app.text_of("[data-testid=audit-category]");
+    assert!(options.contains("Secrets revealed or used"), "{options}");
+    app.execute(
+        "const s = document.querySelector('[data-testid=audit-category]'); \
+         s.value = 'secrets'; s.dispatchEvent(new Event('change')); \
+         s.form.requestSubmit(); return true",
+        json!([]),
+    );
+    keyward_tests::wait_until(
+        || {
+            let rows = app.text_of("[data-testid=audit-table]");
+            !rows.contains("Turned MFA on")
+        },
+        "the activity filter to apply",
+    );
+    let secrets = app.text_of("[data-testid=audit-table]");
+    assert!(
+        secrets.contains("Revealed the secret of binance-main (TOTP)"),
+        "{secrets}"
+    );
+    assert!(!secrets.contains("Added key"), "{secrets}");
+    app.screenshot("mfa-4-activity-filtered");
     app.click("[data-testid=audit-verify]");
     app.wait_for_text("[data-testid=audit-verification]", "Intact");
     app.assert_accessible("mfa-4-activity");

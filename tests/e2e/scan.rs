@@ -71,7 +71,14 @@ fn scan_finds_own_key_in_files_and_history_then_import_and_allow_run() {
         table.contains("binance-main — its key id"),
         "file finding missing:\n{table}"
     );
-    assert!(table.contains("config.py"), "{table}");
+    // One way to say where, for history and files: relative to the
+    // scanned folder, with the commit for history.
+    assert!(table.contains("config.py:1 in commit "), "{table}");
+    assert!(table.contains("notes.txt:1"), "{table}");
+    assert!(
+        !table.contains(&*work.path().to_string_lossy()),
+        "absolute paths in the findings:\n{table}"
+    );
     assert!(
         !app.page_html().contains(CANARY_SECRET),
         "the scan page shows the secret"
@@ -86,7 +93,7 @@ fn scan_finds_own_key_in_files_and_history_then_import_and_allow_run() {
     app.fill("#import-path", &env_file.to_string_lossy());
     app.click("[data-testid=import-preview]");
     let candidates = app.text_of("[data-testid=import-candidates]");
-    assert!(candidates.contains("binance"), "{candidates}");
+    assert!(candidates.contains("Binance"), "{candidates}");
     assert!(
         !app.page_html().contains(ENV_SECRET),
         "the preview shows the secret"

@@ -275,37 +275,64 @@ pub struct LogArgs {
     /// Only entries about the key with this label.
     #[arg(long, value_name = "LABEL")]
     key: Option<String>,
-    /// Only entries of this action (e.g. secret_revealed, step_up_failed).
+    /// Only entries of this stored action (e.g. secret_revealed,
+    /// step_up_failed; the names `--json` prints).
     #[arg(long, value_name = "ACTION")]
     action: Option<String>,
+    /// Only entries of this kind: vault, keys, secrets, mfa, backups,
+    /// rotation, incidents, services, alerts, integrity.
+    #[arg(long, value_name = "CATEGORY", conflicts_with = "action")]
+    category: Option<String>,
     /// Acknowledge every integrity finding recorded so far (read them first
     /// with `--action audit_integrity_failed`); needs --totp once MFA is
     /// enrolled. Until then `--verify` exits 5, even once the chain
     /// verifies again.
-    #[arg(long, conflicts_with_all = ["verify", "key", "action", "json"])]
+    #[arg(long, conflicts_with_all = ["verify", "key", "action", "category", "json"])]
     acknowledge: bool,
     #[command(flatten)]
     proof: ProofArgs,
 }
 
+/// An entry as `keyward log --json` prints it: the stored entry, plus its
+/// sentence ([`audit::describe`]).
+#[derive(serde::Serialize)]
+struct EntryJson<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry,
+    sentence: String,
+}
+
+/// Who did it, in words.
+fn by(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Gui => "app",
+        Actor::Cli => "CLI",
+        _ => "Keyward",
+    }
+}
+
 fn print_entries(entries: &[Entry], json: bool) {
     if json {
+        let out: Vec<EntryJson<'_>> = entries
+            .iter()
+            .map(|entry| EntryJson {
+                entry,
+                sentence: audit::describe(entry),
+            })
+            .collect();
         say!(
             "{}",
-            serde_json::to_string(entries).unwrap_or_else(|_| "[]".into())
+            serde_json::to_string(&out).unwrap_or_else(|_| "[]".into())
         );
         return;
     }
     for e in entries {
-        let key = e.key_label.as_deref().unwrap_or("-");
         say!(
-            "{:>5}  {}  {:<6} {:<28} {:<20} {}",
+            "{:>5}  {}  {:<7}  {}",
             e.seq,
-            e.time_ms / 1000,
-            e.actor,
-            e.action,
-            key,
-            e.details
+            keyward_core::alerts::format_time(e.time_ms.div_euclid(1000)),
+            by(e.actor),
+            audit::describe(e)
         );
     }
 }
@@ -327,21 +354,25 @@ fn print_report(r: &AuditReport, json: bool) {
     }
     match &r.problem {
         Some(problem) => say!("BROKEN: {problem}"),
-        None => say!("chain intact: {} entries", r.entries),
+        None => say!(
+            "chain intact: {}",
+            keyward_core::text::count(r.entries, "entry", "entries")
+        ),
     }
     if r.recorded_findings > 0 {
-        say!(
-            "the log records {} integrity finding(s)",
-            r.recorded_findings
-        );
+        say!("the log records {}", findings(r.recorded_findings));
     }
     if r.unacknowledged_findings > 0 {
         say!(
-            "NOT ACKNOWLEDGED: {} integrity finding(s); review them with \
+            "NOT ACKNOWLEDGED: {}; review them with \
              `keyward log --action audit_integrity_failed`, then run `keyward log --acknowledge`",
-            r.unacknowledged_findings
+            findings(r.unacknowledged_findings)
         );
     }
+}
+
+fn findings(n: usize) -> String {
+    keyward_core::text::count(n as u64, "integrity finding", "integrity findings")
 }
 
 /// Runs `keyward log`.
@@ -355,7 +386,7 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
         }
         let g = grant::<actions::SecuritySettings>(&mut session, &args.proof, password.as_ref())?;
         let n = session.acknowledge_audit_findings(Actor::Cli, g)?;
-        say!("acknowledged {n} integrity finding(s)");
+        say!("acknowledged {}", findings(n));
         if let Some(problem) = &report.problem {
             say_err!(
                 "warning: the audit log is still broken ({problem}); `keyward log --verify` \
@@ -387,6 +418,19 @@ pub fn log(path: &Path, use_keyring: bool, args: &LogArgs) -> Result<ExitCode, C
             message: format!("unknown audit action {name:?}"),
         })?;
         filter = filter.with_actions([action]);
+    }
+    if let Some(name) = &args.category {
+        let category = audit::Category::from_name(name).ok_or_else(|| CliError::Input {
+            message: format!(
+                "unknown category {name:?}: use one of {}",
+                audit::Category::ALL
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        filter = filter.with_actions(category.actions());
     }
     let entries = session.audit_log(&filter)?;
     print_entries(&entries, args.json);

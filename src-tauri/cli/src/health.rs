@@ -16,6 +16,7 @@ use clap::Args;
 use keyward_core::health::{Fix, HealthReport, Severity};
 
 use crate::app::{self, CliError};
+use crate::output::{count, grouped};
 
 /// Arguments of `keyward health`.
 #[derive(Args)]
@@ -55,17 +56,15 @@ fn severity(s: Severity) -> &'static str {
 fn print(report: &HealthReport) {
     let c = &report.counts;
     say!(
-        "Health score: {}/100 ({} key{})",
+        "Health score: {}/100 ({})",
         report.score.score,
-        report.keys,
-        if report.keys == 1 { "" } else { "s" }
+        count(report.keys, "key", "keys")
     );
     say!(
-        "Findings: {} critical, {} warning{}, {} info",
-        c.critical,
-        c.warning,
-        if c.warning == 1 { "" } else { "s" },
-        c.info
+        "Findings: {} critical, {}, {} info",
+        grouped(c.critical),
+        count(c.warning, "warning", "warnings"),
+        grouped(c.info)
     );
     if report.findings.is_empty() {
         say!("No findings.");

@@ -75,6 +75,11 @@ pub fn run(
     if !args.json {
         if all.is_empty() {
             say!("no exchange credentials found");
+        } else {
+            say!(
+                "{} found:",
+                keyward_core::text::count(all.len() as u64, "credential", "credentials")
+            );
         }
         for (i, c) in all.iter().enumerate() {
             let p = &c.preview;
@@ -85,7 +90,7 @@ pub fn run(
                 p.file.display(),
                 fields.join(", "),
                 p.label,
-                p.exchange,
+                p.exchange.display_name(),
                 p.key_id_masked,
                 if p.has_passphrase {
                     ", with passphrase"
@@ -170,9 +175,9 @@ pub fn run(
                 Ok(r) => {
                     if !args.json {
                         say!(
-                            "rewrote {} ({} value(s) removed); backup with the values: {} — delete it once the bot runs with keyward run",
+                            "rewrote {} ({} removed); backup with the values: {} — delete it once the bot runs with keyward run",
                             r.file.display(),
-                            r.removed,
+                            keyward_core::text::count(r.removed as u64, "value", "values"),
                             r.backup.display()
                         );
                     }

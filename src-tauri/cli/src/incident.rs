@@ -181,7 +181,12 @@ fn print_view(v: &IncidentView) {
         v.progress.total
     );
     for k in &v.keys {
-        say!("  key {} ({}, {})", k.label, k.exchange, k.masked_key_id);
+        say!(
+            "  key {} ({}, {})",
+            k.label,
+            k.exchange.display_name(),
+            k.masked_key_id
+        );
     }
     for s in &v.steps {
         say!(
@@ -192,7 +197,7 @@ fn print_view(v: &IncidentView) {
             s.title
         );
         for i in &s.instructions {
-            say!("      {}: {}", i.exchange, i.text);
+            say!("      {}: {}", i.exchange.display_name(), i.text);
         }
         if let Some(e) = &s.error {
             say!("      error: {e}");

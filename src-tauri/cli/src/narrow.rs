@@ -86,7 +86,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &NarrowArgs) -> Result<ExitCode
     if !check.narrow_via_api {
         say_err!(
             "error: {} cannot narrow a key through its API: narrow {} on the exchange's website, then run `keyward verify {}`",
-            check.exchange,
+            check.exchange.display_name(),
             args.label,
             args.label
         );
@@ -198,7 +198,9 @@ fn lines(check: &KeyVerification) -> Vec<String> {
     if !check.narrow_via_api {
         return vec![format!(
             "{} cannot narrow a key through its API: narrow {} on the exchange's website, then run `keyward verify {}`.",
-            check.exchange, check.label, check.label
+            check.exchange.display_name(),
+            check.label,
+            check.label
         )];
     }
     if check.removable.is_empty() {

@@ -9,6 +9,16 @@ use keyward_core::vault::{
     self, ImportReport, IntegrityReport, KdfParams, KeyringStatus, Settings, Vault,
 };
 
+/// `n` with its noun, grouped by thousands ("1 key", "21,429 files").
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    keyward_core::text::count(n as u64, one, many)
+}
+
+/// `n` grouped by thousands ("21,429").
+pub fn grouped(n: usize) -> String {
+    keyward_core::text::grouped(n as u64)
+}
+
 fn days_from_now(unix: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -103,7 +113,7 @@ pub fn list(keys: &[KeySummary], as_json: bool) {
         say!(
             "{:<w$}  {:<8}  {:<8}  {:<11}  {:<20}  {:<3}  {:<11}  {}",
             k.label,
-            k.exchange.as_str(),
+            k.exchange.display_name(),
             env_name(k),
             k.api_key_id_masked,
             scopes(k),
@@ -122,12 +132,12 @@ pub fn show(d: &KeyDetail, as_json: bool) {
     let s = &d.summary;
     say!("label:        {}", s.label);
     say!("id:           {}", s.id);
-    say!("exchange:     {}", s.exchange);
+    say!("exchange:     {}", s.exchange.display_name());
     say!("environment:  {}", env_name(s));
     if let Some(host) = &d.custom_host {
         say!(
             "host:         {host} — NOT {}'s own host ({}; the background audit {})",
-            s.exchange,
+            s.exchange.display_name(),
             if d.host_confirmed {
                 "confirmed with a step-up"
             } else {
@@ -228,10 +238,10 @@ pub fn import(r: &ImportReport, as_json: bool) {
         say!("conflict {l}: a key with this label exists; kept it (use --replace)");
     }
     say!(
-        "{} added, {} replaced, {} conflicts",
-        r.added.len(),
-        r.replaced.len(),
-        r.conflicts.len()
+        "{} added, {} replaced, {}",
+        count(r.added.len(), "key", "keys"),
+        grouped(r.replaced.len()),
+        count(r.conflicts.len(), "conflict", "conflicts")
     );
 }
 
@@ -244,10 +254,10 @@ pub fn check(r: &IntegrityReport, as_json: bool) {
         say!("DAMAGED {} ({}): {}", d.label, d.id, d.fields.join(", "));
     }
     say!(
-        "{} records checked, {} sealed fields ok, {} damaged",
-        r.records_checked,
-        r.fields_ok,
-        r.damaged.len()
+        "{} checked, {} ok, {} damaged",
+        count(r.records_checked, "record", "records"),
+        count(r.fields_ok, "sealed field", "sealed fields"),
+        grouped(r.damaged.len())
     );
 }
 

@@ -25,6 +25,7 @@ use keyward_core::vault::Actor;
 
 use crate::app::{self, CliError, exit, json, network};
 use crate::gated;
+use crate::output::{count, grouped};
 use crate::rotate::{outcome_code, print_outcome, refused};
 
 /// Arguments of `keyward revoke`.
@@ -124,7 +125,16 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
                 print_outcome(o);
             }
             let revoked = outcomes.iter().filter(|o| o.is_revoked()).count();
-            say!("{revoked} of {} {exchange} keys revoked", outcomes.len());
+            let name = exchange.display_name();
+            say!(
+                "{} of {} revoked",
+                grouped(revoked),
+                count(
+                    outcomes.len(),
+                    &format!("{name} key"),
+                    &format!("{name} keys")
+                )
+            );
             let failed = outcomes.iter().any(|o| {
                 matches!(
                     o,
@@ -137,9 +147,13 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
                 ExitCode::SUCCESS
             } else if failed {
                 say_err!(
-                    "error: {} of {} {exchange} keys are NOT revoked; see above",
-                    outcomes.len() - revoked,
-                    outcomes.len()
+                    "error: {} of {} are NOT revoked; see above",
+                    grouped(outcomes.len() - revoked),
+                    count(
+                        outcomes.len(),
+                        &format!("{name} key"),
+                        &format!("{name} keys")
+                    )
                 );
                 exit(ErrorKind::Exchange)
             } else {

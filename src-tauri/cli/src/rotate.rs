@@ -157,7 +157,12 @@ pub(crate) fn refused(e: RotationError) -> Result<ExitCode, CliError> {
 }
 
 pub(crate) fn print_view(v: &RotationView) {
-    say!("rotation of {} ({}): {}", v.label, v.exchange, v.state);
+    say!(
+        "rotation of {} ({}): {}",
+        v.label,
+        v.exchange.display_name(),
+        v.state
+    );
     for s in &v.steps {
         let mark = match s.status {
             StepStatus::Done => "[x]",
@@ -176,7 +181,10 @@ pub(crate) fn print_view(v: &RotationView) {
         print_verification(out);
     }
     if !v.manual_steps.is_empty() && v.state == RotationState::Promoted {
-        say!("revoke the old key by hand on {}:", v.exchange);
+        say!(
+            "revoke the old key by hand on {}:",
+            v.exchange.display_name()
+        );
         for (i, step) in v.manual_steps.iter().enumerate() {
             say!("  {}. {step}", i + 1);
         }

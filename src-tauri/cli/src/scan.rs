@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use keyward_core::scan::import::Format;
 use keyward_core::scan::{self, Finding, FindingKind, Matcher, Progress, ScanOptions, ScanReport};
+use keyward_core::text::{count, grouped, shell_quote};
 
 use crate::app::{self, CliError, fail};
 
@@ -42,32 +44,19 @@ pub struct ScanArgs {
 }
 
 fn describe(f: &Finding) -> String {
-    let place = match (&f.repository, &f.commit) {
-        (Some(repo), commit) => format!(
-            "{}: {}:{} (commit {}{})",
-            repo.display(),
-            f.path.display(),
-            f.line,
-            commit.as_deref().map_or("?", |c| &c[..c.len().min(12)]),
-            f.git_ref
-                .as_deref()
-                .map(|r| format!(", {r}"))
-                .unwrap_or_default()
-        ),
-        (None, _) => format!("{}:{}", f.path.display(), f.line),
-    };
+    let place = &f.location;
     match f.kind {
         FindingKind::VaultKey => format!(
             "{place}: vault key {:?} ({})",
             f.label.as_deref().unwrap_or(""),
-            f.part.as_str()
+            f.part.as_str().replace('_', " ")
         ),
         FindingKind::UnknownCredential => {
             let mut what = Vec::new();
             if let Some(e) = f.exchange {
-                what.push(e.as_str().to_owned());
+                what.push(e.display_name().to_owned());
             }
-            what.push(f.part.as_str().to_owned());
+            what.push(f.part.as_str().replace('_', " "));
             if let Some(n) = &f.name {
                 what.push(format!("in {n}"));
             }
@@ -78,6 +67,33 @@ fn describe(f: &Finding) -> String {
             )
         }
     }
+}
+
+/// The `keyward import-env` line that moves the unknown credentials found
+/// in configuration files into the vault, ready to paste: each file once,
+/// as a path valid from the current directory, quoted for the shell.
+/// History findings are left out (the file may be gone from the working
+/// tree), and so are files `import-env` cannot read.
+pub fn import_hint(findings: &[Finding]) -> Option<String> {
+    let mut files: Vec<&Path> = Vec::new();
+    for f in findings {
+        if f.kind == FindingKind::UnknownCredential
+            && f.repository.is_none()
+            && Format::of(&f.path).is_some()
+            && !files.contains(&f.path.as_path())
+        {
+            files.push(&f.path);
+        }
+    }
+    if files.is_empty() {
+        return None;
+    }
+    let mut line = String::from("keyward import-env");
+    for file in files {
+        line.push(' ');
+        line.push_str(&shell_quote(&file.to_string_lossy()));
+    }
+    Some(line)
 }
 
 /// Runs `keyward scan`.
@@ -139,11 +155,15 @@ fn print(report: &ScanReport, json: bool) {
         say_err!("note: could not read {}", p.display());
     }
     say_err!(
-        "{} finding(s); scanned {} file(s)/blob(s), {:.1} MB; skipped {} binary, {} too large",
-        report.findings.len(),
-        report.scanned,
+        "{}; scanned {}, {:.1} MB; skipped {} binary, {} too large",
+        count(report.findings.len() as u64, "finding", "findings"),
+        count(report.scanned, "file or blob", "files and blobs"),
         report.bytes as f64 / 1e6,
-        report.skipped_binary,
-        report.skipped_large
+        grouped(report.skipped_binary),
+        grouped(report.skipped_large)
     );
+    if let Some(line) = import_hint(&report.findings) {
+        say_err!("to move the unknown credentials into the vault, run:");
+        say_err!("  {line}");
+    }
 }

@@ -23,6 +23,7 @@ use keyward_core::vault::{self, Actor, CheckSelection, KeyVerification};
 use keyward_core::{ErrorKind, KindedError};
 
 use crate::app::{self, CliError, exit};
+use crate::output::{count, grouped};
 
 /// Arguments of `keyward verify`.
 #[derive(Args)]
@@ -168,7 +169,7 @@ fn table(results: &[KeyVerification]) {
         say!(
             "{:<w$}  {:<8}  {:<13}  {:<36}  {}",
             r.label,
-            r.exchange.as_str(),
+            r.exchange.display_name(),
             r.status.as_str(),
             permissions(r),
             ip(r)
@@ -189,8 +190,8 @@ fn table(results: &[KeyVerification]) {
         .count();
     say!(
         "{} checked, {} rejected or unreachable, {} with critical findings",
-        results.len(),
-        failed,
-        critical
+        count(results.len(), "key", "keys"),
+        grouped(failed),
+        grouped(critical)
     );
 }

@@ -219,6 +219,160 @@ fn history_of_a_folder_of_repositories_scans_each_one() {
 }
 
 #[test]
+fn file_and_history_findings_are_located_the_same_way() {
+    let env = vault_with_keys();
+    let bots = env.path("bots");
+    let beta = bots.join("team").join("beta");
+    fs::create_dir_all(&beta).unwrap();
+    git(&beta, &["init", "-q"]);
+    // History: committed on main, then removed.
+    fs::write(
+        beta.join("old.env"),
+        format!("# keys\nBINANCE_SECRET={BINANCE_SECRET}\n"),
+    )
+    .unwrap();
+    git(&beta, &["add", "."]);
+    git(&beta, &["commit", "-q", "-m", "keys"]);
+    git(&beta, &["rm", "-q", "old.env"]);
+    git(&beta, &["commit", "-q", "-m", "no keys"]);
+    // Work tree: an untracked file.
+    fs::write(beta.join("notes.txt"), format!("\n\n{OKX_SECRET}\n")).unwrap();
+    let bots_s = bots.to_str().unwrap();
+
+    let run = env.run(&["scan", "--history", "--json", bots_s]).code(8);
+    no_canary(&run, &[BINANCE_SECRET, OKX_SECRET]);
+    let f = findings(&run);
+    let history = f.iter().find(|x| x["label"] == "binance-main").unwrap();
+    let commit = history["commit"].as_str().unwrap();
+    let history_place = format!("team/beta/old.env:2 in commit {} (main)", &commit[..10]);
+    assert_eq!(history["location"], history_place.as_str(), "{f:#?}");
+    let file = f.iter().find(|x| x["label"] == "okx-bot").unwrap();
+    assert_eq!(file["location"], "team/beta/notes.txt:3", "{f:#?}");
+
+    // The human output shows the same locations.
+    let run = env.run(&["scan", "--history", bots_s]).code(8);
+    assert!(
+        run.stdout.contains(&format!(
+            "{history_place}: vault key \"binance-main\" (secret)"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("team/beta/notes.txt:3: vault key \"okx-bot\" (secret)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("2 findings; scanned "),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Splits a POSIX shell command line into words (single and double quotes,
+/// backslash escapes): enough to run a line the CLI printed.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    word.push(c);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => word.extend(chars.next()),
+                        c => word.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.extend(chars.next());
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_scan_import_hint_is_a_command_that_runs() {
+    assert_eq!(
+        shell_words(r#"keyward import-env 'a b/it'\''s.env' "c d" e\ f"#),
+        ["keyward", "import-env", "a b/it's.env", "c d", "e f"]
+    );
+    let env = Env::init();
+    let dir = env.path("my bots");
+    fs::create_dir_all(dir.join("it's")).unwrap();
+    let sample = &samples()[0];
+    fs::write(dir.join("it's").join(sample.name), &sample.text).unwrap();
+    // A finding in a file import-env cannot read gets no hint of its own.
+    fs::write(dir.join("notes.txt"), &sample.text).unwrap();
+
+    let run = env.run(&["scan", dir.to_str().unwrap()]).code(8);
+    no_canary(&run, &[BINANCE_SECRET]);
+    let line = run
+        .stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("keyward "))
+        .unwrap_or_else(|| panic!("no command in {}", run.stderr));
+    let words = shell_words(line);
+    assert_eq!(words[..2], ["keyward", "import-env"], "{line}");
+    assert_eq!(
+        words[2..],
+        [dir.join("it's").join(sample.name).to_str().unwrap()],
+        "{line}"
+    );
+    let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    let preview = env.run(&args).ok();
+    assert!(
+        preview.stdout.contains("1 credential found:"),
+        "{}",
+        preview.stdout
+    );
+    assert!(
+        preview.stdout.contains("(Binance, key id"),
+        "{}",
+        preview.stdout
+    );
+    let mut yes = args.clone();
+    yes.push("--yes");
+    let imported = env.run(&yes).ok();
+    assert!(
+        imported.stdout.contains("imported binance"),
+        "{}",
+        imported.stdout
+    );
+}
+
+#[test]
 fn unknown_credential_rules_fire_on_ccxt_configs() {
     let env = vault_with_keys();
     let dir = data().join("unknown");

@@ -3,8 +3,10 @@
 //! and transfer fields in incident snapshots).
 //!
 //! Owns: the list of invisible Unicode format characters that labels may
-//! not contain ([`is_format_char`]) and the one escaping function every
-//! CLI printer passes its output through ([`escape_terminal`]).
+//! not contain ([`is_format_char`]), the one escaping function every
+//! CLI printer passes its output through ([`escape_terminal`]), the words
+//! for counts a person reads ([`count`], [`grouped`]) and the quoting of
+//! a word in a command line that is printed to be pasted ([`shell_quote`]).
 //!
 //! Must never: let a control character (ESC starts terminal control
 //! sequences that can rewrite the screen, set the window title or the
@@ -107,9 +109,65 @@ pub fn escape_terminal_lines(s: &str) -> Cow<'_, str> {
     escape(s, true)
 }
 
+/// A number with thousands separators: `21429` → `"21,429"`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count and the noun that goes with it: `count(1, "warning",
+/// "warnings")` → `"1 warning"`, `count(21429, …)` → `"21,429 warnings"`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), if n == 1 { one } else { many })
+}
+
+/// `s` as one word of a POSIX shell command line: unchanged when it is
+/// made of characters no shell treats specially, else in single quotes
+/// (a single quote inside becomes `'\''`). For commands printed to be
+/// copied and pasted (`keyward import-env 'my bots/.env'`).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_read_as_words() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(21429), "21,429");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(count(0, "warning", "warnings"), "0 warnings");
+        assert_eq!(count(1, "warning", "warnings"), "1 warning");
+        assert_eq!(count(2, "warning", "warnings"), "2 warnings");
+        assert_eq!(count(21429, "file", "files"), "21,429 files");
+    }
+
+    #[test]
+    fn shell_quoting_survives_spaces_and_quotes() {
+        assert_eq!(shell_quote("bots/a/.env"), "bots/a/.env");
+        assert_eq!(shell_quote("my bots/.env"), "'my bots/.env'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+    }
 
     #[test]
     fn format_characters_are_recognised() {

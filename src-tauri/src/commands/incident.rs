@@ -18,6 +18,7 @@ use keyward_core::vault::{Actor, StepRun, incident_run_step};
 use serde::Serialize;
 use tauri::State;
 
+use super::brand::Branded;
 use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
@@ -35,7 +36,7 @@ pub fn incident_open(
     situation: Situation,
     labels: Vec<String>,
     exchange: Option<String>,
-) -> IpcResult<IncidentView> {
+) -> IpcResult<Branded<IncidentView>> {
     let exchange = exchange
         .filter(|e| !e.is_empty())
         .map(|e| {
@@ -47,7 +48,7 @@ pub fn incident_open(
         .with_unlocked(|s| Ok(s.incident_open(Actor::Gui, situation, &labels, exchange)?))?;
     // Committed: the webhook alert (if any) goes out in the background.
     crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
-    Ok(view)
+    Ok(Branded(view))
 }
 
 /// Every incident, newest first.
@@ -58,8 +59,10 @@ pub fn incident_list(state: State<'_, AppState>) -> IpcResult<Vec<IncidentSummar
 
 /// One incident with its steps, timeline and snapshots.
 #[tauri::command]
-pub fn incident_view(state: State<'_, AppState>, id: String) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| Ok(s.incident_view(&id)?))
+pub fn incident_view(state: State<'_, AppState>, id: String) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| Ok(s.incident_view(&id)?))
+        .map(Branded)
 }
 
 /// Marks a manual or evidence step done, with an optional note.
@@ -69,15 +72,17 @@ pub fn incident_step_done(
     id: String,
     step: String,
     note: Option<String>,
-) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| {
-        Ok(s.incident_step_done(
-            Actor::Gui,
-            &id,
-            &step,
-            note.as_deref().filter(|n| !n.is_empty()),
-        )?)
-    })
+) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| {
+            Ok(s.incident_step_done(
+                Actor::Gui,
+                &id,
+                &step,
+                note.as_deref().filter(|n| !n.is_empty()),
+            )?)
+        })
+        .map(Branded)
 }
 
 /// Skips a step; a reason is required.
@@ -87,8 +92,10 @@ pub fn incident_step_skip(
     id: String,
     step: String,
     reason: String,
-) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| Ok(s.incident_step_skip(Actor::Gui, &id, &step, &reason)?))
+) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| Ok(s.incident_step_skip(Actor::Gui, &id, &step, &reason)?))
+        .map(Branded)
 }
 
 /// Adds a note to the timeline.
@@ -97,14 +104,18 @@ pub fn incident_note(
     state: State<'_, AppState>,
     id: String,
     text: String,
-) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| Ok(s.incident_note(Actor::Gui, &id, &text, None)?))
+) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| Ok(s.incident_note(Actor::Gui, &id, &text, None)?))
+        .map(Branded)
 }
 
 /// Closes an incident (refused while a step is unresolved).
 #[tauri::command]
-pub fn incident_close(state: State<'_, AppState>, id: String) -> IpcResult<IncidentView> {
-    state.with_unlocked(|s| Ok(s.incident_close(Actor::Gui, &id)?))
+pub fn incident_close(state: State<'_, AppState>, id: String) -> IpcResult<Branded<IncidentView>> {
+    state
+        .with_unlocked(|s| Ok(s.incident_close(Actor::Gui, &id)?))
+        .map(Branded)
 }
 
 /// Runs an automated step. With `proof`, a Revoke grant is obtained first.
@@ -116,7 +127,7 @@ pub async fn incident_run(
     step: String,
     proof: Option<ProofInput>,
     confirm_manual: bool,
-) -> IpcResult<StepRun> {
+) -> IpcResult<Branded<StepRun>> {
     let g = match proof {
         Some(p) => Some(state.with_unlocked(|s| grant::<actions::Revoke>(s, Some(p)))?),
         None => None,
@@ -135,7 +146,7 @@ pub async fn incident_run(
     if run.lock_requested {
         state.lock();
     }
-    Ok(run)
+    Ok(Branded(run))
 }
 
 /// A report, for preview.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tauri::State;
 
+use super::brand::Branded;
 use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
@@ -156,8 +157,8 @@ impl KeyEditInput {
 
 /// Every key, metadata only.
 #[tauri::command]
-pub fn key_list(state: State<'_, AppState>) -> IpcResult<Vec<KeySummary>> {
-    state.with_session(|s| s.list_keys())
+pub fn key_list(state: State<'_, AppState>) -> IpcResult<Branded<Vec<KeySummary>>> {
+    state.with_session(|s| s.list_keys()).map(Branded)
 }
 
 /// The ids of the keys whose label, exchange, key id, services or notes
@@ -171,17 +172,19 @@ pub fn key_search(state: State<'_, AppState>, query: String) -> IpcResult<Vec<St
 
 /// One key's metadata (never its secret).
 #[tauri::command]
-pub fn key_get(state: State<'_, AppState>, label: String) -> IpcResult<KeyDetail> {
-    state.with_session(|s| s.key_detail(&label))
+pub fn key_get(state: State<'_, AppState>, label: String) -> IpcResult<Branded<KeyDetail>> {
+    state.with_session(|s| s.key_detail(&label)).map(Branded)
 }
 
 /// Adds a key; the core validates every field and seals the secret.
 #[tauri::command]
-pub fn key_add(state: State<'_, AppState>, key: KeyInput) -> IpcResult<KeySummary> {
-    state.with_session(|s| {
-        let key = key.into_new_key()?;
-        s.add_key(Actor::Gui, key)
-    })
+pub fn key_add(state: State<'_, AppState>, key: KeyInput) -> IpcResult<Branded<KeySummary>> {
+    state
+        .with_session(|s| {
+            let key = key.into_new_key()?;
+            s.add_key(Actor::Gui, key)
+        })
+        .map(Branded)
 }
 
 /// Edits a key. Changing its endpoint, key id, secret, passphrase, key
@@ -193,16 +196,18 @@ pub fn key_edit(
     label: String,
     edit: KeyEditInput,
     proof: Option<ProofInput>,
-) -> IpcResult<KeyDetail> {
-    state.with_unlocked(|s| {
-        let edit = edit.into_edit()?;
-        let g = if edit.credential_fields().is_empty() {
-            None
-        } else {
-            Some(grant::<actions::EditCredentials>(s, proof)?)
-        };
-        Ok(s.edit_key(Actor::Gui, &label, edit, g)?)
-    })
+) -> IpcResult<Branded<KeyDetail>> {
+    state
+        .with_unlocked(|s| {
+            let edit = edit.into_edit()?;
+            let g = if edit.credential_fields().is_empty() {
+                None
+            } else {
+                Some(grant::<actions::EditCredentials>(s, proof)?)
+            };
+            Ok(s.edit_key(Actor::Gui, &label, edit, g)?)
+        })
+        .map(Branded)
 }
 
 /// The one DTO that carries a secret to the webview: the answer of the
@@ -290,7 +295,7 @@ pub fn key_delete(
 pub async fn key_check(
     state: State<'_, AppState>,
     labels: Option<Vec<String>>,
-) -> IpcResult<Vec<KeyVerification>> {
+) -> IpcResult<Branded<Vec<KeyVerification>>> {
     let selection = match labels {
         Some(labels) => CheckSelection::Labels(labels),
         None => CheckSelection::All,
@@ -299,7 +304,7 @@ pub async fn key_check(
     let results = verify_keys(&state.session, &client, &selection, Actor::Gui).await?;
     // Critical findings were queued with the stored checks; send them.
     crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
-    Ok(results)
+    Ok(Branded(results))
 }
 
 /// Allows `keyward run` to hand this key to a process (step-up: AllowRun;
@@ -310,7 +315,7 @@ pub fn key_allow_run(
     label: String,
     allow: bool,
     proof: Option<ProofInput>,
-) -> IpcResult<KeyDetail> {
+) -> IpcResult<Branded<KeyDetail>> {
     state.with_unlocked(|s| {
         if allow {
             let g = grant::<actions::AllowRun>(s, proof)?;
@@ -318,7 +323,7 @@ pub fn key_allow_run(
         } else {
             s.deny_run(Actor::Gui, &label)?;
         }
-        Ok(s.key_detail(&label)?)
+        Ok(Branded(s.key_detail(&label)?))
     })
 }
 
@@ -360,7 +365,7 @@ pub async fn key_narrow(
     label: String,
     narrowing: NarrowInput,
     proof: Option<ProofInput>,
-) -> IpcResult<KeyVerification> {
+) -> IpcResult<Branded<KeyVerification>> {
     let g = state.with_unlocked(|s| grant::<actions::SecuritySettings>(s, proof))?;
     let client = state.exchange_client()?;
     let narrowing = Narrowing {
@@ -369,5 +374,7 @@ pub async fn key_narrow(
         ips: narrowing.ips,
         drop: narrowing.drop,
     };
-    Ok(narrow_key(&*state.session, &client, Actor::Gui, g, &label, &narrowing).await?)
+    Ok(Branded(
+        narrow_key(&*state.session, &client, Actor::Gui, g, &label, &narrowing).await?,
+    ))
 }

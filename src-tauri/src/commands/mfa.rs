@@ -108,25 +108,49 @@ pub fn mfa_disable(state: State<'_, AppState>, proof: Option<ProofInput>) -> Ipc
     })
 }
 
-/// Audit-log filter from the activity page.
+/// Audit-log filter from the activity page: a key label, and a category
+/// (`audit_categories`) or one stored action name.
 #[derive(Debug, Default, Deserialize)]
 pub struct AuditFilterInput {
     key_label: Option<String>,
+    category: Option<String>,
     action: Option<String>,
     limit: Option<u32>,
 }
 
 /// One audit entry as the activity page shows it (never a secret: the core
-/// refuses secret-looking details).
+/// refuses secret-looking details). `sentence` is what a person reads
+/// (`audit::describe`); the stored fields stay for the record.
 #[derive(Debug, Serialize)]
 pub struct AuditEntryDto {
     seq: u64,
     time_ms: i64,
     actor: &'static str,
     action: &'static str,
+    category: &'static str,
+    sentence: String,
     key_id: Option<String>,
     key_label: Option<String>,
     details: String,
+}
+
+/// A category of the activity filter.
+#[derive(Debug, Serialize)]
+pub struct AuditCategoryDto {
+    id: &'static str,
+    label: &'static str,
+}
+
+/// The categories the activity page filters on, with their labels.
+#[tauri::command]
+pub fn audit_categories() -> Vec<AuditCategoryDto> {
+    audit::Category::ALL
+        .iter()
+        .map(|c| AuditCategoryDto {
+            id: c.as_str(),
+            label: c.label(),
+        })
+        .collect()
 }
 
 /// The audit log, newest last.
@@ -135,16 +159,29 @@ pub fn audit_log(
     state: State<'_, AppState>,
     filter: AuditFilterInput,
 ) -> IpcResult<Vec<AuditEntryDto>> {
-    let actions = match filter
+    let category = filter
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let action = filter
         .action
         .as_deref()
         .map(str::trim)
-        .filter(|a| !a.is_empty())
-    {
-        None => Vec::new(),
-        Some(name) => vec![audit::Action::from_name(name).ok_or_else(|| {
+        .filter(|a| !a.is_empty());
+    let actions = match (category, action) {
+        (_, Some(name)) => vec![audit::Action::from_name(name).ok_or_else(|| {
             IpcError::new(ErrorKind::Invalid, format!("unknown audit action {name:?}"))
         })?],
+        (Some(name), None) => audit::Category::from_name(name)
+            .ok_or_else(|| {
+                IpcError::new(
+                    ErrorKind::Invalid,
+                    format!("unknown activity category {name:?}"),
+                )
+            })?
+            .actions(),
+        (None, None) => Vec::new(),
     };
     let query = match filter.key_label.filter(|l| !l.trim().is_empty()) {
         Some(label) => AuditFilter::for_label(label),
@@ -156,6 +193,8 @@ pub fn audit_log(
     Ok(entries
         .into_iter()
         .map(|e| AuditEntryDto {
+            sentence: audit::describe(&e),
+            category: e.action.category().as_str(),
             seq: e.seq,
             time_ms: e.time_ms,
             actor: e.actor.as_str(),

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod backup;
+pub mod brand;
 pub mod incident;
 pub mod keys;
 pub mod mfa;
@@ -51,6 +52,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         recovery::recovery_codes_copy,
         recovery::recovery_codes_save,
         mfa::audit_log,
+        mfa::audit_categories,
         mfa::audit_verify,
         scan::scan_run,
         scan::scan_cancel,

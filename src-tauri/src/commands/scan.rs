@@ -16,6 +16,7 @@ use keyward_core::vault::Actor;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Runtime, State};
 
+use super::brand::Branded;
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
 
@@ -41,7 +42,7 @@ pub async fn scan_run<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     request: ScanRequest,
-) -> IpcResult<ScanReport> {
+) -> IpcResult<Branded<ScanReport>> {
     let paths: Vec<PathBuf> = request
         .paths
         .iter()
@@ -78,7 +79,7 @@ pub async fn scan_run<R: Runtime>(
     if let Ok(report) = &result {
         *state.last_scan.lock().unwrap_or_else(|e| e.into_inner()) = report.findings.clone();
     }
-    result
+    result.map(Branded)
 }
 
 /// Stops a running scan at the next file or blob.
@@ -92,9 +93,11 @@ pub fn scan_cancel(state: State<'_, AppState>) {
 /// What `import_preview` shows for one file: credentials found, values
 /// masked.
 #[tauri::command]
-pub fn import_preview(path: String) -> IpcResult<Vec<CandidatePreview>> {
+pub fn import_preview(path: String) -> IpcResult<Branded<Vec<CandidatePreview>>> {
     let file = import::read_file(std::path::Path::new(path.trim()), "")?;
-    Ok(file.candidates.into_iter().map(|c| c.preview).collect())
+    Ok(Branded(
+        file.candidates.into_iter().map(|c| c.preview).collect(),
+    ))
 }
 
 /// One credential the user chose to import, with the label to use.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { age, count, healthLevel, lines, rotationDue, runEnvNames, shellQuote } from './format';
+import { age, count, grouped, healthLevel, lines, rotationDue, runEnvNames, shellQuote } from './format';
 
 const NOW = 1_700_000_000;
 const DAY = 86_400;
@@ -48,6 +48,10 @@ describe('count', () => {
     expect(count(0, 'warning')).toBe('0 warnings');
     expect(count(21429, 'key')).toBe('21,429 keys');
     expect(count(2, 'critical', 'critical')).toBe('2 critical');
+    expect(count(3, 'file or blob', 'files and blobs')).toBe('3 files and blobs');
+    expect(grouped(21429)).toBe('21,429');
+    expect(grouped(999)).toBe('999');
+    expect(grouped(1234567)).toBe('1,234,567');
   });
 });
 

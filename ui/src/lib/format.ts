@@ -46,9 +46,15 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:@%+=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** "1 warning", "2 warnings", "21,429 keys": a count with its noun, grouped digits. */
+/** 21429 → "21,429" (mirrors `keyward_core::text::grouped`). */
+export function grouped(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** "1 warning", "2 warnings", "21,429 keys": a count with its noun, grouped digits
+ * (mirrors `keyward_core::text::count`). */
 export function count(n: number, singular: string, plural = `${singular}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? singular : plural}`;
+  return `${grouped(n)} ${n === 1 ? singular : plural}`;
 }
 
 /**

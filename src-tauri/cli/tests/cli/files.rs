@@ -325,7 +325,11 @@ fn log_verify_keeps_exiting_5_until_the_finding_is_acknowledged() {
     let run = env
         .run(&["log", "--acknowledge", "--totp", &env.code(&seed, 0)])
         .ok();
-    assert!(run.stdout.contains("acknowledged 1"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("acknowledged 1 integrity finding\n"),
+        "{}",
+        run.stdout
+    );
     let run = env.run(&["log", "--verify"]).ok();
     assert!(run.stdout.contains("chain intact"), "{}", run.stdout);
     let log = env

@@ -110,7 +110,25 @@ fn health_reports_findings_score_and_fixes_without_secrets() {
     }
 
     let text = env.run(&["health"]).ok();
-    assert!(text.stdout.contains(&format!("Health score: {score}/100")));
+    assert!(
+        text.stdout
+            .contains(&format!("Health score: {score}/100 (2 keys)")),
+        "{}",
+        text.stdout
+    );
+    // Counts read as words: "1 warning", "2 warnings", never "1 warnings".
+    let warnings = report["counts"]["warning"].as_u64().unwrap();
+    let noun = if warnings == 1 { "warning" } else { "warnings" };
+    assert!(
+        text.stdout
+            .contains(&format!("critical, {warnings} {noun}, ")),
+        "{}",
+        text.stdout
+    );
+    // Exchanges by their brand in the key list.
+    let list = env.run(&["list"]).ok();
+    assert!(list.stdout.contains("Binance"), "{}", list.stdout);
+    assert!(!list.stdout.contains(" binance "), "{}", list.stdout);
     assert!(
         text.stdout.contains(
             "fix: restrict the key to your server's IP at the exchange, then `keyward edit"

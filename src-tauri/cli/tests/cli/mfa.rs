@@ -151,6 +151,14 @@ fn missing_wrong_replayed_and_throttled_codes_exit_4_with_distinct_messages() {
     let entries: serde_json::Value = serde_json::from_str(log.stdout.trim()).unwrap();
     assert!(entries.as_array().unwrap().len() >= 5);
     assert!(!log.stdout.contains(&good));
+    let log = env.run(&["log", "--action", "step_up_failed"]).ok();
+    assert!(
+        log.stdout
+            .contains("Step-up failed: wrong code (revealing a secret)"),
+        "{}",
+        log.stdout
+    );
+    assert!(!log.stdout.contains(&good));
 }
 
 #[test]
@@ -196,8 +204,53 @@ fn gated_commands_need_a_code_and_a_recovery_code_works_once() {
         .ok();
     env.run(&["show", "planted"]).code(7);
     let log = env.run(&["log", "--key", "planted"]).ok();
-    assert!(log.stdout.contains("key_deleted"));
-    assert!(log.stdout.contains("run_grant_changed"));
+    // Sentences, not stored event names or JSON.
+    assert!(
+        log.stdout.contains("Deleted key planted (TOTP)"),
+        "{}",
+        log.stdout
+    );
+    assert!(
+        log.stdout
+            .contains("Allowed keyward run to use key planted (TOTP)"),
+        "{}",
+        log.stdout
+    );
+    assert!(
+        log.stdout
+            .contains("Stopped keyward run from using key planted"),
+        "{}",
+        log.stdout
+    );
+    assert!(
+        !log.stdout.contains('_') && !log.stdout.contains('{'),
+        "{}",
+        log.stdout
+    );
+    let secrets = env.run(&["log", "--category", "secrets"]).ok();
+    assert!(
+        secrets
+            .stdout
+            .contains("Allowed keyward run to use key planted"),
+        "{}",
+        secrets.stdout
+    );
+    assert!(
+        !secrets.stdout.contains("Deleted key"),
+        "{}",
+        secrets.stdout
+    );
+    env.run(&["log", "--category", "nope"]).code(1);
+    let json = env.run(&["log", "--key", "planted", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    let deleted = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "key_deleted")
+        .unwrap();
+    assert_eq!(deleted["sentence"], "Deleted key planted (TOTP)");
+    assert_eq!(deleted["details"]["proof"], "totp");
     no_canary(&log, "log --key");
     env.run(&["log", "--verify"]).ok();
 }
@@ -238,10 +291,11 @@ fn every_settings_change_needs_a_code_and_no_change_needs_none() {
     assert_eq!(settings(&env)["default_rotation_days"], 45);
     // The same value again changes nothing and needs no code.
     env.run(&["settings", "--default-rotation-days", "45"]).ok();
-    let log = env.run(&["log"]).ok();
-    assert_eq!(
-        log.stdout.matches("settings_changed").count(),
-        1,
+    let log = env.run(&["log", "--action", "settings_changed"]).ok();
+    assert_eq!(log.stdout.lines().count(), 1, "{}", log.stdout);
+    assert!(
+        log.stdout
+            .contains("Changed settings: default rotation days set to 45"),
         "{}",
         log.stdout
     );

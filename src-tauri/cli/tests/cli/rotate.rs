@@ -457,7 +457,7 @@ fn revoke_everything_on_an_exchange_reports_each_key() {
     // Deleted by hand before any live call from this process: OKX's 50111
     // alone proves nothing.
     assert!(
-        run.stdout.contains("0 of 2 okx keys revoked"),
+        run.stdout.contains("0 of 2 OKX keys revoked"),
         "{}",
         run.stdout
     );

@@ -179,7 +179,7 @@ fn base_url_edit_without_a_code_exits_4_and_changes_nothing() {
     .ok();
     let show = env.run(&["show", "main"]).ok();
     assert!(
-        show.stdout.contains("127.0.0.1:9 — NOT binance's own host"),
+        show.stdout.contains("127.0.0.1:9 — NOT Binance's own host"),
         "{}",
         show.stdout
     );

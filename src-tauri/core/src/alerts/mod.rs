@@ -275,11 +275,13 @@ impl AlertEvent {
         for k in &self.keys {
             out.push(format!(
                 "Key: {} on {} (id {})",
-                k.label, k.exchange, k.key_id
+                k.label,
+                k.exchange.display_name(),
+                k.key_id
             ));
         }
         if self.keys.is_empty() && !self.exchanges.is_empty() {
-            let names: Vec<&str> = self.exchanges.iter().map(|e| e.as_str()).collect();
+            let names: Vec<&str> = self.exchanges.iter().map(|e| e.display_name()).collect();
             out.push(format!("Exchange: {}", names.join(", ")));
         }
         if !self.detail.is_empty() {

@@ -124,7 +124,7 @@ pub fn due(keys: &[KeyFindings], last: &HashMap<String, i64>, now: i64) -> Vec<R
         let body = format!(
             "{} on {}: {}.",
             key.label,
-            key.exchange,
+            key.exchange.display_name(),
             reasons
                 .iter()
                 .map(|(_, why)| *why)
@@ -185,7 +185,7 @@ mod tests {
             first[0].kinds,
             [ReminderKind::AuditFailed, ReminderKind::RotationDueSoon]
         );
-        assert!(first[0].body.contains("bot on binance"));
+        assert!(first[0].body.contains("bot on Binance"));
         assert!(first[0].body.contains("rejected"));
         assert!(!first[0].body.contains("whitelist"));
         last.insert("id-1".to_owned(), t0);

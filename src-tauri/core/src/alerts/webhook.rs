@@ -297,7 +297,7 @@ pub fn payload(kind: WebhookKind, event: &AlertEvent) -> Value {
                 .map(|k| {
                     json!({
                         "name": k.label,
-                        "value": format!("{} · id {}", k.exchange, k.key_id),
+                        "value": format!("{} · id {}", k.exchange.display_name(), k.key_id),
                         "inline": true,
                     })
                 })
@@ -580,7 +580,7 @@ mod tests {
             assert!(!text.contains(full_id), "{kind:?}: {text}");
             assert!(!text.contains("0123456789"));
             assert!(text.contains("grid-bot"));
-            assert!(text.contains("binance"));
+            assert!(text.contains("Binance"), "{kind:?}: {text}");
             assert!(text.contains("CANA…"));
             assert!(text.contains("critical"));
             assert!(text.contains("2023-11-14"));

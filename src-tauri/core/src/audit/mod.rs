@@ -3,7 +3,8 @@
 //!
 //! Owns: the event vocabulary ([`Action`], closed: one stored name per
 //! event, and the only one — the vault names its writes' entries with it,
-//! as an [`Event`]), the entry format, the MAC chain
+//! as an [`Event`]) and its sentences and categories for people
+//! ([`describe`], [`Category`]), the entry format, the MAC chain
 //! and its verification ([`verify_chain`]), and the `audit_log` table
 //! ([`store`]). Each entry's MAC is HMAC-SHA256, under a key derived with
 //! HKDF-SHA256 from the vault key ([`AuditKey`]), over the previous entry's
@@ -51,6 +52,7 @@
 //! ```
 
 mod chain;
+mod describe;
 mod error;
 mod key;
 pub mod store;
@@ -62,6 +64,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 pub use chain::{next_entry, verify_chain};
+pub use describe::{Category, describe};
 pub use error::AuditError;
 pub use key::AuditKey;
 

@@ -15,7 +15,7 @@ use crate::model::Exchange;
 #[non_exhaustive]
 pub enum ExchangeError {
     /// The exchange answered and refused the request.
-    #[error("{exchange} rejected the request: {code} {message}")]
+    #[error("{} rejected the request: {code} {message}", .exchange.display_name())]
     Rejected {
         /// Which exchange.
         exchange: Exchange,
@@ -29,7 +29,7 @@ pub enum ExchangeError {
     },
     /// Rate limited (HTTP 429 or the exchange's own code). Retry after the
     /// given delay when the exchange said one.
-    #[error("{exchange} rate limit reached (retry after {retry_after:?})")]
+    #[error("{} rate limit reached (retry after {retry_after:?})", .exchange.display_name())]
     RateLimited {
         /// Which exchange.
         exchange: Exchange,
@@ -37,7 +37,7 @@ pub enum ExchangeError {
         retry_after: Option<Duration>,
     },
     /// The exchange banned this IP for a while (Binance 418, Kraken lockout).
-    #[error("{exchange} banned this address for {retry_after:?}")]
+    #[error("{} banned this address for {retry_after:?}", .exchange.display_name())]
     Banned {
         /// Which exchange.
         exchange: Exchange,
@@ -48,7 +48,7 @@ pub enum ExchangeError {
     /// 403 page, e.g. CloudFront geo-blocking): not a rate limit and not a
     /// ban that ends by waiting. Another host of the exchange (a regional
     /// site) or another network may be needed.
-    #[error("{exchange} refused this address or region (HTTP {status}): {excerpt}")]
+    #[error("{} refused this address or region (HTTP {status}): {excerpt}", .exchange.display_name())]
     Blocked {
         /// Which exchange.
         exchange: Exchange,
@@ -58,13 +58,13 @@ pub enum ExchangeError {
         excerpt: String,
     },
     /// No answer within the configured timeout.
-    #[error("{exchange} did not answer in time")]
+    #[error("{} did not answer in time", .exchange.display_name())]
     Timeout {
         /// Which exchange.
         exchange: Exchange,
     },
     /// The connection could not be made or broke before an answer.
-    #[error("{exchange} is unreachable: {detail}")]
+    #[error("{} is unreachable: {detail}", .exchange.display_name())]
     Unreachable {
         /// Which exchange.
         exchange: Exchange,
@@ -72,7 +72,7 @@ pub enum ExchangeError {
         detail: &'static str,
     },
     /// The exchange answered with a server error (5xx) after the retries.
-    #[error("{exchange} server error (HTTP {status}): {excerpt}")]
+    #[error("{} server error (HTTP {status}): {excerpt}", .exchange.display_name())]
     ServerError {
         /// Which exchange.
         exchange: Exchange,
@@ -83,7 +83,7 @@ pub enum ExchangeError {
     },
     /// The answer was not what the exchange documents (HTML, broken JSON,
     /// missing fields).
-    #[error("{exchange} sent an unexpected answer (HTTP {status}): {excerpt}")]
+    #[error("{} sent an unexpected answer (HTTP {status}): {excerpt}", .exchange.display_name())]
     Malformed {
         /// Which exchange.
         exchange: Exchange,
@@ -106,7 +106,7 @@ pub enum ExchangeError {
         reason: &'static str,
     },
     /// The exchange has no such environment (e.g. Coinbase testnet).
-    #[error("{exchange} has no {environment} environment for authenticated calls")]
+    #[error("{} has no {environment} environment for authenticated calls", .exchange.display_name())]
     UnsupportedEnvironment {
         /// Which exchange.
         exchange: Exchange,
@@ -114,7 +114,7 @@ pub enum ExchangeError {
         environment: &'static str,
     },
     /// The exchange offers no API for this operation.
-    #[error("{exchange} does not support {operation} through its API")]
+    #[error("{} does not support {operation} through its API", .exchange.display_name())]
     Unsupported {
         /// Which exchange.
         exchange: Exchange,
@@ -124,7 +124,7 @@ pub enum ExchangeError {
     /// A narrowing named a permission the key does not hold, or one the
     /// exchange does not let a key drop through its API (or a name that is
     /// not one of the exchange's at all). Nothing was sent.
-    #[error("{exchange}: {permission:?} is not a permission this key holds and can drop through the API; it can drop: {}", if removable.is_empty() { "nothing".to_string() } else { removable.join(", ") })]
+    #[error("{}: {permission:?} is not a permission this key holds and can drop through the API; it can drop: {}", .exchange.display_name(), if removable.is_empty() { "nothing".to_string() } else { removable.join(", ") })]
     PermissionNotRemovable {
         /// Which exchange.
         exchange: Exchange,
@@ -248,4 +248,24 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
         out.push('…');
     }
     out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_exchange_by_its_brand() {
+        let e = ExchangeError::Timeout {
+            exchange: Exchange::Okx,
+        };
+        assert_eq!(e.to_string(), "OKX did not answer in time");
+        for x in Exchange::ALL {
+            assert!(
+                x.display_name().starts_with(char::is_uppercase),
+                "{}",
+                x.as_str()
+            );
+        }
+    }
 }

@@ -52,7 +52,10 @@ pub fn findings(declared: &[Scope], report: &KeyReport) -> Vec<Finding> {
         out.push(Finding {
             severity: Severity::Critical,
             code: "rejected",
-            message: format!("{} rejected the key: {detail}", report.exchange),
+            message: format!(
+                "{} rejected the key: {detail}",
+                report.exchange.display_name()
+            ),
         });
         return out;
     }

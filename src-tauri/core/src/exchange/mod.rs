@@ -353,7 +353,7 @@ impl Endpoint {
             return Ok(RevocationCheck::Inconclusive {
                 why: format!(
                     "{} refused the call for another reason ({}), which says nothing about whether the key still exists",
-                    self.exchange,
+                    self.exchange.display_name(),
                     reason_words(rejection.reason)
                 ),
                 rejection,
@@ -370,7 +370,7 @@ impl Endpoint {
         Ok(RevocationCheck::Inconclusive {
             why: format!(
                 "{} answers {} also when {}; these credentials did not authenticate on {} from this computer in the last {minutes} minutes, so the answer cannot tell a deleted key from that",
-                self.exchange,
+                self.exchange.display_name(),
                 rejection.code,
                 ambiguity(self.exchange),
                 self.base.authority(),
@@ -795,7 +795,7 @@ fn manual_revocation(exchange: Exchange, api_key: &str) -> Revocation {
     Revocation::Unsupported {
         reason: reason.to_string(),
         steps: vec![
-            format!("Sign in to {exchange} and open {page}."),
+            format!("Sign in to {} and open {page}.", exchange.display_name()),
             format!("Find the key whose id starts with {shown}… and delete it."),
             "Come back and run the revocation check: Keyward makes a live call with the old key and expects the exchange to reject it.".to_string(),
         ],

@@ -274,6 +274,7 @@ mod tests {
             exchange: None,
             rule: None,
             name: None,
+            location: String::new(),
         };
         let findings = [
             finding(FindingKind::VaultKey, Some("a"), Part::Secret),

@@ -144,7 +144,7 @@ pub fn markdown(view: &IncidentView) -> String {
             o,
             "| {} | {} | {} |",
             md(&k.label),
-            k.exchange,
+            k.exchange.display_name(),
             md(&k.masked_key_id)
         );
     }
@@ -186,7 +186,7 @@ pub fn markdown(view: &IncidentView) -> String {
             o,
             "\n### {} ({}, {}), taken {}\n",
             md(&s.label),
-            s.exchange,
+            s.exchange.display_name(),
             md(&s.masked_key_id),
             time(s.taken_at)
         );
@@ -255,7 +255,7 @@ pub fn html(view: &IncidentView) -> String {
             o,
             "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             e(&k.label),
-            e(k.exchange.as_str()),
+            e(k.exchange.display_name()),
             e(&k.masked_key_id)
         );
     }
@@ -301,7 +301,7 @@ pub fn html(view: &IncidentView) -> String {
             o,
             "<h3>{} ({}, <code>{}</code>), taken {}</h3>",
             e(&s.label),
-            e(s.exchange.as_str()),
+            e(s.exchange.display_name()),
             e(&s.masked_key_id),
             e(&time(s.taken_at))
         );

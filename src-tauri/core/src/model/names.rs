@@ -75,6 +75,22 @@ name_enum!(
 );
 
 impl Exchange {
+    /// The exchange's brand as a person writes it ("Binance", "OKX",
+    /// "KuCoin"): for every text a person reads. [`Exchange::as_str`] stays
+    /// the identifier (database, CLI arguments, JSON).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Exchange::Binance => "Binance",
+            Exchange::Coinbase => "Coinbase",
+            Exchange::Kraken => "Kraken",
+            Exchange::Okx => "OKX",
+            Exchange::Bybit => "Bybit",
+            Exchange::Kucoin => "KuCoin",
+            Exchange::Bitget => "Bitget",
+            Exchange::Other => "Other",
+        }
+    }
+
     /// Whether the exchange issues a passphrase with every key.
     pub fn requires_passphrase(self) -> bool {
         matches!(self, Exchange::Okx | Exchange::Kucoin | Exchange::Bitget)
@@ -229,6 +245,18 @@ impl CheckStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exchanges_have_brand_names() {
+        assert_eq!(Exchange::Okx.display_name(), "OKX");
+        assert_eq!(Exchange::Kucoin.display_name(), "KuCoin");
+        assert_eq!(Exchange::Binance.display_name(), "Binance");
+        for e in Exchange::ALL {
+            let name = e.display_name();
+            assert_ne!(name, e.as_str(), "{name}");
+            assert_eq!(name.to_ascii_lowercase(), e.as_str(), "{name}");
+        }
+    }
 
     #[test]
     fn names_round_trip() {

@@ -79,7 +79,7 @@ pub enum ValidationError {
     #[error("the API key id must not contain whitespace or control characters")]
     KeyIdCharacters,
     /// The API key id does not have the exchange's known shape.
-    #[error("this does not look like a {exchange} API key id: {expected}")]
+    #[error("this does not look like a{} {} API key id: {expected}", article(.exchange.display_name()), .exchange.display_name())]
     KeyIdShape {
         /// The exchange.
         exchange: Exchange,
@@ -100,13 +100,13 @@ pub enum ValidationError {
     #[error("the API secret is larger than 16 KiB")]
     SecretTooLong,
     /// The exchange needs a passphrase and none was given.
-    #[error("{exchange} keys need a passphrase")]
+    #[error("{} keys need a passphrase", .exchange.display_name())]
     PassphraseRequired {
         /// The exchange.
         exchange: Exchange,
     },
     /// A passphrase was given for an exchange that has none.
-    #[error("{exchange} keys have no passphrase")]
+    #[error("{} keys have no passphrase", .exchange.display_name())]
     PassphraseNotExpected {
         /// The exchange.
         exchange: Exchange,
@@ -473,6 +473,16 @@ pub fn rotation_days(days: u32) -> Result<(), ValidationError> {
     }
 }
 
+/// "n" before a brand said with a vowel first ("an OKX"), else nothing
+/// ("a Binance"): for `KeyIdShape`'s message.
+fn article(name: &str) -> &'static str {
+    if name.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "n"
+    } else {
+        ""
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,6 +551,28 @@ mod tests {
         assert!(passphrase(Exchange::Binance, None).is_ok());
         assert!(passphrase(Exchange::Binance, Some("pp")).is_err());
         assert!(passphrase(Exchange::Okx, Some("a\u{0}b")).is_err());
+    }
+
+    #[test]
+    fn messages_name_exchanges_by_their_brand() {
+        let e = passphrase(Exchange::Okx, None).unwrap_err();
+        assert_eq!(e.to_string(), "OKX keys need a passphrase");
+        let e = ValidationError::KeyIdShape {
+            exchange: Exchange::Okx,
+            expected: "a UUID",
+        };
+        assert_eq!(
+            e.to_string(),
+            "this does not look like an OKX API key id: a UUID"
+        );
+        let e = ValidationError::KeyIdShape {
+            exchange: Exchange::Binance,
+            expected: "64 letters and digits",
+        };
+        assert!(
+            e.to_string()
+                .starts_with("this does not look like a Binance API")
+        );
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub enum RotationError {
     /// Keyward cannot check keys of this exchange live, so it cannot verify
     /// a new key or a revocation.
     #[error(
-        "{exchange} keys cannot be checked live, so Keyward cannot rotate or revoke them; do it on the exchange's website"
+        "{} keys cannot be checked live, so Keyward cannot rotate or revoke them; do it on the exchange's website",
+        .exchange.display_name()
     )]
     NotSupported {
         /// The exchange.
@@ -98,7 +99,8 @@ pub enum RotationError {
     },
     /// The key still authenticates: it is NOT revoked.
     #[error(
-        "{label:?} STILL WORKS on {exchange}: a live call with it was accepted, so it is not revoked. Delete it on the exchange, then run the revocation again"
+        "{label:?} STILL WORKS on {}: a live call with it was accepted, so it is not revoked. Delete it on the exchange, then run the revocation again",
+        .exchange.display_name()
     )]
     StillActive {
         /// The key's label.
@@ -109,7 +111,8 @@ pub enum RotationError {
     /// The revocation check was rejected for a reason that does not prove
     /// the key is gone.
     #[error(
-        "could not confirm that {label:?} is revoked: {exchange} answered {code} {message}; retry later"
+        "could not confirm that {label:?} is revoked: {} answered {code} {message}; retry later",
+        .exchange.display_name()
     )]
     Inconclusive {
         /// The key's label.
@@ -124,7 +127,8 @@ pub enum RotationError {
     /// The exchange has no API for revoking; the user must do it and
     /// confirm.
     #[error(
-        "{exchange} cannot revoke {label:?} through its API: {reason}. Do the steps shown, then run the revocation again with the manual confirmation"
+        "{} cannot revoke {label:?} through its API: {reason}. Do the steps shown, then run the revocation again with the manual confirmation",
+        .exchange.display_name()
     )]
     ManualRevocationRequired {
         /// The key's label.

@@ -245,7 +245,7 @@ impl RevocationResult {
             Answer::StillActive => RevokeOutcome::StillActive {
                 message: format!(
                     "{label} STILL WORKS on {}: a live call with it was accepted, so it is NOT revoked. Delete it on the exchange, then run the revocation again.",
-                    self.exchange
+                    self.exchange.display_name()
                 ),
                 label,
             },

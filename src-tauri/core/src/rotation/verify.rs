@@ -177,12 +177,14 @@ fn rejection_fix(exchange: Exchange, reason: RejectReason) -> &'static str {
 }
 
 fn enable_fix(exchange: Exchange, scope: Scope) -> String {
+    let exchange = exchange.display_name();
     format!(
         "On {exchange}, edit the new key and enable \"{scope}\" — or, if the bots no longer need it, narrow the declared scope at this step (verify with the smaller scope list)."
     )
 }
 
 fn disable_fix(exchange: Exchange, scope: Scope) -> String {
+    let exchange = exchange.display_name();
     format!(
         "On {exchange}, edit the new key and switch \"{scope}\" off (or delete it and create one without it). Keyward never accepts a key with more than the declared permissions; to really grant \"{scope}\", edit the key's declared scopes first."
     )
@@ -208,6 +210,7 @@ pub fn compare(
     outcome: &Result<KeyReport, ExchangeError>,
     checked_at: i64,
 ) -> VerifyOutcome {
+    let brand = exchange.display_name();
     let mut out = VerifyOutcome {
         passed: false,
         authenticated: false,
@@ -306,9 +309,9 @@ pub fn compare(
                     } else {
                         format!("{scope} not declared")
                     },
-                    live: format!("{exchange} does not report {scope}"),
+                    live: format!("{brand} does not report {scope}"),
                     fix: format!(
-                        "Check \"{scope}\" on {exchange}'s API management page yourself; if it is as declared, accept the unknown permissions explicitly (--allow-unknown)."
+                        "Check \"{scope}\" on {brand}'s API management page yourself; if it is as declared, accept the unknown permissions explicitly (--allow-unknown)."
                     ),
                 });
             }
@@ -323,7 +326,7 @@ pub fn compare(
             scope: Some("options".into()),
             declared: "options not declared".into(),
             live: "options enabled".into(),
-            fix: format!("On {exchange}, edit the new key and switch options trading off."),
+            fix: format!("On {brand}, edit the new key and switch options trading off."),
         });
     }
     out.live_ips = report.ip_whitelist.clone();
@@ -336,7 +339,7 @@ pub fn compare(
             declared: format!("restricted to {}", intended.join(", ")),
             live: "no IP restriction".into(),
             fix: format!(
-                "On {exchange}, restrict the new key to {} (the addresses your bots call from).",
+                "On {brand}, restrict the new key to {} (the addresses your bots call from).",
                 intended.join(", ")
             ),
         }),
@@ -348,7 +351,7 @@ pub fn compare(
                 declared: format!("restricted to {}", intended.join(", ")),
                 live: format!("restricted to {}", normalized(list).join(", ")),
                 fix: format!(
-                    "On {exchange}, set the new key's allowlist to exactly {} — or edit the key's IP list in Keyward if the new list is what you want.",
+                    "On {brand}, set the new key's allowlist to exactly {} — or edit the key's IP list in Keyward if the new list is what you want.",
                     intended.join(", ")
                 ),
             })
@@ -359,9 +362,9 @@ pub fn compare(
             severity: Severity::Overridable,
             scope: None,
             declared: format!("restricted to {}", intended.join(", ")),
-            live: format!("{exchange} does not report IP restrictions"),
+            live: format!("{brand} does not report IP restrictions"),
             fix: format!(
-                "Check the allowlist on {exchange}'s API management page yourself; if it is right, accept the unknown explicitly (--allow-unknown)."
+                "Check the allowlist on {brand}'s API management page yourself; if it is right, accept the unknown explicitly (--allow-unknown)."
             ),
         }),
         (true, Some(true), list) => out.differences.push(Difference {
@@ -382,7 +385,7 @@ pub fn compare(
             declared: "no allowlist recorded".into(),
             live: "no IP restriction".into(),
             fix: format!(
-                "Consider restricting the key to your bots' addresses on {exchange}, and record them in Keyward."
+                "Consider restricting the key to your bots' addresses on {brand}, and record them in Keyward."
             ),
         }),
         (true, None, _) => {}

@@ -37,6 +37,7 @@ pub(crate) fn findings_in(matcher: &Matcher, buf: &[u8], path: &Path) -> Vec<Fin
                     exchange: None,
                     rule: None,
                     name: None,
+                    location: String::new(),
                 });
             }
         }
@@ -52,6 +53,7 @@ pub(crate) fn findings_in(matcher: &Matcher, buf: &[u8], path: &Path) -> Vec<Fin
             exchange: hit.class.exchange,
             rule: Some(hit.rule),
             name: (!hit.name.is_empty()).then_some(hit.name),
+            location: String::new(),
         }),
     });
     // A vault value that also fits a rule is reported once, as the vault's.

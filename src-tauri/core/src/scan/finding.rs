@@ -3,7 +3,7 @@
 //! Owns: the finding DTO. Must never: hold matched text — only where it was
 //! found and what it is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -79,6 +79,60 @@ pub struct Finding {
     /// never the value).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Where, as a person reads it, the same way for files and history:
+    /// the path relative to the scanned folder, `:line`, and for history
+    /// ` in commit <short> (<ref>)` (see [`Finding::location`]). Filled in
+    /// by [`super::scan`].
+    pub location: String,
+}
+
+impl Finding {
+    /// Where the finding is, for people: the file's path relative to the
+    /// scanned folder among `roots` that holds it (for history, the
+    /// repository's folder joined with the path inside it), then `:line`,
+    /// then for history ` in commit <first 10 hex digits> (<ref>)`:
+    /// `bot-a/config.env:3` and `bot-a/config.env:3 in commit 1a2b3c4d5e
+    /// (main)`.
+    pub fn location(&self, roots: &[PathBuf]) -> String {
+        let full = match &self.repository {
+            Some(repo) => repo.join(&self.path),
+            None => self.path.clone(),
+        };
+        let mut out = format!("{}:{}", relative(&full, roots).display(), self.line);
+        if self.repository.is_some() {
+            let commit = self
+                .commit
+                .as_deref()
+                .map_or("?", |c| &c[..c.len().min(10)]);
+            out.push_str(&format!(" in commit {commit}"));
+            if let Some(r) = &self.git_ref {
+                out.push_str(&format!(" ({})", short_ref(r)));
+            }
+        }
+        out
+    }
+}
+
+/// `path` relative to the first root (a scanned folder) that holds it; as
+/// given when a root is the file itself or none holds it.
+fn relative<'a>(path: &'a Path, roots: &[PathBuf]) -> &'a Path {
+    roots
+        .iter()
+        .filter_map(|root| path.strip_prefix(root).ok())
+        .find(|rel| !rel.as_os_str().is_empty())
+        .unwrap_or(path)
+}
+
+/// A ref as people say it: `refs/heads/main` → `main`, `refs/tags/v1` →
+/// `tag v1`, `refs/stash` → `stash`.
+fn short_ref(r: &str) -> String {
+    if let Some(branch) = r.strip_prefix("refs/heads/") {
+        branch.to_owned()
+    } else if let Some(tag) = r.strip_prefix("refs/tags/") {
+        format!("tag {tag}")
+    } else {
+        r.strip_prefix("refs/").unwrap_or(r).to_owned()
+    }
 }
 
 /// How to scan.
@@ -200,4 +254,44 @@ pub(crate) fn sort_findings(findings: &mut Vec<Finding>) {
             ))
     });
     findings.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(path: &str, repository: Option<&str>) -> Finding {
+        Finding {
+            kind: FindingKind::UnknownCredential,
+            path: PathBuf::from(path),
+            line: 3,
+            repository: repository.map(PathBuf::from),
+            commit: repository.map(|_| "0123456789abcdef0123".to_owned()),
+            git_ref: repository.map(|_| "refs/heads/main".to_owned()),
+            label: None,
+            part: Part::Secret,
+            exchange: None,
+            rule: None,
+            name: None,
+            location: String::new(),
+        }
+    }
+
+    #[test]
+    fn files_and_history_are_located_the_same_way() {
+        let roots = [PathBuf::from("/home/me/bots")];
+        assert_eq!(
+            finding("/home/me/bots/a/config.env", None).location(&roots),
+            "a/config.env:3"
+        );
+        assert_eq!(
+            finding("config.env", Some("/home/me/bots/a")).location(&roots),
+            "a/config.env:3 in commit 0123456789 (main)"
+        );
+        // A file named directly, or outside every root, keeps its path.
+        let file = [PathBuf::from("/tmp/x.env")];
+        assert_eq!(finding("/tmp/x.env", None).location(&file), "/tmp/x.env:3");
+        assert_eq!(short_ref("refs/tags/v1"), "tag v1");
+        assert_eq!(short_ref("refs/stash"), "stash");
+    }
 }

@@ -758,7 +758,7 @@ pub fn default_env_names(exchange: Exchange) -> [String; 3] {
 pub fn run_line(labelled: &[(&Candidate, &str)]) -> String {
     let mut line = String::from("keyward run");
     for (c, label) in labelled {
-        let quoted = shell_quote(label);
+        let quoted = crate::text::shell_quote(label);
         line.push_str(&format!(" --key {quoted}"));
         if c.preview.format == Format::Env {
             let defaults = default_env_names(c.preview.exchange);
@@ -772,7 +772,7 @@ pub fn run_line(labelled: &[(&Candidate, &str)]) -> String {
                     line.push_str(&format!(
                         " --env {}={}",
                         f.name,
-                        shell_quote(&format!("{label}:{field}"))
+                        crate::text::shell_quote(&format!("{label}:{field}"))
                     ));
                 }
             }
@@ -780,17 +780,6 @@ pub fn run_line(labelled: &[(&Candidate, &str)]) -> String {
     }
     line.push_str(" -- <your bot command>");
     line
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

@@ -87,6 +87,9 @@ pub fn run(
             &report,
         )?);
     }
+    for f in &mut report.findings {
+        f.location = f.location(&plan.paths);
+    }
     Ok(report)
 }
 

@@ -285,7 +285,7 @@ pub(crate) enum AccessError {
     #[error(transparent)]
     Vault(#[from] VaultError),
     /// Keyward has no live adapter for this exchange.
-    #[error("{exchange} keys are not supported for live checks")]
+    #[error("{} keys are not supported for live checks", .exchange.display_name())]
     NotSupported {
         /// The stored exchange.
         exchange: Exchange,

@@ -1226,11 +1226,13 @@ impl Session {
         let id = *uuid::Uuid::new_v4().as_bytes();
         let now = self.now_secs();
         let label = key.label.clone();
+        let exchange = key.exchange;
         self.write(
             actor,
             |_| {
                 Event::new(audit::Action::KeyAdded)
                     .with_key(uuid::Uuid::from_bytes(id).to_string(), label.clone())
+                    .with_details(Details::new().with("exchange", exchange.as_str()))
             },
             |tx, sealer| insert_key(tx, sealer, id, &key, now, None, KeyStatus::Active),
         )?;

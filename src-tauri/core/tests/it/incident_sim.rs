@@ -350,6 +350,8 @@ async fn leaked_bybit_key_end_to_end() {
         assert!(text.contains(&model::mask_key_id(BYBIT_ID)));
         assert!(text.contains("INCORDER1") && text.contains("INCWD1"));
         assert!(text.contains("changed at 10:02"));
+        // The exchange by its brand, as a person writes it.
+        assert!(text.contains("Bybit"), "{text}");
         assert!(!text.contains(BYBIT_ID));
         assert!(!text.contains("CANARY"));
     }

@@ -6,6 +6,10 @@ export interface AuditEntry {
   time_ms: number;
   actor: 'gui' | 'cli' | 'system';
   action: string;
+  /** The category id (`audit_categories`). */
+  category: string;
+  /** What happened, as a sentence ("Revealed the secret of bybit-bot (TOTP)"). */
+  sentence: string;
   key_id: string | null;
   key_label: string | null;
   details: string;
@@ -13,6 +17,8 @@ export interface AuditEntry {
 
 export interface AuditFilter {
   key_label?: string | null;
+  /** A category id from `auditCategories`. */
+  category?: string | null;
   action?: string | null;
   limit?: number | null;
 }
@@ -28,4 +34,11 @@ export interface AuditVerification {
 }
 
 export const auditLog = (filter: AuditFilter) => call<AuditEntry[]>('audit_log', { filter });
+/** A category of the activity filter, with its label. */
+export interface AuditCategory {
+  id: string;
+  label: string;
+}
+
+export const auditCategories = () => call<AuditCategory[]>('audit_categories');
 export const auditVerify = () => call<AuditVerification>('audit_verify');

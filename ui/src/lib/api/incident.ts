@@ -18,7 +18,7 @@ export interface IncidentStep {
   action: string | null;
   title: string;
   text: string;
-  instructions: { exchange: Exchange; text: string }[];
+  instructions: { exchange: Exchange; exchange_name: string; text: string }[];
   state: StepState;
   updated_at: number | null;
   note: string | null;
@@ -37,10 +37,12 @@ export interface IncidentView {
   opened_at: number;
   closed_at: number | null;
   exchanges: Exchange[];
-  keys: { id: string; label: string; exchange: Exchange; masked_key_id: string }[];
+  /** The brands of `exchanges`, in the same order. */
+  exchange_names: string[];
+  keys: { id: string; label: string; exchange: Exchange; exchange_name: string; masked_key_id: string }[];
   steps: IncidentStep[];
   timeline: { at: number; event: string; step: string | null; text: string }[];
-  snapshots: { label: string; exchange: Exchange; taken_at: number }[];
+  snapshots: { label: string; exchange: Exchange; exchange_name: string; taken_at: number }[];
   progress: { resolved: number; total: number };
 }
 

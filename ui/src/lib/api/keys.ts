@@ -2,9 +2,9 @@ import { call } from './core';
 import type { CheckStatus } from './generated/CheckStatus';
 import type { Environment } from './generated/Environment';
 import type { Exchange } from './generated/Exchange';
-import type { KeyDetail } from './generated/KeyDetail';
+import type { KeyDetail as KeyDetailRecord } from './generated/KeyDetail';
 import type { KeyStatus } from './generated/KeyStatus';
-import type { KeySummary } from './generated/KeySummary';
+import type { KeySummary as KeySummaryRecord } from './generated/KeySummary';
 import type { KeyType } from './generated/KeyType';
 import type { Revealed } from './generated/Revealed';
 import type { Scope } from './generated/Scope';
@@ -40,9 +40,32 @@ export const KEY_TYPES = ['hmac', 'ed25519', 'rsa', 'ecdsa_jwt'] as const satisf
 /** Exchanges that issue a passphrase with every key. */
 export const NEEDS_PASSPHRASE: readonly Exchange[] = ['okx', 'kucoin', 'bitget'];
 
+/**
+ * Brand names for the exchange picker of the key form (the one place that
+ * has no DTO; mirrors `keyward_core::vault::Exchange::display_name`).
+ * Everything the core sends carries `exchange_name` instead.
+ */
+export const EXCHANGE_NAMES: Readonly<Record<Exchange, string>> = {
+  binance: 'Binance',
+  coinbase: 'Coinbase',
+  kraken: 'Kraken',
+  okx: 'OKX',
+  bybit: 'Bybit',
+  kucoin: 'KuCoin',
+  bitget: 'Bitget',
+  other: 'Other',
+};
+
+/** What the desktop adds beside every `exchange` it sends
+ * (`commands/brand.rs`): the exchange's brand ("OKX"), for display. */
+export interface Branded {
+  exchange_name: string;
+}
+
 // Key records as the core sends them, generated from the Rust DTOs
-// (`generated/`): metadata only, never a secret.
-export type { KeyDetail, KeySummary };
+// (`generated/`): metadata only, never a secret; plus the brand.
+export type KeySummary = KeySummaryRecord & Branded;
+export type KeyDetail = KeyDetailRecord & Branded;
 
 export interface KeyInput {
   label: string;
@@ -118,6 +141,8 @@ export interface KeyVerification {
   id: string;
   label: string;
   exchange: Exchange;
+  /** The exchange's brand ("OKX"), for display. */
+  exchange_name: string;
   status: CheckStatus;
   authenticated: boolean;
   declared: Scope[];

@@ -14,8 +14,13 @@ export interface ScanFinding {
   label?: string;
   part: Part;
   exchange?: Exchange;
+  /** The exchange's brand ("OKX"), when `exchange` is set. */
+  exchange_name?: string;
   rule?: string;
   name?: string;
+  /** Where, the same way for files and history: the path relative to the
+   * scanned folder, `:line`, and ` in commit <short> (<ref>)` for history. */
+  location: string;
 }
 
 export interface ScanReport {
@@ -46,6 +51,7 @@ export interface CandidatePreview {
   format: string;
   location: string;
   exchange: Exchange;
+  exchange_name: string;
   label: string;
   key_id_masked: string;
   has_passphrase: boolean;
