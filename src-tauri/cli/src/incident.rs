@@ -13,7 +13,7 @@ use keyward_core::files;
 use keyward_core::incident::{self, IncidentError, IncidentView, Situation, StepState, report};
 use keyward_core::mfa::actions;
 use keyward_core::model::Exchange;
-use keyward_core::vault::{self, Actor};
+use keyward_core::vault::Actor;
 
 use crate::app::{self, CliError, exit, json, network};
 use crate::gated;
@@ -245,12 +245,11 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
                 .as_deref()
                 .map(str::parse::<Exchange>)
                 .transpose()?;
-            session
-                .incident_open(Actor::Cli, situation, keys, exchange)
+            incident::open(&mut session, Actor::Cli, situation, keys, exchange)
                 .map(|v| (v, *as_json))
         }
         IncidentCommand::List { json: as_json } => {
-            return match session.incident_list() {
+            return match incident::list(&mut session) {
                 Ok(list) => {
                     if *as_json {
                         json(&list);
@@ -273,7 +272,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
             };
         }
         IncidentCommand::Status { id, json: as_json } => {
-            session.incident_view(id).map(|v| (v, *as_json))
+            incident::view(&mut session, id).map(|v| (v, *as_json))
         }
         IncidentCommand::Run {
             id,
@@ -283,7 +282,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
             timeout,
             json: as_json,
         } => {
-            let view = match session.incident_view(id) {
+            let view = match incident::view(&mut session, id) {
                 Ok(v) => v,
                 Err(e) => return fail(e),
             };
@@ -304,7 +303,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
                 Ok(n) => n,
                 Err(code) => return Ok(code),
             };
-            let run = match runtime.block_on(vault::incident_run_step(
+            let run = match runtime.block_on(incident::run_step(
                 &mut session,
                 &client,
                 Actor::Cli,
@@ -351,35 +350,42 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
             note,
             json: as_json,
         } => match (done, skip) {
-            (true, _) => session
-                .incident_step_done(Actor::Cli, id, step, note.as_deref())
+            (true, _) => incident::step_done(&mut session, Actor::Cli, id, step, note.as_deref())
                 .map(|v| (v, *as_json)),
-            (false, Some(reason)) => session
-                .incident_step_skip(Actor::Cli, id, step, reason)
-                .and_then(|v| match note.as_deref().map(str::trim) {
-                    Some(n) if !n.is_empty() => {
-                        session.incident_note(Actor::Cli, &v.id, &format!("{step}: {n}"), None)
-                    }
-                    _ => Ok(v),
-                })
-                .map(|v| (v, *as_json)),
+            (false, Some(reason)) => {
+                incident::step_skip(&mut session, Actor::Cli, id, step, reason)
+                    .and_then(|v| match note.as_deref().map(str::trim) {
+                        Some(n) if !n.is_empty() => incident::note(
+                            &mut session,
+                            Actor::Cli,
+                            &v.id,
+                            &format!("{step}: {n}"),
+                            None,
+                        ),
+                        _ => Ok(v),
+                    })
+                    .map(|v| (v, *as_json))
+            }
             (false, None) => {
                 return Err(CliError::Input {
                     message: "give --done or --skip REASON".into(),
                 });
             }
         },
-        IncidentCommand::Note { id, text, attach } => session
-            .incident_note(Actor::Cli, id, text, attach.as_deref())
-            .map(|v| (v, false)),
-        IncidentCommand::Close { id } => session.incident_close(Actor::Cli, id).map(|v| (v, false)),
+        IncidentCommand::Note { id, text, attach } => {
+            incident::note(&mut session, Actor::Cli, id, text, attach.as_deref())
+                .map(|v| (v, false))
+        }
+        IncidentCommand::Close { id } => {
+            incident::close(&mut session, Actor::Cli, id).map(|v| (v, false))
+        }
         IncidentCommand::Report {
             id,
             format,
             out,
             force,
         } => {
-            let view = match session.incident_view(id) {
+            let view = match incident::view(&mut session, id) {
                 Ok(v) => v,
                 Err(e) => return fail(e),
             };

@@ -10,11 +10,11 @@
 use keyward_core::ErrorKind;
 use keyward_core::files;
 use keyward_core::incident::{
-    self, IncidentSummary, IncidentView, PlaybookSummary, Situation, report,
+    self, IncidentSummary, IncidentView, PlaybookSummary, Situation, StepRun, report,
 };
 use keyward_core::mfa::actions;
 use keyward_core::model::Exchange;
-use keyward_core::vault::{Actor, StepRun, incident_run_step};
+use keyward_core::vault::Actor;
 use serde::Serialize;
 use tauri::State;
 
@@ -45,7 +45,7 @@ pub fn incident_open(
         })
         .transpose()?;
     let view = state
-        .with_unlocked(|s| Ok(s.incident_open(Actor::Gui, situation, &labels, exchange)?))?;
+        .with_unlocked(|s| Ok(incident::open(s, Actor::Gui, situation, &labels, exchange)?))?;
     // Committed: the webhook alert (if any) goes out in the background.
     crate::alerts::deliver_soon(state.session.clone(), state.webhook_sender());
     Ok(Branded(view))
@@ -54,14 +54,14 @@ pub fn incident_open(
 /// Every incident, newest first.
 #[tauri::command]
 pub fn incident_list(state: State<'_, AppState>) -> IpcResult<Vec<IncidentSummary>> {
-    state.with_unlocked(|s| Ok(s.incident_list()?))
+    state.with_unlocked(|s| Ok(incident::list(s)?))
 }
 
 /// One incident with its steps, timeline and snapshots.
 #[tauri::command]
 pub fn incident_view(state: State<'_, AppState>, id: String) -> IpcResult<Branded<IncidentView>> {
     state
-        .with_unlocked(|s| Ok(s.incident_view(&id)?))
+        .with_unlocked(|s| Ok(incident::view(s, &id)?))
         .map(Branded)
 }
 
@@ -75,7 +75,8 @@ pub fn incident_step_done(
 ) -> IpcResult<Branded<IncidentView>> {
     state
         .with_unlocked(|s| {
-            Ok(s.incident_step_done(
+            Ok(incident::step_done(
+                s,
                 Actor::Gui,
                 &id,
                 &step,
@@ -94,7 +95,7 @@ pub fn incident_step_skip(
     reason: String,
 ) -> IpcResult<Branded<IncidentView>> {
     state
-        .with_unlocked(|s| Ok(s.incident_step_skip(Actor::Gui, &id, &step, &reason)?))
+        .with_unlocked(|s| Ok(incident::step_skip(s, Actor::Gui, &id, &step, &reason)?))
         .map(Branded)
 }
 
@@ -106,7 +107,7 @@ pub fn incident_note(
     text: String,
 ) -> IpcResult<Branded<IncidentView>> {
     state
-        .with_unlocked(|s| Ok(s.incident_note(Actor::Gui, &id, &text, None)?))
+        .with_unlocked(|s| Ok(incident::note(s, Actor::Gui, &id, &text, None)?))
         .map(Branded)
 }
 
@@ -114,7 +115,7 @@ pub fn incident_note(
 #[tauri::command]
 pub fn incident_close(state: State<'_, AppState>, id: String) -> IpcResult<Branded<IncidentView>> {
     state
-        .with_unlocked(|s| Ok(s.incident_close(Actor::Gui, &id)?))
+        .with_unlocked(|s| Ok(incident::close(s, Actor::Gui, &id)?))
         .map(Branded)
 }
 
@@ -133,7 +134,7 @@ pub async fn incident_run(
         None => None,
     };
     let client = state.exchange_client()?;
-    let run = incident_run_step(
+    let run = incident::run_step(
         &*state.session,
         &client,
         Actor::Gui,
@@ -158,7 +159,7 @@ pub struct ReportDto {
 /// The Markdown report, for the preview.
 #[tauri::command]
 pub fn incident_report(state: State<'_, AppState>, id: String) -> IpcResult<ReportDto> {
-    let view = state.with_unlocked(|s| Ok(s.incident_view(&id)?))?;
+    let view = state.with_unlocked(|s| Ok(incident::view(s, &id)?))?;
     Ok(ReportDto {
         markdown: report::markdown(&view),
     })
@@ -168,7 +169,7 @@ pub fn incident_report(state: State<'_, AppState>, id: String) -> IpcResult<Repo
 /// vault's `reports/` folder and returns the two paths.
 #[tauri::command]
 pub fn incident_export(state: State<'_, AppState>, id: String) -> IpcResult<Vec<String>> {
-    let view = state.with_unlocked(|s| Ok(s.incident_view(&id)?))?;
+    let view = state.with_unlocked(|s| Ok(incident::view(s, &id)?))?;
     let dir = state
         .path()?
         .parent()

@@ -1,18 +1,38 @@
 //! Incident response: playbooks (data), the incident DTOs front ends show,
-//! and report rendering. The records themselves live in the vault
-//! (`vault::incident`: tables `incidents`, `incident_steps`,
-//! `incident_events`, `incident_snapshots`, one audited transaction per
-//! change).
+//! the incident records and the steps that change them, and report
+//! rendering.
 //!
 //! Owns: the playbook catalogue (`playbooks.toml`, embedded and validated
 //! when first loaded), the step kinds and states, the incident view and
-//! report (Markdown and self-contained printable HTML).
+//! report (Markdown and self-contained printable HTML), and incidents' side
+//! of the vault: `store` (the tables `incidents`, `incident_steps`,
+//! `incident_events`, `incident_snapshots`; one audited transaction per
+//! change through the vault's write path) and `run` (automated steps in
+//! three phases: plan under the session lock → network → record). The
+//! vault's migrations create the tables; no vault code knows incidents.
 //!
 //! Must never: hold or render a secret (views carry labels and masked key
-//! ids only, and the report is rendered from a view), reference a remote
-//! asset from a report, or put unescaped text into HTML.
+//! ids only, and the report is rendered from a view), hold the session
+//! across a network call, reference a remote asset from a report, or put
+//! unescaped text into HTML.
+//!
+//! # API for front ends
+//! ```text
+//! open(&mut Session, Actor, Situation, labels, Option<Exchange>) -> Result<IncidentView>
+//! list(&mut Session) -> Result<Vec<IncidentSummary>>              // newest first
+//! view(&mut Session, id) -> Result<IncidentView>                  // id or a unique prefix (4+)
+//! step_done(&mut Session, Actor, id, step, Option<note>) -> Result<IncidentView>
+//! step_skip(&mut Session, Actor, id, step, reason) -> Result<IncidentView>
+//! note(&mut Session, Actor, id, text, Option<&Path>) -> Result<IncidentView>
+//! close(&mut Session, Actor, id) -> Result<IncidentView>         // every step done or skipped
+//! run_step(access, &client, Actor, id, step, Option<grant /*Revoke*/>, confirm_manual) -> Result<StepRun>   // 3 phases
+//! playbooks() / catalogue()
+//! report::markdown(&IncidentView) / report::html(&IncidentView)
+//! ```
 
 pub mod report;
+mod run;
+mod store;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
@@ -23,6 +43,8 @@ use crate::error::{ErrorKind, KindedError};
 use crate::model::Exchange;
 use crate::rotation::RotationError;
 use crate::vault::VaultError;
+pub use run::{StepRun, run_step};
+pub use store::{close, list, note, open, step_done, step_skip, view};
 
 const CATALOGUE: &str = include_str!("playbooks.toml");
 

@@ -454,16 +454,11 @@ mod tests {
 
     /// Rotation imports the vault, never the other way round: no file
     /// under `vault/` names the rotation module (its types cannot be named
-    /// without it). `vault/incident.rs`, the incident steps while they live
-    /// in the vault, is the one exception: it runs revocations and plans
-    /// rotations through this module's public functions.
+    /// without it).
     #[test]
     fn the_vault_does_not_import_rotation() {
-        let naming: Vec<_> =
-            crate::vault::sources_naming(&["crate::rotation", "super::rotation", "rotation::"])
-                .into_iter()
-                .filter(|path| !path.ends_with("incident.rs"))
-                .collect();
+        let naming =
+            crate::vault::sources_naming(&["crate::rotation", "super::rotation", "rotation::"]);
         assert!(naming.is_empty(), "the vault imports rotation: {naming:?}");
     }
 }

@@ -8,11 +8,12 @@
 //! sealed field, or write anything outside [`Session`]'s single transactional
 //! write path.
 //!
-//! Features that keep their storage next to their logic (health, rotation)
-//! import the vault, never the other way round: they read and write through
-//! [`Session`]'s public methods and the crate-internal kernel surface
-//! re-exported below (the write path and its sealing context, key-row
-//! updates under their MAC, the credential digest, unsealing a field).
+//! Features that keep their storage next to their logic (health, incident,
+//! rotation) import the vault, never the other way round: they read and
+//! write through [`Session`]'s public methods and the crate-internal kernel
+//! surface re-exported below (the write path and its sealing context,
+//! key-row updates under their MAC, the credential digest, unsealing a
+//! field, queueing an alert).
 //!
 //! # Crypto (DESIGN §2)
 //! master password → Argon2id ([`KdfParams`], per-vault salt) → key-encryption
@@ -106,7 +107,6 @@ mod device;
 mod error;
 mod findings;
 mod gated;
-mod incident;
 mod journal;
 mod kdf;
 pub mod material;
@@ -126,6 +126,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use access::SessionAccess;
+/// Queues an alert event inside a write's transaction (sent after commit)
+/// for features outside the vault, e.g. `incident::open`.
+pub(crate) use alerts::enqueue as enqueue_alert;
 pub use alerts::{
     AlertSettings, AuditSchedule, BackgroundAuditRun, DeliveryReport, EventSwitches,
     MAX_DELIVERY_ATTEMPTS, PendingDelivery, QueuedEvent, Quiet, ReminderPass, WebhookInfo,
@@ -140,7 +143,6 @@ pub use clock::{Clock, ManualClock, SystemClock, default_clock};
 pub use device::{KeyringStatus, device_unlock_status, require_device_unlock};
 pub use error::VaultError;
 pub use gated::Revealed;
-pub use incident::{StepRun, incident_run_step};
 pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
 pub use narrow::{NarrowError, narrow_key};
@@ -152,11 +154,11 @@ pub use session::{
 pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
 
 // The kernel's surface for features that keep their storage next to their
-// logic (rotation): the write path's sealing context, a key-row update
-// under its MAC, the credential digest, the unsealed access to a key, the
-// stored form of a live check, and the frozen sealed-field names. Together
-// with `Session::write_events`, `vault_key`, `conn`, `find_id`, `open_field`
-// and `exchange_access`.
+// logic (rotation, incident): the write path's sealing context, a key-row
+// update under its MAC, the credential digest, the unsealed access to a
+// key, the stored form of a live check, and the frozen sealed-field names.
+// Together with `Session::write_events`, `vault_key`, `conn`, `find_id`,
+// `open_field` and `exchange_access`.
 pub(crate) use checks::{AccessError, StoredCheck, key_fingerprint};
 pub(crate) use rowmac::execute as update_key_row;
 pub(crate) use session::Sealer;

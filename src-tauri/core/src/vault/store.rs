@@ -105,8 +105,9 @@ const MIGRATIONS: &[&str] = &[
     // vault only creates the table). The partial unique index enforces "at
     // most one open rotation per key" in the file itself.
     include_str!("migrations/05_rotations.sql"),
-    // 5 -> 6: incidents, their steps, timeline and activity snapshots.
-    super::incident::SCHEMA,
+    // 5 -> 6: incidents, their steps, timeline and activity snapshots (the
+    // records are `incident::store`'s; the vault only creates the tables).
+    include_str!("migrations/06_incidents.sql"),
     // 6 -> 7: alert configuration (sealed), per-key alert state, the
     // webhook outbox and the last background audit.
     super::alerts::SCHEMA,

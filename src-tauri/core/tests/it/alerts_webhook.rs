@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use keyward_core::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, WebhookUrl};
 use keyward_core::audit::store::AuditFilter;
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
-use keyward_core::incident::Situation;
+use keyward_core::incident::{self, Situation};
 use keyward_core::mfa::actions::{self, Gated};
 use keyward_core::mfa::{Proof, StepUpGrant};
 use keyward_core::model::{Environment, Exchange, KeyEdit, NewKey, Scope};
@@ -215,9 +215,14 @@ impl Fixture {
     }
 
     fn open_incident(&mut self) {
-        self.session
-            .incident_open(Actor::Cli, Situation::Leaked, &["grid-bot".into()], None)
-            .unwrap();
+        incident::open(
+            &mut self.session,
+            Actor::Cli,
+            Situation::Leaked,
+            &["grid-bot".into()],
+            None,
+        )
+        .unwrap();
     }
 
     fn audit_text(&mut self) -> String {
@@ -343,7 +348,7 @@ fn failed_deliveries_are_typed_audited_and_never_undo_the_action() {
     ));
     // Retried with a bounded backoff plan, then queued for later.
     assert_eq!(waits.lock().unwrap().len(), 2);
-    assert_eq!(f.session.incident_list().unwrap().len(), 1);
+    assert_eq!(incident::list(&mut f.session).unwrap().len(), 1);
     assert_eq!(f.session.alert_settings().unwrap().pending, 1);
     // Not due again right away.
     let again = rt()

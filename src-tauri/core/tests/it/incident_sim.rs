@@ -17,7 +17,7 @@ use keyward_core::model::{
     self, Environment, Exchange, KeyEdit, KeyStatus, NewKey, Passphrase, Scope,
 };
 use keyward_core::vault::{
-    self, Actor, KdfParams, ManualClock, MasterPassword, Session, Vault, VaultOptions,
+    Actor, KdfParams, ManualClock, MasterPassword, Session, Vault, VaultOptions,
 };
 use keyward_sim::{
     Accounts, ActivityItem, ActivityKind, Fault, FaultKind, KeyAccount, SimExchange, SimHandle,
@@ -186,16 +186,20 @@ fn playbooks_cover_every_situation_and_exchange() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaked_bybit_key_end_to_end() {
     let mut f = Fixture::new().await;
-    let view = f
-        .session
-        .incident_open(Actor::Cli, Situation::Leaked, &["bybit-bot".into()], None)
-        .unwrap();
+    let view = incident::open(
+        &mut f.session,
+        Actor::Cli,
+        Situation::Leaked,
+        &["bybit-bot".into()],
+        None,
+    )
+    .unwrap();
     let id = view.id.clone();
     assert!(view.steps.iter().all(|s| s.state == StepState::Pending));
     assert_eq!(view.keys[0].masked_key_id, model::mask_key_id(BYBIT_ID));
 
     // Revoke needs the step-up grant.
-    let err = vault::incident_run_step(
+    let err = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -212,7 +216,7 @@ async fn leaked_bybit_key_end_to_end() {
     );
 
     // Snapshot first, while the key still works.
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -226,7 +230,7 @@ async fn leaked_bybit_key_end_to_end() {
     assert_eq!(run.state, StepState::Done, "{:?}", run.results);
 
     let g = f.grant();
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -248,7 +252,7 @@ async fn leaked_bybit_key_end_to_end() {
     // proven by the revoke step and the key was not edited since.
     f.reopen();
     let fresh = ExchangeClient::new(HttpConfig::default()).unwrap();
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &fresh,
         Actor::Cli,
@@ -265,7 +269,7 @@ async fn leaked_bybit_key_end_to_end() {
         "{:?}",
         run.results
     );
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -284,63 +288,57 @@ async fn leaked_bybit_key_end_to_end() {
     );
 
     // Close refused while steps are pending.
-    let err = f.session.incident_close(Actor::Cli, &id).unwrap_err();
+    let err = incident::close(&mut f.session, Actor::Cli, &id).unwrap_err();
     assert!(err.to_string().contains("change_password"));
     // Manual steps are done by hand; automated ones cannot be.
-    assert!(
-        f.session
-            .incident_step_done(Actor::Cli, &id, "revoke", None)
-            .is_err()
-    );
-    f.session
-        .incident_step_done(Actor::Cli, &id, "change_password", Some("changed at 10:02"))
-        .unwrap();
-    f.session
-        .incident_step_done(
-            Actor::Cli,
-            &id,
-            "check_2fa",
-            Some("2FA ok; whitelist had one unknown address, removed"),
-        )
-        .unwrap();
-    f.session
-        .incident_step_done(
-            Actor::Cli,
-            &id,
-            "review_activity",
-            Some("INCORDER1 not mine"),
-        )
-        .unwrap();
-    assert!(
-        f.session
-            .incident_step_skip(Actor::Cli, &id, "review_services", " ")
-            .is_err()
-    );
-    f.session
-        .incident_step_skip(
-            Actor::Cli,
-            &id,
-            "review_services",
-            "the key was only used by me",
-        )
-        .unwrap();
+    assert!(incident::step_done(&mut f.session, Actor::Cli, &id, "revoke", None).is_err());
+    incident::step_done(
+        &mut f.session,
+        Actor::Cli,
+        &id,
+        "change_password",
+        Some("changed at 10:02"),
+    )
+    .unwrap();
+    incident::step_done(
+        &mut f.session,
+        Actor::Cli,
+        &id,
+        "check_2fa",
+        Some("2FA ok; whitelist had one unknown address, removed"),
+    )
+    .unwrap();
+    incident::step_done(
+        &mut f.session,
+        Actor::Cli,
+        &id,
+        "review_activity",
+        Some("INCORDER1 not mine"),
+    )
+    .unwrap();
+    assert!(incident::step_skip(&mut f.session, Actor::Cli, &id, "review_services", " ").is_err());
+    incident::step_skip(
+        &mut f.session,
+        Actor::Cli,
+        &id,
+        "review_services",
+        "the key was only used by me",
+    )
+    .unwrap();
     let shot = f._dir.path().join("screenshot.png");
     std::fs::write(&shot, b"png").unwrap();
-    f.session
-        .incident_note(Actor::Cli, &id, "screenshot of the order list", Some(&shot))
-        .unwrap();
-    let view = f.session.incident_close(Actor::Cli, &id).unwrap();
+    incident::note(
+        &mut f.session,
+        Actor::Cli,
+        &id,
+        "screenshot of the order list",
+        Some(&shot),
+    )
+    .unwrap();
+    let view = incident::close(&mut f.session, Actor::Cli, &id).unwrap();
     assert_eq!(view.state, "closed");
-    assert!(
-        f.session
-            .incident_note(Actor::Cli, &id, "late", None)
-            .is_ok()
-    );
-    assert!(
-        f.session
-            .incident_step_done(Actor::Cli, &id, "change_password", None)
-            .is_err()
-    );
+    assert!(incident::note(&mut f.session, Actor::Cli, &id, "late", None).is_ok());
+    assert!(incident::step_done(&mut f.session, Actor::Cli, &id, "change_password", None).is_err());
 
     // Reports: timeline, masked ids, the sim's activity, no secret.
     let md = report::markdown(&view);
@@ -370,7 +368,7 @@ async fn leaked_bybit_key_end_to_end() {
         .count();
     assert!(incident_entries >= 11, "{incident_entries}");
     assert!(f.session.verify_audit().unwrap().is_ok());
-    let list = f.session.incident_list().unwrap();
+    let list = incident::list(&mut f.session).unwrap();
     assert_eq!(list.len(), 1);
     drop(f.sim);
 }
@@ -378,13 +376,17 @@ async fn leaked_bybit_key_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okx_revoke_stays_pending_until_confirmed() {
     let mut f = Fixture::new().await;
-    let id = f
-        .session
-        .incident_open(Actor::Cli, Situation::Trades, &["okx-bot".into()], None)
-        .unwrap()
-        .id;
+    let id = incident::open(
+        &mut f.session,
+        Actor::Cli,
+        Situation::Trades,
+        &["okx-bot".into()],
+        None,
+    )
+    .unwrap()
+    .id;
     let g = f.grant();
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -403,7 +405,7 @@ async fn okx_revoke_stays_pending_until_confirmed() {
     );
     // Confirming without deleting: the live check still works → failed.
     let g = f.grant();
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -430,7 +432,7 @@ async fn okx_revoke_stays_pending_until_confirmed() {
     assert!(f.sim.revoke(SimExchange::Okx, OKX_ID));
     f.reopen();
     let g = f.grant();
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -442,7 +444,7 @@ async fn okx_revoke_stays_pending_until_confirmed() {
     .await
     .unwrap();
     assert_eq!(run.state, StepState::Done, "{:?}", run.results);
-    let md = report::markdown(&f.session.incident_view(&id).unwrap());
+    let md = report::markdown(&incident::view(&mut f.session, &id).unwrap());
     assert!(!md.contains(OKX_PASS) && !md.contains(OKX_SECRET));
 }
 
@@ -451,11 +453,15 @@ async fn okx_revoke_stays_pending_until_confirmed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_marked_revoked_by_an_edit_is_no_proof() {
     let mut f = Fixture::new().await;
-    let id = f
-        .session
-        .incident_open(Actor::Cli, Situation::Leaked, &["okx-bot".into()], None)
-        .unwrap()
-        .id;
+    let id = incident::open(
+        &mut f.session,
+        Actor::Cli,
+        Situation::Leaked,
+        &["okx-bot".into()],
+        None,
+    )
+    .unwrap()
+    .id;
     let pw = f
         .session
         .verify_password(&MasterPassword::from(PASSWORD))
@@ -476,7 +482,7 @@ async fn a_key_marked_revoked_by_an_edit_is_no_proof() {
         )
         .unwrap();
     let g = f.grant();
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -496,7 +502,7 @@ async fn a_key_marked_revoked_by_an_edit_is_no_proof() {
         run.results
     );
     // Still working: said loudly.
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -513,7 +519,7 @@ async fn a_key_marked_revoked_by_an_edit_is_no_proof() {
     // 50111 alone is not proof, and the edit is not either.
     assert!(f.sim.revoke(SimExchange::Okx, OKX_ID));
     let fresh = ExchangeClient::new(HttpConfig::default()).unwrap();
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &fresh,
         Actor::Cli,
@@ -542,7 +548,7 @@ type Untouched = (
 );
 
 fn untouched(f: &mut Fixture, id: &str, step: &str) -> Untouched {
-    let view = f.session.incident_view(id).unwrap();
+    let view = incident::view(&mut f.session, id).unwrap();
     let steps = view
         .steps
         .iter()
@@ -576,7 +582,7 @@ async fn fails_under(
 ) {
     let before = untouched(f, id, step);
     f.sim.add_fault(fault.on(SimExchange::Bybit).times(0));
-    let run = vault::incident_run_step(&mut f.session, client, Actor::Cli, id, step, grant, false)
+    let run = incident::run_step(&mut f.session, client, Actor::Cli, id, step, grant, false)
         .await
         .unwrap();
     f.sim.clear_faults();
@@ -602,11 +608,15 @@ async fn fails_under(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_leave_automated_steps_failed_and_retryable() {
     let mut f = Fixture::new().await;
-    let id = f
-        .session
-        .incident_open(Actor::Cli, Situation::Leaked, &["bybit-bot".into()], None)
-        .unwrap()
-        .id;
+    let id = incident::open(
+        &mut f.session,
+        Actor::Cli,
+        Situation::Leaked,
+        &["bybit-bot".into()],
+        None,
+    )
+    .unwrap()
+    .id;
     // A short timeout against a long delay: the timeout is what fails the
     // step, the margin is wide.
     let impatient = ExchangeClient::new(HttpConfig {
@@ -628,7 +638,7 @@ async fn faults_leave_automated_steps_failed_and_retryable() {
     let dropped = Fault::new(FaultKind::Drop);
     fails_under(&mut f, &client, &id, "snapshot", dropped, None).await;
     fails_under(&mut f, &impatient, &id, "snapshot", slow(), None).await;
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &client,
         Actor::Cli,
@@ -682,7 +692,7 @@ async fn faults_leave_automated_steps_failed_and_retryable() {
         KeyStatus::Active
     );
     let g = f.grant();
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &client,
         Actor::Cli,
@@ -706,7 +716,7 @@ async fn faults_leave_automated_steps_failed_and_retryable() {
     let dropped = Fault::new(FaultKind::Drop);
     fails_under(&mut f, &client, &id, "confirm_dead", dropped, None).await;
     fails_under(&mut f, &impatient, &id, "confirm_dead", slow(), None).await;
-    let run = vault::incident_run_step(
+    let run = incident::run_step(
         &mut f.session,
         &client,
         Actor::Cli,

@@ -401,7 +401,7 @@ fn creating_over_an_existing_file_is_refused() {
 #[test]
 fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
     use keyward_core::alerts::webhook::{WebhookKind, WebhookUrl};
-    use keyward_core::incident::Situation;
+    use keyward_core::incident::{self, Situation};
     use keyward_core::rotation::{self, NewRotationKey};
     let t = TempVault::new();
     let mut s = t.create();
@@ -424,8 +424,14 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
     let url = WebhookUrl::parse("https://discord.com/api/webhooks/1/abc").unwrap();
     s.set_webhook(Actor::Cli, g, &url, Some(WebhookKind::Discord), None)
         .unwrap();
-    s.incident_open(Actor::Cli, Situation::Leaked, &["desk".into()], None)
-        .unwrap();
+    incident::open(
+        &mut s,
+        Actor::Cli,
+        Situation::Leaked,
+        &["desk".into()],
+        None,
+    )
+    .unwrap();
     assert_eq!(s.alert_settings().unwrap().pending, 1);
     let new = MasterPassword::from("violet kettle orbit anchor");
     let g = grant::<actions::ChangePassword>(&mut s);

@@ -1,0 +1,402 @@
+//! Automated incident steps, all three phases: plan under the session lock
+//! (`store::plan`) → the exchange calls without it → record under the lock
+//! again (`store::record`, one audited transaction).
+//!
+//! Owns: what each automated step does (revoke the affected keys, confirm
+//! they are dead, snapshot their recent activity, plan the rotation of the
+//! other keys on their exchanges, ask for the vault to be locked) and the
+//! rule that a key's status alone never proves a revocation.
+//!
+//! Must never: hold the session across a network call, record a secret
+//! (result lines and snapshots carry labels, masked key ids and what the
+//! exchange reported), or take a key marked revoked by an edit as proof of
+//! its death.
+
+use super::store::{self, Recorded};
+use super::{
+    ActivitySnapshot, AffectedKey, AutoAction, IncidentError, IncidentView, SnapshotOrder,
+    SnapshotTransfer, StepState,
+};
+use crate::exchange::{Activity, ExchangeClient, RevocationCheck, Timestamp};
+use crate::mfa::StepUpGrant;
+use crate::mfa::actions::Revoke;
+use crate::model::KeyStatus;
+use crate::rotation::{self, RevokeOutcome};
+use crate::vault::{Actor, Session, SessionAccess, VaultError};
+
+/// The window of the activity snapshot.
+const SNAPSHOT_SECS: i64 = 72 * 3600;
+
+/// What one automated run ended with.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepRun {
+    /// The step's new state.
+    pub state: StepState,
+    /// Per-key result lines, safe to show.
+    pub results: Vec<String>,
+    /// Exchange steps the user must do before running the step again
+    /// (revocation on an exchange without an API for it).
+    pub manual_steps: Vec<String>,
+    /// The front end must lock the vault now (the `lock_vault` step).
+    pub lock_requested: bool,
+    /// The incident after the run.
+    pub incident: IncidentView,
+}
+
+fn snapshot_from(key: &AffectedKey, now: i64, since: i64, a: Activity) -> ActivitySnapshot {
+    let transfers = |l: Option<Vec<crate::exchange::TransferEvent>>| {
+        l.map(|v| {
+            v.into_iter()
+                .map(|t| SnapshotTransfer {
+                    id: t.id,
+                    asset: t.asset,
+                    amount: t.amount,
+                    status: t.status,
+                    address: t.address,
+                    tx_id: t.tx_id,
+                    time_ms: t.time.unix_ms(),
+                })
+                .collect()
+        })
+    };
+    ActivitySnapshot {
+        label: key.label.clone(),
+        masked_key_id: key.masked_key_id.clone(),
+        exchange: key.exchange,
+        taken_at: now,
+        since,
+        orders: a.orders.map(|v| {
+            v.into_iter()
+                .map(|o| SnapshotOrder {
+                    id: o.id,
+                    symbol: o.symbol,
+                    side: o.side,
+                    status: o.status,
+                    quantity: o.quantity,
+                    price: o.price,
+                    time_ms: o.time.unix_ms(),
+                })
+                .collect()
+        }),
+        withdrawals: transfers(a.withdrawals),
+        deposits: transfers(a.deposits),
+        notes: a.notes,
+        // Sources that could not be listed (the others are recorded).
+        error: (!a.errors.is_empty()).then(|| {
+            a.errors
+                .iter()
+                .map(|e| format!("{} not listed: {}", e.source, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
+    }
+}
+
+/// Runs an automated step, all three phases: plan under the session lock,
+/// the exchange calls without it, the result recorded under it again (one
+/// audited transaction). `grant` (`revoke`) is needed by the revoke step
+/// only; one grant covers every affected key, as `revoke --exchange --all`
+/// does. A failure is recorded as the step's `failed` state with its error
+/// and can be retried; nothing else changes.
+pub async fn run_step<S: SessionAccess>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    id: &str,
+    step: &str,
+    grant: Option<StepUpGrant<Revoke>>,
+    confirm_manual: bool,
+) -> Result<StepRun, IncidentError> {
+    let plan = access.with_session(|s| store::plan(s, id, step))?;
+    let mut rec = Recorded {
+        state: StepState::Done,
+        results: Vec::new(),
+        manual_steps: Vec::new(),
+        error: None,
+        snapshots: Vec::new(),
+    };
+    let mut lock_requested = false;
+    let mut failed = Vec::new();
+    match plan.action {
+        AutoAction::Revoke => {
+            let grant = grant.ok_or_else(|| IncidentError::StepUpRequired {
+                step: plan.step.clone(),
+            })?;
+            let mut pending_manual = false;
+            for key in &plan.keys {
+                let status = access.with_session(|s| {
+                    Ok::<_, VaultError>(s.key_detail(&key.label).map(|d| d.summary.status))
+                })?;
+                match status {
+                    Ok(KeyStatus::Revoked) => {
+                        // The status alone is no proof: an edit can set it.
+                        match access.with_session(|s| revocation_proven(s, &key.id))? {
+                            Some(at) => rec.results.push(format!(
+                                "{}: revoked (proven by a live check on {})",
+                                key.label,
+                                Timestamp::from_unix_ms(at).to_rfc3339()
+                            )),
+                            None => failed.push(format!(
+                                "{}: marked revoked in the vault, but no live check ever proved it (a status set by an edit is no proof); check on the exchange that the key is gone, then run \"confirm dead\"",
+                                key.label
+                            )),
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        failed.push(format!("{}: {e}", key.label));
+                        continue;
+                    }
+                    Ok(_) => {}
+                }
+                // One proof for the batch: each key gets its own grant,
+                // minted from the one the user gave for this step.
+                let each = StepUpGrant::<Revoke>::new(grant.method(), grant.issued_at());
+                let pending = match access.with_session(|s| {
+                    rotation::prepare_key_revoke(s, each, &key.label, confirm_manual)
+                }) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        failed.push(format!("{}: {e}", key.label));
+                        continue;
+                    }
+                };
+                let result = pending.run(client).await;
+                match access.with_session(|s| rotation::record_revocation(s, actor, result)) {
+                    Ok(RevokeOutcome::Revoked {
+                        method,
+                        confirmation,
+                        ..
+                    }) => rec.results.push(format!(
+                        "{}: revoked ({}), the exchange now answers {confirmation}",
+                        key.label,
+                        method.as_str()
+                    )),
+                    Ok(RevokeOutcome::ManualStepsRequired { reason, steps, .. }) => {
+                        pending_manual = true;
+                        rec.results
+                            .push(format!("{}: manual revocation needed: {reason}", key.label));
+                        rec.manual_steps.extend(steps);
+                    }
+                    Ok(RevokeOutcome::StillActive { message, .. })
+                    | Ok(RevokeOutcome::Failed { message, .. }) => {
+                        failed.push(format!("{}: {message}", key.label));
+                    }
+                    Ok(RevokeOutcome::Inconclusive {
+                        message,
+                        check_by_hand,
+                        ..
+                    }) => {
+                        failed.push(format!("{}: {message}", key.label));
+                        rec.manual_steps.extend(check_by_hand);
+                    }
+                    Err(e) => failed.push(format!("{}: {e}", key.label)),
+                }
+            }
+            if pending_manual && failed.is_empty() {
+                rec.state = StepState::Pending;
+                rec.manual_steps.push(
+                    "then run this step again with the manual confirmation: Keyward checks live that the key is rejected".into(),
+                );
+            }
+        }
+        AutoAction::ConfirmDead | AutoAction::SnapshotActivity => {
+            let now = access.with_session(|s| Ok::<_, VaultError>(s.now_secs()))?;
+            let since = now - SNAPSHOT_SECS;
+            for key in &plan.keys {
+                let access_key = access.with_session(|s| {
+                    Ok::<_, VaultError>(s.exchange_access(&key.label).map_err(|e| e.to_string()))
+                })?;
+                let access_key = match access_key {
+                    Ok(a) => a,
+                    Err(e) => {
+                        failed.push(format!("{}: {e}", key.label));
+                        if plan.action == AutoAction::SnapshotActivity {
+                            let mut s = snapshot_from(key, now, since, empty_activity(key));
+                            s.error = Some(e);
+                            rec.snapshots.push(s);
+                        }
+                        continue;
+                    }
+                };
+                let endpoint = match client.endpoint(access_key.exchange, &access_key.environment) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        failed.push(format!("{}: {e}", key.label));
+                        continue;
+                    }
+                };
+                if plan.action == AutoAction::ConfirmDead {
+                    match endpoint.confirm_revoked(&access_key.credentials).await {
+                        Ok(RevocationCheck::Confirmed { rejection }) => rec.results.push(format!(
+                            "{}: dead, the exchange answers {} {}",
+                            key.label, rejection.code, rejection.message
+                        )),
+                        Ok(RevocationCheck::StillActive) => failed.push(format!(
+                            "{}: STILL WORKS, a live call with it was accepted",
+                            key.label
+                        )),
+                        Ok(RevocationCheck::Inconclusive {
+                            rejection,
+                            why,
+                            check_by_hand,
+                        }) => {
+                            // An ambiguous rejection of a key whose deletion
+                            // was proven earlier (and not edited since) is
+                            // consistent with that proof.
+                            let proven = if rejection.reason.means_key_unusable() {
+                                access.with_session(|s| revocation_proven(s, &key.id))?
+                            } else {
+                                None
+                            };
+                            match proven {
+                                Some(at) => rec.results.push(format!(
+                                    "{}: dead, the exchange answers {} {} (its deletion was proven by a live check on {})",
+                                    key.label,
+                                    rejection.code,
+                                    rejection.message,
+                                    Timestamp::from_unix_ms(at).to_rfc3339()
+                                )),
+                                None => {
+                                    failed.push(format!(
+                                        "{}: NOT PROVEN dead, the exchange answered {} {}, but {why}",
+                                        key.label, rejection.code, rejection.message
+                                    ));
+                                    rec.manual_steps.extend(check_by_hand);
+                                }
+                            }
+                        }
+                        Err(e) => failed.push(format!("{}: {e}", key.label)),
+                    }
+                } else {
+                    match endpoint
+                        .recent_activity(&access_key.credentials, Timestamp::from_unix_secs(since))
+                        .await
+                    {
+                        Ok(a) => {
+                            let s = snapshot_from(key, now, since, a);
+                            let n = s.orders.as_ref().map_or(0, Vec::len)
+                                + s.withdrawals.as_ref().map_or(0, Vec::len)
+                                + s.deposits.as_ref().map_or(0, Vec::len);
+                            rec.results.push(match &s.error {
+                                None => format!("{}: {n} activity item(s) recorded", key.label),
+                                Some(e) => {
+                                    format!("{}: {n} activity item(s) recorded; {e}", key.label)
+                                }
+                            });
+                            rec.snapshots.push(s);
+                        }
+                        Err(e) => {
+                            let mut s = snapshot_from(key, now, since, empty_activity(key));
+                            s.error = Some(e.to_string());
+                            rec.snapshots.push(s);
+                            failed.push(format!("{}: {e}", key.label));
+                        }
+                    }
+                }
+            }
+        }
+        AutoAction::MarkRotation => {
+            let outcome = access.with_session(|s| {
+                let affected: Vec<&str> = plan.keys.iter().map(|k| k.id.as_str()).collect();
+                let others: Vec<String> = s
+                    .list_keys()?
+                    .into_iter()
+                    .filter(|k| {
+                        plan.exchanges.contains(&k.exchange)
+                            && !affected.contains(&k.id.as_str())
+                            && k.status != KeyStatus::Revoked
+                    })
+                    .map(|k| k.label)
+                    .collect();
+                let mut lines = Vec::new();
+                for label in others {
+                    match rotation::begin(s, actor, &label) {
+                        Ok(_) => lines.push(format!("{label}: rotation planned")),
+                        Err(e) => lines.push(format!("{label}: not planned: {e}")),
+                    }
+                }
+                if lines.is_empty() {
+                    lines.push("no other keys on these exchanges".into());
+                }
+                Ok::<_, VaultError>(lines)
+            })?;
+            rec.results = outcome;
+        }
+        AutoAction::LockVault => {
+            lock_requested = true;
+            rec.results.push("the vault is locked now".into());
+        }
+    }
+    if !failed.is_empty() {
+        rec.state = StepState::Failed;
+        rec.error = Some(failed.join("; "));
+        rec.results.extend(failed);
+    }
+    let state = rec.state;
+    let results = rec.results.clone();
+    let manual_steps = rec.manual_steps.clone();
+    let incident = access.with_session(|s| store::record(s, actor, &plan, rec))?;
+    Ok(StepRun {
+        state,
+        results,
+        manual_steps,
+        lock_requested,
+        incident,
+    })
+}
+
+/// When the key's deletion was proven by a live check (its `key_revoked`
+/// audit entry), if nothing about the key was edited since. A key marked
+/// revoked by an edit never counts.
+fn revocation_proven(s: &mut Session, key_id: &str) -> Result<Option<i64>, VaultError> {
+    use crate::audit::{Action as AuditAction, store::AuditFilter};
+    let log = s.audit_log(&AuditFilter {
+        key_id: Some(key_id.to_owned()),
+        actions: vec![AuditAction::KeyRevoked, AuditAction::KeyEdited],
+        ..AuditFilter::default()
+    })?;
+    let revoked = s
+        .list_keys()?
+        .iter()
+        .any(|k| k.id == key_id && k.status == KeyStatus::Revoked);
+    Ok(log
+        .last()
+        .filter(|e| revoked && e.action == AuditAction::KeyRevoked)
+        .map(|e| e.time_ms))
+}
+
+fn empty_activity(key: &AffectedKey) -> Activity {
+    Activity {
+        exchange: key.exchange,
+        since: Timestamp::from_unix_ms(0),
+        orders: None,
+        withdrawals: None,
+        deposits: None,
+        notes: Vec::new(),
+        errors: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key without a live adapter keeps its own exchange in the activity
+    /// an incident records for it (it was once labelled Binance).
+    #[test]
+    fn empty_activity_says_the_keys_own_exchange() {
+        for name in ["kucoin", "bitget", "other", "okx"] {
+            let key = AffectedKey {
+                id: "id".into(),
+                label: "k".into(),
+                exchange: name.parse().unwrap(),
+                masked_key_id: "****".into(),
+            };
+            let activity = empty_activity(&key);
+            assert_eq!(activity.exchange.as_str(), name);
+            let snapshot = snapshot_from(&key, 10, 0, activity);
+            assert_eq!(snapshot.exchange.as_str(), name);
+        }
+    }
+}
