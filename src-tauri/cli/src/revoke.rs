@@ -20,8 +20,8 @@ use clap::Args;
 use keyward_core::ErrorKind;
 use keyward_core::mfa::actions;
 use keyward_core::model::Exchange;
-use keyward_core::rotation::RevokeOutcome;
-use keyward_core::vault::{self, Actor};
+use keyward_core::rotation::{self, RevokeOutcome};
+use keyward_core::vault::Actor;
 
 use crate::app::{self, CliError, exit, json, network};
 use crate::gated;
@@ -78,7 +78,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
     match (&args.label, exchange) {
         (Some(label), _) => {
             let run = if args.wait {
-                runtime.block_on(vault::revoke_key_waiting(
+                runtime.block_on(rotation::revoke_key_waiting(
                     &mut session,
                     &client,
                     Actor::Cli,
@@ -87,7 +87,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
                     crate::rotate::wait_for_deletion,
                 ))
             } else {
-                runtime.block_on(vault::revoke_key(
+                runtime.block_on(rotation::revoke_key(
                     &mut session,
                     &client,
                     Actor::Cli,
@@ -107,7 +107,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
             Ok(outcome_code(&outcome))
         }
         (None, Some(exchange)) => {
-            let outcomes = match runtime.block_on(vault::revoke_exchange(
+            let outcomes = match runtime.block_on(rotation::revoke_exchange(
                 &mut session,
                 &client,
                 Actor::Cli,

@@ -19,10 +19,10 @@ use clap::{Args, Subcommand};
 use keyward_core::mfa::actions;
 use keyward_core::model::KeyType;
 use keyward_core::rotation::{
-    RevokeOutcome, RotationError, RotationState, RotationView, ServiceState, Severity, StepStatus,
-    VerifyOutcome,
+    self, NewRotationKey, RevokeOutcome, RotationError, RotationState, RotationView, ServiceState,
+    Severity, StepStatus, VerifyOptions, VerifyOutcome,
 };
-use keyward_core::vault::{self, Actor, NewRotationKey, Session, VerifyOptions};
+use keyward_core::vault::{Actor, Session};
 use keyward_core::{ErrorKind, KindedError};
 
 use crate::app::{self, CliError, exit, json, network, when};
@@ -329,7 +329,7 @@ pub(crate) fn outcome_code(o: &RevokeOutcome) -> ExitCode {
 }
 
 fn show(session: &mut Session, label: &str, as_json: bool) -> Result<ExitCode, CliError> {
-    match session.rotation_status(label) {
+    match rotation::status(session, label) {
         Ok(v) => {
             if as_json {
                 json(&v);
@@ -347,7 +347,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
     match command {
         RotateCommand::Begin { label, json } => {
             let mut session = app::unlock(path, use_keyring)?;
-            if let Err(e) = session.rotation_begin(Actor::Cli, label) {
+            if let Err(e) = rotation::begin(&mut session, Actor::Cli, label) {
                 return refused(e);
             }
             show(&mut session, label, *json)
@@ -378,7 +378,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 passphrase,
                 key_type,
             };
-            if let Err(e) = session.rotation_enter_new_key(Actor::Cli, &args.label, new) {
+            if let Err(e) = rotation::enter_new_key(&mut session, Actor::Cli, &args.label, new) {
                 return refused(e);
             }
             show(&mut session, &args.label, args.json)
@@ -400,7 +400,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 scopes,
                 allow_unknown: *allow_unknown,
             };
-            let outcome = match runtime.block_on(vault::rotation_verify(
+            let outcome = match runtime.block_on(rotation::verify_new_key(
                 &mut session,
                 &client,
                 Actor::Cli,
@@ -433,12 +433,12 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
         RotateCommand::Promote { label, proof, json } => {
             let (mut session, password) = app::unlock_keep(path, use_keyring)?;
             // Refuse a step that cannot happen before spending a code on it.
-            if let Err(e) = session.rotation_status(label) {
+            if let Err(e) = rotation::status(&mut session, label) {
                 return refused(e);
             }
             let grant =
                 gated::grant::<actions::RotationPromote>(&mut session, proof, password.as_ref())?;
-            if let Err(e) = session.rotation_promote(Actor::Cli, grant, label) {
+            if let Err(e) = rotation::promote(&mut session, Actor::Cli, grant, label) {
                 return refused(e);
             }
             show(&mut session, label, *json)
@@ -452,14 +452,14 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             timeout,
         } => {
             let (mut session, password) = app::unlock_keep(path, use_keyring)?;
-            let view = match session.rotation_status(label) {
+            let view = match rotation::status(&mut session, label) {
                 Ok(v) => v,
                 Err(e) => return refused(e),
             };
             // Resume after a crash between the two last transitions: the
             // old key is already confirmed revoked, only `done` is missing.
             if view.state == RotationState::OldKeyRevoked {
-                if let Err(e) = session.rotation_finish(Actor::Cli, label) {
+                if let Err(e) = rotation::finish(&mut session, Actor::Cli, label) {
                     return refused(e);
                 }
                 return show(&mut session, label, *as_json);
@@ -470,7 +470,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 Err(code) => return Ok(code),
             };
             let run = if *wait {
-                runtime.block_on(vault::rotation_revoke_old_waiting(
+                runtime.block_on(rotation::revoke_old_waiting(
                     &mut session,
                     &client,
                     Actor::Cli,
@@ -479,7 +479,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                     wait_for_deletion,
                 ))
             } else {
-                runtime.block_on(vault::rotation_revoke_old(
+                runtime.block_on(rotation::revoke_old(
                     &mut session,
                     &client,
                     Actor::Cli,
@@ -507,7 +507,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
         }
         RotateCommand::Cancel { label } => {
             let mut session = app::unlock(path, use_keyring)?;
-            match session.rotation_cancel(Actor::Cli, label) {
+            match rotation::cancel(&mut session, Actor::Cli, label) {
                 Ok(_) => {
                     say!("cancelled the rotation of {label}");
                     Ok(ExitCode::SUCCESS)
@@ -526,7 +526,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             } else {
                 ServiceState::Updated
             };
-            match session.rotation_mark_service(Actor::Cli, label, service, state) {
+            match rotation::mark_service(&mut session, Actor::Cli, label, service, state) {
                 Ok(v) => {
                     print_view(&v);
                     Ok(ExitCode::SUCCESS)

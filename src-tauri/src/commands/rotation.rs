@@ -8,12 +8,10 @@
 use keyward_core::mfa::actions;
 use keyward_core::model::{ApiSecret, Exchange, KeyType, Passphrase, Scope, ValidationError};
 use keyward_core::rotation::{
-    RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOutcome,
+    self, NewRotationKey, RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOptions,
+    VerifyOutcome,
 };
-use keyward_core::vault::{
-    Actor, NewRotationKey, VerifyOptions, revoke_exchange, revoke_key, rotation_revoke_old,
-    rotation_verify,
-};
+use keyward_core::vault::Actor;
 use serde::Deserialize;
 use tauri::State;
 
@@ -32,7 +30,7 @@ pub fn rotation_status(
     state: State<'_, AppState>,
     label: String,
 ) -> IpcResult<Option<RotationView>> {
-    state.with_unlocked(|s| match s.rotation_status(&label) {
+    state.with_unlocked(|s| match rotation::status(s, &label) {
         Ok(view) => Ok(Some(view)),
         // No open rotation is the usual state of a key, not an error.
         Err(RotationError::NoOpenRotation { .. }) => Ok(None),
@@ -43,7 +41,7 @@ pub fn rotation_status(
 /// Starts a rotation (`planned`).
 #[tauri::command]
 pub fn rotation_begin(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| Ok(s.rotation_begin(Actor::Gui, &label)?))
+    state.with_unlocked(|s| Ok(rotation::begin(s, Actor::Gui, &label)?))
 }
 
 /// The new key from the wizard. No `Debug`: it holds the secret.
@@ -71,7 +69,7 @@ pub fn rotation_new_key(
             .map(Passphrase::new),
         key_type: key.key_type.as_deref().map(parse::<KeyType>).transpose()?,
     };
-    state.with_unlocked(|s| Ok(s.rotation_enter_new_key(Actor::Gui, &label, new)?))
+    state.with_unlocked(|s| Ok(rotation::enter_new_key(s, Actor::Gui, &label, new)?))
 }
 
 /// Checks the new key live; the declared scope may be narrowed here, and
@@ -95,7 +93,7 @@ pub async fn rotation_verify_new(
         allow_unknown,
     };
     let client = state.exchange_client()?;
-    Ok(rotation_verify(&*state.session, &client, Actor::Gui, &label, &options).await?)
+    Ok(rotation::verify_new_key(&*state.session, &client, Actor::Gui, &label, &options).await?)
 }
 
 /// Makes the verified new key current (step-up: RotationPromote).
@@ -107,7 +105,7 @@ pub fn rotation_promote(
 ) -> IpcResult<RotationView> {
     state.with_unlocked(|s| {
         let g = grant::<actions::RotationPromote>(s, proof)?;
-        Ok(s.rotation_promote(Actor::Gui, g, &label)?)
+        Ok(rotation::promote(s, Actor::Gui, g, &label)?)
     })
 }
 
@@ -124,7 +122,15 @@ pub fn rotation_mark_service(
     } else {
         ServiceState::Pending
     };
-    state.with_unlocked(|s| Ok(s.rotation_mark_service(Actor::Gui, &label, &service, mark)?))
+    state.with_unlocked(|s| {
+        Ok(rotation::mark_service(
+            s,
+            Actor::Gui,
+            &label,
+            &service,
+            mark,
+        )?)
+    })
 }
 
 /// Revokes the old key (step-up: Revoke) and proves it is dead with a live
@@ -138,7 +144,7 @@ pub async fn rotation_revoke_old_key(
 ) -> IpcResult<RevokeOutcome> {
     let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
-    Ok(rotation_revoke_old(
+    Ok(rotation::revoke_old(
         &*state.session,
         &client,
         Actor::Gui,
@@ -152,13 +158,13 @@ pub async fn rotation_revoke_old_key(
 /// Closes a rotation whose old key was shown to be dead.
 #[tauri::command]
 pub fn rotation_finish(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| Ok(s.rotation_finish(Actor::Gui, &label)?))
+    state.with_unlocked(|s| Ok(rotation::finish(s, Actor::Gui, &label)?))
 }
 
 /// Abandons a rotation before promotion.
 #[tauri::command]
 pub fn rotation_cancel(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| Ok(s.rotation_cancel(Actor::Gui, &label)?))
+    state.with_unlocked(|s| Ok(rotation::cancel(s, Actor::Gui, &label)?))
 }
 
 /// Revokes one key outside a rotation (step-up: Revoke), with the same live
@@ -172,7 +178,7 @@ pub async fn key_revoke(
 ) -> IpcResult<RevokeOutcome> {
     let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
-    Ok(revoke_key(
+    Ok(rotation::revoke_key(
         &*state.session,
         &client,
         Actor::Gui,
@@ -195,7 +201,7 @@ pub async fn exchange_revoke_all(
     let exchange = parse::<Exchange>(&exchange)?;
     let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
     let client = state.exchange_client()?;
-    Ok(revoke_exchange(
+    Ok(rotation::revoke_exchange(
         &*state.session,
         &client,
         Actor::Gui,

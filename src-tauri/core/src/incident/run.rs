@@ -21,7 +21,7 @@ use crate::exchange::{Activity, ExchangeClient, RevocationCheck, Timestamp};
 use crate::mfa::StepUpGrant;
 use crate::mfa::actions::Revoke;
 use crate::model::KeyStatus;
-use crate::rotation::RevokeOutcome;
+use crate::rotation::{self, RevokeOutcome};
 use crate::vault::{Actor, Session, SessionAccess, VaultError};
 
 /// The window of the activity snapshot.
@@ -152,9 +152,9 @@ pub async fn run_step<S: SessionAccess>(
                 // One proof for the batch: each key gets its own grant,
                 // minted from the one the user gave for this step.
                 let each = StepUpGrant::<Revoke>::new(grant.method(), grant.issued_at());
-                let pending = match access
-                    .with_session(|s| s.prepare_key_revoke(each, &key.label, confirm_manual))
-                {
+                let pending = match access.with_session(|s| {
+                    rotation::prepare_key_revoke(s, each, &key.label, confirm_manual)
+                }) {
                     Ok(p) => p,
                     Err(e) => {
                         failed.push(format!("{}: {e}", key.label));
@@ -162,7 +162,7 @@ pub async fn run_step<S: SessionAccess>(
                     }
                 };
                 let result = pending.run(client).await;
-                match access.with_session(|s| s.record_revocation(actor, result)) {
+                match access.with_session(|s| rotation::record_revocation(s, actor, result)) {
                     Ok(RevokeOutcome::Revoked {
                         method,
                         confirmation,
@@ -311,7 +311,7 @@ pub async fn run_step<S: SessionAccess>(
                     .collect();
                 let mut lines = Vec::new();
                 for label in others {
-                    match s.rotation_begin(actor, &label) {
+                    match rotation::begin(s, actor, &label) {
                         Ok(_) => lines.push(format!("{label}: rotation planned")),
                         Err(e) => lines.push(format!("{label}: not planned: {e}")),
                     }

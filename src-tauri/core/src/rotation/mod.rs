@@ -1,22 +1,45 @@
-//! The rotation and revocation state machine (DESIGN §5, modelled on AWS
-//! Secrets Manager's staged rotation: create, set, test, finish).
+//! Key rotation and revocation (DESIGN §5, modelled on AWS Secrets
+//! Manager's staged rotation: create, set, test, finish): the state
+//! machine, its storage and the networked steps, all in this module.
 //!
 //! Owns: the states and which transitions are legal ([`RotationState`]),
 //! what a live check of a new key must show before it may become current
 //! ([`verify::compare`]), the rotation policy ([`policy`]), the DTOs front
-//! ends show ([`RotationView`], [`VerifyOutcome`], [`RevokeOutcome`]) and
-//! the errors ([`RotationError`]).
+//! ends show ([`RotationView`], [`VerifyOutcome`], [`RevokeOutcome`]), the
+//! errors ([`RotationError`]), and its side of the vault:
+//! - `store`: the `rotations` rows, the view, the one guarded transition
+//!   (one transaction with its audit entry) and the sealed pending and
+//!   previous keys (AAD = vault id ‖ rotation id ‖ field name, so neither
+//!   can be moved to another rotation, record or vault);
+//! - `steps`: begin, status, enter the new key, promote (gated), finish,
+//!   cancel, fail, the services checklist — no network;
+//! - `flow`: the verify step's three phases;
+//! - `revoke`: revocation's three phases, for a rotation's old key, a key
+//!   on its own or a whole exchange.
 //!
-//! Persistence lives in the vault (`vault::rotation`): the `rotations`
-//! table, the sealed pending and previous keys, one transaction per
-//! transition with its audit entry, and the three-phase networked steps.
+//! ```text
+//! rotation::begin(&mut Session, Actor, label) / status(.., label) / open_rotations(..)
+//! rotation::enter_new_key(&mut Session, Actor, label, NewRotationKey) -> Result<RotationView>
+//! rotation::verify_new_key(access, &client, Actor, label, &VerifyOptions) -> Result<VerifyOutcome>   // 3 phases
+//! rotation::promote(&mut Session, Actor, grant /*RotationPromote*/, label) -> Result<RotationView>
+//! rotation::revoke_old(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
+//! rotation::finish / cancel / fail / mark_service(&mut Session, Actor, label, ..)
+//! rotation::revoke_key(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
+//! rotation::revoke_exchange(access, &client, Actor, grant /*Revoke*/, Exchange, confirm_manual) -> Result<Vec<RevokeOutcome>>
+//! ```
+//! `access` is anything that implements [`SessionAccess`](crate::vault::SessionAccess):
+//! `&mut Session` (the CLI) or `&Mutex<Option<Session>>` (the desktop,
+//! whose lock is free while the exchange is asked). The vault does not know
+//! this module: rotation imports the vault, never the other way round
+//! (checked by `store::tests::the_vault_does_not_import_rotation`).
 //!
 //! Must never: hold a secret in a DTO, an error or an audit detail (new and
 //! previous keys exist only sealed in the vault and, for the length of one
-//! network call, inside an opaque pending value), let a key become current
-//! without a passed (or explicitly, audited, overridden "unknown") check,
-//! offer an override for permissions beyond the declared scope, or record
-//! a key as revoked before a live call with it was rejected.
+//! network call, inside an opaque pending value), hold a transaction or the
+//! session across a network call, let a key become current without a
+//! passed (or explicitly, audited, overridden "unknown") check, offer an
+//! override for permissions beyond the declared scope, or record a key as
+//! revoked before a live call with it was rejected.
 //!
 //! ```text
 //! planned → new_key_entered → new_key_verified → promoted → old_key_revoked → done
@@ -25,12 +48,29 @@
 //! ```
 
 mod error;
+mod flow;
 pub mod policy;
+mod revoke;
+mod steps;
+mod store;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};
 
 pub use error::RotationError;
+pub use flow::{
+    CheckedNewKey, PendingVerification, VerifyOptions, prepare_verify, record_verify,
+    verify_new_key,
+};
+pub use revoke::{
+    PendingRevocation, RevocationResult, RevokeTarget, prepare_exchange_revoke, prepare_key_revoke,
+    prepare_revoke_old, record_revocation, revoke_exchange, revoke_key, revoke_key_waiting,
+    revoke_old, revoke_old_waiting,
+};
+pub use steps::{
+    NewRotationKey, begin, cancel, enter_new_key, fail, finish, mark_service, open_rotations,
+    promote, status,
+};
 pub use verify::{Difference, DifferenceCode, Severity, VerifyOutcome};
 
 use crate::model::{Exchange, KeyStatus, Scope};

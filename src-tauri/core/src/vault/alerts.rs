@@ -30,8 +30,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
+use super::access::SessionAccess;
 use super::error::VaultError;
-use super::rotation::SessionAccess;
 use super::session::{Actor, META_RECORD, Sealer, Session};
 use crate::alerts::reminders::{self, KeyFindings, Reminder};
 use crate::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, WebhookUrl, resolve_kind};

@@ -35,9 +35,9 @@ use secrecy::SecretString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::access::SessionAccess;
 use super::error::VaultError;
 use super::journal;
-use super::rotation::SessionAccess;
 use super::session::{Actor, Session};
 use crate::KindedError;
 use crate::audit::{self, Details, NewEvent};
@@ -557,7 +557,7 @@ impl Session {
 /// nonce, so a re-entered secret changes the digest even if it is the same
 /// text. `None` if the key no longer exists. Rotation and revocation use the
 /// same digest to refuse results about a key that changed meanwhile.
-pub(super) fn key_fingerprint(
+pub(crate) fn key_fingerprint(
     conn: &rusqlite::Connection,
     id: &[u8; 16],
 ) -> Result<Option<[u8; 32]>, VaultError> {

@@ -8,6 +8,13 @@
 //! sealed field, or write anything outside [`Session`]'s single transactional
 //! write path.
 //!
+//! Features that keep their storage next to their logic (health, incident,
+//! rotation) import the vault, never the other way round: they read and
+//! write through [`Session`]'s public methods and the crate-internal kernel
+//! surface re-exported below (the write path and its sealing context,
+//! key-row updates under their MAC, the credential digest, unsealing a
+//! field, queueing an alert).
+//!
 //! # Crypto (DESIGN §2)
 //! master password → Argon2id ([`KdfParams`], per-vault salt) → key-encryption
 //! key → AES-256-GCM wrap of a random 256-bit [`VaultKey`]. Every secret and
@@ -67,15 +74,6 @@
 //! Session::change_password(Actor, grant /*ChangePassword*/, &current, &new)
 //! Session::set_settings(Actor, grant /*SecuritySettings*/, Settings)
 //! Session::enable_device_unlock(Actor, grant) / disable_device_unlock(Actor, grant)  // SecuritySettings
-//! // rotation and revocation (see `rotation` and `crate::rotation`); errors: RotationError
-//! Session::rotation_begin(Actor, label) / rotation_status(label) / open_rotations()
-//! Session::rotation_enter_new_key(Actor, label, NewRotationKey) -> Result<RotationView>
-//! rotation_verify(access, &client, Actor, label, &VerifyOptions) -> Result<VerifyOutcome>   // 3 phases
-//! Session::rotation_promote(Actor, grant /*RotationPromote*/, label) -> Result<RotationView>
-//! rotation_revoke_old(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
-//! Session::rotation_finish / rotation_cancel / rotation_fail / rotation_mark_service
-//! revoke_key(access, &client, Actor, grant /*Revoke*/, label, confirm_manual) -> Result<RevokeOutcome>
-//! revoke_exchange(access, &client, Actor, grant /*Revoke*/, Exchange, confirm_manual) -> Result<Vec<RevokeOutcome>>
 //! // alerts (see `alerts` and `crate::alerts`): webhook URL sealed, never returned
 //! Session::alert_settings() -> Result<AlertSettings>                  // kind, host, masked form
 //! Session::set_webhook(Actor, grant /*SecuritySettings*/, &WebhookUrl, Option<WebhookKind>, Option<EventSwitches>)
@@ -100,6 +98,7 @@
 //! [`Settings::auto_lock_minutes`] without one, the next call zeroizes the
 //! vault key and fails with [`VaultError::Locked`].
 
+mod access;
 mod alerts;
 mod backup;
 mod checks;
@@ -114,7 +113,6 @@ pub mod material;
 mod narrow;
 mod policy;
 mod rekey;
-mod rotation;
 mod rowmac;
 mod seal;
 mod secret;
@@ -127,6 +125,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use access::SessionAccess;
 /// Queues an alert event inside a write's transaction (sent after commit)
 /// for features outside the vault, e.g. `incident::open`.
 pub(crate) use alerts::enqueue as enqueue_alert;
@@ -148,16 +147,25 @@ pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
 pub use narrow::{NarrowError, narrow_key};
 pub use policy::{Settings, UnlockThrottle};
-pub use rotation::{
-    CheckedNewKey, NewRotationKey, PendingRevocation, PendingVerification, RevocationResult,
-    RevokeTarget, SessionAccess, VerifyOptions, revoke_exchange, revoke_key, revoke_key_waiting,
-    rotation_revoke_old, rotation_revoke_old_waiting, rotation_verify,
-};
 pub use secret::{BackupPassphrase, MasterPassword, VaultKey};
 pub use session::{
     Actor, DamagedRecord, IntegrityReport, Session, SettingsChange, Vault, VaultInfo, VaultOptions,
 };
 pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
+
+// The kernel's surface for features that keep their storage next to their
+// logic (rotation, incident): the write path's sealing context, a key-row
+// update under its MAC, the credential digest, the unsealed access to a
+// key, the stored form of a live check, and the frozen sealed-field names.
+// Together with `Session::write_events`, `vault_key`, `conn`, `find_id`,
+// `open_field` and `exchange_access`.
+pub(crate) use checks::{AccessError, StoredCheck, key_fingerprint};
+pub(crate) use rowmac::execute as update_key_row;
+pub(crate) use session::Sealer;
+pub(crate) use store::{
+    ROTATION_NEW_PASSPHRASE, ROTATION_NEW_SECRET, ROTATION_PREVIOUS_PASSPHRASE,
+    ROTATION_PREVIOUS_SECRET,
+};
 
 /// What a front end may know about a vault before unlocking it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -9,10 +9,10 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::access::SessionAccess;
 use super::checks::{CheckSelection, KeyVerification, run_checks};
 use super::error::VaultError;
 use super::journal;
-use super::rotation::SessionAccess;
 use super::session::Actor;
 use crate::KindedError;
 use crate::audit::{self, Details, NewEvent};

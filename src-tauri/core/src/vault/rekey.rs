@@ -29,8 +29,11 @@ use super::journal::{self, AUDIT_HEAD_FIELD};
 use super::kdf::new_salt;
 use super::secret::{MasterPassword, VaultKey};
 use super::session::{Actor, META_RECORD, Sealer, Session, open_sealed, seal_sealed};
-use super::store::Header;
-use super::{alerts, gated, rotation, rowmac, seal, state_seal};
+use super::store::{
+    Header, ROTATION_NEW_PASSPHRASE, ROTATION_NEW_SECRET, ROTATION_PREVIOUS_PASSPHRASE,
+    ROTATION_PREVIOUS_SECRET,
+};
+use super::{alerts, gated, rowmac, seal, state_seal};
 use crate::audit::{self, NewEvent};
 use crate::mfa::ProofMethod;
 use crate::mfa::store::MfaRecord;
@@ -44,13 +47,13 @@ pub(super) const MAC_ROOT_FIELD: &str = "meta.mac_root";
 const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("keys", "secret", "secret"),
     ("keys", "passphrase", "passphrase"),
-    ("rotations", "new_secret", rotation::NEW_SECRET),
-    ("rotations", "new_passphrase", rotation::NEW_PASSPHRASE),
-    ("rotations", "previous_secret", rotation::PREVIOUS_SECRET),
+    ("rotations", "new_secret", ROTATION_NEW_SECRET),
+    ("rotations", "new_passphrase", ROTATION_NEW_PASSPHRASE),
+    ("rotations", "previous_secret", ROTATION_PREVIOUS_SECRET),
     (
         "rotations",
         "previous_passphrase",
-        rotation::PREVIOUS_PASSPHRASE,
+        ROTATION_PREVIOUS_PASSPHRASE,
     ),
 ];
 

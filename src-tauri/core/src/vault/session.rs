@@ -1302,7 +1302,7 @@ impl Session {
         Ok(out)
     }
 
-    pub(super) fn find_id(&self, label: &str) -> Result<[u8; 16], VaultError> {
+    pub(crate) fn find_id(&self, label: &str) -> Result<[u8; 16], VaultError> {
         let id: Option<Vec<u8>> = self
             .conn
             .query_row(
@@ -1421,7 +1421,9 @@ impl Session {
         ))
     }
 
-    fn open_field(
+    /// Opens the blob sealed under record `id` and `field`; a blob that
+    /// does not open is [`VaultError::Corrupt`] naming `label`.
+    pub(crate) fn open_field(
         &mut self,
         label: &str,
         id: &[u8; 16],

@@ -40,6 +40,17 @@ pub const SCHEMA_VERSION: i64 = 10;
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
+/// AAD field names of the sealed columns of `rotations` (created by
+/// `migrations/05_rotations.sql`), frozen with the table: the rotation
+/// feature seals with them, a change of vault key reseals them (`rekey`).
+pub(crate) const ROTATION_NEW_SECRET: &str = "rotation.new_secret";
+/// See [`ROTATION_NEW_SECRET`].
+pub(crate) const ROTATION_NEW_PASSPHRASE: &str = "rotation.new_passphrase";
+/// See [`ROTATION_NEW_SECRET`].
+pub(crate) const ROTATION_PREVIOUS_SECRET: &str = "rotation.previous_secret";
+/// See [`ROTATION_NEW_SECRET`].
+pub(crate) const ROTATION_PREVIOUS_PASSPHRASE: &str = "rotation.previous_passphrase";
+
 /// Forward migrations; index `i` takes the schema from version `i` to `i + 1`.
 /// Never edit a released entry: append a new one.
 const MIGRATIONS: &[&str] = &[
@@ -90,8 +101,10 @@ const MIGRATIONS: &[&str] = &[
     // 3 -> 4: the per-key "allow `keyward run`" grant (off for every existing
     // key: a migration never grants anything).
     "ALTER TABLE keys ADD COLUMN allow_run INTEGER NOT NULL DEFAULT 0;",
-    // 4 -> 5: staged rotations (see `vault::rotation`).
-    super::rotation::SCHEMA,
+    // 4 -> 5: staged rotations (the rows are the rotation feature's; the
+    // vault only creates the table). The partial unique index enforces "at
+    // most one open rotation per key" in the file itself.
+    include_str!("migrations/05_rotations.sql"),
     // 5 -> 6: incidents, their steps, timeline and activity snapshots (the
     // records are `incident::store`'s; the vault only creates the tables).
     include_str!("migrations/06_incidents.sql"),

@@ -19,11 +19,12 @@ use keyward_core::mfa::actions::{self, Gated};
 use keyward_core::mfa::{Proof, StepUpGrant, TotpSeed};
 use keyward_core::model::{Environment, Exchange, KeyStatus, KeyType, NewKey, Passphrase, Scope};
 use keyward_core::rotation::{
-    DifferenceCode, RevokeMethod, RevokeOutcome, RotationError, RotationState, ServiceState,
+    self, DifferenceCode, NewRotationKey, RevokeMethod, RevokeOutcome, RotationError,
+    RotationState, ServiceState, VerifyOptions,
 };
 use keyward_core::vault::{
-    self, Actor, CheckSelection, Clock, KdfParams, ManualClock, MasterPassword, NewRotationKey,
-    Session, Vault, VaultError, VaultOptions, VerifyOptions,
+    self, Actor, CheckSelection, Clock, KdfParams, ManualClock, MasterPassword, Session, Vault,
+    VaultError, VaultOptions,
 };
 use keyward_core::{ErrorKind, KindedError};
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
@@ -335,22 +336,22 @@ impl Fixture {
     }
 
     fn enter(&mut self, c: &Case) {
-        self.session
-            .rotation_enter_new_key(
-                Actor::Cli,
-                c.label,
-                NewRotationKey {
-                    api_key_id: c.new_id.clone(),
-                    secret: c.new_secret.as_str().into(),
-                    passphrase: c.new_pass.map(Passphrase::from),
-                    key_type: None,
-                },
-            )
-            .unwrap();
+        rotation::enter_new_key(
+            &mut self.session,
+            Actor::Cli,
+            c.label,
+            NewRotationKey {
+                api_key_id: c.new_id.clone(),
+                secret: c.new_secret.as_str().into(),
+                passphrase: c.new_pass.map(Passphrase::from),
+                key_type: None,
+            },
+        )
+        .unwrap();
     }
 
     async fn verify(&mut self, label: &str, allow_unknown: bool) -> vault_verify::Outcome {
-        vault::rotation_verify(
+        rotation::verify_new_key(
             &mut self.session,
             &self.client,
             Actor::Cli,
@@ -382,7 +383,7 @@ impl Fixture {
 
     async fn revoke_old(&mut self, label: &str, confirm: bool) -> RevokeOutcome {
         let g = self.grant::<actions::Revoke>();
-        vault::rotation_revoke_old(
+        rotation::revoke_old(
             &mut self.session,
             &self.client,
             Actor::Cli,
@@ -396,14 +397,14 @@ impl Fixture {
 
     fn promote(&mut self, label: &str) {
         let g = self.grant::<actions::RotationPromote>();
-        let v = self.session.rotation_promote(Actor::Cli, g, label).unwrap();
+        let v = rotation::promote(&mut self.session, Actor::Cli, g, label).unwrap();
         assert_eq!(v.state, RotationState::Promoted);
         assert_eq!(v.services.len(), 2);
         assert!(v.services.iter().all(|s| s.state == ServiceState::Pending));
     }
 
     fn state(&mut self, label: &str) -> RotationState {
-        self.session.rotation_status(label).unwrap().state
+        rotation::status(&mut self.session, label).unwrap().state
     }
 
     async fn live(&self, c: &Case, old: bool) -> bool {
@@ -442,7 +443,7 @@ fn case(label: &str) -> Case {
 }
 
 async fn rotate_to_promoted(f: &mut Fixture, c: &Case) {
-    let v = f.session.rotation_begin(Actor::Cli, c.label).unwrap();
+    let v = rotation::begin(&mut f.session, Actor::Cli, c.label).unwrap();
     assert_eq!(v.state, RotationState::Planned);
     assert_eq!(
         f.session.key_detail(c.label).unwrap().summary.status,
@@ -487,7 +488,7 @@ async fn a_full_rotation_on_every_exchange() {
                 panic!("{}: {shown:?}", c.label);
             };
             assert!(!steps.is_empty());
-            let v = f.session.rotation_status(c.label).unwrap();
+            let v = rotation::status(&mut f.session, c.label).unwrap();
             assert_eq!(v.state, RotationState::Promoted);
             assert_eq!(&v.manual_steps, steps);
             // …then the user deletes it on the exchange and confirms.
@@ -503,7 +504,7 @@ async fn a_full_rotation_on_every_exchange() {
             RevokeMethod::Manual
         };
         assert_eq!(*method, expected, "{}", c.label);
-        let v = f.session.rotation_status(c.label).unwrap();
+        let v = rotation::status(&mut f.session, c.label).unwrap();
         assert_eq!(v.state, RotationState::Done, "{}", c.label);
         assert!(v.steps.iter().all(|s| s.at.is_some()), "{}", c.label);
         assert_eq!(
@@ -513,15 +514,14 @@ async fn a_full_rotation_on_every_exchange() {
         assert!(!f.live(&c, true).await, "{}: old key still works", c.label);
         assert!(f.live(&c, false).await, "{}: new key broken", c.label);
         // The checklist keeps each item's state.
-        let v = f
-            .session
-            .rotation_mark_service(
-                Actor::Cli,
-                c.label,
-                "grid bot on VPS",
-                ServiceState::Updated,
-            )
-            .unwrap();
+        let v = rotation::mark_service(
+            &mut f.session,
+            Actor::Cli,
+            c.label,
+            "grid bot on VPS",
+            ServiceState::Updated,
+        )
+        .unwrap();
         assert_eq!(v.services[0].state, ServiceState::Updated);
         assert_eq!(v.services[1].state, ServiceState::Pending);
     }
@@ -554,7 +554,7 @@ async fn confirmed_by_hand_but_still_working_stays_promoted_loudly() {
         panic!("{outcome:?}");
     };
     assert!(message.contains("STILL WORKS"), "{message}");
-    let v = f.session.rotation_status(c.label).unwrap();
+    let v = rotation::status(&mut f.session, c.label).unwrap();
     assert_eq!(v.state, RotationState::Promoted);
     assert!(v.error.unwrap().contains("STILL WORKS"));
     assert!(f.live(&c, true).await);
@@ -568,20 +568,20 @@ async fn confirmed_by_hand_but_still_working_stays_promoted_loudly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_refuses_undeclared_withdraw_and_a_wrong_secret() {
     let mut f = Fixture::new().await;
-    f.session.rotation_begin(Actor::Cli, "okx-bot").unwrap();
+    rotation::begin(&mut f.session, Actor::Cli, "okx-bot").unwrap();
     // Withdraw enabled on the new key, not declared.
-    f.session
-        .rotation_enter_new_key(
-            Actor::Cli,
-            "okx-bot",
-            NewRotationKey {
-                api_key_id: OKX_WD.into(),
-                secret: OKX_NEW_SECRET.into(),
-                passphrase: Some(OKX_NEW_PASS.into()),
-                key_type: None,
-            },
-        )
-        .unwrap();
+    rotation::enter_new_key(
+        &mut f.session,
+        Actor::Cli,
+        "okx-bot",
+        NewRotationKey {
+            api_key_id: OKX_WD.into(),
+            secret: OKX_NEW_SECRET.into(),
+            passphrase: Some(OKX_NEW_PASS.into()),
+            key_type: None,
+        },
+    )
+    .unwrap();
     for allow_unknown in [false, true] {
         let out = f.verify("okx-bot", allow_unknown).await;
         assert!(!out.passed);
@@ -593,13 +593,10 @@ async fn verify_refuses_undeclared_withdraw_and_a_wrong_secret() {
     assert_eq!(f.state("okx-bot"), RotationState::NewKeyEntered);
     // Promotion is refused (and the grant is spent on nothing).
     let g = f.grant::<actions::RotationPromote>();
-    let err = f
-        .session
-        .rotation_promote(Actor::Cli, g, "okx-bot")
-        .unwrap_err();
+    let err = rotation::promote(&mut f.session, Actor::Cli, g, "okx-bot").unwrap_err();
     assert!(matches!(err, RotationError::WrongState { .. }), "{err}");
     // Narrowing can never widen.
-    let err = vault::rotation_verify(
+    let err = rotation::verify_new_key(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -614,18 +611,18 @@ async fn verify_refuses_undeclared_withdraw_and_a_wrong_secret() {
     assert!(matches!(err, RotationError::ScopeWidening { .. }), "{err}");
 
     // A wrong secret for the right key id.
-    f.session
-        .rotation_enter_new_key(
-            Actor::Cli,
-            "okx-bot",
-            NewRotationKey {
-                api_key_id: OKX_NEW.into(),
-                secret: "CANARYROTwrongSecret".into(),
-                passphrase: Some(OKX_NEW_PASS.into()),
-                key_type: None,
-            },
-        )
-        .unwrap();
+    rotation::enter_new_key(
+        &mut f.session,
+        Actor::Cli,
+        "okx-bot",
+        NewRotationKey {
+            api_key_id: OKX_NEW.into(),
+            secret: "CANARYROTwrongSecret".into(),
+            passphrase: Some(OKX_NEW_PASS.into()),
+            key_type: None,
+        },
+    )
+    .unwrap();
     let out = f.verify("okx-bot", true).await;
     assert!(!out.passed && !out.authenticated);
     assert_eq!(out.differences[0].code, DifferenceCode::Rejected);
@@ -637,7 +634,7 @@ async fn verify_refuses_undeclared_withdraw_and_a_wrong_secret() {
     // The right one passes; narrowing to read-only is checked live too.
     let c = case("okx-bot");
     f.enter(&c);
-    let out = vault::rotation_verify(
+    let out = rotation::verify_new_key(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -717,7 +714,7 @@ async fn health_follows_the_rotation_and_the_live_allowlist() {
         old_pass: Some(OKX_NEW_PASS),
         ..case("okx-bot")
     };
-    f.session.rotation_begin(Actor::Cli, c.label).unwrap();
+    rotation::begin(&mut f.session, Actor::Cli, c.label).unwrap();
     f.enter(&c);
     f.verify_passing(c.label).await;
     let rules = health_rules(&mut f, c.label);
@@ -924,7 +921,12 @@ async fn revoke_faults_stay_promoted_until_a_retry() {
     assert_eq!(*kind, ErrorKind::Exchange);
     assert!(message.contains("retry"), "{message}");
     assert_eq!(f.state(c.label), RotationState::Promoted);
-    assert!(f.session.rotation_status(c.label).unwrap().error.is_some());
+    assert!(
+        rotation::status(&mut f.session, c.label)
+            .unwrap()
+            .error
+            .is_some()
+    );
     // A timeout on the live check after the deletion went through.
     f.sim.clear_faults();
     let mut slow = Fault::new(FaultKind::Latency)
@@ -952,7 +954,7 @@ async fn revoke_faults_stay_promoted_until_a_retry() {
 async fn promote_and_revoke_need_a_fresh_code() {
     let mut f = Fixture::new().await;
     let c = case("kraken-bot");
-    f.session.rotation_begin(Actor::Cli, c.label).unwrap();
+    rotation::begin(&mut f.session, Actor::Cli, c.label).unwrap();
     f.enter(&c);
     f.verify_passing(c.label).await;
     // No code.
@@ -985,8 +987,8 @@ async fn promote_and_revoke_need_a_fresh_code() {
 async fn one_open_rotation_per_key_cancel_and_stale_results() {
     let mut f = Fixture::new().await;
     let c = case("binance-bot");
-    f.session.rotation_begin(Actor::Cli, c.label).unwrap();
-    let err = f.session.rotation_begin(Actor::Cli, c.label).unwrap_err();
+    rotation::begin(&mut f.session, Actor::Cli, c.label).unwrap();
+    let err = rotation::begin(&mut f.session, Actor::Cli, c.label).unwrap_err();
     assert!(matches!(err, RotationError::AlreadyOpen { .. }));
     // The schema refuses a second open rotation even behind the code's back.
     {
@@ -1000,48 +1002,42 @@ async fn one_open_rotation_per_key_cancel_and_stale_results() {
         assert!(r.is_err(), "a second open rotation was accepted");
     }
     // The same key again is refused.
-    let err = f
-        .session
-        .rotation_enter_new_key(
-            Actor::Cli,
-            c.label,
-            NewRotationKey {
-                api_key_id: c.old_id.clone(),
-                secret: "CANARYROTx".into(),
-                passphrase: None,
-                key_type: None,
-            },
-        )
-        .unwrap_err();
+    let err = rotation::enter_new_key(
+        &mut f.session,
+        Actor::Cli,
+        c.label,
+        NewRotationKey {
+            api_key_id: c.old_id.clone(),
+            secret: "CANARYROTx".into(),
+            passphrase: None,
+            key_type: None,
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, RotationError::SameKey { .. }));
     f.enter(&c);
     // A check prepared before the key was re-entered is stale.
-    let pending = f
-        .session
-        .prepare_rotation_verify(c.label, &VerifyOptions::default())
-        .unwrap();
+    let pending =
+        rotation::prepare_verify(&mut f.session, c.label, &VerifyOptions::default()).unwrap();
     f.enter(&c);
     let checked = pending.run(&f.client).await;
-    let err = f
-        .session
-        .record_rotation_verify(Actor::Cli, checked)
-        .unwrap_err();
+    let err = rotation::record_verify(&mut f.session, Actor::Cli, checked).unwrap_err();
     assert!(matches!(err, RotationError::Stale { .. }), "{err}");
     // Cancel restores the status; a new rotation may start.
-    let v = f.session.rotation_cancel(Actor::Cli, c.label).unwrap();
+    let v = rotation::cancel(&mut f.session, Actor::Cli, c.label).unwrap();
     assert_eq!(v.state, RotationState::Cancelled);
     assert!(!v.can_cancel);
     assert_eq!(
         f.session.key_detail(c.label).unwrap().summary.status,
         KeyStatus::Active
     );
-    let err = f.session.rotation_cancel(Actor::Cli, c.label).unwrap_err();
+    let err = rotation::cancel(&mut f.session, Actor::Cli, c.label).unwrap_err();
     assert!(matches!(err, RotationError::NoOpenRotation { .. }));
-    f.session.rotation_begin(Actor::Cli, c.label).unwrap();
+    rotation::begin(&mut f.session, Actor::Cli, c.label).unwrap();
     f.enter(&c);
     f.verify_passing(c.label).await;
     f.promote(c.label);
-    let err = f.session.rotation_cancel(Actor::Cli, c.label).unwrap_err();
+    let err = rotation::cancel(&mut f.session, Actor::Cli, c.label).unwrap_err();
     assert!(matches!(err, RotationError::WrongState { .. }), "{err}");
     f.audit_ok();
 }
@@ -1062,12 +1058,12 @@ async fn standalone_and_whole_exchange_revocation() {
         .unwrap();
     // Unknown label.
     let g = f.grant::<actions::Revoke>();
-    let err = f.session.prepare_key_revoke(g, "nope", false).unwrap_err();
+    let err = rotation::prepare_key_revoke(&mut f.session, g, "nope", false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     // First the steps: Keyward checks each key live before the user
     // deletes it (the baseline that makes the later rejection a proof).
     let g = f.grant::<actions::Revoke>();
-    let shown = vault::revoke_exchange(
+    let shown = rotation::revoke_exchange(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -1086,7 +1082,7 @@ async fn standalone_and_whole_exchange_revocation() {
     // The user deleted one of them; the other still works.
     f.sim.revoke(SimExchange::Okx, OKX_OLD);
     let g = f.grant::<actions::Revoke>();
-    let outcomes = vault::revoke_exchange(
+    let outcomes = rotation::revoke_exchange(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -1114,7 +1110,7 @@ async fn standalone_and_whole_exchange_revocation() {
     f.sim.revoke(SimExchange::Okx, OKX_NEW);
     let fresh = ExchangeClient::new(config(Duration::from_secs(3))).unwrap();
     let g = f.grant::<actions::Revoke>();
-    let outcome = vault::revoke_key(&mut f.session, &fresh, Actor::Cli, g, "okx-two", true)
+    let outcome = rotation::revoke_key(&mut f.session, &fresh, Actor::Cli, g, "okx-two", true)
         .await
         .unwrap();
     let RevokeOutcome::Inconclusive {
@@ -1136,17 +1132,18 @@ async fn standalone_and_whole_exchange_revocation() {
     );
     // The client that saw it work a moment before the deletion: proof.
     let g = f.grant::<actions::Revoke>();
-    let outcome = vault::revoke_key(&mut f.session, &f.client, Actor::Cli, g, "okx-two", true)
+    let outcome = rotation::revoke_key(&mut f.session, &f.client, Actor::Cli, g, "okx-two", true)
         .await
         .unwrap();
     assert!(outcome.is_revoked(), "{outcome:?}");
     // Standalone, Bybit through its API; an open rotation before
     // promotion is cancelled by it.
-    f.session.rotation_begin(Actor::Cli, "bybit-bot").unwrap();
+    rotation::begin(&mut f.session, Actor::Cli, "bybit-bot").unwrap();
     let g = f.grant::<actions::Revoke>();
-    let outcome = vault::revoke_key(&mut f.session, &f.client, Actor::Cli, g, "bybit-bot", false)
-        .await
-        .unwrap();
+    let outcome =
+        rotation::revoke_key(&mut f.session, &f.client, Actor::Cli, g, "bybit-bot", false)
+            .await
+            .unwrap();
     assert!(outcome.is_revoked(), "{outcome:?}");
     assert_eq!(f.state("bybit-bot"), RotationState::Cancelled);
     assert_eq!(
@@ -1155,10 +1152,7 @@ async fn standalone_and_whole_exchange_revocation() {
     );
     assert!(!f.live(&case("bybit-bot"), true).await);
     // Revoked keys cannot be rotated or revoked again.
-    let err = f
-        .session
-        .rotation_begin(Actor::Cli, "bybit-bot")
-        .unwrap_err();
+    let err = rotation::begin(&mut f.session, Actor::Cli, "bybit-bot").unwrap_err();
     assert!(matches!(err, RotationError::KeyStatus { .. }));
     let log = f.session.audit_log(&AuditFilter::default()).unwrap();
     assert_eq!(
@@ -1185,8 +1179,9 @@ async fn the_desktop_lock_is_free_while_the_exchange_is_asked() {
     {
         let mut guard = slot.lock().unwrap();
         let s = guard.as_mut().unwrap();
-        s.rotation_begin(Actor::Gui, c.label).unwrap();
-        s.rotation_enter_new_key(
+        rotation::begin(s, Actor::Gui, c.label).unwrap();
+        rotation::enter_new_key(
+            s,
             Actor::Gui,
             c.label,
             NewRotationKey {
@@ -1205,7 +1200,7 @@ async fn the_desktop_lock_is_free_while_the_exchange_is_asked() {
         let slot = slot.clone();
         let client = client.clone();
         tokio::spawn(async move {
-            vault::rotation_verify(
+            rotation::verify_new_key(
                 &*slot,
                 &client,
                 Actor::Gui,
@@ -1226,7 +1221,7 @@ async fn the_desktop_lock_is_free_while_the_exchange_is_asked() {
     assert!(out.authenticated);
     // A vault locked meanwhile records nothing.
     slot.lock().unwrap().take().unwrap().lock();
-    let err = vault::rotation_verify(
+    let err = rotation::verify_new_key(
         &*slot,
         &client,
         Actor::Gui,
@@ -1260,7 +1255,10 @@ fn no_secret_in_files(f: &mut Fixture) {
         "{:?}",
         cases()
             .iter()
-            .map(|c| serde_json::to_string(&f.session.rotation_status(c.label).unwrap()).unwrap())
+            .map(
+                |c| serde_json::to_string(&rotation::status(&mut f.session, c.label).unwrap())
+                    .unwrap()
+            )
             .collect::<Vec<_>>()
     );
     for s in secrets {

@@ -402,13 +402,14 @@ fn creating_over_an_existing_file_is_refused() {
 fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
     use keyward_core::alerts::webhook::{WebhookKind, WebhookUrl};
     use keyward_core::incident::{self, Situation};
-    use keyward_core::vault::NewRotationKey;
+    use keyward_core::rotation::{self, NewRotationKey};
     let t = TempVault::new();
     let mut s = t.create();
     s.add_key(Actor::Gui, okx("desk")).unwrap();
     // A rotation holding a new secret, a sealed webhook and a queued alert.
-    s.rotation_begin(Actor::Cli, "desk").unwrap();
-    s.rotation_enter_new_key(
+    rotation::begin(&mut s, Actor::Cli, "desk").unwrap();
+    rotation::enter_new_key(
+        &mut s,
         Actor::Cli,
         "desk",
         NewRotationKey {
@@ -444,7 +445,7 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
     assert!(alerts.webhook.is_some(), "the sealed webhook still opens");
     // The rotation's new secret opens under the new key (phase 1 of its
     // verify step unseals it).
-    let pending = s.prepare_rotation_verify("desk", &Default::default());
+    let pending = rotation::prepare_verify(&mut s, "desk", &Default::default());
     assert!(pending.is_ok(), "{:?}", pending.err());
 }
 

@@ -1,0 +1,679 @@
+//! Revocation, in three phases: a rotation's old key once the new one is
+//! current, a key on its own, or every key of one exchange.
+//!
+//! ```text
+//! // 1. under the session lock: check the state, unseal the key to revoke
+//! let pending = rotation::prepare_key_revoke(session, grant, label, confirm_manual)?;
+//! // 2. without the lock: revoke it at the exchange, then expect a rejection
+//! let result = pending.run(&client).await;
+//! // 3. under the lock again: re-check that nothing moved, record
+//! let outcome = rotation::record_revocation(session, Actor::Gui, result)?;
+//! ```
+//! [`revoke_old`], [`revoke_key`] and [`revoke_exchange`] do all three for
+//! anything that implements [`SessionAccess`].
+//!
+//! Must never: mark a key revoked or a rotation's old key revoked before a
+//! live call with it was rejected as unknown or expired (a manual deletion
+//! the user confirms is still checked live), record a result for a
+//! rotation or key that changed while the call ran (each pending value
+//! carries the rotation's revision or the key's credential fingerprint), or
+//! let the credentials outlive the pending value (redacted `Debug`,
+//! zeroized on drop).
+
+use rusqlite::params;
+
+use super::steps::finish;
+use super::store::{
+    PREVIOUS_PASSPHRASE, PREVIOUS_SECRET, access_error, credentials, key_fingerprint, label_of,
+    open_fields, open_row, rotation_event, row_by_id, rows, to_json, transition, uuid_string,
+    wrong_state,
+};
+use super::{RevokeMethod, RevokeOutcome, RotationError, RotationEvent, RotationState};
+use crate::KindedError;
+use crate::audit::{self, Details, Event};
+use crate::exchange::{Credentials, ExchangeClient, ExchangeError, Revocation, RevocationCheck};
+use crate::mfa::actions::Revoke;
+use crate::mfa::{ProofMethod, StepUpGrant};
+use crate::model::{Environment, Exchange, KeyStatus};
+use crate::vault::{self, Actor, Session, SessionAccess, VaultError};
+
+/// What a revocation acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeTarget {
+    /// The `previous` key of a promoted rotation.
+    RotationOld {
+        /// Rotation id.
+        rotation_id: [u8; 16],
+        /// Its revision when prepared.
+        revision: i64,
+    },
+    /// A key's current credentials.
+    Key {
+        /// Record id.
+        key_id: [u8; 16],
+        /// Credential fingerprint when prepared.
+        fingerprint: Vec<u8>,
+    },
+}
+
+/// Phase 1 → 2 of a revocation. Opaque: it holds the unsealed credentials
+/// of the key to revoke (redacted `Debug`, zeroized on drop), and can only
+/// be made from a `revoke` step-up grant.
+pub struct PendingRevocation {
+    target: RevokeTarget,
+    label: String,
+    exchange: Exchange,
+    environment: Environment,
+    credentials: Credentials,
+    confirm_manual: bool,
+    proof: ProofMethod,
+}
+
+impl std::fmt::Debug for PendingRevocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRevocation")
+            .field("label", &self.label)
+            .field("exchange", &self.exchange)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingRevocation {
+    /// The key's label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+/// What the exchange said, phase 2 → 3. Holds no secret.
+#[derive(Debug)]
+pub struct RevocationResult {
+    target: RevokeTarget,
+    label: String,
+    exchange: Exchange,
+    proof: ProofMethod,
+    answer: Answer,
+}
+
+#[derive(Debug)]
+enum Answer {
+    Confirmed {
+        method: RevokeMethod,
+        rejection: String,
+    },
+    Manual {
+        reason: String,
+        steps: Vec<String>,
+    },
+    StillActive,
+    Inconclusive {
+        code: String,
+        message: String,
+        why: String,
+        check_by_hand: Vec<String>,
+    },
+    Failed(ExchangeError),
+}
+
+impl PendingRevocation {
+    /// Phase 2: revokes through the API where the exchange has one (else,
+    /// with `confirm_manual`, takes the user's word that it was done), then
+    /// makes a live call with the key and expects a rejection. Holds no
+    /// session; needs a Tokio runtime.
+    pub async fn run(self, client: &ExchangeClient) -> RevocationResult {
+        self.run_waiting(
+            client,
+            None::<fn(String, Vec<String>) -> std::future::Ready<bool>>,
+        )
+        .await
+    }
+
+    /// Phase 2 with a person at hand (the CLI's `--wait`): where the
+    /// exchange has no revocation API, checks the key live first (the
+    /// baseline that makes the later rejection a proof), hands the steps to
+    /// `wait`, which returns once the person deleted the key (`true`) or
+    /// gave up (`false`), then checks live that it is rejected: one process,
+    /// one client, so the proof holds.
+    pub async fn run_waiting<W, Fut>(
+        self,
+        client: &ExchangeClient,
+        wait: Option<W>,
+    ) -> RevocationResult
+    where
+        W: FnOnce(String, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let answer = self.ask(client, wait).await;
+        RevocationResult {
+            target: self.target.clone(),
+            label: self.label.clone(),
+            exchange: self.exchange,
+            proof: self.proof,
+            answer,
+        }
+    }
+
+    async fn ask<W, Fut>(&self, client: &ExchangeClient, wait: Option<W>) -> Answer
+    where
+        W: FnOnce(String, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let endpoint = match client.endpoint(self.exchange, &self.environment) {
+            Ok(e) => e,
+            Err(e) => return Answer::Failed(e),
+        };
+        // The baseline: a live call with the key, on the same endpoint,
+        // right before it is deleted. Only with it can the exchange's
+        // ambiguous "invalid key" answer afterwards prove the deletion
+        // (`Endpoint::confirm_revoked`). With `confirm_manual` the key is
+        // already deleted by hand: too late for a baseline.
+        let mut unproven = None;
+        if !self.confirm_manual {
+            match endpoint.verify(&self.credentials).await {
+                Ok(report) => {
+                    unproven = report
+                        .rejection
+                        .map(|r| format!("{} {}", r.code, r.message));
+                }
+                Err(e) => return Answer::Failed(e),
+            }
+        }
+        let method = match endpoint.revoke(&self.credentials).await {
+            Ok(Revocation::Revoked { .. }) => RevokeMethod::Api,
+            Ok(Revocation::Unsupported { reason, mut steps }) => {
+                if !self.confirm_manual
+                    && unproven.is_none()
+                    && let Some(wait) = wait
+                {
+                    if !wait(reason.clone(), steps.clone()).await {
+                        return Answer::Manual { reason, steps };
+                    }
+                    RevokeMethod::Manual
+                } else if !self.confirm_manual {
+                    if let Some(answer) = unproven {
+                        steps.push(format!(
+                            "Note: this computer cannot authenticate with the key right now ({answer}), so the live check after the deletion will not be able to prove it; check on the exchange that the key is gone."
+                        ));
+                    }
+                    return Answer::Manual { reason, steps };
+                } else {
+                    RevokeMethod::Manual
+                }
+            }
+            // A retry after an earlier, unrecorded success: the key is
+            // already gone. The live check below decides.
+            Err(ExchangeError::Rejected { reason, .. }) if reason.means_key_unusable() => {
+                RevokeMethod::Api
+            }
+            Err(e) => return Answer::Failed(e),
+        };
+        match endpoint.confirm_revoked(&self.credentials).await {
+            Ok(RevocationCheck::Confirmed { rejection }) => Answer::Confirmed {
+                method,
+                rejection: format!("{} {}", rejection.code, rejection.message),
+            },
+            Ok(RevocationCheck::StillActive) => Answer::StillActive,
+            Ok(RevocationCheck::Inconclusive {
+                rejection,
+                why,
+                check_by_hand,
+            }) => Answer::Inconclusive {
+                code: rejection.code,
+                message: rejection.message,
+                why,
+                check_by_hand,
+            },
+            Err(e) => Answer::Failed(e),
+        }
+    }
+}
+
+impl RevocationResult {
+    fn outcome(&self) -> RevokeOutcome {
+        let label = self.label.clone();
+        match &self.answer {
+            Answer::Confirmed { method, rejection } => RevokeOutcome::Revoked {
+                label,
+                method: *method,
+                confirmation: rejection.clone(),
+            },
+            Answer::Manual { reason, steps } => RevokeOutcome::ManualStepsRequired {
+                label,
+                reason: reason.clone(),
+                steps: steps.clone(),
+            },
+            Answer::StillActive => RevokeOutcome::StillActive {
+                message: format!(
+                    "{label} STILL WORKS on {}: a live call with it was accepted, so it is NOT revoked. Delete it on the exchange, then run the revocation again.",
+                    self.exchange.display_name()
+                ),
+                label,
+            },
+            Answer::Inconclusive {
+                code,
+                message,
+                why,
+                check_by_hand,
+            } => RevokeOutcome::Inconclusive {
+                message: format!(
+                    "NOT PROVEN that {label} is revoked: {} answered {code} {message}, but {why}. Nothing changed.",
+                    self.exchange
+                ),
+                check_by_hand: check_by_hand.clone(),
+                label,
+            },
+            Answer::Failed(e) => RevokeOutcome::Failed {
+                message: format!("{e}; nothing changed, retry later"),
+                label,
+                kind: e.kind(),
+            },
+        }
+    }
+
+    fn reason_code(&self) -> &'static str {
+        match &self.answer {
+            Answer::Confirmed { .. } => "confirmed",
+            Answer::Manual { .. } => "manual_revocation_required",
+            Answer::StillActive => "still_active",
+            Answer::Inconclusive { .. } => "inconclusive",
+            Answer::Failed(_) => "exchange_error",
+        }
+    }
+}
+
+/// Phase 1 of revoking a rotation's old key (gated:
+/// [`GatedAction::Revoke`](crate::mfa::GatedAction::Revoke)): unseals the `previous` key. With
+/// `confirm_manual`, the user states they deleted the key on the
+/// exchange by hand (for exchanges without a revocation API); the live
+/// check still decides.
+pub fn prepare_revoke_old(
+    session: &mut Session,
+    grant: StepUpGrant<Revoke>,
+    label: &str,
+    confirm_manual: bool,
+) -> Result<PendingRevocation, RotationError> {
+    let (row, _) = open_row(session, label)?;
+    if row.state != RotationState::Promoted {
+        return Err(wrong_state(label, row.state, "revoking the old key"));
+    }
+    let access = session
+        .exchange_access(label)
+        .map_err(|e| access_error(label, e))?;
+    let detail = session.key_detail(label)?;
+    let (secret, passphrase): (Option<Vec<u8>>, Option<Vec<u8>>) = session.conn().query_row(
+        "SELECT previous_secret, previous_passphrase FROM rotations WHERE id = ?1",
+        params![&row.id[..]],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let secret = secret.ok_or_else(|| VaultError::Corrupt {
+        record: label.to_owned(),
+        field: PREVIOUS_SECRET,
+    })?;
+    let (secret, passphrase) = open_fields(
+        session,
+        label,
+        &row.id,
+        (PREVIOUS_SECRET, &secret),
+        passphrase.as_deref().map(|p| (PREVIOUS_PASSPHRASE, p)),
+    )?;
+    let credentials = credentials(
+        row.previous_api_key_id.as_deref().unwrap_or_default(),
+        &secret,
+        passphrase.as_ref(),
+        row.previous_key_type.unwrap_or(detail.summary.key_type),
+        label,
+    )?;
+    Ok(PendingRevocation {
+        target: RevokeTarget::RotationOld {
+            rotation_id: row.id,
+            revision: row.revision,
+        },
+        label: label.to_owned(),
+        exchange: detail.summary.exchange,
+        environment: access.environment.clone(),
+        credentials,
+        confirm_manual,
+        proof: grant.method(),
+    })
+}
+
+/// Phase 1 of revoking a key on its own (gated: [`GatedAction::Revoke`](crate::mfa::GatedAction::Revoke)).
+/// A key whose rotation is already promoted must finish it instead
+/// ([`revoke_old`]); an earlier open rotation is cancelled when
+/// the revocation is recorded.
+pub fn prepare_key_revoke(
+    session: &mut Session,
+    grant: StepUpGrant<Revoke>,
+    label: &str,
+    confirm_manual: bool,
+) -> Result<PendingRevocation, RotationError> {
+    prepare_key_revoke_with(session, grant.method(), label, confirm_manual)
+}
+
+fn prepare_key_revoke_with(
+    session: &mut Session,
+    proof: ProofMethod,
+    label: &str,
+    confirm_manual: bool,
+) -> Result<PendingRevocation, RotationError> {
+    session.vault_key()?;
+    let detail = session.key_detail(label)?;
+    let key_id = session.find_id(label)?;
+    if detail.summary.status == KeyStatus::Revoked {
+        return Err(RotationError::KeyStatus {
+            label: label.to_owned(),
+            status: "revoked",
+            what: "it is already revoked",
+        });
+    }
+    if let Some(open) = rows(session, &key_id)?
+        .into_iter()
+        .find(|r| r.state.is_open() && r.state.is_promoted())
+    {
+        return Err(wrong_state(
+            label,
+            open.state,
+            "revoking the key on its own",
+        ));
+    }
+    let fingerprint =
+        key_fingerprint(session.conn(), &key_id)?.ok_or_else(|| VaultError::KeyNotFound {
+            label: label.to_owned(),
+        })?;
+    let access = session
+        .exchange_access(label)
+        .map_err(|e| access_error(label, e))?;
+    Ok(PendingRevocation {
+        target: RevokeTarget::Key {
+            key_id,
+            fingerprint,
+        },
+        label: label.to_owned(),
+        exchange: detail.summary.exchange,
+        environment: access.environment,
+        credentials: access.credentials,
+        confirm_manual,
+        proof,
+    })
+}
+
+/// Phase 1 of "revoke everything on this exchange" (gated, one grant
+/// for the batch): one pending revocation per key of `exchange` that is
+/// not revoked yet; keys that cannot be prepared come back as failed
+/// outcomes, and the batch goes on.
+pub fn prepare_exchange_revoke(
+    session: &mut Session,
+    grant: StepUpGrant<Revoke>,
+    exchange: Exchange,
+    confirm_manual: bool,
+) -> Result<Vec<Result<PendingRevocation, RevokeOutcome>>, RotationError> {
+    let labels: Vec<String> = session
+        .list_keys()?
+        .into_iter()
+        .filter(|k| k.exchange == exchange && k.status != KeyStatus::Revoked)
+        .map(|k| k.label)
+        .collect();
+    Ok(labels
+        .into_iter()
+        .map(|label| {
+            prepare_key_revoke_with(session, grant.method(), &label, confirm_manual).map_err(|e| {
+                RevokeOutcome::Failed {
+                    kind: e.kind(),
+                    message: e.to_string(),
+                    label,
+                }
+            })
+        })
+        .collect())
+}
+
+/// Phase 3 of a revocation: re-checks that the rotation or key did not
+/// change (else [`RotationError::Stale`]) and records the answer.
+/// Confirmed → `old_key_revoked` then `done` (rotation; the sealed
+/// `previous` key is erased) or status `revoked` (key), each audited
+/// with the proof. Anything else changes no state; for a rotation the
+/// refusal and its error are stored and audited.
+pub fn record_revocation(
+    session: &mut Session,
+    actor: Actor,
+    result: RevocationResult,
+) -> Result<RevokeOutcome, RotationError> {
+    session.vault_key()?;
+    let outcome = result.outcome();
+    match &result.target {
+        RevokeTarget::RotationOld {
+            rotation_id,
+            revision,
+        } => {
+            let row = row_by_id(session, rotation_id)?
+                .filter(|r| r.revision == *revision && r.state == RotationState::Promoted)
+                .ok_or_else(|| RotationError::Stale {
+                    label: result.label.clone(),
+                })?;
+            let label = label_of(session, &row.key_id)?;
+            let rid = row.id;
+            if let Answer::Confirmed { method, .. } = &result.answer {
+                transition(
+                    session,
+                    (actor, Some(result.proof)),
+                    &label,
+                    &row,
+                    Some(RotationState::OldKeyRevoked),
+                    RotationEvent::OldKeyRevoked {
+                        method: method.as_str(),
+                    },
+                    |tx, _| {
+                        tx.execute(
+                            "UPDATE rotations SET previous_secret = NULL,
+                                previous_passphrase = NULL, error = NULL
+                             WHERE id = ?1",
+                            params![&rid[..]],
+                        )?;
+                        Ok(())
+                    },
+                )?;
+                finish(session, actor, &label)?;
+            } else {
+                let (steps, error) = match &outcome {
+                    RevokeOutcome::ManualStepsRequired { steps, reason, .. } => {
+                        (Some(to_json(steps, "manual_steps")?), reason.clone())
+                    }
+                    RevokeOutcome::StillActive { message, .. }
+                    | RevokeOutcome::Failed { message, .. } => (None, message.clone()),
+                    RevokeOutcome::Inconclusive {
+                        message,
+                        check_by_hand,
+                        ..
+                    } => (
+                        Some(to_json(check_by_hand, "manual_steps")?),
+                        message.clone(),
+                    ),
+                    RevokeOutcome::Revoked { .. } => (None, String::new()),
+                };
+                transition(
+                    session,
+                    (actor, Some(result.proof)),
+                    &label,
+                    &row,
+                    None,
+                    RotationEvent::StepRefused {
+                        step: "revoke_old",
+                        reason: result.reason_code(),
+                    },
+                    |tx, _| {
+                        tx.execute(
+                            "UPDATE rotations SET error = ?2,
+                                manual_steps = COALESCE(?3, manual_steps)
+                             WHERE id = ?1",
+                            params![&rid[..], error, steps],
+                        )?;
+                        Ok(())
+                    },
+                )?;
+            }
+        }
+        RevokeTarget::Key {
+            key_id,
+            fingerprint,
+        } => {
+            if key_fingerprint(session.conn(), key_id)?.as_deref() != Some(fingerprint.as_slice()) {
+                return Err(RotationError::Stale {
+                    label: result.label.clone(),
+                });
+            }
+            if let Answer::Confirmed { method, .. } = &result.answer {
+                let label = label_of(session, key_id)?;
+                let open = rows(session, key_id)?
+                    .into_iter()
+                    .find(|r| r.state.is_open());
+                if open.as_ref().is_some_and(|r| r.state.is_promoted()) {
+                    return Err(RotationError::Stale { label });
+                }
+                let kid = *key_id;
+                let mut actions = vec![
+                    Event::new(audit::Action::KeyRevoked)
+                        .with_key(uuid_string(key_id), label.clone())
+                        .with_details(Details::new().with("method", method.as_str())),
+                ];
+                if let Some(r) = &open {
+                    actions.push(rotation_event(
+                        uuid_string(key_id),
+                        label.clone(),
+                        &uuid_string(&r.id),
+                        RotationEvent::Cancelled,
+                    ));
+                }
+                let open_id = open.map(|r| r.id);
+                let now = session.now_secs();
+                session.write_events(
+                    actor,
+                    Some(result.proof),
+                    |_| actions,
+                    |tx, sealer| {
+                        if let Some(rid) = open_id {
+                            tx.execute(
+                                "UPDATE rotations SET state = 'cancelled', cancelled_at = ?2,
+                                new_secret = NULL, new_passphrase = NULL,
+                                error = 'superseded by the revocation of the key',
+                                revision = revision + 1
+                             WHERE id = ?1",
+                                params![&rid[..], now],
+                            )?;
+                        }
+                        vault::update_key_row(
+                            tx,
+                            sealer,
+                            &kid,
+                            "UPDATE keys SET status = 'revoked' WHERE id = ?1",
+                            params![&kid[..]],
+                        )?;
+                        Ok(())
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Revokes a rotation's old key, all three phases; on confirmation the
+/// rotation ends `done`. The grant (`revoke`) is passed through by value.
+pub async fn revoke_old<S: SessionAccess>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    grant: StepUpGrant<Revoke>,
+    label: &str,
+    confirm_manual: bool,
+) -> Result<RevokeOutcome, RotationError> {
+    let pending = access.with_session(|s| prepare_revoke_old(s, grant, label, confirm_manual))?;
+    let result = pending.run(client).await;
+    access.with_session(|s| record_revocation(s, actor, result))
+}
+
+/// [`revoke_old`] with a person deleting the key by hand while it
+/// runs (see [`PendingRevocation::run_waiting`]).
+pub async fn revoke_old_waiting<S, W, Fut>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    grant: StepUpGrant<Revoke>,
+    label: &str,
+    wait: W,
+) -> Result<RevokeOutcome, RotationError>
+where
+    S: SessionAccess,
+    W: FnOnce(String, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let pending = access.with_session(|s| prepare_revoke_old(s, grant, label, false))?;
+    let result = pending.run_waiting(client, Some(wait)).await;
+    access.with_session(|s| record_revocation(s, actor, result))
+}
+
+/// [`revoke_key`] with a person deleting the key by hand while it runs.
+pub async fn revoke_key_waiting<S, W, Fut>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    grant: StepUpGrant<Revoke>,
+    label: &str,
+    wait: W,
+) -> Result<RevokeOutcome, RotationError>
+where
+    S: SessionAccess,
+    W: FnOnce(String, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let pending = access.with_session(|s| prepare_key_revoke(s, grant, label, false))?;
+    let result = pending.run_waiting(client, Some(wait)).await;
+    access.with_session(|s| record_revocation(s, actor, result))
+}
+
+/// Revokes one key on its own, all three phases.
+pub async fn revoke_key<S: SessionAccess>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    grant: StepUpGrant<Revoke>,
+    label: &str,
+    confirm_manual: bool,
+) -> Result<RevokeOutcome, RotationError> {
+    let pending = access.with_session(|s| prepare_key_revoke(s, grant, label, confirm_manual))?;
+    let result = pending.run(client).await;
+    access.with_session(|s| record_revocation(s, actor, result))
+}
+
+/// "Revoke everything on this exchange": one grant for the batch, one
+/// outcome per key, in label order; a failure is that key's outcome and the
+/// batch goes on.
+pub async fn revoke_exchange<S: SessionAccess>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    grant: StepUpGrant<Revoke>,
+    exchange: Exchange,
+    confirm_manual: bool,
+) -> Result<Vec<RevokeOutcome>, RotationError> {
+    let prepared =
+        access.with_session(|s| prepare_exchange_revoke(s, grant, exchange, confirm_manual))?;
+    let mut out = Vec::with_capacity(prepared.len());
+    for item in prepared {
+        match item {
+            Err(outcome) => out.push(outcome),
+            Ok(pending) => {
+                let label = pending.label().to_owned();
+                let result = pending.run(client).await;
+                match access.with_session(|s| record_revocation(s, actor, result)) {
+                    Ok(outcome) => out.push(outcome),
+                    Err(e) => out.push(RevokeOutcome::Failed {
+                        kind: e.kind(),
+                        message: e.to_string(),
+                        label,
+                    }),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
