@@ -662,6 +662,29 @@ pub struct Capabilities {
     pub notes: Vec<&'static str>,
 }
 
+impl Capabilities {
+    /// Nothing automatic: no key type, no introspection, every flag false,
+    /// no notes. Adapters state what they do on top of it.
+    pub(crate) fn none(exchange: Exchange) -> Capabilities {
+        Capabilities {
+            exchange,
+            key_types: Vec::new(),
+            introspection_endpoint: "",
+            reports_scopes: Vec::new(),
+            reports_ip_restriction: false,
+            reports_ip_whitelist: false,
+            reports_expiry: false,
+            revoke_via_api: false,
+            narrow_via_api: false,
+            activity_orders: false,
+            activity_withdrawals: false,
+            activity_deposits: false,
+            testnet: false,
+            notes: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
