@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use secrecy::SecretString;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use url::Url;
 
 use super::error::ExchangeError;
@@ -555,8 +555,9 @@ pub struct RemovablePermission {
 }
 
 /// One order (or fill) in an activity listing. Amounts are decimal strings
-/// exactly as the exchange sent them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// exactly as the exchange sent them. Incident snapshots store it as is
+/// (`time` as Unix milliseconds under `time_ms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderEvent {
     /// The exchange's order id.
     pub id: String,
@@ -571,11 +572,12 @@ pub struct OrderEvent {
     /// Limit or average price.
     pub price: Option<String>,
     /// Creation time.
+    #[serde(rename = "time_ms", with = "unix_ms")]
     pub time: Timestamp,
 }
 
-/// One withdrawal or deposit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One withdrawal or deposit. Incident snapshots store it as is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransferEvent {
     /// The exchange's id.
     pub id: String,
@@ -590,7 +592,22 @@ pub struct TransferEvent {
     /// On-chain transaction id, when given.
     pub tx_id: Option<String>,
     /// When it happened.
+    #[serde(rename = "time_ms", with = "unix_ms")]
     pub time: Timestamp,
+}
+
+/// A [`Timestamp`] as Unix milliseconds, the form incident snapshots keep.
+mod unix_ms {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(t.unix_ms())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        i64::deserialize(d).map(Timestamp::from_unix_ms)
+    }
 }
 
 /// Recent activity on the account behind a key. A `None` list means the
