@@ -5,19 +5,39 @@
 //! the core's three phases (prepare under the lock → network without it →
 //! record under the lock), so the UI stays usable while an exchange answers.
 
-use keyward_core::mfa::actions;
+use std::future::Future;
+use std::sync::Mutex;
+
+use keyward_core::exchange::ExchangeClient;
+use keyward_core::mfa::{StepUpGrant, actions};
 use keyward_core::model::{ApiSecret, Exchange, KeyType, Passphrase, Scope, ValidationError};
 use keyward_core::rotation::{
     self, NewRotationKey, RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOptions,
     VerifyOutcome,
 };
-use keyward_core::vault::Actor;
+use keyward_core::vault::{Actor, Session};
 use serde::Deserialize;
 use tauri::State;
 
 use super::stepup::{ProofInput, grant};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
+
+/// A revocation: the step-up for `Revoke` under the session lock, then
+/// `revoke` with the session slot, the exchange client and the grant (the
+/// core's three phases, each taking the lock only for its own phase).
+async fn revoking<'a, T, Fut>(
+    state: &'a AppState,
+    proof: Option<ProofInput>,
+    revoke: impl FnOnce(&'a Mutex<Option<Session>>, ExchangeClient, StepUpGrant<actions::Revoke>) -> Fut,
+) -> IpcResult<T>
+where
+    Fut: Future<Output = Result<T, RotationError>>,
+{
+    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
+    let client = state.exchange_client()?;
+    Ok(revoke(&state.session, client, g).await?)
+}
 
 fn parse<T: std::str::FromStr<Err = ValidationError>>(s: &str) -> IpcResult<T> {
     s.parse::<T>()
@@ -142,17 +162,10 @@ pub async fn rotation_revoke_old_key(
     proof: Option<ProofInput>,
     confirm_manual: bool,
 ) -> IpcResult<RevokeOutcome> {
-    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
-    let client = state.exchange_client()?;
-    Ok(rotation::revoke_old(
-        &*state.session,
-        &client,
-        Actor::Gui,
-        g,
-        &label,
-        confirm_manual,
-    )
-    .await?)
+    revoking(&state, proof, |session, client, g| async move {
+        rotation::revoke_old(session, &client, Actor::Gui, g, &label, confirm_manual).await
+    })
+    .await
 }
 
 /// Closes a rotation whose old key was shown to be dead.
@@ -176,17 +189,10 @@ pub async fn key_revoke(
     proof: Option<ProofInput>,
     confirm_manual: bool,
 ) -> IpcResult<RevokeOutcome> {
-    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
-    let client = state.exchange_client()?;
-    Ok(rotation::revoke_key(
-        &*state.session,
-        &client,
-        Actor::Gui,
-        g,
-        &label,
-        confirm_manual,
-    )
-    .await?)
+    revoking(&state, proof, |session, client, g| async move {
+        rotation::revoke_key(session, &client, Actor::Gui, g, &label, confirm_manual).await
+    })
+    .await
 }
 
 /// "Revoke everything on this exchange": one step-up for the batch, one
@@ -199,15 +205,8 @@ pub async fn exchange_revoke_all(
     confirm_manual: bool,
 ) -> IpcResult<Vec<RevokeOutcome>> {
     let exchange = parse::<Exchange>(&exchange)?;
-    let g = state.with_unlocked(|s| grant::<actions::Revoke>(s, proof))?;
-    let client = state.exchange_client()?;
-    Ok(rotation::revoke_exchange(
-        &*state.session,
-        &client,
-        Actor::Gui,
-        g,
-        exchange,
-        confirm_manual,
-    )
-    .await?)
+    revoking(&state, proof, |session, client, g| async move {
+        rotation::revoke_exchange(session, &client, Actor::Gui, g, exchange, confirm_manual).await
+    })
+    .await
 }

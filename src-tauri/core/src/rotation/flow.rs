@@ -13,14 +13,14 @@
 use rusqlite::params;
 
 use super::store::{
-    NEW_PASSPHRASE, NEW_SECRET, access_error, credentials, join_scopes, label_of, open_fields,
-    open_row, row_by_id, to_json, transition, wrong_state,
+    SealedKey, access_error, join_scopes, label_of, open_row, row_by_id, sealed_credentials,
+    to_json, transition, wrong_state,
 };
 use super::verify::{self as rverify, VerifyOutcome};
 use super::{RotationError, RotationEvent, RotationState};
 use crate::exchange::{self, Credentials, ExchangeClient};
 use crate::model::{Environment, Exchange, Scope};
-use crate::vault::{Actor, Session, SessionAccess};
+use crate::vault::{self, Actor, Session, SessionAccess};
 
 /// Options of the verify step.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,24 +129,12 @@ pub fn prepare_verify(
     let access = session
         .exchange_access(label)
         .map_err(|e| access_error(label, e))?;
-    let (secret, passphrase): (Vec<u8>, Option<Vec<u8>>) = session.conn().query_row(
-        "SELECT new_secret, new_passphrase FROM rotations WHERE id = ?1",
-        params![&row.id[..]],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let (secret, passphrase) = open_fields(
+    let credentials = sealed_credentials(
         session,
         label,
-        &row.id,
-        (NEW_SECRET, &secret),
-        passphrase.as_deref().map(|p| (NEW_PASSPHRASE, p)),
-    )?;
-    let credentials = credentials(
-        row.new_api_key_id.as_deref().unwrap_or_default(),
-        &secret,
-        passphrase.as_ref(),
-        row.new_key_type.unwrap_or(detail.summary.key_type),
-        label,
+        &row,
+        SealedKey::New,
+        detail.summary.key_type,
     )?;
     Ok(PendingVerification {
         rotation_id: row.id,
@@ -247,9 +235,13 @@ pub async fn verify_new_key<S: SessionAccess>(
     label: &str,
     options: &VerifyOptions,
 ) -> Result<VerifyOutcome, RotationError> {
-    let pending = access.with_session(|s| prepare_verify(s, label, options))?;
-    let checked = pending.run(client).await;
-    access.with_session(|s| record_verify(s, actor, checked))
+    vault::three_phase(
+        &mut access,
+        |s| prepare_verify(s, label, options),
+        |pending| pending.run(client),
+        |s, checked| record_verify(s, actor, checked),
+    )
+    .await
 }
 
 #[cfg(test)]

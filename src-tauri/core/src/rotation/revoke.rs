@@ -24,9 +24,8 @@ use rusqlite::params;
 
 use super::steps::finish;
 use super::store::{
-    PREVIOUS_PASSPHRASE, PREVIOUS_SECRET, access_error, credentials, key_fingerprint, label_of,
-    open_fields, open_row, rotation_event, row_by_id, rows, to_json, transition, uuid_string,
-    wrong_state,
+    SealedKey, access_error, key_fingerprint, label_of, open_row, rotation_event, row_by_id, rows,
+    sealed_credentials, to_json, transition, uuid_string, wrong_state,
 };
 use super::{RevokeMethod, RevokeOutcome, RotationError, RotationEvent, RotationState};
 use crate::KindedError;
@@ -121,11 +120,7 @@ impl PendingRevocation {
     /// makes a live call with the key and expects a rejection. Holds no
     /// session; needs a Tokio runtime.
     pub async fn run(self, client: &ExchangeClient) -> RevocationResult {
-        self.run_waiting(
-            client,
-            None::<fn(String, Vec<String>) -> std::future::Ready<bool>>,
-        )
-        .await
+        self.run_waiting(client, ALONE).await
     }
 
     /// Phase 2 with a person at hand (the CLI's `--wait`): where the
@@ -300,28 +295,12 @@ pub fn prepare_revoke_old(
         .exchange_access(label)
         .map_err(|e| access_error(label, e))?;
     let detail = session.key_detail(label)?;
-    let (secret, passphrase): (Option<Vec<u8>>, Option<Vec<u8>>) = session.conn().query_row(
-        "SELECT previous_secret, previous_passphrase FROM rotations WHERE id = ?1",
-        params![&row.id[..]],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let secret = secret.ok_or_else(|| VaultError::Corrupt {
-        record: label.to_owned(),
-        field: PREVIOUS_SECRET,
-    })?;
-    let (secret, passphrase) = open_fields(
+    let credentials = sealed_credentials(
         session,
         label,
-        &row.id,
-        (PREVIOUS_SECRET, &secret),
-        passphrase.as_deref().map(|p| (PREVIOUS_PASSPHRASE, p)),
-    )?;
-    let credentials = credentials(
-        row.previous_api_key_id.as_deref().unwrap_or_default(),
-        &secret,
-        passphrase.as_ref(),
-        row.previous_key_type.unwrap_or(detail.summary.key_type),
-        label,
+        &row,
+        SealedKey::Previous,
+        detail.summary.key_type,
     )?;
     Ok(PendingRevocation {
         target: RevokeTarget::RotationOld {
@@ -576,25 +555,55 @@ pub fn record_revocation(
     Ok(outcome)
 }
 
+/// The type of [`ALONE`]'s waiter, which does not exist.
+type WaitFn = fn(String, Vec<String>) -> std::future::Ready<bool>;
+
+/// No person at hand: the revocation runs on its own.
+const ALONE: Option<WaitFn> = None;
+
+/// One revocation, all three phases ([`vault::three_phase`]): `prepare`
+/// unseals the key under the session, [`PendingRevocation::run_waiting`]
+/// revokes it and checks it live without the session, and
+/// [`record_revocation`] records the outcome under it again.
+async fn revoke_one<S, W, Fut>(
+    mut access: S,
+    client: &ExchangeClient,
+    actor: Actor,
+    prepare: impl FnOnce(&mut Session) -> Result<PendingRevocation, RotationError>,
+    wait: Option<W>,
+) -> Result<RevokeOutcome, RotationError>
+where
+    S: SessionAccess,
+    W: FnOnce(String, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    vault::three_phase(
+        &mut access,
+        prepare,
+        |pending| pending.run_waiting(client, wait),
+        |s, result| record_revocation(s, actor, result),
+    )
+    .await
+}
+
 /// Revokes a rotation's old key, all three phases; on confirmation the
 /// rotation ends `done`. The grant (`revoke`) is passed through by value.
 pub async fn revoke_old<S: SessionAccess>(
-    mut access: S,
+    access: S,
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<Revoke>,
     label: &str,
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
-    let pending = access.with_session(|s| prepare_revoke_old(s, grant, label, confirm_manual))?;
-    let result = pending.run(client).await;
-    access.with_session(|s| record_revocation(s, actor, result))
+    let prepare = |s: &mut Session| prepare_revoke_old(s, grant, label, confirm_manual);
+    revoke_one(access, client, actor, prepare, ALONE).await
 }
 
 /// [`revoke_old`] with a person deleting the key by hand while it
 /// runs (see [`PendingRevocation::run_waiting`]).
 pub async fn revoke_old_waiting<S, W, Fut>(
-    mut access: S,
+    access: S,
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<Revoke>,
@@ -606,14 +615,13 @@ where
     W: FnOnce(String, Vec<String>) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let pending = access.with_session(|s| prepare_revoke_old(s, grant, label, false))?;
-    let result = pending.run_waiting(client, Some(wait)).await;
-    access.with_session(|s| record_revocation(s, actor, result))
+    let prepare = |s: &mut Session| prepare_revoke_old(s, grant, label, false);
+    revoke_one(access, client, actor, prepare, Some(wait)).await
 }
 
 /// [`revoke_key`] with a person deleting the key by hand while it runs.
 pub async fn revoke_key_waiting<S, W, Fut>(
-    mut access: S,
+    access: S,
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<Revoke>,
@@ -625,23 +633,21 @@ where
     W: FnOnce(String, Vec<String>) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let pending = access.with_session(|s| prepare_key_revoke(s, grant, label, false))?;
-    let result = pending.run_waiting(client, Some(wait)).await;
-    access.with_session(|s| record_revocation(s, actor, result))
+    let prepare = |s: &mut Session| prepare_key_revoke(s, grant, label, false);
+    revoke_one(access, client, actor, prepare, Some(wait)).await
 }
 
 /// Revokes one key on its own, all three phases.
 pub async fn revoke_key<S: SessionAccess>(
-    mut access: S,
+    access: S,
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<Revoke>,
     label: &str,
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
-    let pending = access.with_session(|s| prepare_key_revoke(s, grant, label, confirm_manual))?;
-    let result = pending.run(client).await;
-    access.with_session(|s| record_revocation(s, actor, result))
+    let prepare = |s: &mut Session| prepare_key_revoke(s, grant, label, confirm_manual);
+    revoke_one(access, client, actor, prepare, ALONE).await
 }
 
 /// "Revoke everything on this exchange": one grant for the batch, one

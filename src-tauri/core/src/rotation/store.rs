@@ -426,6 +426,63 @@ pub(super) fn open_fields(
     Ok((s, p))
 }
 
+/// A rotation's sealed key: the new one (verified before promotion) or
+/// the previous one (revoked after).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum SealedKey {
+    New,
+    Previous,
+}
+
+/// The credentials of a rotation's new or previous key, unsealed from its
+/// row; `key_type` is used when the row names none.
+pub(super) fn sealed_credentials(
+    session: &mut Session,
+    label: &str,
+    row: &Row,
+    which: SealedKey,
+    key_type: KeyType,
+) -> Result<Credentials, VaultError> {
+    let (sql, secret_field, passphrase_field, api_key, row_type) = match which {
+        SealedKey::New => (
+            "SELECT new_secret, new_passphrase FROM rotations WHERE id = ?1",
+            NEW_SECRET,
+            NEW_PASSPHRASE,
+            &row.new_api_key_id,
+            row.new_key_type,
+        ),
+        SealedKey::Previous => (
+            "SELECT previous_secret, previous_passphrase FROM rotations WHERE id = ?1",
+            PREVIOUS_SECRET,
+            PREVIOUS_PASSPHRASE,
+            &row.previous_api_key_id,
+            row.previous_key_type,
+        ),
+    };
+    let (secret, passphrase): (Option<Vec<u8>>, Option<Vec<u8>>) =
+        session
+            .conn()
+            .query_row(sql, params![&row.id[..]], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let secret = secret.ok_or_else(|| VaultError::Corrupt {
+        record: label.to_owned(),
+        field: secret_field,
+    })?;
+    let (secret, passphrase) = open_fields(
+        session,
+        label,
+        &row.id,
+        (secret_field, &secret),
+        passphrase.as_deref().map(|p| (passphrase_field, p)),
+    )?;
+    credentials(
+        api_key.as_deref().unwrap_or_default(),
+        &secret,
+        passphrase.as_ref(),
+        row_type.unwrap_or(key_type),
+        label,
+    )
+}
+
 pub(super) fn label_of(session: &Session, key_id: &[u8; 16]) -> Result<String, VaultError> {
     Ok(session.conn().query_row(
         "SELECT label FROM keys WHERE id = ?1",

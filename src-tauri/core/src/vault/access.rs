@@ -3,9 +3,11 @@
 //!
 //! Owns: [`SessionAccess`], for `&mut Session` (the CLI) and
 //! `&Mutex<Option<Session>>` (the desktop, whose lock is free while an
-//! exchange or a webhook is asked). Must never: hold the lock past the
-//! closure it runs.
+//! exchange or a webhook is asked), and [`three_phase`], the one driver of
+//! prepare under the session → network without it → record under it again.
+//! Must never: hold the lock past the closure it runs.
 
+use std::future::Future;
 use std::sync::Mutex;
 
 use super::error::VaultError;
@@ -47,4 +49,27 @@ impl SessionAccess for &Mutex<Option<Session>> {
             None => Err(VaultError::Locked.into()),
         }
     }
+}
+
+/// The three phases of a networked step: `prepare` takes the session and
+/// returns what the network call needs; the session is given back before
+/// `network` runs (its future never sees the session); `record` takes the
+/// session again with the network's answer, and re-checks for staleness
+/// (the session may have changed in between). An error of `prepare` ends
+/// the step before any network call; `network` cannot fail here (its
+/// failures are part of its answer, for `record` to store).
+pub async fn three_phase<S, P, N, T, E, Fut>(
+    access: &mut S,
+    prepare: impl FnOnce(&mut Session) -> Result<P, E>,
+    network: impl FnOnce(P) -> Fut,
+    record: impl FnOnce(&mut Session, N) -> Result<T, E>,
+) -> Result<T, E>
+where
+    S: SessionAccess,
+    E: From<VaultError>,
+    Fut: Future<Output = N>,
+{
+    let prepared = access.with_session(prepare)?;
+    let answer = network(prepared).await;
+    access.with_session(|s| record(s, answer))
 }

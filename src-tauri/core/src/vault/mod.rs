@@ -52,6 +52,7 @@
 //! device_unlock_status() -> KeyringStatus
 //! Session::import_backup(Actor, file, &BackupPassphrase, ConflictPolicy) -> Result<ImportReport>
 //! Session::is_idle_expired() / idle_deadline() / touch() / lock()
+//! three_phase(&mut access, prepare, network, record)   // prepare → network without the session → record
 //!
 //! // step-up (see `gated`)
 //! Session::verify_password(&MasterPassword) -> Result<PasswordVerified>   // proof until MFA is on
@@ -125,7 +126,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use access::SessionAccess;
+pub use access::{SessionAccess, three_phase};
 /// Queues an alert event inside a write's transaction (sent after commit)
 /// for features outside the vault, e.g. `incident::open`.
 pub(crate) use alerts::enqueue as enqueue_alert;
