@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
-use super::json::{bool_of, field, int};
+use super::json::{OrderRow, Time, TransferRow, bool_of, field, int};
 use super::types::*;
 use super::{Endpoint, ExchangeError, sign};
 use crate::model::{Exchange, KeyType};
@@ -17,15 +17,10 @@ const RECV_WINDOW: u32 = 5000;
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {
-        exchange: Exchange::Binance,
         key_types: vec![KeyType::Hmac, KeyType::Ed25519],
         introspection_endpoint: "GET /sapi/v1/account/apiRestrictions",
         reports_scopes: Permissions::SCOPES.to_vec(),
         reports_ip_restriction: true,
-        reports_ip_whitelist: false,
-        reports_expiry: false,
-        revoke_via_api: false,
-        narrow_via_api: false,
         activity_orders: true,
         activity_withdrawals: true,
         activity_deposits: true,
@@ -38,6 +33,7 @@ pub(super) fn capabilities() -> Capabilities {
             "Order history needs a symbol; recent activity lists open orders across all symbols.",
             "The spot testnet has no /sapi endpoints: only authentication is checked there.",
         ],
+        ..Capabilities::none(Exchange::Binance)
     }
 }
 
@@ -218,7 +214,7 @@ async fn transfers(
     creds: &Credentials,
     since: Timestamp,
     path: &str,
-    parse: fn(&Value) -> Option<TransferEvent>,
+    row: &TransferRow,
     weight: f64,
 ) -> Result<(Vec<TransferEvent>, bool), ExchangeError> {
     let (spans, truncated) = super::windows(
@@ -233,35 +229,39 @@ async fn transfers(
         out.extend(
             list(signed_get(ep, creds, path, &q, weight).await?)
                 .iter()
-                .filter_map(parse),
+                .filter_map(|t| row.read(t)),
         );
     }
     Ok((out, truncated))
 }
 
-fn deposit(d: &Value) -> Option<TransferEvent> {
-    Some(TransferEvent {
-        id: field(d, "id").or_else(|| field(d, "txId"))?,
-        asset: field(d, "coin")?,
-        amount: field(d, "amount")?,
-        status: field(d, "status").unwrap_or_default(),
-        address: field(d, "address"),
-        tx_id: field(d, "txId"),
-        time: Timestamp::from_unix_ms(int(d, "insertTime")?),
-    })
-}
+const DEPOSIT: TransferRow = TransferRow {
+    id: "id",
+    id_or_tx: true,
+    asset: "coin",
+    amount: "amount",
+    status: "status",
+    address: "address",
+    tx_id: "txId",
+    time: Time::Ms("insertTime"),
+};
 
-fn withdrawal(w: &Value) -> Option<TransferEvent> {
-    Some(TransferEvent {
-        id: field(w, "id")?,
-        asset: field(w, "coin")?,
-        amount: field(w, "amount")?,
-        status: field(w, "status").unwrap_or_default(),
-        address: field(w, "address"),
-        tx_id: field(w, "txId"),
-        time: field(w, "applyTime").and_then(|t| Timestamp::parse_utc(&t))?,
-    })
-}
+const WITHDRAWAL: TransferRow = TransferRow {
+    id_or_tx: false,
+    time: Time::Utc("applyTime"),
+    ..DEPOSIT
+};
+
+const ORDER: OrderRow = OrderRow {
+    id: "orderId",
+    symbol: "symbol",
+    side: "side",
+    lowercase_side: true,
+    status: "status",
+    quantity: "origQty",
+    price: "price",
+    time: Time::Ms("time"),
+};
 
 pub(super) async fn activity(
     ep: &Endpoint,
@@ -273,17 +273,7 @@ pub(super) async fn activity(
     l.orders(open.map(|open| {
         list(open)
             .iter()
-            .filter_map(|o| {
-                Some(OrderEvent {
-                    id: field(o, "orderId")?,
-                    symbol: field(o, "symbol")?,
-                    side: field(o, "side").map(|s| s.to_ascii_lowercase()),
-                    status: field(o, "status").unwrap_or_default(),
-                    quantity: field(o, "origQty"),
-                    price: field(o, "price"),
-                    time: Timestamp::from_unix_ms(int(o, "time")?),
-                })
-            })
+            .filter_map(|o| ORDER.read(o))
             .filter(|o| o.time >= since)
             .collect()
     }));
@@ -307,7 +297,7 @@ pub(super) async fn activity(
         creds,
         since,
         "/sapi/v1/capital/deposit/hisrec",
-        deposit,
+        &DEPOSIT,
         1.0,
     )
     .await;
@@ -323,7 +313,7 @@ pub(super) async fn activity(
         creds,
         since,
         "/sapi/v1/capital/withdraw/history",
-        withdrawal,
+        &WITHDRAWAL,
         WITHDRAW_HISTORY_WEIGHT,
     )
     .await;

@@ -8,31 +8,23 @@ use serde_json::Value;
 
 use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
-use super::json::{bool_of, field};
+use super::json::{OrderRow, Time, bool_of, field};
 use super::types::*;
 use super::{Endpoint, ExchangeError, MAX_PAGES, sign};
 use crate::model::{Exchange, KeyType, Scope};
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {
-        exchange: Exchange::Coinbase,
         key_types: vec![KeyType::EcdsaJwt, KeyType::Ed25519],
         introspection_endpoint: "GET /api/v3/brokerage/key_permissions",
         reports_scopes: vec![Scope::Read, Scope::Trade, Scope::Withdraw, Scope::Transfer],
-        reports_ip_restriction: false,
-        reports_ip_whitelist: false,
-        reports_expiry: false,
-        revoke_via_api: false,
-        narrow_via_api: false,
         activity_orders: true,
-        activity_withdrawals: false,
-        activity_deposits: false,
-        testnet: false,
         notes: vec![
             "Coinbase reports no IP allowlist, creation or expiry time for a key.",
             "CDP keys are deleted only in the CDP portal.",
             "Coinbase answers 401 without a reason: a revoked key and a bad signature look alike.",
         ],
+        ..Capabilities::none(Exchange::Coinbase)
     }
 }
 
@@ -169,6 +161,17 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     })
 }
 
+const ORDER: OrderRow = OrderRow {
+    id: "order_id",
+    symbol: "product_id",
+    side: "side",
+    lowercase_side: true,
+    status: "status",
+    quantity: "filled_size",
+    price: "average_filled_price",
+    time: Time::Utc("created_time"),
+};
+
 pub(super) async fn activity(
     ep: &Endpoint,
     creds: &Credentials,
@@ -216,17 +219,7 @@ pub(super) async fn activity(
             });
             break;
         };
-        orders.extend(page.iter().filter_map(|o| {
-            Some(OrderEvent {
-                id: field(o, "order_id")?,
-                symbol: field(o, "product_id")?,
-                side: field(o, "side").map(|s| s.to_ascii_lowercase()),
-                status: field(o, "status").unwrap_or_default(),
-                quantity: field(o, "filled_size"),
-                price: field(o, "average_filled_price"),
-                time: field(o, "created_time").and_then(|t| Timestamp::parse_utc(&t))?,
-            })
-        }));
+        orders.extend(page.iter().filter_map(|o| ORDER.read(o)));
         cursor = field(&raw, "cursor").unwrap_or_default();
         if bool_of(&raw, "has_next") != Some(true) || cursor.is_empty() {
             break;

@@ -7,30 +7,27 @@ use serde_json::Value;
 
 use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
-use super::json::{field, int};
+use super::json::{Time, TransferRow, field, int};
 use super::types::*;
 use super::{Endpoint, ExchangeError, MAX_PAGES, sign};
 use crate::model::{Exchange, KeyType, Scope};
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {
-        exchange: Exchange::Kraken,
         key_types: vec![KeyType::Hmac],
         introspection_endpoint: "POST /0/private/GetApiKeyInfo",
         reports_scopes: vec![Scope::Read, Scope::Trade, Scope::Withdraw],
         reports_ip_restriction: true,
         reports_ip_whitelist: true,
         reports_expiry: true,
-        revoke_via_api: false,
-        narrow_via_api: false,
         activity_orders: true,
         activity_withdrawals: true,
         activity_deposits: true,
-        testnet: false,
         notes: vec![
             "Standard keys are deleted only in the web interface.",
             "Kraken has no transfer, margin, futures or options permission on spot keys: those stay unknown.",
         ],
+        ..Capabilities::none(Exchange::Kraken)
     }
 }
 
@@ -64,18 +61,10 @@ fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
             || first.starts_with("EService:Throttled")
             || first.starts_with("EGeneral:Too many requests")
         {
-            ep.transport.note_rate_limited();
-            return Err(ExchangeError::RateLimited {
-                exchange: ex,
-                retry_after: None,
-            });
+            return Err(ep.rate_limited(None));
         }
         if first.starts_with("EGeneral:Temporary lockout") {
-            ep.transport.note_rate_limited();
-            return Err(ExchangeError::Banned {
-                exchange: ex,
-                retry_after: None,
-            });
+            return Err(ep.banned(None));
         }
         let (code, message) = match first.split_once(':') {
             Some((_, m)) => (excerpt(first.as_bytes()), excerpt(m.as_bytes())),
@@ -282,25 +271,16 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     })
 }
 
-fn transfers(v: &Value) -> Vec<TransferEvent> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| {
-                    Some(TransferEvent {
-                        id: field(t, "refid")?,
-                        asset: field(t, "asset")?,
-                        amount: field(t, "amount")?,
-                        status: field(t, "status").unwrap_or_default(),
-                        address: field(t, "info"),
-                        tx_id: field(t, "txid"),
-                        time: Timestamp::from_unix_secs(int(t, "time")?),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
+const TRANSFER: TransferRow = TransferRow {
+    id: "refid",
+    id_or_tx: false,
+    asset: "asset",
+    amount: "amount",
+    status: "status",
+    address: "info",
+    tx_id: "txid",
+    time: Time::Secs("time"),
+};
 
 /// "Get Closed Orders": 50 results per page, `ofs` to page, `count` the
 /// total (https://docs.kraken.com/api-reference/account-data/get-closed-orders).
@@ -362,7 +342,7 @@ pub(super) async fn activity(
     l.withdrawals(
         private(ep, creds, "WithdrawStatus", &start, 1.0)
             .await
-            .map(|v| transfers(&v)),
+            .map(|v| TRANSFER.read_all(&v)),
     );
     if l.stop() {
         return l.finish();
@@ -370,7 +350,7 @@ pub(super) async fn activity(
     l.deposits(
         private(ep, creds, "DepositStatus", &start, 1.0)
             .await
-            .map(|v| transfers(&v)),
+            .map(|v| TRANSFER.read_all(&v)),
     );
     if short {
         l.note(format!(

@@ -38,9 +38,13 @@ mod coinbase;
 pub mod error;
 mod findings;
 pub mod http;
+mod json;
 mod kraken;
+mod listing;
 mod okx;
+mod revocation;
 pub mod sign;
+mod site_search;
 mod sites;
 pub mod types;
 
@@ -60,6 +64,7 @@ pub use types::{
 use crate::model::{Environment, Exchange};
 
 use http::{CallSpec, Prepared, RawResponse, Transport};
+pub(crate) use listing::{Listing, windows};
 
 /// The entry point: holds the HTTP client, rate limiters and clock offsets.
 #[derive(Clone)]
@@ -185,120 +190,6 @@ impl Endpoint {
         rejection_as_report(result)
     }
 
-    /// An "invalid key" answer that can also mean "wrong site or
-    /// environment": asks the key's other possible sites (the same host
-    /// with OKX's demo header toggled; the exchange's other known hosts,
-    /// only when this endpoint is one of them). If the key works there, the
-    /// rejection says which site the key belongs to. At a custom base URL
-    /// an OKX demo key is simply used as one from then on.
-    async fn find_site(&self, creds: &Credentials, report: KeyReport) -> KeyReport {
-        let Some(rejection) = report.rejection.clone() else {
-            return report;
-        };
-        let ambiguous = match self.exchange {
-            Exchange::Okx => ["50101", "50111", "50119"].contains(&rejection.code.as_str()),
-            Exchange::Bybit => rejection.code == "10003",
-            Exchange::Binance => rejection.code == "-2015",
-            _ => false,
-        };
-        if !ambiguous {
-            return report;
-        }
-        let mut tries: Vec<(Endpoint, String)> = Vec::new();
-        if self.exchange == Exchange::Okx {
-            let mut other = self.clone();
-            other.okx_demo = !self.okx_demo;
-            let what = if other.okx_demo {
-                "OKX demo trading (it works with the x-simulated-trading header)"
-            } else {
-                "OKX live trading, not demo trading"
-            };
-            tries.push((other, what.to_string()));
-        }
-        if self.site.is_some() {
-            for s in sites::siblings(self.exchange, &self.host()) {
-                let Ok(base) = BaseUrl::parse(&format!("https://{}", s.host)) else {
-                    continue;
-                };
-                tries.push((
-                    Endpoint {
-                        transport: self.transport.clone(),
-                        exchange: self.exchange,
-                        base,
-                        testnet: s.test,
-                        okx_demo: false,
-                        okx_demo_unknown: false,
-                        site: Some(s),
-                    },
-                    format!("{} ({})", s.name, s.host),
-                ));
-            }
-        }
-        for (ep, what) in tries {
-            let Ok(found) = ep.verify_here(creds).await else {
-                continue;
-            };
-            if !found.authenticated {
-                continue;
-            }
-            if self.exchange == Exchange::Okx
-                && self.okx_demo_unknown
-                && ep.okx_demo
-                && ep.base == self.base
-            {
-                self.transport.note_okx_demo(&self.host(), &creds.api_key);
-                let mut found = found;
-                found
-                    .notes
-                    .push("OKX demo-trading key: its calls carry x-simulated-trading: 1.".into());
-                return found;
-            }
-            return KeyReport::rejected(
-                self.exchange,
-                Rejection {
-                    message: error::excerpt(
-                        format!(
-                            "this key belongs to {what}; set its environment to match ({})",
-                            rejection.message
-                        )
-                        .as_bytes(),
-                    ),
-                    code: rejection.code,
-                    reason: RejectReason::WrongEnvironment,
-                },
-            );
-        }
-        report
-    }
-
-    /// A digest of everything a "this key is gone" proof depends on: the
-    /// exchange, the base URL and environment flags, and the credentials.
-    /// Kept only in memory, only as a digest.
-    fn proof_digest(&self, creds: &Credentials) -> [u8; 32] {
-        use secrecy::ExposeSecret;
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        let flags = [u8::from(self.testnet), u8::from(self.okx_demo)];
-        let passphrase = creds
-            .passphrase
-            .as_ref()
-            .map(|p| p.expose_secret().as_bytes().to_vec())
-            .unwrap_or_default();
-        for part in [
-            self.exchange.as_str().as_bytes(),
-            self.base.as_str().as_bytes(),
-            &flags[..],
-            format!("{:?}", creds.key_type).as_bytes(),
-            creds.api_key.as_bytes(),
-            creds.secret.expose_secret().as_bytes(),
-            &passphrase[..],
-        ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
-        }
-        h.finalize().into()
-    }
-
     /// What [`Endpoint::verify`] makes of one answer of the exchange's
     /// introspection endpoint, without the network: the adapter's answer
     /// parser and report builder. For the fuzz targets.
@@ -312,72 +203,6 @@ impl Endpoint {
             exchange => Err(ExchangeError::NoAdapter { exchange }),
         };
         rejection_as_report(result)
-    }
-
-    /// Deletes the key through the exchange's API where it allows that (Bybit
-    /// `delete-api`, the calling key only); otherwise returns the manual
-    /// steps. The caller enforces MFA step-up before calling.
-    pub async fn revoke(&self, creds: &Credentials) -> Result<Revocation, ExchangeError> {
-        match self.exchange {
-            Exchange::Bybit => bybit::revoke(self, creds).await,
-            other => Ok(manual_revocation(other, &creds.api_key)),
-        }
-    }
-
-    /// Makes a live authenticated call and expects the exchange to reject
-    /// the key as unknown or expired.
-    ///
-    /// Every exchange's "invalid key" answer can mean something else too
-    /// (Binance -2015 also means "wrong IP or permission", Kraken `EAPI:Invalid
-    /// key` also answers a bad signature, OKX 50101/50111/50119 a key of
-    /// another environment or region, Bybit 10003 a testnet/demo/regional
-    /// host mismatch, Coinbase's bare 401 a bad JWT or an IP allowlist). So
-    /// such an answer is [`RevocationCheck::Confirmed`] only if the same
-    /// credentials authenticated on this same endpoint through this client
-    /// within [`HttpConfig::proof_window`]: then this computer, this host and
-    /// this signature did work, and only the key changed. Otherwise it is
-    /// [`RevocationCheck::Inconclusive`], with what to check by hand.
-    pub async fn confirm_revoked(
-        &self,
-        creds: &Credentials,
-    ) -> Result<RevocationCheck, ExchangeError> {
-        let report = self.verify(creds).await?;
-        let Some(rejection) = report.rejection else {
-            return Ok(RevocationCheck::StillActive);
-        };
-        if report.authenticated {
-            return Ok(RevocationCheck::StillActive);
-        }
-        let check_by_hand = check_by_hand(self.exchange, &creds.api_key);
-        if !rejection.reason.means_key_unusable() {
-            return Ok(RevocationCheck::Inconclusive {
-                why: format!(
-                    "{} refused the call for another reason ({}), which says nothing about whether the key still exists",
-                    self.exchange.display_name(),
-                    reason_words(rejection.reason)
-                ),
-                rejection,
-                check_by_hand,
-            });
-        }
-        if self
-            .transport
-            .authenticated_recently(&self.proof_digest(creds))
-        {
-            return Ok(RevocationCheck::Confirmed { rejection });
-        }
-        let minutes = self.transport.proof_window().as_secs() / 60;
-        Ok(RevocationCheck::Inconclusive {
-            why: format!(
-                "{} answers {} also when {}; these credentials did not authenticate on {} from this computer in the last {minutes} minutes, so the answer cannot tell a deleted key from that",
-                self.exchange.display_name(),
-                rejection.code,
-                ambiguity(self.exchange),
-                self.base.authority(),
-            ),
-            rejection,
-            check_by_hand,
-        })
     }
 
     /// Recent orders, withdrawals and deposits since `since`, normalized.
@@ -513,106 +338,29 @@ impl Endpoint {
         Ok(())
     }
 
+    /// An answer that says this caller is rate limited: counted, and the
+    /// error.
+    fn rate_limited(&self, retry_after: Option<std::time::Duration>) -> ExchangeError {
+        self.transport.note_rate_limited();
+        ExchangeError::RateLimited {
+            exchange: self.exchange,
+            retry_after,
+        }
+    }
+
+    /// An answer that says this caller's IP is banned: counted, and the
+    /// error.
+    fn banned(&self, retry_after: Option<std::time::Duration>) -> ExchangeError {
+        self.transport.note_rate_limited();
+        ExchangeError::Banned {
+            exchange: self.exchange,
+            retry_after,
+        }
+    }
+
     fn now_ms(&self) -> i64 {
         self.transport.now_ms(self.exchange)
     }
-}
-
-/// An activity listing being built source by source.
-pub(crate) struct Listing {
-    activity: Activity,
-    first_error: Option<ExchangeError>,
-}
-
-impl Listing {
-    pub(crate) fn new(exchange: Exchange, since: Timestamp) -> Listing {
-        Listing {
-            activity: Activity {
-                exchange,
-                since,
-                orders: None,
-                withdrawals: None,
-                deposits: None,
-                notes: Vec::new(),
-                errors: Vec::new(),
-            },
-            first_error: None,
-        }
-    }
-
-    /// One source's outcome: its list, or `None` and its error recorded.
-    fn source<T>(
-        &mut self,
-        source: &'static str,
-        result: Result<Vec<T>, ExchangeError>,
-    ) -> Option<Vec<T>> {
-        match result {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.activity.errors.push(SourceError {
-                    source,
-                    code: e.code().to_string(),
-                    message: e.to_string(),
-                });
-                self.first_error.get_or_insert(e);
-                None
-            }
-        }
-    }
-
-    pub(crate) fn orders(&mut self, r: Result<Vec<OrderEvent>, ExchangeError>) {
-        self.activity.orders = self.source("orders", r);
-    }
-
-    pub(crate) fn withdrawals(&mut self, r: Result<Vec<TransferEvent>, ExchangeError>) {
-        self.activity.withdrawals = self.source("withdrawals", r);
-    }
-
-    pub(crate) fn deposits(&mut self, r: Result<Vec<TransferEvent>, ExchangeError>) {
-        self.activity.deposits = self.source("deposits", r);
-    }
-
-    /// Whether a source failed for a reason that will fail the others too
-    /// (transport, server, rate limit): then the listing stops there. A
-    /// source's own refusal (a missing permission, an endpoint the
-    /// environment lacks) does not stop the others.
-    pub(crate) fn stop(&self) -> bool {
-        !matches!(
-            self.first_error,
-            None | Some(ExchangeError::Rejected { .. })
-                | Some(ExchangeError::Unsupported { .. })
-                | Some(ExchangeError::UnsupportedEnvironment { .. })
-        )
-    }
-
-    pub(crate) fn note(&mut self, note: impl Into<String>) {
-        self.activity.notes.push(note.into());
-    }
-
-    /// The listing; when no source could be listed, or the listing stopped
-    /// (see [`Listing::stop`]), the first error.
-    pub(crate) fn finish(self) -> Result<Activity, ExchangeError> {
-        let stop = self.stop();
-        let a = self.activity;
-        let listed = a.orders.is_some() || a.withdrawals.is_some() || a.deposits.is_some();
-        match self.first_error {
-            Some(e) if !listed || stop => Err(e),
-            _ => Ok(a),
-        }
-    }
-}
-
-/// Splits `[since, now]` into windows of at most `span_ms`, newest first,
-/// at most `max` of them; `true` if older time was left out.
-pub(crate) fn windows(since: i64, now: i64, span_ms: i64, max: usize) -> (Vec<(i64, i64)>, bool) {
-    let mut out = Vec::new();
-    let mut end = now;
-    while end > since && out.len() < max {
-        let start = (end - span_ms).max(since);
-        out.push((start, end));
-        end = start;
-    }
-    (out, end > since)
 }
 
 /// What each adapter does automatically. An exchange without a live
@@ -625,20 +373,8 @@ pub fn capabilities(exchange: Exchange) -> Capabilities {
         Exchange::Okx => okx::capabilities(),
         Exchange::Bybit => bybit::capabilities(),
         _ => Capabilities {
-            exchange,
-            key_types: Vec::new(),
-            introspection_endpoint: "",
-            reports_scopes: Vec::new(),
-            reports_ip_restriction: false,
-            reports_ip_whitelist: false,
-            reports_expiry: false,
-            revoke_via_api: false,
-            narrow_via_api: false,
-            activity_orders: false,
-            activity_withdrawals: false,
-            activity_deposits: false,
-            testnet: false,
             notes: vec!["Keyward has no live adapter for this exchange"],
+            ..Capabilities::none(exchange)
         },
     }
 }
@@ -687,150 +423,6 @@ fn rejection_as_report(
             },
         )),
         other => other,
-    }
-}
-
-/// What else an exchange's "invalid key" answer can mean.
-fn ambiguity(exchange: Exchange) -> &'static str {
-    match exchange {
-        Exchange::Binance => {
-            "the calling IP is not on the key's allowlist or the key lacks the permission (-2015: \"Invalid API-key, IP, or permissions for action\")"
-        }
-        Exchange::Coinbase => {
-            "the JWT is refused (wrong algorithm, clock, key format) or the key's IP allowlist excludes this computer (a bare 401)"
-        }
-        Exchange::Kraken => "the signature does not match the request (EAPI:Invalid key)",
-        Exchange::Okx => {
-            "the key belongs to another environment or region (demo, OKX EEA at eea.okx.com, OKX US at us.okx.com)"
-        }
-        Exchange::Bybit => {
-            "the key belongs to another host (testnet, demo trading, or a regional site such as Bybit EU, NL, TR or KZ)"
-        }
-        // No endpoint exists for an exchange without an adapter.
-        _ => "the key is refused for another reason",
-    }
-}
-
-fn reason_words(reason: RejectReason) -> &'static str {
-    match reason {
-        RejectReason::BadSignature => "bad signature",
-        RejectReason::WrongPassphrase => "wrong passphrase",
-        RejectReason::Timestamp => "timestamp or nonce",
-        RejectReason::IpNotAllowed => "IP not on the allowlist",
-        RejectReason::PermissionDenied => "permission denied",
-        RejectReason::WrongEnvironment => "the key belongs to another site or environment",
-        _ => "an unclassified error",
-    }
-}
-
-/// What a person checks on the exchange when the live answer proves
-/// nothing.
-fn check_by_hand(exchange: Exchange, api_key: &str) -> Vec<String> {
-    let shown: String = api_key.chars().take(8).collect();
-    let page = match exchange {
-        Exchange::Binance => {
-            "binance.com → Account → API Management (or Binance.US, or the testnet site, if the key is from there)"
-        }
-        Exchange::Coinbase => {
-            "portal.cdp.coinbase.com → API Keys (in the project the key was created in)"
-        }
-        Exchange::Kraken => "kraken.com → Settings → API",
-        Exchange::Okx => {
-            "the API page of the OKX site the key was created on (okx.com, my.okx.com / eea.okx.com, app.okx.com / us.okx.com; demo keys under Demo trading)"
-        }
-        Exchange::Bybit => {
-            "API Management on the Bybit site the key was created on (bybit.com, testnet.bybit.com, Demo Trading, or the regional site: EU, NL, TR, KZ…)"
-        }
-        _ => "the exchange's API key page",
-    };
-    let mut steps = vec![
-        format!("Sign in to {page}."),
-        format!(
-            "Check that no key whose id starts with {shown}… is listed any more; if it is, delete it there."
-        ),
-    ];
-    match exchange {
-        Exchange::Binance => steps.push(
-            "If the key is IP-restricted, run the check from an allowlisted address: from there an answer of -2015 right after a successful call is proof.".into(),
-        ),
-        Exchange::Coinbase | Exchange::Kraken => steps.push(
-            "Run the check again right after a successful check of the same key from this computer: a rejection then is proof.".into(),
-        ),
-        Exchange::Okx | Exchange::Bybit => steps.push(
-            "Make sure the key's environment in Keyward matches the site it was created on, then run the check again.".into(),
-        ),
-        _ => {}
-    }
-    steps
-}
-
-fn manual_revocation(exchange: Exchange, api_key: &str) -> Revocation {
-    let shown: String = api_key.chars().take(8).collect();
-    let (reason, page) = match exchange {
-        Exchange::Binance => (
-            "Binance lets a key be deleted only in the web interface",
-            "binance.com → Account → API Management",
-        ),
-        Exchange::Coinbase => (
-            "Coinbase CDP keys are deleted only in the CDP portal",
-            "portal.cdp.coinbase.com → API Keys",
-        ),
-        Exchange::Kraken => (
-            "Kraken lets a standard key be deleted only in the web interface",
-            "kraken.com → Settings → API",
-        ),
-        Exchange::Okx => (
-            "OKX lets a main-account key be deleted only in the web interface",
-            "okx.com → Profile → API keys",
-        ),
-        Exchange::Bybit => (
-            "Bybit did not delete this key",
-            "bybit.com → Account → API Management",
-        ),
-        _ => (
-            "Keyward has no live adapter for this exchange",
-            "the exchange's API key page",
-        ),
-    };
-    Revocation::Unsupported {
-        reason: reason.to_string(),
-        steps: vec![
-            format!("Sign in to {} and open {page}.", exchange.display_name()),
-            format!("Find the key whose id starts with {shown}… and delete it."),
-            "Come back and run the revocation check: Keyward makes a live call with the old key and expects the exchange to reject it.".to_string(),
-        ],
-    }
-}
-
-/// Value helpers for the adapters' JSON parsing (no panics on any input).
-pub(crate) mod json {
-    use serde_json::Value;
-
-    pub fn str_of(v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    }
-
-    pub fn field(v: &Value, name: &str) -> Option<String> {
-        v.get(name).and_then(str_of)
-    }
-
-    pub fn int(v: &Value, name: &str) -> Option<i64> {
-        match v.get(name)? {
-            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-            Value::String(s) => s.trim().parse::<f64>().ok().map(|f| f as i64),
-            _ => None,
-        }
-    }
-
-    pub fn bool_of(v: &Value, name: &str) -> Option<bool> {
-        match v.get(name)? {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        }
     }
 }
 

@@ -8,22 +8,18 @@ use serde_json::Value;
 
 use super::error::excerpt;
 use super::http::{Prepared, RawResponse};
-use super::json::{field, int};
+use super::json::{OrderRow, Time, TransferRow, field, int};
 use super::types::*;
 use super::{Endpoint, ExchangeError, sign};
 use crate::model::{Exchange, KeyType, Scope};
 
 pub(super) fn capabilities() -> Capabilities {
     Capabilities {
-        exchange: Exchange::Okx,
         key_types: vec![KeyType::Hmac],
         introspection_endpoint: "GET /api/v5/account/config",
         reports_scopes: vec![Scope::Read, Scope::Trade, Scope::Withdraw],
         reports_ip_restriction: true,
         reports_ip_whitelist: true,
-        reports_expiry: false,
-        revoke_via_api: false,
-        narrow_via_api: false,
         activity_orders: true,
         activity_withdrawals: true,
         activity_deposits: true,
@@ -33,6 +29,7 @@ pub(super) fn capabilities() -> Capabilities {
             "Main-account keys are deleted only in the web interface.",
             "Keys with trade or withdraw rights and no IP expire after 14 days unused (not reported).",
         ],
+        ..Capabilities::none(Exchange::Okx)
     }
 }
 
@@ -59,11 +56,7 @@ fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
         return json.get("data").cloned().ok_or_else(|| resp.malformed(ex));
     }
     if code == "50011" || code == "50013" {
-        ep.transport.note_rate_limited();
-        return Err(ExchangeError::RateLimited {
-            exchange: ex,
-            retry_after: resp.retry_after,
-        });
+        return Err(ep.rate_limited(resp.retry_after));
     }
     Err(ExchangeError::Rejected {
         exchange: ex,
@@ -194,25 +187,44 @@ fn report_of(data: Value) -> Result<KeyReport, ExchangeError> {
     })
 }
 
-fn transfers(data: &Value, id_field: &str, addr_field: &str) -> Vec<TransferEvent> {
-    data.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| {
-                    Some(TransferEvent {
-                        id: field(t, id_field)?,
-                        asset: field(t, "ccy")?,
-                        amount: field(t, "amt")?,
-                        status: field(t, "state").unwrap_or_default(),
-                        address: field(t, addr_field),
-                        tx_id: field(t, "txId"),
-                        time: Timestamp::from_unix_ms(int(t, "ts")?),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+const ORDER: OrderRow = OrderRow {
+    id: "ordId",
+    symbol: "instId",
+    side: "side",
+    lowercase_side: false,
+    status: "state",
+    quantity: "sz",
+    price: "px",
+    time: Time::Ms("cTime"),
+};
+
+/// An order row; a market order has no `px`, its average price is used.
+fn order(o: &Value) -> Option<OrderEvent> {
+    let mut event = ORDER.read(o)?;
+    event.price = event
+        .price
+        .filter(|p| !p.is_empty())
+        .or_else(|| field(o, "avgPx"));
+    Some(event)
 }
+
+// "to: Receiving address" (Get withdrawal history,
+// https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history).
+const WITHDRAWAL: TransferRow = TransferRow {
+    id: "wdId",
+    id_or_tx: false,
+    asset: "ccy",
+    amount: "amt",
+    status: "state",
+    address: "to",
+    tx_id: "txId",
+    time: Time::Ms("ts"),
+};
+
+const DEPOSIT: TransferRow = TransferRow {
+    id: "depId",
+    ..WITHDRAWAL
+};
 
 pub(super) async fn activity(
     ep: &Endpoint,
@@ -231,27 +243,9 @@ pub(super) async fn activity(
     l.orders(orders_raw.map(|orders_raw| {
         orders_raw
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|o| {
-                        Some(OrderEvent {
-                            id: field(o, "ordId")?,
-                            symbol: field(o, "instId")?,
-                            side: field(o, "side"),
-                            status: field(o, "state").unwrap_or_default(),
-                            quantity: field(o, "sz"),
-                            price: field(o, "px")
-                                .filter(|p| !p.is_empty())
-                                .or_else(|| field(o, "avgPx")),
-                            time: Timestamp::from_unix_ms(int(o, "cTime")?),
-                        })
-                    })
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(order).collect())
             .unwrap_or_default()
     }));
-    // "to: Receiving address" (Get withdrawal history,
-    // https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history).
     if l.stop() {
         return l.finish();
     }
@@ -262,7 +256,7 @@ pub(super) async fn activity(
         &format!("before={ms}"),
     )
     .await;
-    l.withdrawals(w.map(|w| transfers(&w, "wdId", "to")));
+    l.withdrawals(w.map(|w| WITHDRAWAL.read_all(&w)));
     if l.stop() {
         return l.finish();
     }
@@ -273,7 +267,7 @@ pub(super) async fn activity(
         &format!("before={ms}"),
     )
     .await;
-    l.deposits(d.map(|d| transfers(&d, "depId", "to")));
+    l.deposits(d.map(|d| DEPOSIT.read_all(&d)));
     l.note("Spot orders of the last 7 days (orders-history); at most 100 of each kind.");
     l.finish()
 }

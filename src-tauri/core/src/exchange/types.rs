@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use secrecy::SecretString;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use url::Url;
 
 use super::error::ExchangeError;
@@ -555,8 +555,9 @@ pub struct RemovablePermission {
 }
 
 /// One order (or fill) in an activity listing. Amounts are decimal strings
-/// exactly as the exchange sent them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// exactly as the exchange sent them. Incident snapshots store it as is
+/// (`time` as Unix milliseconds under `time_ms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderEvent {
     /// The exchange's order id.
     pub id: String,
@@ -571,11 +572,12 @@ pub struct OrderEvent {
     /// Limit or average price.
     pub price: Option<String>,
     /// Creation time.
+    #[serde(rename = "time_ms", with = "unix_ms")]
     pub time: Timestamp,
 }
 
-/// One withdrawal or deposit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One withdrawal or deposit. Incident snapshots store it as is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransferEvent {
     /// The exchange's id.
     pub id: String,
@@ -590,7 +592,22 @@ pub struct TransferEvent {
     /// On-chain transaction id, when given.
     pub tx_id: Option<String>,
     /// When it happened.
+    #[serde(rename = "time_ms", with = "unix_ms")]
     pub time: Timestamp,
+}
+
+/// A [`Timestamp`] as Unix milliseconds, the form incident snapshots keep.
+mod unix_ms {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(t.unix_ms())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        i64::deserialize(d).map(Timestamp::from_unix_ms)
+    }
 }
 
 /// Recent activity on the account behind a key. A `None` list means the
@@ -660,6 +677,29 @@ pub struct Capabilities {
     pub testnet: bool,
     /// Caveats.
     pub notes: Vec<&'static str>,
+}
+
+impl Capabilities {
+    /// Nothing automatic: no key type, no introspection, every flag false,
+    /// no notes. Adapters state what they do on top of it.
+    pub(crate) fn none(exchange: Exchange) -> Capabilities {
+        Capabilities {
+            exchange,
+            key_types: Vec::new(),
+            introspection_endpoint: "",
+            reports_scopes: Vec::new(),
+            reports_ip_restriction: false,
+            reports_ip_whitelist: false,
+            reports_expiry: false,
+            revoke_via_api: false,
+            narrow_via_api: false,
+            activity_orders: false,
+            activity_withdrawals: false,
+            activity_deposits: false,
+            testnet: false,
+            notes: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorKind, KindedError};
+use crate::exchange::{OrderEvent, TransferEvent};
 use crate::model::Exchange;
 use crate::rotation::RotationError;
 use crate::vault::VaultError;
@@ -421,44 +422,6 @@ pub struct TimelineEntry {
     pub attachment: Option<String>,
 }
 
-/// One order in a snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SnapshotOrder {
-    /// Exchange's id.
-    pub id: String,
-    /// Symbol.
-    pub symbol: String,
-    /// Side.
-    pub side: Option<String>,
-    /// Status.
-    pub status: String,
-    /// Quantity.
-    pub quantity: Option<String>,
-    /// Price.
-    pub price: Option<String>,
-    /// Unix ms.
-    pub time_ms: i64,
-}
-
-/// One withdrawal or deposit in a snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SnapshotTransfer {
-    /// Exchange's id.
-    pub id: String,
-    /// Asset.
-    pub asset: String,
-    /// Amount.
-    pub amount: String,
-    /// Status.
-    pub status: String,
-    /// Address.
-    pub address: Option<String>,
-    /// Transaction id.
-    pub tx_id: Option<String>,
-    /// Unix ms.
-    pub time_ms: i64,
-}
-
 /// The activity recorded for one key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivitySnapshot {
@@ -473,12 +436,13 @@ pub struct ActivitySnapshot {
     pub taken_at: i64,
     /// Unix seconds of the window's start.
     pub since: i64,
-    /// Orders (`None`: the exchange cannot list them).
-    pub orders: Option<Vec<SnapshotOrder>>,
+    /// Orders (`None`: the exchange cannot list them), stored as the
+    /// exchange layer lists them (`time` as Unix ms under `time_ms`).
+    pub orders: Option<Vec<OrderEvent>>,
     /// Withdrawals.
-    pub withdrawals: Option<Vec<SnapshotTransfer>>,
+    pub withdrawals: Option<Vec<TransferEvent>>,
     /// Deposits.
-    pub deposits: Option<Vec<SnapshotTransfer>>,
+    pub deposits: Option<Vec<TransferEvent>>,
     /// Limits of the listing.
     pub notes: Vec<String>,
     /// Why no listing could be taken.
@@ -641,6 +605,34 @@ impl KindedError for IncidentError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A snapshot as vaults stored it before the snapshot kept the
+    /// exchange layer's events (written then by `SnapshotOrder` /
+    /// `SnapshotTransfer`, time as Unix ms under `time_ms`): it still
+    /// parses, and is stored again to the letter.
+    #[test]
+    fn a_snapshot_stored_before_parses_and_is_stored_the_same() {
+        let stored = concat!(
+            r#"{"label":"bot","masked_key_id":"abcd****wxyz","exchange":"bybit","#,
+            r#""taken_at":1700000100,"since":1699740900,"#,
+            r#""orders":[{"id":"o-1","symbol":"BTCUSDT","side":"buy","status":"Filled","#,
+            r#""quantity":"0.5","price":null,"time_ms":1700000000123}],"#,
+            r#""withdrawals":[{"id":"w-1","asset":"USDT","amount":"250","status":"success","#,
+            r#""address":"0xabc","tx_id":null,"time_ms":1699990000000}],"#,
+            r#""deposits":null,"notes":["a note"],"error":null}"#
+        );
+        let snapshot: ActivitySnapshot = serde_json::from_str(stored).expect("old snapshot");
+        let orders = snapshot.orders.as_ref().expect("orders");
+        assert_eq!(orders[0].id, "o-1");
+        assert_eq!(orders[0].side.as_deref(), Some("buy"));
+        assert_eq!(orders[0].price, None);
+        assert_eq!(orders[0].time.unix_ms(), 1_700_000_000_123);
+        let withdrawals = snapshot.withdrawals.as_ref().expect("withdrawals");
+        assert_eq!(withdrawals[0].address.as_deref(), Some("0xabc"));
+        assert_eq!(withdrawals[0].time.unix_ms(), 1_699_990_000_000);
+        assert!(snapshot.deposits.is_none());
+        assert_eq!(serde_json::to_string(&snapshot).unwrap(), stored);
+    }
 
     #[test]
     fn shipped_playbooks_are_valid() {

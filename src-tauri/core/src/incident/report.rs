@@ -87,7 +87,7 @@ fn snapshot_rows(s: &ActivitySnapshot) -> Vec<[String; 5]> {
         rows.push([
             "order".into(),
             o.id.clone(),
-            time_ms(o.time_ms),
+            time_ms(o.time.unix_ms()),
             format!(
                 "{} {} {} @ {}",
                 o.side.as_deref().unwrap_or(""),
@@ -103,7 +103,7 @@ fn snapshot_rows(s: &ActivitySnapshot) -> Vec<[String; 5]> {
             rows.push([
                 kind.into(),
                 t.id.clone(),
-                time_ms(t.time_ms),
+                time_ms(t.time.unix_ms()),
                 format!(
                     "{} {} {} {}",
                     t.amount,

@@ -13,10 +13,7 @@
 //! its death.
 
 use super::store::{self, Recorded};
-use super::{
-    ActivitySnapshot, AffectedKey, AutoAction, IncidentError, IncidentView, SnapshotOrder,
-    SnapshotTransfer, StepState,
-};
+use super::{ActivitySnapshot, AffectedKey, AutoAction, IncidentError, IncidentView, StepState};
 use crate::exchange::{Activity, ExchangeClient, RevocationCheck, Timestamp};
 use crate::mfa::StepUpGrant;
 use crate::mfa::actions::Revoke;
@@ -44,42 +41,15 @@ pub struct StepRun {
 }
 
 fn snapshot_from(key: &AffectedKey, now: i64, since: i64, a: Activity) -> ActivitySnapshot {
-    let transfers = |l: Option<Vec<crate::exchange::TransferEvent>>| {
-        l.map(|v| {
-            v.into_iter()
-                .map(|t| SnapshotTransfer {
-                    id: t.id,
-                    asset: t.asset,
-                    amount: t.amount,
-                    status: t.status,
-                    address: t.address,
-                    tx_id: t.tx_id,
-                    time_ms: t.time.unix_ms(),
-                })
-                .collect()
-        })
-    };
     ActivitySnapshot {
         label: key.label.clone(),
         masked_key_id: key.masked_key_id.clone(),
         exchange: key.exchange,
         taken_at: now,
         since,
-        orders: a.orders.map(|v| {
-            v.into_iter()
-                .map(|o| SnapshotOrder {
-                    id: o.id,
-                    symbol: o.symbol,
-                    side: o.side,
-                    status: o.status,
-                    quantity: o.quantity,
-                    price: o.price,
-                    time_ms: o.time.unix_ms(),
-                })
-                .collect()
-        }),
-        withdrawals: transfers(a.withdrawals),
-        deposits: transfers(a.deposits),
+        orders: a.orders,
+        withdrawals: a.withdrawals,
+        deposits: a.deposits,
         notes: a.notes,
         // Sources that could not be listed (the others are recorded).
         error: (!a.errors.is_empty()).then(|| {

@@ -14,11 +14,18 @@
 //! [`rewrite_without_values`], rewrite a file that changed since it was read
 //! or whose result no longer parses, or pass a parser's message on (some
 //! quote the offending line).
+//!
+//! `parse` reads a file into its string fields, `rewrite` writes it again
+//! without the values; this module groups the fields into credentials and
+//! imports them.
+
+mod parse;
+mod rewrite;
+
+pub use rewrite::{Rewrite, rewrite_without_values};
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -31,6 +38,7 @@ use crate::model::{
     ApiSecret, Exchange, LinkedService, MAX_SERVICE_NAME_CHARS, NewKey, Passphrase, mask_key_id,
 };
 use crate::vault::{Actor, Session, VaultError};
+use parse::{Entry, malformed, parse};
 
 /// Configuration files larger than this are refused.
 pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
@@ -177,213 +185,6 @@ pub struct FileCandidates {
     /// The credentials found, in file order.
     pub candidates: Vec<Candidate>,
     original: Zeroizing<Vec<u8>>,
-}
-
-/// A field with a string value, by path.
-struct Entry {
-    path: Vec<String>,
-    value: Zeroizing<String>,
-}
-
-fn malformed(
-    path: &Path,
-    format: Format,
-    line: Option<usize>,
-    reason: &'static str,
-) -> ImportError {
-    ImportError::Malformed {
-        path: path.to_path_buf(),
-        format: format.name(),
-        line,
-        reason,
-    }
-}
-
-fn parse_env(path: &Path, text: &str) -> Result<Vec<Entry>, ImportError> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-        let bad = |reason| malformed(path, Format::Env, Some(i + 1), reason);
-        let (name, value) = line.split_once('=').ok_or(bad("expected NAME=value"))?;
-        let name = name.trim();
-        let valid_name = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-        if !valid_name {
-            return Err(bad("invalid variable name"));
-        }
-        let value = value.trim();
-        let value = match value.chars().next() {
-            Some(q @ ('"' | '\'')) => {
-                let inner = &value[1..];
-                let end = inner.find(q).ok_or(bad("unterminated quote"))?;
-                let after = inner[end + 1..].trim();
-                if !(after.is_empty() || after.starts_with('#')) {
-                    return Err(bad("text after the closing quote"));
-                }
-                &inner[..end]
-            }
-            _ => value.split(" #").next().unwrap_or("").trim(),
-        };
-        out.push(Entry {
-            path: vec![name.to_owned()],
-            value: Zeroizing::new(value.to_owned()),
-        });
-    }
-    Ok(out)
-}
-
-fn flatten_json(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Entry>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                path.push(k.clone());
-                flatten_json(v, path, out);
-                path.pop();
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                path.push(i.to_string());
-                flatten_json(v, path, out);
-                path.pop();
-            }
-        }
-        serde_json::Value::String(s) => out.push(Entry {
-            path: path.clone(),
-            value: Zeroizing::new(s.clone()),
-        }),
-        serde_json::Value::Number(n) => out.push(Entry {
-            path: path.clone(),
-            value: Zeroizing::new(n.to_string()),
-        }),
-        _ => {}
-    }
-}
-
-fn yaml_key(k: &serde_yaml::Value) -> String {
-    match k {
-        serde_yaml::Value::String(s) => s.clone(),
-        serde_yaml::Value::Number(n) => n.to_string(),
-        serde_yaml::Value::Bool(b) => b.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn flatten_yaml(v: &serde_yaml::Value, path: &mut Vec<String>, out: &mut Vec<Entry>) {
-    match v {
-        serde_yaml::Value::Mapping(map) => {
-            for (k, v) in map {
-                path.push(yaml_key(k));
-                flatten_yaml(v, path, out);
-                path.pop();
-            }
-        }
-        serde_yaml::Value::Sequence(items) => {
-            for (i, v) in items.iter().enumerate() {
-                path.push(i.to_string());
-                flatten_yaml(v, path, out);
-                path.pop();
-            }
-        }
-        serde_yaml::Value::Tagged(t) => flatten_yaml(&t.value, path, out),
-        serde_yaml::Value::String(s) => out.push(Entry {
-            path: path.clone(),
-            value: Zeroizing::new(s.clone()),
-        }),
-        serde_yaml::Value::Number(n) => out.push(Entry {
-            path: path.clone(),
-            value: Zeroizing::new(n.to_string()),
-        }),
-        _ => {}
-    }
-}
-
-fn flatten_toml(v: &toml::Value, path: &mut Vec<String>, out: &mut Vec<Entry>) {
-    match v {
-        toml::Value::Table(map) => {
-            for (k, v) in map {
-                path.push(k.clone());
-                flatten_toml(v, path, out);
-                path.pop();
-            }
-        }
-        toml::Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                path.push(i.to_string());
-                flatten_toml(v, path, out);
-                path.pop();
-            }
-        }
-        toml::Value::String(s) => out.push(Entry {
-            path: path.clone(),
-            value: Zeroizing::new(s.clone()),
-        }),
-        toml::Value::Integer(n) => out.push(Entry {
-            path: path.clone(),
-            value: Zeroizing::new(n.to_string()),
-        }),
-        _ => {}
-    }
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
-
-fn parse(path: &Path, format: Format, text: &str) -> Result<Vec<Entry>, ImportError> {
-    let mut out = Vec::new();
-    match format {
-        Format::Env => return parse_env(path, text),
-        Format::Json => {
-            let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-                malformed(
-                    path,
-                    format,
-                    Some(e.line()),
-                    match e.classify() {
-                        serde_json::error::Category::Eof => "unexpected end of file",
-                        _ => "syntax error",
-                    },
-                )
-            })?;
-            flatten_json(&v, &mut Vec::new(), &mut out);
-        }
-        Format::Yaml => {
-            let v: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
-                // At the end of a file without a final newline the YAML
-                // parser names the line after the last one.
-                let last = line_of(text, text.len());
-                let line = e.location().map(|l| l.line().min(last));
-                malformed(path, format, line, "syntax error")
-            })?;
-            flatten_yaml(&v, &mut Vec::new(), &mut out);
-        }
-        Format::Toml => {
-            let v: toml::Table = toml::from_str(text).map_err(|e| {
-                malformed(
-                    path,
-                    format,
-                    e.span().map(|s| line_of(text, s.start)),
-                    "syntax error",
-                )
-            })?;
-            flatten_toml(&toml::Value::Table(v), &mut Vec::new(), &mut out);
-        }
-    }
-    Ok(out)
 }
 
 #[derive(Default)]
@@ -592,155 +393,6 @@ pub fn import(
     Ok(out)
 }
 
-/// A completed rewrite.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rewrite {
-    /// The rewritten file.
-    pub file: PathBuf,
-    /// The copy of the original (mode 0600). It still holds the values:
-    /// delete it once the bot runs with `keyward run`.
-    pub backup: PathBuf,
-    /// Number of values removed.
-    pub removed: usize,
-}
-
-fn delimited(text: &[u8], start: usize, end: usize) -> Option<bool> {
-    let before = if start == 0 { b'\n' } else { text[start - 1] };
-    let after = text.get(end).copied().unwrap_or(b'\n');
-    let quoted = matches!(before, b'"' | b'\'') && after == before;
-    let bare = matches!(before, b' ' | b'\t' | b'=' | b':')
-        && matches!(after, b'\n' | b'\r' | b' ' | b'\t' | b'#' | b',' | b'}');
-    if quoted {
-        Some(true)
-    } else if bare {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-fn remove_values(format: Format, text: &str, values: &[&str]) -> (String, usize) {
-    let mut spans: Vec<(usize, usize, bool)> = Vec::new();
-    for v in values {
-        if v.is_empty() {
-            continue;
-        }
-        for (i, _) in text.match_indices(v) {
-            if let Some(quoted) = delimited(text.as_bytes(), i, i + v.len()) {
-                spans.push((i, i + v.len(), quoted));
-            }
-        }
-    }
-    spans.sort();
-    spans.dedup_by(|b, a| b.0 < a.1);
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (s, e, quoted) in &spans {
-        out.push_str(&text[at..*s]);
-        if !quoted && format != Format::Env {
-            out.push_str("\"\"");
-        }
-        at = *e;
-    }
-    out.push_str(&text[at..]);
-    (out, spans.len())
-}
-
-fn free_path(base: &Path, suffix: &str) -> PathBuf {
-    let mut p = base.as_os_str().to_owned();
-    p.push(suffix);
-    let first = PathBuf::from(&p);
-    if !first.exists() {
-        return first;
-    }
-    (2..)
-        .map(|n| {
-            let mut q = p.clone();
-            q.push(format!(".{n}"));
-            PathBuf::from(q)
-        })
-        .find(|q| !q.exists())
-        .unwrap_or(first)
-}
-
-/// Rewrites `file` without the values of `chosen` (key id, secret and
-/// passphrase of each), after keeping a backup copy next to it
-/// (`<file>.keyward-backup`, mode 0600). The new content replaces the file
-/// atomically (temporary file with the same permissions, synced, renamed);
-/// the file must not have changed since [`read_file`], and the result must
-/// still parse with none of the values left, or nothing is written.
-pub fn rewrite_without_values(
-    file: &FileCandidates,
-    chosen: &[&Candidate],
-) -> Result<Rewrite, ImportError> {
-    let path = &file.path;
-    let io = |source| ImportError::Io {
-        path: path.clone(),
-        source,
-    };
-    let now = Zeroizing::new(fs::read(path).map_err(io)?);
-    if *now != *file.original {
-        return Err(ImportError::Changed { path: path.clone() });
-    }
-    let text = std::str::from_utf8(&now)
-        .map_err(|_| malformed(path, file.format, None, "not UTF-8 text"))?;
-    let values: Vec<&str> = chosen.iter().flat_map(|c| c.values()).collect();
-    let (new_text, removed) = remove_values(file.format, text, &values);
-    let new_text = Zeroizing::new(new_text);
-    let failed = |reason| ImportError::RewriteFailed {
-        path: path.clone(),
-        reason,
-    };
-    let entries =
-        parse(path, file.format, &new_text).map_err(|_| failed("the result would not parse"))?;
-    if entries.iter().any(|e| {
-        values
-            .iter()
-            .any(|v| !v.is_empty() && e.value.as_str() == *v)
-    }) {
-        return Err(failed(
-            "a value is used in a way that cannot be removed automatically",
-        ));
-    }
-    let meta = fs::metadata(path).map_err(io)?;
-    let backup = free_path(path, ".keyward-backup");
-    {
-        let mut b = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&backup)
-            .map_err(io)?;
-        b.write_all(&now).map_err(io)?;
-        b.sync_all().map_err(io)?;
-    }
-    let tmp = free_path(path, ".keyward-tmp");
-    let write_tmp = || -> std::io::Result<()> {
-        let mut t = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        t.write_all(new_text.as_bytes())?;
-        t.set_permissions(fs::Permissions::from_mode(meta.permissions().mode()))?;
-        t.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    };
-    if let Err(e) = write_tmp() {
-        let _ = fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(Rewrite {
-        file: path.clone(),
-        backup,
-        removed,
-    })
-}
-
 /// The default environment variable names `keyward run` uses for a key of
 /// `exchange` (key id, secret, passphrase).
 pub fn default_env_names(exchange: Exchange) -> [String; 3] {
@@ -780,58 +432,4 @@ pub fn run_line(labelled: &[(&Candidate, &str)]) -> String {
     }
     line.push_str(" -- <your bot command>");
     line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_parsing_is_strict() {
-        let p = Path::new("x.env");
-        assert!(parse_env(p, "A=1\n# c\nexport B=\"two\" # note\n").is_ok());
-        for bad in ["JUST_A_WORD\n", "A=\"open\n", "1A=x\n", "A='x' y\n"] {
-            assert!(
-                matches!(parse_env(p, bad), Err(ImportError::Malformed { .. })),
-                "{bad}"
-            );
-        }
-    }
-
-    // Found by fuzzing: a YAML error at the end of a file without a final
-    // newline named a line after the last one.
-    #[test]
-    fn a_syntax_error_names_a_line_of_the_file() {
-        let p = Path::new("x.yaml");
-        for (text, lines) in [
-            ("key: [unclosed!", 1),
-            ("key: [unclosed\n", 2),
-            ("a: 1\nb: [x", 2),
-        ] {
-            match parse(p, Format::Yaml, text) {
-                Err(ImportError::Malformed {
-                    line: Some(line), ..
-                }) => assert!((1..=lines).contains(&line), "{text:?}: line {line}"),
-                Err(e) => panic!("{text:?}: {e}"),
-                Ok(_) => panic!("{text:?} parsed"),
-            }
-        }
-    }
-
-    #[test]
-    fn removal_is_delimited() {
-        let (out, n) = remove_values(
-            Format::Yaml,
-            "a: abcdef123456\nb: xabcdef123456\n",
-            &["abcdef123456"],
-        );
-        assert_eq!(n, 1);
-        assert_eq!(out, "a: \"\"\nb: xabcdef123456\n");
-        let (out, _) = remove_values(
-            Format::Env,
-            "S=\"abcdef123456\"\nT=abcdef123456\n",
-            &["abcdef123456"],
-        );
-        assert_eq!(out, "S=\"\"\nT=\n");
-    }
 }

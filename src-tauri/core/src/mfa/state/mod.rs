@@ -1,18 +1,21 @@
 //! The verification state machine: enrolment, confirmation, the gate,
 //! throttling and recovery codes, as plain data that can be persisted.
+//! `enrolment` starts, confirms, replaces and ends an enrolment; `gate`
+//! checks a step-up proof and keeps the throttle.
+
+mod enrolment;
+mod gate;
+
+pub use enrolment::Enrolment;
 
 use std::fmt;
 use std::time::SystemTime;
 
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::actions::{DisableMfa, Gated, ReenrolMfa, SecuritySettings};
 use super::key::MfaKey;
-use super::recovery::{RECOVERY_CODE_COUNT, RecoveryCode, hash_eq};
-use super::seed::{OneTimeCode, TotpSeed, matching_steps};
-use super::time::{from_unix_secs, step_of, unix_secs};
-use super::{GatedAction, MfaError, Proof, ProofMethod, StepUpGrant};
+use super::seed::TotpSeed;
+use super::time::{from_unix_secs, unix_secs};
 
 /// Wrong codes in a row that lock step-up.
 pub const MAX_FAILURES: u32 = 5;
@@ -81,60 +84,6 @@ pub struct MfaKeys<'a> {
     pub seed: Option<&'a TotpSeed>,
     /// Hashes recovery codes (and authenticates the stored state).
     pub key: &'a MfaKey,
-}
-
-/// A new enrolment, to be shown to the user once.
-///
-/// The caller seals [`Enrolment::seed`] as the *pending* seed, shows the
-/// URI (as a QR code) and the base32 secret, and shows the recovery codes
-/// with a prompt to save them. None of it is stored in plaintext; none of
-/// it is `Serialize`, so a DTO carrying it is built field by field, on
-/// purpose, in the enrolment command only.
-pub struct Enrolment {
-    seed: TotpSeed,
-    secret_base32: SecretString,
-    otpauth_uri: SecretString,
-    recovery_codes: Vec<RecoveryCode>,
-}
-
-impl Enrolment {
-    /// The new seed, for the vault to seal as the pending seed.
-    pub fn seed(&self) -> &TotpSeed {
-        &self.seed
-    }
-
-    /// The seed in base32, for manual entry into an authenticator app.
-    pub fn secret_base32(&self) -> &SecretString {
-        &self.secret_base32
-    }
-
-    /// `otpauth://totp/Keyward:<account>?secret=…&issuer=Keyward`, for the QR
-    /// code.
-    pub fn otpauth_uri(&self) -> &SecretString {
-        &self.otpauth_uri
-    }
-
-    /// The base32 secret as text, for the one enrolment screen or command
-    /// output that shows it.
-    pub fn expose_secret_base32(&self) -> &str {
-        self.secret_base32.expose_secret()
-    }
-
-    /// The otpauth URI as text, for the QR code or the enrolment output.
-    pub fn expose_otpauth_uri(&self) -> &str {
-        self.otpauth_uri.expose_secret()
-    }
-
-    /// The ten single-use recovery codes, in plaintext this one time.
-    pub fn recovery_codes(&self) -> &[RecoveryCode] {
-        &self.recovery_codes
-    }
-}
-
-impl fmt::Debug for Enrolment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Enrolment([REDACTED])")
-    }
 }
 
 /// A summary of the MFA state that is safe to show and serialize (the
@@ -208,287 +157,6 @@ impl MfaState {
             consecutive_failures: self.consecutive_failures,
         }
     }
-
-    /// Starts a first enrolment (MFA not active). A previous pending
-    /// enrolment is replaced. MFA stays off until [`MfaState::confirm`].
-    ///
-    /// `account_name` is the vault's name, shown by the authenticator app
-    /// next to "Keyward".
-    pub fn enrol(
-        &mut self,
-        account_name: &str,
-        mfa_key: &MfaKey,
-        now: SystemTime,
-    ) -> Result<Enrolment, MfaError> {
-        if self.active.is_some() {
-            return Err(MfaError::AlreadyEnrolled);
-        }
-        self.start_enrolment(account_name, mfa_key, now)
-    }
-
-    /// Starts replacing the active enrolment with a new seed and new
-    /// recovery codes. The old seed stays in force until the new one is
-    /// confirmed, so an abandoned re-enrolment never leaves MFA off.
-    pub fn reenrol(
-        &mut self,
-        grant: StepUpGrant<ReenrolMfa>,
-        account_name: &str,
-        mfa_key: &MfaKey,
-        now: SystemTime,
-    ) -> Result<Enrolment, MfaError> {
-        let _ = grant;
-        if self.active.is_none() {
-            return Err(MfaError::NotEnrolled);
-        }
-        self.start_enrolment(account_name, mfa_key, now)
-    }
-
-    fn start_enrolment(
-        &mut self,
-        account_name: &str,
-        mfa_key: &MfaKey,
-        now: SystemTime,
-    ) -> Result<Enrolment, MfaError> {
-        let seed = TotpSeed::generate()?;
-        let otpauth_uri = seed.otpauth_uri(account_name)?;
-        let secret_base32 = seed.to_base32();
-        let (recovery_codes, recovery) = new_recovery_codes(mfa_key)?;
-        self.pending = Some(Stage {
-            since: unix_secs(now),
-            last_step: None,
-            recovery,
-        });
-        Ok(Enrolment {
-            seed,
-            secret_base32,
-            otpauth_uri,
-            recovery_codes,
-        })
-    }
-
-    /// Confirms the pending enrolment with a code from the authenticator
-    /// app. On success the pending enrolment becomes the active one: the
-    /// caller must then move the pending sealed seed into the active slot
-    /// (see [`super::store::MfaRecord::confirm`], which does both).
-    ///
-    /// Wrong codes count towards the lockout like any other.
-    pub fn confirm(
-        &mut self,
-        pending_seed: &TotpSeed,
-        code: &OneTimeCode,
-        now: SystemTime,
-    ) -> Result<(), MfaError> {
-        if self.pending.is_none() {
-            return Err(MfaError::NoPendingEnrolment);
-        }
-        self.check_throttle(now)?;
-        let last_step = self.pending.as_ref().and_then(|s| s.last_step);
-        let step = match check_totp(pending_seed, code, now, last_step) {
-            TotpCheck::Accepted(step) => step,
-            TotpCheck::Replayed => return Err(MfaError::ReplayedCode),
-            TotpCheck::Invalid => return Err(self.record_failure(now, MfaError::InvalidCode)),
-            TotpCheck::Malformed => {
-                return Err(self.record_failure(now, MfaError::MalformedCode));
-            }
-        };
-        if let Some(mut stage) = self.pending.take() {
-            stage.since = unix_secs(now);
-            stage.last_step = Some(step);
-            self.active = Some(stage);
-        }
-        self.record_success();
-        Ok(())
-    }
-
-    /// Abandons a pending enrolment (the caller drops the pending sealed
-    /// seed). Returns whether there was one. Not gated: it only discards a
-    /// seed that never took effect.
-    pub fn cancel_pending(&mut self) -> bool {
-        self.pending.take().is_some()
-    }
-
-    /// Turns MFA off, after a step-up for [`GatedAction::DisableMfa`]. The
-    /// caller drops both sealed seeds.
-    pub fn disable(&mut self, grant: StepUpGrant<DisableMfa>) -> Result<(), MfaError> {
-        let _ = grant;
-        if self.active.is_none() {
-            return Err(MfaError::NotEnrolled);
-        }
-        self.active = None;
-        self.pending = None;
-        Ok(())
-    }
-
-    /// Replaces the active enrolment's recovery codes with ten new ones,
-    /// after a step-up for [`GatedAction::SecuritySettings`]. The old codes
-    /// stop working.
-    pub fn regenerate_recovery_codes(
-        &mut self,
-        grant: StepUpGrant<SecuritySettings>,
-        mfa_key: &MfaKey,
-    ) -> Result<Vec<RecoveryCode>, MfaError> {
-        let _ = grant;
-        let Some(active) = self.active.as_mut() else {
-            return Err(MfaError::NotEnrolled);
-        };
-        let (codes, slots) = new_recovery_codes(mfa_key)?;
-        active.recovery = slots;
-        Ok(codes)
-    }
-
-    /// The step-up gate. Every gated action, from every front end, calls
-    /// this (the GUI through [`super::StepUpWindow`]) and refuses to run
-    /// without the returned grant.
-    ///
-    /// - no proof: [`MfaError::StepUpRequired`];
-    /// - MFA not enrolled: only [`Proof::MasterPassword`] passes; a code is
-    ///   [`MfaError::NotEnrolled`];
-    /// - MFA enrolled: a password alone is [`MfaError::StepUpRequired`];
-    ///   while locked, every code is [`MfaError::Throttled`] unchecked; a
-    ///   TOTP code passes for the current time step ±1 if that step is later
-    ///   than the last accepted one (else [`MfaError::ReplayedCode`]); a
-    ///   recovery code passes once ([`MfaError::RecoveryCodeUsed`] after);
-    ///   the fifth wrong code in a row locks step-up and answers
-    ///   [`MfaError::Throttled`].
-    ///
-    /// The state changes on success *and* on failure; persist it either way.
-    pub fn require_step_up<A: Gated>(
-        &mut self,
-        keys: &MfaKeys<'_>,
-        proof: Option<Proof>,
-        now: SystemTime,
-    ) -> Result<StepUpGrant<A>, MfaError> {
-        self.check_proof(keys, A::ACTION, proof, now)
-            .map(|method| StepUpGrant::new(method, now))
-    }
-
-    /// [`MfaState::require_step_up`] with the action known at run time
-    /// only: how the proof passed, or why not.
-    pub(crate) fn check_proof(
-        &mut self,
-        keys: &MfaKeys<'_>,
-        action: GatedAction,
-        proof: Option<Proof>,
-        now: SystemTime,
-    ) -> Result<ProofMethod, MfaError> {
-        let Some(proof) = proof else {
-            return Err(MfaError::StepUpRequired { action });
-        };
-        if self.active.is_none() {
-            return match proof {
-                Proof::MasterPassword(_) => Ok(ProofMethod::MasterPassword),
-                Proof::Totp(_) | Proof::RecoveryCode(_) => Err(MfaError::NotEnrolled),
-            };
-        }
-        match proof {
-            // Once MFA is on, the password is what an attacker at an
-            // unlocked laptop may already have; it proves nothing more.
-            Proof::MasterPassword(_) => Err(MfaError::StepUpRequired { action }),
-            Proof::Totp(code) => {
-                self.check_throttle(now)?;
-                let seed = keys.seed.ok_or(MfaError::SeedUnavailable)?;
-                let last_step = self.active.as_ref().and_then(|s| s.last_step);
-                match check_totp(seed, &code, now, last_step) {
-                    TotpCheck::Accepted(step) => {
-                        if let Some(active) = self.active.as_mut() {
-                            active.last_step = Some(step);
-                        }
-                        self.record_success();
-                        Ok(ProofMethod::Totp)
-                    }
-                    // Not counted as a failure: replaying a known code is not
-                    // guessing, and the owner double-submitting should not
-                    // move towards a lockout.
-                    TotpCheck::Replayed => Err(MfaError::ReplayedCode),
-                    TotpCheck::Invalid => Err(self.record_failure(now, MfaError::InvalidCode)),
-                    TotpCheck::Malformed => Err(self.record_failure(now, MfaError::MalformedCode)),
-                }
-            }
-            Proof::RecoveryCode(code) => {
-                self.check_throttle(now)?;
-                self.use_recovery_code(keys.key, &code, now)?;
-                self.record_success();
-                Ok(ProofMethod::RecoveryCode)
-            }
-        }
-    }
-
-    /// Whether codes are refused unchecked at `now`.
-    pub fn is_throttled(&self, now: SystemTime) -> bool {
-        self.locked_until(now).is_some()
-    }
-
-    fn check_throttle(&mut self, now: SystemTime) -> Result<(), MfaError> {
-        match self.locked_until {
-            Some(until) if unix_secs(now) < until => Err(MfaError::Throttled {
-                until: from_unix_secs(until),
-            }),
-            Some(_) => {
-                // The lockout has run out; its count stays, so the next one
-                // is longer.
-                self.locked_until = None;
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Counts a wrong code; the fifth in a row locks and turns `err` into
-    /// [`MfaError::Throttled`].
-    fn record_failure(&mut self, now: SystemTime, err: MfaError) -> MfaError {
-        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-        if self.consecutive_failures < MAX_FAILURES {
-            return err;
-        }
-        let until = unix_secs(now).saturating_add(lockout_secs(self.lockout_count));
-        self.locked_until = Some(until);
-        self.lockout_count = self.lockout_count.saturating_add(1);
-        self.consecutive_failures = 0;
-        MfaError::Throttled {
-            until: from_unix_secs(until),
-        }
-    }
-
-    fn record_success(&mut self) {
-        self.consecutive_failures = 0;
-        self.lockout_count = 0;
-        self.locked_until = None;
-    }
-
-    fn use_recovery_code(
-        &mut self,
-        key: &MfaKey,
-        code: &RecoveryCode,
-        now: SystemTime,
-    ) -> Result<(), MfaError> {
-        let Some(normalized) = code.normalized() else {
-            return Err(self.record_failure(now, MfaError::InvalidRecoveryCode));
-        };
-        let hash = key.hash_recovery_code(&normalized);
-        let mut unused = None;
-        let mut spent = false;
-        if let Some(active) = self.active.as_ref() {
-            // Compare against every slot, whichever matches.
-            for (i, slot) in active.recovery.iter().enumerate() {
-                if hash_eq(&slot.hash, &hash) {
-                    match slot.used_at {
-                        None => unused = Some(i),
-                        Some(_) => spent = true,
-                    }
-                }
-            }
-        }
-        match (unused, self.active.as_mut()) {
-            (Some(i), Some(active)) => {
-                if let Some(slot) = active.recovery.get_mut(i) {
-                    slot.used_at = Some(unix_secs(now));
-                }
-                Ok(())
-            }
-            _ if spent => Err(MfaError::RecoveryCodeUsed),
-            _ => Err(self.record_failure(now, MfaError::InvalidRecoveryCode)),
-        }
-    }
 }
 
 impl fmt::Debug for MfaState {
@@ -503,69 +171,6 @@ impl fmt::Debug for MfaState {
             .field("recovery_codes_left", &self.recovery_codes_left())
             .finish()
     }
-}
-
-/// How long the lockout after `previous` earlier lockouts lasts.
-fn lockout_secs(previous: u32) -> u64 {
-    let factor = 1u64.checked_shl(previous).unwrap_or(u64::MAX);
-    BASE_LOCKOUT_SECS
-        .saturating_mul(factor)
-        .min(MAX_LOCKOUT_SECS)
-}
-
-enum TotpCheck {
-    Accepted(u64),
-    Replayed,
-    /// Not six digits.
-    Malformed,
-    Invalid,
-}
-
-/// Checks `code` against `seed` at `now` ±1 step, refusing any step not
-/// later than `last_step`.
-fn check_totp(
-    seed: &TotpSeed,
-    code: &OneTimeCode,
-    now: SystemTime,
-    last_step: Option<u64>,
-) -> TotpCheck {
-    let Some(code) = code.normalized() else {
-        return TotpCheck::Malformed;
-    };
-    let matched = matching_steps(seed, &code, step_of(unix_secs(now)));
-    if matched.is_empty() {
-        return TotpCheck::Invalid;
-    }
-    match matched
-        .into_iter()
-        .find(|&step| last_step.is_none_or(|last| step > last))
-    {
-        Some(step) => TotpCheck::Accepted(step),
-        None => TotpCheck::Replayed,
-    }
-}
-
-fn new_recovery_codes(key: &MfaKey) -> Result<(Vec<RecoveryCode>, Vec<RecoverySlot>), MfaError> {
-    let mut codes = Vec::with_capacity(RECOVERY_CODE_COUNT);
-    let mut slots = Vec::with_capacity(RECOVERY_CODE_COUNT);
-    while codes.len() < RECOVERY_CODE_COUNT {
-        let code = RecoveryCode::generate()?;
-        let normalized = code.normalized().ok_or(MfaError::Corrupt {
-            what: "generated recovery code",
-        })?;
-        let hash = key.hash_recovery_code(&normalized);
-        // 80-bit codes do not collide in practice; if they ever did, the
-        // duplicate would be two slots for one code, so draw again.
-        if slots.iter().any(|s: &RecoverySlot| hash_eq(&s.hash, &hash)) {
-            continue;
-        }
-        slots.push(RecoverySlot {
-            hash,
-            used_at: None,
-        });
-        codes.push(code);
-    }
-    Ok((codes, slots))
 }
 
 /// `[u8; 32]` as lower-case hex in serialized state.
@@ -608,9 +213,11 @@ mod hex32 {
 
 #[cfg(test)]
 mod tests {
+    use super::gate::lockout_secs;
     use super::*;
-    use crate::mfa::PasswordVerified;
     use crate::mfa::actions;
+    use crate::mfa::recovery::RecoveryCode;
+    use crate::mfa::{GatedAction, MfaError, PasswordVerified, Proof, ProofMethod};
     use secrecy::ExposeSecret;
     use std::time::{Duration, UNIX_EPOCH};
 
