@@ -18,6 +18,7 @@ pub mod files;
 pub mod fuzzing;
 pub mod health;
 pub mod incident;
+pub mod keys;
 pub mod mfa;
 pub mod model;
 pub mod password;

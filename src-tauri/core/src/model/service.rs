@@ -6,7 +6,8 @@
 //! source), its validation and its stored form as JSON in
 //! `keys.linked_services` (including the reading of the older format, a
 //! JSON array of names). The per-service write operations are
-//! `Session::add_service` and its siblings (the vault's write path).
+//! `Session::add_service` and its siblings (`crate::keys`, through the
+//! vault's write path).
 //!
 //! Must never: hold a secret (service records are metadata; the audit entry
 //! names the service, the change and the checklist item, never host or

@@ -30,9 +30,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::error::VaultError;
 use super::kdf::{KdfParams, SALT_LEN, new_salt};
+use super::records::insert_key;
 use super::seal;
 use super::secret::BackupPassphrase;
-use super::session::{Actor, Session, insert_key};
+use super::session::{Actor, Session};
 use crate::audit::{self, Details, Event};
 use crate::files::{self, Overwrite};
 use crate::mfa::actions::{EditCredentials, Export};

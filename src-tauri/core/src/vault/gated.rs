@@ -4,8 +4,8 @@
 //! Owns: running [`crate::mfa`]'s gate against the vault's stored MFA record
 //! (its own committed transaction, so failure counters and lockouts survive
 //! a refused action and a restart), sealing the TOTP seed, and the
-//! operations that need a [`StepUpGrant`]: reveal/copy, delete, the "allow
-//! run" grant, MFA disable and re-enrolment. Every gated operation takes a
+//! operations that need a [`StepUpGrant`]: reveal/copy, the "allow run"
+//! grant, MFA disable and re-enrolment. Every gated operation takes a
 //! grant typed by its action (`StepUpGrant<DeleteKey>`, …) by value, so it
 //! cannot be called without passing the gate first, nor with a grant for
 //! another action — compile-time rules, not conventions of the front ends.
@@ -28,11 +28,10 @@ use rusqlite::{Transaction, params};
 
 use super::error::VaultError;
 use super::journal::{self, AuditReport};
-use super::session::{Actor, META_RECORD, Markers, Sealer, Session};
+use super::session::{Actor, META_RECORD, Sealer, Session};
+use super::settings::Markers;
 use crate::audit::{self, Details, Entry, Event, store::AuditFilter};
-use crate::mfa::actions::{
-    AllowRun, DeleteKey, DisableMfa, Gated, ReenrolMfa, Reveal, SecuritySettings,
-};
+use crate::mfa::actions::{AllowRun, DisableMfa, Gated, ReenrolMfa, Reveal, SecuritySettings};
 use crate::mfa::store::MfaRecord;
 use crate::mfa::{
     Enrolment, GatedAction, MfaError, MfaKeys, MfaState, MfaSummary, OneTimeCode, Proof,
@@ -476,30 +475,6 @@ impl Session {
             |_, _| Ok(()),
         )?;
         Ok(Revealed { secret, passphrase })
-    }
-
-    /// Deletes a key (gated: [`GatedAction::DeleteKey`]). A key whose row
-    /// fails its integrity check can still be deleted: deleting exposes
-    /// nothing, and it is the way out of a tampered record.
-    pub fn delete_key(
-        &mut self,
-        actor: Actor,
-        grant: StepUpGrant<DeleteKey>,
-        label: &str,
-    ) -> Result<(), VaultError> {
-        self.key()?;
-        let id = self.find_id(label)?;
-        let key_id = uuid::Uuid::from_bytes(id).to_string();
-        let label = label.to_owned();
-        self.write_gated(
-            actor,
-            grant.method(),
-            |_| Event::new(audit::Action::KeyDeleted).with_key(key_id, label),
-            |tx, _| {
-                tx.execute("DELETE FROM keys WHERE id = ?1", params![&id[..]])?;
-                Ok(())
-            },
-        )
     }
 
     /// Allows or withdraws `keyward run` for a key (gated:

@@ -8,12 +8,13 @@
 //! sealed field, or write anything outside [`Session`]'s single transactional
 //! write path.
 //!
-//! Features that keep their storage next to their logic (health, incident,
-//! rotation) import the vault, never the other way round: they read and
-//! write through [`Session`]'s public methods and the crate-internal kernel
-//! surface re-exported below (the write path and its sealing context,
-//! key-row updates under their MAC, the credential digest, unsealing a
-//! field, queueing an alert).
+//! Features that keep their storage next to their logic (keys, health,
+//! incident, rotation) import the vault, never the other way round: they
+//! read and write through [`Session`]'s public methods and the
+//! crate-internal kernel surface re-exported below (the write path and its
+//! sealing context, a key row's stored form and validated insert, key-row
+//! updates under their MAC, the credential digest, unsealing a field,
+//! queueing an alert).
 //!
 //! # Crypto (DESIGN §2)
 //! master password → Argon2id ([`KdfParams`], per-vault salt) → key-encryption
@@ -37,8 +38,9 @@
 //! Session::audit_problem() -> Option<&AuditProblem>        // broken chain found at unlock
 //! Session::add_key(Actor, NewKey) -> Result<KeySummary>
 //! Session::list_keys() / search_keys(&str) / key_detail(label)
-//! Session::edit_key(Actor, label, KeyEdit) -> Result<KeyDetail>
-//! // linked services (see `service`): not gated, one audit entry each
+//! Session::edit_key(Actor, label, KeyEdit, Option<grant /*EditCredentials*/>) -> Result<KeyDetail>
+//! // key records (add, edit, delete, list, search) and linked services are
+//! // the `keys` feature; linked services are not gated, one audit entry each
 //! Session::services(label) -> Result<Vec<LinkedService>>
 //! Session::add_service(Actor, label, NewService) -> Result<Vec<LinkedService>>
 //! Session::update_service(Actor, label, name, ServiceUpdate) -> Result<Vec<LinkedService>>
@@ -108,19 +110,23 @@ mod device;
 mod error;
 mod findings;
 mod gated;
+mod integrity;
 mod journal;
 mod kdf;
 pub mod material;
 mod narrow;
 mod policy;
+mod records;
 mod rekey;
 mod rowmac;
 mod seal;
 mod secret;
-mod service;
 mod session;
+mod settings;
 mod state_seal;
 mod store;
+mod unlock;
+mod write;
 
 use std::path::{Path, PathBuf};
 
@@ -144,29 +150,37 @@ pub use clock::{Clock, ManualClock, SystemClock, default_clock};
 pub use device::{KeyringStatus, device_unlock_status, require_device_unlock};
 pub use error::VaultError;
 pub use gated::Revealed;
+pub use integrity::{DamagedRecord, IntegrityReport};
 pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
 pub use narrow::{NarrowError, narrow_key};
 pub use policy::{Settings, UnlockThrottle};
 pub use secret::{BackupPassphrase, MasterPassword, VaultKey};
-pub use session::{
-    Actor, DamagedRecord, IntegrityReport, Session, SettingsChange, Vault, VaultInfo, VaultOptions,
-};
+pub use session::{Actor, Session};
+pub use settings::SettingsChange;
 pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
+pub use unlock::{Vault, VaultInfo, VaultOptions};
 
 // The kernel's surface for features that keep their storage next to their
-// logic (rotation, incident): the write path's sealing context, a key-row
-// update under its MAC, the credential digest, the unsealed access to a
-// key, the stored form of a live check, and the frozen sealed-field names.
-// Together with `Session::write_events`, `vault_key`, `conn`, `find_id`,
-// `open_field` and `exchange_access`.
+// logic (keys, rotation, incident): the write path's sealing context, a
+// key row's stored form and validated insert, key-row updates under their
+// MAC, the credential digest, the unsealed access to a key, the stored form
+// of a live check, and the frozen sealed-field names. Together with
+// `Session::write_events`, `write_gated`, `touch`, `now_secs`, `vault_key`,
+// `conn`, `default_rotation_days`, `find_id`, `key_detail`, `open_field`
+// and `exchange_access`.
 pub(crate) use checks::{AccessError, StoredCheck, key_fingerprint};
-pub(crate) use rowmac::execute as update_key_row;
-pub(crate) use session::Sealer;
+pub(crate) use records::{
+    KEY_COLUMNS, KeyRow, insert_key, join_scopes, label_taken, normalize_ips, services_json,
+};
+pub(crate) use rowmac::{
+    execute as update_key_row, seal as seal_key_row, verify as verify_key_row,
+};
 pub(crate) use store::{
     ROTATION_NEW_PASSPHRASE, ROTATION_NEW_SECRET, ROTATION_PREVIOUS_PASSPHRASE,
     ROTATION_PREVIOUS_SECRET,
 };
+pub(crate) use write::Sealer;
 
 /// What a front end may know about a vault before unlocking it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -1,4 +1,6 @@
-//! A new vault key with a new master password.
+//! A new vault key with a new master password, and the other changes of
+//! the password wrap: [`Session::change_password`] (gated) and
+//! [`Session::raise_kdf_params`].
 //!
 //! Owns: re-sealing, in one transaction, every field sealed under the vault
 //! key — key secrets and passphrases, the secrets a rotation holds, the TOTP
@@ -26,17 +28,22 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::error::VaultError;
 use super::journal::{self, AUDIT_HEAD_FIELD};
+use super::kdf::KdfParams;
 use super::kdf::new_salt;
 use super::secret::{MasterPassword, VaultKey};
-use super::session::{Actor, META_RECORD, Sealer, Session, open_sealed, seal_sealed};
+use super::session::{Actor, META_RECORD, Session};
+use super::settings::{open_sealed, seal_sealed};
 use super::store::{
     Header, ROTATION_NEW_PASSPHRASE, ROTATION_NEW_SECRET, ROTATION_PREVIOUS_PASSPHRASE,
     ROTATION_PREVIOUS_SECRET,
 };
+use super::write::{Sealer, seal_internal};
 use super::{alerts, gated, rowmac, seal, state_seal};
-use crate::audit::{self, NewEvent};
-use crate::mfa::ProofMethod;
+use crate::audit::{self, Details, Event, NewEvent};
+use crate::mfa::actions::ChangePassword;
 use crate::mfa::store::MfaRecord;
+use crate::mfa::{ProofMethod, StepUpGrant};
+use serde_json::json;
 
 /// Field name (and AAD) of the sealed MAC root.
 pub(super) const MAC_ROOT_FIELD: &str = "meta.mac_root";
@@ -270,5 +277,92 @@ impl Session {
             let _ = super::device::forget(&account, &vault_id);
         }
         Ok(())
+    }
+}
+
+impl Session {
+    fn rewrap(
+        &mut self,
+        actor: Actor,
+        event: Event,
+        password: &MasterPassword,
+        kdf: KdfParams,
+    ) -> Result<(), VaultError> {
+        kdf.check()?;
+        let header = Header {
+            salt: new_salt()?,
+            kdf,
+            ..self.header.clone()
+        };
+        let kek = kdf.derive(password.expose().as_bytes(), &header.salt)?;
+        let h = header.clone();
+        self.write(
+            actor,
+            |_| event,
+            |tx, sealer| {
+                let wrap = seal::seal(kek.bytes(), &h.password_wrap_aad(), sealer.key.bytes())
+                    .map_err(seal_internal)?;
+                tx.execute(
+                    "UPDATE vault_meta SET kdf_memory_kib = ?1, kdf_iterations = ?2,
+                        kdf_parallelism = ?3, kdf_salt = ?4, password_wrap = ?5, header_check = ?6
+                     WHERE id = 1",
+                    params![
+                        kdf.memory_kib,
+                        kdf.iterations,
+                        kdf.parallelism,
+                        &h.salt[..],
+                        &wrap,
+                        h.check(&wrap)
+                    ],
+                )?;
+                Ok(())
+            },
+        )?;
+        self.header = header;
+        Ok(())
+    }
+
+    /// Changes the master password (gated: [`GatedAction::ChangePassword`]);
+    /// the current one is re-checked under the unlock throttle.
+    ///
+    /// The vault key changes with it (see `vault::rekey`): every sealed
+    /// field is sealed again under a fresh key in one transaction, so an old
+    /// copy of the header and the old password open nothing added after
+    /// this. OS-keyring unlock, which wrapped the old key, is turned off.
+    /// A new password below the strength minimum is refused
+    /// ([`VaultError::WeakPassword`]) before anything is written.
+    pub fn change_password(
+        &mut self,
+        actor: Actor,
+        grant: StepUpGrant<ChangePassword>,
+        current: &MasterPassword,
+        new: &MasterPassword,
+    ) -> Result<(), VaultError> {
+        self.key()?;
+        self.recheck_password(current)?;
+        crate::password::require_strong(new.expose(), &[])?;
+        self.rekey(actor, grant.method(), new)
+    }
+
+    /// Raises the Argon2id parameters and re-wraps the vault key. Lowering
+    /// any parameter is refused ([`VaultError::KdfDowngrade`]).
+    pub fn raise_kdf_params(
+        &mut self,
+        actor: Actor,
+        password: &MasterPassword,
+        kdf: KdfParams,
+    ) -> Result<(), VaultError> {
+        self.key()?;
+        if !kdf.at_least(&self.header.kdf) {
+            return Err(VaultError::KdfDowngrade);
+        }
+        self.recheck_password(password)?;
+        self.rewrap(
+            actor,
+            Event::new(audit::Action::SettingsChanged)
+                .with_details(Details::new().with("changed", json!({ "kdf": "raised" }))),
+            password,
+            kdf,
+        )
     }
 }

@@ -6,16 +6,14 @@
 //! Must never: put a service's host or notes in an audit entry (it names
 //! the service, the change and the checklist item only).
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
-use super::error::VaultError;
-use super::session::{Actor, Session};
+use super::store;
 use crate::audit::{self, Details, Event};
 use crate::model::ValidationError;
 use crate::model::service::{
     ChecklistItem, LinkedService, MAX_SERVICES_PER_KEY, NewService, ServiceUpdate, VendorChecklist,
-    find, from_json, to_json,
+    find,
 };
+use crate::vault::{Actor, Session, VaultError};
 
 /// What changed, for the audit entry.
 struct Change {
@@ -194,7 +192,7 @@ impl Session {
         label: &str,
         f: impl FnOnce(&mut Vec<LinkedService>, i64) -> Result<Option<Change>, VaultError>,
     ) -> Result<Vec<LinkedService>, VaultError> {
-        self.key()?;
+        self.touch()?;
         let now = self.now_secs();
         let key_label = label.to_owned();
         let (_, list, _) = self.write_events(
@@ -220,45 +218,15 @@ impl Session {
                 None => Vec::new(),
             },
             |tx, sealer| {
-                let (id, text) = read_row(tx, label)?;
-                let id16: [u8; 16] =
-                    id.as_slice()
-                        .try_into()
-                        .map_err(|_| VaultError::Malformed {
-                            record: label.to_owned(),
-                            field: "id",
-                        })?;
-                super::rowmac::verify(tx, sealer, &id16)?;
-                let mut list = from_json(&text).ok_or_else(|| VaultError::Malformed {
-                    record: label.to_owned(),
-                    field: "linked_services",
-                })?;
+                let (id, mut list) = store::read_services(tx, sealer, label)?;
                 let change = f(&mut list, now)?;
                 if change.is_some() {
-                    tx.execute(
-                        "UPDATE keys SET linked_services = ?2 WHERE id = ?1",
-                        params![id, to_json(&list)?],
-                    )?;
-                    super::rowmac::seal(tx, sealer, &id16)?;
+                    store::write_services(tx, sealer, &id, &list)?;
                 }
-                let key_id = uuid::Uuid::from_slice(&id)
-                    .map(|u| u.to_string())
-                    .unwrap_or_default();
+                let key_id = uuid::Uuid::from_bytes(id).to_string();
                 Ok((key_id, list, change))
             },
         )?;
         Ok(list)
     }
-}
-
-fn read_row(tx: &Transaction<'_>, label: &str) -> Result<(Vec<u8>, String), VaultError> {
-    tx.query_row(
-        "SELECT id, linked_services FROM keys WHERE label = ?1",
-        params![label],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()?
-    .ok_or_else(|| VaultError::KeyNotFound {
-        label: label.to_owned(),
-    })
 }
