@@ -1092,38 +1092,3 @@ impl SessionAccess for Quiet<'_> {
         slot.with_session(|s| s.quietly(f))
     }
 }
-
-/// The background audit for the desktop: if due, checks every key live
-/// (three phases, session lock released for the network), stores the
-/// results (each audited, each critical finding queued for the webhook)
-/// and the run's summary. `None` when not due or locked. Nothing here
-/// counts as activity.
-pub async fn background_audit(
-    slot: &Mutex<Option<Session>>,
-    client: &crate::exchange::ExchangeClient,
-    now: i64,
-) -> Result<Option<BackgroundAuditRun>, VaultError> {
-    let mut quiet = Quiet(slot);
-    if !quiet.with_session(|s| s.background_audit_due(now))? {
-        return Ok(None);
-    }
-    let pending = quiet.with_session(|s| s.prepare_checks(&super::CheckSelection::Unattended))?;
-    let results = super::run_checks(client, pending).await;
-    let stored = quiet.with_session(|s| s.record_checks(Actor::System, &results));
-    let run = BackgroundAuditRun {
-        at: now,
-        checked: results
-            .iter()
-            .filter(|r| r.status != crate::model::CheckStatus::NotSupported)
-            .count(),
-        failed: results.iter().filter(|r| r.failed()).count(),
-        critical: results
-            .iter()
-            .filter(|r| r.status == crate::model::CheckStatus::Critical)
-            .count(),
-        error: stored.as_ref().err().map(|e| e.to_string()),
-    };
-    quiet.with_session(|s| s.record_background_audit(&run))?;
-    stored?;
-    Ok(Some(run))
-}

@@ -101,16 +101,16 @@
 mod access;
 mod alerts;
 mod backup;
-mod checks;
 mod clock;
 mod device;
 mod error;
 mod findings;
 mod gated;
+mod hooks;
 mod journal;
 mod kdf;
+mod key_access;
 pub mod material;
-mod narrow;
 mod policy;
 mod rekey;
 mod rowmac;
@@ -132,20 +132,15 @@ pub(crate) use alerts::enqueue as enqueue_alert;
 pub use alerts::{
     AlertSettings, AuditSchedule, BackgroundAuditRun, DeliveryReport, EventSwitches,
     MAX_DELIVERY_ATTEMPTS, PendingDelivery, QueuedEvent, Quiet, ReminderPass, WebhookInfo,
-    background_audit, deliver_alerts, send_test_alert,
+    deliver_alerts, send_test_alert,
 };
 pub use backup::{ConflictPolicy, ImportReport};
-pub use checks::{
-    CheckSelection, KeyVerification, PendingCheck, RecordOutcome, run_checks, verify_keys,
-    verify_session,
-};
 pub use clock::{Clock, ManualClock, SystemClock, default_clock};
 pub use device::{KeyringStatus, device_unlock_status, require_device_unlock};
 pub use error::VaultError;
 pub use gated::Revealed;
 pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
-pub use narrow::{NarrowError, narrow_key};
 pub use policy::{Settings, UnlockThrottle};
 pub use secret::{BackupPassphrase, MasterPassword, VaultKey};
 pub use session::{
@@ -159,7 +154,9 @@ pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
 // key, the stored form of a live check, and the frozen sealed-field names.
 // Together with `Session::write_events`, `vault_key`, `conn`, `find_id`,
 // `open_field` and `exchange_access`.
-pub(crate) use checks::{AccessError, StoredCheck, key_fingerprint};
+pub(crate) use hooks::{KernelEvent, KeyChecked, raise};
+pub(crate) use journal::append as append_event;
+pub(crate) use key_access::{AccessError, ExchangeAccess, StoredCheck, key_fingerprint};
 pub(crate) use rowmac::execute as update_key_row;
 pub(crate) use session::Sealer;
 pub(crate) use store::{

@@ -15,15 +15,15 @@ use std::time::{Duration, SystemTime};
 
 use keyward_core::alerts::webhook::{WebhookError, WebhookKind, WebhookSender, WebhookUrl};
 use keyward_core::audit::store::AuditFilter;
+use keyward_core::checks::{self, CheckSelection, verify_session};
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::incident::{self, Situation};
 use keyward_core::mfa::actions::{self, Gated};
 use keyward_core::mfa::{Proof, StepUpGrant};
 use keyward_core::model::{Environment, Exchange, KeyEdit, NewKey, Scope};
 use keyward_core::vault::{
-    self, Actor, AuditSchedule, CheckSelection, EventSwitches, KdfParams, ManualClock,
-    MasterPassword, Session, Vault, VaultError, VaultOptions, deliver_alerts, send_test_alert,
-    verify_session,
+    Actor, AuditSchedule, EventSwitches, KdfParams, ManualClock, MasterPassword, Session, Vault,
+    VaultError, VaultOptions, deliver_alerts, send_test_alert,
 };
 use keyward_sim::{Accounts, KeyAccount, SimExchange, SimScope};
 
@@ -577,7 +577,7 @@ fn the_background_audit_runs_when_due_and_records_its_summary() {
     // unattended: the first run checks nothing.
     let unconfirmed = Mutex::new(Some(f.session));
     let run = rt
-        .block_on(vault::background_audit(
+        .block_on(checks::background_audit(
             &unconfirmed,
             &client,
             f.clock.now_secs(),
@@ -610,14 +610,14 @@ fn the_background_audit_runs_when_due_and_records_its_summary() {
     let deadline = f.session.idle_deadline();
     let slot = Mutex::new(Some(f.session));
     let run = rt
-        .block_on(vault::background_audit(&slot, &client, now))
+        .block_on(checks::background_audit(&slot, &client, now))
         .unwrap()
         .expect("due: never ran");
     assert_eq!((run.checked, run.failed, run.critical), (1, 0, 0));
     assert!(run.error.is_none());
     // Not due again within the day.
     assert!(
-        rt.block_on(vault::background_audit(&slot, &client, now + 3600))
+        rt.block_on(checks::background_audit(&slot, &client, now + 3600))
             .unwrap()
             .is_none()
     );
