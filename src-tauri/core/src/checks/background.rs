@@ -1,5 +1,7 @@
 //! The desktop's background audit: every key checked live on the schedule
-//! the alert settings hold, its summary stored for the settings screen.
+//! the alert settings hold, its summary stored for the settings screen
+//! (schedule and last run are alerts' records: `Session::background_audit_due`
+//! and `record_background_audit`).
 //!
 //! Must never: count as activity (nobody is at the keyboard), check a key
 //! whose custom host was never confirmed ([`CheckSelection::Unattended`]),
@@ -8,9 +10,10 @@
 use std::sync::Mutex;
 
 use super::{CheckSelection, run_checks};
+use crate::alerts::BackgroundAuditRun;
 use crate::exchange::ExchangeClient;
 use crate::model::CheckStatus;
-use crate::vault::{Actor, BackgroundAuditRun, Quiet, Session, SessionAccess, VaultError};
+use crate::vault::{Actor, Quiet, Session, SessionAccess, VaultError};
 
 /// The background audit for the desktop: if due, checks every key live
 /// (three phases, session lock released for the network), stores the

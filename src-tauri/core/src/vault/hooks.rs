@@ -2,10 +2,15 @@
 //! own transaction.
 //!
 //! Owns: the closed list of events a feature may raise through the write
-//! path ([`KernelEvent`]) and [`raise`], which hands one to every hook
-//! inside the raising write's transaction, so whatever a hook writes
-//! commits or rolls back with the write. Must never: name a feature (the
-//! hooks are handed in, see [`Hook`]), or do network I/O.
+//! path ([`KernelEvent`]), the handle a feature's listener is registered
+//! with ([`Hook`], on [`super::VaultOptions::hooks`]) and [`raise`], which
+//! hands an event to every hook inside the raising write's transaction, so
+//! whatever a hook writes commits or rolls back with the write (alerts
+//! turns a stored check's critical findings into outbox rows this way; the
+//! checks never call alerts). Must never: name a feature (the hooks are
+//! handed in), or do network I/O.
+
+use std::sync::Arc;
 
 use crate::exchange::Finding;
 use crate::model::Exchange;
@@ -41,23 +46,45 @@ pub(crate) enum KernelEvent<'a> {
     KeyChecked(KeyChecked<'a>),
 }
 
-/// Hands `event` to every hook inside the caller's transaction `tx`.
+/// A feature's listener: runs inside the raising write's transaction, with
+/// its sealing context; an error rolls the whole write back.
+pub(crate) trait Listener: Send + Sync {
+    /// Hears `event`.
+    fn on_event(
+        &self,
+        tx: &rusqlite::Connection,
+        sealer: &Sealer<'_>,
+        event: &KernelEvent<'_>,
+    ) -> Result<(), VaultError>;
+}
+
+/// A registered listener (opaque; a feature hands one out, e.g.
+/// `keyward_core::alerts::hook()`, and a front end registers it with
+/// [`super::VaultOptions::with_hook`]).
+#[derive(Clone)]
+pub struct Hook(Arc<dyn Listener>);
+
+impl Hook {
+    pub(crate) fn new(listener: impl Listener + 'static) -> Hook {
+        Hook(Arc::new(listener))
+    }
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
+}
+
+/// Hands `event` to every hook of the write whose transaction is `tx`
+/// (`sealer` is that write's context), in registration order.
 pub(crate) fn raise(
     tx: &rusqlite::Connection,
     sealer: &Sealer<'_>,
     event: &KernelEvent<'_>,
 ) -> Result<(), VaultError> {
-    match event {
-        KernelEvent::KeyChecked(c) => super::alerts::after_check(
-            tx,
-            sealer,
-            c.key_id,
-            c.label,
-            c.exchange,
-            c.api_key_id,
-            c.findings,
-            c.conclusive,
-            c.at,
-        ),
+    for hook in sealer.hooks {
+        hook.0.on_event(tx, sealer, event)?;
     }
+    Ok(())
 }

@@ -33,7 +33,7 @@ use super::store::{
     Header, ROTATION_NEW_PASSPHRASE, ROTATION_NEW_SECRET, ROTATION_PREVIOUS_PASSPHRASE,
     ROTATION_PREVIOUS_SECRET,
 };
-use super::{alerts, gated, rowmac, seal, state_seal};
+use super::{gated, rowmac, seal, state_seal};
 use crate::audit::{self, NewEvent};
 use crate::mfa::ProofMethod;
 use crate::mfa::store::MfaRecord;
@@ -145,12 +145,12 @@ fn reseal_alert_config(
         .optional()?
         .flatten();
     if let Some(config) = config {
-        let record = alerts::config_aad_record();
+        let record = &META_RECORD;
         let sealed = reseal_blob(
             old,
             new,
             record,
-            alerts::CONFIG_FIELD,
+            super::store::ALERT_CONFIG_FIELD,
             "alert_config",
             &config,
         )?;
@@ -224,10 +224,12 @@ impl Session {
         let old = Sealer {
             key: old_key,
             vault_id: &vault_id,
+            hooks: &[],
         };
         let new = Sealer {
             key: &new_key,
             vault_id: &vault_id,
+            hooks: &[],
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let prev = state_seal::before_write(&tx, &old)?;

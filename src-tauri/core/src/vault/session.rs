@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use super::clock::{Clock, default_clock, unix_millis, unix_secs};
 use super::error::VaultError;
+use super::hooks::Hook;
 use super::journal;
 use super::kdf::{KdfParams, new_salt};
 use super::policy::{Settings, UnlockThrottle};
@@ -47,6 +48,9 @@ pub struct VaultOptions {
     /// The front end, recorded in the audit log for events that have no
     /// per-call actor: create, unlock, failed unlock, lock.
     pub actor: Actor,
+    /// The features' listeners for kernel events (see [`Hook`]): every
+    /// session of this vault hands each write's events to them.
+    pub hooks: Vec<Hook>,
 }
 
 impl Default for VaultOptions {
@@ -55,6 +59,7 @@ impl Default for VaultOptions {
             clock: default_clock(),
             throttle: UnlockThrottle::default(),
             actor: Actor::Cli,
+            hooks: Vec::new(),
         }
     }
 }
@@ -67,6 +72,12 @@ impl VaultOptions {
             actor,
             ..VaultOptions::default()
         }
+    }
+
+    /// These options with `hook` listening to every session's writes.
+    pub fn with_hook(mut self, hook: Hook) -> Self {
+        self.hooks.push(hook);
+        self
     }
 
     /// The default options with another source of "now" (tests pass a
@@ -253,6 +264,7 @@ impl Vault {
             &Sealer {
                 key: &key,
                 vault_id: &vault_id,
+                hooks: &[],
             },
             NewEvent::new(
                 options.actor,
@@ -266,6 +278,7 @@ impl Vault {
             &Sealer {
                 key: &key,
                 vault_id: &vault_id,
+                hooks: &[],
             },
             None,
         )?;
@@ -284,6 +297,7 @@ impl Vault {
             last_activity: now,
             audit_problem: None,
             step_up_window: StepUpWindow::default(),
+            hooks: options.hooks,
         })
     }
 
@@ -402,6 +416,7 @@ impl Vault {
             last_activity: now,
             audit_problem: None,
             step_up_window: StepUpWindow::default(),
+            hooks: self.options.hooks.clone(),
         };
         session.start(method)?;
         Ok(session)
@@ -633,12 +648,16 @@ pub struct Session {
     /// The step-up window of [`Session::step_up_in_window`] (memory only;
     /// closed on lock).
     pub(super) step_up_window: StepUpWindow,
+    /// The hooks of [`VaultOptions::hooks`].
+    pub(super) hooks: Vec<Hook>,
 }
 
 /// The sealing context handed to write closures.
 pub(crate) struct Sealer<'a> {
     pub(super) key: &'a VaultKey,
     pub(super) vault_id: &'a [u8; 16],
+    /// Who hears what a write raises (`vault::raise`); none outside writes.
+    pub(super) hooks: &'a [Hook],
 }
 
 impl Sealer<'_> {
@@ -1032,6 +1051,7 @@ impl Session {
             let sealer = Sealer {
                 key,
                 vault_id: &self.header.vault_id,
+                hooks: &[],
             };
             let event = crate::audit::NewEvent::new(
                 self.actor,
@@ -1117,6 +1137,7 @@ impl Session {
         let sealer = Sealer {
             key,
             vault_id: &header.vault_id,
+            hooks: &[],
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Rolled-back MFA or settings rows stop the unlock here, before
@@ -1198,12 +1219,17 @@ impl Session {
         self.key()?;
         let at = self.clock.now();
         let Session {
-            conn, key, header, ..
+            conn,
+            key,
+            header,
+            hooks,
+            ..
         } = self;
         let key = key.as_ref().ok_or(VaultError::Locked)?;
         let sealer = Sealer {
             key,
             vault_id: &header.vault_id,
+            hooks: &hooks[..],
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Rows put back to an older copy since the last write are refused,
@@ -1885,6 +1911,7 @@ impl Session {
         let sealer = Sealer {
             key,
             vault_id: &vault_id,
+            hooks: &[],
         };
         for (id, label) in super::rowmac::damaged(&self.conn, &sealer)? {
             match report.damaged.iter_mut().find(|d| d.id == id) {
@@ -1906,6 +1933,7 @@ impl Session {
         let sealer = Sealer {
             key,
             vault_id: &self.header.vault_id,
+            hooks: &[],
         };
         super::rowmac::verify(&self.conn, &sealer, id)
     }

@@ -51,6 +51,12 @@ pub(crate) const ROTATION_PREVIOUS_SECRET: &str = "rotation.previous_secret";
 /// See [`ROTATION_NEW_SECRET`].
 pub(crate) const ROTATION_PREVIOUS_PASSPHRASE: &str = "rotation.previous_passphrase";
 
+/// AAD field name of the sealed alert configuration (`alert_config.config`,
+/// created by `migrations/07_alerts.sql`, record = the header record),
+/// frozen with the table: alerts seal with it, a change of vault key
+/// reseals it (`rekey`).
+pub(crate) const ALERT_CONFIG_FIELD: &str = "alerts.config";
+
 /// Forward migrations; index `i` takes the schema from version `i` to `i + 1`.
 /// Never edit a released entry: append a new one.
 const MIGRATIONS: &[&str] = &[
@@ -110,17 +116,17 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/06_incidents.sql"),
     // 6 -> 7: alert configuration (sealed), per-key alert state, the
     // webhook outbox and the last background audit.
-    super::alerts::SCHEMA,
+    include_str!("migrations/07_alerts.sql"),
     // 7 -> 8: the MAC over every column of a key row (see `vault::rowmac`;
     // rows of older vaults are MAC'd at their first unlock, recorded in the
     // sealed settings), and whether a custom host was confirmed with a
     // step-up (never, for existing keys).
     "ALTER TABLE keys ADD COLUMN row_mac BLOB;
      ALTER TABLE keys ADD COLUMN host_confirmed INTEGER NOT NULL DEFAULT 0;",
-    // 8 -> 9: a MAC on each queued webhook event (see `vault::alerts`; the
+    // 8 -> 9: a MAC on each queued webhook event (see `vault::outbox`; the
     // state seal that notices rolled-back rows lives in the sealed settings
     // and needs no table).
-    super::alerts::OUTBOX_MAC_SCHEMA,
+    include_str!("migrations/09_outbox_mac.sql"),
     // 9 -> 10: the root of the audit, MFA and outbox MAC subkeys, sealed
     // under the vault key, once the vault key has been rotated (absent
     // until then: the root is the vault key itself).
