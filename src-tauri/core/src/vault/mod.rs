@@ -204,3 +204,22 @@ pub(crate) fn sources_naming(needles: &[&str]) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    /// **The vault imports no feature**: none of its sources (migrations
+    /// included) names a feature module. Each feature also checks this for
+    /// itself (e.g. `checks::store::tests::the_vault_does_not_import_checks`).
+    #[test]
+    fn the_vault_imports_no_feature() {
+        const FEATURES: &[&str] = &[
+            "alerts", "checks", "health", "incident", "keys", "rotation", "scan",
+        ];
+        for feature in FEATURES {
+            let by_crate = format!("crate::{feature}");
+            let by_super = format!("super::{feature}");
+            let naming = super::sources_naming(&[&by_crate, &by_super]);
+            assert!(naming.is_empty(), "the vault imports {feature}: {naming:?}");
+        }
+    }
+}
