@@ -1,11 +1,10 @@
 //! Alerts' side of the vault: what alerts keep and how they queue.
 //!
-//!
 //! Owns: the sealed alert configuration (`alert_config.config`, AAD = vault
 //! id ‖ header record ‖ `alerts.config`: the webhook URL and kind, which
 //! events are on, the background-audit schedule), the per-key "last
-//! alerted" state (`alert_state`), the outbox of events waiting for
-//! delivery (`alert_outbox`) and the last background audit
+//! alerted" state (`alert_state`), what goes into the outbox of events
+//! waiting for delivery (`alert_outbox`) and the last background audit
 //! (`alert_runs`). Changing the webhook or the schedule is a security
 //! setting (step-up [`GatedAction::SecuritySettings`](crate::mfa::GatedAction::SecuritySettings)): an attacker could
 //! redirect or silence alerts. Every change is audited without the URL.
@@ -607,10 +606,6 @@ impl Session {
             queued,
         })
     }
-
-    /// Phase 1 of a delivery: the webhook (unsealed) and up to 20 queued
-    /// events whose next attempt is due at `now`. `None` when no webhook
-    /// is configured or nothing is due. Does not count as activity.
 
     /// Whether the background audit is due at `now` (schedule on, and the
     /// last run older than its interval).
