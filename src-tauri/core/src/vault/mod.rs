@@ -232,9 +232,67 @@ mod tests {
         ];
         for feature in FEATURES {
             let by_crate = format!("crate::{feature}");
-            let by_super = format!("super::{feature}");
+            let by_super = format!("super::super::{feature}");
             let naming = super::sources_naming(&[&by_crate, &by_super]);
             assert!(naming.is_empty(), "the vault imports {feature}: {naming:?}");
         }
+        // Grouped imports (a `crate` path with braces) name a feature
+        // without the `crate::feature` text the search above looks for.
+        for path in super::sources_naming(&["crate::{"]) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for group in crate_groups(&text) {
+                assert!(
+                    !FEATURES.contains(&group.as_str()),
+                    "the vault imports {group} in {path:?}"
+                );
+            }
+        }
+    }
+
+    /// The first path segment of each item of every `crate::{…}` group.
+    fn crate_groups(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (at, _) in text.match_indices("crate::{") {
+            let mut depth = 0;
+            let mut item = String::new();
+            let mut at_segment_start = true;
+            for c in text[at + "crate::".len()..].chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        at_segment_start = depth == 1;
+                    }
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    ',' if depth == 1 => {
+                        out.push(std::mem::take(&mut item));
+                        at_segment_start = true;
+                    }
+                    c if depth == 1 && at_segment_start => {
+                        if c.is_alphanumeric() || c == '_' {
+                            item.push(c);
+                        } else if !item.is_empty() {
+                            at_segment_start = false;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(item);
+        }
+        out.retain(|i| !i.is_empty());
+        out
+    }
+
+    #[test]
+    fn grouped_imports_are_read_item_by_item() {
+        // Split so that this file's own text holds no such group.
+        let sample = concat!("use crate", "::{audit, checks::Thing, mfa::{A, B}};");
+        let groups = crate_groups(sample);
+        assert_eq!(groups, ["audit", "checks", "mfa"]);
     }
 }
