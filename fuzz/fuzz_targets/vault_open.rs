@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         )),
         throttle: UnlockThrottle::default(),
         actor: Actor::Cli,
+        ..VaultOptions::default()
     };
     let vault = match Vault::open_with(&path, options) {
         Ok(v) => v,

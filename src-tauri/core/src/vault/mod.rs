@@ -33,7 +33,7 @@
 //! vault::status(path) -> VaultStatus                       // no I/O beyond stat
 //! Vault::create(path, &MasterPassword, KdfParams, Actor) -> Result<Session>
 //! Vault::open(path) -> Result<Vault>                       // checks, decrypts nothing; actor Cli
-//! Vault::open_with(path, VaultOptions { clock, throttle, actor }) -> Result<Vault>
+//! Vault::open_with(path, VaultOptions { clock, throttle, actor, hooks }) -> Result<Vault>
 //! Vault::info() -> VaultInfo                               // while locked
 //! Vault::unlock(&MasterPassword) -> Result<Session>        // WrongPassword / Throttled / RolledBack; verifies the audit chain and the state seal
 //! Vault::unlock_with_device() -> Result<Session>           // OS keyring
