@@ -2,7 +2,11 @@
 //! allows it, otherwise the steps by hand; and the live check that a key is
 //! refused, a proof only right after the same credentials authenticated on
 //! the same endpoint through the same client (the digest of
-//! [`Endpoint::proof_digest`], kept in memory only).
+//! [`Endpoint::proof_digest`], kept in memory only), or after such a
+//! success a caller recorded and authenticated elsewhere and hands back
+//! with its age (`Endpoint::remember_authenticated`; [`ProofScope`] says
+//! which endpoint it holds for, `ProofScope::keyed_digest` binds it to the
+//! credentials under the caller's key).
 
 use super::types::{Credentials, RejectReason, Revocation, RevocationCheck};
 use super::{Endpoint, ExchangeError, bybit};

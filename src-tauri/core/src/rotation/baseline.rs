@@ -12,7 +12,7 @@
 //! vault subkey binding the credentials, the endpoint and that time. A
 //! retry reads the most recent one for the key; if it is for the same
 //! credentials at the same endpoint, the client takes the success as its
-//! own ([`Endpoint::remember_authenticated`](crate::exchange::Endpoint)),
+//! own (`Endpoint::remember_authenticated`),
 //! and the proof window (30 minutes) counts from the recorded time.
 //!
 //! Must never: put a secret, a hash of one or anything derived from one
