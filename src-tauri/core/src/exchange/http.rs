@@ -731,6 +731,26 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_success_counts_with_its_age_and_never_hides_a_newer_one() {
+        let t = Transport::new(HttpConfig::default()).unwrap();
+        let window = t.proof_window();
+        let now = Instant::now();
+        // Recorded by an earlier process: within the window, then past it.
+        t.remember_authenticated([1; 32], now, window - Duration::from_secs(60));
+        assert!(t.authenticated_recently(&[1; 32]));
+        t.remember_authenticated([2; 32], now, window + Duration::from_secs(1));
+        assert!(!t.authenticated_recently(&[2; 32]));
+        // An older record does not replace a success seen here.
+        t.note_authenticated([3; 32]);
+        t.remember_authenticated([3; 32], now, window + Duration::from_secs(1));
+        assert!(t.authenticated_recently(&[3; 32]));
+        // A newer one replaces an older one.
+        t.remember_authenticated([2; 32], now, Duration::from_secs(5));
+        assert!(t.authenticated_recently(&[2; 32]));
+        assert!(!t.authenticated_recently(&[4; 32]));
+    }
+
+    #[test]
     fn binance_used_weight_near_the_limit_holds_until_the_next_minute() {
         // 12:00:45.000 on the exchange's clock.
         let now = 1_700_000_000_000 - 1_700_000_000_000 % 60_000 + 45_000;

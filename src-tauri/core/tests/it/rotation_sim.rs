@@ -1092,6 +1092,32 @@ async fn a_recorded_baseline_of_other_credentials_proves_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_baseline_of_another_endpoint_proves_nothing() {
+    let mut f = Fixture::new().await;
+    let c = case("bybit-bot");
+    lose_a_deletion(&mut f, &c).await;
+    // The same credentials, now sent to another host, where the key is
+    // unknown ("invalid key", as for a deleted one).
+    let (_, other) = keyward_sim::spawn(Accounts::default()).await.unwrap();
+    let g = f.grant::<actions::EditCredentials>();
+    f.session
+        .edit_key(
+            Actor::Cli,
+            c.label,
+            KeyEdit {
+                environment: Some(Environment::Custom(other.url(SimExchange::Bybit))),
+                ..KeyEdit::default()
+            },
+            Some(g),
+        )
+        .unwrap();
+    f.restart();
+    let outcome = f.revoke_key(c.label).await;
+    assert_not_proven(&mut f, &c, &outcome);
+    f.audit_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_and_revoke_need_a_fresh_code() {
     let mut f = Fixture::new().await;
     let c = case("kraken-bot");
