@@ -135,7 +135,7 @@ impl PendingRevocation {
     /// `confirm_manual`, the key is already deleted by hand). A success an
     /// earlier attempt recorded for these credentials at this endpoint is
     /// handed to the client first. Needs a Tokio runtime.
-    pub async fn check(self, client: &ExchangeClient) -> CheckedRevocation {
+    async fn check(self, client: &ExchangeClient) -> CheckedRevocation {
         let endpoint = match client.endpoint(self.exchange, &self.environment) {
             Ok(e) => e,
             Err(e) => return self.answered(Answer::Failed(e)),
@@ -177,8 +177,10 @@ impl PendingRevocation {
 }
 
 /// Phase 2a → 2b of a revocation: the key checked live, not yet deleted.
-/// Holds the credentials (redacted `Debug`, zeroized on drop).
-pub struct CheckedRevocation {
+/// Holds the credentials (redacted `Debug`, zeroized on drop). Only
+/// [`run_revocation`] goes from one to the other, recording the baseline
+/// in between.
+struct CheckedRevocation {
     pending: PendingRevocation,
     step: Step,
 }
@@ -209,7 +211,7 @@ enum Step {
 /// entry without any secret, see `baseline`) where the exchange deletes
 /// through its API. An error stops the revocation before anything is
 /// deleted.
-pub fn record_baseline(
+fn record_baseline(
     session: &mut Session,
     actor: Actor,
     checked: &CheckedRevocation,
@@ -252,7 +254,7 @@ impl CheckedRevocation {
     /// returns once the person deleted the key (`true`) or gave up
     /// (`false`), then checks live that it is rejected: one process, one
     /// client, so the proof holds.
-    pub async fn finish<W, Fut>(self, wait: Option<W>) -> RevocationResult
+    async fn finish<W, Fut>(self, wait: Option<W>) -> RevocationResult
     where
         W: FnOnce(String, Vec<String>) -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -711,9 +713,10 @@ type WaitFn = fn(String, Vec<String>) -> std::future::Ready<bool>;
 const ALONE: Option<WaitFn> = None;
 
 /// Phase 2 of a revocation, taking the session only to record the
-/// baseline: [`PendingRevocation::check`], [`record_baseline`] (an error
-/// ends the revocation before anything is deleted), then
-/// [`CheckedRevocation::finish`].
+/// baseline: checks the key live, records the success (an error ends the
+/// revocation before anything is deleted), revokes at the exchange and
+/// expects a rejection. The only way from a [`PendingRevocation`] to a
+/// [`RevocationResult`].
 pub async fn run_revocation<S: SessionAccess>(
     access: &mut S,
     client: &ExchangeClient,
@@ -784,8 +787,11 @@ pub async fn revoke_old<S: SessionAccess>(
     revoke_one(&mut access, client, actor, prepare, ALONE).await
 }
 
-/// [`revoke_old`] with a person deleting the key by hand while it
-/// runs (see [`PendingRevocation::run_waiting`]).
+/// [`revoke_old`] with a person deleting the key by hand while it runs
+/// (the CLI's `--wait`): where the exchange has no revocation API, the key
+/// is checked live, `wait` gets the steps and returns once the person
+/// deleted the key (`true`) or gave up (`false`), then the key is checked
+/// live again: one process, one client, so the proof holds.
 pub async fn revoke_old_waiting<S, W, Fut>(
     mut access: S,
     client: &ExchangeClient,
