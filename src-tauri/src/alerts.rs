@@ -16,8 +16,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use keyward_core::alerts::deliver_alerts;
 use keyward_core::alerts::webhook::WebhookSender;
-use keyward_core::vault::{Actor, Quiet, Session, SessionAccess, background_audit, deliver_alerts};
+use keyward_core::checks::background_audit;
+use keyward_core::vault::{Actor, Quiet, Session, SessionAccess};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_notification::NotificationExt;
 

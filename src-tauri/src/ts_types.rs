@@ -48,7 +48,7 @@ fn export_all(dir: &Path) {
         crate::commands::backup::ExportResult,
         keyward_core::vault::ImportReport,
         // alerts
-        keyward_core::vault::AlertSettings,
+        keyward_core::alerts::AlertSettings,
     );
 }
 

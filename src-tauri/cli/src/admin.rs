@@ -153,7 +153,7 @@ pub fn init(path: &Path, args: &InitArgs) -> Result<ExitCode, CliError> {
         );
     }
     let password = input::new_master_password("KEYWARD_PASSWORD")?;
-    let session = Vault::create(path, &password, kdf, Actor::Cli)?;
+    let session = Vault::create_with(path, &password, kdf, app::vault_options())?;
     say!(
         "created vault {} (Argon2id {} MiB, {} passes, {} lanes)",
         path.display(),
@@ -167,7 +167,7 @@ pub fn init(path: &Path, args: &InitArgs) -> Result<ExitCode, CliError> {
 
 /// `keyward passwd`.
 pub fn passwd(path: &Path, proof: &gated::ProofArgs) -> Result<ExitCode, CliError> {
-    let vault = Vault::open(path)?;
+    let vault = Vault::open_with(path, app::vault_options())?;
     let current = input::master_password()?;
     let mut session = vault.unlock(&current)?;
     let grant = gated::grant::<actions::ChangePassword>(&mut session, proof, Some(&current))?;
@@ -191,7 +191,7 @@ pub fn kdf(path: &Path, args: &KdfArgs) -> Result<ExitCode, CliError> {
         iterations,
         parallelism,
     } = args;
-    let vault = Vault::open(path)?;
+    let vault = Vault::open_with(path, app::vault_options())?;
     let password = input::master_password()?;
     let mut session = vault.unlock(&password)?;
     let current = session.kdf_params();

@@ -17,8 +17,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use keyward_core::alerts::webhook::{WebhookKind, WebhookSender, WebhookUrl};
+use keyward_core::alerts::{self, AuditSchedule, EventSwitches};
 use keyward_core::mfa::actions;
-use keyward_core::vault::{self, Actor, AuditSchedule, EventSwitches, Session};
+use keyward_core::vault::{Actor, Session};
 use keyward_core::{ErrorKind, KindedError};
 use zeroize::Zeroizing;
 
@@ -94,7 +95,7 @@ pub fn deliver_pending(session: &mut Session) -> usize {
             return 0;
         }
     };
-    match rt.block_on(vault::deliver_alerts(
+    match rt.block_on(alerts::deliver_alerts(
         &mut *session,
         &sender,
         Actor::Cli,
@@ -169,7 +170,7 @@ fn parse_events(list: &str) -> Result<EventSwitches, CliError> {
     Ok(e)
 }
 
-fn print_status(s: &vault::AlertSettings) {
+fn print_status(s: &alerts::AlertSettings) {
     match &s.webhook {
         Some(w) => say!("webhook: {} ({}, {})", w.masked, w.kind.as_str(), w.host),
         None => say!("webhook: not configured"),
@@ -256,7 +257,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &AlertsCommand) -> Result<ExitCo
                 Err(code) => return Ok(code),
             };
             let sender = WebhookSender::new().map_err(|e| CliError::Vault(e.into()))?;
-            match rt.block_on(vault::send_test_alert(&mut session, &sender, Actor::Cli)) {
+            match rt.block_on(alerts::send_test_alert(&mut session, &sender, Actor::Cli)) {
                 Ok(()) => say!("test message delivered"),
                 Err(e) => {
                     say_err!("error: {e}");

@@ -11,11 +11,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use keyward_core::alerts;
 use keyward_core::exchange::{ExchangeClient, HttpConfig};
 use keyward_core::mfa::MfaError;
 use keyward_core::model;
 use keyward_core::model::Scope;
-use keyward_core::vault::{MasterPassword, Session, Vault, VaultError};
+use keyward_core::vault::{Actor, MasterPassword, Session, Vault, VaultError, VaultOptions};
 use keyward_core::{ErrorKind, KindedError};
 use serde::Serialize;
 
@@ -170,13 +171,19 @@ pub fn unlock(path: &Path, use_keyring: bool) -> Result<Session, CliError> {
     unlock_keep(path, use_keyring).map(|(session, _)| session)
 }
 
+/// How the command line opens a vault: actor `cli`, with the features'
+/// hooks registered (alerts queues a stored check's critical findings).
+pub fn vault_options() -> VaultOptions {
+    VaultOptions::for_actor(Actor::Cli).with_hook(alerts::hook())
+}
+
 /// [`unlock`], keeping the master password when one was entered, so gated
 /// commands can re-check it while MFA is not enrolled.
 pub fn unlock_keep(
     path: &Path,
     use_keyring: bool,
 ) -> Result<(Session, Option<MasterPassword>), CliError> {
-    let vault = Vault::open(path)?;
+    let vault = Vault::open_with(path, vault_options())?;
     if use_keyring {
         match vault.unlock_with_device() {
             Ok(session) => return Ok((session, None)),

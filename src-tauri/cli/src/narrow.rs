@@ -16,9 +16,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
+use keyward_core::checks::{self, CheckSelection, KeyVerification, NarrowError};
 use keyward_core::exchange::Narrowing;
 use keyward_core::mfa::actions;
-use keyward_core::vault::{self, Actor, CheckSelection, KeyVerification, NarrowError};
+use keyward_core::vault::Actor;
 use keyward_core::{ErrorKind, KindedError};
 
 use crate::app::{self, CliError, exit, json, network};
@@ -61,7 +62,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &NarrowArgs) -> Result<ExitCode
     // A live check first: it says what the key can drop, so a wrong name
     // fails here, before a code is spent or anything is sent.
     let selection = CheckSelection::Labels(vec![args.label.clone()]);
-    let checked = runtime.block_on(vault::verify_session(
+    let checked = runtime.block_on(checks::verify_session(
         &mut session,
         &client,
         &selection,
@@ -115,7 +116,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &NarrowArgs) -> Result<ExitCode
         ips: None,
         drop: args.drop.clone(),
     };
-    let after = match runtime.block_on(vault::narrow_key(
+    let after = match runtime.block_on(checks::narrow_key(
         &mut session,
         &client,
         Actor::Cli,

@@ -17,9 +17,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use keyward_core::checks::{self, CheckSelection, KeyVerification};
 use keyward_core::exchange::{ExchangeClient, HttpConfig, KeyCheckError, Severity};
 use keyward_core::model::CheckStatus;
-use keyward_core::vault::{self, Actor, CheckSelection, KeyVerification};
+use keyward_core::vault::Actor;
 use keyward_core::{ErrorKind, KindedError};
 
 use crate::app::{self, CliError, exit};
@@ -72,7 +73,7 @@ pub fn run(path: &Path, use_keyring: bool, args: &VerifyArgs) -> Result<ExitCode
             return Ok(exit(ErrorKind::Internal));
         }
     };
-    let results = runtime.block_on(vault::verify_session(
+    let results = runtime.block_on(checks::verify_session(
         &mut session,
         &client,
         &selection,

@@ -11,6 +11,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod checks;
 pub mod error;
 pub mod exchange;
 pub mod files;

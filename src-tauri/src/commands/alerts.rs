@@ -4,8 +4,9 @@
 //! (step-up: SecuritySettings), decided and audited by the core.
 
 use keyward_core::alerts::webhook::{WebhookKind, WebhookUrl};
+use keyward_core::alerts::{AlertSettings, AuditSchedule, EventSwitches, send_test_alert};
 use keyward_core::mfa::actions;
-use keyward_core::vault::{Actor, AlertSettings, AuditSchedule, EventSwitches, send_test_alert};
+use keyward_core::vault::Actor;
 use serde::Deserialize;
 use tauri::State;
 use zeroize::Zeroizing;

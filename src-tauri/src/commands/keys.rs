@@ -5,6 +5,7 @@
 //! carries a secret: the core's `KeySummary`/`KeyDetail` hold metadata only.
 
 use keyward_core::ErrorKind;
+use keyward_core::checks::{CheckSelection, KeyVerification, narrow_key, verify_keys};
 use keyward_core::exchange::Narrowing;
 use keyward_core::health::HealthReport;
 use keyward_core::mfa::actions;
@@ -12,9 +13,7 @@ use keyward_core::model::{
     ApiSecret, Environment, Exchange, KeyDetail, KeyEdit, KeyStatus, KeySummary, KeyType, NewKey,
     Passphrase, Scope, ValidationError, keep_by_name,
 };
-use keyward_core::vault::{
-    Actor, CheckSelection, KeyVerification, VaultError, narrow_key, verify_keys,
-};
+use keyward_core::vault::{Actor, VaultError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tauri::State;

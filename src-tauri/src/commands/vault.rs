@@ -80,7 +80,7 @@ pub async fn vault_create(state: State<'_, AppState>, password: String) -> IpcRe
             keyward_core::files::create_private_dir(parent)?;
         }
         let params = KdfParams::calibrate(KDF_TARGET)?;
-        let session = Vault::create(&path, &password, params, Actor::Gui)?;
+        let session = Vault::create_with(&path, &password, params, options())?;
         *lock_slot(&slot) = Some(session);
         Ok(())
     })
@@ -120,7 +120,13 @@ pub async fn vault_unlock_device(state: State<'_, AppState>) -> IpcResult<()> {
 }
 
 fn open(path: &std::path::Path) -> IpcResult<Vault> {
-    Ok(Vault::open_with(path, VaultOptions::for_actor(Actor::Gui))?)
+    Ok(Vault::open_with(path, options())?)
+}
+
+/// How the desktop opens a vault: actor `gui`, with the features' hooks
+/// registered (alerts queues a stored check's critical findings).
+fn options() -> VaultOptions {
+    VaultOptions::for_actor(Actor::Gui).with_hook(keyward_core::alerts::hook())
 }
 
 /// Locks now: the core drops and zeroizes the vault key; a copied secret is

@@ -4,11 +4,16 @@
 //! Owns: the alert vocabulary ([`AlertEvent`], [`EventKind`]), the decision
 //! which reminders are due ([`reminders`]), the webhook configuration,
 //! payloads and sender ([`webhook`]), and the masking rule of everything an
-//! alert may say about a key ([`short_key_id`]). The vault side — the
-//! sealed configuration, the per-key "last notified" state, the outbox of
-//! events waiting for delivery — lives in `vault/alerts.rs`; the reminder
-//! pass ([`reminder_pass`]) evaluates health here and records what is due
-//! there, so the vault never reads health rules.
+//! alert may say about a key ([`short_key_id`]). Its side of the vault is
+//! here too: `store.rs` (the sealed configuration, the per-key "last
+//! notified" state, the last background audit, the reminders' records, and
+//! [`hook`], the listener that turns a stored check's critical findings
+//! into outbox rows inside the check's transaction) and `outbox.rs` (the
+//! three-phase delivery); the MAC'd outbox rows themselves are the
+//! kernel's (`vault/outbox.rs`). The reminder pass ([`reminder_pass`])
+//! evaluates health here and records what is due, so the vault never reads
+//! health rules. **The vault does not import `alerts`** (checked by
+//! `alerts::store::tests::the_vault_does_not_import_alerts`).
 //!
 //! Must never: put a secret, a passphrase, a full API key id or the webhook
 //! URL in an alert, an error, a log line or an audit entry; make a network
@@ -25,7 +30,7 @@
 //!   PendingDelivery::send(&WebhookSender).await -> DeliveryReport
 //!   Session::alerts_record_delivery(actor, report)  // audited, retried later
 //! ```
-//! [`deliver_alerts`](crate::vault::deliver_alerts) runs the three steps for
+//! [`deliver_alerts`] runs the three steps for
 //! any [`SessionAccess`](crate::vault::SessionAccess).
 //!
 //! # What an alert says
@@ -34,7 +39,9 @@
 //! finding's code and sentence. Labels and exchange names do leave the
 //! machine when a webhook is configured; that is the point of an alert.
 
+mod outbox;
 pub mod reminders;
+mod store;
 pub mod webhook;
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +49,17 @@ use serde::{Deserialize, Serialize};
 use crate::exchange::Severity;
 use crate::health::{self, RuleId};
 use crate::model::{Exchange, KeyStatus};
-use crate::vault::{Actor, ReminderPass, Session, VaultError};
+use crate::vault::{Actor, Session, VaultError};
+
+pub use outbox::{
+    DeliveryReport, MAX_DELIVERY_ATTEMPTS, PendingDelivery, QueuedEvent, deliver_alerts,
+    send_test_alert,
+};
+pub(crate) use store::enqueue;
+pub use store::{
+    AlertSettings, AuditSchedule, BackgroundAuditRun, EventSwitches, ReminderPass, WebhookInfo,
+    hook,
+};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

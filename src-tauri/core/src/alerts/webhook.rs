@@ -129,6 +129,12 @@ impl WebhookError {
     }
 }
 
+impl From<WebhookError> for crate::vault::VaultError {
+    fn from(e: WebhookError) -> Self {
+        crate::vault::VaultError::from_feature(e)
+    }
+}
+
 impl KindedError for WebhookError {
     fn kind(&self) -> ErrorKind {
         match self {

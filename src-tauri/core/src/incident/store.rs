@@ -23,7 +23,7 @@ use super::{
 };
 use crate::audit::{self, Details, Event};
 use crate::model::{Exchange, mask_key_id};
-use crate::vault::{self, Actor, Session, VaultError};
+use crate::vault::{Actor, Session, VaultError};
 
 fn uuid_string(id: &[u8; 16]) -> String {
     uuid::Uuid::from_bytes(*id).to_string()
@@ -208,7 +208,7 @@ pub fn open(
             }
             add_event(tx, &id, now, "opened", None, &summary, None)?;
             // Queued in this transaction, sent after commit.
-            vault::enqueue_alert(tx, sealer, &alert)?;
+            crate::alerts::enqueue(tx, sealer, &alert)?;
             Ok(())
         },
     )?;

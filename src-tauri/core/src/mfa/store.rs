@@ -26,29 +26,9 @@ use super::state::{RecoverySlot, Stage};
 use super::{Enrolment, MfaError, MfaState, StepUpGrant};
 
 /// The MFA tables. One migration step: the vault's migration list runs it
-/// once, inside its migration transaction.
-pub const SCHEMA: &str = "
-CREATE TABLE mfa (
-    id                    INTEGER PRIMARY KEY CHECK (id = 1),
-    active_seed           BLOB,
-    active_since          INTEGER,
-    active_last_step      INTEGER,
-    pending_seed          BLOB,
-    pending_since         INTEGER,
-    pending_last_step     INTEGER,
-    consecutive_failures  INTEGER NOT NULL DEFAULT 0,
-    locked_until          INTEGER,
-    lockout_count         INTEGER NOT NULL DEFAULT 0,
-    mac                   BLOB NOT NULL
-);
-CREATE TABLE mfa_recovery_codes (
-    stage    TEXT NOT NULL CHECK (stage IN ('active', 'pending')),
-    slot     INTEGER NOT NULL CHECK (slot >= 0),
-    hash     BLOB NOT NULL,
-    used_at  INTEGER,
-    PRIMARY KEY (stage, slot)
-);
-";
+/// once, inside its migration transaction (the frozen
+/// `vault/migrations/03_mfa.sql`).
+pub const SCHEMA: &str = include_str!("../vault/migrations/03_mfa.sql");
 
 /// Domain tag of the row MAC.
 const ROW_DOMAIN: &[u8] = b"keyward mfa row v1";

@@ -22,7 +22,7 @@
 //!
 //! # API for front ends
 //! ```text
-//! Session::scan_needles() -> Result<Vec<Needle>>            // vault::material
+//! Session::scan_needles() -> Result<Vec<Needle>>            // needles.rs
 //! Matcher::new(needles) -> Result<Matcher>                  // one automaton
 //! scan(&matcher, &[PathBuf], &ScanOptions, &dyn Fn(Progress)) -> Result<ScanReport>
 //!     // = plan + run: files, then with `ScanOptions::history` every
@@ -43,6 +43,7 @@ mod finding;
 mod history;
 pub mod import;
 mod matcher;
+mod needles;
 pub mod rules;
 mod run;
 

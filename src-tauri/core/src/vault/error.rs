@@ -198,10 +198,12 @@ pub enum VaultError {
         /// The cause.
         source: std::io::Error,
     },
-    /// A webhook URL was refused or a webhook message not delivered (the
-    /// URL is never part of the message).
+    /// A feature refused, inside or around a vault call (e.g. alerts: a
+    /// webhook URL refused or a webhook message not delivered; the URL is
+    /// never part of the message). [`VaultError::feature`] gives the
+    /// feature's error back, typed.
     #[error(transparent)]
-    Webhook(#[from] crate::alerts::webhook::WebhookError),
+    Feature(FeatureError),
     /// A file could not be written safely (it exists, is a link) or secret
     /// input was too large.
     #[error(transparent)]
@@ -239,11 +241,54 @@ impl KindedError for VaultError {
             | VaultError::RolledBack { .. } => ErrorKind::Integrity,
             VaultError::Mfa(e) => e.kind(),
             VaultError::Audit(e) => e.kind(),
-            VaultError::Webhook(e) => e.kind(),
+            VaultError::Feature(e) => e.kind,
             VaultError::File(e) => e.kind(),
             VaultError::Random | VaultError::Database(_) | VaultError::Io { .. } => {
                 ErrorKind::Internal
             }
+        }
+    }
+}
+
+/// A feature's own error carried through the vault's calls (see
+/// [`VaultError::Feature`]): the vault knows its kind and message, never its
+/// type.
+#[derive(Debug)]
+pub struct FeatureError {
+    kind: ErrorKind,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for FeatureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for FeatureError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl VaultError {
+    /// Carries a feature's error through the vault (its kind decides the
+    /// exit code and the IPC kind, its message is shown as it is).
+    pub fn from_feature<E>(error: E) -> VaultError
+    where
+        E: KindedError + std::error::Error + Send + Sync + 'static,
+    {
+        VaultError::Feature(FeatureError {
+            kind: error.kind(),
+            error: Box::new(error),
+        })
+    }
+
+    /// The feature error of type `E` this carries, if any.
+    pub fn feature<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            VaultError::Feature(f) => f.error.downcast_ref::<E>(),
+            _ => None,
         }
     }
 }

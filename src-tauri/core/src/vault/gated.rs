@@ -568,6 +568,7 @@ impl Session {
         let sealer = Sealer {
             key,
             vault_id: &self.header.vault_id,
+            hooks: &[],
         };
         let problem = journal::check_chain(&self.conn, &sealer, markers.audit_started)?;
         Ok(AuditReport {

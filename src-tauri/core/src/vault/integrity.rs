@@ -119,6 +119,7 @@ impl Session {
         let sealer = Sealer {
             key,
             vault_id: &vault_id,
+            hooks: &[],
         };
         for (id, label) in super::rowmac::damaged(&self.conn, &sealer)? {
             match report.damaged.iter_mut().find(|d| d.id == id) {
@@ -140,6 +141,7 @@ impl Session {
         let sealer = Sealer {
             key,
             vault_id: &self.header.vault_id,
+            hooks: &[],
         };
         super::rowmac::verify(&self.conn, &sealer, id)
     }

@@ -1,9 +1,8 @@
-//! Key material handed out by the vault for two purposes other than reveal:
-//! the leak scanner's needles and `keyward run`'s environment.
+//! Key material handed out by the vault for a purpose other than reveal:
+//! `keyward run`'s environment (the leak scanner's needles are the scan
+//! feature's, `scan/needles.rs`).
 //!
-//! Owns: [`Session::scan_needles`] (every stored secret, passphrase and API
-//! key id, with its label and part, as zeroizing values for the scanner to
-//! build its automaton from and drop) and [`Session::run_env`] (the
+//! Owns: [`Session::run_env`] (the
 //! environment of a `keyward run` child, only for keys with the "allow run"
 //! grant, each use audited through the vault's write path).
 //!
@@ -15,13 +14,11 @@ use std::fmt;
 
 use secrecy::SecretString;
 use thiserror::Error;
-use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::session::{Actor, Session};
 use crate::error::{ErrorKind, KindedError};
 use crate::model::Exchange;
-use crate::scan::{Needle, Part};
 
 /// Which value of a key an environment variable receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,36 +198,6 @@ impl fmt::Debug for RunVar {
 }
 
 impl Session {
-    /// Every stored secret, passphrase and API key id as scanner needles,
-    /// with label and part. The values are zeroized when the needles are
-    /// dropped; build one [`crate::scan::Matcher`] from them and drop it
-    /// after the scan.
-    pub fn scan_needles(&mut self) -> Result<Vec<Needle>, VaultError> {
-        let mut out = Vec::new();
-        for label in self.labels()? {
-            let detail = self.key_detail(&label)?;
-            let (secret, passphrase) = self.open_secrets(&label)?;
-            out.push(Needle::new(
-                label.clone(),
-                Part::KeyId,
-                Zeroizing::new(detail.api_key_id.into_bytes()),
-            ));
-            out.push(Needle::new(
-                label.clone(),
-                Part::Secret,
-                Zeroizing::new(secret.expose().as_bytes().to_vec()),
-            ));
-            if let Some(p) = passphrase.filter(|p| !p.is_empty()) {
-                out.push(Needle::new(
-                    label.clone(),
-                    Part::Passphrase,
-                    Zeroizing::new(p.expose().as_bytes().to_vec()),
-                ));
-            }
-        }
-        Ok(out)
-    }
-
     /// The environment for `keyward run`: for each key in `labels`, its key
     /// id, secret and passphrase (if any) under the exchange's default names
     /// ([`default_env_name`]), each replaced by an [`EnvOverride`] for the

@@ -8,13 +8,16 @@
 //! sealed field, or write anything outside [`Session`]'s single transactional
 //! write path.
 //!
-//! Features that keep their storage next to their logic (keys, health,
-//! incident, rotation) import the vault, never the other way round: they
-//! read and write through [`Session`]'s public methods and the
-//! crate-internal kernel surface re-exported below (the write path and its
-//! sealing context, a key row's stored form and validated insert, key-row
-//! updates under their MAC, the credential digest, unsealing a field,
-//! queueing an alert).
+//! **The vault imports no feature; features import the vault and the model.**
+//! Features keep their storage next to their logic (keys, checks, alerts,
+//! health, incident, rotation) and read and write through [`Session`]'s
+//! public methods and the crate-internal kernel surface re-exported below
+//! (the write path, its sealing context and its audit entry, a key row's
+//! stored form and validated insert, key-row updates under their MAC, the
+//! credential digest, the unsealed access to a key, unsealing a field, the
+//! MAC'd outbox). A write tells listening features what happened by raising
+//! a kernel event (`hooks`: `raise` inside the write's transaction, heard by
+//! the [`Hook`]s registered on [`VaultOptions`]), never by calling them.
 //!
 //! # Crypto (DESIGN §2)
 //! master password → Argon2id ([`KdfParams`], per-vault salt) → key-encryption
@@ -77,15 +80,10 @@
 //! Session::change_password(Actor, grant /*ChangePassword*/, &current, &new)
 //! Session::set_settings(Actor, grant /*SecuritySettings*/, Settings)
 //! Session::enable_device_unlock(Actor, grant) / disable_device_unlock(Actor, grant)  // SecuritySettings
-//! // alerts (see `alerts` and `crate::alerts`): webhook URL sealed, never returned
-//! Session::alert_settings() -> Result<AlertSettings>                  // kind, host, masked form
-//! Session::set_webhook(Actor, grant /*SecuritySettings*/, &WebhookUrl, Option<WebhookKind>, Option<EventSwitches>)
-//! Session::remove_webhook(Actor, grant /*SecuritySettings*/)
-//! Session::set_alert_options(Actor, grant /*SecuritySettings*/, AuditSchedule, EventSwitches)
-//! crate::alerts::reminder_pass(&mut Session, Actor, now) -> Result<ReminderPass>   // not activity
 //! Session::quietly(|s| ...)                                           // background work, not activity
-//! deliver_alerts(access, &WebhookSender, Actor, now) -> Result<DeliveryReport>   // 3 phases
-//! send_test_alert(access, &WebhookSender, Actor) / background_audit(&Mutex<Option<Session>>, &client, now)
+//! // the features' own calls (live checks, narrowing, rotation, incidents,
+//! // alerts, health) are in their modules; they import the vault
+//! VaultOptions::with_hook(Hook)                                       // a feature's listener for kernel events
 //! // audit log
 //! Session::audit_log(&AuditFilter) -> Result<Vec<audit::Entry>>
 //! Session::verify_audit() -> Result<AuditReport>     // not ok while a finding is unacknowledged
@@ -102,19 +100,19 @@
 //! vault key and fails with [`VaultError::Locked`].
 
 mod access;
-mod alerts;
 mod backup;
-mod checks;
 mod clock;
 mod device;
 mod error;
 mod findings;
 mod gated;
+mod hooks;
 mod integrity;
 mod journal;
 mod kdf;
+mod key_access;
 pub mod material;
-mod narrow;
+mod outbox;
 mod policy;
 mod records;
 mod rekey;
@@ -132,28 +130,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use access::{SessionAccess, three_phase};
-/// Queues an alert event inside a write's transaction (sent after commit)
-/// for features outside the vault, e.g. `incident::open`.
-pub(crate) use alerts::enqueue as enqueue_alert;
-pub use alerts::{
-    AlertSettings, AuditSchedule, BackgroundAuditRun, DeliveryReport, EventSwitches,
-    MAX_DELIVERY_ATTEMPTS, PendingDelivery, QueuedEvent, Quiet, ReminderPass, WebhookInfo,
-    background_audit, deliver_alerts, send_test_alert,
-};
+pub use access::{Quiet, SessionAccess, three_phase};
 pub use backup::{ConflictPolicy, ImportReport};
-pub use checks::{
-    CheckSelection, KeyVerification, PendingCheck, RecordOutcome, run_checks, verify_keys,
-    verify_session,
-};
 pub use clock::{Clock, ManualClock, SystemClock, default_clock};
 pub use device::{KeyringStatus, device_unlock_status, require_device_unlock};
 pub use error::VaultError;
 pub use gated::Revealed;
+pub use hooks::Hook;
 pub use integrity::{DamagedRecord, IntegrityReport};
 pub use journal::{AuditProblem, AuditReport};
 pub use kdf::KdfParams;
-pub use narrow::{NarrowError, narrow_key};
 pub use policy::{Settings, UnlockThrottle};
 pub use secret::{BackupPassphrase, MasterPassword, VaultKey};
 pub use session::{Actor, Session};
@@ -162,22 +148,27 @@ pub use store::{FORMAT_VERSION, SCHEMA_VERSION};
 pub use unlock::{Vault, VaultInfo, VaultOptions};
 
 // The kernel's surface for features that keep their storage next to their
-// logic (keys, rotation, incident): the write path's sealing context, a
-// key row's stored form and validated insert, key-row updates under their
-// MAC, the credential digest, the unsealed access to a key, the stored form
-// of a live check, and the frozen sealed-field names. Together with
-// `Session::write_events`, `write_gated`, `touch`, `now_secs`, `vault_key`,
-// `conn`, `default_rotation_days`, `find_id`, `key_detail`, `open_field`
-// and `exchange_access`.
-pub(crate) use checks::{AccessError, StoredCheck, key_fingerprint};
+// logic (keys, checks, alerts, rotation, incident): kernel events and
+// their hooks, the write path's sealing context and audit entry, a key
+// row's stored form and validated insert, key-row updates under their MAC,
+// the credential digest, the unsealed access to a key, the stored form of a
+// live check, the MAC'd outbox, and the frozen sealed-field names. Together
+// with `Session::write_events`, `write_gated`, `read_sealed`, `quietly`,
+// `touch`, `now_secs`, `vault_key`, `conn`, `default_rotation_days`,
+// `find_id`, `key_detail`, `open_field` and `exchange_access`.
+pub(crate) use hooks::{KernelEvent, KeyChecked, Listener, raise};
+pub(crate) use journal::append as append_event;
+pub(crate) use key_access::{AccessError, ExchangeAccess, StoredCheck, key_fingerprint};
+pub(crate) use outbox::{push as push_outbox, remac as remac_outbox_row};
 pub(crate) use records::{
     KEY_COLUMNS, KeyRow, insert_key, join_scopes, label_taken, normalize_ips, services_json,
 };
 pub(crate) use rowmac::{
     execute as update_key_row, seal as seal_key_row, verify as verify_key_row,
 };
+pub(crate) use session::META_RECORD;
 pub(crate) use store::{
-    ROTATION_NEW_PASSPHRASE, ROTATION_NEW_SECRET, ROTATION_PREVIOUS_PASSPHRASE,
+    ALERT_CONFIG_FIELD, ROTATION_NEW_PASSPHRASE, ROTATION_NEW_SECRET, ROTATION_PREVIOUS_PASSPHRASE,
     ROTATION_PREVIOUS_SECRET,
 };
 pub(crate) use write::Sealer;
@@ -227,4 +218,81 @@ pub(crate) fn sources_naming(needles: &[&str]) -> Vec<PathBuf> {
             needles.iter().any(|n| text.contains(n))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    /// **The vault imports no feature**: none of its sources (migrations
+    /// included) names a feature module. Each feature also checks this for
+    /// itself (e.g. `checks::store::tests::the_vault_does_not_import_checks`).
+    #[test]
+    fn the_vault_imports_no_feature() {
+        const FEATURES: &[&str] = &[
+            "alerts", "checks", "health", "incident", "keys", "rotation", "scan",
+        ];
+        for feature in FEATURES {
+            let by_crate = format!("crate::{feature}");
+            let by_super = format!("super::super::{feature}");
+            let naming = super::sources_naming(&[&by_crate, &by_super]);
+            assert!(naming.is_empty(), "the vault imports {feature}: {naming:?}");
+        }
+        // Grouped imports (a `crate` path with braces) name a feature
+        // without the `crate::feature` text the search above looks for.
+        for path in super::sources_naming(&["crate::{"]) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for group in crate_groups(&text) {
+                assert!(
+                    !FEATURES.contains(&group.as_str()),
+                    "the vault imports {group} in {path:?}"
+                );
+            }
+        }
+    }
+
+    /// The first path segment of each item of every `crate::{…}` group.
+    fn crate_groups(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (at, _) in text.match_indices("crate::{") {
+            let mut depth = 0;
+            let mut item = String::new();
+            let mut at_segment_start = true;
+            for c in text[at + "crate::".len()..].chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        at_segment_start = depth == 1;
+                    }
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    ',' if depth == 1 => {
+                        out.push(std::mem::take(&mut item));
+                        at_segment_start = true;
+                    }
+                    c if depth == 1 && at_segment_start => {
+                        if c.is_alphanumeric() || c == '_' {
+                            item.push(c);
+                        } else if !item.is_empty() {
+                            at_segment_start = false;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(item);
+        }
+        out.retain(|i| !i.is_empty());
+        out
+    }
+
+    #[test]
+    fn grouped_imports_are_read_item_by_item() {
+        // Split so that this file's own text holds no such group.
+        let sample = concat!("use crate", "::{audit, checks::Thing, mfa::{A, B}};");
+        let groups = crate_groups(sample);
+        assert_eq!(groups, ["audit", "checks", "mfa"]);
+    }
 }

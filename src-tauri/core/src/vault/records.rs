@@ -318,7 +318,7 @@ impl Session {
         let summary = row.summary(days)?;
         let stored = audit_perms
             .map(|p| {
-                super::checks::StoredCheck::from_column(&p)
+                super::key_access::StoredCheck::from_column(&p)
                     .ok_or_else(|| row.malformed("last_audit_permissions"))
             })
             .transpose()?;

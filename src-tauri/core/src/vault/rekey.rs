@@ -38,7 +38,7 @@ use super::store::{
     ROTATION_PREVIOUS_SECRET,
 };
 use super::write::{Sealer, seal_internal};
-use super::{alerts, gated, rowmac, seal, state_seal};
+use super::{gated, rowmac, seal, state_seal};
 use crate::audit::{self, Details, Event, NewEvent};
 use crate::mfa::actions::ChangePassword;
 use crate::mfa::store::MfaRecord;
@@ -152,12 +152,12 @@ fn reseal_alert_config(
         .optional()?
         .flatten();
     if let Some(config) = config {
-        let record = alerts::config_aad_record();
+        let record = &META_RECORD;
         let sealed = reseal_blob(
             old,
             new,
             record,
-            alerts::CONFIG_FIELD,
+            super::store::ALERT_CONFIG_FIELD,
             "alert_config",
             &config,
         )?;
@@ -231,10 +231,12 @@ impl Session {
         let old = Sealer {
             key: old_key,
             vault_id: &vault_id,
+            hooks: &[],
         };
         let new = Sealer {
             key: &new_key,
             vault_id: &vault_id,
+            hooks: &[],
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let prev = state_seal::before_write(&tx, &old)?;

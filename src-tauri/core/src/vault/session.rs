@@ -14,6 +14,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::clock::{Clock, unix_secs};
 use super::error::VaultError;
+use super::hooks::Hook;
 use super::journal;
 use super::kdf::KdfParams;
 use super::policy::{Settings, UnlockThrottle};
@@ -54,6 +55,8 @@ pub struct Session {
     /// The step-up window of [`Session::step_up_in_window`] (memory only;
     /// closed on lock).
     pub(super) step_up_window: StepUpWindow,
+    /// The hooks of [`super::VaultOptions::hooks`].
+    pub(super) hooks: Vec<Hook>,
 }
 
 impl Session {
@@ -100,6 +103,7 @@ impl Session {
             let sealer = Sealer {
                 key,
                 vault_id: &self.header.vault_id,
+                hooks: &[],
             };
             let event = crate::audit::NewEvent::new(
                 self.actor,

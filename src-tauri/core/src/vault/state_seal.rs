@@ -247,14 +247,14 @@ pub(crate) fn at_unlock(
             });
         }
         // A vault from before the seal: its queued alerts have no MAC yet.
-        super::alerts::check_outbox_macs(tx, sealer, true)?;
+        super::outbox::check_macs(tx, sealer, true)?;
         return Ok(UnlockCheck {
             prev: None,
             findings: Vec::new(),
         });
     };
     let mut findings = Vec::new();
-    let forged = super::alerts::check_outbox_macs(tx, sealer, false)?;
+    let forged = super::outbox::check_macs(tx, sealer, false)?;
     let seen = observe(tx, sealer)?;
     if let HeadSeen::Head(head) = &seen.head {
         if head.seq > seal.audit_seq {

@@ -51,80 +51,68 @@ pub(crate) const ROTATION_PREVIOUS_SECRET: &str = "rotation.previous_secret";
 /// See [`ROTATION_NEW_SECRET`].
 pub(crate) const ROTATION_PREVIOUS_PASSPHRASE: &str = "rotation.previous_passphrase";
 
-/// Forward migrations; index `i` takes the schema from version `i` to `i + 1`.
-/// Never edit a released entry: append a new one.
-const MIGRATIONS: &[&str] = &[
-    // 0 -> 1
-    "CREATE TABLE vault_meta (
-        id                INTEGER PRIMARY KEY CHECK (id = 1),
-        format_version    INTEGER NOT NULL,
-        vault_id          BLOB NOT NULL,
-        kdf_memory_kib    INTEGER NOT NULL,
-        kdf_iterations    INTEGER NOT NULL,
-        kdf_parallelism   INTEGER NOT NULL,
-        kdf_salt          BLOB NOT NULL,
-        password_wrap     BLOB NOT NULL,
-        header_check      BLOB NOT NULL,
-        device_wrap       BLOB,
-        device_account    TEXT,
-        settings          BLOB NOT NULL,
-        audit_head        BLOB,
-        failed_unlocks    INTEGER NOT NULL DEFAULT 0,
-        last_failed_ms    INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE keys (
-        id                      BLOB PRIMARY KEY,
-        label                   TEXT NOT NULL UNIQUE,
-        exchange                TEXT NOT NULL,
-        environment             TEXT NOT NULL,
-        base_url                TEXT,
-        api_key_id              TEXT NOT NULL,
-        secret                  BLOB NOT NULL,
-        passphrase              BLOB,
-        key_type                TEXT NOT NULL,
-        scopes                  TEXT NOT NULL,
-        ip_whitelist            TEXT NOT NULL,
-        linked_services         TEXT NOT NULL,
-        notes                   TEXT NOT NULL,
-        created_at              INTEGER NOT NULL,
-        last_rotated_at         INTEGER,
-        rotate_every_days       INTEGER,
-        status                  TEXT NOT NULL,
-        last_audit_at           INTEGER,
-        last_audit_result       TEXT,
-        last_audit_permissions  TEXT
-    );",
-    // 1 -> 2: the hash-chained audit log.
-    crate::audit::store::SCHEMA,
-    // 2 -> 3: MFA state, sealed seeds and recovery-code hashes.
-    crate::mfa::store::SCHEMA,
+/// AAD field name of the sealed alert configuration (`alert_config.config`,
+/// created by `migrations/07_alerts.sql`, record = the header record),
+/// frozen with the table: alerts seal with it, a change of vault key
+/// reseals it (`rekey`).
+pub(crate) const ALERT_CONFIG_FIELD: &str = "alerts.config";
+
+/// Forward migrations, each a frozen SQL file: `migrations/NN_name.sql`
+/// takes the schema from version `NN - 1` to `NN` (index `i` of this list,
+/// from `i` to `i + 1`). Never edit a released file: add the next number
+/// (`tests::migrations_are_the_numbered_files_in_order` checks the list
+/// against the directory). Features own the records of their tables; the
+/// vault only creates them.
+const MIGRATIONS: &[(&str, &str)] = &[
+    // 0 -> 1: the header row and the keys.
+    ("01_vault.sql", include_str!("migrations/01_vault.sql")),
+    // 1 -> 2: the hash-chained audit log (`audit::store`).
+    ("02_audit.sql", include_str!("migrations/02_audit.sql")),
+    // 2 -> 3: MFA state, sealed seeds and recovery-code hashes
+    // (`mfa::store`).
+    ("03_mfa.sql", include_str!("migrations/03_mfa.sql")),
     // 3 -> 4: the per-key "allow `keyward run`" grant (off for every existing
     // key: a migration never grants anything).
-    "ALTER TABLE keys ADD COLUMN allow_run INTEGER NOT NULL DEFAULT 0;",
-    // 4 -> 5: staged rotations (the rows are the rotation feature's; the
-    // vault only creates the table). The partial unique index enforces "at
-    // most one open rotation per key" in the file itself.
-    include_str!("migrations/05_rotations.sql"),
+    (
+        "04_allow_run.sql",
+        include_str!("migrations/04_allow_run.sql"),
+    ),
+    // 4 -> 5: staged rotations (the rows are the rotation feature's). The
+    // partial unique index enforces "at most one open rotation per key" in
+    // the file itself.
+    (
+        "05_rotations.sql",
+        include_str!("migrations/05_rotations.sql"),
+    ),
     // 5 -> 6: incidents, their steps, timeline and activity snapshots (the
-    // records are `incident::store`'s; the vault only creates the tables).
-    include_str!("migrations/06_incidents.sql"),
+    // records are `incident::store`'s).
+    (
+        "06_incidents.sql",
+        include_str!("migrations/06_incidents.sql"),
+    ),
     // 6 -> 7: alert configuration (sealed), per-key alert state, the
-    // webhook outbox and the last background audit.
-    super::alerts::SCHEMA,
+    // webhook outbox and the last background audit (the records are
+    // `alerts::store`'s; the outbox MACs the kernel's, `outbox`).
+    ("07_alerts.sql", include_str!("migrations/07_alerts.sql")),
     // 7 -> 8: the MAC over every column of a key row (see `vault::rowmac`;
     // rows of older vaults are MAC'd at their first unlock, recorded in the
     // sealed settings), and whether a custom host was confirmed with a
     // step-up (never, for existing keys).
-    "ALTER TABLE keys ADD COLUMN row_mac BLOB;
-     ALTER TABLE keys ADD COLUMN host_confirmed INTEGER NOT NULL DEFAULT 0;",
-    // 8 -> 9: a MAC on each queued webhook event (see `vault::alerts`; the
+    ("08_row_mac.sql", include_str!("migrations/08_row_mac.sql")),
+    // 8 -> 9: a MAC on each queued webhook event (see `vault::outbox`; the
     // state seal that notices rolled-back rows lives in the sealed settings
     // and needs no table).
-    super::alerts::OUTBOX_MAC_SCHEMA,
+    (
+        "09_outbox_mac.sql",
+        include_str!("migrations/09_outbox_mac.sql"),
+    ),
     // 9 -> 10: the root of the audit, MFA and outbox MAC subkeys, sealed
     // under the vault key, once the vault key has been rotated (absent
     // until then: the root is the vault key itself).
-    "ALTER TABLE vault_meta ADD COLUMN mac_root BLOB;",
+    (
+        "10_mac_root.sql",
+        include_str!("migrations/10_mac_root.sql"),
+    ),
 ];
 
 /// The authenticated part of `vault_meta`.
@@ -364,7 +352,7 @@ fn migrate(conn: &mut Connection) -> Result<(), VaultError> {
             what: "schema version",
         });
     }
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (from, (_, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Re-check under the write lock: another process may have migrated.
         let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -543,5 +531,38 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (x)").unwrap();
         drop(conn);
         assert!(matches!(open(&path), Err(VaultError::NotAVault { .. })));
+    }
+
+    #[test]
+    fn migrations_are_the_numbered_files_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/vault/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = MIGRATIONS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(files, listed, "every file listed once, in order");
+        assert_eq!(MIGRATIONS.len() as i64, SCHEMA_VERSION);
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
+            let (number, rest) = name.split_once('_').unwrap();
+            assert_eq!(number, format!("{:02}", i + 1), "{name}: no gap, no repeat");
+            assert!(rest.ends_with(".sql") && rest.len() > 4, "{name}");
+            assert_eq!(
+                std::fs::read_to_string(dir.join(name)).unwrap(),
+                *sql,
+                "{name} is the text that runs"
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_vault_has_every_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = create(&dir.path().join("v.keyward")).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 }

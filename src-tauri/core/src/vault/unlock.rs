@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::clock::{Clock, default_clock, unix_millis};
 use super::error::VaultError;
+use super::hooks::Hook;
 use super::journal;
 use super::kdf::{KdfParams, new_salt};
 use super::policy::{Settings, UnlockThrottle};
@@ -40,6 +41,9 @@ pub struct VaultOptions {
     /// The front end, recorded in the audit log for events that have no
     /// per-call actor: create, unlock, failed unlock, lock.
     pub actor: Actor,
+    /// The features' listeners for kernel events (see [`Hook`]): every
+    /// session of this vault hands each write's events to them.
+    pub hooks: Vec<Hook>,
 }
 
 impl Default for VaultOptions {
@@ -48,6 +52,7 @@ impl Default for VaultOptions {
             clock: default_clock(),
             throttle: UnlockThrottle::default(),
             actor: Actor::Cli,
+            hooks: Vec::new(),
         }
     }
 }
@@ -60,6 +65,12 @@ impl VaultOptions {
             actor,
             ..VaultOptions::default()
         }
+    }
+
+    /// These options with `hook` listening to every session's writes.
+    pub fn with_hook(mut self, hook: Hook) -> Self {
+        self.hooks.push(hook);
+        self
     }
 
     /// The default options with another source of "now" (tests pass a
@@ -165,6 +176,7 @@ impl Vault {
             &Sealer {
                 key: &key,
                 vault_id: &vault_id,
+                hooks: &[],
             },
             NewEvent::new(
                 options.actor,
@@ -178,6 +190,7 @@ impl Vault {
             &Sealer {
                 key: &key,
                 vault_id: &vault_id,
+                hooks: &[],
             },
             None,
         )?;
@@ -196,6 +209,7 @@ impl Vault {
             last_activity: now,
             audit_problem: None,
             step_up_window: StepUpWindow::default(),
+            hooks: options.hooks,
         })
     }
 
@@ -314,6 +328,7 @@ impl Vault {
             last_activity: now,
             audit_problem: None,
             step_up_window: StepUpWindow::default(),
+            hooks: self.options.hooks.clone(),
         };
         session.start(method)?;
         Ok(session)
@@ -431,6 +446,7 @@ impl Session {
         let sealer = Sealer {
             key,
             vault_id: &header.vault_id,
+            hooks: &[],
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Rolled-back MFA or settings rows stop the unlock here, before

@@ -12,6 +12,7 @@ use rusqlite::{Transaction, TransactionBehavior};
 use zeroize::Zeroizing;
 
 use super::error::VaultError;
+use super::hooks::Hook;
 use super::journal;
 use super::seal::{self, SealError};
 use super::secret::VaultKey;
@@ -24,6 +25,8 @@ use crate::mfa::ProofMethod;
 pub(crate) struct Sealer<'a> {
     pub(super) key: &'a VaultKey,
     pub(super) vault_id: &'a [u8; 16],
+    /// Who hears what a write raises (`vault::raise`); none outside writes.
+    pub(super) hooks: &'a [Hook],
 }
 
 impl Sealer<'_> {
@@ -115,12 +118,17 @@ impl Session {
         self.key()?;
         let at = self.clock.now();
         let Session {
-            conn, key, header, ..
+            conn,
+            key,
+            header,
+            hooks,
+            ..
         } = self;
         let key = key.as_ref().ok_or(VaultError::Locked)?;
         let sealer = Sealer {
             key,
             vault_id: &header.vault_id,
+            hooks: &hooks[..],
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Rows put back to an older copy since the last write are refused,

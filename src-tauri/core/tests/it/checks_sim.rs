@@ -10,14 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keyward_core::audit::{self, store::AuditFilter};
+use keyward_core::checks::{self, CheckSelection, KeyVerification, RecordOutcome};
 use keyward_core::exchange::{ExchangeClient, HttpConfig, KeyCheckError, Severity};
 use keyward_core::model::{
     CheckStatus, Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey, Passphrase, Scope,
 };
-use keyward_core::vault::{
-    self, Actor, CheckSelection, KdfParams, KeyVerification, MasterPassword, RecordOutcome,
-    Session, Vault, VaultError,
-};
+use keyward_core::vault::{Actor, KdfParams, MasterPassword, Session, Vault, VaultError};
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
 
 const BIN_SECRET: &str = "CANARYbinance0secret0123456789";
@@ -283,7 +281,7 @@ async fn verify_all_reports_every_exchange_and_stores_the_last_check() {
     let mut f = Fixture::new().await;
     f.add_revoked_binance();
     let client = ExchangeClient::new(fast_config()).unwrap();
-    let results = vault::verify_session(&mut f.session, &client, &CheckSelection::All, Actor::Cli)
+    let results = checks::verify_session(&mut f.session, &client, &CheckSelection::All, Actor::Cli)
         .await
         .unwrap();
 
@@ -437,7 +435,7 @@ async fn verify_all_reports_every_exchange_and_stores_the_last_check() {
     assert!(f.session.verify_audit().unwrap().is_ok());
 
     // A revoked key is still checked when named, and is rejected.
-    let results = vault::verify_session(
+    let results = checks::verify_session(
         &mut f.session,
         &client,
         &CheckSelection::Labels(vec!["binance-old".into()]),
@@ -470,7 +468,7 @@ async fn a_one_bit_wrong_secret_is_rejected_and_stored_as_such() {
         )
         .unwrap();
     let client = ExchangeClient::new(fast_config()).unwrap();
-    let results = vault::verify_session(
+    let results = checks::verify_session(
         &mut f.session,
         &client,
         &CheckSelection::Labels(vec!["okx-bot".into(), "bybit-bot".into()]),
@@ -528,7 +526,7 @@ async fn server_errors_and_timeouts_are_results_not_panics() {
         ..fast_config()
     })
     .unwrap();
-    let results = vault::verify_session(&mut f.session, &client, &CheckSelection::All, Actor::Cli)
+    let results = checks::verify_session(&mut f.session, &client, &CheckSelection::All, Actor::Cli)
         .await
         .unwrap();
     for (label, code) in [
@@ -561,7 +559,7 @@ async fn the_desktop_mutex_is_free_while_the_exchanges_answer() {
     let task = {
         let (slot, client) = (slot.clone(), client.clone());
         tokio::spawn(async move {
-            vault::verify_keys(&slot, &client, &CheckSelection::All, Actor::Gui).await
+            checks::verify_keys(&slot, &client, &CheckSelection::All, Actor::Gui).await
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -598,7 +596,7 @@ async fn the_desktop_mutex_is_free_while_the_exchanges_answer() {
     let task = {
         let (slot, client) = (slot.clone(), client.clone());
         tokio::spawn(async move {
-            vault::verify_keys(&slot, &client, &CheckSelection::All, Actor::Gui).await
+            checks::verify_keys(&slot, &client, &CheckSelection::All, Actor::Gui).await
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -618,7 +616,7 @@ async fn the_desktop_mutex_is_free_while_the_exchanges_answer() {
 
     // A locked vault (an empty slot) is refused before anything is sent.
     let empty: Mutex<Option<Session>> = Mutex::new(None);
-    let err = vault::verify_keys(&empty, &client, &CheckSelection::All, Actor::Gui)
+    let err = checks::verify_keys(&empty, &client, &CheckSelection::All, Actor::Gui)
         .await
         .unwrap_err();
     assert!(matches!(err, VaultError::Locked), "{err:?}");
@@ -659,7 +657,7 @@ async fn a_result_for_changed_credentials_is_not_stored() {
             None,
         )
         .unwrap();
-    let results = vault::run_checks(&client, pending).await;
+    let results = checks::run_checks(&client, pending).await;
     let outcomes = f.session.record_checks(Actor::Gui, &results).unwrap();
     assert_eq!(outcomes, [RecordOutcome::Stale, RecordOutcome::Stored]);
     let entries = verify_entries(&mut f.session);
@@ -715,7 +713,7 @@ async fn unknown_labels_and_unusable_credentials() {
         )
         .unwrap();
     let client = ExchangeClient::new(fast_config()).unwrap();
-    let results = vault::verify_session(
+    let results = checks::verify_session(
         &mut f.session,
         &client,
         &CheckSelection::Labels(vec!["coinbase-es".into(), "binance-bot".into()]),
@@ -758,7 +756,7 @@ async fn secrets_never_reach_results_debug_output_or_the_vault_files() {
     let pending = f.session.prepare_checks(&CheckSelection::All).unwrap();
     let debug = format!("{pending:?}");
     let client = ExchangeClient::new(fast_config()).unwrap();
-    let results = vault::run_checks(&client, pending).await;
+    let results = checks::run_checks(&client, pending).await;
     f.session.record_checks(Actor::Cli, &results).unwrap();
     let json = serde_json::to_string(&results).unwrap();
     let debug = format!("{debug}{results:?}");
@@ -834,7 +832,7 @@ async fn options_is_a_declarable_scope() {
             .unwrap();
     }
     let client = ExchangeClient::new(fast_config()).unwrap();
-    let results = vault::verify_session(&mut session, &client, &CheckSelection::All, Actor::Cli)
+    let results = checks::verify_session(&mut session, &client, &CheckSelection::All, Actor::Cli)
         .await
         .unwrap();
     let mentions_options = |r: &KeyVerification| {

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use keyward_core::audit::Action;
 use keyward_core::audit::store::AuditFilter;
+use keyward_core::checks::{self, CheckSelection};
 use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig, Narrowing};
 use keyward_core::health::RuleId;
 use keyward_core::mfa::actions::{self, Gated};
@@ -28,8 +29,7 @@ use keyward_core::rotation::{
     RotationState, ServiceState, VerifyOptions,
 };
 use keyward_core::vault::{
-    self, Actor, CheckSelection, Clock, KdfParams, ManualClock, MasterPassword, Session, Vault,
-    VaultError, VaultOptions,
+    Actor, Clock, KdfParams, ManualClock, MasterPassword, Session, Vault, VaultError, VaultOptions,
 };
 use keyward_core::{ErrorKind, KindedError};
 use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope};
@@ -497,7 +497,7 @@ async fn rotate_to_promoted(f: &mut Fixture, c: &Case) {
     assert_eq!(d.api_key_id, c.new_id);
     assert!(d.summary.last_rotated_at.is_some());
     // The new key is current: a live check of the key uses it.
-    let results = vault::verify_session(
+    let results = checks::verify_session(
         &mut f.session,
         &f.client,
         &CheckSelection::Labels(vec![c.label.into()]),
@@ -728,7 +728,7 @@ async fn health_follows_the_rotation_and_the_live_allowlist() {
         )
         .unwrap();
     assert!(health_rules(&mut f, "okx-wd").contains(&RuleId::NoIpWhitelist));
-    vault::verify_session(
+    checks::verify_session(
         &mut f.session,
         &f.client,
         &CheckSelection::Labels(vec!["okx-wd".into()]),
@@ -801,7 +801,7 @@ async fn health_follows_a_narrowing() {
             },
         )
         .unwrap();
-    vault::verify_session(
+    checks::verify_session(
         &mut f.session,
         &f.client,
         &CheckSelection::Labels(vec!["bybit-wd".into()]),
@@ -813,7 +813,7 @@ async fn health_follows_a_narrowing() {
     assert!(rules.contains(&RuleId::WithdrawUndeclared), "{rules:?}");
     assert!(!rules.contains(&RuleId::NoIpWhitelist), "{rules:?}");
     let g = f.grant::<actions::SecuritySettings>();
-    let checked = vault::narrow_key(
+    let checked = checks::narrow_key(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -860,7 +860,7 @@ async fn a_single_permission_is_dropped_behind_step_up_and_audited() {
             },
         )
         .unwrap();
-    let checked = vault::verify_session(
+    let checked = checks::verify_session(
         &mut f.session,
         &f.client,
         &CheckSelection::Labels(vec!["bybit-xfer".into()]),
@@ -886,7 +886,7 @@ async fn a_single_permission_is_dropped_behind_step_up_and_audited() {
     // A grant for another action does not compile (`StepUpGrant<A>`).
     // A permission the key does not hold: a specific error, nothing sent.
     let g = f.grant::<actions::SecuritySettings>();
-    let err = vault::narrow_key(
+    let err = checks::narrow_key(
         &mut f.session,
         &f.client,
         Actor::Cli,
@@ -899,7 +899,7 @@ async fn a_single_permission_is_dropped_behind_step_up_and_audited() {
     assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
     assert!(err.to_string().contains("Wallet.AccountTransfer"), "{err}");
     assert!(narrowed(&mut f).unwrap().is_empty());
-    let still = vault::verify_session(
+    let still = checks::verify_session(
         &mut f.session,
         &f.client,
         &CheckSelection::Labels(vec!["bybit-xfer".into()]),
@@ -910,7 +910,7 @@ async fn a_single_permission_is_dropped_behind_step_up_and_audited() {
     assert_eq!(still[0].removable, offered, "nothing changed yet");
 
     let g = f.grant::<actions::SecuritySettings>();
-    let after = vault::narrow_key(
+    let after = checks::narrow_key(
         &mut f.session,
         &f.client,
         Actor::Cli,

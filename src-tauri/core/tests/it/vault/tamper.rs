@@ -217,7 +217,7 @@ fn base_url_set_in_sqlite_never_gets_a_request() {
     let mut s = reopen(&t);
     // Preparing a check unseals the credentials: refused before any
     // network I/O.
-    let r = s.prepare_checks(&keyward_core::vault::CheckSelection::Labels(vec![
+    let r = s.prepare_checks(&keyward_core::checks::CheckSelection::Labels(vec![
         "okx1".into(),
     ]));
     tampered(r, "okx1");

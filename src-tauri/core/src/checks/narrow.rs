@@ -9,17 +9,14 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::access::SessionAccess;
-use super::checks::{CheckSelection, KeyVerification, run_checks};
-use super::error::VaultError;
-use super::journal;
-use super::session::Actor;
+use super::{CheckSelection, KeyVerification, run_checks};
 use crate::KindedError;
 use crate::audit::{self, Details, NewEvent};
 use crate::error::ErrorKind;
 use crate::exchange::{ExchangeClient, ExchangeError, Narrowing};
 use crate::mfa::StepUpGrant;
 use crate::mfa::actions::SecuritySettings;
+use crate::vault::{self, AccessError, Actor, SessionAccess, VaultError};
 
 /// Why narrowing failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +62,11 @@ pub async fn narrow_key<S: SessionAccess>(
     let (target, key_id) = access.with_session(|s| {
         let detail = s.key_detail(label)?;
         let target = s.exchange_access(label).map_err(|e| match e {
-            super::checks::AccessError::Vault(v) => NarrowError::Vault(v),
-            super::checks::AccessError::NotSupported { .. } => NarrowError::NotSupported {
+            AccessError::Vault(v) => NarrowError::Vault(v),
+            AccessError::NotSupported { .. } => NarrowError::NotSupported {
                 label: label.to_owned(),
             },
-            super::checks::AccessError::Exchange(x) => NarrowError::Exchange(x),
+            AccessError::Exchange(x) => NarrowError::Exchange(x),
         })?;
         Ok::<_, NarrowError>((target, detail.summary.id))
     })?;
@@ -104,7 +101,7 @@ pub async fn narrow_key<S: SessionAccess>(
             None,
             |_| Vec::new(),
             |tx, sealer| {
-                journal::append(tx, sealer, event)?;
+                vault::append_event(tx, sealer, event)?;
                 Ok(())
             },
         )

@@ -1,12 +1,20 @@
 //! Live checks of stored keys against their exchanges, and the last check
 //! stored on each key.
 //!
-//! Owns: turning a stored key into what the exchange layer needs
-//! ([`Credentials`], environment, declared scopes), running `verify` for many
-//! keys at once, the per-key result front ends print ([`KeyVerification`]),
-//! and storing its summary in the key's `last_audit_*` columns through the
-//! vault's single write path, one transaction per key with its `verify`
-//! audit entry (exchange, result, granted permissions; never a secret).
+//! Owns: running `verify` for many keys at once, the per-key result front
+//! ends print ([`KeyVerification`]), and (in `store`) storing its summary
+//! in the key's `last_audit_*` columns through the vault's single write
+//! path, one transaction per key with its `verify` audit entry (exchange,
+//! result, granted permissions; never a secret), raising
+//! `vault::KernelEvent::KeyChecked` in that transaction for whoever
+//! listens (alerts). Also the gated narrowing of a key (`narrow`) and the
+//! desktop's background audit (`background`).
+//!
+//! The feature imports the vault and the model; the vault never imports it
+//! (checked by `checks::store::tests::the_vault_does_not_import_checks`).
+//! Turning a stored key into [`crate::exchange::Credentials`] is the
+//! vault's (`Session::exchange_access`), so is the stored form of the last
+//! check (`vault::StoredCheck`).
 //!
 //! Must never: hold the session across a network call (the three phases
 //! below exist for that), hand [`Credentials`] to a front end (they stay
@@ -19,7 +27,7 @@
 //! // 1. under the session lock: unseal what the checks need (no I/O)
 //! let pending = session.prepare_checks(&CheckSelection::All)?;
 //! // 2. without the lock: verify concurrently through the one ExchangeClient
-//! let results = vault::run_checks(&client, pending).await;
+//! let results = checks::run_checks(&client, pending).await;
 //! // 3. under the lock again: store the last check on each key (audited)
 //! session.record_checks(Actor::Gui, &results)?;
 //! ```
@@ -27,76 +35,29 @@
 //! desktop's state), [`verify_session`] for a session owned outright (the
 //! CLI). Both need a Tokio runtime, as every exchange call does.
 
+mod background;
+mod narrow;
+mod store;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
 
-use rusqlite::{OptionalExtension, params};
-use secrecy::SecretString;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use super::access::SessionAccess;
-use super::error::VaultError;
-use super::journal;
-use super::session::{Actor, Session};
 use crate::KindedError;
-use crate::audit::{self, Details, NewEvent};
 use crate::error::ErrorKind;
 use crate::exchange::{
-    self, Credentials, ErrorDto, ExchangeClient, ExchangeError, Finding, KeyCheck, KeyCheckError,
-    KeyReport, Permissions, Severity, Timestamp,
+    self, ErrorDto, ExchangeClient, ExchangeError, Finding, KeyCheck, KeyCheckError, KeyReport,
+    Permissions, Severity, Timestamp,
 };
-use crate::model::{CheckStatus, Environment, Exchange, KeyStatus, Scope};
+use crate::model::{CheckStatus, Exchange, Scope};
+use crate::vault::{Actor, ExchangeAccess, Session, SessionAccess, VaultError};
+
+pub use background::background_audit;
+pub use narrow::{NarrowError, narrow_key};
 
 /// Most verify calls in flight at once. The exchange layer's limiters pace
 /// the requests per exchange; this only bounds open connections and memory.
 const MAX_IN_FLIGHT: usize = 32;
-
-/// What the last live check recorded beyond its result word, as stored in
-/// the key's `last_audit_permissions` column: the granted permissions and,
-/// when the exchange reported them, whether an IP allowlist is set and the
-/// allowlist. Stored as `{"granted": [...], "ip_restricted": bool|null,
-/// "ip_whitelist": [...]|null}`; a bare array (the granted permissions
-/// only, as older vaults hold) is read too.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub(crate) struct StoredCheck {
-    /// The permissions the exchange reported as granted.
-    pub granted: Vec<String>,
-    /// Whether an IP allowlist is set; `None` when not reported.
-    #[serde(default)]
-    pub ip_restricted: Option<bool>,
-    /// The live allowlist; `None` when not reported.
-    #[serde(default)]
-    pub ip_whitelist: Option<Vec<String>>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum StoredForm {
-    Full(StoredCheck),
-    Granted(Vec<String>),
-}
-
-impl StoredCheck {
-    /// The column's text.
-    pub(crate) fn to_column(&self, label: &str) -> Result<String, VaultError> {
-        serde_json::to_string(self).map_err(|_| VaultError::Malformed {
-            record: label.to_owned(),
-            field: "last_audit_permissions",
-        })
-    }
-
-    /// Reads the column's text (either form); `None` when it is neither.
-    pub(crate) fn from_column(text: &str) -> Option<StoredCheck> {
-        match serde_json::from_str::<StoredForm>(text).ok()? {
-            StoredForm::Full(c) => Some(c),
-            StoredForm::Granted(granted) => Some(StoredCheck {
-                granted,
-                ..StoredCheck::default()
-            }),
-        }
-    }
-}
 
 /// Which keys to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +83,7 @@ pub enum CheckSelection {
 /// [`KeyReport`] or an [`ExchangeError`], neither of which holds one.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyVerification {
-    /// Record id (uuid), as in [`super::KeySummary::id`].
+    /// Record id (uuid), as in [`crate::model::KeySummary::id`].
     pub id: String,
     /// The key's label.
     pub label: String,
@@ -262,40 +223,6 @@ impl KeyVerification {
     }
 }
 
-/// What the exchange layer needs to act as one stored key. Crate-internal
-/// on purpose: [`Credentials`] exposes the secret to whoever holds it, and
-/// front ends reach secrets only through the MFA-gated reveal path.
-pub(crate) struct ExchangeAccess {
-    /// The exchange (one with a live adapter).
-    pub exchange: Exchange,
-    /// Where to reach it (a custom base URL already accepted by
-    /// [`exchange::BaseUrl::parse`]).
-    pub environment: Environment,
-    /// The unsealed key (redacted `Debug`, no `Serialize`).
-    pub credentials: Credentials,
-    /// The declared scopes.
-    pub declared: Vec<Scope>,
-}
-
-/// Why a stored key cannot be turned into [`ExchangeAccess`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub(crate) enum AccessError {
-    /// The vault refused (locked, not found, damaged record).
-    #[error(transparent)]
-    Vault(#[from] VaultError),
-    /// Keyward has no live adapter for this exchange.
-    #[error("{} keys are not supported for live checks", .exchange.display_name())]
-    NotSupported {
-        /// The stored exchange.
-        exchange: Exchange,
-    },
-    /// The stored environment cannot be used (e.g. a base URL the exchange
-    /// layer refuses).
-    #[error(transparent)]
-    Exchange(#[from] ExchangeError),
-}
-
 /// What phase 1 hands to phase 2 for one key. Opaque: it may hold the
 /// key's unsealed credentials, which only the exchange layer reads. Drop it
 /// (or pass it to [`run_checks`]) promptly; its secrets are zeroized on
@@ -347,274 +274,6 @@ pub enum RecordOutcome {
     /// Not stored: the key was deleted, or its credentials or endpoint
     /// changed while the check ran (the result describes the old ones).
     Stale,
-}
-
-impl Session {
-    /// Unseals what the exchange layer needs to act as the key `label`.
-    pub(crate) fn exchange_access(&mut self, label: &str) -> Result<ExchangeAccess, AccessError> {
-        let detail = self.key_detail(label)?;
-        let summary = &detail.summary;
-        if !summary.exchange.has_adapter() {
-            return Err(AccessError::NotSupported {
-                exchange: summary.exchange,
-            });
-        }
-        if let Environment::Custom(url) = &summary.environment {
-            exchange::BaseUrl::parse(url)?;
-        }
-        let (secret, passphrase) = self.open_secrets(label)?;
-        // One copy of each, straight into a zeroizing SecretString; the
-        // vault's own wrappers are dropped (and zeroized) on return.
-        let mut credentials = Credentials {
-            api_key: detail.api_key_id.clone(),
-            secret: SecretString::from(secret.expose().to_owned()),
-            passphrase: None,
-            key_type: summary.key_type,
-        };
-        if let Some(p) = passphrase {
-            credentials.passphrase = Some(SecretString::from(p.expose().to_owned()));
-        }
-        Ok(ExchangeAccess {
-            exchange: summary.exchange,
-            environment: summary.environment.clone(),
-            credentials,
-            declared: summary.scopes.clone(),
-        })
-    }
-
-    /// Phase 1: unseals what checking the selected keys needs. No network
-    /// I/O; call it under the session lock, then release the lock.
-    pub fn prepare_checks(
-        &mut self,
-        selection: &CheckSelection,
-    ) -> Result<Vec<PendingCheck>, VaultError> {
-        self.vault_key()?;
-        let labels = match selection {
-            CheckSelection::Labels(labels) => labels.clone(),
-            CheckSelection::All => self
-                .list_keys()?
-                .into_iter()
-                .filter(|k| k.status != KeyStatus::Revoked)
-                .map(|k| k.label)
-                .collect(),
-            CheckSelection::Unattended => {
-                let mut labels = Vec::new();
-                for k in self.list_keys()? {
-                    if k.status == KeyStatus::Revoked {
-                        continue;
-                    }
-                    let detail = self.key_detail(&k.label)?;
-                    if detail.custom_host.is_none() || detail.host_confirmed {
-                        labels.push(k.label);
-                    }
-                }
-                labels
-            }
-        };
-        let mut out = Vec::with_capacity(labels.len());
-        for label in labels {
-            let detail = self.key_detail(&label)?;
-            let id = parse_id(&detail.summary.id, &label)?;
-            let fingerprint =
-                key_fingerprint(self.conn(), &id)?.ok_or(VaultError::KeyNotFound {
-                    label: label.clone(),
-                })?;
-            let target = match self.exchange_access(&label) {
-                Ok(access) => Target::Live(access),
-                Err(AccessError::NotSupported { .. }) => Target::NotSupported,
-                Err(AccessError::Exchange(e)) => Target::Unusable(e),
-                Err(AccessError::Vault(e)) => return Err(e),
-            };
-            out.push(PendingCheck {
-                id,
-                label,
-                exchange: detail.summary.exchange,
-                declared: detail.summary.scopes.clone(),
-                fingerprint,
-                target,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Phase 3 for one result: stores it as the key's last check
-    /// (`last_audit_at`, `last_audit_result` = [`CheckStatus::as_str`],
-    /// `last_audit_permissions` = the granted scopes and the live IP
-    /// allowlist as a [`StoredCheck`], or none when the key did not
-    /// authenticate) in one transaction with its audit entry.
-    ///
-    /// The result is matched to the key by record id, so a rename in the
-    /// meantime does not matter; a deleted key or changed credentials make
-    /// it [`RecordOutcome::Stale`].
-    pub fn record_check(
-        &mut self,
-        actor: Actor,
-        result: &KeyVerification,
-    ) -> Result<RecordOutcome, VaultError> {
-        self.vault_key()?;
-        if result.status == CheckStatus::NotSupported {
-            return Ok(RecordOutcome::NotChecked);
-        }
-        let id = parse_id(&result.id, &result.label)?;
-        let Some(now) = key_fingerprint(self.conn(), &id)? else {
-            return Ok(RecordOutcome::Stale);
-        };
-        if result.fingerprint != now {
-            return Ok(RecordOutcome::Stale);
-        }
-        let at = result.checked_at.unix_ms().div_euclid(1000);
-        let permissions = if result.authenticated {
-            let stored = StoredCheck {
-                granted: result.granted(),
-                ip_restricted: result.ip_restricted,
-                ip_whitelist: result.ip_whitelist.clone(),
-            };
-            Some(stored.to_column(&result.label)?)
-        } else {
-            None
-        };
-        let label: String = self.conn().query_row(
-            "SELECT label FROM keys WHERE id = ?1",
-            params![&id[..]],
-            |r| r.get(0),
-        )?;
-        let status = result.status.as_str();
-        let mut details = Details::new()
-            .with("exchange", result.exchange.as_str())
-            .with("result", status);
-        if result.authenticated {
-            details = details.with("permissions", result.granted());
-        }
-        let event = NewEvent::new(
-            actor,
-            audit::Action::Verify,
-            UNIX_EPOCH + Duration::from_secs(u64::try_from(self.now_secs()).unwrap_or(0)),
-        )
-        .with_key(result.id.clone(), label.clone())
-        .with_details(details);
-        let label_for_alert = label;
-        // The `verify` entry is appended by hand, in the same transaction as
-        // the update, instead of through an `Action` (no action is passed).
-        self.write_events(
-            actor,
-            None,
-            |_| Vec::new(),
-            |tx, sealer| {
-                super::rowmac::update(tx, sealer, &id, || {
-                    tx.execute(
-                        "UPDATE keys SET last_audit_at = ?2, last_audit_result = ?3,
-                            last_audit_permissions = ?4
-                         WHERE id = ?1",
-                        params![&id[..], at, status, permissions],
-                    )?;
-                    Ok(())
-                })?;
-                journal::append(tx, sealer, event)?;
-                let api_key_id: String = tx.query_row(
-                    "SELECT api_key_id FROM keys WHERE id = ?1",
-                    params![&id[..]],
-                    |r| r.get(0),
-                )?;
-                // Critical findings go to the webhook (queued here, sent
-                // after commit); an inconclusive check forgets nothing.
-                super::alerts::after_check(
-                    tx,
-                    sealer,
-                    &id,
-                    &label_for_alert,
-                    result.exchange,
-                    &api_key_id,
-                    &result.findings,
-                    !matches!(
-                        result.status,
-                        CheckStatus::Unreachable | CheckStatus::Unusable
-                    ),
-                    at,
-                )?;
-                Ok(())
-            },
-        )?;
-        Ok(RecordOutcome::Stored)
-    }
-
-    /// Phase 3: stores every result of [`run_checks`] (one audited
-    /// transaction per key, see [`Session::record_check`]). Returns what
-    /// happened to each, in order.
-    pub fn record_checks(
-        &mut self,
-        actor: Actor,
-        results: &[KeyVerification],
-    ) -> Result<Vec<RecordOutcome>, VaultError> {
-        results
-            .iter()
-            .map(|r| self.record_check(actor, r))
-            .collect()
-    }
-}
-
-/// A digest of the fields a check depends on (exchange, endpoint, key id,
-/// key type and the sealed secret and passphrase). Sealing uses a fresh
-/// nonce, so a re-entered secret changes the digest even if it is the same
-/// text. `None` if the key no longer exists. Rotation and revocation use the
-/// same digest to refuse results about a key that changed meanwhile.
-pub(crate) fn key_fingerprint(
-    conn: &rusqlite::Connection,
-    id: &[u8; 16],
-) -> Result<Option<[u8; 32]>, VaultError> {
-    type Fields = (
-        String,
-        String,
-        Option<String>,
-        String,
-        String,
-        Vec<u8>,
-        Option<Vec<u8>>,
-    );
-    let row: Option<Fields> = conn
-        .query_row(
-            "SELECT exchange, environment, base_url, api_key_id, key_type, secret, passphrase
-             FROM keys WHERE id = ?1",
-            params![&id[..]],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    Ok(row.map(
-        |(exchange, env, base, key_id, key_type, secret, passphrase)| {
-            let mut h = Sha256::new();
-            for part in [
-                exchange.as_bytes(),
-                env.as_bytes(),
-                base.as_deref().unwrap_or("\u{0}").as_bytes(),
-                key_id.as_bytes(),
-                key_type.as_bytes(),
-                &secret,
-                passphrase.as_deref().unwrap_or(&[]),
-            ] {
-                h.update((part.len() as u64).to_be_bytes());
-                h.update(part);
-            }
-            h.finalize().into()
-        },
-    ))
-}
-
-fn parse_id(id: &str, label: &str) -> Result<[u8; 16], VaultError> {
-    uuid::Uuid::try_parse(id)
-        .map(|u| *u.as_bytes())
-        .map_err(|_| VaultError::Malformed {
-            record: label.to_owned(),
-            field: "id",
-        })
 }
 
 /// Phase 2: verifies every pending key through `client`, at most
@@ -735,23 +394,7 @@ pub async fn verify_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stored_check_reads_both_forms_and_round_trips() {
-        // Vaults written before the allowlist was stored hold a bare array.
-        let old = StoredCheck::from_column(r#"["read","trade"]"#).unwrap();
-        assert_eq!(old.granted, ["read", "trade"]);
-        assert_eq!((old.ip_restricted, old.ip_whitelist), (None, None));
-        let new = StoredCheck {
-            granted: vec!["read".into()],
-            ip_restricted: Some(true),
-            ip_whitelist: Some(vec!["192.0.2.1".into()]),
-        };
-        let text = new.to_column("k").unwrap();
-        assert_eq!(StoredCheck::from_column(&text), Some(new));
-        assert_eq!(StoredCheck::from_column("{\"granted\": 1}"), None);
-        assert_eq!(StoredCheck::from_column("not json"), None);
-    }
+    use crate::model::Environment;
 
     #[test]
     fn custom_environment_is_checked_by_the_exchange_layer() {

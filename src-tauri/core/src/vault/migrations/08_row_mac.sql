@@ -1,0 +1,2 @@
+ALTER TABLE keys ADD COLUMN row_mac BLOB;
+     ALTER TABLE keys ADD COLUMN host_confirmed INTEGER NOT NULL DEFAULT 0;

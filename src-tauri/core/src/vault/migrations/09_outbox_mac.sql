@@ -1,0 +1,1 @@
+ALTER TABLE alert_outbox ADD COLUMN mac BLOB;

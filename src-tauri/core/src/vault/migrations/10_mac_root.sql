@@ -1,0 +1,1 @@
+ALTER TABLE vault_meta ADD COLUMN mac_root BLOB;
