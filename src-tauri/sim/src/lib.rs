@@ -126,10 +126,13 @@
 //!
 //! # Faults and admin endpoint
 //! `POST /_admin/faults` with a [`Fault`] (or an array):
-//! `{"kind": "latency" | "server_error" | "malformed" | "html" | "drop" |
-//! "rate_limit", "exchange": "okx", "path_contains": "/account", "count": 1,
-//! "latency_ms": 2000, "status": 503, "retry_after_secs": 1}`; `count` 0
-//! means until cleared. `DELETE /_admin/faults` clears them.
+//! `{"kind": "latency" | "server_error" | "processed_then_error" |
+//! "malformed" | "html" | "drop" | "rate_limit", "exchange": "okx",
+//! "path_contains": "/account", "count": 1, "latency_ms": 2000, "status":
+//! 503, "retry_after_secs": 1}`; `count` 0 means until cleared.
+//! `processed_then_error` lets the exchange act on the request (a key is
+//! deleted) and answers the 5xx instead. `DELETE /_admin/faults` clears
+//! them.
 //! `POST /_admin/revoke {"exchange","api_key"}` revokes any key;
 //! `POST /_admin/clock {"exchange","offset_ms"}` skews one exchange's clock;
 //! `GET /_admin/stats` returns [`SimStats`]. The same operations exist on

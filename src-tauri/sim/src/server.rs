@@ -115,12 +115,12 @@ async fn serve(
             FaultKind::Latency => tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await,
             FaultKind::Drop => return Err(DropConnection),
             FaultKind::ServerError => {
-                let status = fault.status.unwrap_or(503);
-                return Ok(into_response(Resp::text(
-                    status,
-                    "text/html",
-                    "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>",
-                )));
+                return Ok(into_response(server_error(fault.status)));
+            }
+            FaultKind::ProcessedThenError => {
+                // The exchange acts on it; its answer is lost on the way.
+                let _ = dispatch(&st, ex, &req);
+                return Ok(into_response(server_error(fault.status)));
             }
             FaultKind::Html => {
                 let status = fault.status.unwrap_or(502);
@@ -158,6 +158,15 @@ async fn serve(
         }
     }
     Ok(into_response(dispatch(&st, ex, &req)))
+}
+
+/// A proxy's 5xx page (default 503).
+fn server_error(status: Option<u16>) -> Resp {
+    Resp::text(
+        status.unwrap_or(503),
+        "text/html",
+        "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>",
+    )
 }
 
 fn rate_limited(ex: SimExchange, retry_after: u64) -> Resp {

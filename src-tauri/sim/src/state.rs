@@ -98,7 +98,8 @@ pub struct Fault {
     /// For `latency`: the delay in ms.
     #[serde(default)]
     pub latency_ms: u64,
-    /// For `server_error` / `html`: the status (default 503 / 502).
+    /// For `server_error` / `processed_then_error` / `html`: the status
+    /// (default 503 / 503 / 502).
     #[serde(default)]
     pub status: Option<u16>,
     /// For `rate_limit`: the `Retry-After` seconds (default 1).
@@ -132,6 +133,10 @@ pub enum FaultKind {
     /// Answer Bybit's IP ban: HTTP 403 "access too frequent" (docs v5
     /// rate-limit: "wait for at least 10 minutes").
     TooFrequent,
+    /// Process the request (a deletion happens), then answer `status`
+    /// (default 503) with a short HTML body instead of the exchange's
+    /// answer: the caller never learns that it went through.
+    ProcessedThenError,
 }
 
 impl Fault {

@@ -141,6 +141,7 @@ impl Action {
             | A::RotationDone
             | A::RotationFailed
             | A::RotationCancelled
+            | A::RevocationBaseline
             | A::KeyRevoked
             | A::KeyCompromised => Category::Rotation,
             A::IncidentOpened
@@ -478,6 +479,14 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
             }
         }
         A::RotationCancelled => format!("Cancelled the rotation of {key}"),
+        A::RevocationBaseline => match text(d, "endpoint").and_then(host_of) {
+            Some(host) => format!(
+                "Checked that {key} still worked on {host} right before asking the exchange to delete it"
+            ),
+            None => format!(
+                "Checked that {key} still worked right before asking the exchange to delete it"
+            ),
+        },
         A::KeyRevoked => match text(d, "method") {
             Some("manual") => format!("Revoked key {key} on the exchange's website"),
             _ => format!("Revoked key {key} through the exchange's API"),
@@ -595,6 +604,14 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
     }
 }
 
+/// The host of a stored base URL ("api.bybit.com"), without its scheme,
+/// port or path.
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+}
+
 /// A vendor-checklist item as its checkbox reads ("Reputation checked").
 fn checklist_item(d: &Map<String, Value>) -> String {
     let item = text(d, "item").unwrap_or("");
@@ -677,6 +694,9 @@ mod tests {
             }
             A::RotationOldKeyRevoked | A::KeyRevoked => {
                 json!({ "rotation_id": "r", "method": "manual" })
+            }
+            A::RevocationBaseline => {
+                json!({ "endpoint": "https://api.bybit.com", "authenticated_at": 1_700_000_000u64, "digest": "abcd" })
             }
             A::RotationFailed => {
                 json!({ "rotation_id": "r", "step": "verify_new", "reason": "step_up_required" })
@@ -763,6 +783,15 @@ mod tests {
         );
         let export = entry(Action::Export, None, json!({ "keys": 1, "proof": "totp" }));
         assert_eq!(describe(&export), "Exported a backup of 1 key (TOTP)");
+        let baseline = entry(
+            Action::RevocationBaseline,
+            Some("bybit-bot"),
+            json!({ "endpoint": "https://api.bybit.com", "authenticated_at": 1_700_000_000u64, "digest": "ab", "proof": "totp" }),
+        );
+        assert_eq!(
+            describe(&baseline),
+            "Checked that bybit-bot still worked on api.bybit.com right before asking the exchange to delete it (TOTP)"
+        );
     }
 
     #[test]

@@ -210,6 +210,14 @@ actions! {
     RotationFailed => "rotation_failed",
     /// A rotation was cancelled.
     RotationCancelled => "rotation_cancelled",
+    /// Right before a revocation sent the exchange's delete call, the key
+    /// authenticated live (details: `endpoint`, the base URL;
+    /// `authenticated_at`, unix seconds; `digest`, a MAC under a vault
+    /// subkey binding the credentials, the endpoint and the time — never
+    /// the credentials). A retry from another process reads it: within the
+    /// proof window an "invalid key" answer for the same credentials on
+    /// the same endpoint is then proof of the deletion.
+    RevocationBaseline => "revocation_baseline",
     /// A key was revoked outside a rotation.
     KeyRevoked => "key_revoked",
     /// A key was marked compromised.
@@ -661,6 +669,8 @@ mod tests {
             (Action::Verify, "verify"),
             (Action::SettingsChanged, "settings_changed"),
             (Action::PasswordChanged, "password_changed"),
+            (Action::KeyRevoked, "key_revoked"),
+            (Action::RevocationBaseline, "revocation_baseline"),
         ];
         for (action, name) in pinned {
             assert_eq!(action.as_str(), name);

@@ -339,6 +339,11 @@ struct LimiterState {
     throttled_until: HashMap<(Exchange, String), Instant>,
 }
 
+/// How long ago a success noted at `at`, `age` after it happened, was.
+fn since(at: Instant, age: Duration) -> Duration {
+    at.elapsed().saturating_add(age)
+}
+
 /// The shared transport.
 pub(crate) struct Transport {
     client: reqwest::Client,
@@ -347,9 +352,11 @@ pub(crate) struct Transport {
     clock_offsets: Mutex<HashMap<Exchange, i64>>,
     nonces: Mutex<HashMap<String, u64>>,
     /// When each set of credentials last authenticated, by a digest of
-    /// (exchange, host, environment, key id, secret, passphrase). Only the
-    /// digest is kept, never the credentials.
-    authenticated: Mutex<HashMap<[u8; 32], Instant>>,
+    /// (exchange, host, environment, key id, secret, passphrase): the
+    /// moment it was noted and how long before that moment the success was
+    /// (zero for a success seen here, the recorded age for one seen by an
+    /// earlier process). Only the digest is kept, never the credentials.
+    authenticated: Mutex<HashMap<[u8; 32], (Instant, Duration)>>,
     /// OKX keys found to be demo-trading keys at a custom base URL, by
     /// (host, key id): their calls carry `x-simulated-trading: 1`.
     okx_demo_keys: Mutex<std::collections::HashSet<(String, String)>>,
@@ -437,8 +444,20 @@ impl Transport {
 
     /// Records that the credentials behind `digest` authenticated just now.
     pub(crate) fn note_authenticated(&self, digest: [u8; 32]) {
+        self.remember_authenticated(digest, Instant::now(), Duration::ZERO);
+    }
+
+    /// Records that the credentials behind `digest` authenticated `age`
+    /// before `noted` (a success an earlier process recorded). A more
+    /// recent success already known is kept.
+    pub(crate) fn remember_authenticated(&self, digest: [u8; 32], noted: Instant, age: Duration) {
         if let Ok(mut m) = self.authenticated.lock() {
-            m.insert(digest, Instant::now());
+            let newer = m
+                .get(&digest)
+                .is_some_and(|&(at, a)| since(at, a) <= since(noted, age));
+            if !newer {
+                m.insert(digest, (noted, age));
+            }
         }
     }
 
@@ -449,7 +468,7 @@ impl Transport {
             .lock()
             .ok()
             .and_then(|m| m.get(digest).copied())
-            .is_some_and(|t| t.elapsed() <= self.config.proof_window)
+            .is_some_and(|(at, age)| since(at, age) <= self.config.proof_window)
     }
 
     /// Whether this OKX key at this host was found to be a demo key.
@@ -709,6 +728,26 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_recorded_success_counts_with_its_age_and_never_hides_a_newer_one() {
+        let t = Transport::new(HttpConfig::default()).unwrap();
+        let window = t.proof_window();
+        let now = Instant::now();
+        // Recorded by an earlier process: within the window, then past it.
+        t.remember_authenticated([1; 32], now, window - Duration::from_secs(60));
+        assert!(t.authenticated_recently(&[1; 32]));
+        t.remember_authenticated([2; 32], now, window + Duration::from_secs(1));
+        assert!(!t.authenticated_recently(&[2; 32]));
+        // An older record does not replace a success seen here.
+        t.note_authenticated([3; 32]);
+        t.remember_authenticated([3; 32], now, window + Duration::from_secs(1));
+        assert!(t.authenticated_recently(&[3; 32]));
+        // A newer one replaces an older one.
+        t.remember_authenticated([2; 32], now, Duration::from_secs(5));
+        assert!(t.authenticated_recently(&[2; 32]));
+        assert!(!t.authenticated_recently(&[4; 32]));
     }
 
     #[test]

@@ -54,6 +54,7 @@ use std::sync::Arc;
 pub use error::{ErrorDto, ExchangeError};
 pub use findings::{Finding, KeyCheck, KeyCheckError, Severity, findings};
 pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
+pub use revocation::ProofScope;
 pub use sites::{SITES, Site, site_of};
 pub use types::{
     Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing, OrderEvent,
@@ -88,6 +89,36 @@ impl ExchangeClient {
         exchange: Exchange,
         environment: &Environment,
     ) -> Result<Endpoint, ExchangeError> {
+        let place = Place::of(exchange, environment)?;
+        Ok(Endpoint {
+            transport: self.transport.clone(),
+            exchange,
+            testnet: place.testnet,
+            okx_demo: place.okx_demo,
+            okx_demo_unknown: place.okx_demo_unknown,
+            site: place.site,
+            base: place.base,
+        })
+    }
+
+    /// Counters of the shared transport.
+    pub fn stats(&self) -> TransportStats {
+        self.transport.stats()
+    }
+}
+
+/// Where an endpoint of one exchange in one environment calls: the base URL
+/// and its environment flags (no network I/O).
+struct Place {
+    base: BaseUrl,
+    testnet: bool,
+    okx_demo: bool,
+    okx_demo_unknown: bool,
+    site: Option<&'static sites::Site>,
+}
+
+impl Place {
+    fn of(exchange: Exchange, environment: &Environment) -> Result<Place, ExchangeError> {
         let mainnet = mainnet_url(exchange).ok_or(ExchangeError::NoAdapter { exchange })?;
         let (base, demo) = match environment {
             Environment::Mainnet => (BaseUrl::parse(mainnet)?, false),
@@ -105,9 +136,7 @@ impl ExchangeClient {
         // A custom base URL on a known host is that site: a Binance testnet
         // URL is the testnet (no /sapi) whatever the environment says.
         let site = sites::site_of(exchange, &base.authority());
-        Ok(Endpoint {
-            transport: self.transport.clone(),
-            exchange,
+        Ok(Place {
             testnet: matches!(environment, Environment::Testnet) || site.is_some_and(|s| s.test),
             okx_demo: demo,
             // With a custom base URL the environment does not say whether an
@@ -116,11 +145,6 @@ impl ExchangeClient {
             site,
             base,
         })
-    }
-
-    /// Counters of the shared transport.
-    pub fn stats(&self) -> TransportStats {
-        self.transport.stats()
     }
 }
 

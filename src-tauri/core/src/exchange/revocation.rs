@@ -2,7 +2,11 @@
 //! allows it, otherwise the steps by hand; and the live check that a key is
 //! refused, a proof only right after the same credentials authenticated on
 //! the same endpoint through the same client (the digest of
-//! [`Endpoint::proof_digest`], kept in memory only).
+//! [`Endpoint::proof_digest`], kept in memory only), or after such a
+//! success a caller recorded and authenticated elsewhere and hands back
+//! with its age (`Endpoint::remember_authenticated`; [`ProofScope`] says
+//! which endpoint it holds for, `ProofScope::keyed_digest` binds it to the
+//! credentials under the caller's key).
 
 use super::types::{Credentials, RejectReason, Revocation, RevocationCheck};
 use super::{Endpoint, ExchangeError, bybit};
@@ -79,28 +83,107 @@ impl Endpoint {
     /// exchange, the base URL and environment flags, and the credentials.
     /// Kept only in memory, only as a digest.
     pub(super) fn proof_digest(&self, creds: &Credentials) -> [u8; 32] {
-        use secrecy::ExposeSecret;
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
+        self.proof_scope().feed(creds, |part| h.update(part));
+        h.finalize().into()
+    }
+
+    /// Where this endpoint's proofs hold.
+    pub fn proof_scope(&self) -> ProofScope {
+        ProofScope {
+            exchange: self.exchange,
+            base: self.base.as_str().to_owned(),
+            testnet: self.testnet,
+            okx_demo: self.okx_demo,
+        }
+    }
+
+    /// Takes a success of `creds` on this endpoint that an earlier process
+    /// saw and recorded, `age` before `noted`, as if this client had seen
+    /// it: within the proof window, an "invalid key" answer for the same
+    /// credentials is then proof ([`Endpoint::confirm_revoked`]). The
+    /// caller checks that the record is authentic and for these
+    /// credentials at this endpoint.
+    pub(crate) fn remember_authenticated(
+        &self,
+        creds: &Credentials,
+        noted: std::time::Instant,
+        age: std::time::Duration,
+    ) {
+        self.transport
+            .remember_authenticated(self.proof_digest(creds), noted, age);
+    }
+}
+
+/// Where a "this key is gone" proof holds: one exchange at one base URL,
+/// with the environment flags the calls carry. Two endpoints share their
+/// proofs only if their scopes are equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofScope {
+    exchange: Exchange,
+    base: String,
+    testnet: bool,
+    okx_demo: bool,
+}
+
+impl ProofScope {
+    /// The scope of [`ExchangeClient::endpoint`](super::ExchangeClient::endpoint)
+    /// for this exchange and environment, without a client (no network
+    /// I/O); the same errors.
+    pub fn of(
+        exchange: Exchange,
+        environment: &crate::model::Environment,
+    ) -> Result<ProofScope, ExchangeError> {
+        let place = super::Place::of(exchange, environment)?;
+        Ok(ProofScope {
+            exchange,
+            base: place.base.as_str().to_owned(),
+            testnet: place.testnet,
+            okx_demo: place.okx_demo,
+        })
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// HMAC-SHA256 under `key` of `context` (what the caller binds besides:
+    /// a record, a time), this scope and the credentials. For a proof kept
+    /// outside memory: without the key it can neither be forged nor tell
+    /// anything about the credentials.
+    pub(crate) fn keyed_digest(&self, key: &[u8], context: &[u8], creds: &Credentials) -> [u8; 32] {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+            .expect("HMAC accepts keys of any length");
+        mac.update(&(context.len() as u64).to_be_bytes());
+        mac.update(context);
+        self.feed(creds, |part| mac.update(part));
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Every part a proof depends on, each length-prefixed.
+    fn feed(&self, creds: &Credentials, mut update: impl FnMut(&[u8])) {
+        use secrecy::ExposeSecret;
         let flags = [u8::from(self.testnet), u8::from(self.okx_demo)];
         let passphrase = creds
             .passphrase
             .as_ref()
-            .map(|p| p.expose_secret().as_bytes().to_vec())
+            .map(|p| zeroize::Zeroizing::new(p.expose_secret().as_bytes().to_vec()))
             .unwrap_or_default();
         for part in [
             self.exchange.as_str().as_bytes(),
-            self.base.as_str().as_bytes(),
+            self.base.as_bytes(),
             &flags[..],
             format!("{:?}", creds.key_type).as_bytes(),
             creds.api_key.as_bytes(),
             creds.secret.expose_secret().as_bytes(),
             &passphrase[..],
         ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
+            update(&(part.len() as u64).to_be_bytes());
+            update(part);
         }
-        h.finalize().into()
     }
 }
 

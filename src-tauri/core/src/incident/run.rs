@@ -19,7 +19,7 @@ use crate::mfa::StepUpGrant;
 use crate::mfa::actions::Revoke;
 use crate::model::KeyStatus;
 use crate::rotation::{self, RevokeOutcome};
-use crate::vault::{self, Actor, Session, SessionAccess, VaultError};
+use crate::vault::{Actor, Session, SessionAccess, VaultError};
 
 /// The window of the activity snapshot.
 const SNAPSHOT_SECS: i64 = 72 * 3600;
@@ -122,12 +122,9 @@ pub async fn run_step<S: SessionAccess>(
                 // One proof for the batch: each key gets its own grant,
                 // minted from the one the user gave for this step.
                 let each = StepUpGrant::<Revoke>::new(grant.method(), grant.issued_at());
-                let outcome = vault::three_phase(
-                    &mut access,
-                    |s| rotation::prepare_key_revoke(s, each, &key.label, confirm_manual),
-                    |pending| pending.run(client),
-                    |s, result| rotation::record_revocation(s, actor, result),
-                )
+                let outcome = rotation::revoke_with(&mut access, client, actor, |s| {
+                    rotation::prepare_key_revoke(s, each, &key.label, confirm_manual)
+                })
                 .await;
                 match outcome {
                     Ok(RevokeOutcome::Revoked {

@@ -15,7 +15,10 @@
 //!   cancel, fail, the services checklist — no network;
 //! - `flow`: the verify step's three phases;
 //! - `revoke`: revocation's three phases, for a rotation's old key, a key
-//!   on its own or a whole exchange.
+//!   on its own or a whole exchange;
+//! - `baseline`: the live success recorded in the vault right before a
+//!   delete call, which lets a retry from another process prove a deletion
+//!   whose answer was lost.
 //!
 //! ```text
 //! rotation::begin(&mut Session, Actor, label) / status(.., label) / open_rotations(..)
@@ -47,6 +50,7 @@
 //!    any open state ─→ failed (with the reason)
 //! ```
 
+mod baseline;
 mod error;
 mod flow;
 pub mod policy;
@@ -65,7 +69,7 @@ pub use flow::{
 pub use revoke::{
     PendingRevocation, RevocationResult, RevokeTarget, prepare_exchange_revoke, prepare_key_revoke,
     prepare_revoke_old, record_revocation, revoke_exchange, revoke_key, revoke_key_waiting,
-    revoke_old, revoke_old_waiting,
+    revoke_old, revoke_old_waiting, revoke_with, run_revocation,
 };
 pub use steps::{
     NewRotationKey, begin, cancel, enter_new_key, fail, finish, mark_service, open_rotations,

@@ -2,26 +2,35 @@
 //! current, a key on its own, or every key of one exchange.
 //!
 //! ```text
-//! // 1. under the session lock: check the state, unseal the key to revoke
+//! // 1. under the session lock: check the state, unseal the key to revoke,
+//! //    read the baseline an earlier attempt recorded
 //! let pending = rotation::prepare_key_revoke(session, grant, label, confirm_manual)?;
-//! // 2. without the lock: revoke it at the exchange, then expect a rejection
-//! let result = pending.run(&client).await;
+//! // 2. without the lock: check the key live (the baseline), record that
+//! //    success under the lock, revoke at the exchange, expect a rejection
+//! let result = rotation::run_revocation(&mut access, &client, Actor::Gui, pending).await?;
 //! // 3. under the lock again: re-check that nothing moved, record
 //! let outcome = rotation::record_revocation(session, Actor::Gui, result)?;
 //! ```
 //! [`revoke_old`], [`revoke_key`] and [`revoke_exchange`] do all three for
-//! anything that implements [`SessionAccess`].
+//! anything that implements [`SessionAccess`]. Phase 2 takes the session
+//! once, briefly, between the live check and the delete call: the success
+//! is recorded (see `baseline`) so that a retry from another process, after
+//! an answer to the deletion that never arrived, can still prove it.
 //!
 //! Must never: mark a key revoked or a rotation's old key revoked before a
 //! live call with it was rejected as unknown or expired (a manual deletion
-//! the user confirms is still checked live), record a result for a
+//! the user confirms is still checked live), send the delete call before
+//! its baseline is recorded, record a result for a
 //! rotation or key that changed while the call ran (each pending value
 //! carries the rotation's revision or the key's credential fingerprint), or
 //! let the credentials outlive the pending value (redacted `Debug`,
 //! zeroized on drop).
 
+use std::time::Instant;
+
 use rusqlite::params;
 
+use super::baseline::{self, Baseline, Recorded};
 use super::steps::finish;
 use super::store::{
     SealedKey, access_error, key_fingerprint, label_of, open_row, rotation_event, row_by_id, rows,
@@ -30,7 +39,9 @@ use super::store::{
 use super::{RevokeMethod, RevokeOutcome, RotationError, RotationEvent, RotationState};
 use crate::KindedError;
 use crate::audit::{self, Details, Event};
-use crate::exchange::{Credentials, ExchangeClient, ExchangeError, Revocation, RevocationCheck};
+use crate::exchange::{
+    Credentials, Endpoint, ExchangeClient, ExchangeError, ProofScope, Revocation, RevocationCheck,
+};
 use crate::mfa::actions::Revoke;
 use crate::mfa::{ProofMethod, StepUpGrant};
 use crate::model::{Environment, Exchange, KeyStatus};
@@ -60,12 +71,16 @@ pub enum RevokeTarget {
 /// be made from a `revoke` step-up grant.
 pub struct PendingRevocation {
     target: RevokeTarget,
+    /// The key record (for a rotation's old key, the rotated key's).
+    key_id: [u8; 16],
     label: String,
     exchange: Exchange,
     environment: Environment,
     credentials: Credentials,
     confirm_manual: bool,
     proof: ProofMethod,
+    /// A success of these credentials an earlier attempt recorded.
+    recorded: Option<Recorded>,
 }
 
 impl std::fmt::Debug for PendingRevocation {
@@ -115,64 +130,163 @@ enum Answer {
 }
 
 impl PendingRevocation {
-    /// Phase 2: revokes through the API where the exchange has one (else,
-    /// with `confirm_manual`, takes the user's word that it was done), then
-    /// makes a live call with the key and expects a rejection. Holds no
-    /// session; needs a Tokio runtime.
-    pub async fn run(self, client: &ExchangeClient) -> RevocationResult {
-        self.run_waiting(client, ALONE).await
-    }
-
-    /// Phase 2 with a person at hand (the CLI's `--wait`): where the
-    /// exchange has no revocation API, checks the key live first (the
-    /// baseline that makes the later rejection a proof), hands the steps to
-    /// `wait`, which returns once the person deleted the key (`true`) or
-    /// gave up (`false`), then checks live that it is rejected: one process,
-    /// one client, so the proof holds.
-    pub async fn run_waiting<W, Fut>(
-        self,
-        client: &ExchangeClient,
-        wait: Option<W>,
-    ) -> RevocationResult
-    where
-        W: FnOnce(String, Vec<String>) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let answer = self.ask(client, wait).await;
-        RevocationResult {
-            target: self.target.clone(),
-            label: self.label.clone(),
-            exchange: self.exchange,
-            proof: self.proof,
-            answer,
-        }
-    }
-
-    async fn ask<W, Fut>(&self, client: &ExchangeClient, wait: Option<W>) -> Answer
-    where
-        W: FnOnce(String, Vec<String>) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
+    /// Phase 2a, without the session: checks the key live on its endpoint
+    /// (the baseline that makes a later rejection a proof; not with
+    /// `confirm_manual`, the key is already deleted by hand). A success an
+    /// earlier attempt recorded for these credentials at this endpoint is
+    /// handed to the client first. Needs a Tokio runtime.
+    async fn check(self, client: &ExchangeClient) -> CheckedRevocation {
         let endpoint = match client.endpoint(self.exchange, &self.environment) {
             Ok(e) => e,
-            Err(e) => return Answer::Failed(e),
+            Err(e) => return self.answered(Answer::Failed(e)),
         };
-        // The baseline: a live call with the key, on the same endpoint,
-        // right before it is deleted. Only with it can the exchange's
-        // ambiguous "invalid key" answer afterwards prove the deletion
-        // (`Endpoint::confirm_revoked`). With `confirm_manual` the key is
-        // already deleted by hand: too late for a baseline.
+        if let Some(recorded) = &self.recorded {
+            recorded.seed(&endpoint, &self.credentials);
+        }
         let mut unproven = None;
+        let mut authenticated = None;
         if !self.confirm_manual {
             match endpoint.verify(&self.credentials).await {
                 Ok(report) => {
+                    if report.authenticated {
+                        authenticated = Some(Instant::now());
+                    }
                     unproven = report
                         .rejection
                         .map(|r| format!("{} {}", r.code, r.message));
                 }
-                Err(e) => return Answer::Failed(e),
+                Err(e) => return self.answered(Answer::Failed(e)),
             }
         }
+        CheckedRevocation {
+            pending: self,
+            step: Step::Ready {
+                endpoint,
+                unproven,
+                authenticated,
+            },
+        }
+    }
+
+    fn answered(self, answer: Answer) -> CheckedRevocation {
+        CheckedRevocation {
+            pending: self,
+            step: Step::Answered(answer),
+        }
+    }
+}
+
+/// Phase 2a → 2b of a revocation: the key checked live, not yet deleted.
+/// Holds the credentials (redacted `Debug`, zeroized on drop). Only
+/// [`run_revocation`] goes from one to the other, recording the baseline
+/// in between.
+struct CheckedRevocation {
+    pending: PendingRevocation,
+    step: Step,
+}
+
+impl std::fmt::Debug for CheckedRevocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedRevocation")
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Step {
+    /// Over before the deletion (no endpoint, the live check failed).
+    Answered(Answer),
+    /// Ready to delete.
+    Ready {
+        endpoint: Endpoint,
+        /// Why the live check did not authenticate, if it did not.
+        unproven: Option<String>,
+        /// When it did.
+        authenticated: Option<Instant>,
+    },
+}
+
+/// Phase 2, between the live check and the delete call, under the session:
+/// records the check's success as the key's revocation baseline (an audit
+/// entry without any secret, see `baseline`) where the exchange deletes
+/// through its API. An error stops the revocation before anything is
+/// deleted.
+fn record_baseline(
+    session: &mut Session,
+    actor: Actor,
+    checked: &CheckedRevocation,
+) -> Result<(), RotationError> {
+    let Step::Ready {
+        endpoint,
+        authenticated: Some(at),
+        ..
+    } = &checked.step
+    else {
+        return Ok(());
+    };
+    if !endpoint.capabilities().revoke_via_api {
+        return Ok(());
+    }
+    let p = &checked.pending;
+    baseline::record(
+        session,
+        actor,
+        p.proof,
+        Baseline {
+            key_id: &p.key_id,
+            label: &p.label,
+            scope: &endpoint.proof_scope(),
+            creds: &p.credentials,
+            ago: at.elapsed(),
+        },
+    )?;
+    Ok(())
+}
+
+impl CheckedRevocation {
+    /// Phase 2b, without the session: revokes through the API where the
+    /// exchange has one (else, with `confirm_manual`, takes the user's word
+    /// that it was done), then makes a live call with the key and expects
+    /// a rejection.
+    ///
+    /// With a person at hand (`wait`, the CLI's `--wait`): where the
+    /// exchange has no revocation API, hands the steps to `wait`, which
+    /// returns once the person deleted the key (`true`) or gave up
+    /// (`false`), then checks live that it is rejected: one process, one
+    /// client, so the proof holds.
+    async fn finish<W, Fut>(self, wait: Option<W>) -> RevocationResult
+    where
+        W: FnOnce(String, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let p = self.pending;
+        let answer = match self.step {
+            Step::Answered(answer) => answer,
+            Step::Ready {
+                endpoint, unproven, ..
+            } => p.ask(&endpoint, unproven, wait).await,
+        };
+        RevocationResult {
+            target: p.target.clone(),
+            label: p.label.clone(),
+            exchange: p.exchange,
+            proof: p.proof,
+            answer,
+        }
+    }
+}
+
+impl PendingRevocation {
+    async fn ask<W, Fut>(
+        &self,
+        endpoint: &Endpoint,
+        unproven: Option<String>,
+        wait: Option<W>,
+    ) -> Answer
+    where
+        W: FnOnce(String, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         let method = match endpoint.revoke(&self.credentials).await {
             Ok(Revocation::Revoked { .. }) => RevokeMethod::Api,
             Ok(Revocation::Unsupported { reason, mut steps }) => {
@@ -195,8 +309,9 @@ impl PendingRevocation {
                     RevokeMethod::Manual
                 }
             }
-            // A retry after an earlier, unrecorded success: the key is
-            // already gone. The live check below decides.
+            // A retry after an earlier deletion whose answer was lost: the
+            // key is already gone. The live check below decides (with the
+            // baseline the earlier attempt recorded, it can prove it).
             Err(ExchangeError::Rejected { reason, .. }) if reason.means_key_unusable() => {
                 RevokeMethod::Api
             }
@@ -302,17 +417,27 @@ pub fn prepare_revoke_old(
         SealedKey::Previous,
         detail.summary.key_type,
     )?;
+    let exchange = detail.summary.exchange;
+    let recorded = recorded_for(
+        session,
+        &row.key_id,
+        exchange,
+        &access.environment,
+        &credentials,
+    )?;
     Ok(PendingRevocation {
         target: RevokeTarget::RotationOld {
             rotation_id: row.id,
             revision: row.revision,
         },
+        key_id: row.key_id,
         label: label.to_owned(),
-        exchange: detail.summary.exchange,
+        exchange,
         environment: access.environment.clone(),
         credentials,
         confirm_manual,
         proof: grant.method(),
+        recorded,
     })
 }
 
@@ -362,18 +487,44 @@ fn prepare_key_revoke_with(
     let access = session
         .exchange_access(label)
         .map_err(|e| access_error(label, e))?;
+    let exchange = detail.summary.exchange;
+    let recorded = recorded_for(
+        session,
+        &key_id,
+        exchange,
+        &access.environment,
+        &access.credentials,
+    )?;
     Ok(PendingRevocation {
         target: RevokeTarget::Key {
             key_id,
             fingerprint,
         },
+        key_id,
         label: label.to_owned(),
-        exchange: detail.summary.exchange,
+        exchange,
         environment: access.environment,
         credentials: access.credentials,
         confirm_manual,
         proof,
+        recorded,
     })
+}
+
+/// The baseline an earlier attempt recorded for these credentials at the
+/// endpoint they are about to be sent to, if any.
+fn recorded_for(
+    session: &mut Session,
+    key_id: &[u8; 16],
+    exchange: Exchange,
+    environment: &Environment,
+    creds: &Credentials,
+) -> Result<Option<Recorded>, VaultError> {
+    match ProofScope::of(exchange, environment) {
+        Ok(scope) => baseline::recorded(session, key_id, &scope, creds),
+        // Phase 2 reports the unusable endpoint.
+        Err(_) => Ok(None),
+    }
 }
 
 /// Phase 1 of "revoke everything on this exchange" (gated, one grant
@@ -561,12 +712,52 @@ type WaitFn = fn(String, Vec<String>) -> std::future::Ready<bool>;
 /// No person at hand: the revocation runs on its own.
 const ALONE: Option<WaitFn> = None;
 
-/// One revocation, all three phases ([`vault::three_phase`]): `prepare`
-/// unseals the key under the session, [`PendingRevocation::run_waiting`]
-/// revokes it and checks it live without the session, and
-/// [`record_revocation`] records the outcome under it again.
+/// Phase 2 of a revocation, taking the session only to record the
+/// baseline: checks the key live, records the success (an error ends the
+/// revocation before anything is deleted), revokes at the exchange and
+/// expects a rejection. The only way from a [`PendingRevocation`] to a
+/// [`RevocationResult`].
+pub async fn run_revocation<S: SessionAccess>(
+    access: &mut S,
+    client: &ExchangeClient,
+    actor: Actor,
+    pending: PendingRevocation,
+) -> Result<RevocationResult, RotationError> {
+    run_waiting(access, client, actor, pending, ALONE).await
+}
+
+async fn run_waiting<S, W, Fut>(
+    access: &mut S,
+    client: &ExchangeClient,
+    actor: Actor,
+    pending: PendingRevocation,
+    wait: Option<W>,
+) -> Result<RevocationResult, RotationError>
+where
+    S: SessionAccess,
+    W: FnOnce(String, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let checked = pending.check(client).await;
+    access.with_session(|s| record_baseline(s, actor, &checked))?;
+    Ok(checked.finish(wait).await)
+}
+
+/// One revocation, all three phases: `prepare` unseals the key under the
+/// session, [`run_revocation`] checks it live, records the baseline,
+/// revokes it and checks it again, and [`record_revocation`] records the
+/// outcome under the session again.
+pub async fn revoke_with<S: SessionAccess>(
+    access: &mut S,
+    client: &ExchangeClient,
+    actor: Actor,
+    prepare: impl FnOnce(&mut Session) -> Result<PendingRevocation, RotationError>,
+) -> Result<RevokeOutcome, RotationError> {
+    revoke_one(access, client, actor, prepare, ALONE).await
+}
+
 async fn revoke_one<S, W, Fut>(
-    mut access: S,
+    access: &mut S,
     client: &ExchangeClient,
     actor: Actor,
     prepare: impl FnOnce(&mut Session) -> Result<PendingRevocation, RotationError>,
@@ -577,19 +768,15 @@ where
     W: FnOnce(String, Vec<String>) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    vault::three_phase(
-        &mut access,
-        prepare,
-        |pending| pending.run_waiting(client, wait),
-        |s, result| record_revocation(s, actor, result),
-    )
-    .await
+    let pending = access.with_session(prepare)?;
+    let result = run_waiting(access, client, actor, pending, wait).await?;
+    access.with_session(|s| record_revocation(s, actor, result))
 }
 
 /// Revokes a rotation's old key, all three phases; on confirmation the
 /// rotation ends `done`. The grant (`revoke`) is passed through by value.
 pub async fn revoke_old<S: SessionAccess>(
-    access: S,
+    mut access: S,
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<Revoke>,
@@ -597,13 +784,16 @@ pub async fn revoke_old<S: SessionAccess>(
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
     let prepare = |s: &mut Session| prepare_revoke_old(s, grant, label, confirm_manual);
-    revoke_one(access, client, actor, prepare, ALONE).await
+    revoke_one(&mut access, client, actor, prepare, ALONE).await
 }
 
-/// [`revoke_old`] with a person deleting the key by hand while it
-/// runs (see [`PendingRevocation::run_waiting`]).
+/// [`revoke_old`] with a person deleting the key by hand while it runs
+/// (the CLI's `--wait`): where the exchange has no revocation API, the key
+/// is checked live, `wait` gets the steps and returns once the person
+/// deleted the key (`true`) or gave up (`false`), then the key is checked
+/// live again: one process, one client, so the proof holds.
 pub async fn revoke_old_waiting<S, W, Fut>(
-    access: S,
+    mut access: S,
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<Revoke>,
@@ -616,12 +806,12 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let prepare = |s: &mut Session| prepare_revoke_old(s, grant, label, false);
-    revoke_one(access, client, actor, prepare, Some(wait)).await
+    revoke_one(&mut access, client, actor, prepare, Some(wait)).await
 }
 
 /// [`revoke_key`] with a person deleting the key by hand while it runs.
 pub async fn revoke_key_waiting<S, W, Fut>(
-    access: S,
+    mut access: S,
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<Revoke>,
@@ -634,12 +824,12 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let prepare = |s: &mut Session| prepare_key_revoke(s, grant, label, false);
-    revoke_one(access, client, actor, prepare, Some(wait)).await
+    revoke_one(&mut access, client, actor, prepare, Some(wait)).await
 }
 
 /// Revokes one key on its own, all three phases.
 pub async fn revoke_key<S: SessionAccess>(
-    access: S,
+    mut access: S,
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<Revoke>,
@@ -647,7 +837,7 @@ pub async fn revoke_key<S: SessionAccess>(
     confirm_manual: bool,
 ) -> Result<RevokeOutcome, RotationError> {
     let prepare = |s: &mut Session| prepare_key_revoke(s, grant, label, confirm_manual);
-    revoke_one(access, client, actor, prepare, ALONE).await
+    revoke_one(&mut access, client, actor, prepare, ALONE).await
 }
 
 /// "Revoke everything on this exchange": one grant for the batch, one
@@ -669,8 +859,11 @@ pub async fn revoke_exchange<S: SessionAccess>(
             Err(outcome) => out.push(outcome),
             Ok(pending) => {
                 let label = pending.label().to_owned();
-                let result = pending.run(client).await;
-                match access.with_session(|s| record_revocation(s, actor, result)) {
+                let recorded = match run_revocation(&mut access, client, actor, pending).await {
+                    Ok(result) => access.with_session(|s| record_revocation(s, actor, result)),
+                    Err(e) => Err(e),
+                };
+                match recorded {
                     Ok(outcome) => out.push(outcome),
                     Err(e) => out.push(RevokeOutcome::Failed {
                         kind: e.kind(),

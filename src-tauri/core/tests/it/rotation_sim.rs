@@ -5,20 +5,25 @@
 //! confirmation and the live check), the loud "still works" refusal,
 //! verification refusing undeclared withdraw and a wrong secret, revoke
 //! faults (5xx, timeout) that leave the rotation at `promoted` until a
-//! retry finishes it, MFA on promote and revoke, stale results, one open
+//! retry finishes it, a deletion whose answer was lost proven by a retry
+//! from a new process (and only with a fresh baseline recorded for the
+//! same credentials), MFA on promote and revoke, stale results, one open
 //! rotation per key, standalone and per-exchange revocation, the desktop's
 //! mutex free during network calls, and no secret in any file.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use keyward_core::audit::Action;
 use keyward_core::audit::store::AuditFilter;
 use keyward_core::checks::{self, CheckSelection};
 use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig, Narrowing};
 use keyward_core::health::RuleId;
 use keyward_core::mfa::actions::{self, Gated};
 use keyward_core::mfa::{Proof, StepUpGrant, TotpSeed};
-use keyward_core::model::{Environment, Exchange, KeyStatus, KeyType, NewKey, Passphrase, Scope};
+use keyward_core::model::{
+    Environment, Exchange, KeyEdit, KeyStatus, KeyType, NewKey, Passphrase, Scope,
+};
 use keyward_core::rotation::{
     self, DifferenceCode, NewRotationKey, RevokeMethod, RevokeOutcome, RotationError,
     RotationState, ServiceState, VerifyOptions,
@@ -427,6 +432,40 @@ impl Fixture {
             .endpoint(c.exchange, &Environment::Custom(self.sim.url(c.sim)))
             .unwrap();
         ep.verify(&creds).await.unwrap().authenticated
+    }
+
+    /// A new process: the session dropped, the vault file opened and
+    /// unlocked again (same clock), a new exchange client.
+    fn restart(&mut self) {
+        let session = Vault::open_with(&self.path, VaultOptions::with_clock(self.clock.clone()))
+            .unwrap()
+            .unlock(&MasterPassword::from(PASSWORD))
+            .unwrap();
+        drop(std::mem::replace(&mut self.session, session));
+        self.client = ExchangeClient::new(config(Duration::from_secs(3))).unwrap();
+    }
+
+    async fn revoke_key(&mut self, label: &str) -> RevokeOutcome {
+        let g = self.grant::<actions::Revoke>();
+        rotation::revoke_key(&mut self.session, &self.client, Actor::Cli, g, label, false)
+            .await
+            .unwrap()
+    }
+
+    /// Bybit processes every delete call from now on and answers 503: the
+    /// key is gone, the caller never learns it.
+    fn lose_delete_answers(&self) {
+        let mut fault = Fault::new(FaultKind::ProcessedThenError)
+            .on(SimExchange::Bybit)
+            .times(0);
+        fault.path_contains = Some("delete-api".into());
+        self.sim.add_fault(fault);
+    }
+
+    fn baselines(&mut self) -> Vec<keyward_core::audit::Entry> {
+        self.session
+            .audit_log(&AuditFilter::all().with_actions([Action::RevocationBaseline]))
+            .unwrap()
     }
 
     fn audit_ok(&mut self) {
@@ -951,6 +990,134 @@ async fn revoke_faults_stay_promoted_until_a_retry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_from_a_new_process_proves_a_deletion_the_last_one_did_not_record() {
+    let mut f = Fixture::new().await;
+    let c = case("bybit-bot");
+    rotate_to_promoted(&mut f, &c).await;
+    // The exchange deletes the old key; its answer is lost.
+    f.lose_delete_answers();
+    let outcome = f.revoke_old(c.label, false).await;
+    assert!(
+        matches!(outcome, RevokeOutcome::Failed { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(f.state(c.label), RotationState::Promoted);
+    f.sim.clear_faults();
+    assert!(!f.live(&c, true).await, "the deletion went through");
+    // What the first process left: the success right before the delete
+    // call, without any secret.
+    let recorded = f.baselines();
+    assert_eq!(recorded.len(), 1);
+    let details: serde_json::Value = serde_json::from_str(&recorded[0].details).unwrap();
+    assert_eq!(details["endpoint"], f.sim.url(SimExchange::Bybit));
+    assert_eq!(details["digest"].as_str().unwrap().len(), 64);
+    // A new process: its own live check is refused, and it never saw the
+    // key work; the recorded success makes the refusal a proof.
+    f.restart();
+    let outcome = f.revoke_old(c.label, false).await;
+    let RevokeOutcome::Revoked { method, .. } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(*method, RevokeMethod::Api);
+    assert_eq!(f.state(c.label), RotationState::Done);
+    assert_eq!(f.baselines().len(), 1, "a refused check records nothing");
+    f.audit_ok();
+    no_secret_in_log_or_files(&mut f);
+}
+
+/// The first attempt of a Bybit key's revocation: the exchange deletes
+/// the key, the answer is lost, and the baseline stays recorded.
+async fn lose_a_deletion(f: &mut Fixture, c: &Case) {
+    f.lose_delete_answers();
+    let outcome = f.revoke_key(c.label).await;
+    assert!(
+        matches!(outcome, RevokeOutcome::Failed { .. }),
+        "{outcome:?}"
+    );
+    f.sim.clear_faults();
+    assert!(!f.live(c, true).await, "the deletion went through");
+    assert_eq!(f.baselines().len(), 1);
+}
+
+/// The retry proves nothing: the key stays as it was, and the refusal is
+/// explained by the missing success.
+fn assert_not_proven(f: &mut Fixture, c: &Case, outcome: &RevokeOutcome) {
+    let RevokeOutcome::Inconclusive { message, .. } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(message.contains("did not authenticate"), "{message}");
+    assert_eq!(
+        f.session.key_detail(c.label).unwrap().summary.status,
+        KeyStatus::Active
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_recorded_baseline_proves_nothing() {
+    let mut f = Fixture::new().await;
+    let c = case("bybit-bot");
+    lose_a_deletion(&mut f, &c).await;
+    // Past the 30-minute window (the retry's step-up adds 30 s).
+    f.clock.advance(Duration::from_secs(30 * 60));
+    f.restart();
+    let outcome = f.revoke_key(c.label).await;
+    assert_not_proven(&mut f, &c, &outcome);
+    f.audit_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_baseline_of_other_credentials_proves_nothing() {
+    let mut f = Fixture::new().await;
+    let c = case("bybit-bot");
+    lose_a_deletion(&mut f, &c).await;
+    // The record now holds another key, one Bybit does not know (it
+    // answers "invalid key" as it does for the deleted one).
+    let g = f.grant::<actions::EditCredentials>();
+    f.session
+        .edit_key(
+            Actor::Cli,
+            c.label,
+            KeyEdit {
+                api_key_id: Some("BYBITOTHERKEY1".into()),
+                secret: Some("CANARYROTbybitOTHERsecret".into()),
+                ..KeyEdit::default()
+            },
+            Some(g),
+        )
+        .unwrap();
+    f.restart();
+    let outcome = f.revoke_key(c.label).await;
+    assert_not_proven(&mut f, &c, &outcome);
+    f.audit_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_baseline_of_another_endpoint_proves_nothing() {
+    let mut f = Fixture::new().await;
+    let c = case("bybit-bot");
+    lose_a_deletion(&mut f, &c).await;
+    // The same credentials, now sent to another host, where the key is
+    // unknown ("invalid key", as for a deleted one).
+    let (_, other) = keyward_sim::spawn(Accounts::default()).await.unwrap();
+    let g = f.grant::<actions::EditCredentials>();
+    f.session
+        .edit_key(
+            Actor::Cli,
+            c.label,
+            KeyEdit {
+                environment: Some(Environment::Custom(other.url(SimExchange::Bybit))),
+                ..KeyEdit::default()
+            },
+            Some(g),
+        )
+        .unwrap();
+    f.restart();
+    let outcome = f.revoke_key(c.label).await;
+    assert_not_proven(&mut f, &c, &outcome);
+    f.audit_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_and_revoke_need_a_fresh_code() {
     let mut f = Fixture::new().await;
     let c = case("kraken-bot");
@@ -1233,24 +1400,20 @@ async fn the_desktop_lock_is_free_while_the_exchange_is_asked() {
     assert!(matches!(err, RotationError::Vault(VaultError::Locked)));
 }
 
+const SECRETS: [&str; 10] = [
+    OKX_OLD_SECRET,
+    OKX_NEW_SECRET,
+    OKX_OLD_PASS,
+    OKX_NEW_PASS,
+    BYBIT_OLD_SECRET,
+    BYBIT_NEW_SECRET,
+    KRAKEN_OLD_SECRET,
+    KRAKEN_NEW_SECRET,
+    BIN_OLD_SECRET,
+    BIN_NEW_SECRET,
+];
+
 fn no_secret_in_files(f: &mut Fixture) {
-    let secrets = [
-        OKX_OLD_SECRET,
-        OKX_NEW_SECRET,
-        OKX_OLD_PASS,
-        OKX_NEW_PASS,
-        BYBIT_OLD_SECRET,
-        BYBIT_NEW_SECRET,
-        KRAKEN_OLD_SECRET,
-        KRAKEN_NEW_SECRET,
-        BIN_OLD_SECRET,
-        BIN_NEW_SECRET,
-    ];
-    let log = f.session.audit_log(&AuditFilter::default()).unwrap();
-    let text = format!("{log:?}");
-    for s in secrets {
-        assert!(!text.contains(s), "secret in the audit log");
-    }
     let views = format!(
         "{:?}",
         cases()
@@ -1261,12 +1424,21 @@ fn no_secret_in_files(f: &mut Fixture) {
             )
             .collect::<Vec<_>>()
     );
-    for s in secrets {
+    for s in SECRETS {
         assert!(!views.contains(s), "secret in a view");
+    }
+    no_secret_in_log_or_files(f);
+}
+
+fn no_secret_in_log_or_files(f: &mut Fixture) {
+    let log = f.session.audit_log(&AuditFilter::default()).unwrap();
+    let text = format!("{log:?}");
+    for s in SECRETS {
+        assert!(!text.contains(s), "secret in the audit log");
     }
     for entry in std::fs::read_dir(f.path.parent().unwrap()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        for s in secrets.iter().chain(["CANARYROT"].iter()) {
+        for s in SECRETS.iter().chain(["CANARYROT"].iter()) {
             assert!(
                 !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
                 "plaintext secret in a vault file"
