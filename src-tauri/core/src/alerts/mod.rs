@@ -55,7 +55,6 @@ pub use outbox::{
     DeliveryReport, MAX_DELIVERY_ATTEMPTS, PendingDelivery, QueuedEvent, deliver_alerts,
     send_test_alert,
 };
-pub(crate) use store::enqueue;
 pub use store::{
     AlertSettings, AuditSchedule, BackgroundAuditRun, EventSwitches, ReminderPass, WebhookInfo,
     hook,

@@ -238,21 +238,25 @@ impl Session {
     }
 }
 
-/// All three phases of a delivery for any [`SessionAccess`]: prepare under
-/// the session (lock), send without it, record under it again. A vault
-/// locked meanwhile keeps the events queued for the next unlock.
+/// All three phases of a delivery for any [`SessionAccess`], through the
+/// vault's driver: prepare under the session (lock), send without it,
+/// record under it again. Nothing pending ends it after the prepare (no
+/// send, the session not taken again). A vault locked meanwhile keeps the
+/// events queued for the next unlock.
 pub async fn deliver_alerts<S: SessionAccess>(
     mut access: S,
     sender: &WebhookSender,
     actor: Actor,
     now: i64,
 ) -> Result<DeliveryReport, VaultError> {
-    let Some(pending) = access.with_session(|s| s.alerts_prepare_delivery(now))? else {
-        return Ok(DeliveryReport::default());
-    };
-    let report = pending.send(sender).await;
-    access.with_session(|s| s.alerts_record_delivery(actor, &report))?;
-    Ok(report)
+    let report = vault::three_phase_if_any(
+        &mut access,
+        |s| s.alerts_prepare_delivery(now),
+        |pending| pending.send(sender),
+        record_delivery(actor),
+    )
+    .await?;
+    Ok(report.unwrap_or_default())
 }
 
 /// Sends the test message through the configured webhook and audits the
@@ -262,11 +266,26 @@ pub async fn send_test_alert<S: SessionAccess>(
     sender: &WebhookSender,
     actor: Actor,
 ) -> Result<(), VaultError> {
-    let pending = access.with_session(|s| s.alerts_prepare_test())?;
-    let report = pending.send(sender).await;
-    access.with_session(|s| s.alerts_record_delivery(actor, &report))?;
+    let report = vault::three_phase(
+        &mut access,
+        |s| s.alerts_prepare_test(),
+        |pending| pending.send(sender),
+        record_delivery(actor),
+    )
+    .await?;
     match report.first_error() {
         Some(e) => Err(e.clone().into()),
         None => Ok(()),
+    }
+}
+
+/// Phase 3 of a delivery: [`Session::alerts_record_delivery`], handing the
+/// report on.
+fn record_delivery(
+    actor: Actor,
+) -> impl FnOnce(&mut Session, DeliveryReport) -> Result<DeliveryReport, VaultError> {
+    move |s, report| {
+        s.alerts_record_delivery(actor, &report)?;
+        Ok(report)
     }
 }

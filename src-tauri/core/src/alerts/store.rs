@@ -35,8 +35,8 @@ use crate::exchange::{Finding, Severity};
 use crate::mfa::StepUpGrant;
 use crate::mfa::actions::SecuritySettings;
 use crate::vault::{
-    self, ALERT_CONFIG_FIELD as CONFIG_FIELD, Actor, KernelEvent, KeyChecked, META_RECORD, Sealer,
-    Session, VaultError,
+    self, ALERT_CONFIG_FIELD as CONFIG_FIELD, Actor, IncidentOpened, KernelEvent, KeyChecked,
+    META_RECORD, Sealer, Session, VaultError,
 };
 
 /// Local reminders (desktop notification, `keyward alerts remind`).
@@ -254,7 +254,7 @@ pub(crate) fn enqueue(
 }
 
 /// Alerts' listener for kernel events: a stored live check queues its new
-/// critical findings.
+/// critical findings, an opened incident queues `incident_opened`.
 struct OutboxHook;
 
 impl vault::Listener for OutboxHook {
@@ -266,15 +266,45 @@ impl vault::Listener for OutboxHook {
     ) -> Result<(), VaultError> {
         match event {
             KernelEvent::KeyChecked(checked) => after_check(tx, sealer, checked),
+            KernelEvent::IncidentOpened(opened) => after_incident(tx, sealer, opened),
         }
     }
 }
 
 /// The alerts hook: register it on every vault a front end opens
 /// ([`vault::VaultOptions::with_hook`]) so that a stored live check with a
-/// critical finding queues a webhook event in the check's own transaction.
+/// critical finding, or an opened incident, queues a webhook event in that
+/// write's own transaction.
 pub fn hook() -> vault::Hook {
     vault::Hook::new(OutboxHook)
+}
+
+/// After an incident is opened: queues one `incident_opened` event (sent
+/// after commit) naming its keys (API key ids shortened), its exchanges
+/// and its situation.
+fn after_incident(
+    tx: &rusqlite::Connection,
+    sealer: &Sealer<'_>,
+    opened: &IncidentOpened<'_>,
+) -> Result<(), VaultError> {
+    let alert = AlertEvent {
+        kind: EventKind::IncidentOpened,
+        severity: AlertSeverity::Critical,
+        at: opened.at,
+        keys: opened
+            .keys
+            .iter()
+            .map(|k| AlertKey {
+                label: k.label.to_owned(),
+                exchange: k.exchange,
+                key_id: short_key_id(k.api_key_id),
+            })
+            .collect(),
+        exchanges: opened.exchanges.to_vec(),
+        detail: format!("Situation: {}", opened.situation),
+    };
+    enqueue(tx, sealer, &alert)?;
+    Ok(())
 }
 
 /// After a live check is stored: queues one `critical_finding` event per

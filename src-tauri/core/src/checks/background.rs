@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 
-use super::{CheckSelection, run_checks};
+use super::{CheckSelection, check_phases};
 use crate::alerts::BackgroundAuditRun;
 use crate::exchange::ExchangeClient;
 use crate::model::CheckStatus;
@@ -29,9 +29,18 @@ pub async fn background_audit(
     if !quiet.with_session(|s| s.background_audit_due(now))? {
         return Ok(None);
     }
-    let pending = quiet.with_session(|s| s.prepare_checks(&CheckSelection::Unattended))?;
-    let results = run_checks(client, pending).await;
-    let stored = quiet.with_session(|s| s.record_checks(Actor::System, &results));
+    // A failure to store the results is reported in the run's summary,
+    // which is stored all the same.
+    let (results, stored) = check_phases(
+        &mut quiet,
+        client,
+        &CheckSelection::Unattended,
+        |s, results| {
+            let stored = s.record_checks(Actor::System, &results);
+            Ok::<_, VaultError>((results, stored))
+        },
+    )
+    .await?;
     let run = BackgroundAuditRun {
         at: now,
         checked: results

@@ -33,7 +33,9 @@
 //! ```
 //! [`verify_keys`] does all three for a `Mutex<Option<Session>>` (the
 //! desktop's state), [`verify_session`] for a session owned outright (the
-//! CLI). Both need a Tokio runtime, as every exchange call does.
+//! CLI); both, narrowing's fresh check and the background audit go through
+//! the vault's one driver (`vault::three_phase`). All need a Tokio
+//! runtime, as every exchange call does.
 
 mod background;
 mod narrow;
@@ -50,7 +52,7 @@ use crate::exchange::{
     Permissions, Severity, Timestamp,
 };
 use crate::model::{CheckStatus, Exchange, Scope};
-use crate::vault::{Actor, ExchangeAccess, Session, SessionAccess, VaultError};
+use crate::vault::{self, Actor, ExchangeAccess, Session, SessionAccess, VaultError};
 
 pub use background::background_audit;
 pub use narrow::{NarrowError, narrow_key};
@@ -360,15 +362,12 @@ pub async fn run_checks(
 /// All three phases for a session owned outright (the CLI): prepare, verify
 /// concurrently, store each result. Returns the results in selection order.
 pub async fn verify_session(
-    session: &mut Session,
+    mut session: &mut Session,
     client: &ExchangeClient,
     selection: &CheckSelection,
     actor: Actor,
 ) -> Result<Vec<KeyVerification>, VaultError> {
-    let pending = session.prepare_checks(selection)?;
-    let results = run_checks(client, pending).await;
-    session.record_checks(actor, &results)?;
-    Ok(results)
+    verify_through(&mut session, client, selection, actor).await
 }
 
 /// All three phases for a session behind a mutex (the desktop's
@@ -379,16 +378,46 @@ pub async fn verify_session(
 /// The returned future is `Send` (no guard lives across an `.await`), so it
 /// can run in an async IPC command.
 pub async fn verify_keys(
-    slot: &Mutex<Option<Session>>,
+    mut slot: &Mutex<Option<Session>>,
     client: &ExchangeClient,
     selection: &CheckSelection,
     actor: Actor,
 ) -> Result<Vec<KeyVerification>, VaultError> {
-    let mut access = slot;
-    let pending = access.with_session(|s| s.prepare_checks(selection))?;
-    let results = run_checks(client, pending).await;
-    access.with_session(|s| s.record_checks(actor, &results))?;
-    Ok(results)
+    verify_through(&mut slot, client, selection, actor).await
+}
+
+/// The three phases of a check for any [`SessionAccess`], through the
+/// vault's driver ([`vault::three_phase`]): [`Session::prepare_checks`]
+/// under the session, [`run_checks`] without it, `record` under it again
+/// with the results.
+async fn check_phases<S: SessionAccess, T, E: From<VaultError>>(
+    access: &mut S,
+    client: &ExchangeClient,
+    selection: &CheckSelection,
+    record: impl FnOnce(&mut Session, Vec<KeyVerification>) -> Result<T, E>,
+) -> Result<T, E> {
+    vault::three_phase(
+        access,
+        |s| s.prepare_checks(selection).map_err(E::from),
+        |pending| run_checks(client, pending),
+        record,
+    )
+    .await
+}
+
+/// [`check_phases`] storing every result ([`Session::record_checks`]);
+/// returns the results in selection order.
+async fn verify_through<S: SessionAccess>(
+    access: &mut S,
+    client: &ExchangeClient,
+    selection: &CheckSelection,
+    actor: Actor,
+) -> Result<Vec<KeyVerification>, VaultError> {
+    check_phases(access, client, selection, |s, results| {
+        s.record_checks(actor, &results)?;
+        Ok(results)
+    })
+    .await
 }
 
 #[cfg(test)]

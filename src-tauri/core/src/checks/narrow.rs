@@ -9,14 +9,14 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::{CheckSelection, KeyVerification, run_checks};
+use super::{CheckSelection, KeyVerification, verify_through};
 use crate::KindedError;
 use crate::audit::{self, Details, NewEvent};
 use crate::error::ErrorKind;
 use crate::exchange::{ExchangeClient, ExchangeError, Narrowing};
 use crate::mfa::StepUpGrant;
 use crate::mfa::actions::SecuritySettings;
-use crate::vault::{self, AccessError, Actor, SessionAccess, VaultError};
+use crate::vault::{self, AccessError, Actor, Session, SessionAccess, VaultError};
 
 /// Why narrowing failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,27 +58,55 @@ pub async fn narrow_key<S: SessionAccess>(
     narrowing: &Narrowing,
 ) -> Result<KeyVerification, NarrowError> {
     let _ = grant;
-    // Phase 1, under the lock: unseal what the exchange layer needs.
-    let (target, key_id) = access.with_session(|s| {
-        let detail = s.key_detail(label)?;
-        let target = s.exchange_access(label).map_err(|e| match e {
-            AccessError::Vault(v) => NarrowError::Vault(v),
-            AccessError::NotSupported { .. } => NarrowError::NotSupported {
-                label: label.to_owned(),
-            },
-            AccessError::Exchange(x) => NarrowError::Exchange(x),
-        })?;
-        Ok::<_, NarrowError>((target, detail.summary.id))
-    })?;
-    // Phase 2, no lock: narrow (the exchange layer refuses exchanges that
-    // cannot do it on the key) — the credentials drop right after.
-    let endpoint = client.endpoint(target.exchange, &target.environment)?;
-    let (_, dropped) = endpoint
-        .narrow_dropping(&target.credentials, narrowing)
-        .await?;
-    drop(target);
-    // Phase 3, under the lock: audit what was changed at the exchange:
-    // the exchange's names of the dropped permissions, nothing secret.
+    // The three phases of the narrowing itself.
+    vault::three_phase(
+        &mut access,
+        // Under the lock: unseal what the exchange layer needs.
+        |s| {
+            let detail = s.key_detail(label)?;
+            let target = s.exchange_access(label).map_err(|e| match e {
+                AccessError::Vault(v) => NarrowError::Vault(v),
+                AccessError::NotSupported { .. } => NarrowError::NotSupported {
+                    label: label.to_owned(),
+                },
+                AccessError::Exchange(x) => NarrowError::Exchange(x),
+            })?;
+            Ok::<_, NarrowError>((target, detail.summary.id))
+        },
+        // No lock: narrow (the exchange layer refuses exchanges that
+        // cannot do it on the key); the credentials drop right after.
+        |(target, key_id)| async move {
+            let endpoint = client.endpoint(target.exchange, &target.environment)?;
+            let (_, dropped) = endpoint
+                .narrow_dropping(&target.credentials, narrowing)
+                .await?;
+            drop(target);
+            Ok::<_, NarrowError>((dropped, key_id))
+        },
+        // Under the lock: audit what was changed at the exchange (its
+        // names of the dropped permissions), nothing secret.
+        |s, narrowed| record_narrowing(s, actor, label, narrowing, narrowed),
+    )
+    .await?;
+    // A fresh live check, stored as the key's last check (three phases).
+    let selection = CheckSelection::Labels(vec![label.to_owned()]);
+    let results = verify_through(&mut access, client, &selection, actor).await?;
+    results.into_iter().next().ok_or_else(|| {
+        NarrowError::Vault(VaultError::KeyNotFound {
+            label: label.to_owned(),
+        })
+    })
+}
+
+/// Phase 3 of a narrowing: its audit entry, or the network phase's error.
+fn record_narrowing(
+    s: &mut Session,
+    actor: Actor,
+    label: &str,
+    narrowing: &Narrowing,
+    narrowed: Result<(Vec<String>, String), NarrowError>,
+) -> Result<(), NarrowError> {
+    let (dropped, key_id) = narrowed?;
     let details = Details::new()
         .with("dropped", dropped)
         .with("remove_withdraw", narrowing.remove_withdraw)
@@ -91,31 +119,18 @@ pub async fn narrow_key<S: SessionAccess>(
                 .map(|ips| ips.len() as u64)
                 .unwrap_or(0),
         );
-    access.with_session(|s| {
-        let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(s.now_secs()).unwrap_or(0));
-        let event = NewEvent::new(actor, audit::Action::KeyNarrowed, at)
-            .with_key(key_id.clone(), label.to_owned())
-            .with_details(details);
-        s.write_events(
-            actor,
-            None,
-            |_| Vec::new(),
-            |tx, sealer| {
-                vault::append_event(tx, sealer, event)?;
-                Ok(())
-            },
-        )
-        .map_err(NarrowError::from)
-    })?;
-    // A fresh live check, stored as the key's last check (three phases).
-    let selection = CheckSelection::Labels(vec![label.to_owned()]);
-    let pending =
-        access.with_session(|s| s.prepare_checks(&selection).map_err(NarrowError::from))?;
-    let results = run_checks(client, pending).await;
-    access.with_session(|s| s.record_checks(actor, &results).map_err(NarrowError::from))?;
-    results.into_iter().next().ok_or_else(|| {
-        NarrowError::Vault(VaultError::KeyNotFound {
-            label: label.to_owned(),
-        })
-    })
+    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(s.now_secs()).unwrap_or(0));
+    let event = NewEvent::new(actor, audit::Action::KeyNarrowed, at)
+        .with_key(key_id, label.to_owned())
+        .with_details(details);
+    s.write_events(
+        actor,
+        None,
+        |_| Vec::new(),
+        |tx, sealer| {
+            vault::append_event(tx, sealer, event)?;
+            Ok(())
+        },
+    )?;
+    Ok(())
 }

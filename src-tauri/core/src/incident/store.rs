@@ -23,7 +23,7 @@ use super::{
 };
 use crate::audit::{self, Details, Event};
 use crate::model::{Exchange, mask_key_id};
-use crate::vault::{Actor, Session, VaultError};
+use crate::vault::{self, Actor, IncidentOpened, KernelEvent, OpenedKey, Session, VaultError};
 
 fn uuid_string(id: &[u8; 16]) -> String {
     uuid::Uuid::from_bytes(*id).to_string()
@@ -109,17 +109,19 @@ pub fn open(
         });
     }
     let mut keys = Vec::new();
-    let mut alert_keys = Vec::new();
+    // (label, exchange, public API key id) of each key, for the
+    // `IncidentOpened` event.
+    let mut opened_keys: Vec<(String, Exchange, String)> = Vec::new();
     for label in labels {
         let d = session.key_detail(label)?;
         if keys.iter().any(|k: &AffectedKey| k.id == d.summary.id) {
             continue;
         }
-        alert_keys.push(crate::alerts::AlertKey {
-            label: d.summary.label.clone(),
-            exchange: d.summary.exchange,
-            key_id: crate::alerts::short_key_id(&d.api_key_id),
-        });
+        opened_keys.push((
+            d.summary.label.clone(),
+            d.summary.exchange,
+            d.api_key_id.clone(),
+        ));
         keys.push(AffectedKey {
             id: d.summary.id.clone(),
             label: d.summary.label.clone(),
@@ -168,14 +170,20 @@ pub fn open(
             .join(", ")
     );
     let version = cat.version;
-    let alert = crate::alerts::AlertEvent {
-        kind: crate::alerts::EventKind::IncidentOpened,
-        severity: crate::alerts::AlertSeverity::Critical,
+    let event_keys: Vec<OpenedKey<'_>> = opened_keys
+        .iter()
+        .map(|(label, exchange, api_key_id)| OpenedKey {
+            label,
+            exchange: *exchange,
+            api_key_id,
+        })
+        .collect();
+    let opened = KernelEvent::IncidentOpened(IncidentOpened {
+        keys: &event_keys,
+        exchanges: &exchanges,
+        situation: &playbook.title,
         at: now,
-        keys: alert_keys,
-        exchanges: exchanges.clone(),
-        detail: format!("Situation: {}", playbook.title),
-    };
+    });
     session.write(
         actor,
         |_| incident_event(uuid_string(&id), "opened", None),
@@ -207,8 +215,9 @@ pub fn open(
                 )?;
             }
             add_event(tx, &id, now, "opened", None, &summary, None)?;
-            // Queued in this transaction, sent after commit.
-            crate::alerts::enqueue(tx, sealer, &alert)?;
+            // Heard in this transaction by whoever listens (alerts queues
+            // its webhook event, sent after commit).
+            vault::raise(tx, sealer, &opened)?;
             Ok(())
         },
     )?;

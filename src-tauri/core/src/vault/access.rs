@@ -4,7 +4,9 @@
 //! Owns: [`SessionAccess`], for `&mut Session` (the CLI) and
 //! `&Mutex<Option<Session>>` (the desktop, whose lock is free while an
 //! exchange or a webhook is asked); [`three_phase`], the one driver of
-//! prepare under the session → network without it → record under it again;
+//! prepare under the session → network without it → record under it again
+//! (and [`three_phase_if_any`], for a step whose prepare may find nothing
+//! to do);
 //! background work that does not count as activity ([`Session::quietly`],
 //! [`Quiet`]); a feature's read of a sealed record it owns
 //! (`Session::read_sealed`). Must never: hold the lock past the closure it
@@ -75,6 +77,27 @@ where
     let prepared = access.with_session(prepare)?;
     let answer = network(prepared).await;
     access.with_session(|s| record(s, answer))
+}
+
+/// [`three_phase`] for a step that may find nothing to do: when `prepare`
+/// returns `None` the step ends there, `Ok(None)`, with no network call
+/// and without taking the session again.
+pub async fn three_phase_if_any<S, P, N, T, E, Fut>(
+    access: &mut S,
+    prepare: impl FnOnce(&mut Session) -> Result<Option<P>, E>,
+    network: impl FnOnce(P) -> Fut,
+    record: impl FnOnce(&mut Session, N) -> Result<T, E>,
+) -> Result<Option<T>, E>
+where
+    S: SessionAccess,
+    E: From<VaultError>,
+    Fut: Future<Output = N>,
+{
+    let Some(prepared) = access.with_session(prepare)? else {
+        return Ok(None);
+    };
+    let answer = network(prepared).await;
+    access.with_session(|s| record(s, answer)).map(Some)
 }
 
 impl Session {

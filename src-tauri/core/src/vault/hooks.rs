@@ -6,8 +6,8 @@
 //! with ([`Hook`], on [`super::VaultOptions::hooks`]) and [`raise`], which
 //! hands an event to every hook inside the raising write's transaction, so
 //! whatever a hook writes commits or rolls back with the write (alerts
-//! turns a stored check's critical findings into outbox rows this way; the
-//! checks never call alerts). Must never: name a feature (the hooks are
+//! turns a stored check's critical findings, and an opened incident, into
+//! outbox rows this way; neither checks nor incident call alerts). Must never: name a feature (the hooks are
 //! handed in), or do network I/O.
 
 use std::sync::Arc;
@@ -38,12 +38,39 @@ pub(crate) struct KeyChecked<'a> {
     pub at: i64,
 }
 
+/// An incident was opened. Every field is metadata the vault already
+/// shows (labels, exchanges, public API key ids); nothing secret.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IncidentOpened<'a> {
+    /// The affected keys, in the order they were named.
+    pub keys: &'a [OpenedKey<'a>],
+    /// Every exchange concerned (the keys' and any named on its own).
+    pub exchanges: &'a [Exchange],
+    /// The situation's title, as the playbook words it.
+    pub situation: &'a str,
+    /// When it was opened (Unix seconds).
+    pub at: i64,
+}
+
+/// One key an incident was opened for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenedKey<'a> {
+    /// The key's label, as stored now.
+    pub label: &'a str,
+    /// The key's exchange.
+    pub exchange: Exchange,
+    /// The key's public API key id (never the secret).
+    pub api_key_id: &'a str,
+}
+
 /// What a feature raises inside a write's transaction.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub(crate) enum KernelEvent<'a> {
     /// See [`KeyChecked`].
     KeyChecked(KeyChecked<'a>),
+    /// See [`IncidentOpened`].
+    IncidentOpened(IncidentOpened<'a>),
 }
 
 /// A feature's listener: runs inside the raising write's transaction, with

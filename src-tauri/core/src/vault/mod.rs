@@ -58,6 +58,7 @@
 //! Session::import_backup(Actor, file, &BackupPassphrase, ConflictPolicy) -> Result<ImportReport>
 //! Session::is_idle_expired() / idle_deadline() / touch() / lock()
 //! three_phase(&mut access, prepare, network, record)   // prepare → network without the session → record
+//! three_phase_if_any(&mut access, prepare, network, record)   // the same, ends early when prepare finds nothing
 //!
 //! // step-up (see `gated`)
 //! Session::verify_password(&MasterPassword) -> Result<PasswordVerified>   // proof until MFA is on
@@ -130,7 +131,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use access::{Quiet, SessionAccess, three_phase};
+pub use access::{Quiet, SessionAccess, three_phase, three_phase_if_any};
 pub use backup::{ConflictPolicy, ImportReport};
 pub use clock::{Clock, ManualClock, SystemClock, default_clock};
 pub use device::{KeyringStatus, device_unlock_status, require_device_unlock};
@@ -156,7 +157,7 @@ pub use unlock::{Vault, VaultInfo, VaultOptions};
 // with `Session::write_events`, `write_gated`, `read_sealed`, `quietly`,
 // `touch`, `now_secs`, `vault_key`, `conn`, `default_rotation_days`,
 // `find_id`, `key_detail`, `open_field` and `exchange_access`.
-pub(crate) use hooks::{KernelEvent, KeyChecked, Listener, raise};
+pub(crate) use hooks::{IncidentOpened, KernelEvent, KeyChecked, Listener, OpenedKey, raise};
 pub(crate) use journal::append as append_event;
 pub(crate) use key_access::{AccessError, ExchangeAccess, StoredCheck, key_fingerprint};
 pub(crate) use outbox::{push as push_outbox, remac as remac_outbox_row};

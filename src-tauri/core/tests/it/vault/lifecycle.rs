@@ -404,7 +404,12 @@ fn password_change_reseals_rotation_secrets_alerts_and_the_outbox() {
     use keyward_core::incident::{self, Situation};
     use keyward_core::rotation::{self, NewRotationKey};
     let t = TempVault::new();
-    let mut s = t.create();
+    // With the alerts hook, as the front ends open a vault: it queues the
+    // incident's alert.
+    let mut s = t.create_with(
+        keyward_core::vault::VaultOptions::for_actor(Actor::Cli)
+            .with_hook(keyward_core::alerts::hook()),
+    );
     s.add_key(Actor::Gui, okx("desk")).unwrap();
     // A rotation holding a new secret, a sealed webhook and a queued alert.
     rotation::begin(&mut s, Actor::Cli, "desk").unwrap();
