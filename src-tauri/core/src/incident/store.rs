@@ -718,4 +718,25 @@ mod tests {
         let naming = crate::vault::sources_naming(&["crate::incident", "super::incident"]);
         assert!(naming.is_empty(), "the vault imports incident: {naming:?}");
     }
+
+    /// An opened incident reaches alerts through the kernel's
+    /// `IncidentOpened` event, never by calling alerts: no incident source
+    /// names the alerts module.
+    #[test]
+    fn incident_does_not_call_alerts() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/incident");
+        let naming: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .filter(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                // Spelled in two pieces so that this test does not match itself.
+                [concat!("crate::", "alerts"), concat!("super::", "alerts")]
+                    .iter()
+                    .any(|n| text.contains(n))
+            })
+            .collect();
+        assert!(naming.is_empty(), "incident calls alerts: {naming:?}");
+    }
 }
