@@ -78,12 +78,11 @@ pub fn run(path: &Path, use_keyring: bool, args: &RevokeArgs) -> Result<ExitCode
     match (&args.label, exchange) {
         (Some(label), _) => {
             let run = if args.wait {
-                runtime.block_on(rotation::revoke_key_waiting(
+                runtime.block_on(rotation::revoke_waiting(
                     &mut session,
                     &client,
                     Actor::Cli,
-                    grant,
-                    label,
+                    |s| rotation::prepare_key_revoke(s, grant, label, false),
                     crate::rotate::wait_for_deletion,
                 ))
             } else {

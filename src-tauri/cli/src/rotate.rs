@@ -470,12 +470,11 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 Err(code) => return Ok(code),
             };
             let run = if *wait {
-                runtime.block_on(rotation::revoke_old_waiting(
+                runtime.block_on(rotation::revoke_waiting(
                     &mut session,
                     &client,
                     Actor::Cli,
-                    grant,
-                    label,
+                    |s| rotation::prepare_revoke_old(s, grant, label, false),
                     wait_for_deletion,
                 ))
             } else {

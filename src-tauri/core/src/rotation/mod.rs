@@ -68,8 +68,8 @@ pub use flow::{
 };
 pub use revoke::{
     PendingRevocation, RevocationResult, RevokeTarget, prepare_exchange_revoke, prepare_key_revoke,
-    prepare_revoke_old, record_revocation, revoke_exchange, revoke_key, revoke_key_waiting,
-    revoke_old, revoke_old_waiting, revoke_with, run_revocation,
+    prepare_revoke_old, record_revocation, revoke_exchange, revoke_key, revoke_old, revoke_waiting,
+    revoke_with, run_revocation,
 };
 pub use steps::{
     NewRotationKey, begin, cancel, enter_new_key, fail, finish, mark_service, open_rotations,

@@ -709,6 +709,5 @@ pub fn record_revocation(
 
 mod drive;
 pub use drive::{
-    revoke_exchange, revoke_key, revoke_key_waiting, revoke_old, revoke_old_waiting, revoke_with,
-    run_revocation,
+    revoke_exchange, revoke_key, revoke_old, revoke_waiting, revoke_with, run_revocation,
 };

@@ -98,17 +98,18 @@ pub async fn revoke_old<S: SessionAccess>(
     revoke_one(&mut access, client, actor, prepare, ALONE).await
 }
 
-/// [`revoke_old`] with a person deleting the key by hand while it runs
-/// (the CLI's `--wait`): where the exchange has no revocation API, the key
-/// is checked live, `wait` gets the steps and returns once the person
-/// deleted the key (`true`) or gave up (`false`), then the key is checked
-/// live again: one process, one client, so the proof holds.
-pub async fn revoke_old_waiting<S, W, Fut>(
+/// One revocation with a person deleting the key by hand while it runs
+/// (the CLI's `--wait`): `prepare` is [`prepare_revoke_old`] or
+/// [`prepare_key_revoke`] without `confirm_manual`. Where the exchange has
+/// no revocation API, the key is checked live, `wait` gets the steps and
+/// returns once the person deleted the key (`true`) or gave up (`false`),
+/// then the key is checked live again: one process, one client, so the
+/// proof holds.
+pub async fn revoke_waiting<S, W, Fut>(
     mut access: S,
     client: &ExchangeClient,
     actor: Actor,
-    grant: StepUpGrant<Revoke>,
-    label: &str,
+    prepare: impl FnOnce(&mut Session) -> Result<PendingRevocation, RotationError>,
     wait: W,
 ) -> Result<RevokeOutcome, RotationError>
 where
@@ -116,25 +117,6 @@ where
     W: FnOnce(String, Vec<String>) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let prepare = |s: &mut Session| prepare_revoke_old(s, grant, label, false);
-    revoke_one(&mut access, client, actor, prepare, Some(wait)).await
-}
-
-/// [`revoke_key`] with a person deleting the key by hand while it runs.
-pub async fn revoke_key_waiting<S, W, Fut>(
-    mut access: S,
-    client: &ExchangeClient,
-    actor: Actor,
-    grant: StepUpGrant<Revoke>,
-    label: &str,
-    wait: W,
-) -> Result<RevokeOutcome, RotationError>
-where
-    S: SessionAccess,
-    W: FnOnce(String, Vec<String>) -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let prepare = |s: &mut Session| prepare_key_revoke(s, grant, label, false);
     revoke_one(&mut access, client, actor, prepare, Some(wait)).await
 }
 
