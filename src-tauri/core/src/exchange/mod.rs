@@ -41,6 +41,7 @@ pub mod http;
 mod json;
 mod kraken;
 mod listing;
+pub mod manage;
 mod okx;
 mod revocation;
 pub mod sign;
@@ -54,6 +55,10 @@ use std::sync::Arc;
 pub use error::{ErrorDto, ExchangeError};
 pub use findings::{Finding, KeyCheck, KeyCheckError, Severity, findings};
 pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
+pub use manage::{
+    AccountInventory, AccountKey, CreatedSubKey, ManagerFitness, SubAccount, SubKeySpec,
+    manager_fitness,
+};
 pub use revocation::ProofScope;
 pub use sites::{SITES, Site, site_of};
 pub use types::{

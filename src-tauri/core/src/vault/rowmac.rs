@@ -14,6 +14,10 @@
 //! [`update`] (verify the current MAC, change, MAC again), so a tampered row
 //! is never laundered by a later legitimate write.
 //!
+//! Columns added after row MACs existed ([`LATER`]) are MAC'd only when they
+//! hold something other than their default: a row MAC'd before such a column
+//! existed stays valid, and setting the column by hand changes the MAC.
+//!
 //! Must never: recompute the MAC of a row without first verifying it, or
 //! skip a column (a test compares [`COLUMNS`] with the table's schema).
 
@@ -56,6 +60,34 @@ pub(crate) const COLUMNS: &[&str] = &[
     "host_confirmed",
 ];
 
+/// Columns added after row MACs, with the default a migration gives every
+/// existing row. Each is MAC'd (after [`COLUMNS`], name and value) only
+/// when its value differs from the default, so the MAC of a row that never
+/// used it is the MAC it had before the column existed.
+pub(crate) const LATER: &[(&str, Unset)] = &[
+    ("manager", Unset::Zero),
+    ("sub_account", Unset::Null),
+    ("auto_rotate", Unset::Zero),
+];
+
+/// The value a [`LATER`] column has when it was never set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unset {
+    /// SQL `NULL`.
+    Null,
+    /// The integer 0.
+    Zero,
+}
+
+impl Unset {
+    fn is(self, value: ValueRef<'_>) -> bool {
+        matches!(
+            (self, value),
+            (Unset::Null, ValueRef::Null) | (Unset::Zero, ValueRef::Integer(0))
+        )
+    }
+}
+
 /// The row-MAC key, derived from the vault key.
 pub(crate) struct RowKey(SecretBox<[u8; 32]>);
 
@@ -78,9 +110,11 @@ impl RowKey {
 }
 
 fn select_sql() -> String {
+    let later: Vec<&str> = LATER.iter().map(|(name, _)| *name).collect();
     format!(
-        "SELECT {}, row_mac FROM keys WHERE id = ?1",
-        COLUMNS.join(", ")
+        "SELECT {}, {}, row_mac FROM keys WHERE id = ?1",
+        COLUMNS.join(", "),
+        later.join(", ")
     )
 }
 
@@ -134,13 +168,21 @@ fn read(
                 mac.update(name.as_bytes());
                 encode_value(&mut mac, r.get_ref(i)?);
             }
+            for (j, (name, default)) in LATER.iter().enumerate() {
+                let value = r.get_ref(COLUMNS.len() + j)?;
+                if !default.is(value) {
+                    mac.update(&(name.len() as u64).to_be_bytes());
+                    mac.update(name.as_bytes());
+                    encode_value(&mut mac, value);
+                }
+            }
             let label = match r.get_ref(1)? {
                 ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
                 _ => String::new(),
             };
             Ok(Stored {
                 computed: mac.finalize().into_bytes().into(),
-                stored: r.get(COLUMNS.len())?,
+                stored: r.get(COLUMNS.len() + LATER.len())?,
                 label,
             })
         })
@@ -285,12 +327,66 @@ mod tests {
             .unwrap();
         cols.retain(|c| c != "row_mac");
         cols.sort();
-        let mut covered: Vec<String> = COLUMNS.iter().map(|s| (*s).to_owned()).collect();
+        let mut covered: Vec<String> = COLUMNS
+            .iter()
+            .copied()
+            .chain(LATER.iter().map(|(name, _)| *name))
+            .map(str::to_owned)
+            .collect();
         covered.sort();
         assert_eq!(
             cols, covered,
             "a column of `keys` is not covered by the row MAC"
         );
+    }
+
+    /// A row MAC'd before the `LATER` columns existed keeps its MAC; setting
+    /// one of them by hand breaks it.
+    #[test]
+    fn later_columns_count_only_once_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::store::create(&dir.path().join("v.keyward")).unwrap();
+        let key = RowKey::derive(&[7; 32]);
+        let vault_id = [1u8; 16];
+        let id = [2u8; 16];
+        conn.execute(
+            "INSERT INTO keys (id, label, exchange, environment, api_key_id, secret, key_type,
+                 scopes, ip_whitelist, linked_services, notes, created_at, status)
+             VALUES (?1, 'k', 'bybit', 'mainnet', 'id', x'00', 'hmac', '[]', '[]', '[]', '', 0, 'active')",
+            params![&id[..]],
+        )
+        .unwrap();
+        let mac = |conn: &Connection| read(conn, &key, &vault_id, &id).unwrap().unwrap().computed;
+        // The MAC as the code before the LATER columns computed it.
+        let before = {
+            let sql = format!("SELECT {} FROM keys WHERE id = ?1", COLUMNS.join(", "));
+            conn.query_row(&sql, params![&id[..]], |r| {
+                let mut m = key.hmac();
+                m.update(DOMAIN);
+                m.update(&vault_id);
+                for (i, name) in COLUMNS.iter().enumerate() {
+                    m.update(&(name.len() as u64).to_be_bytes());
+                    m.update(name.as_bytes());
+                    encode_value(&mut m, r.get_ref(i)?);
+                }
+                Ok(<[u8; 32]>::from(m.finalize().into_bytes()))
+            })
+            .unwrap()
+        };
+        assert_eq!(mac(&conn), before, "an unset later column changes nothing");
+        for (column, value) in [
+            ("manager", "1"),
+            ("sub_account", "'12345'"),
+            ("auto_rotate", "1"),
+        ] {
+            conn.execute(&format!("UPDATE keys SET {column} = {value}"), [])
+                .unwrap();
+            assert_ne!(mac(&conn), before, "{column} set by hand");
+            let reset = if column == "sub_account" { "NULL" } else { "0" };
+            conn.execute(&format!("UPDATE keys SET {column} = {reset}"), [])
+                .unwrap();
+            assert_eq!(mac(&conn), before);
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub const APPLICATION_ID: i32 = 0x4B57_5644;
 /// Envelope format version written by this build.
 pub const FORMAT_VERSION: i64 = 1;
 /// Schema version after all migrations of this build.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -112,6 +112,15 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "10_mac_root.sql",
         include_str!("migrations/10_mac_root.sql"),
+    ),
+    // 10 -> 11: managed keys: whether a key is its account's manager key,
+    // the exchange's sub-account that holds a key (what a manager key
+    // rotates it through), and whether a due rotation runs by itself. Off
+    // and empty for every existing key; MAC'd as `rowmac::LATER` columns,
+    // so rows MAC'd before this version stay valid.
+    (
+        "11_managed_keys.sql",
+        include_str!("migrations/11_managed_keys.sql"),
     ),
 ];
 
