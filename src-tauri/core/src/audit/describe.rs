@@ -141,6 +141,7 @@ impl Action {
             | A::RotationDone
             | A::RotationFailed
             | A::RotationCancelled
+            | A::AutoRotationNeedsStepUp
             | A::RevocationBaseline
             | A::KeyRevoked
             | A::KeyCompromised => Category::Rotation,
@@ -452,7 +453,12 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
             s
         }
         A::RotationPlanned => format!("Planned a rotation of {key}"),
-        A::RotationNewKeyEntered => format!("Entered the new key for the rotation of {key}"),
+        A::RotationNewKeyEntered => match text(d, "created_by") {
+            Some("manager_key") => format!(
+                "Created the new key for the rotation of {key} through the manager key and stored it"
+            ),
+            _ => format!("Entered the new key for the rotation of {key}"),
+        },
         A::RotationNewKeyVerified => {
             if d.contains_key("override") {
                 format!(
@@ -479,6 +485,9 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
             }
         }
         A::RotationCancelled => format!("Cancelled the rotation of {key}"),
+        A::AutoRotationNeedsStepUp => format!(
+            "{key} is due for its automated rotation, which needs a step-up: nothing was rotated"
+        ),
         A::RevocationBaseline => match text(d, "endpoint").and_then(host_of) {
             Some(host) => format!(
                 "Checked that {key} still worked on {host} right before asking the exchange to delete it"

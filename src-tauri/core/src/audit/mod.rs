@@ -210,6 +210,9 @@ actions! {
     RotationFailed => "rotation_failed",
     /// A rotation was cancelled.
     RotationCancelled => "rotation_cancelled",
+    /// A key on the automated rotation schedule is due, but the run had no
+    /// step-up to act with: nothing was rotated (details: `due_at`).
+    AutoRotationNeedsStepUp => "auto_rotation_needs_step_up",
     /// Right before a revocation sent the exchange's delete call, the key
     /// authenticated live (details: `endpoint`, the base URL;
     /// `authenticated_at`, unix seconds; `digest`, a MAC under a vault

@@ -118,11 +118,15 @@ pub enum GatedAction {
     /// (base URL, environment), key id, secret, passphrase, key type,
     /// status; or replace keys from a backup.
     EditCredentials,
+    /// Rotate one key end to end through its account's manager key
+    /// (create the new sub-account key, promote it, delete the old one), or
+    /// let the schedule do so unattended.
+    AutoRotate,
 }
 
 impl GatedAction {
     /// Every gated action, in a fixed order.
-    pub const ALL: [GatedAction; 12] = [
+    pub const ALL: [GatedAction; 13] = [
         GatedAction::RevealSecret,
         GatedAction::CopySecret,
         GatedAction::Export,
@@ -135,6 +139,7 @@ impl GatedAction {
         GatedAction::SecuritySettings,
         GatedAction::AllowRun,
         GatedAction::EditCredentials,
+        GatedAction::AutoRotate,
     ];
 
     /// The wire name (as serialized, and as written to the audit log).
@@ -152,6 +157,7 @@ impl GatedAction {
             GatedAction::SecuritySettings => "security_settings",
             GatedAction::AllowRun => "allow_run",
             GatedAction::EditCredentials => "edit_credentials",
+            GatedAction::AutoRotate => "auto_rotate",
         }
     }
 
@@ -171,6 +177,7 @@ impl GatedAction {
             GatedAction::SecuritySettings => "changing security settings",
             GatedAction::AllowRun => "allowing a key for `keyward run`",
             GatedAction::EditCredentials => "changing a key's credentials",
+            GatedAction::AutoRotate => "rotating a key through the manager key",
         }
     }
 
@@ -193,7 +200,8 @@ impl GatedAction {
             | GatedAction::DisableMfa
             | GatedAction::ReenrolMfa
             | GatedAction::ChangePassword
-            | GatedAction::SecuritySettings => false,
+            | GatedAction::SecuritySettings
+            | GatedAction::AutoRotate => false,
         }
     }
 }
@@ -340,6 +348,8 @@ pub mod actions {
         AllowRun,
         /// [`GatedAction::EditCredentials`].
         EditCredentials,
+        /// [`GatedAction::AutoRotate`].
+        AutoRotate,
     }
 
     impl Reveal for RevealSecret {}

@@ -154,6 +154,58 @@ pub enum RotationError {
         /// The name given.
         service: String,
     },
+    /// An automated rotation needs the account's manager key in the vault
+    /// (same exchange, same environment).
+    #[error(
+        "{label:?} cannot be rotated automatically: no {} manager key for its environment is in the vault (mark the account's master key as manager first)",
+        .exchange.display_name()
+    )]
+    NoManagerKey {
+        /// The key's label.
+        label: String,
+        /// The exchange.
+        exchange: Exchange,
+    },
+    /// An automated rotation works only for a sub-account key of the
+    /// manager key's account.
+    #[error("{label:?} cannot be rotated automatically: {why}")]
+    NotManaged {
+        /// The key's label.
+        label: String,
+        /// Why, said plainly.
+        why: String,
+    },
+    /// An earlier run may have created a key on the exchange that never
+    /// reached the vault, and the exchange cannot list the sub-account's
+    /// keys to find and delete it: Keyward will not create another one.
+    #[error(
+        "an earlier automated rotation of {label:?} was interrupted while {} created the new key, and its keys cannot be listed through the API: delete any key labelled {marker:?} on sub-account {sub_account:?} on the website, then cancel this rotation and start again",
+        .exchange.display_name()
+    )]
+    OrphanUnchecked {
+        /// The key's label.
+        label: String,
+        /// The exchange.
+        exchange: Exchange,
+        /// The label the created key has on the exchange.
+        marker: String,
+        /// The sub-account.
+        sub_account: String,
+    },
+    /// Storing a key the exchange had just created failed; the created key
+    /// was deleted again (or, if `deleted` is false, must be by hand).
+    #[error(
+        "the new key of {label:?} was created on the exchange but could not be stored ({cause}); {}",
+        if *.deleted { "it was deleted again through the manager key, nothing else changed" } else { "deleting it again failed too: delete the key labelled with this rotation's marker on the exchange's website" }
+    )]
+    CreatedNotStored {
+        /// The key's label.
+        label: String,
+        /// Why storing failed.
+        cause: String,
+        /// Whether the created key was deleted again.
+        deleted: bool,
+    },
     /// The exchange call failed (timeout, 5xx, malformed answer, rate
     /// limit). Nothing changed.
     #[error("{label:?}: {source}; nothing changed — retry later")]
@@ -187,7 +239,11 @@ impl KindedError for RotationError {
             | RotationError::KeyChanged { .. }
             | RotationError::ManualRevocationRequired { .. }
             | RotationError::NotVerified { .. }
-            | RotationError::UnknownService { .. } => ErrorKind::Invalid,
+            | RotationError::UnknownService { .. }
+            | RotationError::NoManagerKey { .. }
+            | RotationError::NotManaged { .. }
+            | RotationError::OrphanUnchecked { .. } => ErrorKind::Invalid,
+            RotationError::CreatedNotStored { .. } => ErrorKind::Internal,
         }
     }
 }

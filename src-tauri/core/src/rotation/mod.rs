@@ -50,6 +50,7 @@
 //!    any open state ─→ failed (with the reason)
 //! ```
 
+mod auto;
 mod baseline;
 mod error;
 mod flow;
@@ -61,6 +62,10 @@ pub mod verify;
 
 use serde::{Deserialize, Serialize};
 
+pub use auto::{
+    AutoOutcome, AutoSchedule, AutoStage, DueAuto, auto_schedule, due_auto, notify_due_auto,
+    rotate_auto, rotate_due_auto, set_auto_schedule, turn_auto_off,
+};
 pub use error::RotationError;
 pub use flow::{
     CheckedNewKey, PendingVerification, VerifyOptions, prepare_verify, record_verify,
@@ -419,6 +424,8 @@ pub enum RotationEvent {
     NewKeyEntered {
         /// The new key id, masked.
         new_key: String,
+        /// Whether Keyward created it through the account's manager key.
+        created: bool,
     },
     /// `new_key_verified`.
     NewKeyVerified {
@@ -504,7 +511,14 @@ impl RotationEvent {
         let d = Details::new().with("rotation_id", rotation_id);
         match self {
             RotationEvent::Planned | RotationEvent::Done | RotationEvent::Cancelled => d,
-            RotationEvent::NewKeyEntered { new_key } => d.with("new_key", new_key.as_str()),
+            RotationEvent::NewKeyEntered { new_key, created } => {
+                let d = d.with("new_key", new_key.as_str());
+                if *created {
+                    d.with("created_by", "manager_key")
+                } else {
+                    d
+                }
+            }
             RotationEvent::NewKeyVerified { scopes, overridden } => {
                 let d = d.with("scopes", scopes.clone());
                 if overridden.is_empty() {

@@ -82,6 +82,19 @@ pub struct PendingRevocation {
     proof: ProofMethod,
     /// A success of these credentials an earlier attempt recorded.
     recorded: Option<Recorded>,
+    /// Set when the key is deleted through the account's manager key
+    /// rather than with its own credentials.
+    manager: Option<ManagerDelete>,
+}
+
+/// Deleting a sub-account key through the account's manager key (an
+/// automated rotation) instead of with the key's own credentials. Holds
+/// the manager key's credentials (zeroized on drop).
+pub(super) struct ManagerDelete {
+    /// The manager key's credentials.
+    pub(super) credentials: Credentials,
+    /// The sub-account holding the key to delete.
+    pub(super) sub_account: String,
 }
 
 impl std::fmt::Debug for PendingRevocation {
@@ -225,10 +238,10 @@ fn record_baseline(
     else {
         return Ok(());
     };
-    if !endpoint.capabilities().revoke_via_api {
+    let p = &checked.pending;
+    if !endpoint.capabilities().revoke_via_api && p.manager.is_none() {
         return Ok(());
     }
-    let p = &checked.pending;
     baseline::record(
         session,
         actor,
@@ -288,6 +301,24 @@ impl PendingRevocation {
         W: FnOnce(String, Vec<String>) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
+        if let Some(manager) = &self.manager {
+            let deleted = endpoint
+                .delete_sub_key(
+                    &manager.credentials,
+                    &manager.sub_account,
+                    &self.credentials.api_key,
+                )
+                .await;
+            match deleted {
+                Ok(()) => {}
+                // A retry after a deletion whose answer was lost: the
+                // exchange no longer knows the key. The live check below
+                // decides (a key that still works is `still_active`).
+                Err(ExchangeError::Rejected { .. }) => {}
+                Err(e) => return Answer::Failed(e),
+            }
+            return self.confirm(endpoint, RevokeMethod::Api).await;
+        }
         let method = match endpoint.revoke(&self.credentials).await {
             Ok(Revocation::Revoked { .. }) => RevokeMethod::Api,
             Ok(Revocation::Unsupported { reason, mut steps }) => {
@@ -318,6 +349,12 @@ impl PendingRevocation {
             }
             Err(e) => return Answer::Failed(e),
         };
+        self.confirm(endpoint, method).await
+    }
+
+    /// After the deletion: a live call with the key, expected to be
+    /// rejected as unknown.
+    async fn confirm(&self, endpoint: &Endpoint, method: RevokeMethod) -> Answer {
         match endpoint.confirm_revoked(&self.credentials).await {
             Ok(RevocationCheck::Confirmed { rejection }) => Answer::Confirmed {
                 method,
@@ -403,6 +440,18 @@ pub fn prepare_revoke_old(
     label: &str,
     confirm_manual: bool,
 ) -> Result<PendingRevocation, RotationError> {
+    prepare_revoke_old_with(session, grant.method(), label, confirm_manual, None)
+}
+
+/// [`prepare_revoke_old`] under a grant the caller already took, deleting
+/// through `manager` when given (an automated rotation).
+pub(super) fn prepare_revoke_old_with(
+    session: &mut Session,
+    proof: ProofMethod,
+    label: &str,
+    confirm_manual: bool,
+    manager: Option<ManagerDelete>,
+) -> Result<PendingRevocation, RotationError> {
     let (row, _) = open_row(session, label)?;
     if row.state != RotationState::Promoted {
         return Err(wrong_state(label, row.state, "revoking the old key"));
@@ -437,8 +486,9 @@ pub fn prepare_revoke_old(
         environment: access.environment.clone(),
         credentials,
         confirm_manual,
-        proof: grant.method(),
+        proof,
         recorded,
+        manager,
     })
 }
 
@@ -509,6 +559,7 @@ fn prepare_key_revoke_with(
         confirm_manual,
         proof,
         recorded,
+        manager: None,
     })
 }
 

@@ -19,7 +19,7 @@ use super::store::{
 };
 use super::verify::VerifyOutcome;
 use super::{RotationError, RotationEvent, RotationState, RotationView, ServiceItem, ServiceState};
-use crate::mfa::StepUpGrant;
+use crate::mfa::{ProofMethod, StepUpGrant};
 use crate::mfa::actions::RotationPromote;
 use crate::model::{ApiSecret, CheckStatus, KeyStatus, KeyType, Passphrase, mask_key_id, validate};
 use crate::vault::{self, Actor, Session, VaultError};
@@ -173,6 +173,18 @@ pub fn enter_new_key(
     label: &str,
     new: NewRotationKey,
 ) -> Result<RotationView, RotationError> {
+    enter_key(session, actor, label, new, false)
+}
+
+/// [`enter_new_key`], saying whether Keyward created the key itself
+/// through the account's manager key (`created`, in the audit entry).
+pub(super) fn enter_key(
+    session: &mut Session,
+    actor: Actor,
+    label: &str,
+    new: NewRotationKey,
+    created: bool,
+) -> Result<RotationView, RotationError> {
     let (row, _) = open_row(session, label)?;
     if !row.state.can_go_to(RotationState::NewKeyEntered) {
         return Err(wrong_state(label, row.state, "entering a new key"));
@@ -196,7 +208,10 @@ pub fn enter_new_key(
         label,
         &row,
         Some(RotationState::NewKeyEntered),
-        RotationEvent::NewKeyEntered { new_key: masked },
+        RotationEvent::NewKeyEntered {
+            new_key: masked,
+            created,
+        },
         |tx, sealer| {
             let secret = sealer.seal(&rid, NEW_SECRET, new.secret.expose().as_bytes())?;
             let passphrase = match &new.passphrase {
@@ -235,6 +250,17 @@ pub fn promote(
     session: &mut Session,
     actor: Actor,
     grant: StepUpGrant<RotationPromote>,
+    label: &str,
+) -> Result<RotationView, RotationError> {
+    promote_with(session, actor, grant.method(), label)
+}
+
+/// [`promote`] under a grant the caller already took (an automated
+/// rotation's [`AutoRotate`](crate::mfa::actions::AutoRotate)).
+pub(super) fn promote_with(
+    session: &mut Session,
+    actor: Actor,
+    proof: ProofMethod,
     label: &str,
 ) -> Result<RotationView, RotationError> {
     let (row, key_id) = open_row(session, label)?;
@@ -281,7 +307,7 @@ pub fn promote(
     let label_owned = label.to_owned();
     transition(
         session,
-        (actor, Some(grant.method())),
+        (actor, Some(proof)),
         label,
         &row,
         Some(RotationState::Promoted),

@@ -55,6 +55,10 @@ macro_rules! with_action {
                 type $A = actions::EditCredentials;
                 $body
             }
+            GatedAction::AutoRotate => {
+                type $A = actions::AutoRotate;
+                $body
+            }
             other => panic!("no marker for {other}"),
         }
     }};
