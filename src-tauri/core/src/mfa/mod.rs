@@ -118,11 +118,17 @@ pub enum GatedAction {
     /// (base URL, environment), key id, secret, passphrase, key type,
     /// status; or replace keys from a backup.
     EditCredentials,
+    /// Mark a key as its account's manager key, or unmark it (it changes
+    /// what the key may do).
+    MarkManager,
+    /// Use a manager key's credentials: list the account's keys, delete an
+    /// unknown one.
+    UseManager,
 }
 
 impl GatedAction {
     /// Every gated action, in a fixed order.
-    pub const ALL: [GatedAction; 12] = [
+    pub const ALL: [GatedAction; 14] = [
         GatedAction::RevealSecret,
         GatedAction::CopySecret,
         GatedAction::Export,
@@ -135,6 +141,8 @@ impl GatedAction {
         GatedAction::SecuritySettings,
         GatedAction::AllowRun,
         GatedAction::EditCredentials,
+        GatedAction::MarkManager,
+        GatedAction::UseManager,
     ];
 
     /// The wire name (as serialized, and as written to the audit log).
@@ -152,6 +160,8 @@ impl GatedAction {
             GatedAction::SecuritySettings => "security_settings",
             GatedAction::AllowRun => "allow_run",
             GatedAction::EditCredentials => "edit_credentials",
+            GatedAction::MarkManager => "mark_manager",
+            GatedAction::UseManager => "use_manager",
         }
     }
 
@@ -171,6 +181,8 @@ impl GatedAction {
             GatedAction::SecuritySettings => "changing security settings",
             GatedAction::AllowRun => "allowing a key for `keyward run`",
             GatedAction::EditCredentials => "changing a key's credentials",
+            GatedAction::MarkManager => "marking or unmarking a manager key",
+            GatedAction::UseManager => "using the manager key",
         }
     }
 
@@ -188,8 +200,10 @@ impl GatedAction {
             | GatedAction::Revoke
             | GatedAction::DeleteKey
             | GatedAction::AllowRun
-            | GatedAction::EditCredentials => true,
+            | GatedAction::EditCredentials
+            | GatedAction::UseManager => true,
             GatedAction::Export
+            | GatedAction::MarkManager
             | GatedAction::DisableMfa
             | GatedAction::ReenrolMfa
             | GatedAction::ChangePassword
@@ -340,6 +354,10 @@ pub mod actions {
         AllowRun,
         /// [`GatedAction::EditCredentials`].
         EditCredentials,
+        /// [`GatedAction::MarkManager`].
+        MarkManager,
+        /// [`GatedAction::UseManager`].
+        UseManager,
     }
 
     impl Reveal for RevealSecret {}
@@ -448,6 +466,7 @@ mod tests {
             GatedAction::ChangePassword,
             GatedAction::SecuritySettings,
             GatedAction::Export,
+            GatedAction::MarkManager,
         ] {
             assert!(!action.window_eligible(), "{action}");
         }
