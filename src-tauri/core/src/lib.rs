@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod health;
 pub mod incident;
 pub mod keys;
+pub mod managed;
 pub mod mfa;
 pub mod model;
 pub mod password;

@@ -118,9 +118,14 @@ impl Action {
             | A::SettingsChanged
             | A::KeyringUnlockEnabled
             | A::KeyringUnlockRemoved => Category::Vault,
-            A::KeyAdded | A::KeyEdited | A::KeyDeleted | A::Verify | A::KeyNarrowed => {
-                Category::Keys
-            }
+            A::KeyAdded
+            | A::KeyEdited
+            | A::KeyDeleted
+            | A::Verify
+            | A::KeyNarrowed
+            | A::ManagerKeyMarked
+            | A::ManagerKeyUnmarked
+            | A::InventoryTaken => Category::Keys,
             A::SecretRevealed | A::SecretCopied | A::RunAllowed | A::RunGrantChanged => {
                 Category::Secrets
             }
@@ -144,7 +149,8 @@ impl Action {
             | A::AutoRotationNeedsStepUp
             | A::RevocationBaseline
             | A::KeyRevoked
-            | A::KeyCompromised => Category::Rotation,
+            | A::KeyCompromised
+            | A::UnknownKeyRevoked => Category::Rotation,
             A::IncidentOpened
             | A::IncidentStepDone
             | A::IncidentStepSkipped
@@ -249,6 +255,13 @@ fn reason(kind: &str) -> String {
         "step_up_required" => "no code was given".into(),
         other => words(other),
     }
+}
+
+/// The brand of the details' `exchange`, if it names one.
+fn exchange_name(d: &Map<String, Value>) -> Option<&'static str> {
+    text(d, "exchange")
+        .and_then(|e| e.parse::<crate::model::Exchange>().ok())
+        .map(|e| e.display_name())
 }
 
 fn incident(d: &Map<String, Value>) -> String {
@@ -501,6 +514,50 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
             _ => format!("Revoked key {key} through the exchange's API"),
         },
         A::KeyCompromised => format!("Marked key {key} as compromised"),
+        A::ManagerKeyMarked => match exchange_name(d) {
+            Some(name) => format!("Made {key} the manager key of the {name} account"),
+            None => format!("Made {key} its account's manager key"),
+        },
+        A::ManagerKeyUnmarked => match exchange_name(d) {
+            Some(name) => format!("Unmarked {key} as the manager key of the {name} account"),
+            None => format!("Unmarked {key} as its account's manager key"),
+        },
+        A::InventoryTaken => {
+            let at = exchange_name(d)
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
+            let mut parts = vec![count(
+                number(d, "known").unwrap_or(0),
+                "known key",
+                "known keys",
+            )];
+            let unknown = number(d, "unknown").unwrap_or(0);
+            parts.push(count(unknown, "unknown key", "unknown keys"));
+            if let Some(n) = number(d, "missing").filter(|n| *n > 0) {
+                parts.push(format!("{} missing", grouped(n)));
+            }
+            if let Some(n) = number(d, "not_listed").filter(|n| *n > 0) {
+                parts.push(format!("{} not listed", grouped(n)));
+            }
+            let partial = if d.get("complete").and_then(Value::as_bool) == Some(false) {
+                " (the exchange could not list every key)"
+            } else {
+                ""
+            };
+            format!(
+                "Listed the keys of the{at} account: {}{partial}",
+                parts.join(", ")
+            )
+        }
+        A::UnknownKeyRevoked => {
+            let id = text(d, "key_id")
+                .map(|k| format!(" {k}"))
+                .unwrap_or_default();
+            match exchange_name(d) {
+                Some(name) => format!("Deleted the unknown key{id} from the {name} account"),
+                None => format!("Deleted the unknown key{id} from the exchange account"),
+            }
+        }
         A::IncidentOpened => format!("Opened {}", incident(d)),
         A::IncidentStepDone => {
             let inc = incident(d);

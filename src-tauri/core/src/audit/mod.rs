@@ -256,6 +256,19 @@ actions! {
     /// The vault's state seal (rollback detection) was started: from this
     /// entry on, a settings blob without one is a rollback.
     StateSealed => "state_sealed",
+    /// A key was marked as its account's manager key, after a live check
+    /// found it fit (details: `exchange`).
+    ManagerKeyMarked => "manager_key_marked",
+    /// A key stopped being its account's manager key (details: `exchange`).
+    ManagerKeyUnmarked => "manager_key_unmarked",
+    /// The keys of an exchange account were listed through its manager key
+    /// (details: counts only — `known`, `unknown`, `missing`, `not_listed` —
+    /// and whether the listing was `complete`).
+    InventoryTaken => "inventory_taken",
+    /// A key on the exchange account that the vault does not hold was
+    /// deleted through the manager key (details: `exchange`, the masked
+    /// `key_id`).
+    UnknownKeyRevoked => "unknown_key_revoked",
 }
 
 impl fmt::Display for Actor {
@@ -674,6 +687,10 @@ mod tests {
             (Action::PasswordChanged, "password_changed"),
             (Action::KeyRevoked, "key_revoked"),
             (Action::RevocationBaseline, "revocation_baseline"),
+            (Action::ManagerKeyMarked, "manager_key_marked"),
+            (Action::ManagerKeyUnmarked, "manager_key_unmarked"),
+            (Action::InventoryTaken, "inventory_taken"),
+            (Action::UnknownKeyRevoked, "unknown_key_revoked"),
         ];
         for (action, name) in pinned {
             assert_eq!(action.as_str(), name);

@@ -118,6 +118,12 @@ pub enum GatedAction {
     /// (base URL, environment), key id, secret, passphrase, key type,
     /// status; or replace keys from a backup.
     EditCredentials,
+    /// Mark a key as its account's manager key, or unmark it (it changes
+    /// what the key may do).
+    MarkManager,
+    /// Use a manager key's credentials: list the account's keys, delete an
+    /// unknown one.
+    UseManager,
     /// Rotate one key end to end through its account's manager key
     /// (create the new sub-account key, promote it, delete the old one), or
     /// let the schedule do so unattended.
@@ -126,7 +132,7 @@ pub enum GatedAction {
 
 impl GatedAction {
     /// Every gated action, in a fixed order.
-    pub const ALL: [GatedAction; 13] = [
+    pub const ALL: [GatedAction; 15] = [
         GatedAction::RevealSecret,
         GatedAction::CopySecret,
         GatedAction::Export,
@@ -139,6 +145,8 @@ impl GatedAction {
         GatedAction::SecuritySettings,
         GatedAction::AllowRun,
         GatedAction::EditCredentials,
+        GatedAction::MarkManager,
+        GatedAction::UseManager,
         GatedAction::AutoRotate,
     ];
 
@@ -157,6 +165,8 @@ impl GatedAction {
             GatedAction::SecuritySettings => "security_settings",
             GatedAction::AllowRun => "allow_run",
             GatedAction::EditCredentials => "edit_credentials",
+            GatedAction::MarkManager => "mark_manager",
+            GatedAction::UseManager => "use_manager",
             GatedAction::AutoRotate => "auto_rotate",
         }
     }
@@ -177,6 +187,8 @@ impl GatedAction {
             GatedAction::SecuritySettings => "changing security settings",
             GatedAction::AllowRun => "allowing a key for `keyward run`",
             GatedAction::EditCredentials => "changing a key's credentials",
+            GatedAction::MarkManager => "marking or unmarking a manager key",
+            GatedAction::UseManager => "using the manager key",
             GatedAction::AutoRotate => "rotating a key through the manager key",
         }
     }
@@ -195,8 +207,10 @@ impl GatedAction {
             | GatedAction::Revoke
             | GatedAction::DeleteKey
             | GatedAction::AllowRun
-            | GatedAction::EditCredentials => true,
+            | GatedAction::EditCredentials
+            | GatedAction::UseManager => true,
             GatedAction::Export
+            | GatedAction::MarkManager
             | GatedAction::DisableMfa
             | GatedAction::ReenrolMfa
             | GatedAction::ChangePassword
@@ -348,6 +362,10 @@ pub mod actions {
         AllowRun,
         /// [`GatedAction::EditCredentials`].
         EditCredentials,
+        /// [`GatedAction::MarkManager`].
+        MarkManager,
+        /// [`GatedAction::UseManager`].
+        UseManager,
         /// [`GatedAction::AutoRotate`].
         AutoRotate,
     }
@@ -458,6 +476,7 @@ mod tests {
             GatedAction::ChangePassword,
             GatedAction::SecuritySettings,
             GatedAction::Export,
+            GatedAction::MarkManager,
         ] {
             assert!(!action.window_eligible(), "{action}");
         }

@@ -182,6 +182,10 @@ pub struct KeySummary {
     /// `unreachable`… (see `vault::checks`).
     #[cfg_attr(feature = "ts", ts(as = "Option<super::names::CheckStatus>"))]
     pub last_audit_result: Option<String>,
+    /// Whether this is its account's manager key (the master key that
+    /// lists and manages the account's keys; see `managed`). A manager key
+    /// is never handed to `keyward run`.
+    pub manager: bool,
 }
 
 /// Everything about one key except its secret and passphrase.

@@ -117,6 +117,17 @@ pub enum VaultError {
         /// Labels of the damaged records.
         damaged: Vec<String>,
     },
+    /// The key is its account's manager key: it is never handed to
+    /// `keyward run` (nor allowed for it), whatever its "allow run" grant
+    /// says.
+    #[error(
+        "{label:?} is a manager key: it can manage every key of its account, so Keyward never \
+         hands it to a process; give the program a key of its own"
+    )]
+    ManagerKeyNotForRun {
+        /// The key's label.
+        label: String,
+    },
     /// No key with that label.
     #[error("no key labelled {label:?}")]
     KeyNotFound {
@@ -222,7 +233,8 @@ impl KindedError for VaultError {
             | VaultError::Invalid(_)
             | VaultError::WeakPassword(_)
             | VaultError::DeviceUnlockNotEnabled
-            | VaultError::KeyringUnavailable { .. } => ErrorKind::Invalid,
+            | VaultError::KeyringUnavailable { .. }
+            | VaultError::ManagerKeyNotForRun { .. } => ErrorKind::Invalid,
             VaultError::WrongPassword
             | VaultError::Throttled { .. }
             | VaultError::Locked

@@ -505,6 +505,11 @@ impl Session {
     ) -> Result<(), VaultError> {
         self.key()?;
         let id = self.find_id(label)?;
+        if allowed && self.key_detail(label)?.summary.manager {
+            return Err(VaultError::ManagerKeyNotForRun {
+                label: label.to_owned(),
+            });
+        }
         let key_id = uuid::Uuid::from_bytes(id).to_string();
         let label = label.to_owned();
         self.write_events(
@@ -532,9 +537,19 @@ impl Session {
     /// The secrets of a key whose "allow run" grant is set, for `keyward
     /// run` to inject into a child process. Refused with
     /// [`MfaError::StepUpRequired`] for [`GatedAction::AllowRun`] when the
-    /// grant is not set. Each use is audited (`run_allowed`).
+    /// grant is not set, and with [`VaultError::ManagerKeyNotForRun`] for a
+    /// manager key, even one whose grant was set before it was marked
+    /// (its row MAC is verified first, so a manager flag cleared by hand is
+    /// refused as tampering). Each use is audited (`run_allowed`).
     pub fn run_secrets(&mut self, actor: Actor, label: &str) -> Result<Revealed, VaultError> {
         let detail = self.key_detail(label)?;
+        let id = self.find_id(label)?;
+        self.verify_row(&id)?;
+        if detail.summary.manager {
+            return Err(VaultError::ManagerKeyNotForRun {
+                label: label.to_owned(),
+            });
+        }
         if !detail.allow_run {
             return Err(MfaError::StepUpRequired {
                 action: GatedAction::AllowRun,

@@ -203,7 +203,8 @@ impl Session {
     /// ([`default_env_name`]), each replaced by an [`EnvOverride`] for the
     /// same key and field. Every key must carry the "allow run" grant
     /// (otherwise [`VaultError`] with [`ErrorKind::Mfa`], before any value
-    /// is opened); each key's use is audited.
+    /// is opened) and none may be a manager key
+    /// ([`VaultError::ManagerKeyNotForRun`]); each key's use is audited.
     pub fn run_env(
         &mut self,
         actor: Actor,
@@ -226,6 +227,12 @@ impl Session {
         let mut details = Vec::new();
         for label in labels {
             let detail = self.key_detail(label)?;
+            if detail.summary.manager {
+                return Err(VaultError::ManagerKeyNotForRun {
+                    label: label.clone(),
+                }
+                .into());
+            }
             if !detail.allow_run {
                 return Err(VaultError::from(crate::mfa::MfaError::StepUpRequired {
                     action: crate::mfa::GatedAction::AllowRun,

@@ -29,7 +29,7 @@ use crate::model::{
 pub(crate) const KEY_COLUMNS: &str =
     "id, label, exchange, environment, base_url, api_key_id, key_type, scopes,
     ip_whitelist, status, created_at, last_rotated_at, rotate_every_days, last_audit_at,
-    last_audit_result";
+    last_audit_result, manager";
 
 const DETAIL_COLUMNS: &str = "passphrase IS NOT NULL, linked_services, notes, last_audit_at,
     last_audit_result, last_audit_permissions, allow_run, host_confirmed";
@@ -51,6 +51,7 @@ pub(crate) struct KeyRow {
     rotate_every_days: Option<i64>,
     last_audit_at: Option<i64>,
     last_audit_result: Option<String>,
+    manager: bool,
 }
 
 impl KeyRow {
@@ -73,6 +74,7 @@ impl KeyRow {
             rotate_every_days: r.get(12)?,
             last_audit_at: r.get(13)?,
             last_audit_result: r.get(14)?,
+            manager: r.get(15)?,
         })
     }
 
@@ -128,6 +130,7 @@ impl KeyRow {
             rotation_due_at: since.saturating_add(i64::from(days) * 86_400),
             last_audit_at: self.last_audit_at,
             last_audit_result: self.last_audit_result.clone(),
+            manager: self.manager,
         })
     }
 }
@@ -287,14 +290,14 @@ impl Session {
                 |r| {
                     Ok((
                         KeyRow::read(r)?,
-                        r.get::<_, bool>(15)?,
-                        r.get::<_, String>(16)?,
+                        r.get::<_, bool>(16)?,
                         r.get::<_, String>(17)?,
-                        r.get::<_, Option<i64>>(18)?,
-                        r.get::<_, Option<String>>(19)?,
+                        r.get::<_, String>(18)?,
+                        r.get::<_, Option<i64>>(19)?,
                         r.get::<_, Option<String>>(20)?,
-                        r.get::<_, bool>(21)?,
+                        r.get::<_, Option<String>>(21)?,
                         r.get::<_, bool>(22)?,
+                        r.get::<_, bool>(23)?,
                     ))
                 },
             )

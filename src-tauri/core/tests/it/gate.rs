@@ -55,6 +55,14 @@ macro_rules! with_action {
                 type $A = actions::EditCredentials;
                 $body
             }
+            GatedAction::MarkManager => {
+                type $A = actions::MarkManager;
+                $body
+            }
+            GatedAction::UseManager => {
+                type $A = actions::UseManager;
+                $body
+            }
             GatedAction::AutoRotate => {
                 type $A = actions::AutoRotate;
                 $body

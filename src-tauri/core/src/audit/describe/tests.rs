@@ -79,6 +79,15 @@ fn sample_details(action: Action) -> Value {
         A::AlertFailed => {
             json!({ "event": "incident_opened", "attempt": 3, "error": "timed_out", "dropped": true })
         }
+        A::ManagerKeyMarked | A::ManagerKeyUnmarked => {
+            json!({ "exchange": "bybit", "proof": "totp" })
+        }
+        A::InventoryTaken => {
+            json!({ "exchange": "binance", "known": 2, "unknown": 1, "missing": 0, "not_listed": 1, "complete": false, "proof": "totp" })
+        }
+        A::UnknownKeyRevoked => {
+            json!({ "exchange": "okx", "key_id": "ab12…9f0e", "proof": "totp" })
+        }
         _ => json!({}),
     }
 }

@@ -49,6 +49,7 @@ use crate::audit::{Action, Details, Event};
 use crate::exchange::{Credentials, ExchangeClient, ExchangeError, SubKeySpec};
 use crate::mfa::actions::AutoRotate;
 use crate::mfa::{ProofMethod, StepUpGrant};
+use crate::managed;
 use crate::model::{ApiSecret, Environment, Exchange, KeyStatus, Passphrase, Scope};
 use crate::vault::{self, Actor, Session, SessionAccess, VaultError};
 
@@ -119,12 +120,7 @@ fn target(session: &mut Session, label: &str) -> Result<Target, RotationError> {
     session.vault_key()?;
     let detail = session.key_detail(label)?;
     let key_id = session.find_id(label)?;
-    let (is_manager, sub_account): (i64, Option<String>) = session.conn().query_row(
-        "SELECT manager, sub_account FROM keys WHERE id = ?1",
-        rusqlite::params![&key_id[..]],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if is_manager != 0 {
+    if detail.summary.manager {
         return Err(RotationError::NotManaged {
             label: label.to_owned(),
             why: "it is the account's manager key (rotate it by hand)".into(),
@@ -137,6 +133,7 @@ fn target(session: &mut Session, label: &str) -> Result<Target, RotationError> {
             what: "a revoked key cannot be rotated (add a new key instead)",
         });
     }
+    let sub_account = managed::sub_account_of(session, label)?;
     Ok(Target {
         key_id,
         exchange: detail.summary.exchange,
@@ -154,20 +151,7 @@ pub(crate) fn manager_label(
     exchange: Exchange,
     environment: &Environment,
 ) -> Result<Option<String>, VaultError> {
-    let labels: Vec<String> = {
-        let mut stmt = session.conn().prepare(
-            "SELECT label FROM keys WHERE manager = 1 AND exchange = ?1 AND status != 'revoked'
-             ORDER BY label",
-        )?;
-        let mapped = stmt.query_map([exchange.as_str()], |r| r.get(0))?;
-        mapped.collect::<Result<_, _>>()?
-    };
-    for label in labels {
-        if session.key_detail(&label)?.summary.environment == *environment {
-            return Ok(Some(label));
-        }
-    }
-    Ok(None)
+    managed::manager_for(session, exchange, environment)
 }
 
 fn manager(session: &mut Session, label: &str, t: &Target) -> Result<Manager, RotationError> {
@@ -212,17 +196,8 @@ fn store_sub_account(
     session.write_events(
         actor,
         Some(proof),
-        |_| vec![event],
-        |tx, sealer| {
-            vault::update_key_row(
-                tx,
-                sealer,
-                &key_id,
-                "UPDATE keys SET sub_account = ?2 WHERE id = ?1",
-                rusqlite::params![&key_id[..], sub],
-            )?;
-            Ok(())
-        },
+        |changed: &bool| if *changed { vec![event] } else { Vec::new() },
+        |tx, sealer| managed::store::set_sub_account(tx, sealer, &key_id, Some(&sub)),
     )?;
     Ok(())
 }

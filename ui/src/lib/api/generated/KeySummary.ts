@@ -70,4 +70,10 @@ last_audit_at: number | null,
  * Last live check: `ok`, `warning`, `critical`, `rejected`,
  * `unreachable`… (see `vault::checks`).
  */
-last_audit_result: CheckStatus | null, };
+last_audit_result: CheckStatus | null, 
+/**
+ * Whether this is its account's manager key (the master key that
+ * lists and manages the account's keys; see `managed`). A manager key
+ * is never handed to `keyward run`.
+ */
+manager: boolean, };
