@@ -22,6 +22,7 @@ mod narrow;
 mod output;
 mod revoke;
 mod rotate;
+mod rotate_auto;
 mod run;
 mod scan;
 mod service;

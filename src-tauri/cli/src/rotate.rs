@@ -107,6 +107,16 @@ pub enum RotateCommand {
         /// The key's label.
         label: String,
     },
+    /// Rotate a sub-account key end to end through the account's manager
+    /// key (create, store, verify, promote, delete the old key, prove it
+    /// dead), or continue an interrupted run; needs --totp.
+    Auto(crate::rotate_auto::AutoArgs),
+    /// Show or set a key's rotation period and automatic rotation
+    /// (`--every 30d`, `--auto --totp CODE`, `--off`).
+    Schedule(crate::rotate_auto::ScheduleArgs),
+    /// List the keys of the automated schedule that are due; with --auto
+    /// and --totp rotate them, without a step-up only notify (for cron).
+    Due(crate::rotate_auto::DueArgs),
     /// Mark a linked service as updated with the new key (or --pending).
     Service {
         /// The key's label.
@@ -223,7 +233,7 @@ pub(crate) fn print_view(v: &RotationView) {
     }
 }
 
-fn print_verification(out: &VerifyOutcome) {
+pub(crate) fn print_verification(out: &VerifyOutcome) {
     say!(
         "verification: {} (authenticated: {}, granted: {}, declared: {})",
         if out.passed { "passed" } else { "NOT passed" },
@@ -500,6 +510,9 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             }
             Ok(outcome_code(&outcome))
         }
+        RotateCommand::Auto(args) => crate::rotate_auto::auto(path, use_keyring, args),
+        RotateCommand::Schedule(args) => crate::rotate_auto::schedule(path, use_keyring, args),
+        RotateCommand::Due(args) => crate::rotate_auto::due(path, use_keyring, args),
         RotateCommand::Status { label, json } => {
             let mut session = app::unlock(path, use_keyring)?;
             show(&mut session, label, *json)

@@ -498,9 +498,9 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
             }
         }
         A::RotationCancelled => format!("Cancelled the rotation of {key}"),
-        A::AutoRotationNeedsStepUp => format!(
-            "{key} is due for its automated rotation, which needs a step-up: nothing was rotated"
-        ),
+        A::AutoRotationNeedsStepUp => {
+            format!("Automated rotation of {key} is due but needs a step-up: nothing was rotated")
+        }
         A::RevocationBaseline => match text(d, "endpoint").and_then(host_of) {
             Some(host) => format!(
                 "Checked that {key} still worked on {host} right before asking the exchange to delete it"

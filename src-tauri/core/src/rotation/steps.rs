@@ -19,8 +19,8 @@ use super::store::{
 };
 use super::verify::VerifyOutcome;
 use super::{RotationError, RotationEvent, RotationState, RotationView, ServiceItem, ServiceState};
-use crate::mfa::{ProofMethod, StepUpGrant};
 use crate::mfa::actions::RotationPromote;
+use crate::mfa::{ProofMethod, StepUpGrant};
 use crate::model::{ApiSecret, CheckStatus, KeyStatus, KeyType, Passphrase, mask_key_id, validate};
 use crate::vault::{self, Actor, Session, VaultError};
 

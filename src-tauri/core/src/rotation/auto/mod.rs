@@ -47,9 +47,9 @@ use super::verify::VerifyOutcome;
 use super::{RevokeOutcome, RotationError, RotationState, RotationView};
 use crate::audit::{Action, Details, Event};
 use crate::exchange::{Credentials, ExchangeClient, ExchangeError, SubKeySpec};
+use crate::managed;
 use crate::mfa::actions::AutoRotate;
 use crate::mfa::{ProofMethod, StepUpGrant};
-use crate::managed;
 use crate::model::{ApiSecret, Environment, Exchange, KeyStatus, Passphrase, Scope};
 use crate::vault::{self, Actor, Session, SessionAccess, VaultError};
 
@@ -155,13 +155,12 @@ pub(crate) fn manager_label(
 }
 
 fn manager(session: &mut Session, label: &str, t: &Target) -> Result<Manager, RotationError> {
-    let manager =
-        manager_label(session, t.exchange, &t.environment)?.ok_or_else(|| {
-            RotationError::NoManagerKey {
-                label: label.to_owned(),
-                exchange: t.exchange,
-            }
-        })?;
+    let manager = manager_label(session, t.exchange, &t.environment)?.ok_or_else(|| {
+        RotationError::NoManagerKey {
+            label: label.to_owned(),
+            exchange: t.exchange,
+        }
+    })?;
     let access = session
         .exchange_access(&manager)
         .map_err(|e| access_error(&manager, e))?;
@@ -340,10 +339,7 @@ pub(super) async fn run_auto<S: SessionAccess>(
         let Some(sub) = found.and_then(|k| k.sub_account) else {
             return Err(RotationError::NotManaged {
                 label: label.to_owned(),
-                why: format!(
-                    "no sub-account of the account of {:?} holds it",
-                    m.label
-                ),
+                why: format!("no sub-account of the account of {:?} holds it", m.label),
             });
         };
         access.with_session(|s| store_sub_account(s, actor, proof, label, t.key_id, &sub))?;
@@ -372,7 +368,10 @@ pub(super) async fn run_auto<S: SessionAccess>(
             RotationState::NewKeyEntered => verify(access, &mut run, &t, &view).await?,
             RotationState::NewKeyVerified => {
                 access.with_session(|s| promote_with(s, actor, proof, label))?;
-                run.stage(RotationState::Promoted, "the new key is now the current one");
+                run.stage(
+                    RotationState::Promoted,
+                    "the new key is now the current one",
+                );
                 false
             }
             RotationState::Promoted => revoke(access, &mut run, &t).await?,

@@ -147,7 +147,14 @@ pub fn set_auto_schedule(
             exchange: target.exchange,
         });
     }
-    write_schedule(session, actor, Some(grant.method()), label, true, every_days)
+    write_schedule(
+        session,
+        actor,
+        Some(grant.method()),
+        label,
+        true,
+        every_days,
+    )
 }
 
 /// Turns the automated schedule off (not gated: it takes power away); the
@@ -161,10 +168,11 @@ pub fn turn_auto_off(
     write_schedule(session, actor, None, label, false, None)
 }
 
-/// The keys on the automated schedule that are due at `now`, or whose
-/// rotation is open, in label order.
-pub fn due_auto(session: &mut Session, now: i64) -> Result<Vec<DueAuto>, RotationError> {
+/// The keys on the automated schedule that are due now (the session's
+/// clock), or whose rotation is open, in label order.
+pub fn due_auto(session: &mut Session) -> Result<Vec<DueAuto>, RotationError> {
     session.vault_key()?;
+    let now = session.now_secs();
     let auto: Vec<String> = {
         let mut stmt = session
             .conn()
@@ -200,12 +208,9 @@ pub fn due_auto(session: &mut Session, now: i64) -> Result<Vec<DueAuto>, Rotatio
 /// For a run without a grant (cron without `--totp`, the desktop's
 /// background pass): records `auto_rotation_needs_step_up` for each due key
 /// not notified in the last day, and returns those. Nothing is rotated.
-pub fn notify_due_auto(
-    session: &mut Session,
-    actor: Actor,
-    now: i64,
-) -> Result<Vec<DueAuto>, RotationError> {
-    let due = due_auto(session, now)?;
+pub fn notify_due_auto(session: &mut Session, actor: Actor) -> Result<Vec<DueAuto>, RotationError> {
+    let due = due_auto(session)?;
+    let now = session.now_secs();
     let mut notified = Vec::new();
     for item in due {
         let key_id = uuid_string(&session.find_id(&item.label)?);
@@ -238,10 +243,9 @@ pub async fn rotate_due_auto<S: SessionAccess>(
     client: &ExchangeClient,
     actor: Actor,
     grant: StepUpGrant<AutoRotate>,
-    now: i64,
 ) -> Result<Vec<(String, Result<AutoOutcome, RotationError>)>, RotationError> {
     let proof = grant.method();
-    let due = access.with_session(|s| due_auto(s, now))?;
+    let due = access.with_session(due_auto)?;
     let mut out = Vec::with_capacity(due.len());
     for item in due {
         let result = run_auto(&mut access, client, actor, proof, &item.label).await;
