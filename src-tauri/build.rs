@@ -59,6 +59,8 @@ const COMMANDS: &[&str] = &[
     "rotation_revoke_old_key",
     "rotation_finish",
     "rotation_cancel",
+    "rotate_auto",
+    "rotate_schedule",
     "key_revoke",
     "exchange_revoke_all",
     "incident_playbooks",

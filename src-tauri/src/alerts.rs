@@ -78,7 +78,8 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
 }
 
 /// One pass: background audit (if allowed now and due), reminders with
-/// their notifications, webhook deliveries.
+/// their notifications, due automated rotations (notified, never run
+/// without a step-up), webhook deliveries.
 fn pass<R: Runtime>(app: &AppHandle<R>, state: &AppState, audit: bool) {
     let now = now_secs();
     if audit && let Ok(client) = state.exchange_client() {
@@ -96,6 +97,23 @@ fn pass<R: Runtime>(app: &AppHandle<R>, state: &AppState, audit: bool) {
             .builder()
             .title(&r.title)
             .body(&r.body)
+            .show();
+    }
+    // Keys on the automated rotation schedule that are due: the background
+    // pass holds no step-up, so it only notifies (audited once a day per
+    // key by the core); the rotation itself waits for the user's proof.
+    let due = Quiet(&state.session)
+        .with_session(|s| keyward_core::rotation::notify_due_auto(s, Actor::System))
+        .unwrap_or_default();
+    for d in due {
+        let _ = app
+            .notification()
+            .builder()
+            .title("Automated rotation needs a step-up")
+            .body(format!(
+                "{} is due for its automated rotation. Open Keyward and confirm it with your code.",
+                d.label
+            ))
             .show();
     }
     if let Some(sender) = state.webhook_sender() {

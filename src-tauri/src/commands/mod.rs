@@ -9,6 +9,7 @@ pub mod keys;
 pub mod mfa;
 pub mod recovery;
 pub mod rotation;
+pub mod rotation_auto;
 pub mod scan;
 pub mod services;
 pub mod stepup;
@@ -75,6 +76,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         rotation::rotation_cancel,
         rotation::key_revoke,
         rotation::exchange_revoke_all,
+        rotation_auto::rotate_auto,
+        rotation_auto::rotate_schedule,
         incident::incident_playbooks,
         incident::incident_open,
         incident::incident_list,

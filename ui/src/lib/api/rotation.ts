@@ -84,6 +84,38 @@ export const rotationRevokeOld = (label: string, proof: Proof | null, confirmMan
   call<RevokeOutcome>('rotation_revoke_old_key', { label, proof, confirmManual });
 export const rotationFinish = (label: string) => call<RotationView>('rotation_finish', { label });
 export const rotationCancel = (label: string) => call<RotationView>('rotation_cancel', { label });
+/** One stage an automated rotation went through. */
+export interface AutoStage {
+  state: RotationState;
+  message: string;
+}
+/** What an automated rotation through the manager key ended with. */
+export interface AutoOutcome {
+  label: string;
+  stages: AutoStage[];
+  rotation: RotationView;
+  finished: boolean;
+  verification: VerifyOutcome | null;
+  revocation: RevokeOutcome | null;
+}
+/** A key's automated rotation schedule. */
+export interface AutoSchedule {
+  label: string;
+  auto_rotate: boolean;
+  rotate_every_days: number | null;
+  due_at: number;
+  manager: string | null;
+  sub_account: string | null;
+}
+export const rotateAuto = (label: string, proof: Proof | null) =>
+  call<AutoOutcome>('rotate_auto', { label, proof });
+/** `auto`: true turns automatic rotation on (needs a proof), false off, null only reads. */
+export const rotateSchedule = (
+  label: string,
+  auto: boolean | null,
+  everyDays: number | null,
+  proof: Proof | null,
+) => call<AutoSchedule>('rotate_schedule', { label, auto, everyDays, proof });
 export const keyRevoke = (label: string, proof: Proof | null, confirmManual: boolean) =>
   call<RevokeOutcome>('key_revoke', { label, proof, confirmManual });
 export const exchangeRevokeAll = (exchange: Exchange, proof: Proof | null, confirmManual: boolean) =>
