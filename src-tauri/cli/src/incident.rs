@@ -282,14 +282,12 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
             timeout,
             json: as_json,
         } => {
-            let view = match incident::view(&mut session, id) {
-                Ok(v) => v,
+            // The revoke step, and the inventory step when a manager key
+            // exists: the core decides.
+            let needs_grant = match incident::step_needs_grant(&mut session, id, step) {
+                Ok(n) => n,
                 Err(e) => return fail(e),
             };
-            let needs_grant = view
-                .steps
-                .iter()
-                .any(|s| s.id == *step && s.action == Some(incident::AutoAction::Revoke));
             let grant = if needs_grant {
                 Some(gated::grant::<actions::Revoke>(
                     &mut session,

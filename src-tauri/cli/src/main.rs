@@ -18,6 +18,7 @@ mod import_env;
 mod incident;
 mod input;
 mod keys;
+mod managed;
 mod narrow;
 mod output;
 mod revoke;
@@ -157,6 +158,15 @@ enum Command {
     /// it through its API, then check it live; needs --totp. Without a
     /// change, lists the permissions the key can drop.
     Narrow(narrow::NarrowArgs),
+    /// The account's manager key: mark, unmark, list.
+    Manager {
+        #[command(subcommand)]
+        command: managed::ManagerCommand,
+    },
+    /// List every API key of an exchange account through its manager key,
+    /// next to the vault (known, unknown, missing); `inventory revoke`
+    /// deletes an unknown one.
+    Inventory(managed::InventoryArgs),
     /// The bots, platforms and scripts that hold a key, with the dated
     /// vendor checklist (see `keyward service --help`).
     Service {
@@ -238,6 +248,8 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Rotate { command } => rotate::run(path, cli.use_keyring, command),
         Command::Revoke(args) => revoke::run(path, cli.use_keyring, args),
         Command::Narrow(args) => narrow::run(path, cli.use_keyring, args),
+        Command::Manager { command } => managed::manager(path, cli.use_keyring, command),
+        Command::Inventory(args) => managed::inventory(path, cli.use_keyring, args),
         Command::Incident { command } => incident::run(path, cli.use_keyring, command),
         Command::Service { command } => service::run(path, cli.use_keyring, command),
         Command::Alerts { command } => alerts::run(path, cli.use_keyring, command),

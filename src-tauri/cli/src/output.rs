@@ -185,9 +185,14 @@ pub fn show(d: &KeyDetail, as_json: bool) {
         );
     }
     say!("status:       {}", s.status);
+    if s.manager {
+        say!("manager key:  yes (never handed to keyward run; every use needs a step-up)");
+    }
     say!(
         "keyward run:  {}",
-        if d.allow_run {
+        if s.manager {
+            "refused (manager key)"
+        } else if d.allow_run {
             "allowed"
         } else {
             "not allowed"

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod brand;
 pub mod incident;
 pub mod keys;
+pub mod managed;
 pub mod mfa;
 pub mod recovery;
 pub mod rotation;
@@ -46,6 +47,10 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         keys::key_check,
         keys::health_report,
         keys::key_narrow,
+        managed::manager_mark,
+        managed::manager_unmark,
+        managed::inventory,
+        managed::inventory_revoke,
         mfa::mfa_status,
         mfa::mfa_enroll,
         mfa::mfa_confirm,

@@ -90,6 +90,8 @@ pub struct KeyFacts {
     /// Parts of the key the leak scanner found (empty: not found, or no
     /// scan given).
     pub leaked: BTreeSet<Part>,
+    /// Whether the key is its account's manager key (see `managed`).
+    pub manager: bool,
 }
 
 impl KeyFacts {
@@ -111,6 +113,7 @@ impl KeyFacts {
             last_audit_permissions: detail.last_audit_permissions.clone(),
             linked_services: detail.linked_services.clone(),
             leaked: BTreeSet::new(),
+            manager: s.manager,
         }
     }
 
@@ -247,6 +250,7 @@ mod tests {
             last_audit_permissions: Some(vec!["read".into()]),
             linked_services: vec!["grid-bot".into()],
             leaked: BTreeSet::new(),
+            manager: false,
         }
     }
 

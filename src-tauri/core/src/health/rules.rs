@@ -46,6 +46,10 @@ pub enum RuleId {
     /// A third-party platform holds the key and its vendor checklist is
     /// not complete.
     VendorChecklistIncomplete,
+    /// A manager key holds (or declares) withdraw.
+    ManagerWithdraw,
+    /// A manager key has no IP whitelist.
+    ManagerNoIpWhitelist,
 }
 
 /// What the user should do about a finding; the dashboard links each to
@@ -107,6 +111,29 @@ pub struct Rule {
 
 /// Every rule, in evaluation order.
 pub static RULES: &[Rule] = &[
+    Rule {
+        id: RuleId::ManagerWithdraw,
+        severity: Severity::Critical,
+        points: 30,
+        title: "Manager key can withdraw",
+        explanation: "A manager key can create and delete every key of the account; with \
+                      withdraw as well, whoever steals it can also empty the account. Key \
+                      management never needs withdraw.",
+        fix: Fix::NarrowScope,
+        on_revoked: false,
+        check: manager_withdraw,
+    },
+    Rule {
+        id: RuleId::ManagerNoIpWhitelist,
+        severity: Severity::Critical,
+        points: 20,
+        title: "Manager key without an IP whitelist",
+        explanation: "A manager key can create keys for the whole account: bound to your \
+                      own IPs, a copy of it is useless to anyone else.",
+        fix: Fix::AddIpWhitelist,
+        on_revoked: false,
+        check: manager_no_ip_whitelist,
+    },
     Rule {
         id: RuleId::RevokedStillAuthenticating,
         severity: Severity::Critical,
@@ -293,14 +320,35 @@ fn rotation_due_soon(key: &KeyFacts, now: i64) -> Option<String> {
     })
 }
 
+fn manager_withdraw(key: &KeyFacts, _now: i64) -> Option<String> {
+    if !key.manager {
+        return None;
+    }
+    let live_withdraw = live(key).iter().any(|p| p == Scope::Withdraw.as_str());
+    if live_withdraw {
+        Some("the manager key's last live check reported withdraw".to_owned())
+    } else {
+        declared(key, Scope::Withdraw).then(|| "the manager key declares withdraw".to_owned())
+    }
+}
+
+fn manager_no_ip_whitelist(key: &KeyFacts, _now: i64) -> Option<String> {
+    (key.manager && !key.ip_restricted)
+        .then(|| "no IP whitelist is recorded for the manager key".to_owned())
+}
+
 fn withdraw_undeclared(key: &KeyFacts, _now: i64) -> Option<String> {
+    // A manager key's withdraw has its own, stronger rule.
+    if key.manager {
+        return None;
+    }
     let live_withdraw = live(key).iter().any(|p| p == Scope::Withdraw.as_str());
     (live_withdraw && !declared(key, Scope::Withdraw))
         .then(|| "the last live check reported withdraw; it is not declared".to_owned())
 }
 
 fn withdraw_enabled(key: &KeyFacts, _now: i64) -> Option<String> {
-    if !declared(key, Scope::Withdraw) {
+    if key.manager || !declared(key, Scope::Withdraw) {
         return None;
     }
     let live_withdraw = live(key).iter().any(|p| p == Scope::Withdraw.as_str());
@@ -340,7 +388,8 @@ fn scope_beyond_declared(key: &KeyFacts, _now: i64) -> Option<String> {
 }
 
 fn no_ip_whitelist(key: &KeyFacts, _now: i64) -> Option<String> {
-    (!key.ip_restricted).then(|| "no IP whitelist is recorded for the key".to_owned())
+    (!key.manager && !key.ip_restricted)
+        .then(|| "no IP whitelist is recorded for the key".to_owned())
 }
 
 /// Stored results that mean the last check did not authenticate.
@@ -544,6 +593,23 @@ mod tests {
         // nothing is guessed.
         k.last_audit_permissions = None;
         assert!(fired(&k).is_empty());
+    }
+
+    #[test]
+    fn manager_keys_with_withdraw_or_without_whitelist_are_critical() {
+        let mut k = healthy("m");
+        k.manager = true;
+        assert!(fired(&k).is_empty());
+        k.last_audit_permissions = Some(vec!["read".into(), "withdraw".into()]);
+        let f = only(&k, RuleId::ManagerWithdraw);
+        assert_eq!((f.severity, f.fix), (Severity::Critical, Fix::NarrowScope));
+        k.last_audit_permissions = Some(vec!["read".into()]);
+        k.ip_restricted = false;
+        let f = only(&k, RuleId::ManagerNoIpWhitelist);
+        assert_eq!(
+            (f.severity, f.fix),
+            (Severity::Critical, Fix::AddIpWhitelist)
+        );
     }
 
     #[test]

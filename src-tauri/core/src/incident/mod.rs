@@ -44,7 +44,7 @@ use crate::exchange::{OrderEvent, TransferEvent};
 use crate::model::Exchange;
 use crate::rotation::RotationError;
 use crate::vault::VaultError;
-pub use run::{StepRun, run_step};
+pub use run::{StepRun, run_step, step_needs_grant};
 pub use store::{close, list, note, open, step_done, step_skip, view};
 
 const CATALOGUE: &str = include_str!("playbooks.toml");
@@ -121,6 +121,10 @@ pub enum AutoAction {
     MarkRotation,
     /// Lock the vault.
     LockVault,
+    /// List every key of the affected accounts through their manager keys
+    /// (step-up `revoke`, when a manager key exists) and record the keys
+    /// the vault does not hold.
+    Inventory,
 }
 
 /// One step of a playbook.
@@ -577,8 +581,9 @@ pub enum IncidentError {
         /// Their ids.
         steps: Vec<String>,
     },
-    /// The step needs the `revoke` step-up grant.
-    #[error("step {step} revokes keys: give a one-time code (--totp)")]
+    /// The step needs the `revoke` step-up grant (it revokes keys, or uses
+    /// a manager key).
+    #[error("step {step} needs a step-up: give a one-time code (--totp)")]
     StepUpRequired {
         /// The step id.
         step: String,

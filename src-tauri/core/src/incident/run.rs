@@ -15,9 +15,10 @@
 use super::store::{self, Recorded};
 use super::{ActivitySnapshot, AffectedKey, AutoAction, IncidentError, IncidentView, StepState};
 use crate::exchange::{Activity, ExchangeClient, RevocationCheck, Timestamp};
+use crate::managed;
 use crate::mfa::StepUpGrant;
 use crate::mfa::actions::Revoke;
-use crate::model::KeyStatus;
+use crate::model::{Environment, Exchange, KeyStatus};
 use crate::rotation::{self, RevokeOutcome};
 use crate::vault::{Actor, Session, SessionAccess, VaultError};
 
@@ -62,11 +63,59 @@ fn snapshot_from(key: &AffectedKey, now: i64, since: i64, a: Activity) -> Activi
     }
 }
 
+/// The accounts an incident's inventory step lists: the exchange and
+/// environment of each affected key (and each affected exchange without
+/// one, on its main site), with the manager key of each, if any.
+fn inventory_accounts(
+    s: &mut Session,
+    plan: &store::Plan,
+) -> Result<Vec<(Exchange, Environment, Option<String>)>, VaultError> {
+    let mut accounts: Vec<(Exchange, Environment)> = Vec::new();
+    for key in &plan.keys {
+        if let Ok(detail) = s.key_detail(&key.label) {
+            let account = (detail.summary.exchange, detail.summary.environment);
+            if !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+    }
+    for exchange in &plan.exchanges {
+        if !accounts.iter().any(|(e, _)| e == exchange) {
+            accounts.push((*exchange, Environment::Mainnet));
+        }
+    }
+    let mut out = Vec::with_capacity(accounts.len());
+    for (exchange, environment) in accounts {
+        let manager = managed::manager_for(s, exchange, &environment)?;
+        out.push((exchange, environment, manager));
+    }
+    Ok(out)
+}
+
+/// Whether running `step` of incident `id` needs the `revoke` step-up: the
+/// revoke step always, the inventory step when a manager key exists for
+/// one of its accounts (without one it only says how to mark one). Both
+/// front ends ask this before asking for a code.
+pub fn step_needs_grant(
+    session: &mut Session,
+    id: &str,
+    step: &str,
+) -> Result<bool, IncidentError> {
+    let plan = store::plan(session, id, step)?;
+    Ok(match plan.action {
+        AutoAction::Revoke => true,
+        AutoAction::Inventory => inventory_accounts(session, &plan)?
+            .iter()
+            .any(|(_, _, manager)| manager.is_some()),
+        _ => false,
+    })
+}
+
 /// Runs an automated step, all three phases: plan under the session lock,
 /// the exchange calls without it, the result recorded under it again (one
-/// audited transaction). `grant` (`revoke`) is needed by the revoke step
-/// only; one grant covers every affected key, as `revoke --exchange --all`
-/// does. A failure is recorded as the step's `failed` state with its error
+/// audited transaction). `grant` (`revoke`) is needed by the revoke step,
+/// and by the inventory step when a manager key exists; one grant covers
+/// every affected key, as `revoke --exchange --all` does. A failure is recorded as the step's `failed` state with its error
 /// and can be retried; nothing else changes.
 pub async fn run_step<S: SessionAccess>(
     mut access: S,
@@ -291,6 +340,41 @@ pub async fn run_step<S: SessionAccess>(
             lock_requested = true;
             rec.results.push("the vault is locked now".into());
         }
+        AutoAction::Inventory => {
+            let accounts = access.with_session(|s| inventory_accounts(s, &plan))?;
+            let needs = accounts.iter().any(|(_, _, m)| m.is_some());
+            if needs && grant.is_none() {
+                return Err(IncidentError::StepUpRequired {
+                    step: plan.step.clone(),
+                });
+            }
+            for (exchange, environment, manager) in accounts {
+                let (Some(manager), Some(grant)) = (manager, grant.as_ref()) else {
+                    rec.results.push(format!(
+                        "{}: no manager key, so Keyward cannot list the account's keys; mark the account's master key with `keyward manager mark LABEL --totp CODE`, then run this step again",
+                        exchange.display_name()
+                    ));
+                    continue;
+                };
+                let each = StepUpGrant::<Revoke>::new(grant.method(), grant.issued_at());
+                match managed::inventory::inventory_through(
+                    &mut access,
+                    client,
+                    actor,
+                    each,
+                    exchange,
+                    &environment,
+                )
+                .await
+                {
+                    Ok(report) => rec.results.extend(inventory_lines(&report)),
+                    Err(e) => failed.push(format!(
+                        "{}: the inventory through {manager} failed: {e}",
+                        exchange.display_name()
+                    )),
+                }
+            }
+        }
     }
     if !failed.is_empty() {
         rec.state = StepState::Failed;
@@ -308,6 +392,49 @@ pub async fn run_step<S: SessionAccess>(
         lock_requested,
         incident,
     })
+}
+
+/// The timeline lines of one account's inventory: every unknown key (a red
+/// flag), the vault keys gone from the account, and the counts.
+fn inventory_lines(report: &managed::InventoryReport) -> Vec<String> {
+    let name = report.exchange.display_name();
+    let mut lines = Vec::new();
+    for e in &report.entries {
+        let sub = e
+            .sub_account
+            .as_deref()
+            .map(|s| format!(" on sub-account {s}"))
+            .unwrap_or_default();
+        match e.status {
+            managed::InventoryStatus::Unknown => lines.push(format!(
+                "{name}: UNKNOWN key {}{sub} (permissions: {}; IPs: {}) is not in the vault; delete it with `keyward inventory revoke {} KEY_ID`",
+                e.key_id_masked,
+                if e.permissions.is_empty() { "none listed".to_owned() } else { e.permissions.join(", ") },
+                if e.ips.is_empty() { "any".to_owned() } else { e.ips.join(", ") },
+                report.exchange.as_str(),
+            )),
+            managed::InventoryStatus::Missing => lines.push(format!(
+                "{name}: {} ({}) is gone from the account",
+                e.label.as_deref().unwrap_or("a key"),
+                e.key_id_masked
+            )),
+            _ => {}
+        }
+    }
+    let c = report.counts;
+    lines.push(format!(
+        "{name}: {} known, {} unknown, {} missing, {} not listed{}",
+        c.known,
+        c.unknown,
+        c.missing,
+        c.not_listed,
+        if report.complete {
+            String::new()
+        } else {
+            format!(" (the listing is incomplete: {})", report.notes.join("; "))
+        }
+    ));
+    lines
 }
 
 /// When the key's deletion was proven by a live check (its `key_revoked`

@@ -16,9 +16,16 @@
 //! vault does not import this module.
 
 mod error;
+pub(crate) mod inventory;
+mod mark;
 pub mod store;
 
 pub use error::ManagedError;
+pub use inventory::{
+    InventoryCounts, InventoryEntry, InventoryReport, InventoryStatus, RevokedUnknown, inventory,
+    revoke_unknown,
+};
+pub use mark::{MarkOutcome, mark};
 pub use store::{manager_for, managers, sub_account_of};
 
 use crate::mfa::StepUpGrant;

@@ -372,6 +372,14 @@ pub mod actions {
 
     impl Reveal for RevealSecret {}
     impl Reveal for CopySecret {}
+
+    /// The actions that may delete a key the vault does not hold through
+    /// the manager key: [`UseManager`] (any use of the manager key) and
+    /// [`Revoke`] (revoking a key).
+    pub trait ManagerUse: Gated {}
+
+    impl ManagerUse for UseManager {}
+    impl ManagerUse for Revoke {}
 }
 
 use actions::Gated;
