@@ -8,6 +8,7 @@ mod gate;
 mod alerts_webhook;
 mod audit_chain;
 mod audit_store;
+mod auto_rotation_sim;
 mod checks_sim;
 mod exchange_fixtures;
 mod exchange_sim;

@@ -10,7 +10,9 @@
 //!                    with the rotation's marker) and, in the same step, the created
 //!                    secret stored sealed as the rotation's new key (storing fails:
 //!                    the created key is deleted again through the manager key)
-//!   new_key_verified the existing verify step (the new key works within scope)
+//!   new_key_verified the existing verify step (the new key works within scope;
+//!                    what the exchange does not report is accepted, audited, since
+//!                    Keyward asked for exactly the declared scopes)
 //!   promoted         the existing promotion
 //!   old_key_revoked  baseline recorded, delete_sub_key through the manager key, the
 //!                    existing proof of death (confirm_revoked with the old key)
@@ -239,10 +241,16 @@ async fn sweep_orphans(
     let endpoint = client
         .endpoint(t.exchange, &t.environment)
         .map_err(|e| exchange_error(label, e))?;
-    let inventory = match endpoint.inventory(&m.credentials).await {
-        Ok(inv) => Some(inv),
-        Err(ExchangeError::Unsupported { .. }) => None,
-        Err(e) => return Err(exchange_error(label, e)),
+    // Where the exchange cannot list a sub-account's keys (Binance) there
+    // is nothing to ask.
+    let inventory = if endpoint.capabilities().list_account_keys {
+        match endpoint.inventory(&m.credentials).await {
+            Ok(inv) => Some(inv),
+            Err(ExchangeError::Unsupported { .. }) => None,
+            Err(e) => return Err(exchange_error(label, e)),
+        }
+    } else {
+        None
     };
     let orphans: Vec<String> = inventory
         .as_ref()
@@ -512,7 +520,14 @@ async fn verify<S: SessionAccess>(
         );
     }
     let actor = run.actor;
-    let options = VerifyOptions::default();
+    // Keyward created this key itself with exactly the declared scopes, so
+    // what the exchange does not report (e.g. Bybit's margin) is known from
+    // the creation request: "unknown" is accepted, audited as the override
+    // it is. Anything beyond the declared scope still blocks.
+    let options = VerifyOptions {
+        scopes: None,
+        allow_unknown: true,
+    };
     let client = run.client;
     let outcome = vault::three_phase(
         access,
