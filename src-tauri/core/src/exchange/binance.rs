@@ -25,6 +25,8 @@ pub(super) fn capabilities() -> Capabilities {
         activity_withdrawals: true,
         activity_deposits: true,
         testnet: true,
+        manage_sub_keys: true,
+        list_account_keys: false,
         notes: vec![
             "Binance reports whether an IP restriction exists, not the list of IPs.",
             "Binance reports when the spot and margin trading permission expires (tradingAuthorityExpirationTime), not a key expiry.",
@@ -85,6 +87,19 @@ async fn signed_get(
     params: &str,
     weight: f64,
 ) -> Result<Value, ExchangeError> {
+    signed(ep, creds, Method::GET, path, params, weight).await
+}
+
+/// A signed call with every parameter in the query string (as Binance
+/// takes them for any method).
+pub(super) async fn signed(
+    ep: &Endpoint,
+    creds: &Credentials,
+    method: Method,
+    path: &str,
+    params: &str,
+    weight: f64,
+) -> Result<Value, ExchangeError> {
     let call = || async {
         let mut build = || {
             let ts = ep.now_ms();
@@ -92,13 +107,14 @@ async fn signed_get(
             let query = format!("{params}{sep}recvWindow={RECV_WINDOW}&timestamp={ts}");
             let sig = signature(creds, &query)?;
             Ok(Prepared {
-                method: Method::GET,
+                method: method.clone(),
                 url: ep.url(path, &format!("{query}&signature={sig}")),
                 headers: vec![("X-MBX-APIKEY", creds.api_key.clone())],
                 body: None,
             })
         };
-        parse(ep.send(&creds.api_key, weight, true, &mut build).await?)
+        let idempotent = method == Method::GET;
+        parse(ep.send(&creds.api_key, weight, idempotent, &mut build).await?)
     };
     ep.with_clock_retry(call, || {
         ep.sync_clock("/api/v3/time", |v| int(v, "serverTime"))
@@ -124,6 +140,7 @@ fn report_of(ep: &Endpoint, raw: Value) -> Result<KeyReport, ExchangeError> {
     if ep.testnet {
         return Ok(KeyReport {
             removable: Vec::new(),
+            account_role: None,
             exchange: Exchange::Binance,
             authenticated: true,
             rejection: None,
@@ -176,6 +193,7 @@ fn report_of(ep: &Endpoint, raw: Value) -> Result<KeyReport, ExchangeError> {
     }
     Ok(KeyReport {
         removable: Vec::new(),
+        account_role: None,
         exchange: Exchange::Binance,
         authenticated: true,
         rejection: None,

@@ -139,6 +139,7 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     let transfer = bool_of(&raw, "can_transfer");
     Ok(KeyReport {
         removable: Vec::new(),
+        account_role: None,
         exchange: Exchange::Coinbase,
         authenticated: true,
         rejection: None,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::types::RejectReason;
 use crate::error::{ErrorKind, KindedError};
-use crate::model::Exchange;
+use crate::model::{Exchange, Scope};
 
 /// Why an exchange operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +133,26 @@ pub enum ExchangeError {
         /// The names the key can drop.
         removable: Vec<String>,
     },
+    /// A sub-account key was asked for a scope the exchange does not let a
+    /// master account grant it through the API. Nothing was sent.
+    #[error("{} cannot grant a sub-account key the {scope} scope through its API: {why}", .exchange.display_name())]
+    ScopeNotGrantable {
+        /// Which exchange.
+        exchange: Exchange,
+        /// The scope asked for.
+        scope: Scope,
+        /// Why, said plainly.
+        why: &'static str,
+    },
+    /// A sub-account key spec the exchange would refuse (a sub-account id
+    /// or label it does not take, too many IPs). Nothing was sent.
+    #[error("{}: {why}", .exchange.display_name())]
+    InvalidSubKeySpec {
+        /// Which exchange.
+        exchange: Exchange,
+        /// What is wrong, said plainly.
+        why: String,
+    },
     /// Keyward has no live adapter for the exchange (see
     /// [`crate::model::Exchange::has_adapter`]).
     #[error("Keyward has no live adapter for {exchange}")]
@@ -162,6 +182,8 @@ impl KindedError for ExchangeError {
             | ExchangeError::UnsupportedEnvironment { .. }
             | ExchangeError::Unsupported { .. }
             | ExchangeError::PermissionNotRemovable { .. }
+            | ExchangeError::ScopeNotGrantable { .. }
+            | ExchangeError::InvalidSubKeySpec { .. }
             | ExchangeError::NoAdapter { .. } => ErrorKind::Invalid,
         }
     }
@@ -184,6 +206,8 @@ impl ExchangeError {
             ExchangeError::UnsupportedEnvironment { .. } => "unsupported_environment",
             ExchangeError::Unsupported { .. } => "unsupported",
             ExchangeError::PermissionNotRemovable { .. } => "permission_not_removable",
+            ExchangeError::ScopeNotGrantable { .. } => "scope_not_grantable",
+            ExchangeError::InvalidSubKeySpec { .. } => "invalid_sub_key_spec",
             ExchangeError::NoAdapter { .. } => "no_adapter",
             ExchangeError::ClientSetup => "client_setup",
         }

@@ -205,6 +205,7 @@ mod tests {
     fn report(p: Permissions, ip: Option<bool>) -> KeyReport {
         KeyReport {
             removable: Vec::new(),
+            account_role: None,
             exchange: Exchange::Bybit,
             authenticated: true,
             rejection: None,

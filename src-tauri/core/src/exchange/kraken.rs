@@ -246,6 +246,7 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
         .map(Timestamp::from_unix_secs);
     Ok(KeyReport {
         removable: Vec::new(),
+        account_role: None,
         exchange: Exchange::Kraken,
         authenticated: true,
         rejection: None,

@@ -62,7 +62,7 @@ pub use manage::{
 pub use revocation::ProofScope;
 pub use sites::{SITES, Site, site_of};
 pub use types::{
-    Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing, OrderEvent,
+    AccountRole, Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing, OrderEvent,
     Permissions, RejectReason, Rejection, RemovablePermission, Revocation, RevocationCheck,
     SourceError, Timestamp, TransferEvent,
 };

@@ -24,6 +24,8 @@ pub(super) fn capabilities() -> Capabilities {
         activity_withdrawals: true,
         activity_deposits: true,
         testnet: true,
+        manage_sub_keys: true,
+        list_account_keys: true,
         notes: vec![
             "OKX reports read_only / trade / withdraw only; other scopes stay unknown.",
             "Main-account keys are deleted only in the web interface.",
@@ -72,6 +74,19 @@ async fn signed_get(
     path: &str,
     query: &str,
 ) -> Result<Value, ExchangeError> {
+    signed(ep, creds, Method::GET, path, query, "").await
+}
+
+/// A signed call: `query` goes in the URL (and the prehash), `body` (JSON,
+/// empty for a GET) in the prehash and the request.
+pub(super) async fn signed(
+    ep: &Endpoint,
+    creds: &Credentials,
+    method: Method,
+    path: &str,
+    query: &str,
+    body: &str,
+) -> Result<Value, ExchangeError> {
     use secrecy::ExposeSecret;
     let passphrase = creds
         .passphrase
@@ -92,7 +107,7 @@ async fn signed_get(
     let call = || async {
         let mut build = || {
             let ts = Timestamp::from_unix_ms(ep.now_ms()).to_rfc3339();
-            let prehash = sign::okx_prehash(&ts, "GET", &request_path, "");
+            let prehash = sign::okx_prehash(&ts, method.as_str(), &request_path, body);
             let sig = sign::okx(creds.secret.expose_secret(), &prehash);
             let mut headers = vec![
                 ("OK-ACCESS-KEY", creds.api_key.clone()),
@@ -107,13 +122,14 @@ async fn signed_get(
                 headers.push(("x-simulated-trading", "1".to_string()));
             }
             Ok(Prepared {
-                method: Method::GET,
+                method: method.clone(),
                 url: ep.url(path, query),
                 headers,
-                body: None,
+                body: (method != Method::GET).then(|| ("application/json", body.to_string())),
             })
         };
-        let resp = ep.send(&creds.api_key, 1.0, true, &mut build).await?;
+        let idempotent = method == Method::GET;
+        let resp = ep.send(&creds.api_key, 1.0, idempotent, &mut build).await?;
         parse(ep, resp)
     };
     ep.with_clock_retry(call, || {
@@ -127,7 +143,7 @@ async fn signed_get(
     .await
 }
 
-fn first(data: &Value) -> Option<&Value> {
+pub(super) fn first(data: &Value) -> Option<&Value> {
     data.as_array()?.first()
 }
 
@@ -140,7 +156,7 @@ pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, Exch
     report_of(parse(ep, resp)?)
 }
 
-fn report_of(data: Value) -> Result<KeyReport, ExchangeError> {
+pub(super) fn report_of(data: Value) -> Result<KeyReport, ExchangeError> {
     let cfg = first(&data).ok_or(ExchangeError::Malformed {
         exchange: Exchange::Okx,
         status: 200,
@@ -163,9 +179,20 @@ fn report_of(data: Value) -> Result<KeyReport, ExchangeError> {
             .map(str::to_string)
             .collect()
     });
+    // Get account configuration: the calling account is the main account
+    // if `uid` equals `mainUid`, a sub-account otherwise.
+    let account_role = match (field(cfg, "uid"), field(cfg, "mainUid")) {
+        (Some(uid), Some(main)) if !uid.is_empty() && !main.is_empty() => Some(if uid == main {
+            AccountRole::Master
+        } else {
+            AccountRole::Sub
+        }),
+        _ => None,
+    };
     let cfg = cfg.clone();
     Ok(KeyReport {
         removable: Vec::new(),
+        account_role,
         exchange: Exchange::Okx,
         authenticated: true,
         rejection: None,

@@ -425,6 +425,19 @@ pub struct KeyReport {
     /// through the API; empty where the exchange cannot narrow a key
     /// through its API (then it is done on the exchange's website).
     pub removable: Vec<RemovablePermission>,
+    /// Whether the key belongs to the master account or a sub-account, as
+    /// the introspection answer says; `None` where it does not say.
+    pub account_role: Option<AccountRole>,
+}
+
+/// Whose key it is: the master (main) account's or a sub-account's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// A key of the master (main) account.
+    Master,
+    /// A key of a sub-account.
+    Sub,
 }
 
 impl KeyReport {
@@ -441,6 +454,7 @@ impl KeyReport {
             raw: serde_json::Value::Null,
             notes: Vec::new(),
             removable: Vec::new(),
+            account_role: None,
         }
     }
 }
@@ -675,6 +689,12 @@ pub struct Capabilities {
     pub activity_deposits: bool,
     /// Whether a testnet/demo environment exists.
     pub testnet: bool,
+    /// Whether a master-account key creates and deletes sub-account keys
+    /// through the API.
+    pub manage_sub_keys: bool,
+    /// Whether the API lists every key of the account's sub-accounts (an
+    /// inventory can be complete).
+    pub list_account_keys: bool,
     /// Caveats.
     pub notes: Vec<&'static str>,
 }
@@ -697,6 +717,8 @@ impl Capabilities {
             activity_withdrawals: false,
             activity_deposits: false,
             testnet: false,
+            manage_sub_keys: false,
+            list_account_keys: false,
             notes: Vec::new(),
         }
     }

@@ -429,6 +429,7 @@ mod tests {
     fn report(p: Permissions, ips: Option<Vec<&str>>) -> KeyReport {
         KeyReport {
             removable: Vec::new(),
+            account_role: None,
             exchange: Exchange::Okx,
             authenticated: true,
             rejection: None,

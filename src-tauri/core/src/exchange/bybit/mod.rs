@@ -54,6 +54,8 @@ pub(super) fn capabilities() -> Capabilities {
         activity_withdrawals: true,
         activity_deposits: true,
         testnet: true,
+        manage_sub_keys: true,
+        list_account_keys: true,
         notes: vec![
             "A key deletes or narrows only itself, and Bybit requires it to hold a transfer (or, for a main-account key, withdrawal) permission to do so.",
             "A main-account key's IP binding cannot be changed through the API (update-api has no ips since 2026-02-10); it is kept as it is. A sub-account key's IPs are always sent back, since omitting them unbinds the key.",
@@ -117,7 +119,7 @@ fn parse(ep: &Endpoint, resp: RawResponse) -> Result<Value, ExchangeError> {
     })
 }
 
-async fn signed(
+pub(in crate::exchange) async fn signed(
     ep: &Endpoint,
     creds: &Credentials,
     method: Method,
@@ -161,7 +163,7 @@ async fn signed(
     .await
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
+pub(in crate::exchange) fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -183,11 +185,11 @@ pub(super) fn report(ep: &Endpoint, resp: RawResponse) -> Result<KeyReport, Exch
 
 /// Whether the key belongs to a main account: `isMaster`, else `parentUid`
 /// (`"0"` for a main account); `None` if the answer says neither.
-fn is_master(raw: &Value) -> Option<bool> {
+pub(in crate::exchange) fn is_master(raw: &Value) -> Option<bool> {
     bool_of(raw, "isMaster").or_else(|| field(raw, "parentUid").map(|p| p == "0" || p.is_empty()))
 }
 
-fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
+pub(in crate::exchange) fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
     let malformed = |what: &str| ExchangeError::Malformed {
         exchange: Exchange::Bybit,
         status: 200,
@@ -240,6 +242,7 @@ fn report_of(raw: Value) -> Result<KeyReport, ExchangeError> {
         expires_at,
         checked_at: Timestamp::now(),
         removable: narrow::removable(&raw),
+        account_role: is_master(&raw).map(|m| if m { AccountRole::Master } else { AccountRole::Sub }),
         raw,
         notes,
     })

@@ -13,10 +13,21 @@
 //! returned [`CreatedSubKey`]'s credentials, or report a key as absent
 //! from the account when the exchange only could not list it (an
 //! inventory that is not complete says so in [`AccountInventory::complete`]).
+//!
+//! One file per exchange (`bybit`, `okx`, `binance`) builds the calls and
+//! reads the answers; they sign and send through the adapters' own signed
+//! calls (no second signer) and map permissions with the adapters' own
+//! report builders, so a listed key's scopes mean what `verify` means.
+//! A scope the exchange cannot grant a sub-account key is refused with
+//! [`ExchangeError::ScopeNotGrantable`] before anything is sent.
+
+mod binance;
+mod bybit;
+mod okx;
 
 use serde::Serialize;
 
-use super::types::{Credentials, KeyReport, Timestamp};
+use super::types::{AccountRole, Credentials, KeyReport, Timestamp};
 use super::{Endpoint, ExchangeError};
 use crate::model::{Exchange, Scope};
 
@@ -110,17 +121,102 @@ pub struct ManagerFitness {
     pub problems: Vec<String>,
 }
 
-/// Judges a live check of a would-be manager key.
+/// Judges a live check of a would-be manager key: a master-account key
+/// holding what the exchange's management calls need. `problems` also names
+/// what makes it riskier than needed (withdraw, no IP allowlist); what the
+/// check cannot tell is said to be unknown, never guessed.
 pub fn manager_fitness(exchange: Exchange, report: &KeyReport) -> ManagerFitness {
-    let _ = report;
-    ManagerFitness {
-        fit: false,
+    let mut f = ManagerFitness {
+        fit: report.authenticated,
         needs: Vec::new(),
-        problems: vec![format!(
-            "Keyward cannot manage {} keys through the API yet",
-            exchange.display_name()
-        )],
+        problems: Vec::new(),
+    };
+    if !report.authenticated {
+        f.problems
+            .push("The key did not authenticate, so nothing about it is known.".into());
     }
+    let name = exchange.display_name();
+    let role_needed = |f: &mut ManagerFitness, unknown_is_unfit: bool, sub_refusal: &str| {
+        match report.account_role {
+            Some(AccountRole::Master) => {}
+            Some(AccountRole::Sub) => {
+                f.fit = false;
+                f.problems.push(format!(
+                    "A sub-account key: {name} lets only the master account's key manage sub-account keys ({sub_refusal})."
+                ));
+            }
+            None => {
+                if unknown_is_unfit {
+                    f.fit = false;
+                }
+                f.problems.push(format!(
+                    "Unknown whether this is a master-account key: {name}'s key check did not say; a sub-account key is refused at the first management call ({sub_refusal})."
+                ));
+            }
+        }
+    };
+    match exchange {
+        Exchange::Bybit => {
+            f.needs = vec![
+                "A master-account key (query-api parentUid \"0\").".into(),
+                "Read-write with \"Account Transfer\", \"Subaccount Transfer\" or \"Withdrawal\": create-sub-api, delete-sub-api and query-sub-members require one of them (a transfer permission is enough).".into(),
+            ];
+            role_needed(&mut f, true, "10005 permission denied");
+            let transfer = report.permissions.transfer == Some(true);
+            let withdraw = report.permissions.withdraw == Some(true);
+            if !(transfer || withdraw) {
+                f.fit = false;
+                f.problems.push("It holds neither a transfer permission (\"Account Transfer\" / \"Subaccount Transfer\") nor \"Withdrawal\", or it is read-only: Bybit refuses sub-account key management (10005).".into());
+            }
+        }
+        Exchange::Okx => {
+            f.needs = vec![
+                "A master-account key (account config uid equal to mainUid).".into(),
+                "The Read permission to list sub-accounts and their keys, and Trade to create or delete a sub-account key.".into(),
+                "An IP allowlist: OKX refuses creating or deleting a sub-account key with a key bound to no IP (50035).".into(),
+            ];
+            role_needed(&mut f, true, "50030 no permission to use this API");
+            if report.permissions.trade != Some(true) {
+                f.fit = false;
+                f.problems.push("It lacks the Trade permission: OKX refuses creating or deleting a sub-account key without it (50030).".into());
+            }
+            if report.ip_restricted != Some(true) {
+                f.fit = false;
+            }
+        }
+        Exchange::Binance => {
+            f.needs = vec![
+                "A master-account key: unknown from Binance's key check (apiRestrictions does not say whose key it is); the first management call tells.".into(),
+                "\"Enable Spot & Margin Trading\": Binance requires it of the master key to create, delete or restrict a sub-account key.".into(),
+            ];
+            role_needed(&mut f, false, "-1002 you are not authorized to execute this request");
+            if report.permissions.trade != Some(true) {
+                f.fit = false;
+                f.problems.push("It lacks \"Enable Spot & Margin Trading\": Binance refuses creating or deleting a sub-account key without it (-2015).".into());
+            }
+        }
+        other => {
+            f.fit = false;
+            f.problems.push(format!(
+                "Keyward cannot manage {} keys through the API",
+                other.display_name()
+            ));
+            return f;
+        }
+    }
+    if report.permissions.withdraw == Some(true) {
+        f.problems.push("It holds the withdraw permission, which key management does not need: a leak of this key could move funds off the exchange.".into());
+    }
+    match report.ip_restricted {
+        Some(true) => {}
+        Some(false) => f.problems.push(
+            "It has no IP allowlist: anyone holding it can use it from anywhere.".into(),
+        ),
+        None => f.problems.push(format!(
+            "Unknown whether it has an IP allowlist: {name} did not say."
+        )),
+    }
+    f
 }
 
 fn unsupported(exchange: Exchange, operation: &'static str) -> ExchangeError {
@@ -130,36 +226,115 @@ fn unsupported(exchange: Exchange, operation: &'static str) -> ExchangeError {
     }
 }
 
+/// A spec the exchange would refuse, refused before anything is sent.
+fn bad_spec(exchange: Exchange, why: String) -> ExchangeError {
+    ExchangeError::InvalidSubKeySpec { exchange, why }
+}
+
+/// The calling key as an inventory entry, from its own live check.
+fn own_key(
+    creds: &Credentials,
+    report: &KeyReport,
+    label: Option<String>,
+    permissions: Vec<String>,
+    created: Option<Timestamp>,
+) -> AccountKey {
+    AccountKey {
+        key_id: creds.api_key.clone(),
+        sub_account: None,
+        label: label.filter(|l| !l.is_empty()),
+        permissions,
+        scopes: report.permissions.granted(),
+        ips: report.ip_whitelist.clone().unwrap_or_default(),
+        created,
+        expires: report.expires_at,
+    }
+}
+
+/// The manager key's own live check, an error if it did not authenticate.
+async fn own_report(ep: &Endpoint, creds: &Credentials) -> Result<KeyReport, ExchangeError> {
+    let report = ep.verify(creds).await?;
+    match report.rejection.clone() {
+        Some(r) if !report.authenticated => Err(ExchangeError::Rejected {
+            exchange: ep.exchange,
+            code: r.code,
+            message: r.message,
+            reason: r.reason,
+        }),
+        _ => Ok(report),
+    }
+}
+
+impl AccountInventory {
+    fn new(exchange: Exchange, sub_accounts: Vec<SubAccount>) -> AccountInventory {
+        AccountInventory {
+            exchange,
+            sub_accounts,
+            keys: Vec::new(),
+            complete: true,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Adds one sub-account's listing: a failed one is a note and makes the
+    /// inventory incomplete; the others are still listed.
+    fn add(&mut self, sub: &str, listing: Result<Vec<AccountKey>, ExchangeError>) {
+        match listing {
+            Ok(keys) => self.keys.extend(keys),
+            Err(e) => {
+                self.complete = false;
+                self.notes.push(format!(
+                    "The keys of sub-account {sub} could not be listed ({e}): a key of it missing here proves nothing."
+                ));
+            }
+        }
+    }
+}
+
 impl Endpoint {
     /// Lists the sub-accounts of the manager key's master account.
     pub async fn sub_accounts(
         &self,
         manager: &Credentials,
     ) -> Result<Vec<SubAccount>, ExchangeError> {
-        let _ = manager;
-        Err(unsupported(self.exchange, "listing sub-accounts"))
+        match self.exchange {
+            Exchange::Bybit => bybit::sub_accounts(self, manager).await,
+            Exchange::Okx => okx::sub_accounts(self, manager).await,
+            Exchange::Binance => binance::sub_accounts(self, manager).await,
+            other => Err(unsupported(other, "listing sub-accounts")),
+        }
     }
 
     /// Lists every key of the account and its sub-accounts that the
-    /// exchange can list.
+    /// exchange can list, the manager key itself included (from its own
+    /// live check, `sub_account: None`).
     pub async fn inventory(
         &self,
         manager: &Credentials,
     ) -> Result<AccountInventory, ExchangeError> {
-        let _ = manager;
-        Err(unsupported(self.exchange, "listing the account's keys"))
+        match self.exchange {
+            Exchange::Bybit => bybit::inventory(self, manager).await,
+            Exchange::Okx => okx::inventory(self, manager).await,
+            Exchange::Binance => binance::inventory(self, manager).await,
+            other => Err(unsupported(other, "listing the account's keys")),
+        }
     }
 
     /// Finds the sub-account key `key_id` (where the exchange cannot list
     /// keys, by asking each sub-account about it). `None`: no sub-account
-    /// of this master account holds it.
+    /// of this master account holds it. An error when a listing failed and
+    /// the key was not found elsewhere (its absence is then not proven).
     pub async fn locate_sub_key(
         &self,
         manager: &Credentials,
         key_id: &str,
     ) -> Result<Option<AccountKey>, ExchangeError> {
-        let _ = (manager, key_id);
-        Err(unsupported(self.exchange, "finding a sub-account key"))
+        match self.exchange {
+            Exchange::Bybit => bybit::locate(self, manager, key_id).await,
+            Exchange::Okx => okx::locate(self, manager, key_id).await,
+            Exchange::Binance => binance::locate(self, manager, key_id).await,
+            other => Err(unsupported(other, "finding a sub-account key")),
+        }
     }
 
     /// Creates a sub-account key. The secret (and an OKX passphrase) comes
@@ -169,8 +344,12 @@ impl Endpoint {
         manager: &Credentials,
         spec: &SubKeySpec,
     ) -> Result<CreatedSubKey, ExchangeError> {
-        let _ = (manager, spec);
-        Err(unsupported(self.exchange, "creating a sub-account key"))
+        match self.exchange {
+            Exchange::Bybit => bybit::create(self, manager, spec).await,
+            Exchange::Okx => okx::create(self, manager, spec).await,
+            Exchange::Binance => binance::create(self, manager, spec).await,
+            other => Err(unsupported(other, "creating a sub-account key")),
+        }
     }
 
     /// Deletes the sub-account key `key_id` of `sub_account`. Proving it
@@ -182,7 +361,24 @@ impl Endpoint {
         sub_account: &str,
         key_id: &str,
     ) -> Result<(), ExchangeError> {
-        let _ = (manager, sub_account, key_id);
-        Err(unsupported(self.exchange, "deleting a sub-account key"))
+        match self.exchange {
+            Exchange::Bybit => bybit::delete(self, manager, key_id).await,
+            Exchange::Okx => okx::delete(self, manager, sub_account, key_id).await,
+            Exchange::Binance => binance::delete(self, manager, sub_account, key_id).await,
+            other => Err(unsupported(other, "deleting a sub-account key")),
+        }
+    }
+}
+
+/// Finds `key_id` among per-sub-account listings: the first hit wins; with
+/// none, the first failed listing's error (absence unproven), else `None`.
+fn found_or(
+    hit: Option<AccountKey>,
+    failure: Option<ExchangeError>,
+) -> Result<Option<AccountKey>, ExchangeError> {
+    match (hit, failure) {
+        (Some(k), _) => Ok(Some(k)),
+        (None, Some(e)) => Err(e),
+        (None, None) => Ok(None),
     }
 }
