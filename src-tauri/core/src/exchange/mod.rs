@@ -62,9 +62,9 @@ pub use manage::{
 pub use revocation::ProofScope;
 pub use sites::{SITES, Site, site_of};
 pub use types::{
-    AccountRole, Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing, OrderEvent,
-    Permissions, RejectReason, Rejection, RemovablePermission, Revocation, RevocationCheck,
-    SourceError, Timestamp, TransferEvent,
+    AccountRole, Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing,
+    OrderEvent, Permissions, RejectReason, Rejection, RemovablePermission, Revocation,
+    RevocationCheck, SourceError, Timestamp, TransferEvent,
 };
 
 use crate::model::{Environment, Exchange};

@@ -189,7 +189,11 @@ pub fn manager_fitness(exchange: Exchange, report: &KeyReport) -> ManagerFitness
                 "A master-account key: unknown from Binance's key check (apiRestrictions does not say whose key it is); the first management call tells.".into(),
                 "\"Enable Spot & Margin Trading\": Binance requires it of the master key to create, delete or restrict a sub-account key.".into(),
             ];
-            role_needed(&mut f, false, "-1002 you are not authorized to execute this request");
+            role_needed(
+                &mut f,
+                false,
+                "-1002 you are not authorized to execute this request",
+            );
             if report.permissions.trade != Some(true) {
                 f.fit = false;
                 f.problems.push("It lacks \"Enable Spot & Margin Trading\": Binance refuses creating or deleting a sub-account key without it (-2015).".into());
@@ -209,9 +213,9 @@ pub fn manager_fitness(exchange: Exchange, report: &KeyReport) -> ManagerFitness
     }
     match report.ip_restricted {
         Some(true) => {}
-        Some(false) => f.problems.push(
-            "It has no IP allowlist: anyone holding it can use it from anywhere.".into(),
-        ),
+        Some(false) => f
+            .problems
+            .push("It has no IP allowlist: anyone holding it can use it from anywhere.".into()),
         None => f.problems.push(format!(
             "Unknown whether it has an IP allowlist: {name} did not say."
         )),
