@@ -435,6 +435,7 @@ mod sub_accounts {
             ("binance", "subaccount-api-permission"),
             ("binance", "subaccount-api-ip-restriction-add"),
             ("binance", "subaccount-api-ip-restriction-get"),
+            ("binance", "subaccount-list"),
         ] {
             let f = fixture(ex, name);
             assert!(f["response"].is_object(), "{ex} {name}");
@@ -1149,5 +1150,38 @@ mod sub_accounts {
             (200, json!("false")),
             "{v}"
         );
+
+        // Query Sub-account List: the documented fields and types; a
+        // sub-account key is refused.
+        let (status, v) = binance(
+            &base,
+            "GET",
+            "/sapi/v1/sub-account/list",
+            "page=1&limit=200",
+            BN_MASTER,
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        let documented = fixture("binance", "subaccount-list")["response"].clone();
+        let rows = v["subAccounts"].as_array().expect("subAccounts");
+        assert_eq!(rows.len(), 1, "{v}");
+        has_documented_fields(
+            "sub-account/list",
+            &documented["subAccounts"][0],
+            &rows[0],
+        );
+        assert_eq!(rows[0]["email"], BN_EMAIL);
+        assert_eq!(rows[0]["createTime"], 1_700_000_000_000i64);
+        let (_, v) = binance(
+            &base,
+            "GET",
+            "/sapi/v1/sub-account/list",
+            "email=nobody%40example.com",
+            BN_MASTER,
+        )
+        .await;
+        assert_eq!(v["subAccounts"], json!([]), "{v}");
+        let (status, v) = binance(&base, "GET", "/sapi/v1/sub-account/list", "page=1", BN_SUB).await;
+        assert_eq!((status, v["code"].clone()), (401, json!(-1002)), "{v}");
     }
 }

@@ -13,6 +13,7 @@ mod exchange_fixtures;
 mod exchange_sim;
 mod exchange_vectors;
 mod incident_sim;
+mod manage_sim;
 mod managed_sim;
 mod mfa_rfc6238;
 mod mfa_step_up;

@@ -81,6 +81,9 @@ fn route(st: &State, req: &Req, weight: f64) -> Resp {
     if req.method == hyper::Method::GET && req.path == "/api/v3/time" {
         return Resp::json(200, json!({"serverTime": st.now_ms(EX)}));
     }
+    if req.method == hyper::Method::GET && req.path == "/sapi/v1/sub-account/list" {
+        return sub_account_list(st, req);
+    }
     if req.path.starts_with("/sapi/v1/sub-account/subAccountApi")
         || req.path.starts_with("/sapi/v2/sub-account/subAccountApi")
     {
@@ -286,6 +289,66 @@ fn withdrawals(k: &KeyState, req: &Req) -> Value {
             })
             .collect(),
     )
+}
+
+/// "Query Sub-account List (For Master Account) (USER_DATA)", `GET
+/// /sapi/v1/sub-account/list`
+/// (https://developers.binance.com/docs/sub_account/account-management/Query-Sub-account-List):
+/// parameters `email`, `isFreeze`, `page` (default 1), `limit` (default
+/// 1, max 200); the answer is `{"subAccounts": [{"email", "isFreeze",
+/// "createTime", "isManagedSubAccount", "isAssetManagementSubAccount"}]}`.
+/// A sub-account key gets `-1002`, as on the other master-account calls.
+fn sub_account_list(st: &State, req: &Req) -> Resp {
+    let mut keys = lock(&st.keys);
+    let master = match authenticate(st, &mut keys, req) {
+        Ok(k) => k.is_master(),
+        Err(r) => {
+            drop(keys);
+            st.count_auth_failure(EX);
+            return r;
+        }
+    };
+    drop(keys);
+    if !master {
+        return err(
+            401,
+            -1002,
+            "You are not authorized to execute this request.",
+        );
+    }
+    let number = |n: &str, default: usize| -> Result<usize, Resp> {
+        match req.param(n) {
+            None => Ok(default),
+            Some(v) => v.parse::<usize>().ok().filter(|v| *v >= 1).ok_or_else(|| {
+                err(
+                    400,
+                    -1130,
+                    &format!("Data sent for parameter '{n}' is not valid."),
+                )
+            }),
+        }
+    };
+    let (page, limit) = match (number("page", 1), number("limit", 1)) {
+        (Ok(p), Ok(l)) => (p, l.min(200)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let email = req.param("email").filter(|e| !e.is_empty());
+    // No sub-account is frozen here: `isFreeze=true` finds none.
+    if req.param("isFreeze").as_deref() == Some("true") {
+        return Resp::json(200, json!({"subAccounts": []}));
+    }
+    let all: Vec<Value> = st
+        .subs
+        .iter()
+        .filter(|s| s.exchange == EX && email.as_deref().is_none_or(|e| e == s.id))
+        .map(|s| {
+            json!({"email": s.id, "isFreeze": false,
+                   "createTime": s.created_at_ms.unwrap_or(1_700_000_000_000),
+                   "isManagedSubAccount": false, "isAssetManagementSubAccount": false})
+        })
+        .collect();
+    let (rows, _) = super::page(&all, (page - 1) * limit, limit);
+    Resp::json(200, json!({ "subAccounts": rows }))
 }
 
 #[derive(Clone, Copy, PartialEq)]

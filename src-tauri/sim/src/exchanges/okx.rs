@@ -47,8 +47,26 @@ pub(crate) fn handle(st: &State, req: &Req) -> Resp {
     if req.path.starts_with("/api/v5/users/subaccount/") {
         return manage(st, req);
     }
+    if req.method == hyper::Method::GET && req.path == "/api/v5/account/config" {
+        let keys = lock(&st.keys);
+        return match authenticate(st, &keys, req) {
+            Ok(k) => {
+                let api_key = k.account.api_key.clone();
+                let data = config(st, k);
+                drop(keys);
+                if let Err(ra) = st.take_key(EX, &api_key, 1.0) {
+                    return rate_limited(ra);
+                }
+                ok(data)
+            }
+            Err(r) => {
+                drop(keys);
+                st.count_auth_failure(EX);
+                r
+            }
+        };
+    }
     let route: fn(&KeyState, &Req) -> Value = match (req.method.as_str(), req.path.as_str()) {
-        ("GET", "/api/v5/account/config") => config,
         ("GET", "/api/v5/trade/orders-history") => orders,
         ("GET", "/api/v5/asset/withdrawal-history") => withdrawals,
         ("GET", "/api/v5/asset/deposit-history") => deposits,
@@ -166,7 +184,33 @@ fn authenticate<'a>(
 // https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-account-configuration
 // (fixture: core/tests/data/exchange/okx/account-config.json): `perm` is a
 // comma-separated list of read_only / trade / withdraw, `ip` the bound IPs.
-fn config(k: &KeyState, _: &Req) -> Value {
+/// The master account's UID.
+const MAIN_UID: &str = "44705892343619584";
+
+/// The account config's `uid` and `mainUid`: "uid: Account ID of current
+/// request", "mainUid: Main Account ID of current request. The current
+/// request account is main account if uid = mainUid. The current request
+/// account is sub-account if uid != mainUid." A sub-account key reports
+/// its sub-account's UID.
+fn uids(st: &State, k: &KeyState) -> (String, String) {
+    let uid = match k.account.sub_account.as_deref() {
+        None => MAIN_UID.to_string(),
+        Some(sub) => super::sub_account(st, EX, sub)
+            .and_then(|s| s.uid.clone())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| {
+                // No UID in the accounts file: a stable one of the name.
+                let n = sub.bytes().fold(0u64, |h, b| {
+                    h.wrapping_mul(31).wrapping_add(u64::from(b))
+                });
+                format!("{}", 10_000_000_000_000_000 + n % 1_000_000_000_000_000)
+            }),
+    };
+    (uid, MAIN_UID.to_string())
+}
+
+fn config(st: &State, k: &KeyState) -> Value {
+    let (uid, main_uid) = uids(st, k);
     let mut perm = vec!["read_only"];
     if !k.read_only && k.has(SimScope::Trade) {
         perm.push("trade");
@@ -175,7 +219,7 @@ fn config(k: &KeyState, _: &Req) -> Value {
         perm.push("withdraw");
     }
     json!([{
-        "uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2", "posMode": "net_mode",
+        "uid": uid, "mainUid": main_uid, "acctLv": "2", "posMode": "net_mode",
         "autoLoan": false, "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
         "mgnIsoMode": "automatic", "kycLv": "2", "type": "0",
         "acctStpMode": "cancel_maker", "enableSpotBorrow": false, "feeType": "0",
