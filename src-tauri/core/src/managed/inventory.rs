@@ -261,6 +261,9 @@ async fn list_account(
     Ok(listed)
 }
 
+/// A known key's record id and the sub-account the exchange reports for it.
+type SubAccountOf = ([u8; 16], Option<String>);
+
 /// Classifies `listed` against the vault's keys (`manager` authenticated
 /// the listing, so it is known even where the exchange lists only
 /// sub-account keys).
@@ -268,7 +271,7 @@ fn classify(
     listed: &AccountInventory,
     keys: &[VaultKey],
     manager: &str,
-) -> (Vec<InventoryEntry>, Vec<([u8; 16], Option<String>)>) {
+) -> (Vec<InventoryEntry>, Vec<SubAccountOf>) {
     let mut entries = Vec::new();
     let mut sub_accounts = Vec::new();
     let mut seen = vec![false; keys.len()];
