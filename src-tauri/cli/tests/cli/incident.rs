@@ -274,6 +274,15 @@ fn leaked_bybit_key_through_the_cli() {
     assert!(run.stdout.contains("confirm_dead: done"), "{}", run.stdout);
     assert!(run.stdout.contains("dead"), "{}", run.stdout);
     clean(env.run(&["incident", "run", &id, "mark_rotation"])).ok();
+    // Without a manager key the inventory step needs no code and says how
+    // to mark one.
+    let run = clean(env.run(&["incident", "run", &id, "inventory"])).ok();
+    assert!(run.stdout.contains("inventory: done"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("keyward manager mark"),
+        "{}",
+        run.stdout
+    );
 
     // Close refused while steps are pending: exit 1, the steps named.
     let run = clean(env.run(&["incident", "close", &id])).code(1);

@@ -17,6 +17,10 @@
 //!   incident commands against the simulator; reports without secrets.
 //! - `keyring`: OS-keyring unlock against a real Secret Service, and the
 //!   fallback when none is reachable.
+//! - `managed`: `keyward manager mark|unmark|list` and `keyward inventory`
+//!   against the simulator: a sub-account key refused, the master key
+//!   marked with a code, a planted key flagged and deleted, a vault key
+//!   refused, `keyward run` refusing a manager key.
 //! - `mfa`: enrolment, distinct exit-4 messages for missing, wrong, replayed
 //!   and throttled codes, recovery codes, `log --verify` exit 5, canary.
 //! - `narrow`: `keyward narrow` lists what a Bybit key can drop, drops one
@@ -42,6 +46,7 @@ mod files;
 mod health;
 mod incident;
 mod keyring;
+mod managed;
 mod mfa;
 mod narrow;
 mod rotate;

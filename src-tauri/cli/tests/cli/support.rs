@@ -141,6 +141,13 @@ impl Env {
             .to_owned()
     }
 
+    /// Moves the pinned "now" on by `steps` TOTP steps (each gated command
+    /// then has fresh codes).
+    pub fn advance(&self, steps: u64) {
+        let now = self.pinned_now();
+        std::fs::write(self.clock_file(), (now + steps * STEP).to_string()).unwrap();
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         Run::from(self.command().args(args).output().unwrap())
     }

@@ -203,10 +203,20 @@ pub(crate) async fn inventory_through<S: SessionAccess, A: ManagerUse>(
     let proof = grant.method();
     vault::three_phase(
         access,
-        |s| prepare_manager(s, exchange, environment),
-        |(manager, target)| async move {
+        |s| {
+            let (manager, target) = prepare_manager(s, exchange, environment)?;
+            // The vault's key ids (public), to look for where the exchange
+            // cannot list every key.
+            let ids: Vec<String> = vault_keys(s, exchange, environment)?
+                .into_iter()
+                .filter(|k| !k.revoked)
+                .map(|k| k.api_key_id)
+                .collect();
+            Ok::<_, ManagedError>((manager, target, ids))
+        },
+        |(manager, target, ids)| async move {
             let listed = match client.endpoint(target.exchange, &target.environment) {
-                Ok(endpoint) => endpoint.inventory(&target.credentials).await,
+                Ok(endpoint) => list_account(&endpoint, &target.credentials, &ids).await,
                 Err(e) => Err(e),
             };
             drop(target);
@@ -220,6 +230,40 @@ pub(crate) async fn inventory_through<S: SessionAccess, A: ManagerUse>(
     .await
 }
 
+/// The exchange's listing of the account; where it is incomplete, each
+/// vault key it did not list is looked for in the sub-accounts
+/// ([`crate::exchange::Endpoint::locate_sub_key`]) and, found, added as
+/// the exchange reports it. A failed lookup is a note; the listing stays
+/// incomplete either way.
+async fn list_account(
+    endpoint: &crate::exchange::Endpoint,
+    manager: &crate::exchange::Credentials,
+    vault_ids: &[String],
+) -> Result<AccountInventory, ExchangeError> {
+    let mut listed = endpoint.inventory(manager).await?;
+    if listed.complete {
+        return Ok(listed);
+    }
+    for id in vault_ids {
+        if listed.keys.iter().any(|k| &k.key_id == id) {
+            continue;
+        }
+        match endpoint.locate_sub_key(manager, id).await {
+            Ok(Some(found)) => listed.keys.push(found),
+            Ok(None) => {}
+            Err(ExchangeError::Unsupported { .. }) => break,
+            Err(e) => listed.notes.push(format!(
+                "looking for key {} in the sub-accounts failed: {e}",
+                mask_key_id(id)
+            )),
+        }
+    }
+    Ok(listed)
+}
+
+/// A known key's record id and the sub-account the exchange reports for it.
+type SubAccountOf = ([u8; 16], Option<String>);
+
 /// Classifies `listed` against the vault's keys (`manager` authenticated
 /// the listing, so it is known even where the exchange lists only
 /// sub-account keys).
@@ -227,7 +271,7 @@ fn classify(
     listed: &AccountInventory,
     keys: &[VaultKey],
     manager: &str,
-) -> (Vec<InventoryEntry>, Vec<([u8; 16], Option<String>)>) {
+) -> (Vec<InventoryEntry>, Vec<SubAccountOf>) {
     let mut entries = Vec::new();
     let mut sub_accounts = Vec::new();
     let mut seen = vec![false; keys.len()];

@@ -48,3 +48,6 @@ pub fn unmark(
     }
     store::write_manager(session, actor, grant.method(), label, false)
 }
+
+#[cfg(test)]
+mod tests;

@@ -269,6 +269,28 @@ async fn leaked_bybit_key_end_to_end() {
         "{:?}",
         run.results
     );
+    // Without a manager key the inventory step needs no step-up and says
+    // how to mark one.
+    assert!(!incident::step_needs_grant(&mut f.session, &id, "inventory").unwrap());
+    let run = incident::run_step(
+        &mut f.session,
+        &f.client,
+        Actor::Cli,
+        &id,
+        "inventory",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.state, StepState::Done, "{:?}", run.results);
+    assert!(
+        run.results
+            .iter()
+            .any(|r| r.contains("no manager key") && r.contains("keyward manager mark")),
+        "{:?}",
+        run.results
+    );
     let run = incident::run_step(
         &mut f.session,
         &f.client,

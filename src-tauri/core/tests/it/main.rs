@@ -15,6 +15,7 @@ mod exchange_sim;
 mod exchange_vectors;
 mod incident_sim;
 mod manage_sim;
+mod managed_sim;
 mod mfa_rfc6238;
 mod mfa_step_up;
 mod mfa_store;
