@@ -39,6 +39,7 @@
 mod support;
 
 mod alerts;
+mod auto_rotate;
 mod canary;
 mod commands;
 mod crash;
