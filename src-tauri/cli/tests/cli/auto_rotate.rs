@@ -370,7 +370,7 @@ fn sigkill_during_rotate_auto_leaves_one_live_key() {
         }
         sim.handle.clear_faults();
         // Uninterrupted, it finishes from wherever the kills left it.
-        if !last.as_ref().is_some_and(|(_, s)| s == "done") {
+        if last.as_ref().is_none_or(|(_, s)| s != "done") {
             clean(env.run(&["rotate", "auto", "bybit-bot", "--totp", &code(&env, &seed)])).ok();
         }
         assert_eq!(state(&env).as_deref(), Some("done"));

@@ -206,12 +206,17 @@ fn store_sub_account(
 /// Notes on the open rotation, before the creation call, that a key may
 /// be created under `marker` (no audit entry: the stage's own entry comes
 /// with the stored key).
-fn note_creating(session: &mut Session, label: &str, marker: &str) -> Result<(), RotationError> {
+fn note_creating(
+    session: &mut Session,
+    actor: Actor,
+    label: &str,
+    marker: &str,
+) -> Result<(), RotationError> {
     let (row, _) = open_row(session, label)?;
     let rid = row.id;
     let note = format!("{CREATING} as {marker}");
     session.write_events(
-        Actor::System,
+        actor,
         None,
         |_| Vec::new(),
         |tx, _| {
@@ -440,7 +445,8 @@ async fn create_and_store<S: SessionAccess>(
             ),
         );
     }
-    access.with_session(|s| note_creating(s, label, &marker))?;
+    let actor = run.actor;
+    access.with_session(|s| note_creating(s, actor, label, &marker))?;
     let endpoint = run
         .client
         .endpoint(t.exchange, &t.environment)
@@ -467,14 +473,12 @@ async fn create_and_store<S: SessionAccess>(
         key_type: Some(creds.key_type),
     };
     drop(creds);
-    let (actor, proof) = (run.actor, run.proof);
     let stored = access.with_session(|s| enter_key(s, actor, label, new, true));
     if let Err(e) = stored {
         let deleted = endpoint
             .delete_sub_key(&m.credentials, &spec.sub_account, &new_id)
             .await
             .is_ok();
-        let _ = proof;
         return Err(RotationError::CreatedNotStored {
             label: label.to_owned(),
             cause: e.to_string(),
