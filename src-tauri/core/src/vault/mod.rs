@@ -75,7 +75,7 @@
 //! Session::reveal(Actor, grant /*RevealSecret|CopySecret*/, label) -> Result<Revealed>
 //! Session::delete_key(Actor, grant /*DeleteKey*/, label)
 //! Session::set_allow_run(Actor, grant /*AllowRun*/, label, bool) / deny_run(Actor, label)
-//! Session::run_secrets(Actor, label) -> Result<Revealed>  // only with allow_run set
+//! Session::run_secrets(Actor, label) -> Result<Revealed>  // only with allow_run set, never a manager key
 //! Session::export_backup(Actor, grant /*Export*/, out, &BackupPassphrase) -> Result<usize>
 //! Session::export_backup_with(Actor, grant /*Export*/, out, &BackupPassphrase, Overwrite) -> Result<usize>
 //! Session::change_password(Actor, grant /*ChangePassword*/, &current, &new)
