@@ -676,3 +676,37 @@ async fn a_due_automated_key_without_a_grant_notifies_and_does_not_act() {
     let s = rotation::turn_auto_off(&mut f.session, Actor::Cli, c.label).unwrap();
     assert!(!s.auto_rotate);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_automated_rotation_leaves_no_key_behind() {
+    let mut f = Fixture::new().await;
+    f.mark_managers().await;
+    for c in cases().into_iter().filter(|c| c.lists_keys) {
+        let g = f.grant::<actions::UseManager>();
+        let env = Environment::Custom(f.sim.url(c.sim));
+        managed::inventory(&mut f.session, &f.client, Actor::Cli, g, c.exchange, &env)
+            .await
+            .unwrap();
+        // Stopped with the created key stored, then cancelled: the created
+        // key is still on the exchange.
+        let mut fault = Fault::new(FaultKind::ServerError).on(c.sim);
+        fault.path_contains = Some(c.stop_path.into());
+        fault.count = 0;
+        f.sim.add_fault(fault);
+        let _ = f.rotate(c.label).await;
+        f.sim.clear_faults();
+        rotation::cancel(&mut f.session, Actor::Cli, c.label).unwrap();
+        assert_eq!(f.sub_keys(&c).await.len(), 2, "{}", c.label);
+        // The next automated rotation deletes it before verifying its own.
+        let out = f.rotate(c.label).await.unwrap();
+        assert!(out.finished, "{}: {:?}", c.label, out.stages);
+        let d = f.session.key_detail(c.label).unwrap();
+        assert_eq!(
+            f.sub_keys(&c).await,
+            vec![d.api_key_id.clone()],
+            "{}",
+            c.label
+        );
+        assert!(f.stored_works(c.label).await.authenticated);
+    }
+}

@@ -230,16 +230,43 @@ fn note_creating(
     Ok(())
 }
 
-/// Deletes every key of the sub-account labelled `marker` except `keep`.
-/// With `required` (an earlier creation may have left one), a listing the
-/// exchange cannot make complete is refused.
+/// What a sweep looks for: the markers of every automated rotation of
+/// the key (a cancelled or failed one may have left its created key), and
+/// the keys to keep whatever their label (the current key, which an earlier
+/// automated rotation created under its marker, and the stored new key).
+struct Leftovers {
+    markers: Vec<String>,
+    keep: Vec<String>,
+}
+
+fn leftovers(session: &mut Session, label: &str) -> Result<Leftovers, RotationError> {
+    let key_id = session.find_id(label)?;
+    let markers = rows(session, &key_id)?
+        .iter()
+        .map(|r| marker(&uuid_string(&r.id)))
+        .collect();
+    let mut keep = vec![session.key_detail(label)?.api_key_id];
+    if let Some(new) = rows(session, &key_id)?
+        .into_iter()
+        .find(|r| r.state.is_open())
+        .and_then(|r| r.new_api_key_id)
+    {
+        keep.push(new);
+    }
+    Ok(Leftovers { markers, keep })
+}
+
+/// Deletes every key of the sub-account labelled with one of the key's
+/// rotation markers, except the keys to keep. With `required` (an earlier
+/// creation under `marker` may have left one), a listing the exchange
+/// cannot make complete is refused.
 async fn sweep_orphans(
     client: &ExchangeClient,
     t: &Target,
     m: &Manager,
     label: &str,
     marker: &str,
-    keep: Option<&str>,
+    found: &Leftovers,
     required: bool,
 ) -> Result<usize, RotationError> {
     let sub_account = t.sub_account.as_deref().unwrap_or_default();
@@ -263,9 +290,9 @@ async fn sweep_orphans(
             inv.keys
                 .iter()
                 .filter(|k| {
-                    k.label.as_deref() == Some(marker)
+                    k.label.as_ref().is_some_and(|l| found.markers.contains(l))
                         && k.sub_account.as_deref() == Some(sub_account)
-                        && Some(k.key_id.as_str()) != keep
+                        && !found.keep.contains(&k.key_id)
                 })
                 .map(|k| k.key_id.clone())
                 .collect()
@@ -436,7 +463,8 @@ async fn create_and_store<S: SessionAccess>(
         .as_deref()
         .is_some_and(|e| e.starts_with(CREATING));
     if interrupted {
-        let deleted = sweep_orphans(run.client, t, &m, label, &marker, None, true).await?;
+        let found = access.with_session(|s| leftovers(s, label))?;
+        let deleted = sweep_orphans(run.client, t, &m, label, &marker, &found, true).await?;
         run.stage(
             RotationState::Planned,
             format!(
@@ -497,7 +525,8 @@ async fn create_and_store<S: SessionAccess>(
 }
 
 /// `new_key_entered → new_key_verified`, the existing verify step (after
-/// deleting any other key a retried creation left under the marker).
+/// deleting any other key an interrupted, cancelled or failed automated
+/// rotation of this key left under its marker).
 async fn verify<S: SessionAccess>(
     access: &mut S,
     run: &mut Run<'_>,
@@ -505,14 +534,10 @@ async fn verify<S: SessionAccess>(
     view: &RotationView,
 ) -> Result<bool, RotationError> {
     let label = run.label;
-    let new_id = access.with_session(|s| -> Result<_, RotationError> {
-        let (row, _) = open_row(s, label)?;
-        Ok(row.new_api_key_id)
-    })?;
+    let found = access.with_session(|s| leftovers(s, label))?;
     let m = access.with_session(|s| manager(s, label, t))?;
     let marker = marker(&view.id);
-    let deleted =
-        sweep_orphans(run.client, t, &m, label, &marker, new_id.as_deref(), false).await?;
+    let deleted = sweep_orphans(run.client, t, &m, label, &marker, &found, false).await?;
     drop(m);
     if deleted > 0 {
         run.stage(
