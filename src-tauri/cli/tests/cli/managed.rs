@@ -223,8 +223,8 @@ fn inventory_json_flags_the_unknown_key_and_revoke_deletes_it() {
         "{}",
         run.stderr
     );
-    // The planted key, by its masked id.
-    let masked = mask_key_id(ROGUE);
+    // The planted key, by its masked id (typed with three dots).
+    let masked = mask_key_id(ROGUE).replace('…', "...");
     let run = clean(env.run(&[
         "inventory",
         "revoke",
