@@ -66,7 +66,8 @@ pub enum IncidentCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run an automated step (revoke needs --totp).
+    /// Run an automated step (revoke needs --totp, and so does inventory when
+    /// the account has a manager key).
     Run {
         /// Incident id.
         id: String,

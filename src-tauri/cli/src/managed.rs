@@ -7,8 +7,9 @@
 //! decides (fitness, classification, which key ids may be deleted), or use
 //! a manager key without the core's step-up gate.
 //!
-//! Exit codes: 0 done (an inventory with unknown keys also exits 0: the
-//! report says so); 1 refused (unfit key, a vault key given to `inventory
+//! Exit codes: 0 done; 8 the inventory found keys on the account the
+//! vault does not hold (the report is printed all the same, as `scan`
+//! does with its findings); 1 refused (unfit key, a vault key given to `inventory
 //! revoke`, another manager key); 4 MFA; 6 the exchange refused or could
 //! not be reached; 7 no such key, no manager key, or no such key on the
 //! account.
@@ -260,7 +261,11 @@ pub fn inventory(
     } else {
         print_report(&report);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if report.counts.unknown > 0 {
+        app::exit(keyward_core::ErrorKind::Findings)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_report(r: &InventoryReport) {

@@ -1,7 +1,7 @@
 //! `keyward manager` and `keyward inventory` against the strict simulator:
 //! a sub-account key cannot be marked, the master key can (with a code,
 //! once MFA is enrolled) and is listed; `inventory --json` flags a key
-//! planted on the account; `inventory revoke` deletes it and refuses a
+//! planted on the account (exit 8, a finding); `inventory revoke` deletes it and refuses a
 //! vault key; `keyward run` refuses a manager key with its exit code; no
 //! secret and no full id of the planted key in any output.
 
@@ -180,7 +180,9 @@ fn inventory_json_flags_the_unknown_key_and_revoke_deletes_it() {
     .ok();
     // Using the manager key needs its code.
     clean(env.run(&["inventory", "bybit", "--json"])).code(4);
-    let run = clean(env.run(&["inventory", "bybit", "--json", "--totp", &code(&env, &seed)])).ok();
+    // Unknown keys are findings: exit 8, as `scan` does.
+    let run =
+        clean(env.run(&["inventory", "bybit", "--json", "--totp", &code(&env, &seed)])).code(8);
     let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(report["counts"]["unknown"], 1, "{report}");
     assert_eq!(report["complete"], true);
@@ -198,7 +200,7 @@ fn inventory_json_flags_the_unknown_key_and_revoke_deletes_it() {
             .any(|e| e["label"] == "bybit-bot" && e["status"] == "known")
     );
     // The words say it too.
-    let run = clean(env.run(&["inventory", "bybit", "--totp", &code(&env, &seed)])).ok();
+    let run = clean(env.run(&["inventory", "bybit", "--totp", &code(&env, &seed)])).code(8);
     assert!(run.stdout.contains("UNKNOWN"), "{}", run.stdout);
     assert!(
         run.stdout.contains("keyward inventory revoke bybit"),
@@ -221,8 +223,8 @@ fn inventory_json_flags_the_unknown_key_and_revoke_deletes_it() {
         "{}",
         run.stderr
     );
-    // The planted key, by its masked id.
-    let masked = mask_key_id(ROGUE);
+    // The planted key, by its masked id (typed with three dots).
+    let masked = mask_key_id(ROGUE).replace('…', "...");
     let run = clean(env.run(&[
         "inventory",
         "revoke",

@@ -406,8 +406,9 @@ async fn check_phases<S: SessionAccess, T, E: From<VaultError>>(
 }
 
 /// [`check_phases`] storing every result ([`Session::record_checks`]);
-/// returns the results in selection order.
-async fn verify_through<S: SessionAccess>(
+/// returns the results in selection order. Also the fresh check other
+/// features store after changing a key (narrowing, marking a manager key).
+pub(crate) async fn verify_through<S: SessionAccess>(
     access: &mut S,
     client: &ExchangeClient,
     selection: &CheckSelection,

@@ -349,6 +349,14 @@ pub async fn run_step<S: SessionAccess>(
                 });
             }
             for (exchange, environment, manager) in accounts {
+                if !crate::exchange::capabilities(exchange).manage_sub_keys {
+                    rec.results.push(format!(
+                        "{}: Keyward cannot list the account's keys through {}'s API; look for keys you did not make on its API page",
+                        exchange.display_name(),
+                        exchange.display_name()
+                    ));
+                    continue;
+                }
                 let (Some(manager), Some(grant)) = (manager, grant.as_ref()) else {
                     rec.results.push(format!(
                         "{}: no manager key, so Keyward cannot list the account's keys; mark the account's master key with `keyward manager mark LABEL --totp CODE`, then run this step again",

@@ -456,7 +456,9 @@ pub async fn revoke_unknown<S: SessionAccess, A: ManagerUse>(
     key_id: &str,
 ) -> Result<RevokedUnknown, ManagedError> {
     let proof = grant.method();
-    let key_id = key_id.trim();
+    // A masked id typed with three dots is the masked id.
+    let key_id = key_id.trim().replace("...", "…");
+    let key_id = key_id.as_str();
     vault::three_phase(
         &mut access,
         |s| {

@@ -25,6 +25,9 @@ pub struct MarkOutcome {
     /// The exchange layer's judgement of the key (what a manager key needs,
     /// and what makes this one riskier than needed).
     pub fitness: ManagerFitness,
+    /// The live check stored as the key's last check once it was marked
+    /// (what health judges it by); `None` if storing it failed.
+    pub check: Option<crate::checks::KeyVerification>,
 }
 
 pub(super) fn access_error(e: AccessError) -> ManagedError {
@@ -41,7 +44,8 @@ pub(super) fn access_error(e: AccessError) -> ManagedError {
 /// [`exchange::manager_fitness`] finds unfit ([`ManagedError::Unfit`],
 /// with the reasons) is refused, and so is a second manager key for the
 /// same exchange and environment ([`ManagedError::OtherManager`]). Audited
-/// `manager_key_marked`.
+/// `manager_key_marked`; then a live check is stored as the key's last
+/// check, as `keyward verify` stores one.
 pub async fn mark<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
@@ -50,7 +54,7 @@ pub async fn mark<S: SessionAccess>(
     label: &str,
 ) -> Result<MarkOutcome, ManagedError> {
     let proof = grant.method();
-    vault::three_phase(
+    let mut outcome = vault::three_phase(
         &mut access,
         |s| {
             let detail = s.key_detail(label)?;
@@ -80,7 +84,15 @@ pub async fn mark<S: SessionAccess>(
             record_mark(s, actor, proof, label, exchange, fingerprint, outcome)
         },
     )
-    .await
+    .await?;
+    // The key's last check, stored as every live check is: health judges
+    // the manager key by it (withdraw, IP allowlist) from now on.
+    let selection = crate::checks::CheckSelection::Labels(vec![label.to_owned()]);
+    outcome.check = crate::checks::verify_through(&mut access, client, &selection, actor)
+        .await
+        .ok()
+        .and_then(|mut checked| checked.pop());
+    Ok(outcome)
 }
 
 fn record_mark(
@@ -141,5 +153,6 @@ fn record_mark(
         label: label.to_owned(),
         exchange,
         fitness,
+        check: None,
     })
 }

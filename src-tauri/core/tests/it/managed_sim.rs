@@ -502,3 +502,75 @@ async fn the_incident_inventory_step_records_the_unknown_key() {
     assert!(report.contains(&mask_key_id(BYBIT_ROGUE)), "{report}");
     clean(&report);
 }
+
+#[tokio::test]
+async fn health_flags_a_manager_key_with_withdraw_and_no_whitelist() {
+    use keyward_core::health::{self, RuleId, Severity};
+    // A master key that can withdraw and is bound to no IP: fit to manage
+    // keys, but riskier than needed.
+    let accounts = Accounts {
+        keys: vec![KeyAccount::hmac(
+            SimExchange::Bybit,
+            BYBIT_MASTER,
+            SECRET,
+            &[SimScope::Read, SimScope::Transfer, SimScope::Withdraw],
+        )],
+        rate_limits: false,
+        ..Accounts::default()
+    };
+    let (_, sim) = keyward_sim::spawn(accounts).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = Vault::create(
+        &dir.path().join("vault.keyward"),
+        &MasterPassword::from(PASSWORD),
+        KdfParams::MINIMUM,
+        Actor::Cli,
+    )
+    .unwrap();
+    let key = NewKey {
+        environment: Environment::Custom(sim.url(SimExchange::Bybit)),
+        scopes: vec![Scope::Read, Scope::Transfer],
+        ..NewKey::new("bybit-master", Exchange::Bybit, BYBIT_MASTER, SECRET.into())
+    };
+    session.add_key(Actor::Cli, key).unwrap();
+    let client = ExchangeClient::new(HttpConfig::default()).unwrap();
+    let verified = session
+        .verify_password(&MasterPassword::from(PASSWORD))
+        .unwrap();
+    let g = session
+        .step_up::<actions::MarkManager>(Actor::Cli, Some(Proof::MasterPassword(verified)))
+        .unwrap();
+    let done = managed::mark(&mut session, &client, Actor::Cli, g, "bybit-master")
+        .await
+        .unwrap();
+    // The exchange layer says what makes it riskier than needed.
+    let problems = done.fitness.problems.join(" ");
+    assert!(problems.contains("withdraw"), "{problems}");
+    // The live check is stored, and health judges the manager key by it.
+    assert!(done.check.is_some());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let report = health::report_for(&mut session, now, &[]).unwrap();
+    let found: Vec<(RuleId, Severity)> = report
+        .findings
+        .iter()
+        .filter(|f| f.label == "bybit-master")
+        .map(|f| (f.rule, f.severity))
+        .collect();
+    assert!(
+        found.contains(&(RuleId::ManagerWithdraw, Severity::Critical)),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(RuleId::ManagerNoIpWhitelist, Severity::Critical)),
+        "{found:?}"
+    );
+    // The general rules do not count the same problem twice.
+    assert!(
+        !found
+            .iter()
+            .any(|(r, _)| matches!(r, RuleId::NoIpWhitelist | RuleId::WithdrawUndeclared))
+    );
+}
