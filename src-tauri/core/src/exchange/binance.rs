@@ -114,7 +114,10 @@ pub(super) async fn signed(
             })
         };
         let idempotent = method == Method::GET;
-        parse(ep.send(&creds.api_key, weight, idempotent, &mut build).await?)
+        parse(
+            ep.send(&creds.api_key, weight, idempotent, &mut build)
+                .await?,
+        )
     };
     ep.with_clock_retry(call, || {
         ep.sync_clock("/api/v3/time", |v| int(v, "serverTime"))

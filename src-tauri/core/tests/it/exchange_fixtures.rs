@@ -1165,11 +1165,7 @@ mod sub_accounts {
         let documented = fixture("binance", "subaccount-list")["response"].clone();
         let rows = v["subAccounts"].as_array().expect("subAccounts");
         assert_eq!(rows.len(), 1, "{v}");
-        has_documented_fields(
-            "sub-account/list",
-            &documented["subAccounts"][0],
-            &rows[0],
-        );
+        has_documented_fields("sub-account/list", &documented["subAccounts"][0], &rows[0]);
         assert_eq!(rows[0]["email"], BN_EMAIL);
         assert_eq!(rows[0]["createTime"], 1_700_000_000_000i64);
         let (_, v) = binance(
@@ -1181,7 +1177,8 @@ mod sub_accounts {
         )
         .await;
         assert_eq!(v["subAccounts"], json!([]), "{v}");
-        let (status, v) = binance(&base, "GET", "/sapi/v1/sub-account/list", "page=1", BN_SUB).await;
+        let (status, v) =
+            binance(&base, "GET", "/sapi/v1/sub-account/list", "page=1", BN_SUB).await;
         assert_eq!((status, v["code"].clone()), (401, json!(-1002)), "{v}");
     }
 }

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use keyward_core::exchange::{
-    AccountRole, Credentials, Endpoint, ExchangeClient, ExchangeError, HttpConfig,
-    RevocationCheck, SubKeySpec, manager_fitness,
+    AccountRole, Credentials, Endpoint, ExchangeClient, ExchangeError, HttpConfig, RevocationCheck,
+    SubKeySpec, manager_fitness,
 };
 use keyward_core::model::{Environment, Exchange, Scope};
 use keyward_sim::{Accounts, KeyAccount, SimExchange, SimHandle, SimScope, SubAccount};
@@ -109,7 +109,10 @@ fn accounts() -> Accounts {
                 ips: vec![IP_A.into()],
                 ..okx(OKX_MASTER, &[SimScope::Read, SimScope::Trade])
             },
-            okx(OKX_WD, &[SimScope::Read, SimScope::Trade, SimScope::Withdraw]),
+            okx(
+                OKX_WD,
+                &[SimScope::Read, SimScope::Trade, SimScope::Withdraw],
+            ),
             KeyAccount {
                 sub_account: Some(OKX_SUBACCT.into()),
                 ips: vec![IP_A.into()],
@@ -294,7 +297,10 @@ async fn lifecycle(ex: Exchange) {
     // A scope the exchange cannot grant a sub-account key: refused before
     // anything is sent.
     let e = ep
-        .create_sub_key(&k.master, &spec(&k.sub_account, &[Scope::Read, Scope::Withdraw]))
+        .create_sub_key(
+            &k.master,
+            &spec(&k.sub_account, &[Scope::Read, Scope::Withdraw]),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -310,7 +316,10 @@ async fn lifecycle(ex: Exchange) {
 
     // Create [Read, Trade] with two IPs.
     let created = ep
-        .create_sub_key(&k.master, &spec(&k.sub_account, &[Scope::Read, Scope::Trade]))
+        .create_sub_key(
+            &k.master,
+            &spec(&k.sub_account, &[Scope::Read, Scope::Trade]),
+        )
         .await
         .unwrap();
     let secret = created.credentials.secret.expose_secret().to_string();
@@ -319,7 +328,10 @@ async fn lifecycle(ex: Exchange) {
     assert!(!debug.contains(&secret), "{ex}: the secret in Debug output");
     if let Some(p) = &created.credentials.passphrase {
         assert!(ex == Exchange::Okx);
-        assert!(!debug.contains(p.expose_secret()), "the passphrase in Debug");
+        assert!(
+            !debug.contains(p.expose_secret()),
+            "the passphrase in Debug"
+        );
     } else {
         assert!(ex != Exchange::Okx, "OKX keys carry their passphrase");
     }
@@ -405,7 +417,10 @@ async fn lifecycle(ex: Exchange) {
     if ex == Exchange::Binance {
         assert_eq!(sub_report.account_role, None);
         assert!(
-            sub_fit.problems.iter().any(|p| p.contains("Unknown whether")),
+            sub_fit
+                .problems
+                .iter()
+                .any(|p| p.contains("Unknown whether")),
             "{sub_fit:?}"
         );
         assert!(fit.needs.iter().any(|n| n.contains("unknown")), "{fit:?}");
@@ -414,7 +429,10 @@ async fn lifecycle(ex: Exchange) {
         assert_eq!(sub_report.account_role, Some(AccountRole::Sub));
         assert!(!sub_fit.fit, "{ex}: {sub_fit:?}");
         assert!(
-            sub_fit.problems.iter().any(|p| p.contains("sub-account key")),
+            sub_fit
+                .problems
+                .iter()
+                .any(|p| p.contains("sub-account key")),
             "{sub_fit:?}"
         );
     }
@@ -461,7 +479,10 @@ async fn bad_specs_are_refused_before_sending() {
     let k = keys(Exchange::Okx);
     let e = f
         .ep(Exchange::Okx)
-        .create_sub_key(&k.master, &spec(OKX_SUBACCT, &[Scope::Read, Scope::Futures]))
+        .create_sub_key(
+            &k.master,
+            &spec(OKX_SUBACCT, &[Scope::Read, Scope::Futures]),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), "scope_not_grantable", "{e:?}");

@@ -200,9 +200,9 @@ fn uids(st: &State, k: &KeyState) -> (String, String) {
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| {
                 // No UID in the accounts file: a stable one of the name.
-                let n = sub.bytes().fold(0u64, |h, b| {
-                    h.wrapping_mul(31).wrapping_add(u64::from(b))
-                });
+                let n = sub
+                    .bytes()
+                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
                 format!("{}", 10_000_000_000_000_000 + n % 1_000_000_000_000_000)
             }),
     };

@@ -242,7 +242,13 @@ pub(in crate::exchange) fn report_of(raw: Value) -> Result<KeyReport, ExchangeEr
         expires_at,
         checked_at: Timestamp::now(),
         removable: narrow::removable(&raw),
-        account_role: is_master(&raw).map(|m| if m { AccountRole::Master } else { AccountRole::Sub }),
+        account_role: is_master(&raw).map(|m| {
+            if m {
+                AccountRole::Master
+            } else {
+                AccountRole::Sub
+            }
+        }),
         raw,
         notes,
     })

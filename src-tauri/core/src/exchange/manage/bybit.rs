@@ -176,7 +176,9 @@ pub(super) async fn locate(
 /// The create-sub-api permission object for `scopes`, and `readOnly`.
 /// Groups and items are those a sub-account key may hold (create-sub-api's
 /// `permissions`: no Withdraw in `Wallet`).
-pub(super) fn permissions_for(scopes: &[Scope]) -> Result<(Map<String, Value>, bool), ExchangeError> {
+pub(super) fn permissions_for(
+    scopes: &[Scope],
+) -> Result<(Map<String, Value>, bool), ExchangeError> {
     let mut groups = Map::new();
     for scope in scopes {
         let (group, items): (&str, &[&str]) = match scope {

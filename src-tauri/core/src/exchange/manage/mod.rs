@@ -27,9 +27,19 @@ mod okx;
 
 use serde::Serialize;
 
-use super::types::{AccountRole, Credentials, KeyReport, Timestamp};
+use super::types::{Credentials, KeyReport, Timestamp};
 use super::{Endpoint, ExchangeError};
 use crate::model::{Exchange, Scope};
+
+/// Whose key it is: the master (main) account's or a sub-account's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// A key of the master (main) account.
+    Master,
+    /// A key of a sub-account.
+    Sub,
+}
 
 /// A sub-account of the manager key's master account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -189,7 +199,11 @@ pub fn manager_fitness(exchange: Exchange, report: &KeyReport) -> ManagerFitness
                 "A master-account key: unknown from Binance's key check (apiRestrictions does not say whose key it is); the first management call tells.".into(),
                 "\"Enable Spot & Margin Trading\": Binance requires it of the master key to create, delete or restrict a sub-account key.".into(),
             ];
-            role_needed(&mut f, false, "-1002 you are not authorized to execute this request");
+            role_needed(
+                &mut f,
+                false,
+                "-1002 you are not authorized to execute this request",
+            );
             if report.permissions.trade != Some(true) {
                 f.fit = false;
                 f.problems.push("It lacks \"Enable Spot & Margin Trading\": Binance refuses creating or deleting a sub-account key without it (-2015).".into());
@@ -209,9 +223,9 @@ pub fn manager_fitness(exchange: Exchange, report: &KeyReport) -> ManagerFitness
     }
     match report.ip_restricted {
         Some(true) => {}
-        Some(false) => f.problems.push(
-            "It has no IP allowlist: anyone holding it can use it from anywhere.".into(),
-        ),
+        Some(false) => f
+            .problems
+            .push("It has no IP allowlist: anyone holding it can use it from anywhere.".into()),
         None => f.problems.push(format!(
             "Unknown whether it has an IP allowlist: {name} did not say."
         )),

@@ -221,7 +221,11 @@ pub(super) fn perm_for(scopes: &[Scope]) -> Result<&'static str, ExchangeError> 
             why: "OKX grants margin, futures and options trading only with the trade permission, which also allows spot trading: declare Trade too",
         });
     }
-    Ok(if trade { "read_only,trade" } else { "read_only" })
+    Ok(if trade {
+        "read_only,trade"
+    } else {
+        "read_only"
+    })
 }
 
 const DIGITS: &[u8] = b"0123456789";
@@ -259,7 +263,10 @@ pub(super) async fn create(
         ));
     }
     if spec.label.trim().is_empty() {
-        return Err(super::bad_spec(EX, "OKX requires a label for a new key".into()));
+        return Err(super::bad_spec(
+            EX,
+            "OKX requires a label for a new key".into(),
+        ));
     }
     let passphrase = passphrase();
     let mut body = json!({
@@ -287,7 +294,9 @@ pub(super) async fn create(
     let api_key = field(row, "apiKey").filter(|k| !k.is_empty());
     let secret = row.get("secretKey").and_then(Value::as_str);
     let (Some(api_key), Some(secret)) = (api_key, secret) else {
-        return Err(malformed("subaccount/apikey create without apiKey or secretKey"));
+        return Err(malformed(
+            "subaccount/apikey create without apiKey or secretKey",
+        ));
     };
     let credentials = Credentials::hmac(api_key, secret).with_passphrase(passphrase);
     let key = account_key(row, &spec.sub_account)
@@ -336,7 +345,10 @@ mod tests {
     fn withdraw_and_futures_alone_are_refused_before_sending() {
         assert!(matches!(
             perm_for(&[Scope::Read, Scope::Withdraw]),
-            Err(ExchangeError::ScopeNotGrantable { scope: Scope::Withdraw, .. })
+            Err(ExchangeError::ScopeNotGrantable {
+                scope: Scope::Withdraw,
+                ..
+            })
         ));
         assert!(perm_for(&[Scope::Read, Scope::Futures]).is_err());
         assert_eq!(perm_for(&[Scope::Read]).unwrap(), "read_only");
