@@ -56,15 +56,15 @@ pub use error::{ErrorDto, ExchangeError};
 pub use findings::{Finding, KeyCheck, KeyCheckError, Severity, findings};
 pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
 pub use manage::{
-    AccountInventory, AccountKey, CreatedSubKey, ManagerFitness, SubAccount, SubKeySpec,
-    manager_fitness,
+    AccountInventory, AccountKey, AccountRole, CreatedSubKey, ManagerFitness, SubAccount,
+    SubKeySpec, manager_fitness,
 };
 pub use revocation::ProofScope;
 pub use sites::{SITES, Site, site_of};
 pub use types::{
-    AccountRole, Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing,
-    OrderEvent, Permissions, RejectReason, Rejection, RemovablePermission, Revocation,
-    RevocationCheck, SourceError, Timestamp, TransferEvent,
+    Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing, OrderEvent,
+    Permissions, RejectReason, Rejection, RemovablePermission, Revocation, RevocationCheck,
+    SourceError, Timestamp, TransferEvent,
 };
 
 use crate::model::{Environment, Exchange};

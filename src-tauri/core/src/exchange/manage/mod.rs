@@ -27,9 +27,19 @@ mod okx;
 
 use serde::Serialize;
 
-use super::types::{AccountRole, Credentials, KeyReport, Timestamp};
+use super::types::{Credentials, KeyReport, Timestamp};
 use super::{Endpoint, ExchangeError};
 use crate::model::{Exchange, Scope};
+
+/// Whose key it is: the master (main) account's or a sub-account's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// A key of the master (main) account.
+    Master,
+    /// A key of a sub-account.
+    Sub,
+}
 
 /// A sub-account of the manager key's master account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
