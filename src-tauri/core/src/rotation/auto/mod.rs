@@ -626,3 +626,16 @@ async fn revoke<S: SessionAccess>(
     run.revocation = Some(outcome);
     Ok(!revoked)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::marker;
+
+    #[test]
+    fn the_marker_is_short_plain_and_tied_to_the_rotation() {
+        let m = marker("3f9a1c2b-4d5e-4f60-8a7b-0123456789ab");
+        assert_eq!(m, "kw3f9a1c2b4d5e4f60");
+        assert!(m.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(m, marker("3f9a1c2b-4d5e-4f61-8a7b-0123456789ab"));
+    }
+}
