@@ -3,7 +3,8 @@
 //!
 //! **Owns:** the signers ([`sign`]), the shared HTTP layer (timeouts, rate
 //! limits, retries, `Retry-After`, clock offsets), one adapter per exchange
-//! behind [`Endpoint`], the report types and [`findings`]. It takes
+//! behind [`Endpoint`], the report types and [`findings`], and the
+//! master-account management of sub-account keys ([`manage`]). It takes
 //! [`crate::model`]'s [`Exchange`], [`Environment`], `Scope` and `KeyType`
 //! as they are; [`ExchangeClient::endpoint`] refuses an exchange without a
 //! live adapter ([`Exchange::has_adapter`]).
