@@ -3,7 +3,8 @@
 //!
 //! **Owns:** the signers ([`sign`]), the shared HTTP layer (timeouts, rate
 //! limits, retries, `Retry-After`, clock offsets), one adapter per exchange
-//! behind [`Endpoint`], the report types and [`findings`]. It takes
+//! behind [`Endpoint`], the report types and [`findings`], and the
+//! master-account management of sub-account keys ([`manage`]). It takes
 //! [`crate::model`]'s [`Exchange`], [`Environment`], `Scope` and `KeyType`
 //! as they are; [`ExchangeClient::endpoint`] refuses an exchange without a
 //! live adapter ([`Exchange::has_adapter`]).
@@ -56,15 +57,15 @@ pub use error::{ErrorDto, ExchangeError};
 pub use findings::{Finding, KeyCheck, KeyCheckError, Severity, findings};
 pub use http::{Bucket, ExchangeLimits, HttpConfig, TransportStats};
 pub use manage::{
-    AccountInventory, AccountKey, CreatedSubKey, ManagerFitness, SubAccount, SubKeySpec,
-    manager_fitness,
+    AccountInventory, AccountKey, AccountRole, CreatedSubKey, ManagerFitness, SubAccount,
+    SubKeySpec, manager_fitness,
 };
 pub use revocation::ProofScope;
 pub use sites::{SITES, Site, site_of};
 pub use types::{
-    AccountRole, Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing,
-    OrderEvent, Permissions, RejectReason, Rejection, RemovablePermission, Revocation,
-    RevocationCheck, SourceError, Timestamp, TransferEvent,
+    Activity, BaseUrl, Capabilities, Credentials, KeyReport, MAX_PAGES, Narrowing, OrderEvent,
+    Permissions, RejectReason, Rejection, RemovablePermission, Revocation, RevocationCheck,
+    SourceError, Timestamp, TransferEvent,
 };
 
 use crate::model::{Environment, Exchange};

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use url::Url;
 
 use super::error::ExchangeError;
+pub use super::manage::AccountRole;
 use crate::model::{Exchange, KeyType, Scope};
 
 /// Live permissions as the exchange reported them. Each field is tri-state:
@@ -428,16 +429,6 @@ pub struct KeyReport {
     /// Whether the key belongs to the master account or a sub-account, as
     /// the introspection answer says; `None` where it does not say.
     pub account_role: Option<AccountRole>,
-}
-
-/// Whose key it is: the master (main) account's or a sub-account's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountRole {
-    /// A key of the master (main) account.
-    Master,
-    /// A key of a sub-account.
-    Sub,
 }
 
 impl KeyReport {

@@ -27,9 +27,19 @@ mod okx;
 
 use serde::Serialize;
 
-use super::types::{AccountRole, Credentials, KeyReport, Timestamp};
+use super::types::{Credentials, KeyReport, Timestamp};
 use super::{Endpoint, ExchangeError};
 use crate::model::{Exchange, Scope};
+
+/// Whose key it is: the master (main) account's or a sub-account's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// A key of the master (main) account.
+    Master,
+    /// A key of a sub-account.
+    Sub,
+}
 
 /// A sub-account of the manager key's master account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -384,5 +394,112 @@ fn found_or(
         (Some(k), _) => Ok(Some(k)),
         (None, Some(e)) => Err(e),
         (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::Permissions;
+
+    fn report(role: Option<AccountRole>, p: Permissions, ip: Option<bool>) -> KeyReport {
+        KeyReport {
+            authenticated: true,
+            rejection: None,
+            permissions: p,
+            ip_restricted: ip,
+            account_role: role,
+            ..KeyReport::rejected(
+                Exchange::Bybit,
+                crate::exchange::Rejection {
+                    code: String::new(),
+                    message: String::new(),
+                    reason: crate::exchange::RejectReason::Unclassified,
+                },
+            )
+        }
+    }
+
+    fn perms(trade: bool, transfer: bool, withdraw: bool) -> Permissions {
+        Permissions {
+            read: Some(true),
+            trade: Some(trade),
+            transfer: Some(transfer),
+            withdraw: Some(withdraw),
+            ..Permissions::default()
+        }
+    }
+
+    #[test]
+    fn a_master_key_with_what_management_needs_is_fit() {
+        let bybit = report(
+            Some(AccountRole::Master),
+            perms(false, true, false),
+            Some(true),
+        );
+        let f = manager_fitness(Exchange::Bybit, &bybit);
+        assert!(f.fit && f.problems.is_empty(), "{f:?}");
+        let okx = report(
+            Some(AccountRole::Master),
+            perms(true, false, false),
+            Some(true),
+        );
+        assert!(manager_fitness(Exchange::Okx, &okx).fit);
+    }
+
+    #[test]
+    fn a_sub_account_key_or_a_missing_permission_is_unfit() {
+        let sub = report(Some(AccountRole::Sub), perms(true, true, false), Some(true));
+        for ex in [Exchange::Bybit, Exchange::Okx, Exchange::Binance] {
+            let f = manager_fitness(ex, &sub);
+            assert!(!f.fit, "{ex}: {f:?}");
+            assert!(f.problems.iter().any(|p| p.contains("sub-account key")));
+        }
+        let read_only = report(
+            Some(AccountRole::Master),
+            perms(false, false, false),
+            Some(true),
+        );
+        for ex in [Exchange::Bybit, Exchange::Okx, Exchange::Binance] {
+            assert!(!manager_fitness(ex, &read_only).fit, "{ex}");
+        }
+        // OKX refuses the writes of a key bound to no IP.
+        let no_ip = report(
+            Some(AccountRole::Master),
+            perms(true, false, false),
+            Some(false),
+        );
+        assert!(!manager_fitness(Exchange::Okx, &no_ip).fit);
+        assert!(!manager_fitness(Exchange::Kraken, &no_ip).fit);
+    }
+
+    #[test]
+    fn risks_and_unknowns_are_named_never_guessed() {
+        let risky = report(
+            Some(AccountRole::Master),
+            perms(true, true, true),
+            Some(false),
+        );
+        let f = manager_fitness(Exchange::Bybit, &risky);
+        assert!(f.fit);
+        assert!(f.problems.iter().any(|p| p.contains("withdraw")), "{f:?}");
+        assert!(
+            f.problems.iter().any(|p| p.contains("no IP allowlist")),
+            "{f:?}"
+        );
+        let unknown = report(None, perms(true, false, false), None);
+        let f = manager_fitness(Exchange::Binance, &unknown);
+        assert!(
+            f.problems
+                .iter()
+                .any(|p| p.contains("Unknown whether this is a master"))
+        );
+        assert!(
+            f.problems
+                .iter()
+                .any(|p| p.contains("Unknown whether it has an IP"))
+        );
+        // Bybit always says whose key it is: silence is not taken as master.
+        assert!(!manager_fitness(Exchange::Bybit, &unknown).fit);
     }
 }

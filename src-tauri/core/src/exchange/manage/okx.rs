@@ -278,7 +278,8 @@ pub(super) async fn create(
     if !spec.ips.is_empty() {
         body["ip"] = json!(spec.ips.join(","));
     }
-    let body = body.to_string();
+    // The request body holds the passphrase: wiped when dropped.
+    let body = zeroize::Zeroizing::new(body.to_string());
     let data = signed(
         ep,
         creds,
@@ -287,8 +288,9 @@ pub(super) async fn create(
         "",
         &body,
     )
-    .await?;
+    .await;
     drop(body);
+    let data = data?;
     let row = crate::exchange::okx::first(&data)
         .ok_or_else(|| malformed("subaccount/apikey create without data"))?;
     let api_key = field(row, "apiKey").filter(|k| !k.is_empty());
