@@ -253,6 +253,15 @@ actions! {
     /// The vault's state seal (rollback detection) was started: from this
     /// entry on, a settings blob without one is a rollback.
     StateSealed => "state_sealed",
+    /// A deployment target was added (details: `target`, `host`, `port`;
+    /// never the recipient's key material beyond its kind).
+    DeployTargetAdded => "deploy_target_added",
+    /// A deployment target changed (details: `target`, `change`: granted,
+    /// withdrawn, removed or host_key_pinned).
+    DeployTargetChanged => "deploy_target_changed",
+    /// A key was delivered, sealed, to a deployment target (details:
+    /// `target`, `host`; one entry per key in the bundle; never a secret).
+    KeyDeployed => "key_deployed",
 }
 
 impl fmt::Display for Actor {
@@ -671,6 +680,9 @@ mod tests {
             (Action::PasswordChanged, "password_changed"),
             (Action::KeyRevoked, "key_revoked"),
             (Action::RevocationBaseline, "revocation_baseline"),
+            (Action::DeployTargetAdded, "deploy_target_added"),
+            (Action::DeployTargetChanged, "deploy_target_changed"),
+            (Action::KeyDeployed, "key_deployed"),
         ];
         for (action, name) in pinned {
             assert_eq!(action.as_str(), name);

@@ -118,11 +118,16 @@ pub enum GatedAction {
     /// (base URL, environment), key id, secret, passphrase, key type,
     /// status; or replace keys from a backup.
     EditCredentials,
+    /// Add, change or remove a deployment target, or which keys it is
+    /// given: where a key's secret is sent.
+    DeployTargets,
+    /// Seal keys to a deployment target and copy them there.
+    Deploy,
 }
 
 impl GatedAction {
     /// Every gated action, in a fixed order.
-    pub const ALL: [GatedAction; 12] = [
+    pub const ALL: [GatedAction; 14] = [
         GatedAction::RevealSecret,
         GatedAction::CopySecret,
         GatedAction::Export,
@@ -135,6 +140,8 @@ impl GatedAction {
         GatedAction::SecuritySettings,
         GatedAction::AllowRun,
         GatedAction::EditCredentials,
+        GatedAction::DeployTargets,
+        GatedAction::Deploy,
     ];
 
     /// The wire name (as serialized, and as written to the audit log).
@@ -152,6 +159,8 @@ impl GatedAction {
             GatedAction::SecuritySettings => "security_settings",
             GatedAction::AllowRun => "allow_run",
             GatedAction::EditCredentials => "edit_credentials",
+            GatedAction::DeployTargets => "deploy_targets",
+            GatedAction::Deploy => "deploy",
         }
     }
 
@@ -171,6 +180,8 @@ impl GatedAction {
             GatedAction::SecuritySettings => "changing security settings",
             GatedAction::AllowRun => "allowing a key for `keyward run`",
             GatedAction::EditCredentials => "changing a key's credentials",
+            GatedAction::DeployTargets => "changing where keys are deployed",
+            GatedAction::Deploy => "deploying keys to a server",
         }
     }
 
@@ -188,12 +199,14 @@ impl GatedAction {
             | GatedAction::Revoke
             | GatedAction::DeleteKey
             | GatedAction::AllowRun
-            | GatedAction::EditCredentials => true,
+            | GatedAction::EditCredentials
+            | GatedAction::Deploy => true,
             GatedAction::Export
             | GatedAction::DisableMfa
             | GatedAction::ReenrolMfa
             | GatedAction::ChangePassword
-            | GatedAction::SecuritySettings => false,
+            | GatedAction::SecuritySettings
+            | GatedAction::DeployTargets => false,
         }
     }
 }
@@ -340,6 +353,10 @@ pub mod actions {
         AllowRun,
         /// [`GatedAction::EditCredentials`].
         EditCredentials,
+        /// [`GatedAction::DeployTargets`].
+        DeployTargets,
+        /// [`GatedAction::Deploy`].
+        Deploy,
     }
 
     impl Reveal for RevealSecret {}

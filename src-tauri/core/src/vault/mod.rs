@@ -229,7 +229,7 @@ mod tests {
     #[test]
     fn the_vault_imports_no_feature() {
         const FEATURES: &[&str] = &[
-            "alerts", "checks", "health", "incident", "keys", "rotation", "scan",
+            "alerts", "checks", "deploy", "health", "incident", "keys", "rotation", "scan",
         ];
         for feature in FEATURES {
             let by_crate = format!("crate::{feature}");
