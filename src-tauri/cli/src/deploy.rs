@@ -94,8 +94,17 @@ pub struct DeployArgs {
     /// it, under `keyward run`'s variable names.
     label: String,
     /// The target.
-    #[arg(long = "to", value_name = "TARGET")]
-    target: String,
+    #[arg(
+        long = "to",
+        value_name = "TARGET",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    target: Option<String>,
+    /// Every target the key is granted to (after a rotation: before
+    /// `keyward rotate revoke-old`).
+    #[arg(long)]
+    all: bool,
     /// The SSH private key to log in with (default: the SSH client's own
     /// configuration and agent).
     #[arg(long, value_name = "FILE")]
@@ -230,28 +239,51 @@ fn ssh_options(vault: &Path, identity: Option<&Path>) -> SshOptions {
     }
 }
 
-/// Runs `keyward deploy LABEL --to TARGET`.
+/// Runs `keyward deploy LABEL --to TARGET` (or `--all`): every bundle is
+/// sealed first, then each is copied and recorded; a target that fails
+/// does not stop the others, and the first failure decides the exit code.
 pub fn deploy(path: &Path, use_keyring: bool, args: &DeployArgs) -> Result<ExitCode, CliError> {
     let (mut session, password) = app::unlock_keep(path, use_keyring)?;
     let g = grant::<actions::Deploy>(&mut session, &args.proof, password.as_ref())?;
-    let prepared = session.prepare_deploy(g, &args.label, &args.target)?;
-    let labels = prepared.labels();
+    let prepared = match &args.target {
+        Some(target) => vec![session.prepare_deploy(g, &args.label, target)?],
+        None => session.prepare_deploy_all(g, &args.label)?,
+    };
     let opts = ssh_options(path, args.ssh_identity.as_deref());
-    // The network step holds no transaction; the bundle is sealed already.
-    let delivered = deploy::deliver(prepared, &opts)?;
-    if let Some(pin) = delivered.newly_pinned() {
-        say!("pinned the host key of {}: {pin}", args.target);
+    let mut first_error: Option<CliError> = None;
+    for p in prepared {
+        let name = p.target().name.clone();
+        let labels = p.labels();
+        // The network step holds no transaction; the bundle is sealed already.
+        let delivered = match deploy::deliver(p, &opts) {
+            Ok(d) => d,
+            Err(e) => {
+                let e = CliError::from(e);
+                if args.all {
+                    say_err!("error: {}", e.message());
+                }
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        if let Some(pin) = delivered.newly_pinned() {
+            say!("pinned the host key of {name}: {pin}");
+        }
+        let target = session.record_deploy(Actor::Cli, delivered)?;
+        say!(
+            "deployed {} to {} ({}@{}:{})",
+            labels.join(", "),
+            target.remote_file(),
+            target.user,
+            target.host,
+            target.port
+        );
     }
-    let target = session.record_deploy(Actor::Cli, delivered)?;
-    say!(
-        "deployed {} to {} ({}@{}:{})",
-        labels.join(", "),
-        target.remote_file(),
-        target.user,
-        target.host,
-        target.port
-    );
-    Ok(ExitCode::SUCCESS)
+    match first_error {
+        Some(e) if args.all => Ok(app::exit(e.kind())),
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// `~/.config/keyward/identity` ($XDG_CONFIG_HOME first).

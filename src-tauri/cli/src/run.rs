@@ -2,7 +2,10 @@
 //! variables, so a bot needs no plaintext `.env` file.
 //!
 //! Only keys with the "allow run" grant are handed out (else exit 4); each
-//! use is audited by the vault. The vault is locked before the command
+//! use is audited by the vault. On a server, `--bundle FILE --identity
+//! FILE` takes the same variables from a bundle `keyward deploy` sealed,
+//! opened in memory, without a vault (a tampered bundle exits 5, an
+//! identity it was not sealed to exits 3). The vault is locked before the command
 //! starts. SIGTERM, SIGINT and SIGHUP are forwarded to the child; its exit
 //! code is passed through (128 + signal when it was killed by one). Must
 //! never: put a secret in argv or a file, or pass the master password's

@@ -145,7 +145,8 @@ impl Action {
             | A::RotationCancelled
             | A::RevocationBaseline
             | A::KeyRevoked
-            | A::KeyCompromised => Category::Rotation,
+            | A::KeyCompromised
+            | A::RevokeForcedWhileDeployed => Category::Rotation,
             A::IncidentOpened
             | A::IncidentStepDone
             | A::IncidentStepSkipped
@@ -627,6 +628,17 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
         A::KeyDeployed => {
             let target = text(d, "target").unwrap_or("a deployment target");
             format!("Deployed key {key} to {target}")
+        }
+        A::RevokeForcedWhileDeployed => {
+            let targets = list(d, "targets");
+            if targets.is_empty() {
+                format!("Revoked the old key of {key} although servers still held it (forced)")
+            } else {
+                format!(
+                    "Revoked the old key of {key} although {} still held it (forced)",
+                    targets.join(", ")
+                )
+            }
         }
     }
 }

@@ -262,6 +262,10 @@ actions! {
     /// A key was delivered, sealed, to a deployment target (details:
     /// `target`, `host`; one entry per key in the bundle; never a secret).
     KeyDeployed => "key_deployed",
+    /// Revoking a rotated key's old credentials went ahead although
+    /// deployment targets still held a bundle with them (`--force`;
+    /// details: `targets`).
+    RevokeForcedWhileDeployed => "revoke_forced_while_deployed",
 }
 
 impl fmt::Display for Actor {
@@ -683,6 +687,10 @@ mod tests {
             (Action::DeployTargetAdded, "deploy_target_added"),
             (Action::DeployTargetChanged, "deploy_target_changed"),
             (Action::KeyDeployed, "key_deployed"),
+            (
+                Action::RevokeForcedWhileDeployed,
+                "revoke_forced_while_deployed",
+            ),
         ];
         for (action, name) in pinned {
             assert_eq!(action.as_str(), name);

@@ -108,6 +108,18 @@ pub enum DeployError {
         /// The bundle file.
         path: String,
     },
+    /// Revoking the old key would break a server that still has it.
+    #[error(
+        "{} still hold the old key of {label:?}: deploy the new one first \
+         (`keyward deploy {label} --all --totp CODE`), or pass --force to revoke anyway",
+        targets.join(", ")
+    )]
+    StillDeployed {
+        /// The key's label.
+        label: String,
+        /// The targets whose bundle predates the rotation.
+        targets: Vec<String>,
+    },
     /// A local file could not be read or written.
     #[error("{0}")]
     File(#[from] crate::files::FileError),
@@ -120,6 +132,7 @@ impl KindedError for DeployError {
             DeployError::Invalid(_)
             | DeployError::TargetExists { .. }
             | DeployError::NotGranted { .. }
+            | DeployError::StillDeployed { .. }
             | DeployError::BadIdentity { .. } => ErrorKind::Invalid,
             DeployError::NoTarget { .. } => ErrorKind::NotFound,
             DeployError::Tampered { .. }

@@ -76,6 +76,35 @@ impl Session {
         label: &str,
         target: &str,
     ) -> Result<PreparedDeploy, DeployError> {
+        self.prepare_one(grant.method(), label, target)
+    }
+
+    /// Step 1 for every target `label` is granted to (one step-up for
+    /// all): e.g. after a rotation, so no target keeps the old key.
+    pub fn prepare_deploy_all(
+        &mut self,
+        grant: StepUpGrant<Deploy>,
+        label: &str,
+    ) -> Result<Vec<PreparedDeploy>, DeployError> {
+        let targets = self.deploy_targets_of(label)?;
+        if targets.is_empty() {
+            return Err(DeployError::Invalid(format!(
+                "key {label:?} is granted to no deployment target"
+            )));
+        }
+        let proof = grant.method();
+        targets
+            .iter()
+            .map(|t| self.prepare_one(proof, label, &t.target))
+            .collect()
+    }
+
+    fn prepare_one(
+        &mut self,
+        proof: ProofMethod,
+        label: &str,
+        target: &str,
+    ) -> Result<PreparedDeploy, DeployError> {
         self.touch()?;
         self.find_id(label)?;
         let (row, grants) = self.read_sealed(|conn, sealer| {
@@ -137,7 +166,7 @@ impl Session {
             target_id,
             grants,
             sealed,
-            proof: grant.method(),
+            proof,
         })
     }
 

@@ -13,8 +13,11 @@
 //! server); the system OpenSSH client (`ssh`: `ssh-keyscan` to pin a host
 //! key on first use, then `ssh` with Keyward's own known-hosts file and
 //! `StrictHostKeyChecking=yes`, upload to a temporary name, mode 0600,
-//! atomic rename); and the three steps of a delivery (`flow`: prepare under
-//! the session, deliver over the network without it, record under it).
+//! atomic rename); the three steps of a delivery (`flow`: prepare under
+//! the session, deliver over the network without it, record under it); and
+//! rotation following the key (`follow`: the targets still holding a bundle
+//! from before the key's last rotation, and the check that refuses revoking
+//! the old key while one does, unless forced and audited).
 //!
 //! Must never: write a bundle's plaintext anywhere but a zeroizing buffer
 //! (no temporary file, no argv, no log), send a key that is not granted to
@@ -24,6 +27,7 @@
 mod bundle;
 mod error;
 mod flow;
+mod follow;
 mod ssh;
 mod store;
 mod target;

@@ -76,6 +76,7 @@ fn sample_details(action: Action) -> Value {
         }
         A::DeployTargetChanged => json!({ "target": "bot-box", "change": "host_key_pinned" }),
         A::KeyDeployed => json!({ "target": "bot-box", "host": "bots.example.net" }),
+        A::RevokeForcedWhileDeployed => json!({ "targets": ["bot-box", "vps"] }),
         A::AlertSettingsChanged => {
             json!({ "change": "webhook_set", "detail": "discord discord.com" })
         }
