@@ -166,10 +166,10 @@ fn files_with(dir: &Path, needle: &str) -> Vec<PathBuf> {
         let path = e.unwrap().path();
         if path.is_dir() {
             out.extend(files_with(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                out.push(path);
-            }
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            out.push(path);
         }
     }
     out
