@@ -372,3 +372,27 @@ fn the_vault_does_not_import_deploy() {
     let naming = crate::vault::sources_naming(&["crate::deploy", "super::super::deploy"]);
     assert!(naming.is_empty(), "{naming:?}");
 }
+
+#[test]
+fn targets_survive_a_master_password_change_and_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = vault(&dir);
+    let (_, recipient) = new_identity();
+    add_target(&mut s, &recipient);
+    let g = grant::<DeployTargets>(&mut s);
+    s.grant_deploy_target(Actor::Cli, g, "box", "bot", true)
+        .unwrap();
+    let g = grant::<crate::mfa::actions::ChangePassword>(&mut s);
+    let new = MasterPassword::from("a completely different passphrase 42");
+    s.change_password(Actor::Cli, g, &MasterPassword::from(PW), &new)
+        .unwrap();
+    assert_eq!(s.deploy_targets().unwrap()[0].keys.len(), 1);
+    s.lock();
+    let mut s = Vault::open(&dir.path().join("v"))
+        .unwrap()
+        .unlock(&new)
+        .unwrap();
+    let t = s.deploy_targets().unwrap();
+    assert_eq!(t[0].name, "box");
+    assert_eq!(t[0].keys[0].label, "bot");
+}
