@@ -464,6 +464,18 @@ fn a_tampered_bundle_or_another_identity_is_refused() {
     );
     // An existing identity is not overwritten without --force.
     s.run(&["identity", "new", "--out", &other]).code(1);
+
+    // An incident about the key lists the server to clean.
+    let run = s
+        .run(&["incident", "open", "--situation", "leaked", "--key", "bot"])
+        .ok();
+    no_canary(&run, "incident");
+    assert!(
+        run.stdout
+            .contains("to clean: bot was deployed to box (127.0.0.1)"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
