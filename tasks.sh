@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 
 APT_BUILD=(libwebkit2gtk-4.1-dev build-essential pkg-config file curl ca-certificates)
-APT_TEST=(xvfb xauth x11-utils xdotool webkit2gtk-driver gnome-keyring dbus at-spi2-core imagemagick git)
+APT_TEST=(xvfb xauth x11-utils xdotool webkit2gtk-driver gnome-keyring dbus at-spi2-core imagemagick git openssh-server openssh-client)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

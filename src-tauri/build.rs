@@ -40,6 +40,7 @@ const COMMANDS: &[&str] = &[
     "service_update",
     "service_remove",
     "service_check",
+    "deploy_targets_of",
     "mfa_status",
     "mfa_enroll",
     "mfa_confirm",

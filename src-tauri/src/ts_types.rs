@@ -49,6 +49,8 @@ fn export_all(dir: &Path) {
         keyward_core::vault::ImportReport,
         // alerts
         keyward_core::alerts::AlertSettings,
+        // deployment targets of a key
+        keyward_core::deploy::KeyDeployment,
     );
 }
 

@@ -88,6 +88,32 @@ pub enum CliError {
         /// The variable that would have supplied it.
         var: String,
     },
+    /// Another core error, with its kind and message (never a secret).
+    Core {
+        /// Its kind.
+        kind: ErrorKind,
+        /// Its message.
+        message: String,
+    },
+}
+
+impl CliError {
+    /// Any core error that is not a vault error.
+    pub fn from_kinded(e: impl keyward_core::KindedError + std::fmt::Display) -> Self {
+        CliError::Core {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<keyward_core::deploy::DeployError> for CliError {
+    fn from(e: keyward_core::deploy::DeployError) -> Self {
+        match e {
+            keyward_core::deploy::DeployError::Vault(v) => CliError::Vault(v),
+            e => CliError::from_kinded(e),
+        }
+    }
 }
 
 impl From<VaultError> for CliError {
@@ -109,6 +135,7 @@ impl CliError {
             CliError::Vault(e) => e.kind(),
             CliError::Input { .. } => ErrorKind::Invalid,
             CliError::NoPassword { .. } => ErrorKind::Locked,
+            CliError::Core { kind, .. } => *kind,
         }
     }
 
@@ -120,6 +147,7 @@ impl CliError {
             CliError::NoPassword { var } => {
                 format!("no password: set ${var} or run in a terminal")
             }
+            CliError::Core { message, .. } => message.clone(),
         }
     }
 

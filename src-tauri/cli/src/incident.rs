@@ -172,6 +172,25 @@ fn next_command(v: &IncidentView) -> Option<String> {
     })
 }
 
+/// The servers an affected key was deployed to: their bundles hold it
+/// until they are deleted there or replaced after a rotation.
+fn print_deployments(session: &mut keyward_core::vault::Session, view: &IncidentView) {
+    for k in &view.keys {
+        let Ok(targets) = session.deploy_targets_of(&k.label) else {
+            continue;
+        };
+        for d in targets.iter().filter(|d| d.deployed_at.is_some()) {
+            say!(
+                "to clean: {} was deployed to {} ({}): delete {} there, or redeploy once the key is replaced",
+                k.label,
+                d.target,
+                d.host,
+                d.remote_file
+            );
+        }
+    }
+}
+
 fn print_view(v: &IncidentView) {
     say!(
         "incident {} ({}) {}: {}/{} steps resolved",
@@ -409,6 +428,7 @@ pub fn run(path: &Path, use_keyring: bool, cmd: &IncidentCommand) -> Result<Exit
         }
         Ok((view, false)) => {
             print_view(&view);
+            print_deployments(&mut session, &view);
             if let Some(next) = next_command(&view) {
                 say!("next: {next}");
             }

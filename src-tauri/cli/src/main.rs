@@ -12,6 +12,7 @@ mod app;
 
 mod admin;
 mod alerts;
+mod deploy;
 mod gated;
 mod health;
 mod import_env;
@@ -144,6 +145,22 @@ enum Command {
     /// Start a command with keys as environment variables (keys need the
     /// "allow run" grant). See `keyward run --help` for the variable names.
     Run(run::RunArgs),
+    /// Servers to deploy keys to, sealed: add, list, grant, withdraw,
+    /// remove (see `keyward target --help`).
+    Target {
+        #[command(subcommand)]
+        command: deploy::TargetCommand,
+    },
+    /// Seal the keys granted to a target to its recipient and copy them
+    /// there over SSH (atomically, mode 0600); needs --totp. On the server:
+    /// `keyward run --bundle FILE --identity FILE -- CMD`.
+    Deploy(deploy::DeployArgs),
+    /// On a server: create the identity bundles are sealed to (`identity
+    /// new`), and print its recipient.
+    Identity {
+        #[command(subcommand)]
+        command: deploy::IdentityCommand,
+    },
     /// Rotate a key in verified, resumable steps: begin, new-key, verify,
     /// promote, revoke-old (see `keyward rotate --help`).
     Rotate {
@@ -195,6 +212,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The server side needs no vault.
+    let serverside = match &cli.command {
+        Command::Identity { command } => Some(deploy::identity(command)),
+        Command::Run(args) if args.bundle.is_some() => Some(run::run_bundle(args)),
+        _ => None,
+    };
+    if let Some(result) = serverside {
+        return result.unwrap_or_else(|err| err.report());
+    }
     let Some(path) = keyward_core::paths::vault_path(cli.vault.as_deref()) else {
         say_err!("error: no vault path: pass --vault or set KEYWARD_VAULT");
         return ExitCode::from(app::USAGE_EXIT_CODE);
@@ -245,6 +271,9 @@ fn run(cli: &Cli, path: &Path) -> Result<ExitCode, CliError> {
         Command::Health(args) => health::run(path, cli.use_keyring, args),
         Command::ImportEnv(args) => import_env::run(path, cli.use_keyring, args),
         Command::Run(args) => run::run(path, cli.use_keyring, args),
+        Command::Target { command } => deploy::target(path, cli.use_keyring, command),
+        Command::Deploy(args) => deploy::deploy(path, cli.use_keyring, args),
+        Command::Identity { command } => deploy::identity(command),
         Command::Rotate { command } => rotate::run(path, cli.use_keyring, command),
         Command::Revoke(args) => revoke::run(path, cli.use_keyring, args),
         Command::Narrow(args) => narrow::run(path, cli.use_keyring, args),

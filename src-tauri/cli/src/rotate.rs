@@ -80,6 +80,10 @@ pub enum RotateCommand {
         /// You deleted the old key on the exchange's website yourself.
         #[arg(long)]
         confirm_manual: bool,
+        /// Revoke although a deployment target still holds a bundle with
+        /// the old key (audited; the bot there stops working).
+        #[arg(long)]
+        force: bool,
         /// Check the old key live, show the steps, wait while you delete it
         /// on the website (Enter when done), then check it is rejected: the
         /// only way a manual deletion can be proven (the exchanges' "invalid
@@ -451,12 +455,22 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             if let Err(e) = rotation::promote(&mut session, Actor::Cli, grant, label) {
                 return refused(e);
             }
-            show(&mut session, label, *json)
+            let code = show(&mut session, label, *json);
+            let behind = session.deployments_behind(label)?;
+            if !behind.is_empty() {
+                say_err!(
+                    "{} still hold the old key: run `keyward deploy {label} --all --totp CODE` \
+                     before `keyward rotate revoke-old {label}`",
+                    behind.join(", ")
+                );
+            }
+            code
         }
         RotateCommand::RevokeOld {
             label,
             proof,
             confirm_manual,
+            force,
             wait,
             json: as_json,
             timeout,
@@ -466,6 +480,12 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 Ok(v) => v,
                 Err(e) => return refused(e),
             };
+            // A server still holding the old key would stop working:
+            // refused before a code is spent, unless forced (audited).
+            let promoted = view.state == RotationState::Promoted;
+            if promoted && !*force {
+                session.check_revoke_old_deployments(Actor::Cli, label, false)?;
+            }
             // Resume after a crash between the two last transitions: the
             // old key is already confirmed revoked, only `done` is missing.
             if view.state == RotationState::OldKeyRevoked {
@@ -475,6 +495,15 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 return show(&mut session, label, *as_json);
             }
             let grant = gated::grant::<actions::Revoke>(&mut session, proof, password.as_ref())?;
+            if promoted && *force {
+                let left = session.check_revoke_old_deployments(Actor::Cli, label, true)?;
+                if !left.is_empty() {
+                    say_err!(
+                        "warning: {} still hold the old key of {label}; revoking it anyway (--force)",
+                        left.join(", ")
+                    );
+                }
+            }
             let (client, runtime) = match network(*timeout) {
                 Ok(n) => n,
                 Err(code) => return Ok(code),

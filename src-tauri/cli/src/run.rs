@@ -2,7 +2,10 @@
 //! variables, so a bot needs no plaintext `.env` file.
 //!
 //! Only keys with the "allow run" grant are handed out (else exit 4); each
-//! use is audited by the vault. The vault is locked before the command
+//! use is audited by the vault. On a server, `--bundle FILE --identity
+//! FILE` takes the same variables from a bundle `keyward deploy` sealed,
+//! opened in memory, without a vault (a tampered bundle exits 5, an
+//! identity it was not sealed to exits 3). The vault is locked before the command
 //! starts. SIGTERM, SIGINT and SIGHUP are forwarded to the child; its exit
 //! code is passed through (128 + signal when it was killed by one). Must
 //! never: put a secret in argv or a file, or pass the master password's
@@ -10,14 +13,14 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::Args;
 use keyward_core::KindedError;
 use keyward_core::vault::Actor;
 use keyward_core::vault::material::EnvOverride;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -46,13 +49,27 @@ The vault is locked before CMD starts; SIGTERM, SIGINT and SIGHUP are forwarded;
 pub struct RunArgs {
     /// A key to hand to the command (repeatable). It needs the "allow run"
     /// grant: keyward edit LABEL --allow-run --totp CODE.
-    #[arg(long = "key", required = true, value_name = "LABEL")]
+    #[arg(
+        long = "key",
+        required_unless_present = "bundle",
+        conflicts_with = "bundle",
+        value_name = "LABEL"
+    )]
     keys: Vec<String>,
     /// Put a field in a variable of your choosing instead of the default:
     /// NAME=field, or NAME=LABEL:field with several keys (field: key_id,
     /// secret, passphrase). Repeatable. Example: --env BINANCE_SECRET=secret.
-    #[arg(long = "env", value_name = "NAME=field")]
+    #[arg(long = "env", value_name = "NAME=field", conflicts_with = "bundle")]
     env: Vec<String>,
+    /// On a server: take the variables from a bundle `keyward deploy`
+    /// wrote (no vault, no master password), opened in memory with
+    /// --identity.
+    #[arg(long, value_name = "FILE", requires = "identity")]
+    pub bundle: Option<PathBuf>,
+    /// The server's identity for --bundle (`keyward identity new`), or an
+    /// unencrypted OpenSSH ed25519 private key.
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    identity: Option<PathBuf>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -79,7 +96,7 @@ pub fn run(vault: &Path, use_keyring: bool, args: &RunArgs) -> Result<ExitCode, 
             message: "give the command after --".into(),
         });
     };
-    let vars = {
+    let vars: Vec<(String, SecretString)> = {
         let mut session = app::unlock(vault, use_keyring)?;
         let vars = match session.run_env(Actor::Cli, &args.keys, &overrides) {
             Ok(v) => v,
@@ -96,9 +113,58 @@ pub fn run(vault: &Path, use_keyring: bool, args: &RunArgs) -> Result<ExitCode, 
         };
         // The vault key is gone before the command starts.
         session.lock();
-        vars
+        vars.into_iter().map(|v| (v.name, v.value)).collect()
     };
+    exec(program, rest, vars)
+}
 
+/// Runs `keyward run --bundle FILE --identity FILE -- CMD` (no vault).
+pub fn run_bundle(args: &RunArgs) -> Result<ExitCode, CliError> {
+    let (Some(bundle), Some(identity)) = (&args.bundle, &args.identity) else {
+        return Err(CliError::Input {
+            message: "--bundle needs --identity".into(),
+        });
+    };
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(CliError::Input {
+            message: "give the command after --".into(),
+        });
+    };
+    let read_err = |what: &str, path: &Path, e: std::io::Error| CliError::Input {
+        message: format!("cannot read the {what} {}: {e}", path.display()),
+    };
+    let sealed = read_sealed(bundle).map_err(|e| read_err("bundle", bundle, e))?;
+    let id_file = std::fs::File::open(identity).map_err(|e| read_err("identity", identity, e))?;
+    let id_bytes = keyward_core::files::read_limited(id_file, "identity", identity)
+        .map_err(CliError::from_kinded)?;
+    let opened = keyward_core::deploy::open_bundle(
+        &sealed,
+        &id_bytes,
+        &bundle.display().to_string(),
+        &identity.display().to_string(),
+    )?;
+    drop(id_bytes);
+    let vars = opened.vars.into_iter().map(|v| (v.name, v.value)).collect();
+    exec(program, rest, vars)
+}
+
+/// The sealed bundle's bytes (ciphertext), at most 8 MiB.
+fn read_sealed(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    std::fs::File::open(path)?
+        .take(8 * 1024 * 1024)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Starts `program` with `vars` added to the environment (Keyward's own
+/// unlocking variables removed), forwards signals, passes its status on.
+fn exec(
+    program: &OsString,
+    rest: &[OsString],
+    vars: Vec<(String, SecretString)>,
+) -> Result<ExitCode, CliError> {
     // Registered before the child exists, so a signal in between is not
     // lost and does not kill us first.
     let mut signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
@@ -114,8 +180,8 @@ pub fn run(vault: &Path, use_keyring: bool, args: &RunArgs) -> Result<ExitCode, 
     for name in WITHHELD {
         cmd.env_remove(name);
     }
-    for v in &vars {
-        cmd.env(&v.name, v.value.expose_secret());
+    for (name, value) in &vars {
+        cmd.env(name, value.expose_secret());
     }
     let spawned = cmd.spawn();
     // The command holds its own copy now.

@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod checks;
+pub mod deploy;
 pub mod error;
 pub mod exchange;
 pub mod files;

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod backup;
 pub mod brand;
+pub mod deploy;
 pub mod incident;
 pub mod keys;
 pub mod managed;
@@ -70,6 +71,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         services::service_update,
         services::service_remove,
         services::service_check,
+        deploy::deploy_targets_of,
         rotation::rotation_status,
         rotation::rotation_begin,
         rotation::rotation_new_key,

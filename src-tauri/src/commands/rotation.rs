@@ -162,6 +162,16 @@ pub async fn rotation_revoke_old_key(
     proof: Option<ProofInput>,
     confirm_manual: bool,
 ) -> IpcResult<RevokeOutcome> {
+    // A deployment target still holding the old key would stop working:
+    // refused before the step-up (the command line has --force).
+    state.with_unlocked(|s| {
+        let promoted = rotation::status(s, &label)
+            .is_ok_and(|v| v.state == keyward_core::rotation::RotationState::Promoted);
+        if promoted {
+            s.check_revoke_old_deployments(Actor::Gui, &label, false)?;
+        }
+        Ok(())
+    })?;
     revoking(&state, proof, |session, client, g| async move {
         rotation::revoke_old(session, &client, Actor::Gui, g, &label, confirm_manual).await
     })

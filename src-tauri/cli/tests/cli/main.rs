@@ -8,6 +8,11 @@
 //! - `canary`: planted secrets never reach any file, stdout or stderr.
 //! - `tamper`: damaged or foreign files give clear errors and exit codes.
 //! - `crash`: SIGKILL during adds never loses an acknowledged key.
+//! - `deploy`: `keyward target`/`deploy` against a real sshd on loopback,
+//!   `keyward run --bundle` on the "server" side; re-deploy replaces the
+//!   bundle atomically; tampered bundle, wrong identity, changed host key
+//!   and unreachable host refused with clear errors, nothing changed;
+//!   canary nowhere.
 //! - `files`: 0700/0600 under `umask 000`; reports and exports never through
 //!   a link or over a file without `--force`; `log --verify` exit 5 until a
 //!   finding is acknowledged; bidi labels refused; terminal escapes and
@@ -43,6 +48,7 @@ mod auto_rotate;
 mod canary;
 mod commands;
 mod crash;
+mod deploy;
 mod files;
 mod health;
 mod incident;

@@ -126,9 +126,11 @@ impl Action {
             | A::ManagerKeyMarked
             | A::ManagerKeyUnmarked
             | A::InventoryTaken => Category::Keys,
-            A::SecretRevealed | A::SecretCopied | A::RunAllowed | A::RunGrantChanged => {
-                Category::Secrets
-            }
+            A::SecretRevealed
+            | A::SecretCopied
+            | A::RunAllowed
+            | A::RunGrantChanged
+            | A::KeyDeployed => Category::Secrets,
             A::MfaEnrolled
             | A::MfaConfirmed
             | A::MfaEnrolmentCancelled
@@ -150,12 +152,13 @@ impl Action {
             | A::RevocationBaseline
             | A::KeyRevoked
             | A::KeyCompromised
-            | A::UnknownKeyRevoked => Category::Rotation,
+            | A::UnknownKeyRevoked
+            | A::RevokeForcedWhileDeployed => Category::Rotation,
             A::IncidentOpened
             | A::IncidentStepDone
             | A::IncidentStepSkipped
             | A::IncidentClosed => Category::Incidents,
-            A::ServiceChanged => Category::Services,
+            A::ServiceChanged | A::DeployTargetAdded | A::DeployTargetChanged => Category::Services,
             A::AlertSettingsChanged | A::AlertReminded | A::AlertDelivered | A::AlertFailed => {
                 Category::Alerts
             }
@@ -667,6 +670,42 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
             s
         }
         A::StateSealed => "Turned on rollback protection for the vault".into(),
+        A::DeployTargetAdded => {
+            let target = text(d, "target").unwrap_or("a server");
+            match text(d, "host") {
+                Some(host) => format!("Added deployment target {target} ({host})"),
+                None => format!("Added deployment target {target}"),
+            }
+        }
+        A::DeployTargetChanged => {
+            let target = text(d, "target").unwrap_or("a deployment target");
+            match text(d, "change") {
+                Some("granted") => format!("Allowed key {key} on deployment target {target}"),
+                Some("withdrawn") => {
+                    format!("Withdrew key {key} from deployment target {target}")
+                }
+                Some("removed") => format!("Removed deployment target {target}"),
+                Some("host_key_pinned") => {
+                    format!("Pinned the host key of deployment target {target}")
+                }
+                _ => format!("Changed deployment target {target}"),
+            }
+        }
+        A::KeyDeployed => {
+            let target = text(d, "target").unwrap_or("a deployment target");
+            format!("Deployed key {key} to {target}")
+        }
+        A::RevokeForcedWhileDeployed => {
+            let targets = list(d, "targets");
+            if targets.is_empty() {
+                format!("Revoked the old key of {key} although servers still held it (forced)")
+            } else {
+                format!(
+                    "Revoked the old key of {key} although {} still held it (forced)",
+                    targets.join(", ")
+                )
+            }
+        }
     }
 }
 

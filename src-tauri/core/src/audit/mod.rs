@@ -269,6 +269,19 @@ actions! {
     /// deleted through the manager key (details: `exchange`, the masked
     /// `key_id`).
     UnknownKeyRevoked => "unknown_key_revoked",
+    /// A deployment target was added (details: `target`, `host`, `port`;
+    /// never the recipient's key material beyond its kind).
+    DeployTargetAdded => "deploy_target_added",
+    /// A deployment target changed (details: `target`, `change`: granted,
+    /// withdrawn, removed or host_key_pinned).
+    DeployTargetChanged => "deploy_target_changed",
+    /// A key was delivered, sealed, to a deployment target (details:
+    /// `target`, `host`; one entry per key in the bundle; never a secret).
+    KeyDeployed => "key_deployed",
+    /// Revoking a rotated key's old credentials went ahead although
+    /// deployment targets still held a bundle with them (`--force`;
+    /// details: `targets`).
+    RevokeForcedWhileDeployed => "revoke_forced_while_deployed",
 }
 
 impl fmt::Display for Actor {
@@ -691,6 +704,13 @@ mod tests {
             (Action::ManagerKeyUnmarked, "manager_key_unmarked"),
             (Action::InventoryTaken, "inventory_taken"),
             (Action::UnknownKeyRevoked, "unknown_key_revoked"),
+            (Action::DeployTargetAdded, "deploy_target_added"),
+            (Action::DeployTargetChanged, "deploy_target_changed"),
+            (Action::KeyDeployed, "key_deployed"),
+            (
+                Action::RevokeForcedWhileDeployed,
+                "revoke_forced_while_deployed",
+            ),
         ];
         for (action, name) in pinned {
             assert_eq!(action.as_str(), name);

@@ -128,11 +128,16 @@ pub enum GatedAction {
     /// (create the new sub-account key, promote it, delete the old one), or
     /// let the schedule do so unattended.
     AutoRotate,
+    /// Add, change or remove a deployment target, or which keys it is
+    /// given: where a key's secret is sent.
+    DeployTargets,
+    /// Seal keys to a deployment target and copy them there.
+    Deploy,
 }
 
 impl GatedAction {
     /// Every gated action, in a fixed order.
-    pub const ALL: [GatedAction; 15] = [
+    pub const ALL: [GatedAction; 17] = [
         GatedAction::RevealSecret,
         GatedAction::CopySecret,
         GatedAction::Export,
@@ -148,6 +153,8 @@ impl GatedAction {
         GatedAction::MarkManager,
         GatedAction::UseManager,
         GatedAction::AutoRotate,
+        GatedAction::DeployTargets,
+        GatedAction::Deploy,
     ];
 
     /// The wire name (as serialized, and as written to the audit log).
@@ -168,6 +175,8 @@ impl GatedAction {
             GatedAction::MarkManager => "mark_manager",
             GatedAction::UseManager => "use_manager",
             GatedAction::AutoRotate => "auto_rotate",
+            GatedAction::DeployTargets => "deploy_targets",
+            GatedAction::Deploy => "deploy",
         }
     }
 
@@ -190,6 +199,8 @@ impl GatedAction {
             GatedAction::MarkManager => "marking or unmarking a manager key",
             GatedAction::UseManager => "using the manager key",
             GatedAction::AutoRotate => "rotating a key through the manager key",
+            GatedAction::DeployTargets => "changing where keys are deployed",
+            GatedAction::Deploy => "deploying keys to a server",
         }
     }
 
@@ -208,14 +219,16 @@ impl GatedAction {
             | GatedAction::DeleteKey
             | GatedAction::AllowRun
             | GatedAction::EditCredentials
-            | GatedAction::UseManager => true,
+            | GatedAction::UseManager
+            | GatedAction::Deploy => true,
             GatedAction::Export
             | GatedAction::MarkManager
             | GatedAction::DisableMfa
             | GatedAction::ReenrolMfa
             | GatedAction::ChangePassword
             | GatedAction::SecuritySettings
-            | GatedAction::AutoRotate => false,
+            | GatedAction::AutoRotate
+            | GatedAction::DeployTargets => false,
         }
     }
 }
@@ -368,6 +381,10 @@ pub mod actions {
         UseManager,
         /// [`GatedAction::AutoRotate`].
         AutoRotate,
+        /// [`GatedAction::DeployTargets`].
+        DeployTargets,
+        /// [`GatedAction::Deploy`].
+        Deploy,
     }
 
     impl Reveal for RevealSecret {}

@@ -229,7 +229,8 @@ mod tests {
     #[test]
     fn the_vault_imports_no_feature() {
         const FEATURES: &[&str] = &[
-            "alerts", "checks", "health", "incident", "keys", "managed", "rotation", "scan",
+            "alerts", "checks", "deploy", "health", "incident", "keys", "managed", "rotation",
+            "scan",
         ];
         for feature in FEATURES {
             let by_crate = format!("crate::{feature}");

@@ -35,7 +35,7 @@ pub const APPLICATION_ID: i32 = 0x4B57_5644;
 /// Envelope format version written by this build.
 pub const FORMAT_VERSION: i64 = 1;
 /// Schema version after all migrations of this build.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 const HEADER_MAGIC: &[u8] = b"KEYWARD-VAULT\0";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -121,6 +121,13 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "11_managed_keys.sql",
         include_str!("migrations/11_managed_keys.sql"),
+    ),
+    // 11 -> 12: deployment targets (an SSH host, its pinned host key and
+    // the recipient a bundle is sealed to) and which keys each is given,
+    // each row MAC'd (the records are the deploy feature's).
+    (
+        "12_deploy_targets.sql",
+        include_str!("migrations/12_deploy_targets.sql"),
     ),
 ];
 

@@ -69,6 +69,21 @@ impl Sealer<'_> {
         super::rowmac::RowKey::derive(self.key.bytes())
     }
 
+    /// A feature's own MAC key: HKDF-SHA256 of the vault's MAC root with
+    /// `info` (one per feature and purpose). Under the MAC root, so a
+    /// master-password change (which keeps the root) leaves the feature's
+    /// MACs valid.
+    pub(crate) fn feature_mac_key(&self, info: &'static [u8]) -> Zeroizing<[u8; 32]> {
+        let mut subkey = Zeroizing::new([0u8; 32]);
+        if hkdf::Hkdf::<sha2::Sha256>::new(None, self.key.mac_root())
+            .expand(info, subkey.as_mut())
+            .is_err()
+        {
+            unreachable!("HKDF-SHA256 expands 32 bytes");
+        }
+        subkey
+    }
+
     /// The MFA state's MAC and recovery-hash key.
     pub(crate) fn mfa_key(&self) -> crate::mfa::MfaKey {
         crate::mfa::MfaKey::derive(self.key.mac_root())

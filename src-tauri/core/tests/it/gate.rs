@@ -67,6 +67,14 @@ macro_rules! with_action {
                 type $A = actions::AutoRotate;
                 $body
             }
+            GatedAction::DeployTargets => {
+                type $A = actions::DeployTargets;
+                $body
+            }
+            GatedAction::Deploy => {
+                type $A = actions::Deploy;
+                $body
+            }
             other => panic!("no marker for {other}"),
         }
     }};

@@ -71,6 +71,12 @@ fn sample_details(action: Action) -> Value {
             json!({ "finding": "entry 3 was modified", "claimed": "mfa_disabled", "recorded_while_locked": true })
         }
         A::AuditFindingsAcknowledged => json!({ "findings": 1 }),
+        A::DeployTargetAdded => {
+            json!({ "target": "bot-box", "host": "bots.example.net", "port": 22 })
+        }
+        A::DeployTargetChanged => json!({ "target": "bot-box", "change": "host_key_pinned" }),
+        A::KeyDeployed => json!({ "target": "bot-box", "host": "bots.example.net" }),
+        A::RevokeForcedWhileDeployed => json!({ "targets": ["bot-box", "vps"] }),
         A::AlertSettingsChanged => {
             json!({ "change": "webhook_set", "detail": "discord discord.com" })
         }

@@ -1,0 +1,702 @@
+//! `keyward target`, `keyward deploy`, `keyward identity new` and `keyward
+//! run --bundle` against a real OpenSSH server (Debian's `openssh-server`)
+//! started on a loopback port as the current user, with a throwaway host
+//! key and user key in a temporary directory. The "server" side of each
+//! test is the same machine: `keyward run --bundle` reads the file sshd's
+//! session wrote.
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keyward_core::mfa::TotpSeed;
+
+use crate::support::{Env, Run};
+
+const CANARY: &str = "CANARY-DEPLOY-5d1f0c3a-never-print";
+const CANARY_2: &str = "CANARY-DEPLOY-2-77e0b9-never-print";
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// An sshd on 127.0.0.1 for the length of a test.
+struct Sshd {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+fn keygen(path: &Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "keyward-test", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen (openssh-client) is installed")
+        .success();
+    assert!(ok);
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: install Debian's openssh-server (tasks.sh does)"
+        );
+        if rustix::process::geteuid().is_root() {
+            // What the package's service would create: privilege separation.
+            std::fs::create_dir_all("/run/sshd").unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        keygen(&dir.path().join("host_key"));
+        keygen(&dir.path().join("user_key"));
+        std::fs::copy(
+            dir.path().join("user_key.pub"),
+            dir.path().join("authorized_keys"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("remote")).unwrap();
+        let mut sshd = Sshd {
+            dir,
+            port: free_port(),
+            child: None,
+        };
+        sshd.launch();
+        sshd
+    }
+
+    fn launch(&mut self) {
+        let d = self.dir.path();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
+             AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel ERROR\n",
+            port = self.port,
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("sshd.log"))
+            .unwrap();
+        let child = Command::new(SSHD)
+            .arg("-f")
+            .arg(d.join("sshd_config"))
+            .args(["-D", "-e"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Restarts with a new host key (a reinstalled server, or someone in
+    /// between).
+    fn new_host_key(&mut self) {
+        self.stop();
+        let d = self.dir.path();
+        std::fs::remove_file(d.join("host_key")).unwrap();
+        std::fs::remove_file(d.join("host_key.pub")).unwrap();
+        keygen(&d.join("host_key"));
+        self.launch();
+    }
+
+    fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote")
+    }
+
+    fn user_key(&self) -> PathBuf {
+        self.dir.path().join("user_key")
+    }
+
+    fn ssh(&self) -> String {
+        format!("{}@127.0.0.1:{}", user(), self.port)
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn no_canary(run: &Run, what: &str) -> String {
+    for c in [CANARY, CANARY_2] {
+        assert!(!run.stdout.contains(c), "{what}: canary on stdout");
+        assert!(!run.stderr.contains(c), "{what}: canary on stderr");
+    }
+    run.stdout.clone()
+}
+
+/// Every file under `dir` that holds `needle`.
+fn files_with(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_with(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Every file under `dir` that holds a canary.
+fn files_with_canary(dir: &Path) -> Vec<PathBuf> {
+    let mut out = files_with(dir, CANARY);
+    out.extend(files_with(dir, CANARY_2));
+    out
+}
+
+/// A vault with MFA on and a key, a server identity, and the clock the
+/// codes are computed for.
+struct Setup {
+    env: Env,
+    seed: TotpSeed,
+    recipient: String,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let env = Env::init();
+        no_canary(&env.add_binance("bot", CANARY).ok(), "add");
+        let run = env.run(&["mfa", "enroll", "--json"]).ok();
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        let seed = TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
+        env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
+        let id = env.run(&["identity", "new", "--out", &identity(&env)]).ok();
+        let recipient = id.stdout.trim().to_owned();
+        assert!(recipient.starts_with("age1"), "{recipient}");
+        let mode = std::fs::metadata(identity(&env))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        Setup {
+            env,
+            seed,
+            recipient,
+        }
+    }
+
+    /// A fresh code: the pinned clock moves one TOTP step on first, so
+    /// each gated command has its own (codes are single use).
+    fn code(&self) -> String {
+        let clock = self.env.path("clock");
+        let now: u64 = std::fs::read_to_string(&clock)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::fs::write(&clock, (now + 30).to_string()).unwrap();
+        self.env.code(&self.seed, 0)
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.env.run(args)
+    }
+
+    fn add_target(&self, sshd: &Sshd, name: &str) {
+        let code = self.code();
+        no_canary(
+            &self
+                .run(&[
+                    "target",
+                    "add",
+                    name,
+                    "--ssh",
+                    &sshd.ssh(),
+                    "--path",
+                    &sshd.remote().display().to_string(),
+                    "--recipient",
+                    &self.recipient,
+                    "--totp",
+                    &code,
+                ])
+                .ok(),
+            "target add",
+        );
+    }
+
+    fn grant(&self, target: &str, label: &str) -> Run {
+        let code = self.code();
+        self.run(&["target", "grant", target, label, "--totp", &code])
+    }
+
+    fn deploy(&self, sshd: &Sshd, label: &str, target: &str) -> Run {
+        let code = self.code();
+        let key = sshd.user_key().display().to_string();
+        self.env.run_env(
+            &[
+                "deploy",
+                label,
+                "--to",
+                target,
+                "--ssh-identity",
+                &key,
+                "--totp",
+                &code,
+            ],
+            &[("KEYWARD_SSH_OPTIONS", "-F /dev/null")],
+        )
+    }
+
+    fn server_env(&self, bundle: &Path, identity: &str, var: &str) -> Run {
+        server_env(bundle, identity, var)
+    }
+}
+
+/// `keyward run --bundle` on the "server": the value of `$var` the child
+/// sees.
+fn server_env(bundle: &Path, identity: &str, var: &str) -> Run {
+    let out = Command::new(crate::support::bin())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .arg("run")
+        .arg("--bundle")
+        .arg(bundle)
+        .args(["--identity", identity, "--", "sh", "-c"])
+        .arg(format!("printf %s \"${var}\""))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn identity(env: &Env) -> String {
+    env.path("server/identity").display().to_string()
+}
+
+fn target_json(s: &Setup) -> serde_json::Value {
+    let run = s.run(&["target", "list", "--json"]).ok();
+    serde_json::from_str(run.stdout.trim()).unwrap()
+}
+
+#[test]
+fn deploy_then_run_on_the_server_then_redeploy_atomically() {
+    let mut sshd = Sshd::start();
+    let s = Setup::new();
+    s.add_target(&sshd, "box");
+    // Nothing is granted yet: refused, nothing sent.
+    let run = s.deploy(&sshd, "bot", "box").code(1);
+    assert!(run.stderr.contains("not granted"), "{}", run.stderr);
+    // Granting needs a code.
+    let run = s.run(&["target", "grant", "box", "bot"]).code(4);
+    assert!(run.stderr.contains("needs a code"), "{}", run.stderr);
+    s.grant("box", "bot").ok();
+
+    let run = s.deploy(&sshd, "bot", "box").ok();
+    no_canary(&run, "deploy");
+    assert!(run.stdout.contains("pinned the host key"), "{}", run.stdout);
+    let bundle = sshd.remote().join("box.age");
+    let mode = std::fs::metadata(&bundle).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let first = std::fs::read(&bundle).unwrap();
+
+    let seen = s.server_env(&bundle, &identity(&s.env), "BINANCE_API_SECRET");
+    assert_eq!(seen.code, 0, "{}", seen.stderr);
+    assert!(
+        seen.stdout == CANARY,
+        "the child did not get the planted secret"
+    );
+    let seen = s
+        .server_env(&bundle, &identity(&s.env), "BINANCE_API_KEY")
+        .ok();
+    assert_eq!(seen.stdout, crate::support::BINANCE_KEY);
+
+    // The target lists its pin and the delivery.
+    let list = target_json(&s);
+    assert!(
+        list[0]["host_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh-ed25519 ")
+    );
+    assert!(list[0]["keys"][0]["deployed_at"].is_number(), "{list}");
+
+    // A second key granted and deployed: the bundle is replaced in one
+    // step, nothing temporary left beside it.
+    s.env
+        .run_stdin(
+            &[
+                "add",
+                "--exchange",
+                "other",
+                "--label",
+                "second",
+                "--api-key",
+                "id-2",
+                "--secret-stdin",
+            ],
+            &format!("{CANARY_2}\n"),
+        )
+        .ok();
+    s.grant("box", "second").ok();
+    no_canary(&s.deploy(&sshd, "second", "box").ok(), "redeploy");
+    let second = std::fs::read(&bundle).unwrap();
+    assert_ne!(first, second);
+    let names: Vec<String> = std::fs::read_dir(sshd.remote())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["box.age"]);
+    let seen = s.server_env(&bundle, &identity(&s.env), "API_SECRET").ok();
+    assert!(seen.stdout == CANARY_2);
+
+    // The audit names the deliveries, never a secret; nothing in plaintext
+    // anywhere: the vault, its directory, the server's directory.
+    let log = s.run(&["log", "--json"]).ok();
+    no_canary(&log, "log");
+    assert!(log.stdout.contains("\"key_deployed\""));
+    assert!(log.stdout.contains("\"deploy_target_added\""));
+    assert!(
+        log.stdout.contains("Deployed key bot to box"),
+        "{}",
+        log.stdout
+    );
+    assert!(files_with_canary(s.env.dir.path()).is_empty());
+    assert!(files_with_canary(sshd.dir.path()).is_empty());
+
+    // Unreachable: nothing changes, here or there.
+    sshd.stop();
+    let before = target_json(&s);
+    let run = s.deploy(&sshd, "bot", "box").code(6);
+    no_canary(&run, "unreachable");
+    assert!(run.stderr.contains("cannot reach"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    assert_eq!(target_json(&s), before);
+    assert_eq!(std::fs::read(&bundle).unwrap(), second);
+}
+
+#[test]
+fn a_changed_host_key_is_refused_and_nothing_is_sent() {
+    let mut sshd = Sshd::start();
+    let s = Setup::new();
+    s.add_target(&sshd, "box");
+    s.grant("box", "bot").ok();
+    s.deploy(&sshd, "bot", "box").ok();
+    let bundle = sshd.remote().join("box.age");
+    let first = std::fs::read(&bundle).unwrap();
+    let before = target_json(&s);
+
+    sshd.new_host_key();
+    let run = s.deploy(&sshd, "bot", "box").code(5);
+    no_canary(&run, "changed host key");
+    assert!(
+        run.stderr.contains("is not the one pinned"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(&bundle).unwrap(), first);
+    assert_eq!(target_json(&s), before);
+}
+
+#[test]
+fn a_tampered_bundle_or_another_identity_is_refused() {
+    let sshd = Sshd::start();
+    let s = Setup::new();
+    s.add_target(&sshd, "box");
+    s.grant("box", "bot").ok();
+    s.deploy(&sshd, "bot", "box").ok();
+    let bundle = sshd.remote().join("box.age");
+
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    let tampered = s.env.path("tampered.age");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let run = s
+        .server_env(&tampered, &identity(&s.env), "BINANCE_API_SECRET")
+        .code(5);
+    no_canary(&run, "tampered");
+    assert!(
+        run.stderr.contains("was changed after it was sealed"),
+        "{}",
+        run.stderr
+    );
+
+    let other = s.env.path("other/identity").display().to_string();
+    s.run(&["identity", "new", "--out", &other]).ok();
+    let run = s.server_env(&bundle, &other, "BINANCE_API_SECRET").code(3);
+    no_canary(&run, "wrong identity");
+    assert!(
+        run.stderr.contains("does not open this bundle"),
+        "{}",
+        run.stderr
+    );
+    // An existing identity is not overwritten without --force.
+    s.run(&["identity", "new", "--out", &other]).code(1);
+
+    // An incident about the key lists the server to clean.
+    let run = s
+        .run(&["incident", "open", "--situation", "leaked", "--key", "bot"])
+        .ok();
+    no_canary(&run, "incident");
+    assert!(
+        run.stdout
+            .contains("to clean: bot was deployed to box (127.0.0.1)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_unreachable_host_is_a_clear_error_before_any_pin() {
+    let s = Setup::new();
+    let code = s.code();
+    let port = free_port();
+    s.run(&[
+        "target",
+        "add",
+        "nowhere",
+        "--ssh",
+        &format!("{}@127.0.0.1:{port}", user()),
+        "--path",
+        "bots",
+        "--recipient",
+        &s.recipient,
+        "--totp",
+        &code,
+    ])
+    .ok();
+    s.grant("nowhere", "bot").ok();
+    let before = target_json(&s);
+    let code = s.code();
+    let run = s
+        .run(&["deploy", "bot", "--to", "nowhere", "--totp", &code])
+        .code(6);
+    no_canary(&run, "unreachable");
+    assert!(run.stderr.contains("cannot reach"), "{}", run.stderr);
+    assert_eq!(target_json(&s), before);
+    assert!(before[0]["host_key"].is_null());
+}
+
+mod rotation {
+    //! Rotation follows the key: after promote, the servers still holding
+    //! the old key are named; revoke-old is refused until `deploy --all`
+    //! (or `--force`, audited).
+
+    use keyward_sim::{Accounts, KeyAccount, SimExchange, SimHandle, SimScope};
+
+    use super::*;
+
+    const OLD: &str = "BYBITDEPLOYOLD1";
+    const NEW: &str = "BYBITDEPLOYNEW1";
+    const OLD_SECRET: &str = "CANARYdeployBYBITold1";
+    const NEW_SECRET: &str = "CANARYdeployBYBITnew1";
+    const OLD2: &str = "BYBITDEPLOYOLD2";
+    const NEW2: &str = "BYBITDEPLOYNEW2";
+    const OLD2_SECRET: &str = "CANARYdeployBYBITold2";
+    const NEW2_SECRET: &str = "CANARYdeployBYBITnew2";
+    const ALL: [&str; 4] = [OLD_SECRET, NEW_SECRET, OLD2_SECRET, NEW2_SECRET];
+
+    struct Sim {
+        handle: SimHandle,
+        _runtime: tokio::runtime::Runtime,
+    }
+
+    fn sim() -> Sim {
+        let accounts = Accounts {
+            keys: [
+                (OLD, OLD_SECRET),
+                (NEW, NEW_SECRET),
+                (OLD2, OLD2_SECRET),
+                (NEW2, NEW2_SECRET),
+            ]
+            .iter()
+            .map(|(id, secret)| {
+                KeyAccount::hmac(
+                    SimExchange::Bybit,
+                    id,
+                    secret,
+                    &[SimScope::Read, SimScope::Trade, SimScope::Transfer],
+                )
+            })
+            .collect(),
+            rate_limits: false,
+            ..Accounts::default()
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (_, handle) = runtime.block_on(keyward_sim::spawn(accounts)).unwrap();
+        Sim {
+            handle,
+            _runtime: runtime,
+        }
+    }
+
+    fn clean(run: Run) -> Run {
+        for s in ALL {
+            assert!(!run.stdout.contains(s), "secret on stdout");
+            assert!(!run.stderr.contains(s), "secret on stderr");
+        }
+        run
+    }
+
+    fn advance(env: &Env) {
+        let now = env.pinned_now();
+        std::fs::write(env.path("clock"), (now + 60).to_string()).unwrap();
+    }
+
+    fn deploy(env: &Env, sshd: &Sshd, args: &[&str]) -> Run {
+        let key = sshd.user_key().display().to_string();
+        let mut all = vec!["deploy"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--ssh-identity", &key]);
+        clean(env.run_env(&all, &[("KEYWARD_SSH_OPTIONS", "-F /dev/null")]))
+    }
+
+    fn rotate_to_promoted(env: &Env, label: &str, new: &str, secret: &str) -> Run {
+        clean(env.run(&["rotate", "begin", label])).ok();
+        clean(env.run_stdin(
+            &[
+                "rotate",
+                "new-key",
+                label,
+                "--api-key",
+                new,
+                "--secret-stdin",
+            ],
+            &format!("{secret}\n"),
+        ))
+        .ok();
+        clean(env.run(&["rotate", "verify", label, "--allow-unknown"])).ok();
+        clean(env.run(&["rotate", "promote", label])).ok()
+    }
+
+    fn rotation_state(env: &Env, label: &str) -> String {
+        let run = clean(env.run(&["rotate", "status", label, "--json"])).ok();
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        v["state"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn revoke_old_waits_for_the_servers_to_have_the_new_key() {
+        let sim = sim();
+        let sshd = Sshd::start();
+        // No MFA here: the master password is the step-up.
+        let env = Env::init();
+        env.pinned_now();
+        for (label, id, secret) in [("bot", OLD, OLD_SECRET), ("bot2", OLD2, OLD2_SECRET)] {
+            clean(env.run_stdin(
+                &[
+                    "add",
+                    "--exchange",
+                    "bybit",
+                    "--label",
+                    label,
+                    "--api-key",
+                    id,
+                    "--scopes",
+                    "read,trade,transfer",
+                    "--base-url",
+                    &sim.handle.url(SimExchange::Bybit),
+                    "--secret-stdin",
+                ],
+                &format!("{secret}\n"),
+            ))
+            .ok();
+        }
+        let id_file = env.path("server/identity").display().to_string();
+        let recipient = env.run(&["identity", "new", "--out", &id_file]).ok().stdout;
+        let remote = sshd.remote().display().to_string();
+        for (target, label) in [("box1", "bot"), ("box2", "bot2")] {
+            env.run(&[
+                "target",
+                "add",
+                target,
+                "--ssh",
+                &sshd.ssh(),
+                "--path",
+                &remote,
+                "--recipient",
+                recipient.trim(),
+            ])
+            .ok();
+            env.run(&["target", "grant", target, label]).ok();
+            deploy(&env, &sshd, &[label, "--to", target]).ok();
+        }
+        advance(&env);
+
+        // Promote names the server that still has the old key.
+        let run = rotate_to_promoted(&env, "bot", NEW, NEW_SECRET);
+        assert!(
+            run.stderr.contains("box1 still hold the old key"),
+            "{}",
+            run.stderr
+        );
+        // Revoke-old is refused, before anything reaches the exchange.
+        let run = clean(env.run(&["rotate", "revoke-old", "bot"])).code(1);
+        assert!(run.stderr.contains("deploy bot --all"), "{}", run.stderr);
+        assert_eq!(rotation_state(&env, "bot"), "promoted");
+        // Deploy to every target of the key; then the revocation goes on.
+        let run = deploy(&env, &sshd, &["bot", "--all"]).ok();
+        assert!(run.stdout.contains("deployed bot to"), "{}", run.stdout);
+        let seen =
+            super::server_env(&sshd.remote().join("box1.age"), &id_file, "BYBIT_API_KEY").ok();
+        assert_eq!(seen.stdout, NEW);
+        let env = &env;
+        clean(env.run(&["rotate", "revoke-old", "bot"])).ok();
+        assert_eq!(rotation_state(env, "bot"), "done");
+
+        // The other key: forced, and the log says so.
+        let run = rotate_to_promoted(env, "bot2", NEW2, NEW2_SECRET);
+        assert!(run.stderr.contains("box2"), "{}", run.stderr);
+        let run = clean(env.run(&["rotate", "revoke-old", "bot2", "--force"])).ok();
+        assert!(run.stderr.contains("revoking it anyway"), "{}", run.stderr);
+        let log = clean(env.run(&["log", "--json"])).ok();
+        assert!(log.stdout.contains("revoke_forced_while_deployed"));
+        assert!(
+            log.stdout
+                .contains("Revoked the old key of bot2 although box2 still held it (forced)"),
+            "{}",
+            log.stdout
+        );
+        for dir in [env.dir.path(), sshd.dir.path()] {
+            for s in ALL {
+                assert!(super::files_with(dir, s).is_empty(), "{s} in a file");
+            }
+        }
+    }
+}
