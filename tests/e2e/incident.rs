@@ -75,6 +75,16 @@ fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
     }
     app.click("[data-testid=run-mark_rotation]");
     app.wait_for_text("[data-testid=step-mark_rotation] .badge", "DONE");
+    // Without a manager key the inventory step needs no code: it says how
+    // to mark one.
+    app.click("[data-testid=run-inventory]");
+    app.wait_for_text("[data-testid=step-inventory] .badge", "DONE");
+    assert!(
+        app.text_of("[data-testid=step-inventory]")
+            .contains("manager"),
+        "{}",
+        app.text_of("[data-testid=step-inventory]")
+    );
     app.assert_accessible("incident-2-steps-done");
     app.click("[data-testid=incident-close]");
     app.wait_for("[data-testid=incident-closed]");
