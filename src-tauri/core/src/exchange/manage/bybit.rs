@@ -199,9 +199,12 @@ pub(super) fn permissions_for(
     }
     let read_only = groups.is_empty();
     if read_only {
-        // "one of below types must be passed": an empty group with
-        // readOnly 1 grants nothing beyond reading.
-        groups.insert("Spot".into(), json!([]));
+        // "one of below types must be passed, otherwise the error is
+        // thrown", and an empty list may not count as passed. With
+        // `readOnly` 1 the key can write nothing whatever its lists say
+        // (query-api's documented answer has readOnly 1 with full lists),
+        // so the spot item only lets it read spot orders.
+        groups.insert("Spot".into(), json!(["SpotTrade"]));
     }
     Ok((groups, read_only))
 }
