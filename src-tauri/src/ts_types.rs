@@ -52,6 +52,7 @@ fn export_all(dir: &Path) {
         // deployment targets of a key
         keyward_core::deploy::KeyDeployment,
         crate::commands::deploy::DeliveryDto,
+        keyward_core::deploy::TargetDelivery,
     );
 }
 

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use keyward_core::deploy::SshOptions;
 use keyward_core::mfa::actions;
 use keyward_core::model::KeyType;
 use keyward_core::rotation::{
@@ -60,12 +61,17 @@ pub enum RotateCommand {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
         timeout: u64,
     },
-    /// Make the verified new key current; needs --totp.
+    /// Make the verified new key current and deploy it to every target that
+    /// held the old one (same step-up); needs --totp.
     Promote {
         /// The key's label.
         label: String,
         #[command(flatten)]
         proof: gated::ProofArgs,
+        /// The SSH private key to log in to the key's deployment targets
+        /// with (default: the SSH client's own configuration and agent).
+        #[arg(long, value_name = "FILE")]
+        ssh_identity: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -444,7 +450,12 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 exit(ErrorKind::Invalid)
             })
         }
-        RotateCommand::Promote { label, proof, json } => {
+        RotateCommand::Promote {
+            label,
+            proof,
+            ssh_identity,
+            json: as_json,
+        } => {
             let (mut session, password) = app::unlock_keep(path, use_keyring)?;
             // Refuse a step that cannot happen before spending a code on it.
             if let Err(e) = rotation::status(&mut session, label) {
@@ -452,19 +463,46 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             }
             let grant =
                 gated::grant::<actions::RotationPromote>(&mut session, proof, password.as_ref())?;
-            if let Err(e) = rotation::promote(&mut session, Actor::Cli, grant, label) {
-                return refused(e);
+            let runtime = match app::runtime() {
+                Ok(r) => r,
+                Err(code) => return Ok(code),
+            };
+            let ssh = SshOptions::beside_vault(path, ssh_identity.as_deref());
+            let outcome = match runtime.block_on(rotation::promote_and_deploy(
+                &mut session,
+                Actor::Cli,
+                grant,
+                label,
+                &ssh,
+            )) {
+                Ok(o) => o,
+                Err(e) => return refused(e),
+            };
+            if *as_json {
+                json(&outcome);
+            } else {
+                print_view(&outcome.rotation);
             }
-            let code = show(&mut session, label, *json);
-            let behind = session.deployments_behind(label)?;
-            if !behind.is_empty() {
+            for d in &outcome.deployments {
+                if d.delivered {
+                    say_err!("deployed the new key to {} ({})", d.target, d.remote_file);
+                } else {
+                    say_err!(
+                        "error: {}: {}",
+                        d.target,
+                        d.error.as_deref().unwrap_or("the delivery failed")
+                    );
+                }
+            }
+            let failed: Vec<&str> = outcome.failed().map(|d| d.target.as_str()).collect();
+            if !failed.is_empty() {
                 say_err!(
                     "{} still hold the old key: run `keyward deploy {label} --all --totp CODE` \
                      before `keyward rotate revoke-old {label}`",
-                    behind.join(", ")
+                    failed.join(", ")
                 );
             }
-            code
+            Ok(ExitCode::SUCCESS)
         }
         RotateCommand::RevokeOld {
             label,

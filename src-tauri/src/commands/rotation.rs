@@ -8,14 +8,15 @@
 use std::future::Future;
 use std::sync::Mutex;
 
+use keyward_core::deploy::SshOptions;
 use keyward_core::exchange::ExchangeClient;
 use keyward_core::mfa::{StepUpGrant, actions};
 use keyward_core::model::{ApiSecret, Exchange, KeyType, Passphrase, Scope, ValidationError};
 use keyward_core::rotation::{
-    self, NewRotationKey, RevokeOutcome, RotationError, RotationView, ServiceState, VerifyOptions,
-    VerifyOutcome,
+    self, NewRotationKey, PromoteOutcome, RevokeOutcome, RotationError, RotationView, ServiceState,
+    VerifyOptions, VerifyOutcome,
 };
-use keyward_core::vault::{Actor, Session};
+use keyward_core::vault::{Actor, Session, SessionAccess};
 use serde::Deserialize;
 use tauri::State;
 
@@ -116,17 +117,26 @@ pub async fn rotation_verify_new(
     Ok(rotation::verify_new_key(&*state.session, &client, Actor::Gui, &label, &options).await?)
 }
 
-/// Makes the verified new key current (step-up: RotationPromote).
+/// Makes the verified new key current (step-up: RotationPromote) and
+/// delivers it, under the same step-up, to every deployment target that
+/// held the old one; the outcome says which got it and which did not (a
+/// failed delivery leaves the rotation promoted: deploy again before
+/// revoking the old key).
 #[tauri::command]
-pub fn rotation_promote(
+pub async fn rotation_promote(
     state: State<'_, AppState>,
     label: String,
     proof: Option<ProofInput>,
-) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| {
-        let g = grant::<actions::RotationPromote>(s, proof)?;
-        Ok(rotation::promote(s, Actor::Gui, g, &label)?)
-    })
+) -> IpcResult<PromoteOutcome> {
+    let g = state.with_unlocked(|s| {
+        // Refuse a step that cannot happen before spending a code on it.
+        rotation::status(s, &label)?;
+        grant::<actions::RotationPromote>(s, proof)
+    })?;
+    // The SSH client's own configuration and agent; Keyward's known-hosts
+    // files beside the vault.
+    let ssh = SshOptions::beside_vault(&state.path()?, None);
+    Ok(rotation::promote_and_deploy(&*state.session, Actor::Gui, g, &label, &ssh).await?)
 }
 
 /// Marks a linked service as updated (or pending again).
@@ -155,24 +165,38 @@ pub fn rotation_mark_service(
 
 /// Revokes the old key (step-up: Revoke) and proves it is dead with a live
 /// call; `confirm_manual` says the user deleted it on the exchange's site.
+/// While a deployment target still holds the old key this is refused,
+/// unless `force` (then audited as `revoke_forced_while_deployed`, naming
+/// the targets, after the step-up passed).
 #[tauri::command]
 pub async fn rotation_revoke_old_key(
     state: State<'_, AppState>,
     label: String,
     proof: Option<ProofInput>,
     confirm_manual: bool,
+    force: Option<bool>,
 ) -> IpcResult<RevokeOutcome> {
+    let force = force.unwrap_or(false);
     // A deployment target still holding the old key would stop working:
-    // refused before the step-up (the command line has --force).
-    state.with_unlocked(|s| {
+    // refused before the step-up, unless forced.
+    let promoted = state.with_unlocked(|s| {
         let promoted = rotation::status(s, &label)
             .is_ok_and(|v| v.state == keyward_core::rotation::RotationState::Promoted);
-        if promoted {
+        if promoted && !force {
             s.check_revoke_old_deployments(Actor::Gui, &label, false)?;
         }
-        Ok(())
+        Ok(promoted)
     })?;
     revoking(&state, proof, |session, client, g| async move {
+        if promoted && force {
+            // Recorded only once the step-up passed: a refused code forces
+            // nothing.
+            let mut access = session;
+            access.with_session(|s| {
+                s.check_revoke_old_deployments(Actor::Gui, &label, true)
+                    .map_err(RotationError::from)
+            })?;
+        }
         rotation::revoke_old(session, &client, Actor::Gui, g, &label, confirm_manual).await
     })
     .await

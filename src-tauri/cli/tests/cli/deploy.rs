@@ -20,8 +20,8 @@ const CANARY_2: &str = "CANARY-DEPLOY-2-77e0b9-never-print";
 const SSHD: &str = "/usr/sbin/sshd";
 
 /// An sshd on 127.0.0.1 for the length of a test.
-struct Sshd {
-    dir: tempfile::TempDir,
+pub(crate) struct Sshd {
+    pub(crate) dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
 }
@@ -51,7 +51,7 @@ fn user() -> String {
 }
 
 impl Sshd {
-    fn start() -> Sshd {
+    pub(crate) fn start() -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: install Debian's openssh-server (tasks.sh does)"
@@ -78,7 +78,7 @@ impl Sshd {
         sshd
     }
 
-    fn launch(&mut self) {
+    pub(crate) fn launch(&mut self) {
         let d = self.dir.path();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
@@ -111,7 +111,7 @@ impl Sshd {
         }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -129,15 +129,15 @@ impl Sshd {
         self.launch();
     }
 
-    fn remote(&self) -> PathBuf {
+    pub(crate) fn remote(&self) -> PathBuf {
         self.dir.path().join("remote")
     }
 
-    fn user_key(&self) -> PathBuf {
+    pub(crate) fn user_key(&self) -> PathBuf {
         self.dir.path().join("user_key")
     }
 
-    fn ssh(&self) -> String {
+    pub(crate) fn ssh(&self) -> String {
         format!("{}@127.0.0.1:{}", user(), self.port)
     }
 }
@@ -157,7 +157,7 @@ fn no_canary(run: &Run, what: &str) -> String {
 }
 
 /// Every file under `dir` that holds `needle`.
-fn files_with(dir: &Path, needle: &str) -> Vec<PathBuf> {
+pub(crate) fn files_with(dir: &Path, needle: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -282,7 +282,7 @@ impl Setup {
 
 /// `keyward run --bundle` on the "server": the value of `$var` the child
 /// sees.
-fn server_env(bundle: &Path, identity: &str, var: &str) -> Run {
+pub(crate) fn server_env(bundle: &Path, identity: &str, var: &str) -> Run {
     let out = Command::new(crate::support::bin())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -507,196 +507,4 @@ fn an_unreachable_host_is_a_clear_error_before_any_pin() {
     assert!(run.stderr.contains("cannot reach"), "{}", run.stderr);
     assert_eq!(target_json(&s), before);
     assert!(before[0]["host_key"].is_null());
-}
-
-mod rotation {
-    //! Rotation follows the key: after promote, the servers still holding
-    //! the old key are named; revoke-old is refused until `deploy --all`
-    //! (or `--force`, audited).
-
-    use keyward_sim::{Accounts, KeyAccount, SimExchange, SimHandle, SimScope};
-
-    use super::*;
-
-    const OLD: &str = "BYBITDEPLOYOLD1";
-    const NEW: &str = "BYBITDEPLOYNEW1";
-    const OLD_SECRET: &str = "CANARYdeployBYBITold1";
-    const NEW_SECRET: &str = "CANARYdeployBYBITnew1";
-    const OLD2: &str = "BYBITDEPLOYOLD2";
-    const NEW2: &str = "BYBITDEPLOYNEW2";
-    const OLD2_SECRET: &str = "CANARYdeployBYBITold2";
-    const NEW2_SECRET: &str = "CANARYdeployBYBITnew2";
-    const ALL: [&str; 4] = [OLD_SECRET, NEW_SECRET, OLD2_SECRET, NEW2_SECRET];
-
-    struct Sim {
-        handle: SimHandle,
-        _runtime: tokio::runtime::Runtime,
-    }
-
-    fn sim() -> Sim {
-        let accounts = Accounts {
-            keys: [
-                (OLD, OLD_SECRET),
-                (NEW, NEW_SECRET),
-                (OLD2, OLD2_SECRET),
-                (NEW2, NEW2_SECRET),
-            ]
-            .iter()
-            .map(|(id, secret)| {
-                KeyAccount::hmac(
-                    SimExchange::Bybit,
-                    id,
-                    secret,
-                    &[SimScope::Read, SimScope::Trade, SimScope::Transfer],
-                )
-            })
-            .collect(),
-            rate_limits: false,
-            ..Accounts::default()
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (_, handle) = runtime.block_on(keyward_sim::spawn(accounts)).unwrap();
-        Sim {
-            handle,
-            _runtime: runtime,
-        }
-    }
-
-    fn clean(run: Run) -> Run {
-        for s in ALL {
-            assert!(!run.stdout.contains(s), "secret on stdout");
-            assert!(!run.stderr.contains(s), "secret on stderr");
-        }
-        run
-    }
-
-    fn advance(env: &Env) {
-        let now = env.pinned_now();
-        std::fs::write(env.path("clock"), (now + 60).to_string()).unwrap();
-    }
-
-    fn deploy(env: &Env, sshd: &Sshd, args: &[&str]) -> Run {
-        let key = sshd.user_key().display().to_string();
-        let mut all = vec!["deploy"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["--ssh-identity", &key]);
-        clean(env.run_env(&all, &[("KEYWARD_SSH_OPTIONS", "-F /dev/null")]))
-    }
-
-    fn rotate_to_promoted(env: &Env, label: &str, new: &str, secret: &str) -> Run {
-        clean(env.run(&["rotate", "begin", label])).ok();
-        clean(env.run_stdin(
-            &[
-                "rotate",
-                "new-key",
-                label,
-                "--api-key",
-                new,
-                "--secret-stdin",
-            ],
-            &format!("{secret}\n"),
-        ))
-        .ok();
-        clean(env.run(&["rotate", "verify", label, "--allow-unknown"])).ok();
-        clean(env.run(&["rotate", "promote", label])).ok()
-    }
-
-    fn rotation_state(env: &Env, label: &str) -> String {
-        let run = clean(env.run(&["rotate", "status", label, "--json"])).ok();
-        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        v["state"].as_str().unwrap().to_owned()
-    }
-
-    #[test]
-    fn revoke_old_waits_for_the_servers_to_have_the_new_key() {
-        let sim = sim();
-        let sshd = Sshd::start();
-        // No MFA here: the master password is the step-up.
-        let env = Env::init();
-        env.pinned_now();
-        for (label, id, secret) in [("bot", OLD, OLD_SECRET), ("bot2", OLD2, OLD2_SECRET)] {
-            clean(env.run_stdin(
-                &[
-                    "add",
-                    "--exchange",
-                    "bybit",
-                    "--label",
-                    label,
-                    "--api-key",
-                    id,
-                    "--scopes",
-                    "read,trade,transfer",
-                    "--base-url",
-                    &sim.handle.url(SimExchange::Bybit),
-                    "--secret-stdin",
-                ],
-                &format!("{secret}\n"),
-            ))
-            .ok();
-        }
-        let id_file = env.path("server/identity").display().to_string();
-        let recipient = env.run(&["identity", "new", "--out", &id_file]).ok().stdout;
-        let remote = sshd.remote().display().to_string();
-        for (target, label) in [("box1", "bot"), ("box2", "bot2")] {
-            env.run(&[
-                "target",
-                "add",
-                target,
-                "--ssh",
-                &sshd.ssh(),
-                "--path",
-                &remote,
-                "--recipient",
-                recipient.trim(),
-            ])
-            .ok();
-            env.run(&["target", "grant", target, label]).ok();
-            deploy(&env, &sshd, &[label, "--to", target]).ok();
-        }
-        advance(&env);
-
-        // Promote names the server that still has the old key.
-        let run = rotate_to_promoted(&env, "bot", NEW, NEW_SECRET);
-        assert!(
-            run.stderr.contains("box1 still hold the old key"),
-            "{}",
-            run.stderr
-        );
-        // Revoke-old is refused, before anything reaches the exchange.
-        let run = clean(env.run(&["rotate", "revoke-old", "bot"])).code(1);
-        assert!(run.stderr.contains("deploy bot --all"), "{}", run.stderr);
-        assert_eq!(rotation_state(&env, "bot"), "promoted");
-        // Deploy to every target of the key; then the revocation goes on.
-        let run = deploy(&env, &sshd, &["bot", "--all"]).ok();
-        assert!(run.stdout.contains("deployed bot to"), "{}", run.stdout);
-        let seen =
-            super::server_env(&sshd.remote().join("box1.age"), &id_file, "BYBIT_API_KEY").ok();
-        assert_eq!(seen.stdout, NEW);
-        let env = &env;
-        clean(env.run(&["rotate", "revoke-old", "bot"])).ok();
-        assert_eq!(rotation_state(env, "bot"), "done");
-
-        // The other key: forced, and the log says so.
-        let run = rotate_to_promoted(env, "bot2", NEW2, NEW2_SECRET);
-        assert!(run.stderr.contains("box2"), "{}", run.stderr);
-        let run = clean(env.run(&["rotate", "revoke-old", "bot2", "--force"])).ok();
-        assert!(run.stderr.contains("revoking it anyway"), "{}", run.stderr);
-        let log = clean(env.run(&["log", "--json"])).ok();
-        assert!(log.stdout.contains("revoke_forced_while_deployed"));
-        assert!(
-            log.stdout
-                .contains("Revoked the old key of bot2 although box2 still held it (forced)"),
-            "{}",
-            log.stdout
-        );
-        for dir in [env.dir.path(), sshd.dir.path()] {
-            for s in ALL {
-                assert!(super::files_with(dir, s).is_empty(), "{s} in a file");
-            }
-        }
-    }
 }

@@ -13,6 +13,9 @@
 //!   bundle atomically; tampered bundle, wrong identity, changed host key
 //!   and unreachable host refused with clear errors, nothing changed;
 //!   canary nowhere.
+//! - `deploy_rotation`: `rotate promote` delivers the new key to the
+//!   servers that held the old one (same code); an unreachable server is
+//!   named, revoke-old waits until `deploy --all` reaches it.
 //! - `files`: 0700/0600 under `umask 000`; reports and exports never through
 //!   a link or over a file without `--force`; `log --verify` exit 5 until a
 //!   finding is acknowledged; bidi labels refused; terminal escapes and
@@ -49,6 +52,7 @@ mod canary;
 mod commands;
 mod crash;
 mod deploy;
+mod deploy_rotation;
 mod files;
 mod health;
 mod incident;

@@ -99,7 +99,7 @@ impl Session {
             .collect()
     }
 
-    fn prepare_one(
+    pub(super) fn prepare_one(
         &mut self,
         proof: ProofMethod,
         label: &str,

@@ -1,14 +1,93 @@
-//! Rotation follows the key to its servers: which targets still hold a
-//! bundle sealed before the key's last rotation, and the check a
-//! revocation of the old key passes first (refused while one does, unless
-//! forced, which is audited).
+//! Rotation follows the key to its servers: which targets hold the key
+//! (delivered at least once), which still hold a bundle sealed before the
+//! key's last rotation, the re-delivery of the new key to them under the
+//! step-up of the rotation that promoted it ([`Session::prepare_follow`],
+//! crate-only: it takes a proof, not a grant, so only a gated promotion
+//! inside the core can call it; then [`deliver_followed`]), and the check
+//! a revocation of the old key passes first (refused while one does,
+//! unless forced, which is audited).
+
+use serde::Serialize;
 
 use crate::audit::{self, Details, Event};
-use crate::vault::{Actor, Session};
+use crate::mfa::ProofMethod;
+use crate::vault::{Actor, Session, SessionAccess};
 
 use super::error::DeployError;
+use super::flow::{PreparedDeploy, deliver};
+use super::ssh::SshOptions;
+
+/// What became of one target when a rotated key followed to its servers.
+/// No secret: names, addresses and the error's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TargetDelivery {
+    /// The target's name.
+    pub target: String,
+    /// `host:port`.
+    pub address: String,
+    /// The bundle's file on the server.
+    pub remote_file: String,
+    /// Whether the new bundle reached the target and was recorded.
+    pub delivered: bool,
+    /// Why not, when it did not (names the target, the host, the cause).
+    pub error: Option<String>,
+}
+
+impl TargetDelivery {
+    fn failed(target: &str, address: String, remote_file: String, error: &DeployError) -> Self {
+        TargetDelivery {
+            target: target.to_owned(),
+            address,
+            remote_file,
+            delivered: false,
+            error: Some(error.to_string()),
+        }
+    }
+}
+
+/// A bundle sealed for a target the key follows to, or why none could be.
+#[derive(Debug)]
+pub struct FollowDeploy(pub(super) Result<PreparedDeploy, TargetDelivery>);
 
 impl Session {
+    /// The targets that hold `label`: granted it and delivered to at least
+    /// once (a target granted the key but never delivered to holds
+    /// nothing, and is left for the user's own `deploy`).
+    pub fn deployments_holding(&mut self, label: &str) -> Result<Vec<String>, DeployError> {
+        Ok(self
+            .deploy_targets_of(label)?
+            .into_iter()
+            .filter(|d| d.deployed_at.is_some())
+            .map(|d| d.target)
+            .collect())
+    }
+
+    /// Seals a bundle for each of `targets` (every one granted `label`,
+    /// checked by each preparation) under the proof of the step-up that
+    /// covers the rotation: a promotion's or an automated rotation's. A
+    /// target that cannot be prepared (tampered, no longer granted) is
+    /// reported, not fatal: the others still get the new key.
+    pub(crate) fn prepare_follow(
+        &mut self,
+        proof: ProofMethod,
+        label: &str,
+        targets: &[String],
+    ) -> Vec<FollowDeploy> {
+        targets
+            .iter()
+            .map(|t| {
+                FollowDeploy(self.prepare_one(proof, label, t).map_err(|e| {
+                    let (address, file) = self
+                        .deploy_target(t)
+                        .map(|d| (d.address(), d.remote_file()))
+                        .unwrap_or_default();
+                    TargetDelivery::failed(t, address, file, &e)
+                }))
+            })
+            .collect()
+    }
+
     /// The targets of `label` whose bundle predates the key's last
     /// rotation (delivered before it was promoted): they still hold the
     /// old key. Targets never delivered to hold nothing.
@@ -59,4 +138,48 @@ impl Session {
         )?;
         Ok(behind)
     }
+}
+
+/// Delivers each prepared bundle (the SSH client on a blocking thread,
+/// without the session) and records each delivery under the session. One
+/// target failing (unreachable, host key changed) does not stop the
+/// others; each outcome names its target and, on failure, the cause.
+pub async fn deliver_followed<S: SessionAccess>(
+    access: &mut S,
+    actor: Actor,
+    prepared: Vec<FollowDeploy>,
+    opts: &SshOptions,
+) -> Vec<TargetDelivery> {
+    let mut out = Vec::new();
+    for FollowDeploy(p) in prepared {
+        let p = match p {
+            Ok(p) => p,
+            Err(failed) => {
+                out.push(failed);
+                continue;
+            }
+        };
+        let name = p.target().name.clone();
+        let address = p.target().address();
+        let file = p.target().remote_file();
+        let ssh = opts.clone();
+        let delivered = match tokio::task::spawn_blocking(move || deliver(p, &ssh)).await {
+            Ok(r) => r,
+            Err(e) => Err(DeployError::Invalid(format!(
+                "the delivery to {name:?} stopped: {e}"
+            ))),
+        };
+        let recorded = delivered.and_then(|d| access.with_session(|s| s.record_deploy(actor, d)));
+        out.push(match recorded {
+            Ok(t) => TargetDelivery {
+                target: t.name.clone(),
+                address: t.address(),
+                remote_file: t.remote_file(),
+                delivered: true,
+                error: None,
+            },
+            Err(e) => TargetDelivery::failed(&name, address, file, &e),
+        });
+    }
+    out
 }

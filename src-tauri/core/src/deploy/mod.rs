@@ -39,5 +39,6 @@ mod tests;
 pub use bundle::{Bundle, BundleVar, new_identity, open_bundle};
 pub use error::DeployError;
 pub use flow::{Delivered, PreparedDeploy, deliver};
+pub use follow::{FollowDeploy, TargetDelivery, deliver_followed};
 pub use ssh::SshOptions;
 pub use target::{DeployTarget, KeyDeployment, NewTarget, TargetKey};

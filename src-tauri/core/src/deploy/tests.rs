@@ -396,3 +396,99 @@ fn targets_survive_a_master_password_change_and_a_reopen() {
     assert_eq!(t[0].name, "box");
     assert_eq!(t[0].keys[0].label, "bot");
 }
+
+/// A closed loopback port: bound, then released.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_rotated_key_follows_only_to_the_targets_that_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = vault(&dir);
+    let (identity, recipient) = new_identity();
+    let port = closed_port();
+    for name in ["box", "spare"] {
+        let g = grant::<DeployTargets>(&mut s);
+        s.add_deploy_target(
+            Actor::Cli,
+            g,
+            &NewTarget {
+                name: name.into(),
+                ssh: format!("bot@127.0.0.1:{port}"),
+                remote_path: "/srv/bot".into(),
+                recipient: recipient.clone(),
+            },
+        )
+        .unwrap();
+        let g = grant::<DeployTargets>(&mut s);
+        s.grant_deploy_target(Actor::Cli, g, name, "bot", true)
+            .unwrap();
+    }
+    // Granted to both, delivered to "box" only: only "box" holds the key.
+    assert!(s.deployments_holding("bot").unwrap().is_empty());
+    let g = grant::<Deploy>(&mut s);
+    let prepared = s.prepare_deploy(g, "bot", "box").unwrap();
+    s.record_deploy(
+        Actor::Cli,
+        Delivered {
+            prepared,
+            newly_pinned: Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE".into()),
+        },
+    )
+    .unwrap();
+    assert_eq!(s.deployments_holding("bot").unwrap(), ["box"]);
+    let before = s.deploy_targets().unwrap();
+
+    // The bundle for a holder carries the key; a target not granted it is
+    // reported, named, and nothing is sealed for it.
+    let proof = grant::<Deploy>(&mut s).method();
+    let mut follow = s.prepare_follow(proof, "bot", &["box".into()]);
+    assert_eq!(follow.len(), 1);
+    let FollowDeploy(Ok(p)) = &follow[0] else {
+        panic!("not prepared: {:?}", follow[0]);
+    };
+    let opened = open_bundle(
+        &p.sealed_for_tests(),
+        identity.expose_secret().as_bytes(),
+        "b",
+        "i",
+    )
+    .unwrap();
+    assert_eq!(opened.vars[1].value.expose_secret(), CANARY);
+    let g = grant::<DeployTargets>(&mut s);
+    s.grant_deploy_target(Actor::Cli, g, "spare", "bot", false)
+        .unwrap();
+    let refused = s.prepare_follow(proof, "bot", &["spare".into()]);
+    let FollowDeploy(Err(d)) = &refused[0] else {
+        panic!("sealed for a target not granted the key");
+    };
+    assert_eq!(d.target, "spare");
+    assert!(!d.delivered);
+    assert!(d.error.as_deref().unwrap().contains("not granted"));
+
+    // Unreachable: the outcome names the target and the cause, nothing is
+    // recorded, and the rest of the list is still tried.
+    follow.extend(refused);
+    let opts = SshOptions {
+        known_hosts_dir: dir.path().join("ssh"),
+        connect_timeout: 2,
+        extra: vec!["-F".into(), "/dev/null".into()],
+        ..SshOptions::default()
+    };
+    let out = deliver_followed(&mut &mut s, Actor::Cli, follow, &opts).await;
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].target, "box");
+    assert!(!out[0].delivered);
+    let err = out[0].error.as_deref().unwrap();
+    assert!(err.contains("box") && err.contains("cannot reach"), "{err}");
+    assert_eq!(out[0].address, format!("127.0.0.1:{port}"));
+    assert_eq!(out[0].remote_file, "/srv/bot/box.age");
+    let after = s.deploy_targets().unwrap();
+    assert_eq!(after[0], before[0]);
+    assert!(!serde_json::to_string(&out).unwrap().contains(CANARY));
+}

@@ -16,6 +16,9 @@ pub enum RotationError {
     /// The vault refused (locked, key not found, MFA, damaged record…).
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// A deployment target refused (a row that does not verify).
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
     /// The key has no open rotation.
     #[error("{label:?} has no open rotation; start one with `keyward rotate begin {label}`")]
     NoOpenRotation {
@@ -221,6 +224,7 @@ impl KindedError for RotationError {
     fn kind(&self) -> ErrorKind {
         match self {
             RotationError::Vault(e) => e.kind(),
+            RotationError::Deploy(e) => e.kind(),
             RotationError::Exchange { source, .. } => match source.kind() {
                 ErrorKind::Exchange => ErrorKind::Exchange,
                 other => other,

@@ -54,6 +54,7 @@ mod auto;
 mod baseline;
 mod error;
 mod flow;
+mod follow;
 pub mod policy;
 mod revoke;
 mod steps;
@@ -71,6 +72,7 @@ pub use flow::{
     CheckedNewKey, PendingVerification, VerifyOptions, prepare_verify, record_verify,
     verify_new_key,
 };
+pub use follow::{PromoteOutcome, promote_and_deploy};
 pub use revoke::{
     PendingRevocation, RevocationResult, RevokeTarget, prepare_exchange_revoke, prepare_key_revoke,
     prepare_revoke_old, record_revocation, revoke_exchange, revoke_key, revoke_old, revoke_waiting,

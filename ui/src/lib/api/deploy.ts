@@ -2,11 +2,17 @@ import { call } from './core';
 import type { Delivery } from './generated/Delivery';
 import type { KeyDeployment } from './generated/KeyDeployment';
 import type { Proof } from './mfa';
+import type { TargetDelivery } from './generated/TargetDelivery';
 
 // Where a key is deployed: each target it is granted to (name, host, the
 // bundle's file on the server) and its last delivery there (`deployed_at`:
 // unix seconds or null). Generated from the Rust DTOs; nothing secret in them.
 export type { Delivery, KeyDeployment };
+
+// What became of one target when a rotated key followed to its servers
+// (promotion, automated rotation): `delivered`, or `error` naming the
+// target, the host and the cause. Generated from the Rust DTO.
+export type { TargetDelivery };
 
 export const deployTargetsOf = (label: string) =>
   call<KeyDeployment[]>('deploy_targets_of', { label });

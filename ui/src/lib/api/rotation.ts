@@ -1,6 +1,7 @@
 import { call } from './core';
 import type { Proof } from './mfa';
 import type { Exchange, Scope } from './keys';
+import type { TargetDelivery } from './deploy';
 
 export type RotationState =
   | 'planned'
@@ -76,12 +77,22 @@ export const rotationNewKey = (
 ) => call<RotationView>('rotation_new_key', { label, key });
 export const rotationVerify = (label: string, scopes: Scope[] | null, allowUnknown: boolean) =>
   call<VerifyOutcome>('rotation_verify_new', { label, scopes, allowUnknown });
+/** A promotion: the rotation, and each deployment target that held the key, delivered the new one or not. */
+export interface PromoteOutcome {
+  rotation: RotationView;
+  deployments: TargetDelivery[];
+}
 export const rotationPromote = (label: string, proof: Proof | null) =>
-  call<RotationView>('rotation_promote', { label, proof });
+  call<PromoteOutcome>('rotation_promote', { label, proof });
 export const rotationMarkService = (label: string, service: string, updated: boolean) =>
   call<RotationView>('rotation_mark_service', { label, service, updated });
-export const rotationRevokeOld = (label: string, proof: Proof | null, confirmManual: boolean) =>
-  call<RevokeOutcome>('rotation_revoke_old_key', { label, proof, confirmManual });
+/** `force`: revoke although a deployment target still holds the old key (audited). */
+export const rotationRevokeOld = (
+  label: string,
+  proof: Proof | null,
+  confirmManual: boolean,
+  force = false,
+) => call<RevokeOutcome>('rotation_revoke_old_key', { label, proof, confirmManual, force });
 export const rotationFinish = (label: string) => call<RotationView>('rotation_finish', { label });
 export const rotationCancel = (label: string) => call<RotationView>('rotation_cancel', { label });
 /** One stage an automated rotation went through. */
@@ -97,6 +108,8 @@ export interface AutoOutcome {
   finished: boolean;
   verification: VerifyOutcome | null;
   revocation: RevokeOutcome | null;
+  /** The new key's deliveries to the key's deployment targets this run made. */
+  deployments: TargetDelivery[];
 }
 /** A key's automated rotation schedule. */
 export interface AutoSchedule {
