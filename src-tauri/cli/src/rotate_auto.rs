@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
+use keyward_core::deploy::SshOptions;
 use keyward_core::mfa::actions;
 use keyward_core::model::KeyEdit;
 use keyward_core::rotation::{self, AutoOutcome, AutoSchedule, DueAuto};
@@ -32,6 +33,11 @@ pub struct AutoArgs {
     label: String,
     #[command(flatten)]
     proof: gated::ProofArgs,
+    /// The SSH private key to log in to the key's deployment targets with,
+    /// when the new key is delivered to them (default: the SSH client's
+    /// own configuration and agent).
+    #[arg(long, value_name = "FILE")]
+    ssh_identity: Option<std::path::PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -71,6 +77,11 @@ pub struct DueArgs {
     auto: bool,
     #[command(flatten)]
     proof: gated::ProofArgs,
+    /// The SSH private key to log in to the key's deployment targets with,
+    /// when the new key is delivered to them (default: the SSH client's
+    /// own configuration and agent).
+    #[arg(long, value_name = "FILE")]
+    ssh_identity: Option<std::path::PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -113,6 +124,9 @@ fn auto_code(o: &AutoOutcome) -> ExitCode {
     if o.finished {
         return ExitCode::SUCCESS;
     }
+    if o.deployments.iter().any(|d| !d.delivered) {
+        return exit(ErrorKind::Exchange);
+    }
     if let Some(r) = &o.revocation {
         return outcome_code(r);
     }
@@ -134,9 +148,11 @@ pub fn auto(path: &Path, use_keyring: bool, args: &AutoArgs) -> Result<ExitCode,
         Ok(n) => n,
         Err(code) => return Ok(code),
     };
+    let ssh = SshOptions::beside_vault(path, args.ssh_identity.as_deref());
     let outcome = match runtime.block_on(rotation::rotate_auto(
         &mut session,
         &client,
+        &ssh,
         Actor::Cli,
         grant,
         &args.label,
@@ -291,9 +307,11 @@ pub fn due(path: &Path, use_keyring: bool, args: &DueArgs) -> Result<ExitCode, C
         Ok(n) => n,
         Err(code) => return Ok(code),
     };
+    let ssh = SshOptions::beside_vault(path, args.ssh_identity.as_deref());
     let results = match runtime.block_on(rotation::rotate_due_auto(
         &mut session,
         &client,
+        &ssh,
         Actor::Cli,
         grant,
     )) {

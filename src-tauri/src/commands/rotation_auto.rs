@@ -6,6 +6,7 @@
 //! UI stays usable while an exchange answers. Turning automatic rotation
 //! on takes a fresh proof; turning it off does not.
 
+use keyward_core::deploy::SshOptions;
 use keyward_core::mfa::actions;
 use keyward_core::rotation::{self, AutoOutcome, AutoSchedule};
 use keyward_core::vault::Actor;
@@ -16,7 +17,8 @@ use crate::error::IpcResult;
 use crate::state::AppState;
 
 /// Rotates `label` end to end through its manager key, or continues an
-/// interrupted run (step-up: AutoRotate, for the whole run).
+/// interrupted run (step-up: AutoRotate, for the whole run), delivering the
+/// new key to the key's deployment targets before the old one is deleted.
 #[tauri::command]
 pub async fn rotate_auto(
     state: State<'_, AppState>,
@@ -25,7 +27,8 @@ pub async fn rotate_auto(
 ) -> IpcResult<AutoOutcome> {
     let g = state.with_unlocked(|s| grant::<actions::AutoRotate>(s, proof))?;
     let client = state.exchange_client()?;
-    Ok(rotation::rotate_auto(&*state.session, &client, Actor::Gui, g, &label).await?)
+    let ssh = SshOptions::beside_vault(&state.path()?, None);
+    Ok(rotation::rotate_auto(&*state.session, &client, &ssh, Actor::Gui, g, &label).await?)
 }
 
 /// Shows or sets a key's automated schedule: `auto` true turns it on

@@ -386,3 +386,132 @@ fn sigkill_during_rotate_auto_leaves_one_live_key() {
     log_is_valid(&env);
     no_secret_in_files(&env);
 }
+
+/// The key id the bundle on the "server" gives the bot.
+fn key_in_bundle(bundle: &std::path::Path, identity: &str) -> String {
+    crate::deploy::server_env(bundle, identity, "BYBIT_API_KEY")
+        .ok()
+        .stdout
+}
+
+#[test]
+fn rotate_auto_redeploys_to_the_servers_before_deleting_the_old_key() {
+    let sim = Sim::start();
+    let mut sshd = crate::deploy::Sshd::start();
+    let (env, seed) = setup(&sim);
+    let key = sshd.user_key().display().to_string();
+    let ssh_env = [("KEYWARD_SSH_OPTIONS", "-F /dev/null")];
+    let identity = env.path("server/identity").display().to_string();
+    let recipient = env
+        .run(&["identity", "new", "--out", &identity])
+        .ok()
+        .stdout;
+    let remote = sshd.remote().display().to_string();
+    clean(env.run(&[
+        "target",
+        "add",
+        "box",
+        "--ssh",
+        &sshd.ssh(),
+        "--path",
+        &remote,
+        "--recipient",
+        recipient.trim(),
+        "--totp",
+        &code(&env, &seed),
+    ]))
+    .ok();
+    clean(env.run(&[
+        "target",
+        "grant",
+        "box",
+        "bybit-bot",
+        "--totp",
+        &code(&env, &seed),
+    ]))
+    .ok();
+    let deploy = |seed: &TotpSeed| {
+        clean(env.run_env(
+            &[
+                "deploy",
+                "bybit-bot",
+                "--all",
+                "--ssh-identity",
+                &key,
+                "--totp",
+                &code(&env, seed),
+            ],
+            &ssh_env,
+        ))
+    };
+    deploy(&seed).ok();
+    let bundle = sshd.remote().join("box.age");
+    assert_eq!(key_in_bundle(&bundle, &identity), SUB);
+    let auto = |seed: &TotpSeed| {
+        clean(env.run_env(
+            &[
+                "rotate",
+                "auto",
+                "bybit-bot",
+                "--ssh-identity",
+                &key,
+                "--totp",
+                &code(&env, seed),
+            ],
+            &ssh_env,
+        ))
+    };
+
+    // The server is down: the run stops at promoted, names the target and
+    // keeps the old key alive on the exchange (the bot still runs on it).
+    sshd.stop();
+    let run = auto(&seed).code(6);
+    assert!(
+        run.stdout
+            .contains("did not reach deployment target box: cannot reach"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("[done]"), "{}", run.stdout);
+    assert_eq!(state(&env).as_deref(), Some("promoted"));
+    let keys = sim.sub_keys();
+    assert!(keys.contains(&SUB.to_owned()), "old key deleted: {keys:?}");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(key_in_bundle(&bundle, &identity), SUB);
+
+    // Back up: the next run delivers first, then deletes the old key.
+    sshd.launch();
+    let run = auto(&seed).ok();
+    let delivered = run
+        .stdout
+        .find("deployed the new key to box")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let deleted = run.stdout.find("deleted the old key").unwrap();
+    assert!(delivered < deleted, "{}", run.stdout);
+    assert_eq!(state(&env).as_deref(), Some("done"));
+    let show: Value =
+        serde_json::from_str(&clean(env.run(&["show", "bybit-bot", "--json"])).ok().stdout)
+            .unwrap();
+    let first = show["api_key_id"].as_str().unwrap().to_owned();
+    assert_eq!(sim.sub_keys(), vec![first.clone()]);
+    assert_eq!(key_in_bundle(&bundle, &identity), first);
+
+    // Server up all along: one run promotes, delivers, then deletes.
+    let run = auto(&seed).ok();
+    assert!(
+        run.stdout
+            .contains("[promoted] deployed the new key to box"),
+        "{}",
+        run.stdout
+    );
+    let show: Value =
+        serde_json::from_str(&clean(env.run(&["show", "bybit-bot", "--json"])).ok().stdout)
+            .unwrap();
+    let second = show["api_key_id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(sim.sub_keys(), vec![second.clone()]);
+    assert_eq!(key_in_bundle(&bundle, &identity), second);
+    let log = log_is_valid(&env);
+    assert_eq!(log.matches("\"key_deployed\"").count(), 3, "{log}");
+    no_secret_in_files(&env);
+}

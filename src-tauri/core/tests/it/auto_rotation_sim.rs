@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use keyward_core::audit::Action;
 use keyward_core::audit::store::AuditFilter;
 use keyward_core::checks::{self, CheckSelection};
+use keyward_core::deploy::SshOptions;
 use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig};
 use keyward_core::managed;
 use keyward_core::mfa::actions::{self, Gated};
@@ -292,7 +293,15 @@ impl Fixture {
 
     async fn rotate(&mut self, label: &str) -> Result<rotation::AutoOutcome, RotationError> {
         let g = self.grant::<actions::AutoRotate>();
-        rotation::rotate_auto(&mut self.session, &self.client, Actor::Cli, g, label).await
+        rotation::rotate_auto(
+            &mut self.session,
+            &self.client,
+            &SshOptions::default(),
+            Actor::Cli,
+            g,
+            label,
+        )
+        .await
     }
 
     fn endpoint(&self, c: &Case) -> keyward_core::exchange::Endpoint {
@@ -666,9 +675,15 @@ async fn a_due_automated_key_without_a_grant_notifies_and_does_not_act() {
     // With a step-up the due key is rotated, and then no longer due.
     f.restart();
     let g = f.grant::<actions::AutoRotate>();
-    let results = rotation::rotate_due_auto(&mut f.session, &f.client, Actor::Cli, g)
-        .await
-        .unwrap();
+    let results = rotation::rotate_due_auto(
+        &mut f.session,
+        &f.client,
+        &SshOptions::default(),
+        Actor::Cli,
+        g,
+    )
+    .await
+    .unwrap();
     assert_eq!(results.len(), 1);
     assert!(results[0].1.as_ref().unwrap().finished);
     assert!(rotation::due_auto(&mut f.session).unwrap().is_empty());

@@ -13,7 +13,10 @@
 //!   new_key_verified the existing verify step (the new key works within scope;
 //!                    what the exchange does not report is accepted, audited, since
 //!                    Keyward asked for exactly the declared scopes)
-//!   promoted         the existing promotion
+//!   promoted         the existing promotion, then the new key re-deployed to every
+//!                    deployment target that held the old one (the same grant; a
+//!                    target that cannot be reached stops the run here, promoted,
+//!                    and the next run delivers again before going on)
 //!   old_key_revoked  baseline recorded, delete_sub_key through the manager key, the
 //!                    existing proof of death (confirm_revoked with the old key)
 //!   done
@@ -33,7 +36,8 @@
 //! Owns: the order of the automated stages and the use of the manager key
 //! in them. Must never: create a second new key while one is stored, keep
 //! a created secret anywhere but the vault once the step returns, use the
-//! manager key without the caller's grant, or record the old key revoked
+//! manager key without the caller's grant, delete the old key while a
+//! deployment target still holds it, or record the old key revoked
 //! without the live proof.
 
 mod schedule;
@@ -42,12 +46,14 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::flow::{VerifyOptions, prepare_verify, record_verify};
+use super::follow::{promote_and_prepare, redeploy_behind};
 use super::revoke::{ManagerDelete, prepare_revoke_old_with, record_revocation, run_revocation};
-use super::steps::{NewRotationKey, begin, enter_key, finish, promote_with, status};
+use super::steps::{NewRotationKey, begin, enter_key, finish, status};
 use super::store::{access_error, open_row, rows, uuid_string};
 use super::verify::VerifyOutcome;
 use super::{RevokeOutcome, RotationError, RotationState, RotationView};
 use crate::audit::{Action, Details, Event};
+use crate::deploy::{SshOptions, TargetDelivery, deliver_followed};
 use crate::exchange::{Credentials, ExchangeClient, ExchangeError, SubKeySpec};
 use crate::managed;
 use crate::mfa::actions::AutoRotate;
@@ -88,6 +94,9 @@ pub struct AutoOutcome {
     pub verification: Option<VerifyOutcome>,
     /// The old key's revocation, when this run tried one.
     pub revocation: Option<RevokeOutcome>,
+    /// The deliveries of the new key to the key's deployment targets this
+    /// run made (a failed one stops the run before the old key is deleted).
+    pub deployments: Vec<TargetDelivery>,
 }
 
 /// What the run needs to know about the key, read under the session.
@@ -325,6 +334,7 @@ struct Run<'a> {
     out: Vec<AutoStage>,
     verification: Option<VerifyOutcome>,
     revocation: Option<RevokeOutcome>,
+    deployments: Vec<TargetDelivery>,
 }
 
 impl Run<'_> {
@@ -339,20 +349,23 @@ impl Run<'_> {
 /// Rotates `label` end to end through its account's manager key (see the
 /// module docs), or continues an open rotation from its stored state. One
 /// [`AutoRotate`] grant covers the whole run: using the manager key, the
-/// promotion and the old key's deletion, for this one key.
+/// promotion, the new key's delivery to the key's deployment targets (over
+/// `ssh`) and the old key's deletion, for this one key.
 pub async fn rotate_auto<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
+    ssh: &SshOptions,
     actor: Actor,
     grant: StepUpGrant<AutoRotate>,
     label: &str,
 ) -> Result<AutoOutcome, RotationError> {
-    run_auto(&mut access, client, actor, grant.method(), label).await
+    run_auto(&mut access, client, ssh, actor, grant.method(), label).await
 }
 
 pub(super) async fn run_auto<S: SessionAccess>(
     access: &mut S,
     client: &ExchangeClient,
+    ssh: &SshOptions,
     actor: Actor,
     proof: ProofMethod,
     label: &str,
@@ -365,6 +378,7 @@ pub(super) async fn run_auto<S: SessionAccess>(
         out: Vec::new(),
         verification: None,
         revocation: None,
+        deployments: Vec::new(),
     };
     let mut t = access.with_session(|s| target(s, label))?;
     if t.sub_account.is_none() {
@@ -407,14 +421,19 @@ pub(super) async fn run_auto<S: SessionAccess>(
             RotationState::Planned => create_and_store(access, &mut run, &t, &view).await?,
             RotationState::NewKeyEntered => verify(access, &mut run, &t, &view).await?,
             RotationState::NewKeyVerified => {
-                access.with_session(|s| promote_with(s, actor, proof, label))?;
+                let (_, prepared) =
+                    access.with_session(|s| promote_and_prepare(s, actor, proof, label))?;
                 run.stage(
                     RotationState::Promoted,
                     "the new key is now the current one",
                 );
-                false
+                let delivered = deliver_followed(access, actor, prepared, ssh).await;
+                follow_stages(&mut run, delivered)
             }
-            RotationState::Promoted => revoke(access, &mut run, &t).await?,
+            RotationState::Promoted => {
+                let delivered = redeploy_behind(access, actor, proof, label, ssh).await?;
+                follow_stages(&mut run, delivered) || revoke(access, &mut run, &t).await?
+            }
             RotationState::OldKeyRevoked => {
                 access.with_session(|s| finish(s, actor, label))?;
                 run.stage(RotationState::Done, "rotation finished");
@@ -429,6 +448,7 @@ pub(super) async fn run_auto<S: SessionAccess>(
                     finished,
                     verification: run.verification,
                     revocation: run.revocation,
+                    deployments: run.deployments,
                 });
             }
         };
@@ -441,9 +461,39 @@ pub(super) async fn run_auto<S: SessionAccess>(
                 finished: false,
                 verification: run.verification,
                 revocation: run.revocation,
+                deployments: run.deployments,
             });
         }
     }
+}
+
+/// Notes each delivery of the new key as a stage; whether one failed (the
+/// run stops at `promoted`: the old key stays until every target that held
+/// it has the new one).
+fn follow_stages(run: &mut Run<'_>, delivered: Vec<TargetDelivery>) -> bool {
+    let mut failed = false;
+    for d in &delivered {
+        if d.delivered {
+            run.stage(
+                RotationState::Promoted,
+                format!("deployed the new key to {} ({})", d.target, d.remote_file),
+            );
+        } else {
+            failed = true;
+            run.stage(
+                RotationState::Promoted,
+                format!(
+                    "the new key did not reach deployment target {}: {}; the old key is kept \
+                     until it does (run the rotation again, or `keyward deploy {} --all`)",
+                    d.target,
+                    d.error.as_deref().unwrap_or("unknown error"),
+                    run.label
+                ),
+            );
+        }
+    }
+    run.deployments.extend(delivered);
+    failed
 }
 
 /// `planned → new_key_entered`: clears what an interrupted creation may

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::{AutoOutcome, manager_label, run_auto};
 use crate::audit::{Action, Details, Event};
+use crate::deploy::SshOptions;
 use crate::exchange::ExchangeClient;
 use crate::mfa::StepUpGrant;
 use crate::mfa::actions::AutoRotate;
@@ -241,6 +242,7 @@ pub fn notify_due_auto(session: &mut Session, actor: Actor) -> Result<Vec<DueAut
 pub async fn rotate_due_auto<S: SessionAccess>(
     mut access: S,
     client: &ExchangeClient,
+    ssh: &SshOptions,
     actor: Actor,
     grant: StepUpGrant<AutoRotate>,
 ) -> Result<Vec<(String, Result<AutoOutcome, RotationError>)>, RotationError> {
@@ -248,7 +250,7 @@ pub async fn rotate_due_auto<S: SessionAccess>(
     let due = access.with_session(due_auto)?;
     let mut out = Vec::with_capacity(due.len());
     for item in due {
-        let result = run_auto(&mut access, client, actor, proof, &item.label).await;
+        let result = run_auto(&mut access, client, ssh, actor, proof, &item.label).await;
         out.push((item.label, result));
     }
     Ok(out)
