@@ -287,10 +287,13 @@ pub fn import(path: &Path, use_keyring: bool, args: &ImportArgs) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// `keyward check`: opens every sealed field.
+/// `keyward check`: opens every sealed field, verifies every row's MAC
+/// (keys, deployment targets and grants) and that no deployment row the
+/// audit log records was deleted.
 pub fn check(path: &Path, use_keyring: bool, json: bool) -> Result<ExitCode, CliError> {
     let mut session = app::unlock(path, use_keyring)?;
-    let report = session.check_integrity()?;
+    let mut report = session.check_integrity()?;
+    report.damaged.extend(session.check_deploy_integrity()?);
     output::check(&report, json);
     if report.is_ok() {
         Ok(ExitCode::SUCCESS)

@@ -508,3 +508,32 @@ fn an_unreachable_host_is_a_clear_error_before_any_pin() {
     assert_eq!(target_json(&s), before);
     assert!(before[0]["host_key"].is_null());
 }
+
+#[test]
+fn check_names_a_deployment_target_deleted_outside_keyward() {
+    let sshd = Sshd::start();
+    let s = Setup::new();
+    s.add_target(&sshd, "box");
+    s.grant("box", "bot").ok();
+    let run = s.run(&["check"]).ok();
+    assert!(run.stdout.contains("0 damaged"), "{}", run.stdout);
+    let conn = rusqlite::Connection::open(s.env.vault()).unwrap();
+    conn.execute("DELETE FROM deploy_grants", []).unwrap();
+    conn.execute("DELETE FROM deploy_targets WHERE name = 'box'", [])
+        .unwrap();
+    drop(conn);
+    let run = s.run(&["check"]).code(5);
+    no_canary(&run, "check");
+    assert!(
+        run.stdout
+            .contains("DAMAGED deployment target box (deploy_targets): deleted"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("integrity check failed for deployment target box"),
+        "{}",
+        run.stderr
+    );
+}

@@ -17,7 +17,11 @@
 //! the session, deliver over the network without it, record under it); and
 //! rotation following the key (`follow`: the targets still holding a bundle
 //! from before the key's last rotation, and the check that refuses revoking
-//! the old key while one does, unless forced and audited).
+//! the old key while one does, unless forced and audited; the re-delivery
+//! of a promoted key to the targets that held it, crate-only, under the
+//! promotion's own step-up); and the deployment rows in the integrity
+//! check (`integrity`: each row's MAC, and rows the audit chain says
+//! exist but are gone).
 //!
 //! Must never: write a bundle's plaintext anywhere but a zeroizing buffer
 //! (no temporary file, no argv, no log), send a key that is not granted to
@@ -28,6 +32,7 @@ mod bundle;
 mod error;
 mod flow;
 mod follow;
+mod integrity;
 mod ssh;
 mod store;
 mod target;

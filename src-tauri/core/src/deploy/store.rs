@@ -125,7 +125,7 @@ fn matches(expected: &[u8; 32], stored: &[u8]) -> bool {
     bool::from(expected[..].ct_eq(stored))
 }
 
-type RawTarget = (TargetRow, Vec<u8>);
+pub(super) type RawTarget = (TargetRow, Vec<u8>);
 
 const TARGET_COLUMNS: &str =
     "id, name, ssh_user, host, port, remote_path, recipient, host_key, created_at, mac";
@@ -149,7 +149,10 @@ fn read_target(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTarget> {
     ))
 }
 
-fn verified(key: &RowMacKey, (row, stored): RawTarget) -> Result<TargetRow, DeployError> {
+pub(super) fn verified(
+    key: &RowMacKey,
+    (row, stored): RawTarget,
+) -> Result<TargetRow, DeployError> {
     if matches(&row.mac(key), &stored) {
         Ok(row)
     } else {
@@ -179,15 +182,32 @@ pub(super) fn target(
     }
 }
 
-/// Every target, by name, each MAC verified.
-pub(super) fn targets(conn: &Connection, key: &RowMacKey) -> Result<Vec<TargetRow>, DeployError> {
-    let raw: Vec<RawTarget> = conn
+/// Every target row as stored, by name, MACs not yet verified.
+pub(super) fn raw_targets(conn: &Connection) -> Result<Vec<RawTarget>, VaultError> {
+    Ok(conn
         .prepare(&format!(
             "SELECT {TARGET_COLUMNS} FROM deploy_targets ORDER BY name"
         ))
-        .and_then(|mut s| s.query_map([], read_target)?.collect())
-        .map_err(VaultError::from)?;
-    raw.into_iter().map(|r| verified(key, r)).collect()
+        .and_then(|mut s| s.query_map([], read_target)?.collect())?)
+}
+
+/// Every target, by name, each MAC verified.
+pub(super) fn targets(conn: &Connection, key: &RowMacKey) -> Result<Vec<TargetRow>, DeployError> {
+    raw_targets(conn)?
+        .into_iter()
+        .map(|r| verified(key, r))
+        .collect()
+}
+
+/// The key ids of every grant row of `target` (whatever its MAC).
+pub(super) fn granted_key_ids(
+    conn: &Connection,
+    target: &[u8; 16],
+) -> Result<Vec<[u8; 16]>, VaultError> {
+    let ids: Vec<Vec<u8>> = conn
+        .prepare("SELECT key_id FROM deploy_grants WHERE target_id = ?1")
+        .and_then(|mut s| s.query_map(params![&target[..]], |r| r.get(0))?.collect())?;
+    Ok(ids.into_iter().map(id16).collect())
 }
 
 /// The grants of `target`, each MAC verified, by label.

@@ -492,3 +492,75 @@ async fn a_rotated_key_follows_only_to_the_targets_that_hold_it() {
     assert_eq!(after[0], before[0]);
     assert!(!serde_json::to_string(&out).unwrap().contains(CANARY));
 }
+
+#[test]
+fn the_integrity_check_finds_changed_and_deleted_deployment_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = vault(&dir);
+    let (_, recipient) = new_identity();
+    for name in ["box", "spare", "gone"] {
+        let g = grant::<DeployTargets>(&mut s);
+        s.add_deploy_target(
+            Actor::Cli,
+            g,
+            &NewTarget {
+                name: name.into(),
+                ssh: "bot@127.0.0.1:2222".into(),
+                remote_path: "/srv/bot".into(),
+                recipient: recipient.clone(),
+            },
+        )
+        .unwrap();
+        let g = grant::<DeployTargets>(&mut s);
+        s.grant_deploy_target(Actor::Cli, g, name, "bot", true)
+            .unwrap();
+    }
+    // Removed and withdrawn through Keyward: nothing to report.
+    let g = grant::<DeployTargets>(&mut s);
+    s.remove_deploy_target(Actor::Cli, g, "gone").unwrap();
+    let g = grant::<DeployTargets>(&mut s);
+    s.grant_deploy_target(Actor::Cli, g, "spare", "bot", false)
+        .unwrap();
+    assert_eq!(s.check_deploy_integrity().unwrap(), []);
+
+    // A grant row deleted by hand: a rotation would skip that server.
+    s.conn()
+        .execute(
+            "DELETE FROM deploy_grants WHERE target_id =
+             (SELECT id FROM deploy_targets WHERE name = 'box')",
+            [],
+        )
+        .unwrap();
+    let found = s.check_deploy_integrity().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].label, "grant of bot to deployment target box");
+    assert_eq!(found[0].fields, ["deleted"]);
+
+    // A target row deleted by hand, and one changed: both named.
+    s.conn()
+        .execute("DELETE FROM deploy_targets WHERE name = 'spare'", [])
+        .unwrap();
+    s.conn()
+        .execute(
+            "UPDATE deploy_targets SET host = '203.0.113.66' WHERE name = 'box'",
+            [],
+        )
+        .unwrap();
+    let found = s.check_deploy_integrity().unwrap();
+    let named: Vec<(&str, &str)> = found
+        .iter()
+        .map(|d| (d.label.as_str(), d.fields[0]))
+        .collect();
+    assert!(
+        named.contains(&("deployment target box", "row")),
+        "{named:?}"
+    );
+    assert!(
+        named.contains(&("deployment target spare", "deleted")),
+        "{named:?}"
+    );
+    assert!(
+        named.contains(&("grant of bot to deployment target box", "deleted")),
+        "{named:?}"
+    );
+}
