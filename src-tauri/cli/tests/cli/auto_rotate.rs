@@ -13,12 +13,10 @@ use std::time::{Duration, Instant};
 use keyward_core::exchange::{Credentials, ExchangeClient, HttpConfig};
 use keyward_core::mfa::TotpSeed;
 use keyward_core::model::{Environment, Exchange};
-use keyward_sim::{
-    Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimHandle, SimScope, SubAccount,
-};
+use keyward_sim::{Accounts, Fault, FaultKind, KeyAccount, SimExchange, SimScope, SubAccount};
 use serde_json::Value;
 
-use crate::support::{Env, Run};
+use crate::support::{Env, Run, Sim};
 
 const MASTER_SECRET: &str = "CANARYCLIautoMaster01";
 const SUB_SECRET: &str = "CANARYCLIautoSubOld01";
@@ -27,60 +25,47 @@ const SUB: &str = "BYBITAUTOSUBKEY1";
 const SUB_UID: &str = "100400345";
 const IP: &str = "192.0.2.10";
 
-struct Sim {
-    handle: SimHandle,
-    runtime: tokio::runtime::Runtime,
+/// The simulator with the master key and the sub-account key.
+fn start_sim() -> Sim {
+    use SimScope::*;
+    Sim::start(Accounts {
+        keys: vec![
+            KeyAccount {
+                ips: vec!["203.0.113.9".into()],
+                ..KeyAccount::hmac(SimExchange::Bybit, MASTER, MASTER_SECRET, &[Read, Transfer])
+            },
+            KeyAccount {
+                parent_uid: Some("24617703".into()),
+                sub_account: Some(SUB_UID.into()),
+                ips: vec![IP.into()],
+                ..KeyAccount::hmac(SimExchange::Bybit, SUB, SUB_SECRET, &[Read, Trade])
+            },
+        ],
+        sub_accounts: vec![SubAccount {
+            exchange: SimExchange::Bybit,
+            id: SUB_UID.into(),
+            uid: None,
+            label: None,
+            created_at_ms: None,
+            note: None,
+        }],
+        rate_limits: false,
+        ..Accounts::default()
+    })
 }
 
-impl Sim {
-    fn start() -> Sim {
-        use SimScope::*;
-        let accounts = Accounts {
-            keys: vec![
-                KeyAccount {
-                    ips: vec!["203.0.113.9".into()],
-                    ..KeyAccount::hmac(SimExchange::Bybit, MASTER, MASTER_SECRET, &[Read, Transfer])
-                },
-                KeyAccount {
-                    parent_uid: Some("24617703".into()),
-                    sub_account: Some(SUB_UID.into()),
-                    ips: vec![IP.into()],
-                    ..KeyAccount::hmac(SimExchange::Bybit, SUB, SUB_SECRET, &[Read, Trade])
-                },
-            ],
-            sub_accounts: vec![SubAccount {
-                exchange: SimExchange::Bybit,
-                id: SUB_UID.into(),
-                uid: None,
-                label: None,
-                created_at_ms: None,
-                note: None,
-            }],
-            rate_limits: false,
-            ..Accounts::default()
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (_, handle) = runtime.block_on(keyward_sim::spawn(accounts)).unwrap();
-        Sim { handle, runtime }
-    }
-
-    /// The keys the exchange lists on the sub-account.
-    fn sub_keys(&self) -> Vec<String> {
-        let client = ExchangeClient::new(HttpConfig::default()).unwrap();
-        let env = Environment::Custom(self.handle.url(SimExchange::Bybit));
-        let ep = client.endpoint(Exchange::Bybit, &env).unwrap();
-        let master = Credentials::hmac(MASTER, MASTER_SECRET);
-        let inv = self.runtime.block_on(ep.inventory(&master)).unwrap();
-        inv.keys
-            .into_iter()
-            .filter(|k| k.sub_account.as_deref() == Some(SUB_UID))
-            .map(|k| k.key_id)
-            .collect()
-    }
+/// The keys the exchange lists on the sub-account.
+fn sub_keys(sim: &Sim) -> Vec<String> {
+    let client = ExchangeClient::new(HttpConfig::default()).unwrap();
+    let env = Environment::Custom(sim.handle.url(SimExchange::Bybit));
+    let ep = client.endpoint(Exchange::Bybit, &env).unwrap();
+    let master = Credentials::hmac(MASTER, MASTER_SECRET);
+    let inv = sim.runtime.block_on(ep.inventory(&master)).unwrap();
+    inv.keys
+        .into_iter()
+        .filter(|k| k.sub_account.as_deref() == Some(SUB_UID))
+        .map(|k| k.key_id)
+        .collect()
 }
 
 fn clean(run: Run) -> Run {
@@ -128,10 +113,7 @@ fn setup(sim: &Sim) -> (Env, TotpSeed) {
         ))
         .ok();
     }
-    let run = env.run(&["mfa", "enroll", "--json"]).ok();
-    let json: Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    let seed = TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
-    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
+    let seed = env.enrol_mfa();
     clean(env.run(&[
         "manager",
         "mark",
@@ -143,10 +125,8 @@ fn setup(sim: &Sim) -> (Env, TotpSeed) {
     (env, seed)
 }
 
-/// A fresh code: the clock moves on a step first (codes are single-use).
 fn code(env: &Env, seed: &TotpSeed) -> String {
-    env.advance(1);
-    env.code(seed, 0)
+    env.fresh_code(seed)
 }
 
 fn log_is_valid(env: &Env) -> String {
@@ -200,12 +180,12 @@ fn rank(state: &Option<String>) -> usize {
 
 #[test]
 fn rotate_auto_end_to_end_and_the_schedule() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let (env, seed) = setup(&sim);
     // Without a code: exit 4, nothing begun, nothing created.
     clean(env.run(&["rotate", "auto", "bybit-bot"])).code(4);
     assert_eq!(state(&env), None);
-    assert_eq!(sim.sub_keys(), vec![SUB.to_owned()]);
+    assert_eq!(sub_keys(&sim), vec![SUB.to_owned()]);
     // The manager key itself is refused (exit 1).
     clean(env.run(&[
         "rotate",
@@ -232,7 +212,7 @@ fn rotate_auto_end_to_end_and_the_schedule() {
             .unwrap();
     let new_id = show["api_key_id"].as_str().unwrap().to_owned();
     assert_ne!(new_id, SUB);
-    assert_eq!(sim.sub_keys(), vec![new_id.clone()]);
+    assert_eq!(sub_keys(&sim), vec![new_id.clone()]);
     // The stored key works.
     clean(env.run(&["verify", "bybit-bot"])).ok();
 
@@ -285,7 +265,7 @@ fn rotate_auto_end_to_end_and_the_schedule() {
             .unwrap();
     let newer = show["api_key_id"].as_str().unwrap().to_owned();
     assert_ne!(newer, new_id);
-    assert_eq!(sim.sub_keys(), vec![newer]);
+    assert_eq!(sub_keys(&sim), vec![newer]);
     // Off needs no code.
     let run = clean(env.run(&["rotate", "schedule", "bybit-bot", "--off", "--json"])).ok();
     let s: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -316,7 +296,7 @@ fn rotation(env: &Env) -> Option<(String, String)> {
 /// sub-account holds exactly one key — the stored one, which works.
 #[test]
 fn sigkill_during_rotate_auto_leaves_one_live_key() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let (env, seed) = setup(&sim);
     let start = Instant::now();
     clean(env.run(&["rotate", "status", "bybit-bot"])).code(1);
@@ -361,7 +341,7 @@ fn sigkill_during_rotate_auto_leaves_one_live_key() {
                 let (ra, rb) = (rank(&Some(sa.clone())), rank(&Some(sb.clone())));
                 assert!(rb >= ra, "{sa} -> {sb}");
             }
-            assert!(sim.sub_keys().len() <= 2, "{:?}", sim.sub_keys());
+            assert!(sub_keys(&sim).len() <= 2, "{:?}", sub_keys(&sim));
             log_is_valid(&env);
             last = now;
             if last.as_ref().is_some_and(|(_, s)| s == "done") {
@@ -378,7 +358,7 @@ fn sigkill_during_rotate_auto_leaves_one_live_key() {
             serde_json::from_str(&clean(env.run(&["show", "bybit-bot", "--json"])).ok().stdout)
                 .unwrap();
         let stored = show["api_key_id"].as_str().unwrap().to_owned();
-        assert_eq!(sim.sub_keys(), vec![stored]);
+        assert_eq!(sub_keys(&sim), vec![stored]);
         clean(env.run(&["verify", "bybit-bot"])).ok();
     }
     eprintln!("{kills} kills landed");
@@ -396,7 +376,7 @@ fn key_in_bundle(bundle: &std::path::Path, identity: &str) -> String {
 
 #[test]
 fn rotate_auto_redeploys_to_the_servers_before_deleting_the_old_key() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let mut sshd = crate::deploy::Sshd::start();
     let (env, seed) = setup(&sim);
     let key = sshd.user_key().display().to_string();
@@ -474,7 +454,7 @@ fn rotate_auto_redeploys_to_the_servers_before_deleting_the_old_key() {
     );
     assert!(!run.stdout.contains("[done]"), "{}", run.stdout);
     assert_eq!(state(&env).as_deref(), Some("promoted"));
-    let keys = sim.sub_keys();
+    let keys = sub_keys(&sim);
     assert!(keys.contains(&SUB.to_owned()), "old key deleted: {keys:?}");
     assert_eq!(keys.len(), 2);
     assert_eq!(key_in_bundle(&bundle, &identity), SUB);
@@ -493,7 +473,7 @@ fn rotate_auto_redeploys_to_the_servers_before_deleting_the_old_key() {
         serde_json::from_str(&clean(env.run(&["show", "bybit-bot", "--json"])).ok().stdout)
             .unwrap();
     let first = show["api_key_id"].as_str().unwrap().to_owned();
-    assert_eq!(sim.sub_keys(), vec![first.clone()]);
+    assert_eq!(sub_keys(&sim), vec![first.clone()]);
     assert_eq!(key_in_bundle(&bundle, &identity), first);
 
     // Server up all along: one run promotes, delivers, then deletes.
@@ -509,7 +489,7 @@ fn rotate_auto_redeploys_to_the_servers_before_deleting_the_old_key() {
             .unwrap();
     let second = show["api_key_id"].as_str().unwrap().to_owned();
     assert_ne!(second, first);
-    assert_eq!(sim.sub_keys(), vec![second.clone()]);
+    assert_eq!(sub_keys(&sim), vec![second.clone()]);
     assert_eq!(key_in_bundle(&bundle, &identity), second);
     let log = log_is_valid(&env);
     assert_eq!(log.matches("\"key_deployed\"").count(), 3, "{log}");

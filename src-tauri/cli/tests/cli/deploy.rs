@@ -194,10 +194,7 @@ impl Setup {
     fn new() -> Setup {
         let env = Env::init();
         no_canary(&env.add_binance("bot", CANARY).ok(), "add");
-        let run = env.run(&["mfa", "enroll", "--json"]).ok();
-        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-        let seed = TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
-        env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
+        let seed = env.enrol_mfa();
         let id = env.run(&["identity", "new", "--out", &identity(&env)]).ok();
         let recipient = id.stdout.trim().to_owned();
         assert!(recipient.starts_with("age1"), "{recipient}");
@@ -213,17 +210,10 @@ impl Setup {
         }
     }
 
-    /// A fresh code: the pinned clock moves one TOTP step on first, so
-    /// each gated command has its own (codes are single use).
+    /// A fresh code (each gated command has its own: codes are single
+    /// use).
     fn code(&self) -> String {
-        let clock = self.env.path("clock");
-        let now: u64 = std::fs::read_to_string(&clock)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        std::fs::write(&clock, (now + 30).to_string()).unwrap();
-        self.env.code(&self.seed, 0)
+        self.env.fresh_code(&self.seed)
     }
 
     fn run(&self, args: &[&str]) -> Run {

@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use keyward_core::mfa::TotpSeed;
-use keyward_sim::{Accounts, KeyAccount, SimExchange, SimHandle, SimScope};
+use keyward_sim::{Accounts, KeyAccount, SimExchange, SimScope};
 
 use crate::deploy::{Sshd, files_with, server_env};
-use crate::support::{Env, Run};
+use crate::support::{Env, Run, Sim};
 
 const OLD: &str = "BYBITDEPLOYOLD1";
 const NEW: &str = "BYBITDEPLOYNEW1";
@@ -22,13 +22,8 @@ const OLD2_SECRET: &str = "CANARYdeployBYBITold2";
 const NEW2_SECRET: &str = "CANARYdeployBYBITnew2";
 const ALL: [&str; 4] = [OLD_SECRET, NEW_SECRET, OLD2_SECRET, NEW2_SECRET];
 
-struct Sim {
-    handle: SimHandle,
-    _runtime: tokio::runtime::Runtime,
-}
-
 fn sim() -> Sim {
-    let accounts = Accounts {
+    Sim::start(Accounts {
         keys: [
             (OLD, OLD_SECRET),
             (NEW, NEW_SECRET),
@@ -47,17 +42,7 @@ fn sim() -> Sim {
         .collect(),
         rate_limits: false,
         ..Accounts::default()
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (_, handle) = runtime.block_on(keyward_sim::spawn(accounts)).unwrap();
-    Sim {
-        handle,
-        _runtime: runtime,
-    }
+    })
 }
 
 fn clean(run: Run) -> Run {
@@ -195,16 +180,9 @@ fn revoke_old_waits_for_the_servers_to_have_the_new_key() {
     }
 }
 
-/// A fresh code: the clock moves on a step first (codes are single
-/// use).
-fn code(env: &Env, seed: &TotpSeed) -> String {
-    env.advance(1);
-    env.code(seed, 0)
-}
-
 /// `keyward ARGS --totp CODE` with the test's SSH options.
 fn gated(env: &Env, seed: &TotpSeed, sshd: &Sshd, args: &[&str]) -> Run {
-    let code = code(env, seed);
+    let code = env.fresh_code(seed);
     let key = sshd.user_key().display().to_string();
     let mut all = args.to_vec();
     if matches!(args[0], "deploy") || args.get(1) == Some(&"promote") {
@@ -219,10 +197,7 @@ fn promote_delivers_the_new_key_and_an_unreachable_server_holds_revoke_old() {
     let sim = sim();
     let mut sshd = Sshd::start();
     let env = Env::init();
-    let run = env.run(&["mfa", "enroll", "--json"]).ok();
-    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    let seed = TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
-    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
+    let seed = env.enrol_mfa();
     for (label, id, secret) in [("bot", OLD, OLD_SECRET), ("bot2", OLD2, OLD2_SECRET)] {
         clean(env.run_stdin(
             &[

@@ -7,10 +7,10 @@
 
 use keyward_core::mfa::TotpSeed;
 use keyward_core::model::mask_key_id;
-use keyward_sim::{Accounts, KeyAccount, SimExchange, SimHandle, SimScope, SubAccount};
+use keyward_sim::{Accounts, KeyAccount, SimExchange, SimScope, SubAccount};
 use serde_json::Value;
 
-use crate::support::{Env, Run};
+use crate::support::{Env, Run, Sim};
 
 const SECRET: &str = "CANARYCLImanagedSecret";
 const MASTER: &str = "BYBITCLIMASTER1";
@@ -18,50 +18,35 @@ const SUB: &str = "BYBITCLISUBKEY1";
 const ROGUE: &str = "BYBITCLIROGUE77";
 const SUB_UID: &str = "100400345";
 
-struct Sim {
-    handle: SimHandle,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Sim {
-    fn start() -> Sim {
-        use SimScope::*;
-        let sub = |id: &str| KeyAccount {
-            parent_uid: Some("24617703".into()),
-            sub_account: Some(SUB_UID.into()),
-            ..KeyAccount::hmac(SimExchange::Bybit, id, SECRET, &[Read, Trade])
-        };
-        let accounts = Accounts {
-            keys: vec![
-                KeyAccount {
-                    ips: vec!["203.0.113.9".into()],
-                    ..KeyAccount::hmac(SimExchange::Bybit, MASTER, SECRET, &[Read, Transfer])
-                },
-                sub(SUB),
-                sub(ROGUE),
-            ],
-            sub_accounts: vec![SubAccount {
-                exchange: SimExchange::Bybit,
-                id: SUB_UID.into(),
-                uid: None,
-                label: None,
-                created_at_ms: None,
-                note: None,
-            }],
-            rate_limits: false,
-            ..Accounts::default()
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (_, handle) = runtime.block_on(keyward_sim::spawn(accounts)).unwrap();
-        Sim {
-            handle,
-            _runtime: runtime,
-        }
-    }
+/// The simulator with the master key, the vault's sub-account key and a
+/// key planted on the same sub-account.
+fn start_sim() -> Sim {
+    use SimScope::*;
+    let sub = |id: &str| KeyAccount {
+        parent_uid: Some("24617703".into()),
+        sub_account: Some(SUB_UID.into()),
+        ..KeyAccount::hmac(SimExchange::Bybit, id, SECRET, &[Read, Trade])
+    };
+    Sim::start(Accounts {
+        keys: vec![
+            KeyAccount {
+                ips: vec!["203.0.113.9".into()],
+                ..KeyAccount::hmac(SimExchange::Bybit, MASTER, SECRET, &[Read, Transfer])
+            },
+            sub(SUB),
+            sub(ROGUE),
+        ],
+        sub_accounts: vec![SubAccount {
+            exchange: SimExchange::Bybit,
+            id: SUB_UID.into(),
+            uid: None,
+            label: None,
+            created_at_ms: None,
+            note: None,
+        }],
+        rate_limits: false,
+        ..Accounts::default()
+    })
 }
 
 fn clean(run: Run) -> Run {
@@ -99,22 +84,17 @@ fn setup(sim: &Sim) -> (Env, TotpSeed) {
         ))
         .ok();
     }
-    let run = env.run(&["mfa", "enroll", "--json"]).ok();
-    let json: Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    let seed = TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
-    env.run(&["mfa", "confirm", &env.code(&seed, -1)]).ok();
+    let seed = env.enrol_mfa();
     (env, seed)
 }
 
-/// A fresh code: the clock moves on a step first (codes are single-use).
 fn code(env: &Env, seed: &TotpSeed) -> String {
-    env.advance(1);
-    env.code(seed, 0)
+    env.fresh_code(seed)
 }
 
 #[test]
 fn manager_mark_and_list() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let (env, seed) = setup(&sim);
     // Without a code: exit 4, nothing marked.
     clean(env.run(&["manager", "mark", "bybit-master"])).code(4);
@@ -161,7 +141,7 @@ fn manager_mark_and_list() {
 
 #[test]
 fn inventory_json_flags_the_unknown_key_and_revoke_deletes_it() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let (env, seed) = setup(&sim);
     // No manager key: exit 7 with how to mark one.
     let run = clean(env.run(&["inventory", "bybit", "--totp", &code(&env, &seed)])).code(7);
@@ -245,7 +225,7 @@ fn inventory_json_flags_the_unknown_key_and_revoke_deletes_it() {
 
 #[test]
 fn run_refuses_a_manager_key() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let (env, seed) = setup(&sim);
     // Allowed for run first, then marked: run refuses it all the same.
     clean(env.run(&[

@@ -141,6 +141,23 @@ impl Env {
             .to_owned()
     }
 
+    /// Enrols and confirms MFA; the seed the codes are computed from.
+    pub fn enrol_mfa(&self) -> keyward_core::mfa::TotpSeed {
+        let run = self.run(&["mfa", "enroll", "--json"]).ok();
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        let seed =
+            keyward_core::mfa::TotpSeed::from_base32(json["secret"].as_str().unwrap()).unwrap();
+        self.run(&["mfa", "confirm", &self.code(&seed, -1)]).ok();
+        seed
+    }
+
+    /// A fresh code: the pinned clock moves on a step first (codes are
+    /// single use).
+    pub fn fresh_code(&self, seed: &keyward_core::mfa::TotpSeed) -> String {
+        self.advance(1);
+        self.code(seed, 0)
+    }
+
     /// Moves the pinned "now" on by `steps` TOTP steps (each gated command
     /// then has fresh codes).
     pub fn advance(&self, steps: u64) {
@@ -212,4 +229,24 @@ pub fn flip_secret_byte(vault: &Path, label: &str, index: usize) {
         rusqlite::params![blob, label],
     )
     .unwrap();
+}
+
+/// The strict exchange simulator on its own runtime, for the length of a
+/// test.
+pub struct Sim {
+    pub handle: keyward_sim::SimHandle,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    /// Starts the simulator with `accounts`.
+    pub fn start(accounts: keyward_sim::Accounts) -> Sim {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (_, handle) = runtime.block_on(keyward_sim::spawn(accounts)).unwrap();
+        Sim { handle, runtime }
+    }
 }
