@@ -325,3 +325,73 @@ fn promote_delivers_the_new_key_and_an_unreachable_server_holds_revoke_old() {
         }
     }
 }
+
+#[test]
+fn a_target_changed_outside_keyward_stops_the_promotion_before_anything_changes() {
+    let sim = sim();
+    let env = Env::init();
+    clean(env.run_stdin(
+        &[
+            "add",
+            "--exchange",
+            "bybit",
+            "--label",
+            "bot",
+            "--api-key",
+            OLD,
+            "--scopes",
+            "read,trade,transfer",
+            "--base-url",
+            &sim.handle.url(SimExchange::Bybit),
+            "--secret-stdin",
+        ],
+        &format!("{OLD_SECRET}\n"),
+    ))
+    .ok();
+    let id_file = env.path("server/identity").display().to_string();
+    let recipient = env.run(&["identity", "new", "--out", &id_file]).ok().stdout;
+    env.run(&[
+        "target",
+        "add",
+        "box",
+        "--ssh",
+        "bot@127.0.0.1:2222",
+        "--path",
+        "bots",
+        "--recipient",
+        recipient.trim(),
+    ])
+    .ok();
+    env.run(&["target", "grant", "box", "bot"]).ok();
+    for step in [
+        vec!["rotate", "begin", "bot"],
+        vec![
+            "rotate",
+            "new-key",
+            "bot",
+            "--api-key",
+            NEW,
+            "--secret-stdin",
+        ],
+        vec!["rotate", "verify", "bot", "--allow-unknown"],
+    ] {
+        clean(env.run_stdin(&step, &format!("{NEW_SECRET}\n"))).ok();
+    }
+    rusqlite::Connection::open(env.vault())
+        .unwrap()
+        .execute(
+            "UPDATE deploy_targets SET host = '203.0.113.66' WHERE name = 'box'",
+            [],
+        )
+        .unwrap();
+    let run = clean(env.run(&["rotate", "promote", "bot"])).code(5);
+    assert!(
+        run.stderr.contains("\"box\" was changed outside Keyward"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(rotation_state(&env, "bot"), "new_key_verified");
+    let show = clean(env.run(&["show", "bot", "--json"])).ok().stdout;
+    let show: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(show["api_key_id"], OLD);
+}
