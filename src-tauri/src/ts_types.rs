@@ -51,7 +51,6 @@ fn export_all(dir: &Path) {
         keyward_core::alerts::AlertSettings,
         // deployment targets of a key
         keyward_core::deploy::KeyDeployment,
-        crate::commands::deploy::DeliveryDto,
         keyward_core::deploy::TargetDelivery,
     );
 }

@@ -30,7 +30,8 @@ fn keygen(path: &Path) {
     assert!(ok);
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on (as far as the kernel knows now).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -43,12 +44,14 @@ fn is_root() -> bool {
     String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
 
-fn user() -> String {
+/// The current user's name (the server's login user).
+pub fn user() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 impl Sshd {
+    /// Generates the keys and starts the server.
     pub fn start() -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
@@ -76,7 +79,9 @@ impl Sshd {
         sshd
     }
 
-    fn launch(&mut self) {
+    /// Starts the server (again, after [`Sshd::stop`]) on the same port
+    /// with the same keys.
+    pub fn launch(&mut self) {
         let d = self.dir.path();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
@@ -109,6 +114,7 @@ impl Sshd {
         }
     }
 
+    /// Stops the server (an unreachable host until [`Sshd::launch`]).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -127,14 +133,17 @@ impl Sshd {
         self.launch();
     }
 
+    /// The directory deliveries are written to.
     pub fn remote(&self) -> PathBuf {
         self.dir.path().join("remote")
     }
 
+    /// The private key the server accepts for the login.
     pub fn user_key(&self) -> PathBuf {
         self.dir.path().join("user_key")
     }
 
+    /// `user@127.0.0.1:port`, as `keyward target add --ssh` takes it.
     pub fn ssh(&self) -> String {
         format!("{}@127.0.0.1:{}", user(), self.port)
     }

@@ -4,15 +4,13 @@
 //! the command line. Nothing secret in any answer: a bundle is sealed in
 //! the core and copied by the system SSH client.
 
-use keyward_core::ErrorKind;
-use keyward_core::deploy::{self, KeyDeployment, PreparedDeploy, SshOptions};
+use keyward_core::deploy::{self, FollowDeploy, KeyDeployment, SshOptions, TargetDelivery};
 use keyward_core::mfa::actions;
 use keyward_core::vault::Actor;
-use serde::Serialize;
 use tauri::State;
 
 use super::stepup::{ProofInput, grant};
-use crate::error::{IpcError, IpcResult};
+use crate::error::IpcResult;
 use crate::state::AppState;
 
 /// The targets the key `label` is granted to, with its last delivery there.
@@ -22,22 +20,6 @@ pub fn deploy_targets_of(
     label: String,
 ) -> IpcResult<Vec<KeyDeployment>> {
     state.with_unlocked(|s| Ok(s.deploy_targets_of(&label)?))
-}
-
-/// What one delivery did. Nothing secret.
-#[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[cfg_attr(test, ts(rename = "Delivery"))]
-pub struct DeliveryDto {
-    /// The target's name.
-    target: String,
-    /// The labels of the keys in the bundle the target now holds (empty
-    /// when the delivery failed).
-    labels: Vec<String>,
-    /// The server's host key this delivery pinned (the first to it).
-    pinned_host_key: Option<String>,
-    /// Why it failed, safe to display; `None` when delivered and recorded.
-    error: Option<String>,
 }
 
 /// Delivers the key `label` to `target`, or to every target it is granted
@@ -50,7 +32,7 @@ pub async fn deploy_key(
     label: String,
     target: Option<String>,
     proof: Option<ProofInput>,
-) -> IpcResult<Vec<DeliveryDto>> {
+) -> IpcResult<Vec<TargetDelivery>> {
     let prepared = state.with_unlocked(|s| {
         let g = grant::<actions::Deploy>(s, proof)?;
         Ok(match &target {
@@ -59,48 +41,6 @@ pub async fn deploy_key(
         })
     })?;
     let opts = SshOptions::beside_vault(&state.path()?, None);
-    let copied = tauri::async_runtime::spawn_blocking(move || copy_all(prepared, &opts))
-        .await
-        .map_err(|_| IpcError::new(ErrorKind::Internal, "the delivery stopped unexpectedly"))?;
-    let mut out = Vec::new();
-    for (name, labels, result) in copied {
-        let recorded = result.map_err(IpcError::from).and_then(|delivered| {
-            let pinned = delivered.newly_pinned().map(str::to_owned);
-            state.with_unlocked(|s| Ok(s.record_deploy(Actor::Gui, delivered)?))?;
-            Ok(pinned)
-        });
-        out.push(match recorded {
-            Ok(pinned_host_key) => DeliveryDto {
-                target: name,
-                labels,
-                pinned_host_key,
-                error: None,
-            },
-            Err(e) => DeliveryDto {
-                target: name,
-                labels: Vec::new(),
-                pinned_host_key: None,
-                error: Some(e.message),
-            },
-        });
-    }
-    Ok(out)
-}
-
-type Copied = (
-    String,
-    Vec<String>,
-    Result<deploy::Delivered, deploy::DeployError>,
-);
-
-/// The network step for each sealed bundle, in turn.
-fn copy_all(prepared: Vec<PreparedDeploy>, opts: &SshOptions) -> Vec<Copied> {
-    prepared
-        .into_iter()
-        .map(|p| {
-            let name = p.target().name.clone();
-            let labels = p.labels();
-            (name, labels, deploy::deliver(p, opts))
-        })
-        .collect()
+    let prepared = prepared.into_iter().map(FollowDeploy::from).collect();
+    Ok(deploy::deliver_followed(&mut &*state.session, Actor::Gui, prepared, &opts).await)
 }

@@ -32,6 +32,9 @@ pub struct TargetDelivery {
     pub delivered: bool,
     /// Why not, when it did not (names the target, the host, the cause).
     pub error: Option<String>,
+    /// The server's host key, when this delivery was the first to it and
+    /// pinned it (`type base64`).
+    pub newly_pinned: Option<String>,
 }
 
 impl TargetDelivery {
@@ -42,6 +45,7 @@ impl TargetDelivery {
             remote_file,
             delivered: false,
             error: Some(error.to_string()),
+            newly_pinned: None,
         }
     }
 }
@@ -49,6 +53,14 @@ impl TargetDelivery {
 /// A bundle sealed for a target the key follows to, or why none could be.
 #[derive(Debug)]
 pub struct FollowDeploy(pub(super) Result<PreparedDeploy, TargetDelivery>);
+
+impl From<PreparedDeploy> for FollowDeploy {
+    /// A bundle the user asked to deliver (`deploy`), for
+    /// [`deliver_followed`].
+    fn from(prepared: PreparedDeploy) -> Self {
+        FollowDeploy(Ok(prepared))
+    }
+}
 
 impl Session {
     /// The targets that hold `label`: granted it and delivered to at least
@@ -169,14 +181,20 @@ pub async fn deliver_followed<S: SessionAccess>(
                 "the delivery to {name:?} stopped: {e}"
             ))),
         };
-        let recorded = delivered.and_then(|d| access.with_session(|s| s.record_deploy(actor, d)));
+        let recorded = delivered.and_then(|d| {
+            let pinned = d.newly_pinned().map(str::to_owned);
+            access
+                .with_session(|s| s.record_deploy(actor, d))
+                .map(|t| (t, pinned))
+        });
         out.push(match recorded {
-            Ok(t) => TargetDelivery {
+            Ok((t, newly_pinned)) => TargetDelivery {
                 target: t.name.clone(),
                 address: t.address(),
                 remote_file: t.remote_file(),
                 delivered: true,
                 error: None,
+                newly_pinned,
             },
             Err(e) => TargetDelivery::failed(&name, address, file, &e),
         });

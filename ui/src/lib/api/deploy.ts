@@ -1,5 +1,4 @@
 import { call } from './core';
-import type { Delivery } from './generated/Delivery';
 import type { KeyDeployment } from './generated/KeyDeployment';
 import type { Proof } from './mfa';
 import type { TargetDelivery } from './generated/TargetDelivery';
@@ -7,11 +6,12 @@ import type { TargetDelivery } from './generated/TargetDelivery';
 // Where a key is deployed: each target it is granted to (name, host, the
 // bundle's file on the server) and its last delivery there (`deployed_at`:
 // unix seconds or null). Generated from the Rust DTOs; nothing secret in them.
-export type { Delivery, KeyDeployment };
+export type { KeyDeployment };
 
-// What became of one target when a rotated key followed to its servers
-// (promotion, automated rotation): `delivered`, or `error` naming the
-// target, the host and the cause. Generated from the Rust DTO.
+// What became of one target when a key was delivered there (deliver now,
+// promotion, automated rotation): `delivered`, or `error` naming the
+// target, the host and the cause; `newly_pinned` when this delivery pinned
+// the server's host key. Generated from the Rust DTO.
 export type { TargetDelivery };
 
 export const deployTargetsOf = (label: string) =>
@@ -23,4 +23,4 @@ export const deployTargetsOf = (label: string) =>
  * is null (MFA-gated in the core). One answer per server, failures named.
  */
 export const deployKey = (label: string, target: string | null, proof: Proof | null) =>
-  call<Delivery[]>('deploy_key', { label, target, proof });
+  call<TargetDelivery[]>('deploy_key', { label, target, proof });

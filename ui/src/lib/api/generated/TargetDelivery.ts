@@ -24,4 +24,9 @@ delivered: boolean,
 /**
  * Why not, when it did not (names the target, the host, the cause).
  */
-error: string | null, };
+error: string | null, 
+/**
+ * The server's host key, when this delivery was the first to it and
+ * pinned it (`type base64`).
+ */
+newly_pinned: string | null, };
