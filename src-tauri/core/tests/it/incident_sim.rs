@@ -287,7 +287,9 @@ async fn leaked_bybit_key_end_to_end() {
     assert!(
         run.results
             .iter()
-            .any(|r| r.contains("no manager key") && r.contains("keyward manager mark")),
+            .any(|r| r.contains("no manager key")
+                && r.contains("on the key's page")
+                && r.contains("keyward manager mark")),
         "{:?}",
         run.results
     );
