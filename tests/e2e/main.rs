@@ -10,6 +10,9 @@
 //!   the webhook URL never returned to the page.
 //! - `checks`: live key checks against the exchange simulator.
 //! - `incident`: the incident checklist against the simulator, report export.
+//! - `managed`: the manager key marked on its key page, the Accounts
+//!   screen's inventory with an unknown key deleted, automatic rotation of
+//!   a sub-account key and its schedule, against the simulator.
 //! - `ipc`: every command with hostile arguments; typed errors, no change.
 //! - `launch`: first start on an empty data dir, window title, CSP.
 //! - `vault`: create, add, list, lock, unlock, edit; canary secret checks.
@@ -30,6 +33,7 @@ mod checks;
 mod incident;
 mod ipc;
 mod launch;
+mod managed;
 mod mfa;
 mod rotation;
 mod scale;

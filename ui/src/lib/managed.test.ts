@@ -105,10 +105,15 @@ describe('autoRotateBlocked', () => {
 });
 
 describe('refusalReasons', () => {
-  it('splits the core refusal into reasons', () => {
+  it('splits the core refusal into problems and needs', () => {
     expect(
-      refusalReasons('"sub" cannot be the manager key: A sub-account key (10005); a manager key needs X, Y'),
-    ).toEqual(['A sub-account key (10005)', 'A manager key needs X, Y']);
+      refusalReasons(
+        '"sub" cannot be the manager key: A sub-account key (10005); it is read-only; a manager key needs A master key (uid "0")., Read-write with "A", "B" or "C": one of them.',
+      ),
+    ).toEqual({
+      problems: ['A sub-account key (10005)', 'It is read-only'],
+      needs: ['A master key (uid "0").', 'Read-write with "A", "B" or "C": one of them.'],
+    });
     expect(refusalReasons('the exchange could not be reached')).toBeNull();
   });
 });

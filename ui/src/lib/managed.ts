@@ -139,17 +139,21 @@ export function stageTitle(stage: AutoStage): string {
   return STAGE_TITLES[stage.state] ?? stage.state;
 }
 
-/** The reasons in the core's refusal of a manager key ("… cannot be the
- * manager key: reason; reason; a manager key needs …"), one per line, or
- * null when the message is another error. */
-export function refusalReasons(message: string): string[] | null {
+/** The core's refusal of a manager key ("… cannot be the manager key:
+ * problem; problem; a manager key needs Need. Need."), as the problems and
+ * what a manager key needs, one per line; null for any other error. */
+export function refusalReasons(message: string): { problems: string[]; needs: string[] } | null {
   const marker = 'cannot be the manager key: ';
   const at = message.indexOf(marker);
   if (at < 0) return null;
-  return message
-    .slice(at + marker.length)
-    .split('; ')
-    .map((r) => r.trim())
-    .filter((r) => r.length > 0)
-    .map((r) => r.charAt(0).toUpperCase() + r.slice(1));
+  const needsMarker = 'a manager key needs ';
+  const problems: string[] = [];
+  let needs: string[] = [];
+  for (const part of message.slice(at + marker.length).split('; ')) {
+    const r = part.trim();
+    if (!r) continue;
+    if (r.startsWith(needsMarker)) needs = r.slice(needsMarker.length).split(/(?<=\.), (?=[A-Z])/);
+    else problems.push(r.charAt(0).toUpperCase() + r.slice(1));
+  }
+  return { problems, needs };
 }

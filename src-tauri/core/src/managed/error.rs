@@ -70,7 +70,9 @@ pub enum ManagedError {
         exchange: Exchange,
     },
     /// The key id asked to revoke as unknown is a key of the vault.
-    #[error("key {key_id} is in the vault as {label:?}; revoke it with `keyward revoke {label}`")]
+    #[error(
+        "key {key_id} is in the vault as {label:?}; revoke it on its key page or with `keyward revoke {label}`"
+    )]
     KnownKey {
         /// The masked key id.
         key_id: String,

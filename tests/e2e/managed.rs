@@ -1,0 +1,264 @@
+//! Managed keys in the app against the simulator (Bybit, a master account
+//! with one sub-account): a sub-account key is refused as manager key with
+//! the reasons, the master key is marked; the Accounts screen lists the
+//! account and flags a key planted on the sub-account, which is deleted
+//! from the screen (and gone on the simulator); "Rotate automatically"
+//! replaces the sub-account key (the old one is dead on the simulator);
+//! the schedule is turned on and off. No secret and no full id of the
+//! planted key reaches the page or the app's output.
+
+use keyward_core::exchange::{Credentials, Endpoint, ExchangeClient, HttpConfig};
+use keyward_core::model::{Environment, Exchange};
+use keyward_tests::{App, Simulator};
+use serde_json::json;
+
+const PASSWORD: &str = "orbit-violet-harbor-candle-42";
+const MASTER: &str = "BYBITMASTERGUI01";
+const MASTER_SECRET: &str = "CANARYmanagedMasterSecret5e1c";
+const SUB: &str = "BYBITSUBGUIOLD01";
+const SUB_SECRET: &str = "CANARYmanagedSubSecret8b2f4d";
+const ROGUE: &str = "BYBITROGUEGUI777";
+const ROGUE_SECRET: &str = "CANARYmanagedRogueSecret3a9c";
+const SUB_UID: &str = "100400345";
+const IP_M: &str = "203.0.113.9";
+const IP_A: &str = "192.0.2.10";
+
+/// The simulator as a third party sees it: the exchange layer's own calls.
+struct SimSide {
+    runtime: tokio::runtime::Runtime,
+    endpoint: Endpoint,
+}
+
+impl SimSide {
+    fn new(sim: &Simulator) -> SimSide {
+        let client = ExchangeClient::new(HttpConfig::default()).expect("client");
+        let endpoint = client
+            .endpoint(Exchange::Bybit, &Environment::Custom(sim.url("bybit")))
+            .expect("endpoint");
+        SimSide {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime"),
+            endpoint,
+        }
+    }
+
+    /// Whether the key still authenticates.
+    fn works(&self, id: &str, secret: &str) -> bool {
+        self.runtime
+            .block_on(self.endpoint.verify(&Credentials::hmac(id, secret)))
+            .expect("verify")
+            .authenticated
+    }
+
+    /// The full ids of every key on the account, as the master key lists them.
+    fn key_ids(&self) -> Vec<String> {
+        self.runtime
+            .block_on(
+                self.endpoint
+                    .inventory(&Credentials::hmac(MASTER, MASTER_SECRET)),
+            )
+            .expect("inventory")
+            .keys
+            .into_iter()
+            .map(|k| k.key_id)
+            .collect()
+    }
+}
+
+fn step_up(app: &App) {
+    app.wait_for("[data-testid=step-up]");
+    app.fill("#stepup-code", PASSWORD);
+    app.click("[data-testid=step-up-confirm]");
+}
+
+fn open_key(app: &App, label: &str) {
+    app.click("nav button.tab"); // Keys
+    app.click(&format!(
+        "[data-testid=key-row][data-label={label}] button.link"
+    ));
+    app.wait_for_text("[data-testid=key-detail] h1", label);
+}
+
+/// Brings `css` into the middle of the window (for the screenshot).
+fn show(app: &App, css: &str) {
+    app.wait_for(css);
+    app.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' }); return true",
+        json!([css]),
+    );
+}
+
+fn no_secret_in_sight(app: &App) {
+    let html = app.page_html();
+    let output = app.output.text();
+    for needle in [MASTER_SECRET, SUB_SECRET, ROGUE_SECRET, ROGUE] {
+        assert!(!html.contains(needle), "{needle} reached the page");
+        assert!(!output.contains(needle), "{needle} in the app's output");
+    }
+}
+
+#[test]
+fn manager_key_inventory_revoke_and_automatic_rotation_from_the_app() {
+    let sub_key = |id: &str, secret: &str| {
+        json!({ "exchange": "bybit", "api_key": id, "secret": secret,
+                "scopes": ["read", "trade"], "ips": [IP_A],
+                "parent_uid": "24617703", "sub_account": SUB_UID })
+    };
+    let sim = Simulator::start(json!({
+        "rate_limits": false,
+        "keys": [
+            { "exchange": "bybit", "api_key": MASTER, "secret": MASTER_SECRET,
+              "scopes": ["read", "transfer"], "ips": [IP_M] },
+            sub_key(SUB, SUB_SECRET),
+            // Made by someone else: on the account, not in the vault.
+            sub_key(ROGUE, ROGUE_SECRET),
+        ],
+        "sub_accounts": [{ "exchange": "bybit", "id": SUB_UID, "label": "bots" }]
+    }));
+    let exchange = SimSide::new(&sim);
+    assert!(exchange.works(ROGUE, ROGUE_SECRET));
+
+    let app = App::launch();
+    app.create_vault(PASSWORD);
+    let env = json!({ "kind": "custom", "base_url": sim.url("bybit") });
+    app.add_key(json!({
+        "label": "bybit-master", "exchange": "bybit", "environment": env,
+        "api_key_id": MASTER, "secret": MASTER_SECRET,
+        "scopes": ["read", "transfer"], "ip_whitelist": [IP_M]
+    }));
+    app.add_key(json!({
+        "label": "bybit-bot", "exchange": "bybit", "environment": env,
+        "api_key_id": SUB, "secret": SUB_SECRET,
+        "scopes": ["read", "trade"], "ip_whitelist": [IP_A]
+    }));
+    app.reload_to_keys();
+
+    // No manager key yet: the screen says how to mark one in the app.
+    app.click("[data-testid=nav-accounts]");
+    let text = app.text_of("[data-testid=no-manager]");
+    assert!(text.contains("Mark as manager key"), "{text}");
+    assert!(!text.contains("keyward manager"), "{text}");
+    app.assert_accessible("managed-1-accounts-no-manager");
+
+    // A sub-account key is refused, with the reasons; automatic rotation
+    // is offered disabled, with why.
+    open_key(&app, "bybit-bot");
+    app.wait_for_text("[data-testid=auto-rotate-blocked]", "No Bybit manager key");
+    app.click("[data-testid=manager-mark]");
+    step_up(&app);
+    let refused = app.text_of("[data-testid=manager-refused]");
+    assert!(refused.contains("sub-account"), "{refused}");
+    assert!(
+        refused.contains("What a Bybit manager key needs"),
+        "{refused}"
+    );
+    show(&app, "[data-testid=manager-refused]");
+    app.assert_accessible("managed-2-manager-refused");
+
+    // The master key is taken.
+    open_key(&app, "bybit-master");
+    app.click("[data-testid=manager-mark]");
+    step_up(&app);
+    app.wait_for_text(
+        "[data-testid=manager-notice]",
+        "is now the Bybit account's manager key",
+    );
+    app.wait_for("[data-testid=manager-unmark]");
+    show(&app, "[data-testid=manager-key]");
+    app.assert_accessible("managed-3-manager-marked");
+
+    // The inventory flags the planted key, masked.
+    app.click("[data-testid=nav-accounts]");
+    app.wait_for_text("[data-testid=account-manager]", "bybit-master");
+    app.click("[data-testid=inventory-run]");
+    step_up(&app);
+    app.wait_for_text("[data-testid=inventory-summary]", "1 unknown key");
+    let rogue_row = "[data-testid=inventory-row][data-status=unknown]";
+    let row = app.text_of(rogue_row);
+    assert!(row.contains("BYBI"), "{row}");
+    assert!(row.contains(SUB_UID), "{row}");
+    assert!(
+        !row.contains(ROGUE),
+        "the full id of an unknown key is shown"
+    );
+    let known = app.execute(
+        "return document.querySelectorAll('[data-testid=inventory-row][data-status=known]').length",
+        json!([]),
+    );
+    assert_eq!(known, json!(2), "{}", app.page_text());
+    no_secret_in_sight(&app);
+    show(&app, "[data-testid=inventory-table]");
+    app.assert_accessible("managed-4-inventory");
+
+    // Deleting it asks first, naming the key and the sub-account.
+    app.click(&format!("{rogue_row} [data-testid=inventory-revoke]"));
+    let confirm = app.text_of("[data-testid=inventory-confirm]");
+    assert!(
+        confirm.contains(SUB_UID) && confirm.contains("BYBI"),
+        "{confirm}"
+    );
+    show(&app, "[data-testid=inventory-confirm]");
+    app.assert_accessible("managed-5-revoke-confirm");
+    app.click("[data-testid=inventory-revoke-confirm]");
+    step_up(&app);
+    app.wait_for_text("[data-testid=inventory-revoked]", "was deleted");
+    // The fresh listing after it needs the code again (no step-up window).
+    step_up(&app);
+    app.wait_for_text("[data-testid=inventory-summary]", "0 unknown keys");
+    assert!(
+        !exchange.works(ROGUE, ROGUE_SECRET),
+        "the rogue key still works"
+    );
+    assert!(!exchange.key_ids().iter().any(|k| k == ROGUE));
+    show(&app, "[data-testid=inventory-table]");
+    app.assert_accessible("managed-6-inventory-clean");
+
+    // Rotate the sub-account key automatically.
+    open_key(&app, "bybit-bot");
+    app.wait_for_text("[data-testid=auto-manager]", "bybit-master");
+    app.click("[data-testid=auto-rotate-run]");
+    step_up(&app);
+    let outcome = app.wait_for_text("[data-testid=auto-outcome]", "Rotated.");
+    assert!(outcome.contains("proven dead"), "{outcome}");
+    app.wait_for_text("[data-testid=auto-sub-account]", SUB_UID);
+    no_secret_in_sight(&app);
+    show(&app, "[data-testid=auto-outcome]");
+    app.assert_accessible("managed-7-auto-rotated");
+    let detail = app.invoke("key_get", json!({ "label": "bybit-bot" }));
+    let new_id = detail["ok"]["api_key_id"].as_str().unwrap_or_default();
+    assert!(!new_id.is_empty() && new_id != SUB, "{detail}");
+    assert!(!exchange.works(SUB, SUB_SECRET), "the old key still works");
+    let ids = exchange.key_ids();
+    assert!(ids.iter().any(|k| k == new_id), "{ids:?}");
+    assert!(!ids.iter().any(|k| k == SUB), "{ids:?}");
+    let check = app.invoke("key_check", json!({ "labels": ["bybit-bot"] }));
+    assert_eq!(check["ok"][0]["authenticated"], json!(true), "{check}");
+
+    // The schedule: on every 14 days (with the code), then off.
+    app.fill("#auto-every", "14");
+    app.click("[data-testid=auto-schedule-on]");
+    step_up(&app);
+    app.wait_for_text("[data-testid=auto-schedule]", "every 14 days");
+    show(&app, "[data-testid=auto-schedule]");
+    app.assert_accessible("managed-8-schedule-on");
+    let schedule = app.invoke("rotate_schedule", json!({ "label": "bybit-bot" }));
+    assert_eq!(schedule["ok"]["auto_rotate"], json!(true), "{schedule}");
+    assert_eq!(schedule["ok"]["rotate_every_days"], json!(14), "{schedule}");
+    app.click("[data-testid=auto-schedule-off]");
+    app.wait_for_text("[data-testid=auto-schedule]", "Off.");
+    let schedule = app.invoke("rotate_schedule", json!({ "label": "bybit-bot" }));
+    assert_eq!(schedule["ok"]["auto_rotate"], json!(false), "{schedule}");
+
+    // The manager key cannot rotate itself: disabled, with why.
+    open_key(&app, "bybit-master");
+    app.wait_for_text("[data-testid=auto-rotate-blocked]", "manager key");
+    no_secret_in_sight(&app);
+
+    let data = app.quit();
+    for needle in [MASTER_SECRET, SUB_SECRET, ROGUE_SECRET] {
+        let found = keyward_tests::files_containing(data.path(), needle.as_bytes());
+        assert!(found.is_empty(), "{needle} in {found:?}");
+    }
+}
