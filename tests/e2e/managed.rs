@@ -203,7 +203,7 @@ fn manager_key_inventory_revoke_and_automatic_rotation_from_the_app() {
     app.assert_accessible("managed-5-revoke-confirm");
     app.click("[data-testid=inventory-revoke-confirm]");
     step_up(&app);
-    app.wait_for_text("[data-testid=inventory-revoked]", "was deleted");
+    app.wait_for_text("[data-testid=inventory-revoked]", "was revoked");
     // The fresh listing after it needs the code again (no step-up window).
     step_up(&app);
     app.wait_for_text("[data-testid=inventory-summary]", "0 unknown keys");

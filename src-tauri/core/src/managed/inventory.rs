@@ -291,7 +291,7 @@ fn classify(
                 InventoryStatus::Unknown,
                 None,
                 Some(
-                    "not in the vault: if nobody you trust made it, delete it (\"Delete\" on the Accounts screen, or `keyward inventory revoke`)"
+                    "not in the vault: if nobody you trust made it, delete it (\"Revoke\" on the Accounts screen, or `keyward inventory revoke`)"
                         .to_owned(),
                 ),
             ),
