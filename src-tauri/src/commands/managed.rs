@@ -143,3 +143,34 @@ pub fn managed_exchanges() -> Vec<Branded<ManagedExchange>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_managed_exchanges_are_the_ones_the_exchange_layer_can_manage() {
+        let list = serde_json::to_value(managed_exchanges()).unwrap();
+        let names: Vec<(&str, &str, bool)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["exchange"].as_str().unwrap(),
+                    e["exchange_name"].as_str().unwrap(),
+                    e["list_account_keys"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("binance", "Binance", false),
+                ("okx", "OKX", true),
+                ("bybit", "Bybit", true)
+            ],
+            "{list}"
+        );
+    }
+}
