@@ -5,7 +5,8 @@
 //! from the screen (and gone on the simulator); "Rotate automatically"
 //! replaces the sub-account key (the old one is dead on the simulator);
 //! the schedule is turned on and off. No secret and no full id of the
-//! planted key reaches the page or the app's output.
+//! planted key reaches the page or the app's output. A Binance listing,
+//! which cannot be complete, is explained and calls no vault key missing.
 
 use keyward_core::exchange::{Credentials, Endpoint, ExchangeClient, HttpConfig};
 use keyward_core::model::{Environment, Exchange};
@@ -87,6 +88,24 @@ fn show(app: &App, css: &str) {
     app.execute(
         "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' }); return true",
         json!([css]),
+    );
+}
+
+/// The window itself never scrolls (only the content under the navigation
+/// does), in either direction: nothing on the screen is wider or taller
+/// than the window allows.
+fn fits_the_window(app: &App) {
+    let sizes = app.execute(
+        "const d = document.scrollingElement;
+         const s = document.querySelector('.scroller');
+         return [d.scrollWidth, d.clientWidth, d.scrollHeight, d.clientHeight,
+                 s.scrollWidth, s.clientWidth];",
+        json!([]),
+    );
+    let n = |i: usize| sizes[i].as_i64().unwrap_or_default();
+    assert!(
+        n(0) <= n(1) && n(2) <= n(3) && n(4) <= n(5),
+        "the page overflows: {sizes}"
     );
 }
 
@@ -189,6 +208,7 @@ fn manager_key_inventory_revoke_and_automatic_rotation_from_the_app() {
     );
     assert_eq!(known, json!(2), "{}", app.page_text());
     no_secret_in_sight(&app);
+    fits_the_window(&app);
     show(&app, "[data-testid=inventory-table]");
     app.assert_accessible("managed-4-inventory");
 
@@ -224,6 +244,7 @@ fn manager_key_inventory_revoke_and_automatic_rotation_from_the_app() {
     assert!(outcome.contains("proven dead"), "{outcome}");
     app.wait_for_text("[data-testid=auto-sub-account]", SUB_UID);
     no_secret_in_sight(&app);
+    fits_the_window(&app);
     show(&app, "[data-testid=auto-outcome]");
     app.assert_accessible("managed-7-auto-rotated");
     let detail = app.invoke("key_get", json!({ "label": "bybit-bot" }));
@@ -261,4 +282,81 @@ fn manager_key_inventory_revoke_and_automatic_rotation_from_the_app() {
         let found = keyward_tests::files_containing(data.path(), needle.as_bytes());
         assert!(found.is_empty(), "{needle} in {found:?}");
     }
+}
+
+fn binance_id(tag: char) -> String {
+    let mut id = String::from("BINANCE");
+    id.extend(std::iter::repeat_n(tag, 57));
+    id
+}
+
+#[test]
+fn an_incomplete_binance_listing_is_explained_and_never_says_missing() {
+    const SECRET: &str = "CANARYmanagedBinanceSecret4d1e";
+    let sim = Simulator::start(json!({
+        "rate_limits": false,
+        "keys": [
+            { "exchange": "binance", "api_key": binance_id('M'), "secret": SECRET,
+              "scopes": ["read", "trade"], "ips": [IP_M] },
+            { "exchange": "binance", "api_key": binance_id('S'), "secret": SECRET,
+              "scopes": ["read", "trade"], "sub_account": "sub1@example.com" }
+        ],
+        "sub_accounts": [{ "exchange": "binance", "id": "sub1@example.com" }]
+    }));
+    let app = App::launch();
+    app.create_vault(PASSWORD);
+    let env = json!({ "kind": "custom", "base_url": sim.url("binance") });
+    for (label, tag) in [
+        ("binance-master", 'M'),
+        ("binance-bot", 'S'),
+        ("binance-other", 'X'),
+    ] {
+        app.add_key(json!({
+            "label": label, "exchange": "binance", "environment": env,
+            "api_key_id": binance_id(tag), "secret": SECRET,
+            "scopes": ["read", "trade"], "ip_whitelist": [IP_M]
+        }));
+    }
+    app.reload_to_keys();
+    fits_the_window(&app);
+
+    // Fit, with what the check could not tell said plainly.
+    open_key(&app, "binance-master");
+    app.click("[data-testid=manager-mark]");
+    step_up(&app);
+    app.wait_for("[data-testid=manager-unmark]");
+    let fitness = app.text_of("[data-testid=manager-fitness]");
+    assert!(fitness.contains("master-account key"), "{fitness}");
+
+    app.click("[data-testid=nav-accounts]");
+    let manager = app.text_of("[data-testid=account-manager]");
+    assert!(manager.contains("cannot list every key"), "{manager}");
+    app.click("[data-testid=inventory-run]");
+    step_up(&app);
+    app.wait_for_text("[data-testid=inventory-summary]", "0 unknown keys");
+    let incomplete = app.text_of("[data-testid=inventory-incomplete]");
+    assert!(incomplete.contains("Not a complete list"), "{incomplete}");
+    app.wait_for("[data-testid=inventory-notes]");
+    let status = |label: &str| {
+        app.execute(
+            "const row = [...document.querySelectorAll('[data-testid=inventory-row]')]
+               .find(r => r.textContent.includes(arguments[0]));
+             return row ? row.dataset.status : null;",
+            json!([label]),
+        )
+    };
+    assert_eq!(status("binance-bot"), json!("known"));
+    assert_eq!(status("binance-other"), json!("not_listed"));
+    assert_eq!(
+        app.execute(
+            "return document.querySelectorAll('[data-status=missing]').length",
+            json!([])
+        ),
+        json!(0)
+    );
+    fits_the_window(&app);
+    show(&app, "[data-testid=inventory-report]");
+    app.assert_accessible("managed-9-binance-incomplete");
+    assert!(!app.page_html().contains(SECRET));
+    assert!(!app.output.text().contains(SECRET));
 }

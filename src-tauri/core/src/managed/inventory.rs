@@ -301,7 +301,7 @@ fn classify(
     let not_listed_note = if listed.notes.is_empty() {
         "the exchange's listing is incomplete, so a key it does not list may still exist".to_owned()
     } else {
-        listed.notes.join("; ")
+        listed.notes.join(" ")
     };
     for (i, key) in keys.iter().enumerate() {
         if seen[i] || key.revoked {
