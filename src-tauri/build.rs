@@ -42,6 +42,7 @@ const COMMANDS: &[&str] = &[
     "service_remove",
     "service_check",
     "deploy_targets_of",
+    "deploy_key",
     "mfa_status",
     "mfa_enroll",
     "mfa_confirm",

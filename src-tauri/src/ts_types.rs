@@ -51,6 +51,7 @@ fn export_all(dir: &Path) {
         keyward_core::alerts::AlertSettings,
         // deployment targets of a key
         keyward_core::deploy::KeyDeployment,
+        crate::commands::deploy::DeliveryDto,
     );
 }
 

@@ -9,6 +9,8 @@
 //!   the D-Bus session through `dbus-monitor`), the alert settings section,
 //!   the webhook URL never returned to the page.
 //! - `checks`: live key checks against the exchange simulator.
+//! - `deploy`: where a key runs on its page, delivery to a real OpenSSH
+//!   server on loopback, a changed host key refused.
 //! - `incident`: the incident checklist against the simulator, report export.
 //! - `managed`: the manager key marked on its key page, the Accounts
 //!   screen's inventory with an unknown key deleted, automatic rotation of
@@ -30,6 +32,7 @@ mod a11y;
 mod alerts;
 mod backup;
 mod checks;
+mod deploy;
 mod incident;
 mod ipc;
 mod launch;

@@ -6,6 +6,8 @@
 //! real vault. Tests need an X display; the README test command provides one
 //! with `xvfb-run`.
 
+pub mod sshd;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

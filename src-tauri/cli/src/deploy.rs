@@ -216,29 +216,6 @@ pub fn target(path: &Path, use_keyring: bool, cmd: &TargetCommand) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// The SSH client's options: `--ssh-identity`, Keyward's known-hosts
-/// directory beside the vault and, in debug builds only,
-/// `$KEYWARD_SSH_OPTIONS` (whitespace-separated `ssh` options).
-fn ssh_options(vault: &Path, identity: Option<&Path>) -> SshOptions {
-    let dir = vault
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let extra = if cfg!(debug_assertions) {
-        std::env::var("KEYWARD_SSH_OPTIONS")
-            .map(|s| s.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    SshOptions {
-        identity: identity.map(Path::to_path_buf),
-        extra,
-        known_hosts_dir: dir.join("ssh"),
-        connect_timeout: 10,
-    }
-}
-
 /// Runs `keyward deploy LABEL --to TARGET` (or `--all`): every bundle is
 /// sealed first, then each is copied and recorded; a target that fails
 /// does not stop the others, and the first failure decides the exit code.
@@ -249,7 +226,7 @@ pub fn deploy(path: &Path, use_keyring: bool, args: &DeployArgs) -> Result<ExitC
         Some(target) => vec![session.prepare_deploy(g, &args.label, target)?],
         None => session.prepare_deploy_all(g, &args.label)?,
     };
-    let opts = ssh_options(path, args.ssh_identity.as_deref());
+    let opts = SshOptions::beside_vault(path, args.ssh_identity.as_deref());
     let mut first_error: Option<CliError> = None;
     for p in prepared {
         let name = p.target().name.clone();

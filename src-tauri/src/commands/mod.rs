@@ -73,6 +73,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         services::service_remove,
         services::service_check,
         deploy::deploy_targets_of,
+        deploy::deploy_key,
         rotation::rotation_status,
         rotation::rotation_begin,
         rotation::rotation_new_key,

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { age, count, grouped, healthLevel, lines, rotationDue, runEnvNames, shellQuote } from './format';
+import {
+  age,
+  count,
+  deliveryState,
+  grouped,
+  healthLevel,
+  lines,
+  rotationDue,
+  runEnvNames,
+  shellQuote,
+} from './format';
 
 const NOW = 1_700_000_000;
 const DAY = 86_400;
@@ -63,5 +73,16 @@ describe('healthLevel', () => {
     expect(healthLevel(60, 0)).toBe('fair');
     expect(healthLevel(85, 0)).toBe('good');
     expect(healthLevel(40, 0)).toBe('poor');
+  });
+});
+
+describe('deliveryState', () => {
+  it('tells a server still on the old key from one on the current key', () => {
+    expect(deliveryState(null, null)).toBe('never');
+    expect(deliveryState(null, 500)).toBe('never');
+    expect(deliveryState(100, null)).toBe('current');
+    expect(deliveryState(600, 500)).toBe('current');
+    expect(deliveryState(500, 500)).toBe('current');
+    expect(deliveryState(400, 500)).toBe('old_key');
   });
 });

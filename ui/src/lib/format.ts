@@ -66,3 +66,19 @@ export function healthLevel(score: number, critical: number): 'good' | 'fair' | 
   if (critical > 0 || score < 50) return 'poor';
   return score >= 80 ? 'good' : 'fair';
 }
+
+export type DeliveryState = 'never' | 'current' | 'old_key';
+
+/**
+ * Whether a target holds this key: never delivered, delivered since the
+ * key's last rotation, or delivered before it (the server still runs the
+ * old key, and revoking the old key would stop its bot).
+ */
+export function deliveryState(
+  deployedAt: number | null,
+  lastRotatedAt: number | null,
+): DeliveryState {
+  if (deployedAt === null) return 'never';
+  if (lastRotatedAt !== null && deployedAt < lastRotatedAt) return 'old_key';
+  return 'current';
+}

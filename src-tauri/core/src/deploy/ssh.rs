@@ -38,6 +38,31 @@ pub struct SshOptions {
 }
 
 impl SshOptions {
+    /// The options for the vault at `vault`: Keyward's known-hosts
+    /// directory beside it (`ssh/`), `identity` to log in with (else the
+    /// client's defaults and agent), a 10-second connection timeout and,
+    /// in debug builds only, `$KEYWARD_SSH_OPTIONS` (whitespace-separated
+    /// `ssh` options, for tests against a throwaway server).
+    pub fn beside_vault(vault: &Path, identity: Option<&Path>) -> SshOptions {
+        let dir = vault
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let extra = if cfg!(debug_assertions) {
+            std::env::var("KEYWARD_SSH_OPTIONS")
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        SshOptions {
+            identity: identity.map(Path::to_path_buf),
+            extra,
+            known_hosts_dir: dir.join("ssh"),
+            connect_timeout: 10,
+        }
+    }
+
     fn timeout(&self) -> u32 {
         if self.connect_timeout == 0 {
             10

@@ -607,6 +607,34 @@ mod sub_accounts {
         assert_eq!(r.raw["isMaster"], false);
         assert_eq!(r.raw["secret"], "", "query-api never shows the secret");
 
+        // "one of below types must be passed": an empty list is not
+        // taken as passed (the strict reading), and a read-only key keeps
+        // its lists but can write nothing.
+        let body = json!({"subuid": 100400345, "readOnly": 1,
+            "permissions": {"Spot": []}})
+        .to_string();
+        let (_, v) = bybit(&base, "POST", "/v5/user/create-sub-api", &body, mk, ms).await;
+        assert_ne!(
+            v["retCode"], 0,
+            "an empty permission list passes no type: {v}"
+        );
+        let body = json!({"subuid": 100400345, "readOnly": 1,
+            "permissions": {"Spot": ["SpotTrade"]}})
+        .to_string();
+        let (_, v) = bybit(&base, "POST", "/v5/user/create-sub-api", &body, mk, ms).await;
+        assert_eq!(v["retCode"], 0, "{v}");
+        let ro = Credentials::hmac(
+            v["result"]["apiKey"].as_str().unwrap().to_string(),
+            v["result"]["secret"].as_str().unwrap().to_string(),
+        );
+        let r = verify(Exchange::Bybit, &base, &ro).await;
+        assert!(r.authenticated, "{r:?}");
+        assert_eq!(
+            r.permissions.trade,
+            Some(false),
+            "readOnly 1 writes nothing"
+        );
+
         // Modify through the master key (`apikey` names the sub key).
         let body = json!({"apikey": new_key, "readOnly": 0, "ips": "203.0.113.10",
             "permissions": {"Wallet": ["AccountTransfer"]}})

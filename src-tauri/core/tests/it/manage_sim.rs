@@ -394,6 +394,24 @@ async fn lifecycle(ex: Exchange) {
         assert!(!text.contains(&secret), "{ex}: {text}");
     }
 
+    // A read-only key: the create call takes it (Bybit needs a permission
+    // type even then) and the key can trade nothing.
+    let ro = ep
+        .create_sub_key(&k.master, &spec(&k.sub_account, &[Scope::Read]))
+        .await
+        .unwrap();
+    let report = ep.verify(&ro.credentials).await.unwrap();
+    assert!(report.authenticated, "{ex}: {report:?}");
+    assert_eq!(
+        report.permissions.granted(),
+        vec![Scope::Read],
+        "{ex}: {:?}",
+        report.permissions
+    );
+    ep.delete_sub_key(&k.master, &k.sub_account, &ro.credentials.api_key)
+        .await
+        .unwrap();
+
     // A sub-account key as manager: the exchange's documented refusal.
     let e = ep
         .create_sub_key(&k.sub, &spec(&k.sub_account, &[Scope::Read]))

@@ -184,15 +184,10 @@ pub(super) async fn locate(
     creds: &Credentials,
     key_id: &str,
 ) -> Result<Option<AccountKey>, ExchangeError> {
-    let mut failure = None;
-    for sub in sub_accounts(ep, creds).await? {
-        match ask(ep, creds, &sub.id, key_id).await {
-            Ok(Some(k)) => return Ok(Some(k)),
-            Ok(None) => {}
-            Err(e) => failure = failure.or(Some(e)),
-        }
-    }
-    super::found_or(None, failure)
+    super::locate_in(sub_accounts(ep, creds).await?, |sub| async move {
+        ask(ep, creds, &sub.id, key_id).await
+    })
+    .await
 }
 
 /// The create call's flags for `scopes`; withdraw cannot be granted to a

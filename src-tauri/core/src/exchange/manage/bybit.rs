@@ -159,18 +159,11 @@ pub(super) async fn locate(
     creds: &Credentials,
     key_id: &str,
 ) -> Result<Option<AccountKey>, ExchangeError> {
-    let mut failure = None;
-    for sub in sub_accounts(ep, creds).await? {
-        match keys_of(ep, creds, &sub.id).await {
-            Ok(keys) => {
-                if let Some(k) = keys.into_iter().find(|k| k.key_id == key_id) {
-                    return Ok(Some(k));
-                }
-            }
-            Err(e) => failure = failure.or(Some(e)),
-        }
-    }
-    super::found_or(None, failure)
+    super::locate_in(sub_accounts(ep, creds).await?, |sub| async move {
+        let keys = keys_of(ep, creds, &sub.id).await?;
+        Ok(keys.into_iter().find(|k| k.key_id == key_id))
+    })
+    .await
 }
 
 /// The create-sub-api permission object for `scopes`, and `readOnly`.
@@ -206,9 +199,12 @@ pub(super) fn permissions_for(
     }
     let read_only = groups.is_empty();
     if read_only {
-        // "one of below types must be passed": an empty group with
-        // readOnly 1 grants nothing beyond reading.
-        groups.insert("Spot".into(), json!([]));
+        // "one of below types must be passed, otherwise the error is
+        // thrown", and an empty list may not count as passed. With
+        // `readOnly` 1 the key can write nothing whatever its lists say
+        // (query-api's documented answer has readOnly 1 with full lists),
+        // so the spot item only lets it read spot orders.
+        groups.insert("Spot".into(), json!(["SpotTrade"]));
     }
     Ok((groups, read_only))
 }

@@ -25,6 +25,8 @@ mod binance;
 mod bybit;
 mod okx;
 
+use std::future::Future;
+
 use serde::Serialize;
 
 use super::types::{Credentials, KeyReport, Timestamp};
@@ -384,17 +386,26 @@ impl Endpoint {
     }
 }
 
-/// Finds `key_id` among per-sub-account listings: the first hit wins; with
-/// none, the first failed listing's error (absence unproven), else `None`.
-fn found_or(
-    hit: Option<AccountKey>,
-    failure: Option<ExchangeError>,
-) -> Result<Option<AccountKey>, ExchangeError> {
-    match (hit, failure) {
-        (Some(k), _) => Ok(Some(k)),
-        (None, Some(e)) => Err(e),
-        (None, None) => Ok(None),
+/// Finds a key by asking about each sub-account in turn (`ask`: the key
+/// in that sub-account, if there): the first hit wins; with none, the first
+/// failed answer's error (the key's absence is then unproven), else `None`.
+async fn locate_in<F, Fut>(
+    subs: Vec<SubAccount>,
+    mut ask: F,
+) -> Result<Option<AccountKey>, ExchangeError>
+where
+    F: FnMut(SubAccount) -> Fut,
+    Fut: Future<Output = Result<Option<AccountKey>, ExchangeError>>,
+{
+    let mut failure = None;
+    for sub in subs {
+        match ask(sub).await {
+            Ok(Some(k)) => return Ok(Some(k)),
+            Ok(None) => {}
+            Err(e) => failure = failure.or(Some(e)),
+        }
     }
+    failure.map_or(Ok(None), Err)
 }
 
 #[cfg(test)]

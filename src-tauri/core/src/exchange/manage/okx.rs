@@ -169,18 +169,11 @@ pub(super) async fn locate(
     creds: &Credentials,
     key_id: &str,
 ) -> Result<Option<AccountKey>, ExchangeError> {
-    let mut failure = None;
-    for sub in sub_accounts(ep, creds).await? {
-        match keys_of(ep, creds, &sub.id).await {
-            Ok(keys) => {
-                if let Some(k) = keys.into_iter().find(|k| k.key_id == key_id) {
-                    return Ok(Some(k));
-                }
-            }
-            Err(e) => failure = failure.or(Some(e)),
-        }
-    }
-    super::found_or(None, failure)
+    super::locate_in(sub_accounts(ep, creds).await?, |sub| async move {
+        let keys = keys_of(ep, creds, &sub.id).await?;
+        Ok(keys.into_iter().find(|k| k.key_id == key_id))
+    })
+    .await
 }
 
 /// create-apikey's `perm` for `scopes`: `read_only` and, for trading,

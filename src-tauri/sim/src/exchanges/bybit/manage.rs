@@ -156,9 +156,11 @@ pub(super) fn manage(
                 }
                 held.insert(group.clone(), list);
             }
-            if held.is_empty() {
+            if held.values().all(Vec::is_empty) {
                 // "one of below types must be passed, otherwise the error
-                // is thrown".
+                // is thrown". Whether an empty list counts as passed is not
+                // said, so the simulator takes the strict reading: a type
+                // is passed only with at least one of its items.
                 return params("params error: permissions");
             }
             let ips = match body.get("ips") {
