@@ -1,4 +1,4 @@
-// Pure helpers for the managed-key screens: how an inventory status, an
+// Pure functions for the managed-key screens: how an inventory status, an
 // environment and an account read, and which accounts the vault has.
 // No IPC here; the core decides, these only say it.
 import type { InventoryReport, InventoryStatus } from './api/managed';
