@@ -4,9 +4,10 @@
 //! account and flags a key planted on the sub-account, which is deleted
 //! from the screen (and gone on the simulator); "Rotate automatically"
 //! replaces the sub-account key (the old one is dead on the simulator);
-//! the schedule is turned on and off. No secret and no full id of the
-//! planted key reaches the page or the app's output. A Binance listing,
-//! which cannot be complete, is explained and calls no vault key missing.
+//! the schedule is turned on and off; the manager key is unmarked. No
+//! secret and no full id of the planted key reaches the page or the app's
+//! output. A Binance listing, which cannot be complete, is explained and
+//! calls no vault key missing.
 
 use keyward_core::exchange::{Credentials, Endpoint, ExchangeClient, HttpConfig};
 use keyward_core::model::{Environment, Exchange};
@@ -276,6 +277,16 @@ fn manager_key_inventory_revoke_and_automatic_rotation_from_the_app() {
     open_key(&app, "bybit-master");
     app.wait_for_text("[data-testid=auto-rotate-blocked]", "manager key");
     no_secret_in_sight(&app);
+
+    // Unmarking it takes the code too; then the account has no manager key.
+    app.click("[data-testid=manager-unmark]");
+    step_up(&app);
+    app.wait_for_text("[data-testid=manager-notice]", "no longer the manager key");
+    app.wait_for("[data-testid=manager-mark]");
+    let detail = app.invoke("key_get", json!({ "label": "bybit-master" }));
+    assert_eq!(detail["ok"]["manager"], json!(false), "{detail}");
+    app.click("[data-testid=nav-accounts]");
+    app.wait_for("[data-testid=no-manager]");
 
     let data = app.quit();
     for needle in [MASTER_SECRET, SUB_SECRET, ROGUE_SECRET] {
