@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "manager_unmark",
     "inventory",
     "inventory_revoke",
+    "managed_exchanges",
     "key_allow_run",
     "service_add",
     "service_update",

@@ -88,6 +88,10 @@ fn walk_every_screen(theme: &str, env: &[(&str, &str)]) {
     app.wait_for("[data-testid=audit-table]");
     audit(&app, theme, "activity", &mut failures);
 
+    app.click("[data-testid=nav-accounts]");
+    app.wait_for("[data-testid=accounts]");
+    audit(&app, theme, "accounts", &mut failures);
+
     app.click("[data-testid=nav-scan]");
     app.wait_for("[data-testid=scan-start]");
     audit(&app, theme, "scan", &mut failures);
@@ -208,6 +212,7 @@ fn the_keyboard_reaches_every_control_with_visible_focus() {
     for (nav, ready) in [
         ("[data-testid=nav-settings]", "[data-testid=mfa-setup]"),
         ("[data-testid=nav-activity]", "[data-testid=audit-table]"),
+        ("[data-testid=nav-accounts]", "[data-testid=accounts]"),
         ("[data-testid=nav-scan]", "[data-testid=scan-start]"),
         ("[data-testid=nav-incident]", "[data-testid=incident-open]"),
         ("[data-testid=add-key]", "#label"),

@@ -76,12 +76,12 @@ fn leaked_key_checklist_runs_the_automated_steps_and_exports_a_report() {
     app.click("[data-testid=run-mark_rotation]");
     app.wait_for_text("[data-testid=step-mark_rotation] .badge", "DONE");
     // Without a manager key the inventory step needs no code: it says how
-    // to mark one.
+    // to mark one, here in the app.
     app.click("[data-testid=run-inventory]");
     app.wait_for_text("[data-testid=step-inventory] .badge", "DONE");
     assert!(
         app.text_of("[data-testid=step-inventory]")
-            .contains("manager"),
+            .contains("on the key's page in the desktop app"),
         "{}",
         app.text_of("[data-testid=step-inventory]")
     );

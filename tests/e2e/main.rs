@@ -12,6 +12,9 @@
 //! - `deploy`: where a key runs on its page, delivery to a real OpenSSH
 //!   server on loopback, a changed host key refused.
 //! - `incident`: the incident checklist against the simulator, report export.
+//! - `managed`: the manager key marked on its key page, the Accounts
+//!   screen's inventory with an unknown key deleted, automatic rotation of
+//!   a sub-account key and its schedule, against the simulator.
 //! - `ipc`: every command with hostile arguments; typed errors, no change.
 //! - `launch`: first start on an empty data dir, window title, CSP.
 //! - `vault`: create, add, list, lock, unlock, edit; canary secret checks.
@@ -33,6 +36,7 @@ mod deploy;
 mod incident;
 mod ipc;
 mod launch;
+mod managed;
 mod mfa;
 mod rotation;
 mod scale;

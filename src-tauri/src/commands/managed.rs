@@ -4,11 +4,16 @@
 //! the core checks it (marking is never covered by the step-up window).
 //!
 //! No output carries a secret or a full key id of the inventory.
+//! `managed_exchanges` says which exchanges Keyward can manage keys of
+//! (the exchange layer's capabilities), so the views ask rather than
+//! keep their own list.
 
+use keyward_core::exchange::capabilities;
 use keyward_core::managed::{self, InventoryReport, MarkOutcome, RevokedUnknown};
 use keyward_core::mfa::actions;
 use keyward_core::model::{Environment, Exchange, KeyDetail, ValidationError};
 use keyward_core::vault::Actor;
+use serde::Serialize;
 use tauri::State;
 
 use super::brand::Branded;
@@ -106,4 +111,66 @@ pub async fn inventory_revoke(
         )
         .await?,
     ))
+}
+
+/// What Keyward can do with an exchange account through its manager key.
+#[derive(Debug, Serialize)]
+pub struct ManagedExchange {
+    /// The exchange.
+    exchange: Exchange,
+    /// A master-account key creates and deletes sub-account keys through
+    /// the API (inventory, deleting an unknown key, automated rotation).
+    manage_sub_keys: bool,
+    /// The API lists every key of the account, so an inventory can be
+    /// complete.
+    list_account_keys: bool,
+}
+
+/// The exchanges whose account keys Keyward can manage through a manager
+/// key, with what their APIs allow. Reads no vault.
+#[tauri::command]
+pub fn managed_exchanges() -> Vec<Branded<ManagedExchange>> {
+    Exchange::ALL
+        .iter()
+        .map(|&exchange| (exchange, capabilities(exchange)))
+        .filter(|(_, c)| c.manage_sub_keys)
+        .map(|(exchange, c)| {
+            Branded(ManagedExchange {
+                exchange,
+                manage_sub_keys: c.manage_sub_keys,
+                list_account_keys: c.list_account_keys,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_managed_exchanges_are_the_ones_the_exchange_layer_can_manage() {
+        let list = serde_json::to_value(managed_exchanges()).unwrap();
+        let names: Vec<(&str, &str, bool)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["exchange"].as_str().unwrap(),
+                    e["exchange_name"].as_str().unwrap(),
+                    e["list_account_keys"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("binance", "Binance", false),
+                ("okx", "OKX", true),
+                ("bybit", "Bybit", true)
+            ],
+            "{list}"
+        );
+    }
 }

@@ -52,6 +52,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         managed::manager_unmark,
         managed::inventory,
         managed::inventory_revoke,
+        managed::managed_exchanges,
         mfa::mfa_status,
         mfa::mfa_enroll,
         mfa::mfa_confirm,

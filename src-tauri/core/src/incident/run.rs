@@ -359,7 +359,7 @@ pub async fn run_step<S: SessionAccess>(
                 }
                 let (Some(manager), Some(grant)) = (manager, grant.as_ref()) else {
                     rec.results.push(format!(
-                        "{}: no manager key, so Keyward cannot list the account's keys; mark the account's master key with `keyward manager mark LABEL --totp CODE`, then run this step again",
+                        "{}: no manager key, so Keyward cannot list the account's keys; mark the account's master key as its manager key (on the key's page in the desktop app, \"Manager key\", or with `keyward manager mark LABEL --totp CODE`), then run this step again",
                         exchange.display_name()
                     ));
                     continue;

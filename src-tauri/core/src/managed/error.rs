@@ -45,7 +45,7 @@ pub enum ManagedError {
     },
     /// Another key of the same exchange and environment is the manager key.
     #[error(
-        "{other:?} is already the manager key of this {} account; unmark it first (`keyward manager unmark {other}`)",
+        "{other:?} is already the manager key of this {} account; unmark it first (on its key page, or with `keyward manager unmark {other}`)",
         .exchange.display_name()
     )]
     OtherManager {
@@ -62,7 +62,7 @@ pub enum ManagedError {
     },
     /// No key is marked as the manager key of that exchange and environment.
     #[error(
-        "no manager key for {}: mark the account's master key with `keyward manager mark LABEL --totp CODE`",
+        "no manager key for {}: mark the account's master key as its manager key (on the key's page in the desktop app, \"Manager key\", or with `keyward manager mark LABEL --totp CODE`)",
         .exchange.display_name()
     )]
     NoManager {
@@ -70,7 +70,9 @@ pub enum ManagedError {
         exchange: Exchange,
     },
     /// The key id asked to revoke as unknown is a key of the vault.
-    #[error("key {key_id} is in the vault as {label:?}; revoke it with `keyward revoke {label}`")]
+    #[error(
+        "key {key_id} is in the vault as {label:?}; revoke it on its key page or with `keyward revoke {label}`"
+    )]
     KnownKey {
         /// The masked key id.
         key_id: String,

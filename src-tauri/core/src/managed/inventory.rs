@@ -291,7 +291,7 @@ fn classify(
                 InventoryStatus::Unknown,
                 None,
                 Some(
-                    "not in the vault: if nobody you trust made it, delete it (`keyward inventory revoke`)"
+                    "not in the vault: if nobody you trust made it, delete it (\"Revoke\" on the Accounts screen, or `keyward inventory revoke`)"
                         .to_owned(),
                 ),
             ),
@@ -301,7 +301,7 @@ fn classify(
     let not_listed_note = if listed.notes.is_empty() {
         "the exchange's listing is incomplete, so a key it does not list may still exist".to_owned()
     } else {
-        listed.notes.join("; ")
+        listed.notes.join(" ")
     };
     for (i, key) in keys.iter().enumerate() {
         if seen[i] || key.revoked {

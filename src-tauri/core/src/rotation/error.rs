@@ -160,7 +160,7 @@ pub enum RotationError {
     /// An automated rotation needs the account's manager key in the vault
     /// (same exchange, same environment).
     #[error(
-        "{label:?} cannot be rotated automatically: no {} manager key for its environment is in the vault (mark the account's master key as manager first)",
+        "{label:?} cannot be rotated automatically: no {} manager key for its environment is in the vault (mark the account's master key as its manager key first, on that key's page or with `keyward manager mark`)",
         .exchange.display_name()
     )]
     NoManagerKey {

@@ -285,9 +285,9 @@ async fn leaked_bybit_key_end_to_end() {
     .unwrap();
     assert_eq!(run.state, StepState::Done, "{:?}", run.results);
     assert!(
-        run.results
-            .iter()
-            .any(|r| r.contains("no manager key") && r.contains("keyward manager mark")),
+        run.results.iter().any(|r| r.contains("no manager key")
+            && r.contains("on the key's page")
+            && r.contains("keyward manager mark")),
         "{:?}",
         run.results
     );

@@ -76,3 +76,17 @@ export const inventoryRevoke = (
   keyId: string,
   proof: Proof | null,
 ) => call<RevokedUnknown>('inventory_revoke', { exchange, environment, keyId, proof });
+
+/** Mirrors `commands::managed::ManagedExchange`: what Keyward can do with
+ * an exchange account through its manager key. */
+export interface ManagedExchange {
+  exchange: Exchange;
+  exchange_name: string;
+  /** Creates and deletes sub-account keys through the API. */
+  manage_sub_keys: boolean;
+  /** Lists every key of the account (an inventory can be complete). */
+  list_account_keys: boolean;
+}
+
+/** The exchanges whose account keys Keyward can manage (the core's capabilities). */
+export const managedExchanges = () => call<ManagedExchange[]>('managed_exchanges');
