@@ -16,6 +16,14 @@ pub enum DeployError {
     /// A value of a new target is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// The key is its account's manager key: never sealed for a server.
+    #[error(
+        "{label:?} is a manager key: it can manage every key of its account, so Keyward never sends it to a server; give the bot a key of its own"
+    )]
+    ManagerKey {
+        /// The key's label.
+        label: String,
+    },
     /// No target has that name.
     #[error("no deployment target named {name:?}")]
     NoTarget {
@@ -132,6 +140,7 @@ impl KindedError for DeployError {
             DeployError::Invalid(_)
             | DeployError::TargetExists { .. }
             | DeployError::NotGranted { .. }
+            | DeployError::ManagerKey { .. }
             | DeployError::StillDeployed { .. }
             | DeployError::BadIdentity { .. } => ErrorKind::Invalid,
             DeployError::NoTarget { .. } => ErrorKind::NotFound,

@@ -129,6 +129,13 @@ impl Session {
         let mut bundle = Bundle::default();
         for g in &grants {
             let detail = self.key_detail(&g.label)?;
+            // Marked after it was granted: the whole bundle is refused,
+            // so the target keeps what it had and the user is told.
+            if detail.summary.manager {
+                return Err(DeployError::ManagerKey {
+                    label: g.label.clone(),
+                });
+            }
             let exchange = detail.summary.exchange;
             let (secret, passphrase) = self.open_secrets(&g.label)?;
             let mut values = vec![

@@ -25,8 +25,9 @@
 //!
 //! Must never: write a bundle's plaintext anywhere but a zeroizing buffer
 //! (no temporary file, no argv, no log), send a key that is not granted to
-//! the target, speak SSH itself (only the system client, as processes), or
-//! use a target or grant row whose MAC fails.
+//! the target or a manager key (it can manage every key of its account),
+//! speak SSH itself (only the system client, as processes), or use a
+//! target or grant row whose MAC fails.
 
 mod bundle;
 mod error;

@@ -96,6 +96,11 @@ impl Session {
         self.deploy_target(name)?;
         let key_id = self.find_id(label)?;
         self.verify_row(&key_id)?;
+        if allow && self.key_detail(label)?.summary.manager {
+            return Err(DeployError::ManagerKey {
+                label: label.to_owned(),
+            });
+        }
         let now = self.now_secs();
         let details = Details::new()
             .with("target", name.to_owned())

@@ -564,3 +564,29 @@ fn the_integrity_check_finds_changed_and_deleted_deployment_rows() {
         "{named:?}"
     );
 }
+
+/// A key marked as its account's manager key after it was granted: the
+/// whole bundle is refused (the target keeps what it had).
+#[test]
+fn a_key_marked_manager_after_its_grant_is_never_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = vault(&dir);
+    let (_identity, recipient) = new_identity();
+    add_target(&mut s, &recipient);
+    let g = grant::<DeployTargets>(&mut s);
+    s.grant_deploy_target(Actor::Cli, g, "box", "bot", true)
+        .unwrap();
+    crate::managed::store::write_manager(
+        &mut s,
+        Actor::Cli,
+        crate::mfa::ProofMethod::MasterPassword,
+        "bot",
+        true,
+    )
+    .unwrap();
+    let g = grant::<Deploy>(&mut s);
+    let err = s.prepare_deploy(g, "bot", "box").unwrap_err();
+    assert!(matches!(err, DeployError::ManagerKey { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(!err.to_string().contains(CANARY));
+}

@@ -16,6 +16,21 @@ pub enum ManagedError {
     /// The exchange refused or could not be reached.
     #[error(transparent)]
     Exchange(#[from] ExchangeError),
+    /// The deployment records could not be read (damaged, locked…).
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
+    /// The key is granted to deployment targets: a manager key must never
+    /// sit on a server.
+    #[error(
+        "{label:?} is granted to deployment target(s) {}: a manager key can manage every key of its account and must never sit on a server; withdraw it (`keyward target withdraw TARGET {label} --totp CODE`) and delete its bundle there first",
+        .targets.join(", ")
+    )]
+    Deployed {
+        /// The key's label.
+        label: String,
+        /// The targets it is granted to.
+        targets: Vec<String>,
+    },
     /// Keyward cannot use this exchange's key-management API.
     #[error(
         "Keyward cannot manage {} keys through the exchange's API",
@@ -103,10 +118,12 @@ impl KindedError for ManagedError {
         match self {
             ManagedError::Vault(e) => e.kind(),
             ManagedError::Exchange(e) => e.kind(),
+            ManagedError::Deploy(e) => e.kind(),
             ManagedError::CheckFailed { .. } => ErrorKind::Exchange,
             ManagedError::NotSupported { .. }
             | ManagedError::Unfit { .. }
             | ManagedError::OtherManager { .. }
+            | ManagedError::Deployed { .. }
             | ManagedError::NotManager { .. }
             | ManagedError::KnownKey { .. }
             | ManagedError::MasterAccountKey { .. } => ErrorKind::Invalid,

@@ -67,6 +67,17 @@ pub async fn mark<S: SessionAccess>(
                     other,
                 });
             }
+            let targets: Vec<String> = s
+                .deploy_targets_of(label)?
+                .into_iter()
+                .map(|d| d.target)
+                .collect();
+            if !targets.is_empty() {
+                return Err(ManagedError::Deployed {
+                    label: label.to_owned(),
+                    targets,
+                });
+            }
             let id = store::parse_id(&detail.summary.id, label)?;
             let fingerprint = key_fingerprint(s.conn(), &id)?;
             let target = s.exchange_access(label).map_err(access_error)?;

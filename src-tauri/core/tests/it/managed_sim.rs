@@ -276,6 +276,63 @@ async fn a_manager_key_is_refused_for_run_even_if_allowed_before() {
     assert!(e.to_string().contains("manager key"), "{e}");
 }
 
+/// A manager key never sits on a server: a key granted to a deployment
+/// target is refused as manager (naming the target), and once marked it
+/// cannot be granted.
+#[tokio::test]
+async fn a_manager_key_is_never_granted_to_a_server() {
+    use keyward_core::deploy::{self, DeployError, NewTarget};
+    let mut f = Fixture::new().await;
+    let (_identity, recipient) = deploy::new_identity();
+    let g = f.grant::<actions::DeployTargets>();
+    f.session
+        .add_deploy_target(
+            Actor::Cli,
+            g,
+            &NewTarget {
+                name: "vps".into(),
+                ssh: "bot@127.0.0.1:2222".into(),
+                remote_path: "keys".into(),
+                recipient,
+            },
+        )
+        .unwrap();
+    let g = f.grant::<actions::DeployTargets>();
+    f.session
+        .grant_deploy_target(Actor::Cli, g, "vps", "bybit-master", true)
+        .unwrap();
+    let e = f.mark("bybit-master").await.unwrap_err();
+    assert!(matches!(e, ManagedError::Deployed { .. }), "{e:?}");
+    assert!(e.to_string().contains("vps"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert!(
+        !f.session
+            .key_detail("bybit-master")
+            .unwrap()
+            .summary
+            .manager
+    );
+
+    let g = f.grant::<actions::DeployTargets>();
+    f.session
+        .grant_deploy_target(Actor::Cli, g, "vps", "bybit-master", false)
+        .unwrap();
+    f.mark("bybit-master").await.unwrap();
+    let g = f.grant::<actions::DeployTargets>();
+    let e = f
+        .session
+        .grant_deploy_target(Actor::Cli, g, "vps", "bybit-master", true)
+        .unwrap_err();
+    assert!(matches!(e, DeployError::ManagerKey { .. }), "{e:?}");
+    assert!(
+        f.session
+            .deploy_targets_of("bybit-master")
+            .unwrap()
+            .is_empty()
+    );
+    clean(&e.to_string());
+}
+
 #[tokio::test]
 async fn the_inventory_flags_a_planted_key_and_classifies_the_vault() {
     let mut f = Fixture::new().await;
