@@ -487,19 +487,22 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 if d.delivered {
                     say_err!("deployed the new key to {} ({})", d.target, d.remote_file);
                 } else {
-                    say_err!(
-                        "error: {}: {}",
-                        d.target,
-                        d.error.as_deref().unwrap_or("the delivery failed")
-                    );
+                    let why = d.error.as_deref().unwrap_or("the delivery failed");
+                    // The core's messages mostly name the target already.
+                    if why.contains(&format!("{:?}", d.target)) {
+                        say_err!("error: {why}");
+                    } else {
+                        say_err!("error: {}: {why}", d.target);
+                    }
                 }
             }
             let failed: Vec<&str> = outcome.failed().map(|d| d.target.as_str()).collect();
             if !failed.is_empty() {
                 say_err!(
-                    "{} still hold the old key: run `keyward deploy {label} --all --totp CODE` \
+                    "{} still {} the old key: run `keyward deploy {label} --all --totp CODE` \
                      before `keyward rotate revoke-old {label}`",
-                    failed.join(", ")
+                    failed.join(", "),
+                    if failed.len() == 1 { "holds" } else { "hold" }
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -537,8 +540,9 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
                 let left = session.check_revoke_old_deployments(Actor::Cli, label, true)?;
                 if !left.is_empty() {
                     say_err!(
-                        "warning: {} still hold the old key of {label}; revoking it anyway (--force)",
-                        left.join(", ")
+                        "warning: {} still {} the old key of {label}; revoking it anyway (--force)",
+                        left.join(", "),
+                        if left.len() == 1 { "holds" } else { "hold" }
                     );
                 }
             }

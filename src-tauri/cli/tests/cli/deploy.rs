@@ -260,7 +260,11 @@ fn deploy_then_run_on_the_server_then_redeploy_atomically() {
     let run = s.deploy(&sshd, "bot", "box").code(6);
     no_canary(&run, "unreachable");
     assert!(run.stderr.contains("cannot reach"), "{}", run.stderr);
-    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing was sent there"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(target_json(&s), before);
     assert_eq!(std::fs::read(&bundle).unwrap(), second);
 }

@@ -69,7 +69,9 @@ pub enum DeployError {
         host: String,
     },
     /// The server could not be reached, or refused the login.
-    #[error("cannot reach {host} for deployment target {target:?}: {reason}; nothing was changed")]
+    #[error(
+        "cannot reach {host} for deployment target {target:?}: {reason}; nothing was sent there"
+    )]
     Unreachable {
         /// The target.
         target: String,
