@@ -195,6 +195,16 @@ pub enum RotationError {
         /// The sub-account.
         sub_account: String,
     },
+    /// A plain cancel of an automated rotation whose created key may be
+    /// live on the exchange: it would leave that key live with nobody
+    /// holding its secret.
+    #[error(
+        "the automated rotation of {label:?} created a key on the exchange that is still live; cancel it with `keyward rotate cancel {label} --totp CODE` (or from the desktop app), which deletes that key through the manager key and proves it dead first"
+    )]
+    CreatedKeyLive {
+        /// The key's label.
+        label: String,
+    },
     /// Storing a key the exchange had just created failed; the created key
     /// was deleted again (or, if `deleted` is false, must be by hand).
     #[error(
@@ -247,6 +257,7 @@ impl KindedError for RotationError {
             | RotationError::NoManagerKey { .. }
             | RotationError::NotManaged { .. }
             | RotationError::OrphanUnchecked { .. } => ErrorKind::Invalid,
+            RotationError::CreatedKeyLive { .. } => ErrorKind::Mfa,
             RotationError::CreatedNotStored { .. } => ErrorKind::Internal,
         }
     }
