@@ -192,7 +192,10 @@ pub fn cancel(path: &Path, use_keyring: bool, args: &CancelArgs) -> Result<ExitC
         Ok(v) => v.open && v.cancel_deletes_key,
         Err(e) => return refused(e),
     };
-    if !deletes || !(has_proof(&args.proof) || !session.mfa_status()?.enrolled) {
+    // Without a code (MFA enrolled) the core refuses, naming --totp; without
+    // MFA the master password is the step-up, asked by `grant`.
+    let ask = has_proof(&args.proof) || !session.mfa_status()?.enrolled;
+    if !deletes || !ask {
         return match rotation::cancel(&mut session, Actor::Cli, label) {
             Ok(_) => {
                 say!("cancelled the rotation of {label}");
