@@ -182,7 +182,7 @@ pub enum RotationError {
     /// reached the vault, and the exchange cannot list the sub-account's
     /// keys to find and delete it: Keyward will not create another one.
     #[error(
-        "an earlier automated rotation of {label:?} was interrupted while {} created the new key, and its keys cannot be listed through the API: delete any key labelled {marker:?} on sub-account {sub_account:?} on the website, then cancel this rotation and start again",
+        "an earlier automated rotation of {label:?} was interrupted while {} created the new key, and its keys cannot be listed through the API: delete any key labelled {marker:?} on sub-account {sub_account:?} on the website, then cancel this rotation (`keyward rotate cancel {label} --totp CODE`) and start again",
         .exchange.display_name()
     )]
     OrphanUnchecked {

@@ -512,6 +512,8 @@ pub(super) fn cancel_row(
 /// that cannot go on, e.g. the new key was deleted on the exchange).
 /// The pending new key is erased; before promotion the key's status is
 /// restored, after it the key is `active` with its new credentials.
+/// Refused, as [`cancel`] is, before promotion of an automated rotation
+/// whose created key may be live.
 pub fn fail(
     session: &mut Session,
     actor: Actor,
@@ -520,6 +522,11 @@ pub fn fail(
 ) -> Result<RotationView, RotationError> {
     validate::free_text("reason", reason, false)?;
     let (row, key_id) = open_row(session, label)?;
+    if cancel_deletes_key(session, &row)? {
+        return Err(RotationError::CreatedKeyLive {
+            label: label.to_owned(),
+        });
+    }
     let key_status = if row.state.is_promoted() {
         KeyStatus::Active
     } else {

@@ -61,6 +61,9 @@ async fn cancelling_an_automated_rotation_deletes_its_created_key_first() {
         assert!(matches!(e, RotationError::CreatedKeyLive { .. }), "{e}");
         assert_eq!(e.kind(), ErrorKind::Mfa);
         assert!(e.to_string().contains("--totp"), "{e}");
+        // Closing it as failed would erase the secret the same way.
+        let e = rotation::fail(&mut f.session, Actor::Cli, c.label, "given up").unwrap_err();
+        assert!(matches!(e, RotationError::CreatedKeyLive { .. }), "{e}");
         // No grant without a proof.
         let e = f
             .session
