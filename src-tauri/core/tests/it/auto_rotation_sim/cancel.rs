@@ -131,6 +131,11 @@ async fn cancelling_an_automated_rotation_deletes_its_created_key_first() {
             c.label
         );
         assert_eq!(details["deleted_by"], "manager_key");
+        let said = keyward_core::audit::describe(&cancelled);
+        assert!(
+            said.contains("after deleting") && said.contains(&mask_key_id(&new_id)),
+            "{said}"
+        );
         // A manual rotation of the same key is cancelled as before.
         rotation::begin(&mut f.session, Actor::Cli, c.label).unwrap();
         assert!(
