@@ -7,7 +7,9 @@
 //! the schedule is turned on and off; the manager key is unmarked. No
 //! secret and no full id of the planted key reaches the page or the app's
 //! output. A Binance listing, which cannot be complete, is explained and
-//! calls no vault key missing.
+//! calls no vault key missing. An automated rotation stopped after its new
+//! key was stored is cancelled from the wizard with the code: the key
+//! Keyward created is deleted (gone on the simulator), the old one stays.
 
 use keyward_core::exchange::{Credentials, Endpoint, ExchangeClient, HttpConfig};
 use keyward_core::model::{Environment, Exchange};
@@ -290,6 +292,96 @@ fn manager_key_inventory_revoke_and_automatic_rotation_from_the_app() {
 
     let data = app.quit();
     for needle in [MASTER_SECRET, SUB_SECRET, ROGUE_SECRET] {
+        let found = keyward_tests::files_containing(data.path(), needle.as_bytes());
+        assert!(found.is_empty(), "{needle} in {found:?}");
+    }
+}
+
+#[test]
+fn cancelling_a_stopped_automated_rotation_deletes_the_created_key() {
+    let sim = Simulator::start(json!({
+        "rate_limits": false,
+        "keys": [
+            { "exchange": "bybit", "api_key": MASTER, "secret": MASTER_SECRET,
+              "scopes": ["read", "transfer"], "ips": [IP_M] },
+            { "exchange": "bybit", "api_key": SUB, "secret": SUB_SECRET,
+              "scopes": ["read", "trade"], "ips": [IP_A],
+              "parent_uid": "24617703", "sub_account": SUB_UID },
+        ],
+        "sub_accounts": [{ "exchange": "bybit", "id": SUB_UID, "label": "bots" }]
+    }));
+    let exchange = SimSide::new(&sim);
+    let app = App::launch();
+    app.create_vault(PASSWORD);
+    let env = json!({ "kind": "custom", "base_url": sim.url("bybit") });
+    app.add_key(json!({
+        "label": "bybit-master", "exchange": "bybit", "environment": env,
+        "api_key_id": MASTER, "secret": MASTER_SECRET,
+        "scopes": ["read", "transfer"], "ip_whitelist": [IP_M]
+    }));
+    app.add_key(json!({
+        "label": "bybit-bot", "exchange": "bybit", "environment": env,
+        "api_key_id": SUB, "secret": SUB_SECRET,
+        "scopes": ["read", "trade"], "ip_whitelist": [IP_A]
+    }));
+    app.reload_to_keys();
+    open_key(&app, "bybit-master");
+    app.click("[data-testid=manager-mark]");
+    step_up(&app);
+    app.wait_for("[data-testid=manager-unmark]");
+    // The inventory records the sub-account, so the run's first key
+    // listing comes after its new key is stored; that listing fails.
+    app.click("[data-testid=nav-accounts]");
+    app.wait_for_text("[data-testid=account-manager]", "bybit-master");
+    app.click("[data-testid=inventory-run]");
+    step_up(&app);
+    app.wait_for_text("[data-testid=inventory-summary]", "0 unknown keys");
+    let before = sim.live_keys(keyward_sim::SimExchange::Bybit);
+    let mut stop = keyward_sim::Fault::new(keyward_sim::FaultKind::ServerError)
+        .on(keyward_sim::SimExchange::Bybit)
+        .times(0);
+    stop.path_contains = Some("query-api".into());
+    sim.add_fault(stop);
+    open_key(&app, "bybit-bot");
+    app.wait_for_text("[data-testid=auto-manager]", "bybit-master");
+    app.click("[data-testid=auto-rotate-run]");
+    step_up(&app);
+    // The wizard says the cancel deletes the created key and asks for the code.
+    let note = app.wait_for_text("[data-testid=cancel-deletes-key]", "once you confirm");
+    sim.clear_faults();
+    assert!(note.contains("manager key"), "{note}");
+    let created: Vec<String> = sim
+        .live_keys(keyward_sim::SimExchange::Bybit)
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    show(&app, "[data-testid=rotation-cancel]");
+    app.assert_accessible("managed-9-auto-stopped-cancel");
+    app.click("[data-testid=rotation-cancel]");
+    step_up(&app);
+    let outcome = app.wait_for_text(
+        "[data-testid=cancel-outcome]",
+        "Deleted the key Keyward created",
+    );
+    assert!(outcome.contains("rejects it"), "{outcome}");
+    no_secret_in_sight(&app);
+    fits_the_window(&app);
+    show(&app, "[data-testid=cancel-outcome]");
+    app.assert_accessible("managed-10-auto-cancelled");
+    assert!(
+        !sim.live_keys(keyward_sim::SimExchange::Bybit)
+            .contains(&created[0]),
+        "the created key still works"
+    );
+    assert!(!exchange.key_ids().contains(&created[0]));
+    assert!(exchange.works(SUB, SUB_SECRET), "the old key was deleted");
+    let status = app.invoke("rotation_status", json!({ "label": "bybit-bot" }));
+    assert_eq!(status["ok"]["state"], json!("cancelled"), "{status}");
+    let detail = app.invoke("key_get", json!({ "label": "bybit-bot" }));
+    assert_eq!(detail["ok"]["api_key_id"], json!(SUB), "{detail}");
+    let data = app.quit();
+    for needle in [MASTER_SECRET, SUB_SECRET] {
         let found = keyward_tests::files_containing(data.path(), needle.as_bytes());
         assert!(found.is_empty(), "{needle} in {found:?}");
     }

@@ -632,7 +632,7 @@ fn post(agent: &ureq::Agent, url: &str, body: &Value) -> Value {
 /// this value lives.
 pub struct Simulator {
     _runtime: tokio::runtime::Runtime,
-    _handle: keyward_sim::SimHandle,
+    handle: keyward_sim::SimHandle,
     /// `http://127.0.0.1:PORT`; exchanges live under `/binance`, `/bybit`…
     pub base: String,
 }
@@ -652,7 +652,7 @@ impl Simulator {
             .expect("simulator");
         Simulator {
             _runtime: runtime,
-            _handle: handle,
+            handle,
             base: format!("http://{addr}"),
         }
     }
@@ -660,6 +660,21 @@ impl Simulator {
     /// The base URL of one exchange, e.g. `http://127.0.0.1:PORT/bybit`.
     pub fn url(&self, exchange: &str) -> String {
         format!("{}/{exchange}", self.base)
+    }
+
+    /// Injects a fault (the exchange answers as the fault says).
+    pub fn add_fault(&self, fault: keyward_sim::Fault) {
+        self.handle.add_fault(fault);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.handle.clear_faults();
+    }
+
+    /// The ids of one exchange's keys that still work.
+    pub fn live_keys(&self, exchange: keyward_sim::SimExchange) -> Vec<String> {
+        self.handle.live_keys(exchange)
     }
 }
 

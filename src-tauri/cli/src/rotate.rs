@@ -112,11 +112,10 @@ pub enum RotateCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Abandon the rotation (only before promotion).
-    Cancel {
-        /// The key's label.
-        label: String,
-    },
+    /// Abandon the rotation (only before promotion). An automated rotation
+    /// whose created key may be live on the exchange needs --totp: that key
+    /// is deleted through the manager key and proven dead first.
+    Cancel(crate::rotate_auto::CancelArgs),
     /// Rotate a sub-account key end to end through the account's manager
     /// key (create, store, verify, promote, delete the old key, prove it
     /// dead), or continue an interrupted run; needs --totp.
@@ -588,16 +587,7 @@ pub fn run(path: &Path, use_keyring: bool, command: &RotateCommand) -> Result<Ex
             let mut session = app::unlock(path, use_keyring)?;
             show(&mut session, label, *json)
         }
-        RotateCommand::Cancel { label } => {
-            let mut session = app::unlock(path, use_keyring)?;
-            match rotation::cancel(&mut session, Actor::Cli, label) {
-                Ok(_) => {
-                    say!("cancelled the rotation of {label}");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => refused(e),
-            }
-        }
+        RotateCommand::Cancel(args) => crate::rotate_auto::cancel(path, use_keyring, args),
         RotateCommand::Service {
             label,
             service,

@@ -1,5 +1,7 @@
-//! `keyward rotate auto | schedule | due`: the zero-touch rotation of a
-//! sub-account key through the account's manager key, and its schedule.
+//! `keyward rotate auto | schedule | due | cancel`: the zero-touch rotation
+//! of a sub-account key through the account's manager key, its schedule,
+//! and cancelling a rotation (an automated one deletes its created key
+//! first).
 //!
 //! Owns: these subcommands' arguments, output and exit codes. Must never:
 //! print a secret, decide a rule (the core decides what is due, what the
@@ -41,6 +43,18 @@ pub struct AutoArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Seconds to wait for each exchange answer (1–120).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    timeout: u64,
+}
+
+/// Arguments of `keyward rotate cancel`.
+#[derive(Args)]
+pub struct CancelArgs {
+    /// The key's label.
+    label: String,
+    #[command(flatten)]
+    proof: gated::ProofArgs,
     /// Seconds to wait for each exchange answer (1–120).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
     timeout: u64,
@@ -166,6 +180,63 @@ pub fn auto(path: &Path, use_keyring: bool, args: &AutoArgs) -> Result<ExitCode,
         print_auto(&outcome);
     }
     Ok(auto_code(&outcome))
+}
+
+/// `keyward rotate cancel LABEL [--totp CODE]`: a manual rotation is
+/// cancelled at once; an automated one whose created key may be live needs
+/// the step-up (without it the core refuses, exit 4) and the exchange.
+pub fn cancel(path: &Path, use_keyring: bool, args: &CancelArgs) -> Result<ExitCode, CliError> {
+    let (mut session, password) = app::unlock_keep(path, use_keyring)?;
+    let label = args.label.as_str();
+    let deletes = match rotation::status(&mut session, label) {
+        Ok(v) => v.open && v.cancel_deletes_key,
+        Err(e) => return refused(e),
+    };
+    // Without a code (MFA enrolled) the core refuses, naming --totp; without
+    // MFA the master password is the step-up, asked by `grant`.
+    let ask = has_proof(&args.proof) || !session.mfa_status()?.enrolled;
+    if !deletes || !ask {
+        return match rotation::cancel(&mut session, Actor::Cli, label) {
+            Ok(_) => {
+                say!("cancelled the rotation of {label}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => refused(e),
+        };
+    }
+    let grant = gated::grant::<actions::AutoRotate>(&mut session, &args.proof, password.as_ref())?;
+    let (client, runtime) = match network(args.timeout) {
+        Ok(n) => n,
+        Err(code) => return Ok(code),
+    };
+    let out = match runtime.block_on(rotation::cancel_auto(
+        &mut session,
+        &client,
+        Actor::Cli,
+        grant,
+        label,
+    )) {
+        Ok(o) => o,
+        Err(e) => return refused(e),
+    };
+    if let Some(d) = &out.deleted {
+        say!(
+            "deleted the created key {} through the manager key; a live call with it was rejected ({})",
+            d.key,
+            d.confirmation
+        );
+    }
+    if out.leftovers_deleted > 0 {
+        say!(
+            "deleted {} left by an interrupted creation",
+            keyward_core::text::count(out.leftovers_deleted as u64, "other key", "other keys")
+        );
+    }
+    if let Some(note) = &out.check_by_hand {
+        say!("check by hand: {note}");
+    }
+    say!("cancelled the rotation of {label}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_schedule(s: &AutoSchedule) {

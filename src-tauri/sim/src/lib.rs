@@ -216,6 +216,19 @@ impl SimHandle {
         server::revoke(&self.state, ex, api_key)
     }
 
+    /// The ids of one exchange's keys that still work (not revoked or
+    /// deleted), sorted: what a test compares with what the exchange's own
+    /// listing says, also where the exchange has none.
+    pub fn live_keys(&self, ex: SimExchange) -> Vec<String> {
+        let mut ids: Vec<String> = state::lock(&self.state.keys)
+            .iter()
+            .filter(|((e, _), k)| *e == ex && !k.revoked)
+            .map(|((_, id), _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Adds Binance request weight used this minute by `peer` (as another
     /// program on the same address would): `sapi` picks the `/sapi` pool.
     pub fn add_binance_weight(&self, sapi: bool, peer: std::net::IpAddr, weight: f64) {

@@ -13,8 +13,8 @@ use keyward_core::exchange::ExchangeClient;
 use keyward_core::mfa::{StepUpGrant, actions};
 use keyward_core::model::{ApiSecret, Exchange, KeyType, Passphrase, Scope, ValidationError};
 use keyward_core::rotation::{
-    self, NewRotationKey, PromoteOutcome, RevokeOutcome, RotationError, RotationView, ServiceState,
-    VerifyOptions, VerifyOutcome,
+    self, AutoCancel, NewRotationKey, PromoteOutcome, RevokeOutcome, RotationError, RotationView,
+    ServiceState, VerifyOptions, VerifyOutcome,
 };
 use keyward_core::vault::{Actor, Session, SessionAccess};
 use serde::Deserialize;
@@ -208,10 +208,38 @@ pub fn rotation_finish(state: State<'_, AppState>, label: String) -> IpcResult<R
     state.with_unlocked(|s| Ok(rotation::finish(s, Actor::Gui, &label)?))
 }
 
-/// Abandons a rotation before promotion.
+/// Abandons a rotation before promotion. An automated rotation whose
+/// created key may be live on the exchange (`cancel_deletes_key`) needs
+/// the step-up (AutoRotate): that key is deleted through the manager key
+/// and proven dead first (the core's three phases); any other rotation is
+/// cancelled at once, without a proof.
 #[tauri::command]
-pub fn rotation_cancel(state: State<'_, AppState>, label: String) -> IpcResult<RotationView> {
-    state.with_unlocked(|s| Ok(rotation::cancel(s, Actor::Gui, &label)?))
+pub async fn rotation_cancel(
+    state: State<'_, AppState>,
+    label: String,
+    proof: Option<ProofInput>,
+) -> IpcResult<AutoCancel> {
+    let g = state.with_unlocked(|s| {
+        let view = rotation::status(s, &label)?;
+        if !(view.open && view.cancel_deletes_key) {
+            // The core refuses a rotation that became automated meanwhile.
+            let rotation = rotation::cancel(s, Actor::Gui, &label)?;
+            return Ok(Err(AutoCancel {
+                label: label.clone(),
+                rotation,
+                deleted: None,
+                leftovers_deleted: 0,
+                check_by_hand: None,
+            }));
+        }
+        Ok(Ok(grant::<actions::AutoRotate>(s, proof)?))
+    })?;
+    let g = match g {
+        Ok(g) => g,
+        Err(done) => return Ok(done),
+    };
+    let client = state.exchange_client()?;
+    Ok(rotation::cancel_auto(&*state.session, &client, Actor::Gui, g, &label).await?)
 }
 
 /// Revokes one key outside a rotation (step-up: Revoke), with the same live

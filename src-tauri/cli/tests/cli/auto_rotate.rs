@@ -495,3 +495,68 @@ fn rotate_auto_redeploys_to_the_servers_before_deleting_the_old_key() {
     assert_eq!(log.matches("\"key_deployed\"").count(), 3, "{log}");
     no_secret_in_files(&env);
 }
+
+/// `rotate cancel` of an automated rotation stopped after its new key was
+/// stored: without a code it is refused (exit 4, naming --totp) and nothing
+/// changes; with one, the created key is deleted through the manager key
+/// and proven dead before the rotation is cancelled; a manual rotation is
+/// cancelled without a code, as before.
+#[test]
+fn rotate_cancel_of_an_automated_rotation_deletes_the_created_key() {
+    let sim = start_sim();
+    let (env, seed) = setup(&sim);
+    // A first run records the sub-account, so the second one's first
+    // account-config call comes after its new key is stored.
+    clean(env.run(&["rotate", "auto", "bybit-bot", "--totp", &code(&env, &seed)])).ok();
+    let current = sub_keys(&sim);
+    assert_eq!(current.len(), 1);
+    let mut stop = Fault::new(FaultKind::ServerError)
+        .on(SimExchange::Bybit)
+        .times(0);
+    stop.path_contains = Some("query-api".into());
+    sim.handle.add_fault(stop);
+    let run = clean(env.run(&["rotate", "auto", "bybit-bot", "--totp", &code(&env, &seed)]));
+    sim.handle.clear_faults();
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert_eq!(state(&env).as_deref(), Some("new_key_entered"));
+    let both = sub_keys(&sim);
+    assert_eq!(both.len(), 2, "{both:?}");
+    // Without a code: refused, nothing changed.
+    let run = clean(env.run(&["rotate", "cancel", "bybit-bot"])).code(4);
+    assert!(run.stderr.contains("--totp"), "{}", run.stderr);
+    assert_eq!(state(&env).as_deref(), Some("new_key_entered"));
+    assert_eq!(sub_keys(&sim), both);
+    // With a code: the created key deleted and proven dead, then cancelled.
+    let run = clean(env.run(&[
+        "rotate",
+        "cancel",
+        "bybit-bot",
+        "--totp",
+        &code(&env, &seed),
+    ]))
+    .ok();
+    assert!(
+        run.stdout.contains("deleted the created key"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("rejected"), "{}", run.stdout);
+    assert!(run.stdout.contains("cancelled the rotation of bybit-bot"));
+    assert_eq!(state(&env).as_deref(), Some("cancelled"));
+    assert_eq!(sub_keys(&sim), current);
+    let show: Value =
+        serde_json::from_str(&clean(env.run(&["show", "bybit-bot", "--json"])).ok().stdout)
+            .unwrap();
+    assert_eq!(show["api_key_id"], current[0].as_str());
+    clean(env.run(&["verify", "bybit-bot"])).ok();
+    // A manual rotation: no code.
+    clean(env.run(&["rotate", "begin", "bybit-bot"])).ok();
+    clean(env.run(&["rotate", "cancel", "bybit-bot"])).ok();
+    assert_eq!(state(&env).as_deref(), Some("cancelled"));
+    let log = log_is_valid(&env);
+    assert!(
+        log.contains("\"deleted_by\""),
+        "the cancel names no deletion"
+    );
+    no_secret_in_files(&env);
+}

@@ -500,7 +500,13 @@ fn sentence(action: Action, key: &str, d: &Map<String, Value>) -> String {
                 _ => format!("Rotation of {key} failed"),
             }
         }
-        A::RotationCancelled => format!("Cancelled the rotation of {key}"),
+        A::RotationCancelled => match list(d, "deleted").as_slice() {
+            [] => format!("Cancelled the rotation of {key}"),
+            deleted => format!(
+                "Cancelled the rotation of {key} after deleting what it created on the exchange through the manager key ({})",
+                deleted.join(", ")
+            ),
+        },
         A::AutoRotationNeedsStepUp => {
             format!("Automated rotation of {key} is due but needs a step-up: nothing was rotated")
         }

@@ -182,7 +182,7 @@ pub enum RotationError {
     /// reached the vault, and the exchange cannot list the sub-account's
     /// keys to find and delete it: Keyward will not create another one.
     #[error(
-        "an earlier automated rotation of {label:?} was interrupted while {} created the new key, and its keys cannot be listed through the API: delete any key labelled {marker:?} on sub-account {sub_account:?} on the website, then cancel this rotation and start again",
+        "an earlier automated rotation of {label:?} was interrupted while {} created the new key, and its keys cannot be listed through the API: delete any key labelled {marker:?} on sub-account {sub_account:?} on the website, then cancel this rotation (`keyward rotate cancel {label} --totp CODE`) and start again",
         .exchange.display_name()
     )]
     OrphanUnchecked {
@@ -194,6 +194,16 @@ pub enum RotationError {
         marker: String,
         /// The sub-account.
         sub_account: String,
+    },
+    /// A plain cancel of an automated rotation whose created key may be
+    /// live on the exchange: it would leave that key live with nobody
+    /// holding its secret.
+    #[error(
+        "the automated rotation of {label:?} created a key on the exchange that is still live; cancel it with `keyward rotate cancel {label} --totp CODE` (or from the desktop app), which deletes that key through the manager key and proves it dead first"
+    )]
+    CreatedKeyLive {
+        /// The key's label.
+        label: String,
     },
     /// Storing a key the exchange had just created failed; the created key
     /// was deleted again (or, if `deleted` is false, must be by hand).
@@ -247,6 +257,7 @@ impl KindedError for RotationError {
             | RotationError::NoManagerKey { .. }
             | RotationError::NotManaged { .. }
             | RotationError::OrphanUnchecked { .. } => ErrorKind::Invalid,
+            RotationError::CreatedKeyLive { .. } => ErrorKind::Mfa,
             RotationError::CreatedNotStored { .. } => ErrorKind::Internal,
         }
     }

@@ -64,8 +64,9 @@ pub mod verify;
 use serde::{Deserialize, Serialize};
 
 pub use auto::{
-    AutoOutcome, AutoSchedule, AutoStage, DueAuto, auto_schedule, due_auto, notify_due_auto,
-    rotate_auto, rotate_due_auto, set_auto_schedule, turn_auto_off,
+    AutoCancel, AutoOutcome, AutoSchedule, AutoStage, DeletedKey, DueAuto, auto_schedule,
+    cancel_auto, due_auto, notify_due_auto, rotate_auto, rotate_due_auto, set_auto_schedule,
+    turn_auto_off,
 };
 pub use error::RotationError;
 pub use flow::{
@@ -292,6 +293,11 @@ pub struct RotationView {
     pub next_action: Option<NextAction>,
     /// Whether cancelling is still allowed.
     pub can_cancel: bool,
+    /// Whether cancelling deletes a key Keyward created on the exchange
+    /// through the manager key (an automated rotation's new key, or one an
+    /// interrupted creation may have left): the cancel then needs the
+    /// `AutoRotate` step-up and the exchange.
+    pub cancel_deletes_key: bool,
     /// The new key's id, masked.
     pub new_api_key_id_masked: Option<String>,
     /// The old key's id, masked (after promotion: the `previous` key).
@@ -451,7 +457,11 @@ pub enum RotationEvent {
     /// `done`.
     Done,
     /// `cancelled`.
-    Cancelled,
+    Cancelled {
+        /// The keys deleted on the exchange through the manager key before
+        /// (masked; empty for a manual rotation).
+        deleted: Vec<String>,
+    },
     /// `failed` (the state).
     Failed {
         /// Why, in words safe to log.
@@ -485,7 +495,7 @@ impl RotationEvent {
             RotationEvent::Promoted { .. } => A::RotationPromoted,
             RotationEvent::OldKeyRevoked { .. } => A::RotationOldKeyRevoked,
             RotationEvent::Done => A::RotationDone,
-            RotationEvent::Cancelled => A::RotationCancelled,
+            RotationEvent::Cancelled { .. } => A::RotationCancelled,
             RotationEvent::Failed { .. } | RotationEvent::StepRefused { .. } => A::RotationFailed,
             RotationEvent::ServiceMarked { .. } => A::KeyEdited,
         }
@@ -500,7 +510,7 @@ impl RotationEvent {
             RotationEvent::Promoted { .. } => "rotation_promoted",
             RotationEvent::OldKeyRevoked { .. } => "rotation_old_key_revoked",
             RotationEvent::Done => "rotation_done",
-            RotationEvent::Cancelled => "rotation_cancelled",
+            RotationEvent::Cancelled { .. } => "rotation_cancelled",
             RotationEvent::Failed { .. } => "rotation_failed",
             RotationEvent::StepRefused { .. } => "rotation_step_refused",
             RotationEvent::ServiceMarked { .. } => "rotation_service_marked",
@@ -512,7 +522,15 @@ impl RotationEvent {
         use crate::audit::Details;
         let d = Details::new().with("rotation_id", rotation_id);
         match self {
-            RotationEvent::Planned | RotationEvent::Done | RotationEvent::Cancelled => d,
+            RotationEvent::Planned | RotationEvent::Done => d,
+            RotationEvent::Cancelled { deleted } => {
+                if deleted.is_empty() {
+                    d
+                } else {
+                    d.with("deleted", deleted.clone())
+                        .with("deleted_by", "manager_key")
+                }
+            }
             RotationEvent::NewKeyEntered { new_key, created } => {
                 let d = d.with("new_key", new_key.as_str());
                 if *created {

@@ -722,7 +722,9 @@ pub fn record_revocation(
                         uuid_string(key_id),
                         label.clone(),
                         &uuid_string(&r.id),
-                        RotationEvent::Cancelled,
+                        RotationEvent::Cancelled {
+                            deleted: Vec::new(),
+                        },
                     ));
                 }
                 let open_id = open.map(|r| r.id);

@@ -13,9 +13,9 @@
 use rusqlite::params;
 
 use super::store::{
-    COLUMNS, NEW_PASSPHRASE, NEW_SECRET, PREVIOUS_PASSPHRASE, PREVIOUS_SECRET, Row, join_scopes,
-    key_fingerprint, open_row, read_row, rotation_event, rows, to_json, transition, uuid_string,
-    view, wrong_state,
+    COLUMNS, NEW_PASSPHRASE, NEW_SECRET, PREVIOUS_PASSPHRASE, PREVIOUS_SECRET, Row,
+    cancel_deletes_key, join_scopes, key_fingerprint, open_row, read_row, rotation_event, rows,
+    to_json, transition, uuid_string, view, wrong_state,
 };
 use super::verify::VerifyOutcome;
 use super::{RotationError, RotationEvent, RotationState, RotationView, ServiceItem, ServiceState};
@@ -453,22 +453,43 @@ pub fn finish(
 }
 
 /// Abandons the rotation before promotion: the pending new key is
-/// erased and the key's status restored.
+/// erased and the key's status restored. Refused
+/// ([`RotationError::CreatedKeyLive`]) for an automated rotation whose
+/// created key may be live on the exchange: `cancel_auto` deletes it first.
 pub fn cancel(
     session: &mut Session,
     actor: Actor,
     label: &str,
 ) -> Result<RotationView, RotationError> {
-    let (row, key_id) = open_row(session, label)?;
+    let (row, _) = open_row(session, label)?;
+    if cancel_deletes_key(session, &row)? {
+        return Err(RotationError::CreatedKeyLive {
+            label: label.to_owned(),
+        });
+    }
+    cancel_row(session, (actor, None), label, &row, Vec::new())
+}
+
+/// Moves `row` to `cancelled` (one transaction, one audit entry naming the
+/// keys `deleted` on the exchange before, masked): the pending new key is
+/// erased and the key's status restored.
+pub(super) fn cancel_row(
+    session: &mut Session,
+    who: (Actor, Option<ProofMethod>),
+    label: &str,
+    row: &Row,
+    deleted: Vec<String>,
+) -> Result<RotationView, RotationError> {
+    let key_id = row.key_id;
     let prior = row.prior_status;
     let rid = row.id;
     transition(
         session,
-        (actor, None),
+        who,
         label,
-        &row,
+        row,
         Some(RotationState::Cancelled),
-        RotationEvent::Cancelled,
+        RotationEvent::Cancelled { deleted },
         |tx, sealer| {
             tx.execute(
                 "UPDATE rotations SET new_secret = NULL, new_passphrase = NULL WHERE id = ?1",
@@ -491,6 +512,8 @@ pub fn cancel(
 /// that cannot go on, e.g. the new key was deleted on the exchange).
 /// The pending new key is erased; before promotion the key's status is
 /// restored, after it the key is `active` with its new credentials.
+/// Refused, as [`cancel`] is, before promotion of an automated rotation
+/// whose created key may be live.
 pub fn fail(
     session: &mut Session,
     actor: Actor,
@@ -499,6 +522,11 @@ pub fn fail(
 ) -> Result<RotationView, RotationError> {
     validate::free_text("reason", reason, false)?;
     let (row, key_id) = open_row(session, label)?;
+    if cancel_deletes_key(session, &row)? {
+        return Err(RotationError::CreatedKeyLive {
+            label: label.to_owned(),
+        });
+    }
     let key_status = if row.state.is_promoted() {
         KeyStatus::Active
     } else {

@@ -35,6 +35,10 @@ pub(super) use crate::vault::{
     ROTATION_PREVIOUS_SECRET as PREVIOUS_SECRET,
 };
 
+/// The note an interrupted creation leaves on an automated rotation (its
+/// `error`, followed by ` as ` and the marker label).
+pub(super) const CREATING: &str = "creating the new key on the exchange";
+
 pub(super) const COLUMNS: &str =
     "id, key_id, state, revision, prior_status, old_fingerprint, scopes,
     new_api_key_id, new_key_type, new_secret IS NOT NULL, previous_api_key_id,
@@ -262,6 +266,47 @@ pub(super) fn open_row(
     Ok((row, key_id))
 }
 
+/// Whether the pending new key of `row` is one Keyward created itself
+/// through the account's manager key: the last `rotation_new_key_entered`
+/// entry of this rotation in the audit log says `created_by: manager_key`.
+pub(super) fn stored_created(session: &mut Session, row: &Row) -> Result<bool, VaultError> {
+    if !row.has_new_secret {
+        return Ok(false);
+    }
+    let rid = uuid_string(&row.id);
+    let entries = session.audit_log(&crate::audit::store::AuditFilter {
+        key_id: Some(uuid_string(&row.key_id)),
+        actions: vec![crate::audit::Action::RotationNewKeyEntered],
+        ..Default::default()
+    })?;
+    Ok(entries
+        .iter()
+        .rev()
+        .map(|e| e.details_value())
+        .find(|d| d.get("rotation_id").and_then(|v| v.as_str()) == Some(rid.as_str()))
+        .is_some_and(|d| d.get("created_by").and_then(|v| v.as_str()) == Some("manager_key")))
+}
+
+/// Whether an automated creation of `row`'s new key was interrupted (a key
+/// under its marker may be live on the exchange with no secret stored).
+pub(super) fn interrupted_creation(row: &Row) -> bool {
+    row.state == RotationState::Planned
+        && row
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(CREATING))
+}
+
+/// Whether cancelling `row` must first delete a key Keyward created on the
+/// exchange (the stored new key, or one an interrupted creation may have
+/// left): only the automated cancel, under the `AutoRotate` step-up, may.
+pub(super) fn cancel_deletes_key(session: &mut Session, row: &Row) -> Result<bool, VaultError> {
+    if !row.state.can_go_to(RotationState::Cancelled) {
+        return Ok(false);
+    }
+    Ok(interrupted_creation(row) || stored_created(session, row)?)
+}
+
 pub(super) fn view(session: &mut Session, row: &Row) -> Result<RotationView, VaultError> {
     let (label, exchange, current_kid): (String, String, String) = session.conn().query_row(
         "SELECT label, exchange, api_key_id FROM keys WHERE id = ?1",
@@ -319,6 +364,7 @@ pub(super) fn view(session: &mut Session, row: &Row) -> Result<RotationView, Vau
         steps,
         next_action: row.state.next_action(),
         can_cancel: row.state.can_go_to(RotationState::Cancelled),
+        cancel_deletes_key: cancel_deletes_key(session, row)?,
         new_api_key_id_masked: new_kid.as_deref().map(mask_key_id),
         old_api_key_id_masked: old_kid.as_deref().map(mask_key_id),
         declared_scopes: row.scopes.clone(),

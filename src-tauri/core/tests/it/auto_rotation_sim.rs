@@ -561,8 +561,13 @@ async fn where_keys_cannot_be_listed_a_lost_creation_is_refused_not_repeated() {
     let out = f.rotate(c.label).await.unwrap();
     assert!(!out.finished);
     f.sim.clear_faults();
-    // Stopped after the stored key: cancel, then lose a creation.
-    rotation::cancel(&mut f.session, Actor::Cli, c.label).unwrap();
+    // Stopped after the stored key: cancel (the created key deleted), then
+    // lose a creation.
+    let g = f.grant::<actions::AutoRotate>();
+    let out = rotation::cancel_auto(&mut f.session, &f.client, Actor::Cli, g, c.label)
+        .await
+        .unwrap();
+    assert!(out.deleted.is_some());
     let mut fault = Fault::new(FaultKind::ProcessedThenError).on(c.sim);
     fault.path_contains = Some(c.create_path.into());
     f.sim.add_fault(fault);
@@ -570,10 +575,30 @@ async fn where_keys_cannot_be_listed_a_lost_creation_is_refused_not_repeated() {
     f.sim.clear_faults();
     let e = f.rotate(c.label).await.unwrap_err();
     assert!(matches!(e, RotationError::OrphanUnchecked { .. }), "{e}");
-    assert_eq!(
-        rotation::status(&mut f.session, c.label).unwrap().state,
-        RotationState::Planned
-    );
+    let view = rotation::status(&mut f.session, c.label).unwrap();
+    assert_eq!(view.state, RotationState::Planned);
+    // Only the step-up cancel closes it, saying what to check by hand.
+    assert!(view.cancel_deletes_key);
+    let e = rotation::cancel(&mut f.session, Actor::Cli, c.label).unwrap_err();
+    assert!(matches!(e, RotationError::CreatedKeyLive { .. }), "{e}");
+    let g = f.grant::<actions::AutoRotate>();
+    let out = rotation::cancel_auto(&mut f.session, &f.client, Actor::Cli, g, c.label)
+        .await
+        .unwrap();
+    assert_eq!(out.rotation.state, RotationState::Cancelled);
+    assert!(out.deleted.is_none());
+    let note = out.check_by_hand.unwrap();
+    assert!(note.contains(&rotation_marker(&out.rotation.id)), "{note}");
+}
+
+/// The marker label of a rotation's created key (`kw` + 16 hex digits).
+fn rotation_marker(id: &str) -> String {
+    let hex: String = id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(16)
+        .collect();
+    format!("kw{hex}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -692,36 +717,4 @@ async fn a_due_automated_key_without_a_grant_notifies_and_does_not_act() {
     assert!(!s.auto_rotate);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_automated_rotation_leaves_no_key_behind() {
-    let mut f = Fixture::new().await;
-    f.mark_managers().await;
-    for c in cases().into_iter().filter(|c| c.lists_keys) {
-        let g = f.grant::<actions::UseManager>();
-        let env = Environment::Custom(f.sim.url(c.sim));
-        managed::inventory(&mut f.session, &f.client, Actor::Cli, g, c.exchange, &env)
-            .await
-            .unwrap();
-        // Stopped with the created key stored, then cancelled: the created
-        // key is still on the exchange.
-        let mut fault = Fault::new(FaultKind::ServerError).on(c.sim);
-        fault.path_contains = Some(c.stop_path.into());
-        fault.count = 0;
-        f.sim.add_fault(fault);
-        let _ = f.rotate(c.label).await;
-        f.sim.clear_faults();
-        rotation::cancel(&mut f.session, Actor::Cli, c.label).unwrap();
-        assert_eq!(f.sub_keys(&c).await.len(), 2, "{}", c.label);
-        // The next automated rotation deletes it before verifying its own.
-        let out = f.rotate(c.label).await.unwrap();
-        assert!(out.finished, "{}: {:?}", c.label, out.stages);
-        let d = f.session.key_detail(c.label).unwrap();
-        assert_eq!(
-            f.sub_keys(&c).await,
-            vec![d.api_key_id.clone()],
-            "{}",
-            c.label
-        );
-        assert!(f.stored_works(c.label).await.authenticated);
-    }
-}
+mod cancel;

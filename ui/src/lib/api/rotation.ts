@@ -49,6 +49,8 @@ export interface RotationView {
   steps: { state: RotationState; at: number | null; status: string }[];
   next_action: NextAction | null;
   can_cancel: boolean;
+  /** Cancelling deletes a key Keyward created on the exchange (an automated rotation): it needs the step-up. */
+  cancel_deletes_key: boolean;
   new_api_key_id_masked: string | null;
   old_api_key_id_masked: string | null;
   declared_scopes: Scope[];
@@ -94,7 +96,17 @@ export const rotationRevokeOld = (
   force = false,
 ) => call<RevokeOutcome>('rotation_revoke_old_key', { label, proof, confirmManual, force });
 export const rotationFinish = (label: string) => call<RotationView>('rotation_finish', { label });
-export const rotationCancel = (label: string) => call<RotationView>('rotation_cancel', { label });
+/** What cancelling a rotation did: for an automated one, the created key it deleted and proved dead first. */
+export interface AutoCancel {
+  label: string;
+  rotation: RotationView;
+  deleted: { key: string; confirmation: string } | null;
+  leftovers_deleted: number;
+  check_by_hand: string | null;
+}
+/** `proof`: needed when `cancel_deletes_key` (the step-up for automated rotation). */
+export const rotationCancel = (label: string, proof: Proof | null) =>
+  call<AutoCancel>('rotation_cancel', { label, proof });
 /** One stage an automated rotation went through. */
 export interface AutoStage {
   state: RotationState;

@@ -40,6 +40,7 @@
 //! deployment target still holds it, or record the old key revoked
 //! without the live proof.
 
+mod cancel;
 mod schedule;
 
 use secrecy::ExposeSecret;
@@ -49,7 +50,7 @@ use super::flow::{VerifyOptions, prepare_verify, record_verify};
 use super::follow::{promote_and_prepare, redeploy_behind};
 use super::revoke::{ManagerDelete, prepare_revoke_old_with, record_revocation, run_revocation};
 use super::steps::{NewRotationKey, begin, enter_key, finish, status};
-use super::store::{access_error, open_row, rows, uuid_string};
+use super::store::{CREATING, access_error, open_row, rows, uuid_string};
 use super::verify::VerifyOutcome;
 use super::{RevokeOutcome, RotationError, RotationState, RotationView};
 use crate::audit::{Action, Details, Event};
@@ -61,13 +62,11 @@ use crate::mfa::{ProofMethod, StepUpGrant};
 use crate::model::{ApiSecret, Environment, Exchange, KeyStatus, Passphrase, Scope};
 use crate::vault::{self, Actor, Session, SessionAccess, VaultError};
 
+pub use cancel::{AutoCancel, DeletedKey, cancel_auto};
 pub use schedule::{
     AutoSchedule, DueAuto, auto_schedule, due_auto, notify_due_auto, rotate_due_auto,
     set_auto_schedule, turn_auto_off,
 };
-
-/// The note an interrupted creation leaves on the rotation (its `error`).
-const CREATING: &str = "creating the new key on the exchange";
 
 /// One stage an automated run went through.
 #[derive(Debug, Clone, Serialize)]
