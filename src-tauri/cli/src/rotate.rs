@@ -299,10 +299,16 @@ pub(crate) fn print_outcome(o: &RevokeOutcome) {
             label,
             method,
             confirmation,
-        } => say!(
-            "{label}: revoked ({}); the exchange now rejects it: {confirmation}",
-            method.as_str()
-        ),
+            left_live,
+        } => {
+            say!(
+                "{label}: revoked ({}); the exchange now rejects it: {confirmation}",
+                method.as_str()
+            );
+            if let Some(note) = left_live {
+                say_err!("warning: {note}");
+            }
+        }
         RevokeOutcome::ManualStepsRequired {
             label,
             reason,

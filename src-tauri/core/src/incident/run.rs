@@ -179,12 +179,16 @@ pub async fn run_step<S: SessionAccess>(
                     Ok(RevokeOutcome::Revoked {
                         method,
                         confirmation,
+                        left_live,
                         ..
-                    }) => rec.results.push(format!(
-                        "{}: revoked ({}), the exchange now answers {confirmation}",
-                        key.label,
-                        method.as_str()
-                    )),
+                    }) => {
+                        rec.results.push(format!(
+                            "{}: revoked ({}), the exchange now answers {confirmation}",
+                            key.label,
+                            method.as_str()
+                        ));
+                        rec.results.extend(left_live);
+                    }
                     Ok(RevokeOutcome::ManualStepsRequired { reason, steps, .. }) => {
                         pending_manual = true;
                         rec.results

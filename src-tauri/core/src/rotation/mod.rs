@@ -359,6 +359,12 @@ pub enum RevokeOutcome {
         method: RevokeMethod,
         /// The exchange's rejection of the live check (code and message).
         confirmation: String,
+        /// A key Keyward had created on the exchange for an automated
+        /// rotation of this key, still live there: the revocation cancelled
+        /// that rotation (an emergency revocation is never held up), so it
+        /// says which key is left and how to delete it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        left_live: Option<String>,
     },
     /// The exchange has no API for this: do these steps, then confirm
     /// (`--confirm-manual`). Nothing changed.

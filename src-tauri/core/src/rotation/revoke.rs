@@ -34,8 +34,9 @@ use rusqlite::params;
 use super::baseline::{self, Baseline, Recorded};
 use super::steps::finish;
 use super::store::{
-    SealedKey, access_error, key_fingerprint, label_of, open_row, rotation_event, row_by_id, rows,
-    sealed_credentials, to_json, transition, uuid_string, wrong_state,
+    SealedKey, access_error, cancel_deletes_key, key_fingerprint, label_of, open_row,
+    rotation_event, row_by_id, rows, sealed_credentials, to_json, transition, uuid_string,
+    wrong_state,
 };
 use super::{RevokeMethod, RevokeOutcome, RotationError, RotationEvent, RotationState};
 use crate::KindedError;
@@ -45,7 +46,7 @@ use crate::exchange::{
 };
 use crate::mfa::actions::Revoke;
 use crate::mfa::{ProofMethod, StepUpGrant};
-use crate::model::{Environment, Exchange, KeyStatus};
+use crate::model::{Environment, Exchange, KeyStatus, mask_key_id};
 use crate::vault::{self, Actor, Session, VaultError};
 
 /// What a revocation acts on.
@@ -384,6 +385,7 @@ impl RevocationResult {
                 label,
                 method: *method,
                 confirmation: rejection.clone(),
+                left_live: None,
             },
             Answer::Manual { reason, steps } => RevokeOutcome::ManualStepsRequired {
                 label,
@@ -621,7 +623,7 @@ pub fn record_revocation(
     result: RevocationResult,
 ) -> Result<RevokeOutcome, RotationError> {
     session.vault_key()?;
-    let outcome = result.outcome();
+    let mut outcome = result.outcome();
     match &result.target {
         RevokeTarget::RotationOld {
             rotation_id,
@@ -711,12 +713,43 @@ pub fn record_revocation(
                 if open.as_ref().is_some_and(|r| r.state.is_promoted()) {
                     return Err(RotationError::Stale { label });
                 }
+                // An automated rotation's created key outlives the cancel
+                // below: named in the entry and the outcome, for deletion.
+                let left_live = match &open {
+                    Some(r) if cancel_deletes_key(session, r)? => Some(
+                        r.new_api_key_id
+                            .as_deref()
+                            .map_or_else(|| "(id unknown)".to_owned(), mask_key_id),
+                    ),
+                    _ => None,
+                };
                 let kid = *key_id;
+                let mut details = Details::new().with("method", method.as_str());
+                if let Some(masked) = &left_live {
+                    details = details.with("rotation_key_left_live", masked.clone());
+                }
                 let mut actions = vec![
                     Event::new(audit::Action::KeyRevoked)
                         .with_key(uuid_string(key_id), label.clone())
-                        .with_details(Details::new().with("method", method.as_str())),
+                        .with_details(details),
                 ];
+                if let (
+                    Some(masked),
+                    RevokeOutcome::Revoked {
+                        left_live: note, ..
+                    },
+                ) = (&left_live, &mut outcome)
+                {
+                    let exchange = session.key_detail(&label)?.summary.exchange;
+                    *note = Some(format!(
+                        "the automated rotation of {label} had created the key {masked}, which is \
+                         still live on {} and now held by nobody: delete it on the Accounts \
+                         screen (an unknown key) or with `keyward inventory revoke {} {masked} \
+                         --totp CODE`",
+                        exchange.display_name(),
+                        exchange.as_str()
+                    ));
+                }
                 if let Some(r) = &open {
                     actions.push(rotation_event(
                         uuid_string(key_id),

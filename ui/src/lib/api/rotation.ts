@@ -63,7 +63,14 @@ export interface RotationView {
 }
 
 export type RevokeOutcome =
-  | { status: 'revoked'; label: string; method: 'api' | 'manual'; confirmation: string }
+  | {
+      status: 'revoked';
+      label: string;
+      method: 'api' | 'manual';
+      confirmation: string;
+      /** A key an automated rotation had created, still live and held by nobody: how to delete it. */
+      left_live?: string;
+    }
   | { status: 'manual_steps_required'; label: string; reason: string; steps: string[] }
   | { status: 'still_active'; label: string; message: string }
   /** Rejected, but by an answer that does not prove the key is gone. */
