@@ -22,6 +22,34 @@ const OLD2_SECRET: &str = "CANARYdeployBYBITold2";
 const NEW2_SECRET: &str = "CANARYdeployBYBITnew2";
 const ALL: [&str; 4] = [OLD_SECRET, NEW_SECRET, OLD2_SECRET, NEW2_SECRET];
 
+/// Adds the keys `bot` and `bot2` (on the simulator) and creates the
+/// server's identity: its file and its recipient.
+fn two_bots_and_a_server_identity(env: &Env, sim: &Sim) -> (String, String) {
+    for (label, id, secret) in [("bot", OLD, OLD_SECRET), ("bot2", OLD2, OLD2_SECRET)] {
+        clean(env.run_stdin(
+            &[
+                "add",
+                "--exchange",
+                "bybit",
+                "--label",
+                label,
+                "--api-key",
+                id,
+                "--scopes",
+                "read,trade,transfer",
+                "--base-url",
+                &sim.handle.url(SimExchange::Bybit),
+                "--secret-stdin",
+            ],
+            &format!("{secret}\n"),
+        ))
+        .ok();
+    }
+    let id_file = env.path("server/identity").display().to_string();
+    let recipient = env.run(&["identity", "new", "--out", &id_file]).ok().stdout;
+    (id_file, recipient)
+}
+
 fn sim() -> Sim {
     Sim::start(Accounts {
         keys: [
@@ -97,28 +125,7 @@ fn revoke_old_waits_for_the_servers_to_have_the_new_key() {
     // No MFA here: the master password is the step-up.
     let env = Env::init();
     env.pinned_now();
-    for (label, id, secret) in [("bot", OLD, OLD_SECRET), ("bot2", OLD2, OLD2_SECRET)] {
-        clean(env.run_stdin(
-            &[
-                "add",
-                "--exchange",
-                "bybit",
-                "--label",
-                label,
-                "--api-key",
-                id,
-                "--scopes",
-                "read,trade,transfer",
-                "--base-url",
-                &sim.handle.url(SimExchange::Bybit),
-                "--secret-stdin",
-            ],
-            &format!("{secret}\n"),
-        ))
-        .ok();
-    }
-    let id_file = env.path("server/identity").display().to_string();
-    let recipient = env.run(&["identity", "new", "--out", &id_file]).ok().stdout;
+    let (id_file, recipient) = two_bots_and_a_server_identity(&env, &sim);
     let remote = sshd.remote().display().to_string();
     for (target, label) in [("box1", "bot"), ("box2", "bot2")] {
         env.run(&[
@@ -198,28 +205,7 @@ fn promote_delivers_the_new_key_and_an_unreachable_server_holds_revoke_old() {
     let mut sshd = Sshd::start();
     let env = Env::init();
     let seed = env.enrol_mfa();
-    for (label, id, secret) in [("bot", OLD, OLD_SECRET), ("bot2", OLD2, OLD2_SECRET)] {
-        clean(env.run_stdin(
-            &[
-                "add",
-                "--exchange",
-                "bybit",
-                "--label",
-                label,
-                "--api-key",
-                id,
-                "--scopes",
-                "read,trade,transfer",
-                "--base-url",
-                &sim.handle.url(SimExchange::Bybit),
-                "--secret-stdin",
-            ],
-            &format!("{secret}\n"),
-        ))
-        .ok();
-    }
-    let id_file = env.path("server/identity").display().to_string();
-    let recipient = env.run(&["identity", "new", "--out", &id_file]).ok().stdout;
+    let (id_file, recipient) = two_bots_and_a_server_identity(&env, &sim);
     let remote = sshd.remote().display().to_string();
     for (target, label) in [("box1", "bot"), ("box2", "bot2")] {
         gated(
