@@ -78,11 +78,9 @@ describe('healthLevel', () => {
 
 describe('deliveryState', () => {
   it('tells a server still on the old key from one on the current key', () => {
-    expect(deliveryState(null, null)).toBe('never');
-    expect(deliveryState(null, 500)).toBe('never');
-    expect(deliveryState(100, null)).toBe('current');
-    expect(deliveryState(600, 500)).toBe('current');
-    expect(deliveryState(500, 500)).toBe('current');
-    expect(deliveryState(400, 500)).toBe('old_key');
+    expect(deliveryState(null, false)).toBe('never');
+    expect(deliveryState(null, true)).toBe('never');
+    expect(deliveryState(100, false)).toBe('current');
+    expect(deliveryState(400, true)).toBe('old_key');
   });
 });

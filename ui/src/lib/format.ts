@@ -72,13 +72,10 @@ export type DeliveryState = 'never' | 'current' | 'old_key';
 /**
  * Whether a target holds this key: never delivered, delivered since the
  * key's last rotation, or delivered before it (the server still runs the
- * old key, and revoking the old key would stop its bot).
+ * old key, and revoking the old key would stop its bot). The core decides
+ * "before" by the order of its audit log, not by the clock.
  */
-export function deliveryState(
-  deployedAt: number | null,
-  lastRotatedAt: number | null,
-): DeliveryState {
+export function deliveryState(deployedAt: number | null, holdsOldKey: boolean): DeliveryState {
   if (deployedAt === null) return 'never';
-  if (lastRotatedAt !== null && deployedAt < lastRotatedAt) return 'old_key';
-  return 'current';
+  return holdsOldKey ? 'old_key' : 'current';
 }

@@ -7,8 +7,11 @@
 //! a revocation of the old key passes first (refused while one does,
 //! unless forced, which is audited).
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 
+use crate::audit::store::AuditFilter;
 use crate::audit::{self, Details, Event};
 use crate::mfa::ProofMethod;
 use crate::vault::{Actor, Session, SessionAccess};
@@ -104,14 +107,49 @@ impl Session {
     /// rotation (delivered before it was promoted): they still hold the
     /// old key. Targets never delivered to hold nothing.
     pub fn deployments_behind(&mut self, label: &str) -> Result<Vec<String>, DeployError> {
-        let Some(rotated) = self.key_detail(label)?.summary.last_rotated_at else {
-            return Ok(Vec::new());
-        };
         Ok(self
             .deploy_targets_of(label)?
             .into_iter()
-            .filter(|d| d.deployed_at.is_some_and(|at| at < rotated))
+            .filter(|d| d.holds_old_key)
             .map(|d| d.target)
+            .collect())
+    }
+
+    /// The targets whose last delivery of `label` came before the key's
+    /// last promotion, in the order of the audit chain (its sequence, not
+    /// the clock: a delivery and a promotion in the same second are told
+    /// apart, and a clock set back changes nothing).
+    pub(super) fn delivered_before_promotion(
+        &mut self,
+        label: &str,
+    ) -> Result<HashSet<String>, DeployError> {
+        let id = self.key_detail(label)?.summary.id;
+        let entries = self.audit_log(
+            &AuditFilter::for_key(id)
+                .with_actions([audit::Action::RotationPromoted, audit::Action::KeyDeployed]),
+        )?;
+        let Some(promoted) = entries
+            .iter()
+            .filter(|e| e.action == audit::Action::RotationPromoted)
+            .map(|e| e.seq)
+            .max()
+        else {
+            return Ok(HashSet::new());
+        };
+        let mut last: HashMap<String, u64> = HashMap::new();
+        for e in entries
+            .iter()
+            .filter(|e| e.action == audit::Action::KeyDeployed)
+        {
+            if let Some(target) = e.details_value().get("target").and_then(|t| t.as_str()) {
+                let seq = last.entry(target.to_owned()).or_default();
+                *seq = (*seq).max(e.seq);
+            }
+        }
+        Ok(last
+            .into_iter()
+            .filter(|(_, seq)| *seq < promoted)
+            .map(|(target, _)| target)
             .collect())
     }
 

@@ -88,6 +88,9 @@ pub struct KeyDeployment {
     /// Last delivery (unix seconds), if any.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub deployed_at: Option<i64>,
+    /// Whether that delivery came before the key's last promotion: the
+    /// server still holds the old key (revoking it would stop the bot).
+    pub holds_old_key: bool,
 }
 
 /// A new target's values, checked.

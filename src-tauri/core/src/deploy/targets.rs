@@ -192,12 +192,14 @@ impl Session {
     pub fn deploy_targets_of(&mut self, label: &str) -> Result<Vec<KeyDeployment>, DeployError> {
         self.find_id(label)?;
         let targets = self.deploy_targets()?;
+        let behind = self.delivered_before_promotion(label)?;
         Ok(targets
             .into_iter()
             .filter_map(|t| {
                 let deployed_at = t.keys.iter().find(|k| k.label == label)?.deployed_at;
                 Some(KeyDeployment {
                     remote_file: t.remote_file(),
+                    holds_old_key: deployed_at.is_some() && behind.contains(&t.name),
                     target: t.name,
                     host: t.host,
                     deployed_at,

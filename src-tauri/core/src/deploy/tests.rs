@@ -590,3 +590,66 @@ fn a_key_marked_manager_after_its_grant_is_never_sealed() {
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert!(!err.to_string().contains(CANARY));
 }
+
+/// Which servers still hold the old key follows the order of the audit
+/// chain, not the clock: on a stopped clock, a delivery before the
+/// promotion is behind, the next delivery is not.
+#[test]
+fn behind_is_decided_by_the_audit_order_not_the_clock() {
+    use crate::vault::{ManualClock, VaultOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let clock =
+        ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000));
+    let mut s = Vault::create_with(
+        &dir.path().join("v"),
+        &MasterPassword::from(PW),
+        KdfParams::MINIMUM,
+        VaultOptions::with_clock(clock),
+    )
+    .unwrap();
+    s.add_key(
+        Actor::Cli,
+        NewKey::new(
+            "bot",
+            Exchange::Binance,
+            "K".repeat(64),
+            ApiSecret::from(CANARY),
+        ),
+    )
+    .unwrap();
+    let (_, recipient) = new_identity();
+    add_target(&mut s, &recipient);
+    let g = grant::<DeployTargets>(&mut s);
+    s.grant_deploy_target(Actor::Cli, g, "box", "bot", true)
+        .unwrap();
+    let deliver = |s: &mut Session| {
+        let g = grant::<Deploy>(s);
+        let prepared = s.prepare_deploy(g, "bot", "box").unwrap();
+        s.record_deploy(
+            Actor::Cli,
+            Delivered {
+                prepared,
+                newly_pinned: None,
+            },
+        )
+        .unwrap();
+    };
+    deliver(&mut s);
+    assert!(s.deployments_behind("bot").unwrap().is_empty());
+    // The promotion's entry, in the same second as the delivery.
+    let id = s.key_detail("bot").unwrap().summary.id;
+    s.write(
+        Actor::Cli,
+        |_| {
+            crate::audit::Event::new(crate::audit::Action::RotationPromoted)
+                .with_key(id, "bot".to_owned())
+        },
+        |_, _| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(s.deployments_behind("bot").unwrap(), ["box"]);
+    assert!(s.deploy_targets_of("bot").unwrap()[0].holds_old_key);
+    deliver(&mut s);
+    assert!(s.deployments_behind("bot").unwrap().is_empty());
+    assert!(!s.deploy_targets_of("bot").unwrap()[0].holds_old_key);
+}

@@ -19,4 +19,9 @@ remote_file: string,
 /**
  * Last delivery (unix seconds), if any.
  */
-deployed_at: number | null, };
+deployed_at: number | null, 
+/**
+ * Whether that delivery came before the key's last promotion: the
+ * server still holds the old key (revoking it would stop the bot).
+ */
+holds_old_key: boolean, };
