@@ -94,7 +94,9 @@ fn deploy(env: &Env, sshd: &Sshd, args: &[&str]) -> Run {
     clean(env.run_env(&all, &[("KEYWARD_SSH_OPTIONS", "-F /dev/null")]))
 }
 
-fn rotate_to_promoted(env: &Env, label: &str, new: &str, secret: &str) -> Run {
+/// Begins a rotation of `label` and takes it to verified with the new key
+/// `new` (its secret on stdin).
+fn rotate_to_verified(env: &Env, label: &str, new: &str, secret: &str) {
     clean(env.run(&["rotate", "begin", label])).ok();
     clean(env.run_stdin(
         &[
@@ -109,6 +111,10 @@ fn rotate_to_promoted(env: &Env, label: &str, new: &str, secret: &str) -> Run {
     ))
     .ok();
     clean(env.run(&["rotate", "verify", label, "--allow-unknown"])).ok();
+}
+
+fn rotate_to_promoted(env: &Env, label: &str, new: &str, secret: &str) -> Run {
+    rotate_to_verified(env, label, new, secret);
     clean(env.run(&["rotate", "promote", label])).ok()
 }
 
@@ -236,20 +242,7 @@ fn promote_delivers_the_new_key_and_an_unreachable_server_holds_revoke_old() {
 
     // Promote (one code) delivers the new key to the server that held
     // the old one; the server runs with the new key; revoke-old passes.
-    for step in [
-        vec!["rotate", "begin", "bot"],
-        vec![
-            "rotate",
-            "new-key",
-            "bot",
-            "--api-key",
-            NEW,
-            "--secret-stdin",
-        ],
-        vec!["rotate", "verify", "bot", "--allow-unknown"],
-    ] {
-        clean(env.run_stdin(&step, &format!("{NEW_SECRET}\n"))).ok();
-    }
+    rotate_to_verified(&env, "bot", NEW, NEW_SECRET);
     let run = gated(&env, &seed, &sshd, &["rotate", "promote", "bot"]).ok();
     assert!(
         run.stderr.contains("deployed the new key to box1"),
@@ -266,20 +259,7 @@ fn promote_delivers_the_new_key_and_an_unreachable_server_holds_revoke_old() {
 
     // The server is down during the promotion: the promotion stands,
     // the output names the target and the cause, revoke-old waits.
-    for step in [
-        vec!["rotate", "begin", "bot2"],
-        vec![
-            "rotate",
-            "new-key",
-            "bot2",
-            "--api-key",
-            NEW2,
-            "--secret-stdin",
-        ],
-        vec!["rotate", "verify", "bot2", "--allow-unknown"],
-    ] {
-        clean(env.run_stdin(&step, &format!("{NEW2_SECRET}\n"))).ok();
-    }
+    rotate_to_verified(&env, "bot2", NEW2, NEW2_SECRET);
     sshd.stop();
     let run = gated(&env, &seed, &sshd, &["rotate", "promote", "bot2"]).ok();
     assert!(
@@ -349,20 +329,7 @@ fn a_target_changed_outside_keyward_stops_the_promotion_before_anything_changes(
     ])
     .ok();
     env.run(&["target", "grant", "box", "bot"]).ok();
-    for step in [
-        vec!["rotate", "begin", "bot"],
-        vec![
-            "rotate",
-            "new-key",
-            "bot",
-            "--api-key",
-            NEW,
-            "--secret-stdin",
-        ],
-        vec!["rotate", "verify", "bot", "--allow-unknown"],
-    ] {
-        clean(env.run_stdin(&step, &format!("{NEW_SECRET}\n"))).ok();
-    }
+    rotate_to_verified(&env, "bot", NEW, NEW_SECRET);
     rusqlite::Connection::open(env.vault())
         .unwrap()
         .execute(

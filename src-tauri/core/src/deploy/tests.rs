@@ -14,8 +14,14 @@ const PW: &str = "correct horse battery staple";
 const CANARY: &str = "canary-secret-7f3a9c";
 
 fn vault(dir: &tempfile::TempDir) -> Session {
+    vault_with(dir, crate::vault::VaultOptions::default())
+}
+
+/// The test vault with one key, `bot`, on `options` (e.g. a stopped clock).
+fn vault_with(dir: &tempfile::TempDir, options: crate::vault::VaultOptions) -> Session {
     let pw = MasterPassword::from(PW);
-    let mut s = Vault::create(&dir.path().join("v"), &pw, KdfParams::MINIMUM, Actor::Cli).unwrap();
+    let mut s =
+        Vault::create_with(&dir.path().join("v"), &pw, KdfParams::MINIMUM, options).unwrap();
     s.add_key(
         Actor::Cli,
         NewKey::new(
@@ -600,23 +606,7 @@ fn behind_is_decided_by_the_audit_order_not_the_clock() {
     let dir = tempfile::tempdir().unwrap();
     let clock =
         ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000));
-    let mut s = Vault::create_with(
-        &dir.path().join("v"),
-        &MasterPassword::from(PW),
-        KdfParams::MINIMUM,
-        VaultOptions::with_clock(clock),
-    )
-    .unwrap();
-    s.add_key(
-        Actor::Cli,
-        NewKey::new(
-            "bot",
-            Exchange::Binance,
-            "K".repeat(64),
-            ApiSecret::from(CANARY),
-        ),
-    )
-    .unwrap();
+    let mut s = vault_with(&dir, VaultOptions::with_clock(clock));
     let (_, recipient) = new_identity();
     add_target(&mut s, &recipient);
     let g = grant::<DeployTargets>(&mut s);
