@@ -244,9 +244,22 @@ impl App {
     }
 
     /// Clicks the element matching `css`.
+    /// Clicks the element matching `css`. An element the page re-rendered
+    /// between finding and clicking (WebDriver's "stale element
+    /// reference") is found again and clicked, never silently missed.
     pub fn click(&self, css: &str) {
-        let id = self.wait_for(css);
-        self.post(&format!("/element/{id}/click"), &json!({}));
+        for _ in 0..5 {
+            let id = self.wait_for(css);
+            let answer = self.post(&format!("/element/{id}/click"), &json!({}));
+            match answer["value"]["error"].as_str() {
+                None => return,
+                Some("stale element reference") => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Some(other) => panic!("click {css:?}: {other}: {answer}"),
+            }
+        }
+        panic!("click {css:?}: the element kept being replaced");
     }
 
     /// Types `text` into the element matching `css` (after clearing it).
